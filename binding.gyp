@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "dml_native",
+      "sources": [
+        "src/native/addon.cc",
+        "src/native/common.cc",
+        "src/native/core.cc",
+        "src/native/math.cc",
+        "src/native/shape.cc",
+        "src/native/nn.cc",
+        "src/native/autograd.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/libtorch.cjs include)"
+      ],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "libraries": ["<!@(node scripts/libtorch.cjs ldflags)", "<!@(node scripts/libtorch.cjs libs)"]
+    }
+  ]
+}

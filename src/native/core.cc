@@ -1,0 +1,185 @@
+// Tensor life cycle, creation, data transfer, metadata, generators and engine settings.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/csrc/api/include/torch/version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/util/irange.h>
+#include <cstring>
+#include "common.h"
+
+namespace dml {
+
+static at::TensorOptions Opts(const Args& a, size_t dtypeAt, size_t deviceAt) {
+  auto o = at::TensorOptions().dtype(a.has(dtypeAt) ? a.dtype(dtypeAt) : at::kFloat);
+  if (a.has(deviceAt)) o = o.device(a.device(deviceAt));
+  return o;
+}
+
+DML_FN(dispose) {
+  Release(a.env(), a.handle(0));
+  return a.env().Undefined();
+}
+DML_FN(isDisposed) { return Napi::Boolean::New(a.env(), !a.handle(0)->t.defined()); }
+DML_FN(liveTensors) { return Napi::Number::New(a.env(), static_cast<double>(liveHandles.load())); }
+
+// fromBuffer(typedArrayOrArrayBuffer, dtype, shape, device?) copies the bytes into a new tensor.
+DML_FN(fromBuffer) {
+  Napi::Value v = a.info()[0];
+  const uint8_t* src = nullptr;
+  size_t bytes = 0;
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    bytes = ta.ByteLength();
+  } else if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    src = static_cast<const uint8_t*>(ab.Data());
+    bytes = ab.ByteLength();
+  } else {
+    throw Napi::TypeError::New(a.env(), "argument 0: expected a TypedArray or ArrayBuffer");
+  }
+  at::Tensor t = at::empty(a.ints(2), at::TensorOptions().dtype(a.dtype(1)));
+  size_t need = static_cast<size_t>(t.numel()) * t.element_size();
+  if (need != bytes)
+    throw Napi::RangeError::New(a.env(), "fromBuffer: shape needs " + std::to_string(need) + " bytes, buffer has " + std::to_string(bytes));
+  if (bytes) std::memcpy(t.data_ptr(), src, bytes);
+  if (a.has(3)) t = t.to(a.device(3));
+  return Wrap(a.env(), t);
+}
+
+DML_FN(empty) { return Wrap(a.env(), at::empty(a.ints(0), Opts(a, 1, 2))); }
+DML_FN(zeros) { return Wrap(a.env(), at::zeros(a.ints(0), Opts(a, 1, 2))); }
+DML_FN(ones) { return Wrap(a.env(), at::ones(a.ints(0), Opts(a, 1, 2))); }
+DML_FN(full) { return Wrap(a.env(), at::full(a.ints(0), a.s(1), Opts(a, 2, 3))); }
+DML_FN(eye) { return Wrap(a.env(), at::eye(a.i64(0), a.i64(1, a.i64(0)), Opts(a, 2, 3))); }
+DML_FN(arange) {
+  auto o = a.has(3) ? Opts(a, 3, 4) : at::TensorOptions();
+  if (a.has(4) && !a.has(3)) o = o.device(a.device(4));
+  return Wrap(a.env(), at::arange(a.s(0), a.s(1), a.s(2), o));
+}
+DML_FN(linspace) { return Wrap(a.env(), at::linspace(a.s(0), a.s(1), a.i64(2), Opts(a, 3, 4))); }
+DML_FN(rand) { return Wrap(a.env(), at::rand(a.ints(0), a.gen(3), Opts(a, 1, 2))); }
+DML_FN(randn) { return Wrap(a.env(), at::randn(a.ints(0), a.gen(3), Opts(a, 1, 2))); }
+DML_FN(randint) {
+  auto o = a.has(3) ? Opts(a, 3, 4) : at::TensorOptions().dtype(at::kLong);
+  if (a.has(4)) o = o.device(a.device(4));
+  return Wrap(a.env(), at::randint(a.i64(0), a.i64(1), a.ints(2), a.gen(5), o));
+}
+DML_FN(randperm) {
+  auto o = a.has(1) ? Opts(a, 1, 2) : at::TensorOptions().dtype(at::kLong);
+  if (a.has(2)) o = o.device(a.device(2));
+  return Wrap(a.env(), at::randperm(a.i64(0), a.gen(3), o));
+}
+DML_FN(uniform_) { a.t(0).uniform_(a.f64(1), a.f64(2), a.gen(3)); return a.env().Undefined(); }
+DML_FN(normal_) { a.t(0).normal_(a.f64(1), a.f64(2), a.gen(3)); return a.env().Undefined(); }
+DML_FN(bernoulli) { return Wrap(a.env(), at::bernoulli(a.t(0), a.f64(1), a.gen(2))); }
+DML_FN(multinomial) { return Wrap(a.env(), at::multinomial(a.t(0), a.i64(1), a.b(2, false), a.gen(3))); }
+
+DML_FN(shape) {
+  auto sizes = a.t(0).sizes();
+  auto arr = Napi::Array::New(a.env(), sizes.size());
+  for (size_t k = 0; k < sizes.size(); k++) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(a.env(), static_cast<double>(sizes[k])));
+  return arr;
+}
+DML_FN(strides) {
+  auto st = a.t(0).strides();
+  auto arr = Napi::Array::New(a.env(), st.size());
+  for (size_t k = 0; k < st.size(); k++) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(a.env(), static_cast<double>(st[k])));
+  return arr;
+}
+DML_FN(dtype) { return Napi::Number::New(a.env(), static_cast<int>(a.t(0).scalar_type())); }
+DML_FN(device) { return Napi::String::New(a.env(), a.t(0).device().str()); }
+DML_FN(numel) { return Napi::Number::New(a.env(), static_cast<double>(a.t(0).numel())); }
+DML_FN(isContiguous) { return Napi::Boolean::New(a.env(), a.t(0).is_contiguous()); }
+
+DML_FN(item) {
+  const at::Tensor& t = a.t(0);
+  if (t.numel() != 1) throw Napi::Error::New(a.env(), "item(): tensor has " + std::to_string(t.numel()) + " elements, expected 1");
+  at::Scalar s = t.item();
+  if (s.isBoolean()) return Napi::Boolean::New(a.env(), s.toBool());
+  if (s.isIntegral(false)) return Napi::Number::New(a.env(), static_cast<double>(s.toLong()));
+  return Napi::Number::New(a.env(), s.toDouble());
+}
+
+// toBuffer(t) → ArrayBuffer with a contiguous CPU copy of the elements.
+DML_FN(toBuffer) {
+  at::Tensor c = a.t(0).detach().to(at::kCPU).contiguous();
+  size_t bytes = static_cast<size_t>(c.numel()) * c.element_size();
+  auto buf = Napi::ArrayBuffer::New(a.env(), bytes);
+  if (bytes) std::memcpy(buf.Data(), c.data_ptr(), bytes);
+  return buf;
+}
+
+DML_FN(to) {
+  const at::Tensor& t = a.t(0);
+  at::TensorOptions o = t.options();
+  if (a.has(1)) o = o.dtype(a.dtype(1));
+  if (a.has(2)) o = o.device(a.device(2));
+  return Wrap(a.env(), t.to(o, /*non_blocking=*/false, /*copy=*/a.b(3, false)));
+}
+
+DML_FN(newGenerator) {
+  auto* g = new at::Generator(at::detail::createCPUGenerator(static_cast<uint64_t>(a.i64(0, 0))));
+  return Napi::External<at::Generator>::New(a.env(), g, [](Napi::Env, at::Generator* p) { delete p; });
+}
+static at::Generator Gen(const Args& a, size_t i) {
+  auto g = a.gen(i);
+  return g ? *g : at::detail::getDefaultCPUGenerator();
+}
+// Generator state as a uint8 tensor, so a run can be resumed bit-for-bit.
+DML_FN(getRngState) {
+  at::Generator g = Gen(a, 0);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  return Wrap(a.env(), at::Tensor(g.get_state()));
+}
+DML_FN(setRngState) {
+  at::Generator g = Gen(a, 1);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  g.set_state(a.t(0));
+  return a.env().Undefined();
+}
+DML_FN(manualSeed) {
+  uint64_t seed = static_cast<uint64_t>(a.i64(0));
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  if (at::hasCUDA()) {
+    auto& hooks = at::detail::getCUDAHooks();
+    for (int64_t d = 0; d < hooks.getNumGPUs(); d++) {
+      auto gen = hooks.getDefaultCUDAGenerator(d);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(seed);
+    }
+  }
+  return a.env().Undefined();
+}
+
+DML_FN(setNumThreads) { at::set_num_threads(static_cast<int>(a.i64(0))); return a.env().Undefined(); }
+DML_FN(getNumThreads) { return Napi::Number::New(a.env(), at::get_num_threads()); }
+
+DML_FN(buildInfo) {
+  auto o = Napi::Object::New(a.env());
+  o.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH));
+  o.Set("cudaAvailable", at::hasCUDA());
+  o.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
+  o.Set("config", at::show_config());
+  o.Set("parallelInfo", at::get_parallel_info());
+  return o;
+}
+
+void RegisterCore(Napi::Env env, Napi::Object e) {
+  (void)env;
+  DML_EXPORT(e, dispose); DML_EXPORT(e, isDisposed); DML_EXPORT(e, liveTensors);
+  DML_EXPORT(e, empty); DML_EXPORT(e, zeros); DML_EXPORT(e, ones); DML_EXPORT(e, full); DML_EXPORT(e, eye);
+  DML_EXPORT(e, arange); DML_EXPORT(e, linspace); DML_EXPORT(e, rand); DML_EXPORT(e, randn); DML_EXPORT(e, randint);
+  DML_EXPORT(e, randperm); DML_EXPORT(e, uniform_); DML_EXPORT(e, normal_); DML_EXPORT(e, bernoulli); DML_EXPORT(e, multinomial);
+  DML_EXPORT(e, shape); DML_EXPORT(e, strides); DML_EXPORT(e, dtype); DML_EXPORT(e, device); DML_EXPORT(e, numel);
+  DML_EXPORT(e, isContiguous); DML_EXPORT(e, item); DML_EXPORT(e, toBuffer); DML_EXPORT(e, to);
+  DML_EXPORT(e, newGenerator); DML_EXPORT(e, getRngState); DML_EXPORT(e, setRngState); DML_EXPORT(e, fromBuffer); DML_EXPORT(e, manualSeed); DML_EXPORT(e, setNumThreads); DML_EXPORT(e, getNumThreads);
+  DML_EXPORT(e, buildInfo);
+}
+
+}  // namespace dml
