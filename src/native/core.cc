@@ -73,7 +73,10 @@ DML_FN(randperm) {
 }
 DML_FN(uniform_) { a.t(0).uniform_(a.f64(1), a.f64(2), a.gen(3)); return a.env().Undefined(); }
 DML_FN(normal_) { a.t(0).normal_(a.f64(1), a.f64(2), a.gen(3)); return a.env().Undefined(); }
-DML_FN(bernoulli) { return Wrap(a.env(), at::bernoulli(a.t(0), a.f64(1), a.gen(2))); }
+// bernoulli(probs, p?, gen?): elementwise probabilities, or a constant p in probs' shape.
+DML_FN(bernoulli) {
+  return Wrap(a.env(), a.has(1) ? at::bernoulli(a.t(0), a.f64(1), a.gen(2)) : at::bernoulli(a.t(0), a.gen(2)));
+}
 DML_FN(multinomial) { return Wrap(a.env(), at::multinomial(a.t(0), a.i64(1), a.b(2, false), a.gen(3))); }
 
 DML_FN(shape) {

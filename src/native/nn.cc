@@ -55,22 +55,24 @@ INPLACE(sqrt_, x.sqrt_())
 INPLACE(maskedFill_, x.masked_fill_(a.t(1), a.s(2)))
 INPLACE(indexPut_, x.index_put_({a.t(1)}, a.tOrScalar(2, x), a.b(3, false)))
 
+// sgdStep(params, bufs, lr, momentum, dampening, weightDecay, nesterov, maximize):
 // SGD with momentum over a whole parameter group in one call, so a ResNet-50 step does not pay
 // 160 × 4 JS→native crossings. Matches torch.optim.SGD (foreach=False) to the bit.
 DML_FN(sgdStep) {
   auto params = a.tensors(0);
-  auto grads = a.tensors(1);
-  auto bufsArr = a.info()[2].As<Napi::Array>();
-  double lr = a.f64(3), momentum = a.f64(4), dampening = a.f64(5), wd = a.f64(6);
-  bool nesterov = a.b(7), maximize = a.b(8, false);
-  if (params.size() != grads.size() || bufsArr.Length() != params.size())
-    throw Napi::Error::New(a.env(), "sgdStep: params, grads and buffers differ in length");
+  if (!a.info()[1].IsArray()) throw Napi::TypeError::New(a.env(), "argument 1: expected an array");
+  auto bufsArr = a.info()[1].As<Napi::Array>();
+  double lr = a.f64(2), momentum = a.f64(3), dampening = a.f64(4), wd = a.f64(5);
+  bool nesterov = a.b(6), maximize = a.b(7, false);
+  if (bufsArr.Length() != params.size()) throw Napi::Error::New(a.env(), "sgdStep: params and buffers differ in length");
   // Momentum buffers come in as tensors or nulls; a null is created here (buffer = d on the first
   // step, as torch does) and handed back at the same position of the returned array.
   auto created = Napi::Array::New(a.env(), params.size());
   at::NoGradGuard guard;
   for (size_t k = 0; k < params.size(); k++) {
-    at::Tensor d = maximize ? -grads[k] : grads[k];
+    const at::Tensor& g = params[k].grad();
+    if (!g.defined()) continue;  // parameters without a gradient are left alone, as in torch
+    at::Tensor d = maximize ? -g : g;
     if (wd != 0) d = d.add(params[k], wd);
     if (momentum != 0) {
       Napi::Value bv = bufsArr.Get(static_cast<uint32_t>(k));

@@ -1,0 +1,11 @@
+// The typed engine: tensors, autograd, nn, optim, serialization over libtorch.
+export * from './dtype.js';
+export * from './tensor.js';
+export * from './ops.js';
+export * from './random.js';
+export * from './autograd.js';
+export * from './scope.js';
+export * from './info.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './gradcheck.js';

@@ -1,0 +1,25 @@
+// Engine settings and build facts.
+import { native } from './native.js';
+
+export const setNumThreads = (n: number): void => {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads(n): n must be a positive integer, got ${n}`);
+  native.setNumThreads(n);
+};
+export const getNumThreads = (): number => native.getNumThreads();
+/** Native tensors not yet disposed or collected (a leak check). */
+export const liveTensors = (): number => native.liveTensors();
+
+export interface BuildInfo {
+  torchVersion: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  blas: string;
+  config: string;
+  parallelInfo: string;
+}
+export function buildInfo(): BuildInfo {
+  const b = native.buildInfo();
+  const blas = /BLAS_INFO=([^,\s]+)/.exec(b.config)?.[1] ?? 'unknown';
+  return { ...b, blas };
+}
+export const cudaAvailable = (): boolean => native.buildInfo().cudaAvailable;

@@ -1,0 +1,81 @@
+// Functional twins of the layers (torch.nn.functional).
+import { native, type Handle } from '../native.js';
+import { Tensor } from '../tensor.js';
+import { normalize } from '../ops.js';
+
+const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+const call = (name: string, ...args: unknown[]): Tensor => new Tensor(N[name]!(...args) as Handle);
+const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+const opt = (t: Tensor | null | undefined): Handle | undefined => t?.handle;
+
+export type Reduction = 'none' | 'mean' | 'sum';
+const RED: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+function red(r: Reduction): number {
+  const c = RED[r];
+  if (c === undefined) throw new TypeError(`reduction must be 'none' | 'mean' | 'sum', got '${String(r)}'`);
+  return c;
+}
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+}
+export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor =>
+  call('conv2d', x.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1);
+export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => call('linear', x.handle, weight.handle, opt(bias));
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+/** Running statistics, when given and training, are updated in place as in PyTorch. */
+export const batchNorm = (x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor =>
+  call('batchNorm', x.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5);
+export const layerNorm = (x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
+  call('layerNorm', x.handle, normalizedShape, opt(weight), opt(bias), eps);
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  return call('dropout', x.handle, p, training);
+}
+
+export interface PoolOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  ceilMode?: boolean;
+}
+export const maxPool2d = (x: Tensor, kernel: number | [number, number], o: PoolOptions & { dilation?: number | [number, number] } = {}): Tensor =>
+  call('maxPool2d', x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.ceilMode ?? false);
+export const avgPool2d = (x: Tensor, kernel: number | [number, number], o: PoolOptions & { countIncludePad?: boolean } = {}): Tensor =>
+  call('avgPool2d', x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), o.ceilMode ?? false, o.countIncludePad ?? true);
+export const adaptiveAvgPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => call('adaptiveAvgPool2d', x.handle, pair(outputSize));
+export const adaptiveMaxPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => call('adaptiveMaxPool2d', x.handle, pair(outputSize));
+export const interpolateBilinear = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
+  call('upsampleBilinear2d', x.handle, size, alignCorners);
+
+export const relu = (x: Tensor): Tensor => x.relu();
+export const softmax = (x: Tensor, dim: number): Tensor => x.softmax(dim);
+export const logSoftmax = (x: Tensor, dim: number): Tensor => x.logSoftmax(dim);
+export { normalize };
+
+export interface CrossEntropyOptions {
+  weight?: Tensor | null;
+  reduction?: Reduction;
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+}
+export const crossEntropy = (logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor =>
+  call('crossEntropy', logits.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100, o.labelSmoothing ?? 0);
+export const nllLoss = (logProbs: Tensor, target: Tensor, o: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor =>
+  call('nllLoss', logProbs.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100);
+/** F.kl_div(input=log q, target=p): sum p (log p - log q), with PyTorch's reductions. */
+export const klDiv = (input: Tensor, target: Tensor, reduction: Reduction = 'mean', logTarget = false): Tensor =>
+  call('klDiv', input.handle, target.handle, red(reduction), logTarget);
+export const mseLoss = (input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor =>
+  call('mseLoss', input.handle, target.handle, red(reduction));
+export const binaryCrossEntropyWithLogits = (input: Tensor, target: Tensor, o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {}): Tensor =>
+  call('bceWithLogits', input.handle, target.handle, opt(o.weight), opt(o.posWeight), red(o.reduction ?? 'mean'));

@@ -1,0 +1,439 @@
+// The typed Tensor: a thin, PyTorch-shaped face over a libtorch tensor handle.
+import { native, op, type Handle } from './native.js';
+import { dtypeCode, dtypeName, viewAs, type DType, type TypedArray } from './dtype.js';
+import { track } from './scope.js';
+
+export type Scalar = number | boolean;
+export type TensorOrScalar = Tensor | Scalar;
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+/** Nested JS arrays as `tolist()` returns them. */
+export type NestedArray = number | boolean | NestedArray[];
+
+const h = (x: TensorOrScalar): Handle | Scalar => (x instanceof Tensor ? x.handle : x);
+
+function dimsArg(dim: number | readonly number[] | undefined): readonly number[] | undefined {
+  return dim === undefined ? undefined : typeof dim === 'number' ? [dim] : dim;
+}
+
+// Uniform one-tensor-in ops, bound once so each call is a direct native call.
+const U = {
+  neg: op('neg'), exp: op('exp'), log: op('log'), log1p: op('log1p'), expm1: op('expm1'), log2: op('log2'),
+  sqrt: op('sqrt'), rsqrt: op('rsqrt'), abs: op('abs'), sign: op('sign'), floor: op('floor'), ceil: op('ceil'),
+  round: op('round'), trunc: op('trunc'), sin: op('sin'), cos: op('cos'), tan: op('tan'), acos: op('acos'),
+  relu: op('relu'), sigmoid: op('sigmoid'), tanh: op('tanh'), gelu: op('gelu'), silu: op('silu'),
+  square: op('square'), reciprocal: op('reciprocal'), lgamma: op('lgamma'), digamma: op('digamma'), erf: op('erf'),
+  isnan: op('isnan'), isinf: op('isinf'), isfinite: op('isfinite'), logicalNot: op('logicalNot'), t: op('t'),
+  contiguous: op('contiguous'), clone: op('clone'), detach: op('detach'),
+} as const;
+const B = {
+  add: op('add'), sub: op('sub'), mul: op('mul'), div: op('div'), pow: op('pow'), remainder: op('remainder'),
+  fmod: op('fmod'), eq: op('eq'), ne: op('ne'), lt: op('lt'), le: op('le'), gt: op('gt'), ge: op('ge'),
+  maximum: op('maximum'), minimum: op('minimum'), logicalAnd: op('logicalAnd'), logicalOr: op('logicalOr'),
+  logicalXor: op('logicalXor'), matmul: op('matmul'), mm: op('mm'), bmm: op('bmm'), outer: op('outer'), atan2: op('atan2'),
+} as const;
+const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+
+export class Tensor {
+  #h: Handle | null;
+
+  /** Wraps a native handle; user code creates tensors through tensor(), zeros(), ops... */
+  constructor(handle: Handle) {
+    this.#h = handle;
+    track(this);
+  }
+
+  /** The native handle; throws once the tensor is disposed. */
+  get handle(): Handle {
+    if (this.#h === null) throw new Error('tensor was disposed');
+    return this.#h;
+  }
+  get isDisposed(): boolean {
+    return this.#h === null;
+  }
+  /** Releases the native memory now; later use throws. Idempotent. */
+  dispose(): void {
+    if (this.#h !== null) native.dispose(this.#h);
+    this.#h = null;
+  }
+
+  // ---- metadata ----
+  get shape(): number[] { return native.shape(this.handle); }
+  get dtype(): DType { return dtypeName(native.dtype(this.handle)); }
+  get device(): string { return native.device(this.handle); }
+  get ndim(): number { return native.shape(this.handle).length; }
+  get strides(): number[] { return native.strides(this.handle); }
+  numel(): number { return native.numel(this.handle); }
+  size(dim?: number): number | number[] {
+    const s = this.shape;
+    if (dim === undefined) return s;
+    const d = dim < 0 ? dim + s.length : dim;
+    if (d < 0 || d >= s.length) throw new RangeError(`size(${dim}): tensor has ${s.length} dims`);
+    return s[d]!;
+  }
+  isContiguous(): boolean { return native.isContiguous(this.handle); }
+  toString(): string { return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`; }
+
+  // ---- data out ----
+  /** A copy of the elements as a TypedArray (float16/bfloat16 come back as Float32Array). */
+  data(): TypedArray {
+    const d = this.dtype;
+    if (d === 'float16' || d === 'bfloat16') {
+      const f = this.to('float32');
+      try { return f.data(); } finally { f.dispose(); }
+    }
+    return viewAs(d, native.toBuffer(this.handle));
+  }
+  /** Elements as plain numbers (int64 converted with Number()). */
+  dataNumbers(): number[] {
+    const a = this.data();
+    return a instanceof BigInt64Array ? Array.from(a, Number) : Array.from(a as ArrayLike<number>);
+  }
+  item(): number {
+    const v = native.item(this.handle);
+    return typeof v === 'boolean' ? Number(v) : v;
+  }
+  /** Nested arrays, like PyTorch's tolist(). */
+  tolist(): NestedArray {
+    const flat = this.dataNumbers();
+    const isBool = this.dtype === 'bool';
+    const shape = this.shape;
+    let i = 0;
+    const build = (d: number): NestedArray => {
+      if (d === shape.length) { const v = flat[i++]!; return isBool ? v !== 0 : v; }
+      const out: NestedArray[] = [];
+      for (let k = 0; k < shape[d]!; k++) out.push(build(d + 1));
+      return out;
+    };
+    return build(0);
+  }
+
+  // ---- conversion ----
+  to(dtypeOrDevice: DType | Device | string, device?: Device | string): Tensor {
+    let dt: number | undefined;
+    let dev: string | undefined = device;
+    if (dtypeOrDevice === 'cpu' || dtypeOrDevice.startsWith('cuda')) dev = dtypeOrDevice;
+    else dt = dtypeCode(dtypeOrDevice as DType);
+    return new Tensor(native.to(this.handle, dt, dev));
+  }
+  float(): Tensor { return this.to('float32'); }
+  double(): Tensor { return this.to('float64'); }
+  long(): Tensor { return this.to('int64'); }
+  int(): Tensor { return this.to('int32'); }
+  bool(): Tensor { return this.to('bool'); }
+  cpu(): Tensor { return this.to('cpu'); }
+  cuda(index = 0): Tensor { return this.to(`cuda:${index}`); }
+
+  // ---- element-wise ----
+  neg(): Tensor { return this.#u(U.neg); }
+  exp(): Tensor { return this.#u(U.exp); }
+  log(): Tensor { return this.#u(U.log); }
+  log1p(): Tensor { return this.#u(U.log1p); }
+  expm1(): Tensor { return this.#u(U.expm1); }
+  log2(): Tensor { return this.#u(U.log2); }
+  sqrt(): Tensor { return this.#u(U.sqrt); }
+  rsqrt(): Tensor { return this.#u(U.rsqrt); }
+  abs(): Tensor { return this.#u(U.abs); }
+  sign(): Tensor { return this.#u(U.sign); }
+  floor(): Tensor { return this.#u(U.floor); }
+  ceil(): Tensor { return this.#u(U.ceil); }
+  round(): Tensor { return this.#u(U.round); }
+  trunc(): Tensor { return this.#u(U.trunc); }
+  sin(): Tensor { return this.#u(U.sin); }
+  cos(): Tensor { return this.#u(U.cos); }
+  tan(): Tensor { return this.#u(U.tan); }
+  acos(): Tensor { return this.#u(U.acos); }
+  relu(): Tensor { return this.#u(U.relu); }
+  sigmoid(): Tensor { return this.#u(U.sigmoid); }
+  tanh(): Tensor { return this.#u(U.tanh); }
+  gelu(): Tensor { return this.#u(U.gelu); }
+  silu(): Tensor { return this.#u(U.silu); }
+  square(): Tensor { return this.#u(U.square); }
+  reciprocal(): Tensor { return this.#u(U.reciprocal); }
+  lgamma(): Tensor { return this.#u(U.lgamma); }
+  digamma(): Tensor { return this.#u(U.digamma); }
+  erf(): Tensor { return this.#u(U.erf); }
+  isnan(): Tensor { return this.#u(U.isnan); }
+  isinf(): Tensor { return this.#u(U.isinf); }
+  isfinite(): Tensor { return this.#u(U.isfinite); }
+  logicalNot(): Tensor { return this.#u(U.logicalNot); }
+  softplus(beta = 1, threshold = 20): Tensor { return this.#n('softplus', beta, threshold); }
+  leakyRelu(slope = 0.01): Tensor { return this.#n('leakyRelu', slope); }
+  /** clamp(min?, max?) with numbers, or with tensors (broadcast). */
+  clamp(min?: TensorOrScalar | null, max?: TensorOrScalar | null): Tensor {
+    if (min instanceof Tensor || max instanceof Tensor) {
+      const lo = min === null || min === undefined ? undefined : min instanceof Tensor ? min : full([], min, this.dtype);
+      const hi = max === null || max === undefined ? undefined : max instanceof Tensor ? max : full([], max, this.dtype);
+      return this.#n('clampTensor', lo?.handle, hi?.handle);
+    }
+    return this.#n('clamp', min ?? undefined, max ?? undefined);
+  }
+  clampMin(min: number): Tensor { return this.clamp(min, null); }
+  clampMax(max: number): Tensor { return this.clamp(null, max); }
+
+  add(other: TensorOrScalar, alpha?: number): Tensor { return new Tensor(B.add(this.handle, h(other), alpha) as Handle); }
+  sub(other: TensorOrScalar, alpha?: number): Tensor { return new Tensor(B.sub(this.handle, h(other), alpha) as Handle); }
+  /** other - this, for a scalar other (PyTorch's rsub). */
+  rsub(other: Scalar): Tensor { return this.#n('rsub', other); }
+  mul(other: TensorOrScalar): Tensor { return this.#b(B.mul, other); }
+  /** True division; roundingMode 'trunc' | 'floor' as in torch.div. */
+  div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
+    return new Tensor(B.div(this.handle, h(other), roundingMode) as Handle);
+  }
+  pow(exponent: TensorOrScalar): Tensor { return this.#b(B.pow, exponent); }
+  remainder(other: TensorOrScalar): Tensor { return this.#b(B.remainder, other); }
+  fmod(other: TensorOrScalar): Tensor { return this.#b(B.fmod, other); }
+  eq(other: TensorOrScalar): Tensor { return this.#b(B.eq, other); }
+  ne(other: TensorOrScalar): Tensor { return this.#b(B.ne, other); }
+  lt(other: TensorOrScalar): Tensor { return this.#b(B.lt, other); }
+  le(other: TensorOrScalar): Tensor { return this.#b(B.le, other); }
+  gt(other: TensorOrScalar): Tensor { return this.#b(B.gt, other); }
+  ge(other: TensorOrScalar): Tensor { return this.#b(B.ge, other); }
+  maximum(other: TensorOrScalar): Tensor { return this.#b(B.maximum, other); }
+  minimum(other: TensorOrScalar): Tensor { return this.#b(B.minimum, other); }
+  logicalAnd(other: Tensor): Tensor { return this.#b(B.logicalAnd, other); }
+  logicalOr(other: Tensor): Tensor { return this.#b(B.logicalOr, other); }
+  logicalXor(other: Tensor): Tensor { return this.#b(B.logicalXor, other); }
+  atan2(other: Tensor): Tensor { return this.#b(B.atan2, other); }
+  lerp(end: Tensor, weight: number): Tensor { return this.#n('lerp', end.handle, weight); }
+
+  // ---- reductions ----
+  sum(dim?: number | readonly number[], keepdim = false, dtype?: DType): Tensor {
+    return this.#n('sum', dimsArg(dim), keepdim, dtype === undefined ? undefined : dtypeCode(dtype));
+  }
+  mean(dim?: number | readonly number[], keepdim = false): Tensor { return this.#n('mean', dimsArg(dim), keepdim); }
+  prod(dim?: number, keepdim = false): Tensor { return this.#n('prod', dim, keepdim); }
+  /** max() over all elements, or max(dim) → { values, indices }. */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return this.#n('maxAll');
+    return this.#pair('maxDim', dim, keepdim);
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return this.#n('minAll');
+    return this.#pair('minDim', dim, keepdim);
+  }
+  amax(dim: number | readonly number[], keepdim = false): Tensor { return this.#n('amax', dimsArg(dim), keepdim); }
+  amin(dim: number | readonly number[], keepdim = false): Tensor { return this.#n('amin', dimsArg(dim), keepdim); }
+  argmax(dim?: number, keepdim = false): Tensor { return this.#n('argmax', dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor { return this.#n('argmin', dim, keepdim); }
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor { return this.#n('logsumexp', dimsArg(dim), keepdim); }
+  softmax(dim: number): Tensor { return this.#n('softmax', dim); }
+  logSoftmax(dim: number): Tensor { return this.#n('logSoftmax', dim); }
+  /** p-norm over all elements or over dims (p defaults to 2). */
+  norm(p = 2, dim?: number | readonly number[], keepdim = false): Tensor { return this.#n('norm', p, dimsArg(dim), keepdim); }
+  cumsum(dim: number): Tensor { return this.#n('cumsum', dim); }
+  cumprod(dim: number): Tensor { return this.#n('cumprod', dim); }
+  any(dim?: number, keepdim = false): Tensor { return this.#n('any', dim, keepdim); }
+  all(dim?: number, keepdim = false): Tensor { return this.#n('all', dim, keepdim); }
+  /** Variance with `correction` (1 = unbiased, as torch.var's default). */
+  var(dim?: number | readonly number[], correction = 1, keepdim = false): Tensor { return this.#n('var', dimsArg(dim), correction, keepdim); }
+  std(dim?: number | readonly number[], correction = 1, keepdim = false): Tensor { return this.#n('std', dimsArg(dim), correction, keepdim); }
+
+  // ---- linear algebra ----
+  matmul(other: Tensor): Tensor { return this.#b(B.matmul, other); }
+  mm(other: Tensor): Tensor { return this.#b(B.mm, other); }
+  bmm(other: Tensor): Tensor { return this.#b(B.bmm, other); }
+  outer(other: Tensor): Tensor { return this.#b(B.outer, other); }
+  t(): Tensor { return this.#u(U.t); }
+  get T(): Tensor { return this.t(); }
+  diag(diagonal = 0): Tensor { return this.#n('diag', diagonal); }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return this.#n('diagonal', offset, dim1, dim2); }
+  triu(diagonal = 0): Tensor { return this.#n('triu', diagonal); }
+  tril(diagonal = 0): Tensor { return this.#n('tril', diagonal); }
+
+  // ---- shape and indexing ----
+  reshape(...shape: number[] | [readonly number[]]): Tensor { return this.#n('reshape', flatShape(shape)); }
+  view(...shape: number[] | [readonly number[]]): Tensor { return this.#n('view', flatShape(shape)); }
+  squeeze(dim?: number): Tensor { return this.#n('squeeze', dim); }
+  unsqueeze(dim: number): Tensor { return this.#n('unsqueeze', dim); }
+  flatten(startDim = 0, endDim = -1): Tensor { return this.#n('flatten', startDim, endDim); }
+  expand(...shape: number[] | [readonly number[]]): Tensor { return this.#n('expand', flatShape(shape)); }
+  expandAs(other: Tensor): Tensor { return this.expand(other.shape); }
+  repeat(...times: number[] | [readonly number[]]): Tensor { return this.#n('repeat', flatShape(times)); }
+  repeatInterleave(repeats: number, dim: number): Tensor { return this.#n('repeatInterleave', repeats, dim); }
+  transpose(dim0: number, dim1: number): Tensor { return this.#n('transpose', dim0, dim1); }
+  permute(...dims: number[] | [readonly number[]]): Tensor { return this.#n('permute', flatShape(dims)); }
+  contiguous(): Tensor { return this.#u(U.contiguous); }
+  clone(): Tensor { return this.#u(U.clone); }
+  /** A tensor sharing storage but cut from the autograd graph. */
+  detach(): Tensor { return this.#u(U.detach); }
+  narrow(dim: number, start: number, length: number): Tensor { return this.#n('narrow', dim, start, length); }
+  /** Python's x[start:end:step] along dim; negative and omitted bounds as in Python. */
+  slice(dim: number, start?: number, end?: number, step = 1): Tensor { return this.#n('slice', dim, start, end, step); }
+  select(dim: number, index: number): Tensor { return this.#n('select', dim, index); }
+  indexSelect(dim: number, index: Tensor): Tensor { return this.#n('indexSelect', dim, index.handle); }
+  gather(dim: number, index: Tensor): Tensor { return this.#n('gather', dim, index.handle); }
+  scatter(dim: number, index: Tensor, src: TensorOrScalar): Tensor { return this.#n('scatter', dim, index.handle, h(src)); }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return this.#n('scatterAdd', dim, index.handle, src.handle); }
+  indexAdd(dim: number, index: Tensor, src: Tensor): Tensor { return this.#n('indexAdd', dim, index.handle, src.handle); }
+  maskedFill(mask: Tensor, value: TensorOrScalar): Tensor { return this.#n('maskedFill', mask.handle, h(value)); }
+  maskedSelect(mask: Tensor): Tensor { return this.#n('maskedSelect', mask.handle); }
+  nonzero(): Tensor { return this.#n('nonzero'); }
+  /** Advanced indexing x[i0, i1, ...]; null keeps a whole dim. */
+  index(indices: readonly (Tensor | null)[]): Tensor { return this.#n('index', indices.map((t) => (t === null ? null : t.handle))); }
+  /** Out-of-place x[indices] = values (accumulate adds instead). */
+  indexPut(indices: readonly (Tensor | null)[], values: TensorOrScalar, accumulate = false): Tensor {
+    return this.#n('indexPut', indices.map((t) => (t === null ? null : t.handle)), h(values), accumulate);
+  }
+  flip(dims: number | readonly number[]): Tensor { return this.#n('flip', dimsArg(dims)); }
+  roll(shifts: number | readonly number[], dims: number | readonly number[]): Tensor { return this.#n('roll', dimsArg(shifts), dimsArg(dims)); }
+  /** Constant padding, PyTorch F.pad order: last dim first ([left, right, top, bottom, ...]). */
+  pad(padding: readonly number[], value = 0): Tensor { return this.#n('pad', padding, value); }
+  chunk(chunks: number, dim = 0): Tensor[] { return this.#list('chunk', chunks, dim); }
+  split(size: number, dim = 0): Tensor[] { return this.#list('split', size, dim); }
+  unbind(dim = 0): Tensor[] { return this.#list('unbind', dim); }
+  topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+    return this.#pair('topk', k, dim, largest, sorted);
+  }
+  sort(dim = -1, descending = false, stable = false): { values: Tensor; indices: Tensor } {
+    return this.#pair('sort', dim, descending, stable);
+  }
+  argsort(dim = -1, descending = false, stable = false): Tensor { return this.#n('argsort', dim, descending, stable); }
+  oneHot(numClasses = -1): Tensor { return this.#n('oneHot', numClasses); }
+  bincount(weights?: Tensor, minlength = 0): Tensor { return this.#n('bincount', weights?.handle, minlength); }
+  /** Sorted unique values with the inverse mapping and counts (torch.unique(sorted, return_inverse, return_counts)). */
+  unique(): { values: Tensor; inverse: Tensor; counts: Tensor } {
+    const [values, inverse, counts] = this.#list('unique');
+    return { values: values!, inverse: inverse!, counts: counts! };
+  }
+
+  // ---- in-place (used by optimisers and init; they bypass autograd only under noGrad) ----
+  add_(other: TensorOrScalar, alpha?: number): this { N.add_!(this.handle, h(other), alpha); return this; }
+  sub_(other: TensorOrScalar, alpha?: number): this { N.sub_!(this.handle, h(other), alpha); return this; }
+  mul_(other: TensorOrScalar): this { N.mul_!(this.handle, h(other)); return this; }
+  div_(other: TensorOrScalar): this { N.div_!(this.handle, h(other)); return this; }
+  addcmul_(t1: Tensor, t2: Tensor, value = 1): this { N.addcmul_!(this.handle, t1.handle, t2.handle, value); return this; }
+  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { N.addcdiv_!(this.handle, t1.handle, t2.handle, value); return this; }
+  lerp_(end: Tensor, weight: number): this { N.lerp_!(this.handle, end.handle, weight); return this; }
+  copy_(src: Tensor): this { N.copy_!(this.handle, src.handle); return this; }
+  zero_(): this { N.zero_!(this.handle); return this; }
+  fill_(value: Scalar): this { N.fill_!(this.handle, value); return this; }
+  clamp_(min?: number | null, max?: number | null): this { N.clamp_!(this.handle, min ?? undefined, max ?? undefined); return this; }
+  sqrt_(): this { N.sqrt_!(this.handle); return this; }
+  maskedFill_(mask: Tensor, value: Scalar): this { N.maskedFill_!(this.handle, mask.handle, value); return this; }
+  uniform_(low = 0, high = 1, generator?: { handle: unknown }): this { N.uniform_!(this.handle, low, high, generator?.handle); return this; }
+  normal_(mean = 0, std = 1, generator?: { handle: unknown }): this { N.normal_!(this.handle, mean, std, generator?.handle); return this; }
+
+  // ---- autograd ----
+  get requiresGrad(): boolean { return native.requiresGrad(this.handle); }
+  requiresGrad_(value = true): this { native.setRequiresGrad(this.handle, value); return this; }
+  /** The accumulated gradient (a new handle each call), or null. */
+  get grad(): Tensor | null {
+    const g = native.grad(this.handle);
+    return g === null ? null : new Tensor(g);
+  }
+  set grad(g: Tensor | null) { native.setGrad(this.handle, g?.handle); }
+  get isLeaf(): boolean { return native.isLeaf(this.handle); }
+  get gradFn(): string | null { return native.gradFn(this.handle); }
+  retainGrad(): this { native.retainGrad(this.handle); return this; }
+  backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    native.backward(this.handle, gradient?.handle, options.retainGraph, options.createGraph ?? false);
+  }
+
+  // ---- private call helpers ----
+  #u(f: (...a: unknown[]) => unknown): Tensor { return new Tensor(f(this.handle) as Handle); }
+  #b(f: (...a: unknown[]) => unknown, other: TensorOrScalar): Tensor { return new Tensor(f(this.handle, h(other)) as Handle); }
+  #n(name: string, ...args: unknown[]): Tensor { return new Tensor(N[name]!(this.handle, ...args) as Handle); }
+  #pair(name: string, ...args: unknown[]): { values: Tensor; indices: Tensor } {
+    const [v, i] = N[name]!(this.handle, ...args) as [Handle, Handle];
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  #list(name: string, ...args: unknown[]): Tensor[] {
+    return (N[name]!(this.handle, ...args) as Handle[]).map((x) => new Tensor(x));
+  }
+}
+
+function flatShape(s: number[] | [readonly number[]]): readonly number[] {
+  return s.length === 1 && Array.isArray(s[0]) ? (s[0] as readonly number[]) : (s as number[]);
+}
+
+// ---- creation (here rather than in a separate file because Tensor.clamp needs full) ----
+export interface CreateOptions {
+  dtype?: DType;
+  device?: Device | string;
+  requiresGrad?: boolean;
+}
+function finish(t: Tensor, o: CreateOptions | undefined): Tensor {
+  return o?.requiresGrad ? t.requiresGrad_(true) : t;
+}
+const dt = (o: CreateOptions | undefined, dflt?: DType): number | undefined =>
+  o?.dtype !== undefined ? dtypeCode(o.dtype) : dflt === undefined ? undefined : dtypeCode(dflt);
+
+export function full(shape: readonly number[], value: Scalar, dtype?: DType, o?: CreateOptions): Tensor {
+  const d = dtype ?? o?.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
+  return finish(new Tensor(native.full(shape, value, dtypeCode(d), o?.device)), o);
+}
+export const zeros = (shape: readonly number[], o?: CreateOptions): Tensor => finish(new Tensor(native.zeros(shape, dt(o, 'float32'), o?.device)), o);
+export const ones = (shape: readonly number[], o?: CreateOptions): Tensor => finish(new Tensor(native.ones(shape, dt(o, 'float32'), o?.device)), o);
+export const empty = (shape: readonly number[], o?: CreateOptions): Tensor => finish(new Tensor(native.empty(shape, dt(o, 'float32'), o?.device)), o);
+export const eye = (n: number, m = n, o?: CreateOptions): Tensor => finish(new Tensor(native.eye(n, m, dt(o, 'float32'), o?.device)), o);
+export const zerosLike = (t: Tensor, o?: CreateOptions): Tensor => zeros(t.shape, { dtype: t.dtype, device: t.device, ...o });
+export const onesLike = (t: Tensor, o?: CreateOptions): Tensor => ones(t.shape, { dtype: t.dtype, device: t.device, ...o });
+export const fullLike = (t: Tensor, v: Scalar, o?: CreateOptions): Tensor => full(t.shape, v, o?.dtype ?? t.dtype, { device: t.device, ...o });
+/** arange(end) or arange(start, end, step); integer arguments give int64 like PyTorch. */
+export function arange(startOrEnd: number, end?: number, step = 1, o?: CreateOptions): Tensor {
+  const [s, e] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
+  return finish(new Tensor(native.arange(s, e, step, dt(o), o?.device)), o);
+}
+export const linspace = (start: number, end: number, steps: number, o?: CreateOptions): Tensor =>
+  finish(new Tensor(native.linspace(start, end, steps, dt(o, 'float32'), o?.device)), o);
+
+function inferShape(data: NestedArray, path = 'data'): number[] {
+  if (!Array.isArray(data)) return [];
+  if (data.length === 0) return [0];
+  const inner = inferShape(data[0]!, `${path}[0]`);
+  for (let i = 1; i < data.length; i++) {
+    const s = inferShape(data[i]!, `${path}[${i}]`);
+    if (s.length !== inner.length || s.some((v, k) => v !== inner[k])) {
+      throw new RangeError(`tensor(): ragged nested array at ${path}[${i}] (shape [${s}] vs [${inner}])`);
+    }
+  }
+  return [data.length, ...inner];
+}
+
+/**
+ * Creates a tensor from a scalar, nested arrays or a TypedArray (copied). Like torch.tensor:
+ * booleans give bool, all-integer numbers give int64, other numbers float32, unless dtype says.
+ */
+export function tensor(data: NestedArray | TypedArray, o: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+  if (ArrayBuffer.isView(data)) {
+    const arr = data as TypedArray;
+    const src = arr;
+    const shape = o.shape ?? [arr.length];
+    const own = dtypeOfArrayName(src);
+    let t = new Tensor(native.fromBuffer(src, dtypeCode(own), shape));
+    if (o.dtype !== undefined && o.dtype !== own) t = castAndFree(t, o.dtype);
+    if (o.device !== undefined && o.device !== 'cpu') t = moveAndFree(t, o.device);
+    return finish(t, o);
+  }
+  const shape = inferShape(data);
+  const flat = shape.length === 0 ? [data] : (data as NestedArray[]).flat(Infinity as 1) as (number | boolean)[];
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number' && typeof v !== 'boolean') throw new TypeError(`tensor(): element ${i} is ${typeof v}, expected number or boolean`);
+  }
+  const inferred: DType = flat.length > 0 && flat.every((v) => typeof v === 'boolean') ? 'bool'
+    : flat.every((v) => typeof v === 'number' && Number.isInteger(v)) && flat.length > 0 ? 'int64' : 'float32';
+  const target = o.dtype ?? inferred;
+  const buf = new Float64Array(flat.length);
+  for (let i = 0; i < flat.length; i++) buf[i] = Number(flat[i]);
+  let t = new Tensor(native.fromBuffer(buf, dtypeCode('float64'), shape));
+  if (target !== 'float64') t = castAndFree(t, target);
+  if (o.device !== undefined && o.device !== 'cpu') t = moveAndFree(t, o.device);
+  return finish(t, o);
+}
+function dtypeOfArrayName(a: TypedArray): DType {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Float64Array) return 'float64';
+  if (a instanceof Int32Array) return 'int32';
+  if (a instanceof BigInt64Array) return 'int64';
+  if (a instanceof Int8Array) return 'int8';
+  if (a instanceof Int16Array) return 'int16';
+  if (a instanceof Uint8Array) return 'uint8';
+  throw new TypeError(`tensor(): unsupported TypedArray ${(a as object).constructor.name}`);
+}
+function castAndFree(t: Tensor, d: DType): Tensor { const r = t.to(d); t.dispose(); return r; }
+function moveAndFree(t: Tensor, dev: string): Tensor { const r = t.to(dev); t.dispose(); return r; }
