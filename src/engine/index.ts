@@ -9,3 +9,4 @@ export * from './info.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './gradcheck.js';
+export * from './io.js';

@@ -76,9 +76,13 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * share storage with the module (like PyTorch's); dispose them when done.
    */
   stateDict(): StateDict {
+    // PyTorch's order: module by module, its parameters then its persistent buffers.
     const out: StateDict = new Map();
-    for (const [n, p] of this.namedParameters()) out.set(n, p.detach());
-    for (const [n, b] of this.namedBuffers('', true)) out.set(n, b.detach());
+    for (const [mp, m] of this.namedModules()) {
+      const key = (n: string): string => (mp ? `${mp}.${n}` : n);
+      for (const [n, p] of m.#params) if (p) out.set(key(n), p.detach());
+      for (const [n, b] of m.#buffers) if (b && !m.#nonPersistent.has(n)) out.set(key(n), b.detach());
+    }
     return out;
   }
 

@@ -1,0 +1,35 @@
+// Tensors ↔ files: safetensors (read/write) and PyTorch torch.save state dicts (read).
+import { readFileSync } from 'node:fs';
+import { native } from './native.js';
+import { Tensor } from './tensor.js';
+import { dtypeCode, type DType } from './dtype.js';
+import type { RawTensor } from './serialize/raw.js';
+import { readSafetensors, saveSafetensorsFileSync } from './serialize/safetensors.js';
+import { loadTorchStateDict } from './serialize/torch-zip.js';
+
+export function toRaw(t: Tensor): RawTensor {
+  return { dtype: t.dtype, shape: t.shape, data: new Uint8Array(native.toBuffer(t.handle)) };
+}
+export function fromRaw(r: RawTensor): Tensor {
+  return new Tensor(native.fromBuffer(r.data, dtypeCode(r.dtype as DType), r.shape));
+}
+
+/** Writes tensors to a .safetensors file atomically (temp file, fsync, rename). */
+export function saveTensors(path: string, tensors: Map<string, Tensor>, metadata?: Record<string, string>): void {
+  const raw = new Map<string, RawTensor>();
+  for (const [k, t] of tensors) raw.set(k, toRaw(t));
+  saveSafetensorsFileSync(path, raw, metadata);
+}
+
+/**
+ * Reads a .safetensors file or a torch.save zip (state dict, or a checkpoint dict whose tensors come
+ * back with dotted prefixes), recognised by content, not by name.
+ */
+export function loadTensors(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const buf = new Uint8Array(readFileSync(path));
+  const isZip = buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 0x03 && buf[3] === 0x04;
+  const raws = isZip ? { tensors: loadTorchStateDict(buf, path), metadata: {} as Record<string, string> } : readSafetensors(buf, path);
+  const tensors = new Map<string, Tensor>();
+  for (const [k, r] of raws.tensors) tensors.set(k, fromRaw(r));
+  return { tensors, metadata: raws.metadata };
+}

@@ -1,0 +1,136 @@
+// Whole-file reads that work past fs.readFile's 2 GiB cap, and atomic writes
+// (temp file in the same directory + fsync + rename) so a crash mid-save never
+// leaves a truncated checkpoint under the final name.
+
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+// Below the 2^31-1 byte limit of a single read(2) call through Node.
+const READ_CHUNK = 1 << 30;
+
+function allocate(size: number, path: string): Uint8Array {
+  try {
+    const b = Buffer.allocUnsafeSlow(size);
+    // A plain Uint8Array view keeps results structurally comparable with
+    // Uint8Arrays built elsewhere (Buffer has a different prototype).
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (err) {
+    throw new Error(`${path}: cannot allocate ${size} bytes: ${(err as Error).message}`);
+  }
+}
+
+export function readWholeFileSync(path: string): Uint8Array {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const out = allocate(size, path);
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, out, off, Math.min(READ_CHUNK, size - off), off);
+      if (n === 0) throw new Error(`${path}: file shrank while reading (${off} of ${size} bytes)`);
+      off += n;
+    }
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export async function readWholeFile(path: string): Promise<Uint8Array> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const out = allocate(size, path);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(out, off, Math.min(READ_CHUNK, size - off), off);
+      if (bytesRead === 0) throw new Error(`${path}: file shrank while reading (${off} of ${size} bytes)`);
+      off += bytesRead;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function writeAllSync(fd: number, chunk: Uint8Array): void {
+  let off = 0;
+  while (off < chunk.byteLength) {
+    off += fs.writeSync(fd, chunk, off, Math.min(READ_CHUNK, chunk.byteLength - off));
+  }
+}
+
+// Persisting the rename needs the directory entry flushed too; some platforms
+// (Windows, some network filesystems) refuse to fsync a directory, which only
+// weakens durability, not atomicity, so failures are ignored.
+function syncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // best effort
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // best effort
+  } finally {
+    await fh?.close();
+  }
+}
+
+export function writeFileAtomicSync(path: string, chunks: readonly Uint8Array[]): void {
+  const tmp = tempPathFor(path);
+  const fd = fs.openSync(tmp, 'wx', 0o666);
+  try {
+    try {
+      for (const chunk of chunks) writeAllSync(fd, chunk);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  syncDirSync(dirname(path));
+}
+
+export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const tmp = tempPathFor(path);
+  const fh = await fsp.open(tmp, 'wx', 0o666);
+  try {
+    try {
+      for (const chunk of chunks) {
+        let off = 0;
+        while (off < chunk.byteLength) {
+          const { bytesWritten } = await fh.write(chunk, off, Math.min(READ_CHUNK, chunk.byteLength - off));
+          off += bytesWritten;
+        }
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dirname(path));
+}

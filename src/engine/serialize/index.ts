@@ -1,0 +1,15 @@
+// Engine-free checkpoint I/O: safetensors read/write and torch.save (zip) loading.
+
+export * from './raw.js';
+export {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  loadSafetensorsFile,
+  loadSafetensorsFileSync,
+  readSafetensors,
+  saveSafetensorsFile,
+  saveSafetensorsFileSync,
+  writeSafetensors,
+  type SafetensorsContents,
+  type TensorCollection,
+} from './safetensors.js';
+export { loadTorchFile, loadTorchFileSync, loadTorchStateDict } from './torch-zip.js';

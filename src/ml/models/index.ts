@@ -1,0 +1,2 @@
+export * from './resnet.js';
+export * from './blocks.js';
