@@ -21,7 +21,7 @@ type Ints = number | readonly number[];
 /** The addon's functions, as src/native/*.cc define them (argument order matters). */
 export interface NativeBinding {
   [op: string]: unknown;
-  dispose(h: H): void;
+  dispose(h: H): boolean;
   isDisposed(h: H): boolean;
   liveTensors(): number;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, dtype: number, shape: readonly number[], device?: string): H;

@@ -4,19 +4,28 @@
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when the object leaves every tidy scope: it now needs the GC backstop. */
+  onEscape?(): void;
 }
 
-const stack: Set<Disposable>[] = [];
+// Arrays, not Sets: push is the hot path (one per op inside tidy).
+const stack: Disposable[][] = [];
 
-/** Called by the engine for every new tensor. */
-export function track(t: Disposable): void {
+/** Called by the engine for every new tensor; false when no scope is active. */
+export function track(t: Disposable): boolean {
   const top = stack[stack.length - 1];
-  if (top) top.add(t);
+  if (!top) return false;
+  top.push(t);
+  return true;
 }
 
 /** Exempts tensors from the enclosing tidy scopes (e.g. parameters created inside one). */
 export function keep<T extends Disposable>(t: T): T {
-  for (const s of stack) s.delete(t);
+  for (const s of stack) {
+    const i = s.lastIndexOf(t);
+    if (i >= 0) s.splice(i, 1);
+  }
+  t.onEscape?.();
   return t;
 }
 
@@ -38,7 +47,7 @@ function collect(value: unknown, out: Set<Disposable>, seen: Set<unknown>): void
  * Promise result is refused because its tensors would outlive the scope.
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Disposable>();
+  const scope: Disposable[] = [];
   stack.push(scope);
   let result: T;
   try {
@@ -57,8 +66,9 @@ export function tidy<T>(fn: () => T): T {
   collect(result, survivors, new Set());
   const parent = stack[stack.length - 1];
   for (const t of scope) {
-    if (survivors.has(t)) parent?.add(t);
-    else t.dispose();
+    if (!survivors.has(t)) t.dispose();
+    else if (parent) parent.push(t);
+    else t.onEscape?.();
   }
   return result;
 }

@@ -33,13 +33,43 @@ const B = {
 } as const;
 const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
 
+// The GC backstop: frees the native tensor of a Tensor that was collected without dispose().
+// Registration is the costly part of creating a tensor, so it is deferred: tensors inside tidy()
+// are registered only if they escape it (onEscape), and escaped ones wait in a small queue that is
+// flushed in bulk — most temporaries are disposed before then and never need registering.
+const finalizer = new FinalizationRegistry<Handle>((h) => {
+  native.dispose(h);
+});
+const pending: Tensor[] = [];
+let flushScheduled = false;
+function flushPending(): void {
+  flushScheduled = false;
+  // No unregister token: unregistering costs more than the op. A disposed tensor's slot id is
+  // stale by then, and native dispose() of a stale id is a checked no-op.
+  for (const t of pending) if (!t.isDisposed) finalizer.register(t, t.handle);
+  pending.length = 0;
+}
+
 export class Tensor {
   #h: Handle | null;
+  #watched = false;
 
   /** Wraps a native handle; user code creates tensors through tensor(), zeros(), ops... */
   constructor(handle: Handle) {
     this.#h = handle;
-    track(this);
+    if (!track(this)) this.onEscape();
+  }
+
+  /** Hands the tensor to the GC backstop (see scope.ts). */
+  onEscape(): void {
+    if (this.#watched || this.#h === null) return;
+    this.#watched = true;
+    pending.push(this);
+    if (pending.length >= 512) flushPending();
+    else if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushPending).unref();
+    }
   }
 
   /** The native handle; throws once the tensor is disposed. */
@@ -52,7 +82,8 @@ export class Tensor {
   }
   /** Releases the native memory now; later use throws. Idempotent. */
   dispose(): void {
-    if (this.#h !== null) native.dispose(this.#h);
+    if (this.#h === null) return;
+    native.dispose(this.#h);
     this.#h = null;
   }
 

@@ -2,66 +2,113 @@
 
 namespace dml {
 
-std::atomic<int64_t> liveHandles{0};
+namespace {
+struct Slot {
+  at::Tensor t;
+  uint32_t gen = 0;
+  int64_t reported = 0;  // bytes reported to V8 as external memory
+};
+std::vector<Slot> slots;
+std::vector<uint32_t> freeSlots;
+int64_t live = 0;
 
-static int64_t Footprint(const at::Tensor& t) {
-  if (!t.defined()) return 0;
-  return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
-}
+int64_t Footprint(const at::Tensor& t) { return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()); }
 
 // V8 only needs a rough idea of native memory to schedule GC; calling it on every op costs more than
 // the op itself for small tensors, so changes are batched until they pass 1 MiB.
-static int64_t pendingExternal = 0;
-static void Report(Napi::Env env, int64_t delta) {
+int64_t pendingExternal = 0;
+void Report(Napi::Env env, int64_t delta) {
   pendingExternal += delta;
   if (pendingExternal > (1 << 20) || pendingExternal < -(1 << 20)) {
     Napi::MemoryManagement::AdjustExternalMemory(env, pendingExternal);
     pendingExternal = 0;
   }
 }
+constexpr TensorId kIndexBits = 32;
+}  // namespace
 
-void Release(Napi::Env env, Handle* h) {
-  if (!h->t.defined()) return;
-  h->t = at::Tensor();
-  if (h->reported) Report(env, -h->reported);
-  h->reported = 0;
-  liveHandles--;
-}
-
-static void Finalize(napi_env env, void* data, void*) {
-  auto* h = static_cast<Handle*>(data);
-  Release(Napi::Env(env), h);
-  delete h;
-}
+int64_t LiveTensors() { return live; }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
-  auto* h = new Handle{std::move(t), 0};
-  h->reported = Footprint(h->t);
-  if (h->reported) Report(env, h->reported);
-  liveHandles++;
+  uint32_t index;
+  if (!freeSlots.empty()) {
+    index = freeSlots.back();
+    freeSlots.pop_back();
+  } else {
+    index = static_cast<uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  Slot& s = slots[index];
+  s.t = std::move(t);
+  s.reported = Footprint(s.t);
+  if (s.reported) Report(env, s.reported);
+  live++;
+  TensorId id = (static_cast<TensorId>(s.gen) << kIndexBits) | index;
   napi_value out;
-  napi_status st = napi_create_external(env, h, Finalize, nullptr, &out);
+  napi_status st = napi_create_external(env, reinterpret_cast<void*>(static_cast<uintptr_t>(id)), nullptr, nullptr, &out);
   if (st != napi_ok) {
-    Finalize(env, h, nullptr);
+    Release(env, id);
     NAPI_THROW_IF_FAILED(env, st, Napi::Value());
   }
   return Napi::Value(env, out);
+}
+
+at::Tensor* Lookup(TensorId id) {
+  uint32_t index = static_cast<uint32_t>(id);
+  uint32_t gen = static_cast<uint32_t>(id >> kIndexBits);
+  if (index >= slots.size()) return nullptr;
+  Slot& s = slots[index];
+  if (s.gen != gen || !s.t.defined()) return nullptr;
+  return &s.t;
+}
+
+bool Release(Napi::Env env, TensorId id) {
+  at::Tensor* t = Lookup(id);
+  if (!t) return false;
+  uint32_t index = static_cast<uint32_t>(id);
+  Slot& s = slots[index];
+  s.t = at::Tensor();
+  s.gen++;  // invalidates every copy of the old id
+  if (s.reported) Report(env, -s.reported);
+  s.reported = 0;
+  freeSlots.push_back(index);
+  live--;
+  return true;
+}
+
+TensorId IdOf(const Napi::Value& v) {
+  void* data = nullptr;
+  napi_get_value_external(v.Env(), v, &data);
+  return static_cast<TensorId>(reinterpret_cast<uintptr_t>(data));
+}
+
+napi_valuetype Args::type(size_t i) const {
+  if (i >= info_.Length()) return napi_undefined;
+  if (i < 12) {
+    if (known_ & (1u << i)) return types_[i];
+    napi_typeof(info_.Env(), info_[i], &types_[i]);
+    known_ |= static_cast<uint16_t>(1u << i);
+    return types_[i];
+  }
+  napi_valuetype k;
+  napi_typeof(info_.Env(), info_[i], &k);
+  return k;
 }
 
 void Args::fail(size_t i, const char* what) const {
   throw Napi::TypeError::New(env(), "argument " + std::to_string(i) + ": expected " + what);
 }
 
-Handle* Args::handle(size_t i) const {
-  if (!has(i) || !info_[i].IsExternal()) fail(i, "a tensor");
-  return info_[i].As<Napi::External<Handle>>().Data();
+TensorId Args::id(size_t i) const {
+  if (type(i) != napi_external) fail(i, "a tensor");
+  return IdOf(info_[i]);
 }
 
 const at::Tensor& Args::t(size_t i) const {
-  Handle* h = handle(i);
-  if (!h->t.defined()) throw Napi::Error::New(env(), "tensor was disposed (argument " + std::to_string(i) + ")");
-  return h->t;
+  at::Tensor* t = Lookup(id(i));
+  if (!t) throw Napi::Error::New(env(), "tensor was disposed (argument " + std::to_string(i) + ")");
+  return *t;
 }
 
 std::vector<at::Tensor> Args::tensors(size_t i) const {
@@ -72,16 +119,17 @@ std::vector<at::Tensor> Args::tensors(size_t i) const {
   for (uint32_t k = 0; k < arr.Length(); k++) {
     Napi::Value v = arr.Get(k);
     if (!v.IsExternal()) fail(i, "an array of tensors");
-    Handle* h = v.As<Napi::External<Handle>>().Data();
-    if (!h->t.defined()) throw Napi::Error::New(env(), "tensor was disposed (argument " + std::to_string(i) + ")");
-    out.push_back(h->t);
+    at::Tensor* t = Lookup(IdOf(v));
+    if (!t) throw Napi::Error::New(env(), "tensor was disposed (argument " + std::to_string(i) + ", element " + std::to_string(k) + ")");
+    out.push_back(*t);
   }
   return out;
 }
 
 at::Scalar Args::s(size_t i) const {
-  if (has(i) && info_[i].IsBoolean()) return at::Scalar(info_[i].As<Napi::Boolean>().Value());
-  if (!has(i) || !info_[i].IsNumber()) fail(i, "a number");
+  napi_valuetype k = type(i);
+  if (k == napi_boolean) return at::Scalar(info_[i].As<Napi::Boolean>().Value());
+  if (k != napi_number) fail(i, "a number");
   double v = info_[i].As<Napi::Number>().DoubleValue();
   // Integral JS numbers act like Python ints, so int tensors stay int (x + 1), floats stay float.
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9007199254740992.0) return at::Scalar(static_cast<int64_t>(v));
@@ -89,24 +137,24 @@ at::Scalar Args::s(size_t i) const {
 }
 
 int64_t Args::i64(size_t i) const {
-  if (!has(i) || !info_[i].IsNumber()) fail(i, "an integer");
+  if (type(i) != napi_number) fail(i, "an integer");
   double v = info_[i].As<Napi::Number>().DoubleValue();
   if (!std::isfinite(v) || v != std::floor(v)) fail(i, "an integer");
   return static_cast<int64_t>(v);
 }
 
 double Args::f64(size_t i) const {
-  if (!has(i) || !info_[i].IsNumber()) fail(i, "a number");
+  if (type(i) != napi_number) fail(i, "a number");
   return info_[i].As<Napi::Number>().DoubleValue();
 }
 
 bool Args::b(size_t i) const {
-  if (!has(i) || !info_[i].IsBoolean()) fail(i, "a boolean");
+  if (type(i) != napi_boolean) fail(i, "a boolean");
   return info_[i].As<Napi::Boolean>().Value();
 }
 
 std::vector<int64_t> Args::ints(size_t i) const {
-  if (has(i) && info_[i].IsNumber()) return {i64(i)};
+  if (type(i) == napi_number) return {i64(i)};
   if (!has(i) || !info_[i].IsArray()) fail(i, "an array of integers");
   auto arr = info_[i].As<Napi::Array>();
   std::vector<int64_t> out(arr.Length());

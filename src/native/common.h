@@ -10,17 +10,19 @@
 
 namespace dml {
 
-// A JS tensor owns one Handle through a napi External. dispose() empties `t` so that native memory
-// is released deterministically; the External's finalizer is the GC backstop.
-struct Handle {
-  at::Tensor t;
-  int64_t reported = 0;  // bytes reported to V8 as external memory, given back on release
-};
-
-extern std::atomic<int64_t> liveHandles;
-
+// Tensors live in a native slot table; JS holds an External whose payload is the slot id
+// (index + generation), not a pointer. Such Externals need no per-object finalizer (the costly part
+// of napi_create_external), a stale id is detected by its generation instead of touching freed
+// memory, and the GC backstop is a JS FinalizationRegistry registered only for tensors that
+// escape tidy() scopes.
+using TensorId = uint64_t;
+int64_t LiveTensors();
 Napi::Value Wrap(Napi::Env env, at::Tensor t);
-void Release(Napi::Env env, Handle* h);
+// Frees the slot behind id; false when it was already free (disposed earlier).
+bool Release(Napi::Env env, TensorId id);
+// The tensor behind id, or nullptr when the id is stale.
+at::Tensor* Lookup(TensorId id);
+TensorId IdOf(const Napi::Value& v);
 
 class Args {
  public:
@@ -28,9 +30,10 @@ class Args {
   Napi::Env env() const { return info_.Env(); }
   const Napi::CallbackInfo& info() const { return info_; }
   size_t size() const { return info_.Length(); }
-  bool has(size_t i) const { return i < info_.Length() && !info_[i].IsUndefined() && !info_[i].IsNull(); }
-  bool isTensor(size_t i) const { return has(i) && info_[i].IsExternal(); }
-  Handle* handle(size_t i) const;
+  napi_valuetype type(size_t i) const;
+  bool has(size_t i) const { napi_valuetype k = type(i); return k != napi_undefined && k != napi_null; }
+  bool isTensor(size_t i) const { return type(i) == napi_external; }
+  TensorId id(size_t i) const;
   const at::Tensor& t(size_t i) const;
   c10::optional<at::Tensor> optT(size_t i) const { return has(i) ? c10::optional<at::Tensor>(t(i)) : c10::nullopt; }
   std::vector<at::Tensor> tensors(size_t i) const;
@@ -57,6 +60,9 @@ class Args {
  private:
   [[noreturn]] void fail(size_t i, const char* what) const;
   const Napi::CallbackInfo& info_;
+  // napi_typeof results, filled on first use: every argument is classified once.
+  mutable napi_valuetype types_[12];
+  mutable uint16_t known_ = 0;
 };
 
 Napi::Value Pair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& p);

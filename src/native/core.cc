@@ -17,11 +17,10 @@ static at::TensorOptions Opts(const Args& a, size_t dtypeAt, size_t deviceAt) {
 }
 
 DML_FN(dispose) {
-  Release(a.env(), a.handle(0));
-  return a.env().Undefined();
+  return Napi::Boolean::New(a.env(), Release(a.env(), a.id(0)));
 }
-DML_FN(isDisposed) { return Napi::Boolean::New(a.env(), !a.handle(0)->t.defined()); }
-DML_FN(liveTensors) { return Napi::Number::New(a.env(), static_cast<double>(liveHandles.load())); }
+DML_FN(isDisposed) { return Napi::Boolean::New(a.env(), Lookup(a.id(0)) == nullptr); }
+DML_FN(liveTensors) { return Napi::Number::New(a.env(), static_cast<double>(LiveTensors())); }
 
 // fromBuffer(typedArrayOrArrayBuffer, dtype, shape, device?) copies the bytes into a new tensor.
 DML_FN(fromBuffer) {

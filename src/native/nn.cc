@@ -77,8 +77,9 @@ DML_FN(sgdStep) {
     if (momentum != 0) {
       Napi::Value bv = bufsArr.Get(static_cast<uint32_t>(k));
       at::Tensor buf;
-      if (bv.IsExternal() && bv.As<Napi::External<Handle>>().Data()->t.defined()) {
-        buf = bv.As<Napi::External<Handle>>().Data()->t;
+      at::Tensor* existing = bv.IsExternal() ? Lookup(IdOf(bv)) : nullptr;
+      if (existing) {
+        buf = *existing;
         buf.mul_(momentum).add_(d, 1 - dampening);
       } else {
         buf = d.clone().detach();

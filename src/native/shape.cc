@@ -49,9 +49,9 @@ static c10::List<c10::optional<at::Tensor>> Indices(const Args& a, size_t i) {
     Napi::Value v = arr.Get(k);
     if (v.IsNull() || v.IsUndefined()) { out.push_back(c10::nullopt); continue; }
     if (!v.IsExternal()) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected an array of tensors or nulls");
-    Handle* h = v.As<Napi::External<Handle>>().Data();
-    if (!h->t.defined()) throw Napi::Error::New(a.env(), "tensor was disposed (index " + std::to_string(k) + ")");
-    out.push_back(h->t);
+    at::Tensor* t = Lookup(IdOf(v));
+    if (!t) throw Napi::Error::New(a.env(), "tensor was disposed (index " + std::to_string(k) + ")");
+    out.push_back(*t);
   }
   return out;
 }
