@@ -69,8 +69,10 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
       numFeatures: this.backboneFeatures, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false,
       normalizeWeight: false, setBnEval: false, zeroInitResidual: true, smallInput: false, inChannels,
       mean: inChannels === 3 ? IMAGENET_MEAN : new Array<number>(inChannels).fill(0.5),
-      std: inChannels === 3 ? IMAGENET_STD : new Array<number>(inChannels).fill(0.5), ...o,
-    };
+      std: inChannels === 3 ? IMAGENET_STD : new Array<number>(inChannels).fill(0.5),
+      // An option given as undefined means "default", not "unset".
+      ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+    } as Required<EmbedderOptions>;
     const opt = this.options;
     if (opt.mean.length !== inChannels || opt.std.length !== inChannels) throw new RangeError(`mean/std need ${inChannels} values`);
 

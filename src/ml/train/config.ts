@@ -87,7 +87,7 @@ export const PRESETS: Record<string, DeepPartial<TrainConfig>> = {
     data: { kind: 'fashion-mnist' },
     model: { arch: 'resnet18', normLayer: 'batch', setBnEval: false, zeroInitResidual: false, smallInput: false },
     optim: { lr: 0.05, momentum: 0.9, nesterov: true },
-    epochs: 3, batchSize: 128, recallKs: [1, 2, 4, 8], out: 'runs/fashion-mnist',
+    epochs: 2, batchSize: 128, recallKs: [1, 2, 4, 8], out: 'runs/fashion-mnist',
   },
   // ../shared/baselines/torch_reference.py: 3×3 stem, no max-pool, 28 px, batch 128, lr 0.05.
   'fashion-mnist-parity': {

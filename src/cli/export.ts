@@ -1,0 +1,38 @@
+// dml export --onnx: the embedding model (BatchNorm folded) as ONNX, for onnxruntime-node/-web.
+import { parseArgs } from 'node:util';
+import { loadEmbedder } from '../ml/train/load.js';
+import { exportOnnx, saveOnnx } from '../ml/export/index.js';
+
+const HELP = `usage: dml export --onnx --checkpoint RUN_DIR/best.safetensors [--out model.onnx] [--size H] [--logits] [--opset 17]
+
+Writes the embedding model in eval mode with every BatchNorm folded: input "images" float32
+[N, C, H, W] in [0, 1] (mean/std normalisation inside the graph), output "features" (and "logits"
+with --logits). Run it in browsers with onnxruntime-web or in Node with onnxruntime-node.
+`;
+
+export const command = {
+  summary: 'export a checkpoint to ONNX',
+  async run(argv: string[]): Promise<number> {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        onnx: { type: 'boolean', default: false }, checkpoint: { type: 'string' }, out: { type: 'string', default: 'model.onnx' },
+        size: { type: 'string' }, logits: { type: 'boolean', default: false }, opset: { type: 'string', default: '17' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) { console.log(HELP); return 0; }
+    if (!values.onnx) { console.error('dml export: only --onnx is supported; pass --onnx\n' + HELP); return 2; }
+    if (!values.checkpoint) { console.error('dml export: --checkpoint is required\n' + HELP); return 2; }
+    const { model, config } = loadEmbedder(values.checkpoint);
+    try {
+      const size = values.size ? Number(values.size) : config.data.kind === 'fashion-mnist' ? 28 : config.data.imageSize;
+      if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
+      const bytes = exportOnnx(model, { inputShape: [model.options.inChannels, size, size], output: values.logits ? 'both' : 'features', opset: Number(values.opset) });
+      saveOnnx(values.out, bytes);
+      console.log(`wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`);
+      return 0;
+    } finally {
+      model.dispose();
+    }
+  },
+};

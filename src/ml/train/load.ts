@@ -1,0 +1,38 @@
+// Rebuilds a trained embedder from a checkpoint written by the trainer (its config travels in the
+// checkpoint's metadata), for eval, embed, serve, export and report.
+import { dispose } from '../../engine/index.js';
+import { ResNetEmbedder } from '../models/resnet.js';
+import { loadCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+
+export interface LoadedEmbedder {
+  model: ResNetEmbedder;
+  config: TrainConfig;
+  /** Epoch the weights come from. */
+  epoch: number;
+}
+
+export function loadEmbedder(checkpoint: string): LoadedEmbedder {
+  const { parts, state } = loadCheckpoint(checkpoint);
+  try {
+    const weights = parts.model;
+    if (!state || !weights) throw new Error(`${checkpoint} is not a dml-ts training checkpoint (no trainer state or model weights)`);
+    const config = state.config as TrainConfig;
+    const cls = weights.get('classifier.weight');
+    const conv1 = weights.get('conv1.weight');
+    if (!cls || !conv1) throw new Error(`${checkpoint}: model weights lack classifier.weight or conv1.weight`);
+    const inChannels = conv1.shape[1]!;
+    const m = config.model;
+    const model = new ResNetEmbedder({
+      arch: m.arch, numClasses: cls.shape[0]!, numFeatures: cls.shape[1]!, normLayer: m.normLayer, remap: m.remap,
+      dropout: m.dropout, detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight, setBnEval: m.setBnEval,
+      zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels,
+      ...(inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
+    });
+    model.loadStateDict(weights);
+    model.eval();
+    return { model, config, epoch: state.epoch };
+  } finally {
+    dispose(parts);
+  }
+}

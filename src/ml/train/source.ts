@@ -1,0 +1,30 @@
+// What the trainer needs from a dataset, whatever it is made of (IDX arrays, image lists, folders).
+
+export interface Batch {
+  /** N×C×H×W floats in [0, 1] (the model normalises). */
+  images: Float32Array;
+  shape: [number, number, number, number];
+  labels: Int32Array;
+}
+
+export interface TrainSource {
+  readonly numClasses: number;
+  readonly labels: Int32Array;
+  readonly inChannels: number;
+  /** Augmented batches for these sample indices, deterministic in (seed, epoch, batch index). */
+  load(indices: readonly number[], epoch: number, batchIndex: number): Promise<Batch>;
+  /** Samples skipped as unreadable so far (with skipBad). */
+  readonly skipped?: number;
+}
+
+export interface EvalSource {
+  readonly labels: Int32Array;
+  /** Un-augmented batches in order, covering every sample once. */
+  batches(batchSize: number): AsyncIterable<Batch>;
+}
+
+/** Test-time data: one leave-one-out set (CUB, Cars, SOP) or a query set and a gallery (In-Shop). */
+export interface EvalData {
+  query: EvalSource;
+  gallery?: EvalSource;
+}
