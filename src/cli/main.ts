@@ -10,6 +10,7 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train.js')).command,
+  eval: async () => (await import('./eval.js')).command,
   export: async () => (await import('./export.js')).command,
 };
 

@@ -4,14 +4,15 @@
 import { appendFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import {
-  type Tensor, tensor, tidy, noGrad, cat, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose,
+  type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose,
 } from '../../engine/index.js';
 import { ResNetEmbedder, type EmbedderOutput } from '../models/resnet.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
-import type { EvalData, EvalSource, TrainSource } from './source.js';
+import type { EvalData, TrainSource } from './source.js';
 import { saveCheckpoint, loadCheckpoint, loadModelWeights, type CheckpointState } from './checkpoint.js';
 import { Progress, formatSeconds } from './progress.js';
+import { embedSource } from './embed.js';
 
 export interface TrainLoss {
   readonly name: string;
@@ -153,26 +154,9 @@ export class Trainer {
     }
   }
 
-  /** Embeds a whole evaluation set in eval mode. */
-  async embedAsync(source: EvalSource, batchSize = 256): Promise<{ features: Tensor; labels: Tensor }> {
-    const wasTraining = this.model.training;
-    this.model.eval();
-    const chunks: Tensor[] = [];
-    try {
-      for await (const b of source.batches(batchSize)) {
-        chunks.push(noGrad(() => tidy(() => this.model.forward(tensor(b.images, { shape: b.shape })).features)));
-      }
-      const features = cat(chunks);
-      return { features, labels: tensor(source.labels, { dtype: 'int64' }) };
-    } finally {
-      dispose(chunks);
-      this.model.train(wasTraining);
-    }
-  }
-
   async evaluate(): Promise<EvalMetrics> {
-    const q = await this.embedAsync(this.test.query);
-    const g = this.test.gallery ? await this.embedAsync(this.test.gallery) : null;
+    const q = await embedSource(this.model, this.test.query);
+    const g = this.test.gallery ? await embedSource(this.model, this.test.gallery) : null;
     try {
       return this.deps.evaluate(q, g, this.cfg.recallKs);
     } finally {

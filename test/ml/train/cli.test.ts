@@ -1,0 +1,62 @@
+// The dml CLI end to end on a tiny synthetic IDX data set: train, eval, export, and a diverging run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeSyntheticIdx } from './helpers.js';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
+const root = mkdtempSync(path.join(tmpdir(), 'dml-cli-'));
+const data = path.join(root, 'data');
+writeSyntheticIdx(data, 16, 6, 12);
+const common = [`data.root=${data}`, 'batchSize=16', 'model.smallInput=true', 'model.numFeatures=32', 'threads=1', 'logEvery=1'];
+const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8' });
+
+test('train → metrics log, checkpoints, Recall@K table; eval and export reuse the checkpoint', { timeout: 180_000 }, () => {
+  const out = path.join(root, 'run');
+  const r = dml('train', ...common, `out=${out}`, 'epochs=2');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Recall@K \(%\) on unseen classes after 2 epochs/);
+  assert.match(r.stdout, /cosine\s+\d+\.\d\d/);
+  const log = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(log.some((e) => e.type === 'train' && typeof e.loss === 'number' && typeof e.lr === 'number'));
+  const evals = log.filter((e) => e.type === 'eval');
+  assert.equal(evals.length, 2);
+  assert.ok(typeof (evals[0]!.recall as { cosine: Record<string, number> }).cosine['1'] === 'number');
+  for (const f of ['last.safetensors', 'best.safetensors']) assert.ok(existsSync(path.join(out, f)), f);
+
+  const e = dml('eval', '--checkpoint', path.join(out, 'best.safetensors'), '--json');
+  assert.equal(e.status, 0, e.stderr);
+  const report = JSON.parse(e.stdout.trim().split('\n').pop()!) as { recall: { cosine: Record<string, number> }; queries: number };
+  assert.equal(report.queries, 30);
+  const best = evals.reduce((a, b) => ((a.recall as { cosine: Record<string, number> }).cosine['1']! >= (b.recall as { cosine: Record<string, number> }).cosine['1']! ? a : b));
+  // The best checkpoint re-evaluated gives the R@1 logged for its epoch.
+  assert.equal(report.recall.cosine['1'], (best.recall as { cosine: Record<string, number> }).cosine['1']);
+
+  const onnx = path.join(root, 'm.onnx');
+  const x = dml('export', '--onnx', '--checkpoint', path.join(out, 'best.safetensors'), '--out', onnx);
+  assert.equal(x.status, 0, x.stderr);
+  assert.ok(readFileSync(onnx).length > 1000);
+});
+
+test('a diverging run stops with a clear message and keeps the last good checkpoint', { timeout: 120_000 }, () => {
+  const out = path.join(root, 'nan');
+  const r = dml('train', ...common, `out=${out}`, 'epochs=3', 'optim.lr=1e30', 'optim.schedule=none');
+  assert.equal(r.status, 3, r.stdout + r.stderr);
+  assert.match(r.stderr, /loss became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+/);
+});
+
+test('bad arguments are named', () => {
+  const r = dml('train', 'optim.lrr=1');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown config key 'optim.lrr'/);
+  const u = dml('frobnicate');
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /unknown command 'frobnicate'/);
+  const m = dml('train', `data.root=${path.join(root, 'missing')}`);
+  assert.equal(m.status, 1);
+  assert.match(m.stderr, /missing train-images-idx3-ubyte/);
+});
