@@ -23,7 +23,9 @@ fi
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund
+  # Dependencies need no install scripts (sharp and onnxruntime-node ship prebuilt binaries inside
+  # their packages; onnxruntime-node's script would try to download CUDA libraries from the network).
+  npm ci --ignore-scripts --no-audit --no-fund
 fi
 
 addon=build/Release/dml_native.node
