@@ -1,7 +1,9 @@
 // Shared plumbing of the addon: tensor handles, argument decoding and the C++→JS error bridge.
 // Kept free of torch/torch.h so each translation unit compiles in seconds, not minutes.
 #pragma once
+#ifndef NAPI_CPP_EXCEPTIONS
 #define NAPI_CPP_EXCEPTIONS
+#endif
 #include <napi.h>
 #include <ATen/ATen.h>
 #include <atomic>

@@ -1,0 +1,227 @@
+// Exact k-nearest-neighbour search over embeddings, chunked over queries so that memory stays
+// bounded (the full N x N score matrix of SOP would be 14.6 GB), with a deterministic tie rule.
+//
+// Ranking rule (documented contract, tested with hand-built ties): neighbours are ordered by
+// score, best first, and items whose computed scores are exactly equal are ordered by ascending
+// gallery index. torch.topk promises neither which of several tied items it keeps at the k-th
+// place nor their order, so the selection is repaired here: a row whose k-th score also occurs
+// outside the returned k (detected by fetching k + 1: the (k+1)-th score equals the k-th) is
+// re-selected keeping the lowest-index tied items, and every run of equal
+// scores inside the k is re-sorted by index. "Equal" means bit-equal float scores as computed
+// (integer-valued embeddings give exact ties; random float data essentially never ties).
+import { Tensor, tensor, tidy, noGrad } from '../../engine/index.js';
+import { checkEmbeddings } from './common.js';
+
+/**
+ * 'cosine': cosine similarity (larger is nearer); 'dot': inner product; 'l2': Euclidean distance
+ * (smaller is nearer).
+ */
+export type Metric = 'cosine' | 'l2' | 'dot';
+
+/** The neighbours of `rows` consecutive queries starting at query `start`, for one metric. */
+export interface NeighborChunk {
+  metric: Metric;
+  start: number;
+  rows: number;
+  /** Neighbours kept per query (the requested k, capped at the number of candidates). */
+  k: number;
+  /** rows x k gallery indices, row-major, nearest first. */
+  indices: Int32Array;
+  /** rows x k scores: cosine similarity, inner product, or Euclidean distance (l2); null when not requested. */
+  scores: Float64Array | null;
+}
+
+export interface KnnOptions {
+  /** Neighbours per query. */
+  k: number;
+  /** Metrics to rank by; they share one matrix product per chunk. Default ['cosine']. */
+  metrics?: readonly Metric[];
+  /** Bytes allowed for the per-chunk score blocks (default 256 MiB); sets the chunk size. */
+  memoryBudgetBytes?: number;
+  /** Fixes the number of queries per chunk instead (tests use it to exercise chunk borders). */
+  chunkRows?: number;
+  /** Read the scores back (default true). Rank-only callers (Recall@K) skip that copy. */
+  scores?: boolean;
+}
+
+export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** Norms are clamped like F.normalize's eps so that a zero embedding gives score 0, not NaN. */
+const NORM_EPS = 1e-12;
+
+/**
+ * Queries per chunk so that the chunk's score blocks fit the budget: the [rows, N] product, plus
+ * one more [rows, N] block when cosine is ranked together with another metric (cosine divides a
+ * copy of the product by the gallery norms; alone it divides in place).
+ */
+export function chunkRowsForBudget(galleryRows: number, elementBytes: number, metrics: readonly Metric[], budgetBytes = DEFAULT_MEMORY_BUDGET_BYTES): number {
+  const blocks = 1 + (metrics.includes('cosine') && new Set(metrics).size > 1 ? 1 : 0);
+  const perRow = Math.max(1, galleryRows) * elementBytes * blocks;
+  return Math.max(1, Math.floor(budgetBytes / perRow));
+}
+
+/**
+ * Streams the exact k nearest neighbours of every query, chunk by chunk, to `visit` (called once
+ * per metric per chunk, in query order). With gallery === null the protocol is leave-one-out:
+ * the gallery is the query set and each query's own row is excluded (by index, not by value, so
+ * a duplicate image still counts as a neighbour). The chunk's arrays are fresh copies that `visit`
+ * may keep; it runs under noGrad, inside a tidy scope. Returns the k actually used and the chunk size.
+ */
+export function forEachNeighborChunk(
+  query: Tensor, gallery: Tensor | null, options: KnnOptions, visit: (chunk: NeighborChunk) => void,
+): { k: number; chunkRows: number } {
+  const { n: nq, d } = checkEmbeddings(query, 'query');
+  const g = gallery ?? query;
+  const { n: ng, d: dg } = gallery ? checkEmbeddings(gallery, 'gallery') : { n: nq, d };
+  if (dg !== d) throw new RangeError(`knn: query dim ${d} != gallery dim ${dg}`);
+  if (gallery && gallery.dtype !== query.dtype) throw new TypeError(`knn: query is ${query.dtype}, gallery ${gallery.dtype}`);
+  if (!Number.isInteger(options.k) || options.k < 1) throw new RangeError(`knn: k must be a positive integer, got ${options.k}`);
+  const metrics = orderMetrics(options.metrics ?? ['cosine']);
+  const loo = gallery === null;
+  const candidates = loo ? ng - 1 : ng;
+  if (candidates < 1) throw new RangeError(`knn: no candidates (${ng} gallery items${loo ? ', leave-one-out' : ''})`);
+  const k = Math.min(options.k, candidates);
+  const eb = query.dtype === 'float64' ? 8 : 4;
+  const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+  const chunkRows = Math.min(Math.max(1, nq), options.chunkRows ?? chunkRowsForBudget(ng, eb, metrics, budget));
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new RangeError(`knn: chunkRows must be a positive integer, got ${options.chunkRows}`);
+  const fixRows = Math.max(1, Math.floor(budget / (Math.max(1, ng) * (10 + 2 * eb))));
+
+  noGrad(() => {
+    const pre = tidy(() => {
+      const gt = g.t();
+      const gNorm = metrics.includes('cosine') ? g.norm(2, 1).clampMin(NORM_EPS).unsqueeze(0) : null;
+      const gSq = metrics.includes('l2') ? g.square().sum(1).unsqueeze(0) : null;
+      return { gt, gNorm, gSq };
+    });
+    try {
+      const qNorm = metrics.includes('cosine') ? readNumbers(() => query.norm(2, 1)) : null;
+      const qSq = metrics.includes('l2') ? readNumbers(() => query.square().sum(1)) : null;
+      for (let start = 0; start < nq; start += chunkRows) {
+        const rows = Math.min(chunkRows, nq - start);
+        tidy(() => {
+          const dots = query.narrow(0, start, rows).mm(pre.gt);
+          for (const metric of metrics) {
+            let s: Tensor;
+            if (metric === 'cosine') s = metrics.length === 1 ? dots.div_(pre.gNorm!) : dots.div(pre.gNorm!);
+            else if (metric === 'dot') s = dots;
+            else s = dots.mul_(2).sub_(pre.gSq!); // 2 q.g - |g|^2 = |q|^2 - |q - g|^2: same order as -distance
+            if (loo) s.narrow(1, start, rows).diagonal().fill_(-Infinity);
+            const { values, indices } = selectTopK(s, k, fixRows, options.scores ?? true);
+            if (s !== dots) s.dispose();
+            for (let r = 0; values !== null && r < rows; r++) {
+              const base = r * k;
+              if (metric === 'cosine') {
+                const qn = Math.max(qNorm![start + r]!, NORM_EPS);
+                for (let j = 0; j < k; j++) values[base + j] = values[base + j]! / qn;
+              } else if (metric === 'l2') {
+                const q2 = qSq![start + r]!;
+                for (let j = 0; j < k; j++) values[base + j] = Math.sqrt(Math.max(q2 - values[base + j]!, 0));
+              }
+            }
+            visit({ metric, start, rows, k, indices, scores: values });
+          }
+        });
+      }
+    } finally {
+      pre.gt.dispose();
+      pre.gNorm?.dispose();
+      pre.gSq?.dispose();
+    }
+  });
+  return { k, chunkRows };
+}
+
+/** All neighbours at once for one metric: [Nq, k] indices and scores, row-major. */
+export function knn(query: Tensor, gallery: Tensor | null, options: KnnOptions & { metric?: Metric }): { k: number; indices: Int32Array; scores: Float64Array } {
+  const metric = options.metric ?? options.metrics?.[0] ?? 'cosine';
+  const nq = query.shape[0]!;
+  let indices = new Int32Array(0);
+  let scores = new Float64Array(0);
+  const { k } = forEachNeighborChunk(query, gallery, { ...options, metrics: [metric], scores: true }, (c) => {
+    if (indices.length === 0) { indices = new Int32Array(nq * c.k); scores = new Float64Array(nq * c.k); }
+    indices.set(c.indices, c.start * c.k);
+    scores.set(c.scores!, c.start * c.k);
+  });
+  return { k, indices, scores };
+}
+
+// cosine reads the raw products before 'dot' masks them in place and 'l2' rewrites them in place.
+function orderMetrics(ms: readonly Metric[]): Metric[] {
+  const valid: Metric[] = ['cosine', 'dot', 'l2'];
+  for (const m of ms) if (!valid.includes(m)) throw new RangeError(`knn: unknown metric '${String(m)}'`);
+  if (ms.length === 0) throw new RangeError('knn: no metric');
+  return valid.filter((m) => ms.includes(m));
+}
+
+function readNumbers(fn: () => Tensor): Float64Array {
+  return tidy(() => Float64Array.from(fn().data() as Float32Array | Float64Array));
+}
+
+/** Row numbers where a [rows] boolean tensor is true. */
+function rowsWhere(mask: Tensor): number[] {
+  return mask.any().item() !== 0 ? mask.nonzero().reshape(-1).dataNumbers() : [];
+}
+
+/**
+ * Top-k of each row of s (larger is better) under the tie rule above, read back to JS. Only the
+ * indices cross to JS in bulk; scores too when `wantScores`, else only the rows with ties.
+ * `fixRows` bounds how many ambiguous rows are repaired at once (their int64 rank block is the
+ * largest temporary).
+ */
+function selectTopK(s: Tensor, k: number, fixRows: number, wantScores: boolean): { values: Float64Array | null; indices: Int32Array } {
+  return tidy(() => {
+    const cols = s.shape[1]!;
+    // One extra neighbour tells whether the k-th score has a tied copy outside the top k (then
+    // which copies topk kept is arbitrary); without one the selected set is already exact.
+    const kk = Math.min(k + 1, cols);
+    const top = s.topk(kk, 1, true, true);
+    const topV = kk > k ? top.values.narrow(1, 0, k) : top.values;
+    const indices = (kk > k ? top.indices.narrow(1, 0, k) : top.indices).int().data() as Int32Array;
+    const values = wantScores ? Float64Array.from(topV.data() as Float32Array | Float64Array) : null;
+    const ambiguous = kk > k ? rowsWhere(top.values.select(1, k).eq(top.values.select(1, k - 1))) : [];
+    const inner = k > 1 ? rowsWhere(topV.narrow(1, 1, k - 1).eq(topV.narrow(1, 0, k - 1)).any(1)) : [];
+    const tieRows = [...new Set([...ambiguous, ...inner])].sort((a, b) => a - b);
+    if (tieRows.length === 0) return { values, indices };
+    // Scores of the tied rows (all rows' when wanted).
+    const rowVals = new Map<number, Float64Array>();
+    if (values) {
+      for (const r of tieRows) rowVals.set(r, values.subarray(r * k, (r + 1) * k));
+    } else {
+      const v = topV.indexSelect(0, tensor(tieRows, { dtype: 'int64' })).data() as Float32Array | Float64Array;
+      tieRows.forEach((r, j) => rowVals.set(r, Float64Array.from(v.subarray(j * k, (j + 1) * k))));
+    }
+    for (let a = 0; a < ambiguous.length; a += fixRows) {
+      const group = ambiguous.slice(a, a + fixRows);
+      tidy(() => {
+        const ri = tensor(group, { dtype: 'int64' });
+        const sub = s.indexSelect(0, ri);
+        const t = tensor(Float64Array.from(group, (r) => rowVals.get(r)![k - 1]!), { dtype: s.dtype }).unsqueeze(1);
+        const eq = sub.eq(t);
+        // Keep the first (k - #strictly better) tied items in index order; hide the others.
+        const need = sub.gt(t).sum(1, true, 'int32').neg().add(k);
+        const drop = eq.logicalAnd(eq.cumsum(1).gt(need));
+        const fixed = sub.maskedFill(drop, -Infinity).topk(k, 1, true, true);
+        const fv = fixed.values.data() as Float32Array | Float64Array;
+        const fi = fixed.indices.int().data() as Int32Array;
+        group.forEach((row, j) => {
+          rowVals.get(row)!.set(fv.subarray(j * k, (j + 1) * k));
+          indices.set(fi.subarray(j * k, (j + 1) * k), row * k);
+        });
+      });
+    }
+    // Order each run of equal scores by gallery index.
+    for (const r of tieRows) {
+      const v = rowVals.get(r)!;
+      const base = r * k;
+      let j = 1;
+      while (j < k) {
+        if (v[j] !== v[j - 1]) { j++; continue; }
+        const runStart = j - 1;
+        while (j < k && v[j] === v[runStart]) j++;
+        indices.subarray(base + runStart, base + j).sort();
+      }
+    }
+    return { values, indices };
+  });
+}

@@ -1,0 +1,133 @@
+// Retrieval metrics from the exact kNN stream: Recall@K (Oh Song et al.; the metric of the
+// CUB/Cars/SOP/In-Shop tables) and MAP@R, R-Precision, Precision@1 (Musgrave, Belongie, Lim,
+// "A metric learning reality check", ECCV 2020).
+import type { Tensor } from '../../engine/index.js';
+import { forEachNeighborChunk, type Metric } from './knn.js';
+import { labelArray, labelCounts, type Labels } from './common.js';
+
+export type RetrievalMetric = Extract<Metric, 'cosine' | 'l2'>;
+
+export interface RetrievalOptions {
+  /** The K of Recall@K (default [1, 2, 4, 8]); a K beyond the candidates counts all of them. */
+  ks?: readonly number[];
+  /** Metrics for Recall@K (default both). */
+  metrics?: readonly RetrievalMetric[];
+  /** Compute MAP@R, R-Precision and Precision@1 (default true); needs the top-R neighbours. */
+  mapAtR?: boolean;
+  /** Metric those three are ranked by (default 'cosine'). */
+  mapMetric?: RetrievalMetric;
+  /** Bytes for the per-chunk score blocks (default 256 MiB). */
+  memoryBudgetBytes?: number;
+  /** Fixed queries per chunk (overrides the budget; for tests). */
+  chunkRows?: number;
+}
+
+/** Fractions in [0, 1]. */
+export interface RetrievalMetrics {
+  /** Recall@K per metric, keyed by K. Over all queries: a query without positives is a miss. */
+  recall: Partial<Record<RetrievalMetric, Record<string, number>>>;
+  /**
+   * Mean over queries with R >= 1 of (1/R) sum_{i<=R} P(i) [i-th neighbour relevant], where R is the
+   * number of same-class gallery items (minus the query itself under leave-one-out). Null when
+   * not computed or when no query has a positive.
+   */
+  mapAtR: number | null;
+  /** Mean over queries with R >= 1 of (#relevant in the top R) / R. */
+  rPrecision: number | null;
+  /** Mean over queries with R >= 1 of [nearest neighbour relevant] (equals Recall@1 when every query has a positive). */
+  precisionAt1: number | null;
+  /** Queries evaluated. */
+  queries: number;
+  /** Queries with at least one same-class gallery item (the denominator of the three above). */
+  queriesWithPositives: number;
+  /** Neighbours retrieved per query (max K and max R, capped at the candidates). */
+  k: number;
+  /** Queries per chunk. */
+  chunkRows: number;
+}
+
+/**
+ * Recall@K and MAP@R / R-Precision / Precision@1 in one chunked pass (one matrix product per
+ * chunk serves both metrics). gallery === null selects leave-one-out (CUB, Cars, SOP): every query
+ * retrieves from all other queries. Otherwise query-vs-gallery (In-Shop): nothing is excluded.
+ */
+export function retrievalMetrics(
+  query: Tensor, queryLabels: Labels, gallery: Tensor | null = null, galleryLabels: Labels | null = null, options: RetrievalOptions = {},
+): RetrievalMetrics {
+  const ks = [...(options.ks ?? [1, 2, 4, 8])];
+  if (ks.length === 0) throw new RangeError('retrievalMetrics: ks is empty');
+  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new RangeError(`retrievalMetrics: K must be a positive integer, got ${k}`);
+  const metrics: RetrievalMetric[] = [...new Set<RetrievalMetric>(options.metrics ?? ['cosine', 'l2'])];
+  const doMap = options.mapAtR ?? true;
+  const mapMetric = options.mapMetric ?? 'cosine';
+  const nq = query.shape[0] ?? 0;
+  const ql = labelArray(queryLabels, nq, 'queryLabels');
+  const loo = gallery === null;
+  if (!loo && galleryLabels === null) throw new RangeError('retrievalMetrics: gallery given without galleryLabels');
+  const gl = loo ? ql : labelArray(galleryLabels!, gallery.shape[0], 'galleryLabels');
+  const counts = labelCounts(gl);
+  const positives = new Int32Array(nq);
+  let maxR = 0;
+  for (let i = 0; i < nq; i++) {
+    positives[i] = (counts.get(ql[i]!) ?? 0) - (loo ? 1 : 0);
+    if (positives[i]! > maxR) maxR = positives[i]!;
+  }
+  const needed = Math.max(...ks, doMap ? maxR : 1);
+  const rankBy: Metric[] = doMap && !metrics.includes(mapMetric) ? [...metrics, mapMetric] : metrics;
+
+  const firstHit = new Map<Metric, Int32Array>(rankBy.map((m) => [m, new Int32Array(nq).fill(-1)]));
+  let apSum = 0, rpSum = 0, p1Sum = 0, withPos = 0;
+  const { k, chunkRows } = forEachNeighborChunk(query, gallery, {
+    k: needed, metrics: rankBy, memoryBudgetBytes: options.memoryBudgetBytes, chunkRows: options.chunkRows, scores: false,
+  }, (c) => {
+    const fh = firstHit.get(c.metric)!;
+    for (let r = 0; r < c.rows; r++) {
+      const qi = c.start + r;
+      const label = ql[qi]!;
+      const base = r * c.k;
+      for (let j = 0; j < c.k; j++) {
+        if (gl[c.indices[base + j]!] === label) { fh[qi] = j; break; }
+      }
+      if (doMap && c.metric === mapMetric && positives[qi]! > 0) {
+        const R = positives[qi]!; // <= candidates, and c.k >= min(maxR, candidates), so R <= c.k
+        let hits = 0, ap = 0;
+        for (let j = 0; j < R; j++) {
+          if (gl[c.indices[base + j]!] === label) { hits++; ap += hits / (j + 1); }
+        }
+        apSum += ap / R;
+        rpSum += hits / R;
+        p1Sum += gl[c.indices[base]!] === label ? 1 : 0;
+        withPos++;
+      }
+    }
+  });
+
+  const recall: Partial<Record<RetrievalMetric, Record<string, number>>> = {};
+  for (const m of metrics) {
+    const fh = firstHit.get(m)!;
+    const byK: Record<string, number> = {};
+    for (const K of ks) {
+      let hits = 0;
+      for (let i = 0; i < nq; i++) if (fh[i]! >= 0 && fh[i]! < K) hits++;
+      byK[String(K)] = nq > 0 ? hits / nq : 0;
+    }
+    recall[m] = byK;
+  }
+  if (!doMap) withPos = positives.reduce((a, p) => a + (p > 0 ? 1 : 0), 0);
+  const mean = (s: number): number | null => (doMap && withPos > 0 ? s / withPos : null);
+  return {
+    recall, mapAtR: mean(apSum), rPrecision: mean(rpSum), precisionAt1: mean(p1Sum),
+    queries: nq, queriesWithPositives: withPos, k, chunkRows,
+  };
+}
+
+/** Recall@K for one metric: the fraction of queries with a same-class item among their K nearest. */
+export function recallAtK(
+  query: Tensor, queryLabels: Labels, ks: readonly number[], o: { metric?: RetrievalMetric; gallery?: Tensor | null; galleryLabels?: Labels | null; memoryBudgetBytes?: number; chunkRows?: number } = {},
+): Record<string, number> {
+  const metric = o.metric ?? 'cosine';
+  const r = retrievalMetrics(query, queryLabels, o.gallery ?? null, o.galleryLabels ?? null, {
+    ks, metrics: [metric], mapAtR: false, memoryBudgetBytes: o.memoryBudgetBytes, chunkRows: o.chunkRows,
+  });
+  return r.recall[metric]!;
+}
