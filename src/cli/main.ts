@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train.js')).command,
   eval: async () => (await import('./eval.js')).command,
   export: async () => (await import('./export.js')).command,
+  mi: async () => (await import('./mi.js')).command,
 };
 
 function usage(): string {

@@ -4,17 +4,27 @@ import type { ResNetEmbedder } from '../models/resnet.js';
 import type { EvalSource } from './source.js';
 
 export async function embedSource(model: ResNetEmbedder, source: EvalSource, batchSize = 256): Promise<{ features: Tensor; labels: Tensor }> {
+  const { features, labels, logits } = await embedWithLogits(model, source, batchSize);
+  logits.dispose();
+  return { features, labels };
+}
+
+/** Features and classifier logits of every sample. */
+export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource, batchSize = 256): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
   const wasTraining = model.training;
   model.eval();
-  const chunks: Tensor[] = [];
+  const feats: Tensor[] = [];
+  const logits: Tensor[] = [];
   try {
     for await (const b of source.batches(batchSize)) {
-      chunks.push(noGrad(() => tidy(() => model.forward(tensor(b.images, { shape: b.shape })).features)));
+      const out = noGrad(() => tidy(() => model.forward(tensor(b.images, { shape: b.shape }))));
+      feats.push(out.features);
+      logits.push(out.logits);
     }
-    if (chunks.length === 0) throw new Error('embedSource: the evaluation set is empty');
-    return { features: cat(chunks), labels: tensor(source.labels, { dtype: 'int64' }) };
+    if (feats.length === 0) throw new Error('embedSource: the evaluation set is empty');
+    return { features: cat(feats), logits: cat(logits), labels: tensor(source.labels, { dtype: 'int64' }) };
   } finally {
-    dispose(chunks);
+    dispose([feats, logits]);
     model.train(wasTraining);
   }
 }
