@@ -27,10 +27,12 @@ export const command = {
     try {
       const cfg = resolveConfig({ preset: config.preset, overrides: [
         ...flatten({ data: config.data, recallKs: config.recallKs }), ...positionals] });
-      const { test, description } = await openDatasets(cfg);
-      const q = await embedSource(model, test.query);
-      const g = test.gallery ? await embedSource(model, test.gallery) : null;
+      const ds = await openDatasets(cfg);
+      const { test, description } = ds;
+      let q = null, g = null;
       try {
+        q = await embedSource(model, test.query);
+        g = test.gallery ? await embedSource(model, test.gallery) : null;
         const report = evaluateRetrieval(q, g, { ks: cfg.recallKs });
         if (values.json) console.log(JSON.stringify(report));
         else {
@@ -41,6 +43,7 @@ export const command = {
         }
       } finally {
         dispose([q, g]);
+        await ds.close();
       }
       return 0;
     } finally {

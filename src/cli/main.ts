@@ -11,8 +11,10 @@ interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train.js')).command,
   eval: async () => (await import('./eval.js')).command,
+  embed: async () => (await import('./embed.js')).command,
   export: async () => (await import('./export.js')).command,
   mi: async () => (await import('./mi.js')).command,
+  prepare: async () => (await import('./prepare.js')).command,
 };
 
 function usage(): string {

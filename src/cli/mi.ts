@@ -51,12 +51,14 @@ export const command = {
       const cfg = resolveConfig({ preset: config.preset, overrides: [...flatten({ data: config.data }), ...positionals] });
       const ds = await openDatasets(cfg);
       const source = values.split === 'train' ? ds.trainEval : ds.test.query;
-      const e = await embedWithLogits(model, source);
+      let e = null;
       try {
+        e = await embedWithLogits(model, source);
         const r = mutualInformation(e.features, e.labels, { logits: values.split === 'train' ? e.logits : undefined, generative: { k } });
         console.log(values.json ? JSON.stringify(r) : `MI report of ${values.checkpoint} on the ${values.split} split\n${formatMi(r)}`);
       } finally {
         dispose(e);
+        await ds.close();
       }
       return 0;
     } finally {

@@ -34,7 +34,8 @@ export const command = {
     });
     if (values.help) { console.log(HELP); return 0; }
     const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides: positionals });
-    const { train, test, description } = await openDatasets(cfg);
+    const ds = await openDatasets(cfg);
+    const { train, test, description } = ds;
     console.log(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads`);
     console.log(description);
     const trainer = new Trainer(cfg, train, test, trainerDeps);
@@ -53,6 +54,7 @@ export const command = {
       throw e;
     } finally {
       trainer.dispose();
+      await ds.close();
     }
   },
 };

@@ -15,14 +15,17 @@ export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource,
   model.eval();
   const feats: Tensor[] = [];
   const logits: Tensor[] = [];
+  // Labels come from the batches, not source.labels: a loader skipping bad images drops them.
+  const labels: number[] = [];
   try {
     for await (const b of source.batches(batchSize)) {
+      for (const l of b.labels) labels.push(l);
       const out = noGrad(() => tidy(() => model.forward(tensor(b.images, { shape: b.shape }))));
       feats.push(out.features);
       logits.push(out.logits);
     }
     if (feats.length === 0) throw new Error('embedSource: the evaluation set is empty');
-    return { features: cat(feats), logits: cat(logits), labels: tensor(source.labels, { dtype: 'int64' }) };
+    return { features: cat(feats), logits: cat(logits), labels: tensor(Int32Array.from(labels), { dtype: 'int64' }) };
   } finally {
     dispose([feats, logits]);
     model.train(wasTraining);
