@@ -109,8 +109,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return { missingKeys, unexpectedKeys };
   }
 
+  /** Sets training mode here and, through their own train(), in every child (so overrides apply). */
   train(mode = true): this {
-    for (const [, m] of this.namedModules()) m.training = mode;
+    this.training = mode;
+    for (const [, c] of this.#children) c.train(mode);
     return this;
   }
   eval(): this { return this.train(false); }

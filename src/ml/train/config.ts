@@ -41,12 +41,14 @@ export interface TrainConfig {
     smallInput: boolean;
   };
   loss: {
+    /** A name from src/ml/losses (smooth-ce, cross-entropy, norm-softmax, triplet, multi-similarity, ...). */
     name: string;
+    /** ε of smooth-ce. */
     labelSmoothing: number;
-    margin: number;
-    scale: number;
     /** For pairwise losses: class-balanced batches with this many samples per class. */
     samplesPerClass: number;
+    /** The loss's own options (margin, scale, temperature, ...), passed through to createLoss. */
+    options: Record<string, number | string | boolean>;
   };
   optim: {
     lr: number;
@@ -72,7 +74,7 @@ const base: TrainConfig = {
   preset: 'fashion-mnist',
   data: { kind: 'fashion-mnist', root: '', train: '', test: '', query: '', gallery: '', imageSize: 224, resize: 256, workers: 2, skipBad: false, limitTrain: 0, limitTest: 0 },
   model: { arch: 'resnet50', pretrained: '', numFeatures: 0, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false, normalizeWeight: false, setBnEval: true, zeroInitResidual: true, smallInput: false },
-  loss: { name: 'smooth-ce', labelSmoothing: 0.1, margin: 0.2, scale: 16, samplesPerClass: 4 },
+  loss: { name: 'smooth-ce', labelSmoothing: 0.1, samplesPerClass: 4, options: {} },
   optim: { lr: 0.02, momentum: 0.9, nesterov: false, weightDecay: 5e-4, noBiasDecay: true, schedule: 'warmcos', lrStep: 0 },
   epochs: 30, batchSize: 128, seed: 0, threads: 2, device: 'cpu', recallKs: [1, 2, 4, 8], evalEvery: 1, out: 'runs/latest', logEvery: 10,
 };
@@ -124,7 +126,12 @@ function merge(dst: Record<string, unknown>, src: Record<string, unknown>, where
     const key = path ? `${path}.${k}` : k;
     if (!(k in dst)) throw new Error(`${where}: unknown config key '${key}'`);
     const cur = dst[k];
-    if (isObject(cur)) {
+    if (key === 'loss.options') {
+      if (!isObject(v) || Object.values(v).some((x) => !['number', 'string', 'boolean'].includes(typeof x))) {
+        throw new Error(`${where}: 'loss.options' must map names to numbers, strings or booleans`);
+      }
+      dst[k] = { ...(cur as object), ...v };
+    } else if (isObject(cur)) {
       if (!isObject(v)) throw new Error(`${where}: '${key}' must be an object`);
       merge(cur, v, where, key);
     } else if (Array.isArray(cur)) {
@@ -143,6 +150,11 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
   if (eq <= 0) throw new Error(`override '${arg}': expected key=value`);
   const path = arg.slice(0, eq).split('.');
   const raw = arg.slice(eq + 1);
+  if (path.length === 3 && path[0] === 'loss' && path[1] === 'options') {
+    // Free-form loss options: numbers and booleans by their look, anything else a string.
+    const value = raw === 'true' ? true : raw === 'false' ? false : raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    return { loss: { options: { [path[2]!]: value } } };
+  }
   let cur: unknown = current;
   for (const p of path) {
     if (!isObject(cur) || !(p in cur)) throw new Error(`override '${arg}': unknown config key '${path.join('.')}'`);

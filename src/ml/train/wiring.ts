@@ -1,26 +1,21 @@
 // Connects the trainer to the library's losses and evaluation.
-import { type Tensor, full, tidy } from '../../engine/index.js';
+import { createLoss, asTrainLoss, LOSS_NAMES, type LossName } from '../losses/index.js';
 import { evaluateRetrieval } from '../eval/index.js';
 import type { TrainConfig } from './config.js';
 import type { TrainLoss, TrainerDeps } from './trainer.js';
 
-// TEMPORARY until src/ml/losses lands: the paper's SmoothCrossEntropy.
-function smoothCe(eps: number): TrainLoss {
-  return {
-    name: 'smooth-ce', pairwise: false,
-    compute: ({ logits }, labels: Tensor) => tidy(() => {
-      const c = logits.shape[1]!;
-      const target = full(logits.shape, eps / (c - 1)).scatter(1, labels.unsqueeze(1), 1 - eps);
-      const logp = logits.logSoftmax(1);
-      return target.mul(target.clampMin(1e-30).log().sub(logp)).sum(1).mean();
-    }),
-  };
+/** Losses that keep a table of per-class vectors (weights, proxies, centres) of the embedding size. */
+const CLASS_TABLE = new Set<string>(['norm-softmax', 'cosface', 'arcface', 'proxy-nca', 'proxy-anchor', 'center']);
+
+export function makeLoss(cfg: TrainConfig, numClasses: number, featureDim: number): TrainLoss {
+  const name = cfg.loss.name;
+  if (!(LOSS_NAMES as string[]).includes(name)) throw new Error(`unknown loss '${name}' (available: ${LOSS_NAMES.join(', ')})`);
+  const options: Record<string, unknown> = { ...cfg.loss.options };
+  if (name === 'smooth-ce') options.epsilon ??= cfg.loss.labelSmoothing;
+  if (CLASS_TABLE.has(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
+  // Option names and types are checked by each loss's constructor, which names the bad one.
+  const loss = createLoss(name as LossName, options as never);
+  return asTrainLoss(loss);
 }
 
-export const trainerDeps: TrainerDeps = {
-  makeLoss(cfg: TrainConfig): TrainLoss {
-    if (cfg.loss.name === 'smooth-ce') return smoothCe(cfg.loss.labelSmoothing);
-    throw new Error(`unknown loss '${cfg.loss.name}'`);
-  },
-  evaluate: evaluateRetrieval,
-};
+export const trainerDeps: TrainerDeps = { makeLoss, evaluate: evaluateRetrieval };

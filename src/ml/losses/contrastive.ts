@@ -1,0 +1,71 @@
+// Contrastive loss (Hadsell, Chopra & LeCun, CVPR 2006), in the margin form of
+// pytorch-metric-learning.
+import { type Tensor, cat } from '../../engine/index.js';
+import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { checkReducer, reduce, type ReducerName } from './shared/reducers.js';
+import { indexTensor, toPairs } from './shared/tuples.js';
+import { finiteNumber } from './shared/validate.js';
+
+export interface ContrastiveOptions {
+  /** m⁺: positive pairs are penalised beyond this distance (default 0). */
+  posMargin?: number;
+  /** m⁻: negative pairs are penalised inside this distance (default 1). */
+  negMargin?: number;
+  /** Default: Euclidean distance on L2-normalised embeddings. */
+  distance?: Distance | DistanceSpec;
+  /** Square each per-pair term (Hadsell et al.'s quadratic form, without its ½). Default false. */
+  squared?: boolean;
+  /** Applied to the positive and the negative terms separately (default 'avgNonZero'). */
+  reducer?: ReducerName;
+  miner?: Miner;
+}
+
+/**
+ * Over ordered pairs (i ≠ j) with distance d_ij:
+ *   positive (same label):      ℓ⁺_ij = relu(d_ij - m⁺)        (squared: relu(d_ij - m⁺)²)
+ *   negative (different label): ℓ⁻_ij = relu(m⁻ - d_ij)        (squared: relu(m⁻ - d_ij)²)
+ *   L = R(ℓ⁺) + R(ℓ⁻), R = avgNonZero by default (the mean over pairs still violating their margin).
+ * For a similarity the margins flip (relu(m⁺ - s), relu(s - m⁻)). The positive part is the
+ * tightness term of Boudiaf et al., the negative part the contrastive term; split() returns both.
+ */
+export class ContrastiveLoss extends MetricLoss {
+  readonly name = 'ContrastiveLoss';
+  readonly pairwise = true;
+  readonly posMargin: number;
+  readonly negMargin: number;
+  readonly squared: boolean;
+  readonly distance: Distance;
+  readonly reducer: ReducerName;
+  constructor(o: ContrastiveOptions = {}) {
+    super();
+    this.posMargin = o.posMargin ?? 0;
+    this.negMargin = o.negMargin ?? 1;
+    finiteNumber(this.name, 'posMargin', this.posMargin);
+    finiteNumber(this.name, 'negMargin', this.negMargin);
+    this.squared = o.squared ?? false;
+    this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
+    this.reducer = checkReducer(this.name, o.reducer ?? 'avgNonZero');
+    this.miner = o.miner;
+  }
+  private terms(b: Batch): { pos: Tensor; neg: Tensor } {
+    const t = toPairs(b.tuples, b.labels);
+    const mat = this.distance.matrix(b.x);
+    const dPos = mat.index([indexTensor(t.a1, b.device), indexTensor(t.p, b.device)]);
+    const dNeg = mat.index([indexTensor(t.a2, b.device), indexTensor(t.n, b.device)]);
+    let pos = this.distance.margin(dPos, this.posMargin).relu();
+    let neg = this.distance.margin(this.negMargin, dNeg).relu();
+    if (this.squared) { pos = pos.square(); neg = neg.square(); }
+    return { pos, neg };
+  }
+  protected compute(b: Batch): Tensor {
+    const { pos, neg } = this.terms(b);
+    if (this.reducer === 'none') return cat([pos, neg]);
+    return reduce(pos, this.reducer, b.x).add(reduce(neg, this.reducer, b.x));
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    if (this.reducer === 'none') throw new RangeError(`${this.name}: split() needs a reducing reducer`);
+    const { pos, neg } = this.terms(b);
+    return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
+  }
+}

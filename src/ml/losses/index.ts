@@ -1,0 +1,30 @@
+// The losses of the metric-learning library: the paper's cross-entropy family, its pairwise
+// rivals, the paper's own pairwise cross-entropy, and the tightness/contrastive split.
+export { MetricLoss, LogitLoss, type EmbeddingLoss, type Miner, type LossSplit, type Batch, type EmbeddingLossInput } from './shared/base.js';
+export {
+  type Distance, type DistanceName, type DistanceSpec, EuclideanDistance, SquaredEuclideanDistance, CosineSimilarity,
+  DotProductSimilarity, makeDistance,
+} from './shared/distances.js';
+export { type ReducerName, REDUCERS, reduce, zeroLoss } from './shared/reducers.js';
+export { type MinedTuples, type PairTuples, type TripletTuples, allPairs, allTriplets, toPairs, toTriplets, checkTuples } from './shared/tuples.js';
+export { LossInputError } from './shared/validate.js';
+export { CrossEntropyLoss, type CrossEntropyOptions } from './cross-entropy.js';
+export { SmoothCrossEntropyLoss, type SmoothCrossEntropyOptions } from './smooth-cross-entropy.js';
+export { NormSoftmaxLoss, type NormSoftmaxOptions } from './norm-softmax.js';
+export { CosFaceLoss, type CosFaceOptions } from './cosface.js';
+export { ArcFaceLoss, type ArcFaceOptions } from './arcface.js';
+export { ProxyNCALoss, type ProxyNCAOptions } from './proxy-nca.js';
+export { ProxyAnchorLoss, type ProxyAnchorOptions } from './proxy-anchor.js';
+export { CenterLoss, type CenterLossOptions } from './center.js';
+export { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
+export { ContrastiveLoss, type ContrastiveOptions } from './contrastive.js';
+export { TripletMarginLoss, type TripletMarginOptions, type TripletMining } from './triplet-margin.js';
+export { MultiSimilarityLoss, type MultiSimilarityOptions } from './multi-similarity.js';
+export { LiftedStructureLoss, type LiftedStructureOptions } from './lifted-structure.js';
+export { NPairsLoss, type NPairsOptions } from './n-pairs.js';
+export { NTXentLoss, InfoNCELoss, type NTXentOptions } from './nt-xent.js';
+export { MarginLoss, type MarginLossOptions } from './margin.js';
+export { PairwiseCrossEntropyLoss, type PairwiseCrossEntropyOptions } from './pce.js';
+export { createLoss, LOSS_NAMES, type LossName, type LossByName, type LossOptionsByName } from './registry.js';
+export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
+export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';

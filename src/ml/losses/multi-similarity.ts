@@ -1,0 +1,71 @@
+// Multi-similarity loss (Wang et al., CVPR 2019).
+import { type Tensor } from '../../engine/index.js';
+import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { maskedLogSumExp } from './shared/math.js';
+import { checkReducer, reduce, type ReducerName } from './shared/reducers.js';
+import { maskFrom, toPairs } from './shared/tuples.js';
+import { finiteNumber } from './shared/validate.js';
+
+export interface MultiSimilarityOptions {
+  /** α, the positive-pair temperature (default 2). */
+  alpha?: number;
+  /** β, the negative-pair temperature (default 50). */
+  beta?: number;
+  /** λ, the similarity offset (default 0.5). */
+  base?: number;
+  /** Default: cosine similarity. */
+  distance?: Distance | DistanceSpec;
+  /** Over anchors (default 'mean'). */
+  reducer?: ReducerName;
+  /** E.g. a MultiSimilarityMiner (the paper's pair mining); default none: all pairs. */
+  miner?: Miner;
+}
+
+/**
+ * For each anchor i, over its (mined) positives P_i and negatives N_i with similarities S:
+ *   ℓ_i = 1/α · log(1 + Σ_{p∈P_i} exp(-α(S_ip - λ)))    (tightness)
+ *       + 1/β · log(1 + Σ_{n∈N_i} exp( β(S_in - λ)))    (contrastive)
+ * and L = mean over the batch's anchors (anchors without pairs contribute 0). With a distance
+ * the signs flip (exp(α(D_ip - λ)), exp(β(λ - D_in))).
+ */
+export class MultiSimilarityLoss extends MetricLoss {
+  readonly name = 'MultiSimilarityLoss';
+  readonly pairwise = true;
+  readonly alpha: number;
+  readonly beta: number;
+  readonly base: number;
+  readonly distance: Distance;
+  readonly reducer: ReducerName;
+  constructor(o: MultiSimilarityOptions = {}) {
+    super();
+    this.alpha = o.alpha ?? 2;
+    this.beta = o.beta ?? 50;
+    this.base = o.base ?? 0.5;
+    finiteNumber(this.name, 'alpha', this.alpha, { min: 0, open: true });
+    finiteNumber(this.name, 'beta', this.beta, { min: 0, open: true });
+    finiteNumber(this.name, 'base', this.base);
+    this.distance = makeDistance(o.distance, { name: 'cosine' });
+    this.reducer = checkReducer(this.name, o.reducer ?? 'mean');
+    this.miner = o.miner;
+  }
+  private terms(b: Batch): { pos: Tensor; neg: Tensor } {
+    const n = b.labels.length;
+    const t = toPairs(b.tuples, b.labels);
+    const mat = this.distance.matrix(b.x);
+    const posMask = maskFrom(t.a1, t.p, n, n, b.device);
+    const negMask = maskFrom(t.a2, t.n, n, n, b.device);
+    const pos = maskedLogSumExp(this.distance.margin(mat, this.base).mul(this.alpha), posMask, true).div(this.alpha);
+    const neg = maskedLogSumExp(this.distance.margin(this.base, mat).mul(this.beta), negMask, true).div(this.beta);
+    return { pos, neg };
+  }
+  protected compute(b: Batch): Tensor {
+    const { pos, neg } = this.terms(b);
+    return reduce(pos.add(neg), this.reducer, b.x);
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    if (this.reducer === 'none' || this.reducer === 'avgNonZero') throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
+    const { pos, neg } = this.terms(b);
+    return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
+  }
+}

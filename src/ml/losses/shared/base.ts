@@ -1,0 +1,113 @@
+// The common shape of every loss: an nn.Module (so learnable proxies, class weights and margins are
+// registered parameters, trained by the optimiser and saved in stateDict under PyTorch-style keys)
+// whose forward validates its inputs, then computes inside tidy() so no intermediate leaks.
+import { type Tensor, nn, tidy } from '../../../engine/index.js';
+import { checkLabels, checkMatrix, LossInputError } from './validate.js';
+import { checkTuples, type MinedTuples } from './tuples.js';
+
+/**
+ * A loss's value split into the two parts of Boudiaf et al. (ECCV 2020): the tightness part
+ * (pulls same-class samples, or a sample and its class's weight/proxy, together) and the
+ * contrastive part (pushes different classes apart). tightness + contrastive (+ other) equals the
+ * loss. `other` holds terms that are neither (e.g. the margin loss's β regulariser).
+ */
+export interface LossSplit {
+  tightness: Tensor;
+  contrastive: Tensor;
+  other?: Tensor;
+}
+
+/** Anything that turns a batch of embeddings and labels (and optionally mined tuples) into a loss. */
+export interface EmbeddingLoss {
+  readonly name: string;
+  forward(embeddings: Tensor, labels: Tensor, indices?: MinedTuples): Tensor;
+}
+
+/** Selects informative pairs or triplets of a batch (without gradient). */
+export interface Miner {
+  readonly name: string;
+  mine(embeddings: Tensor, labels: Tensor): MinedTuples;
+}
+
+/** What compute() receives: validated inputs. */
+export interface Batch {
+  /** [n, d] embeddings, checked finite. */
+  readonly x: Tensor;
+  /** The labels as numbers (integer class ids). */
+  readonly labels: readonly number[];
+  /** Tuples passed to forward() or returned by the loss's miner; undefined = all valid ones. */
+  readonly tuples: MinedTuples | undefined;
+  readonly device: string;
+}
+
+export type EmbeddingLossInput = [embeddings: Tensor, labels: Tensor, indices?: MinedTuples];
+
+/** Base of the losses that take embeddings [n, d] and integer labels [n]. */
+export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> implements EmbeddingLoss {
+  /** Display name, used in error messages. */
+  abstract readonly name: string;
+  /** True for losses built on pairs/triplets of the batch: they want class-balanced batches. */
+  abstract readonly pairwise: boolean;
+  readonly input = 'embeddings' as const;
+  /** Whether forward() accepts mined tuples (proxy and classifier losses do not). */
+  protected readonly usesTuples: boolean = true;
+  /** Mines tuples when forward() gets none. */
+  miner: Miner | undefined;
+
+  forward(embeddings: Tensor, labels: Tensor, indices?: MinedTuples): Tensor {
+    const b = this.prepare(embeddings, labels, indices);
+    return tidy(() => this.compute(b));
+  }
+
+  /** The tightness / contrastive parts of forward()'s value on this batch (tensors, differentiable). */
+  split(embeddings: Tensor, labels: Tensor, indices?: MinedTuples): LossSplit {
+    const b = this.prepare(embeddings, labels, indices);
+    return tidy(() => this.computeSplit(b));
+  }
+
+  protected prepare(embeddings: Tensor, labels: Tensor, indices: MinedTuples | undefined): Batch {
+    checkMatrix(this.name, embeddings, 'embeddings');
+    const y = checkLabels(this.name, labels, embeddings.shape[0]!);
+    this.checkParameters(embeddings, y);
+    if (indices !== undefined && !this.usesTuples) throw new LossInputError(this.name, 'indices', 'are not used by this loss (it compares samples with class weights or proxies, not with each other)');
+    const tuples = indices ?? (this.usesTuples ? this.miner?.mine(embeddings, labels) : undefined);
+    if (tuples !== undefined) checkTuples(this.name, tuples, y);
+    return { x: embeddings, labels: y, tuples, device: embeddings.device };
+  }
+
+  /** Hook for losses with learnable tables: check dtypes, label range. */
+  protected checkParameters(_embeddings: Tensor, _labels: readonly number[]): void {}
+
+  protected abstract compute(b: Batch): Tensor;
+
+  protected computeSplit(_b: Batch): LossSplit {
+    throw new Error(`${this.name}: this loss has no additive tightness/contrastive split`);
+  }
+}
+
+/** Base of the losses on classifier logits [n, C] (the paper's cross-entropy family). */
+export abstract class LogitLoss extends nn.Module<[logits: Tensor, labels: Tensor], Tensor> {
+  abstract readonly name: string;
+  readonly pairwise = false;
+  readonly input = 'logits' as const;
+
+  forward(logits: Tensor, labels: Tensor): Tensor {
+    const y = this.prepareLogits(logits, labels);
+    return tidy(() => this.compute(logits, y));
+  }
+  split(logits: Tensor, labels: Tensor): LossSplit {
+    const y = this.prepareLogits(logits, labels);
+    return tidy(() => this.computeSplit(logits, y));
+  }
+  protected prepareLogits(logits: Tensor, labels: Tensor): readonly number[] {
+    checkMatrix(this.name, logits, 'logits');
+    const y = checkLabels(this.name, labels, logits.shape[0]!);
+    const c = logits.shape[1]!;
+    for (let i = 0; i < y.length; i++) {
+      if (y[i]! < 0 || y[i]! >= c) throw new LossInputError(this.name, 'labels', `[${i}] = ${y[i]} is outside [0, ${c}) (logits have ${c} classes)`);
+    }
+    return y;
+  }
+  protected abstract compute(logits: Tensor, labels: readonly number[]): Tensor;
+  protected abstract computeSplit(logits: Tensor, labels: readonly number[]): LossSplit;
+}

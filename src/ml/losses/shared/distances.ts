@@ -1,0 +1,103 @@
+// Distances and similarities between embeddings, written once for every loss and miner.
+//
+// A loss states its condition in "distance" terms (positives closer than negatives by a margin);
+// `margin(x, y)` turns that into the right sign for either kind: for a distance, x - y; for a
+// similarity (larger = closer), y - x. So relu(margin(d_ap, d_an) + m) is the triplet hinge for
+// both Euclidean distance and cosine similarity.
+import { type Tensor, type TensorOrScalar, cdist, normalize as l2normalize, tidy } from '../../../engine/index.js';
+
+export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot';
+
+/** A plain-object description of a distance (used in configs and fixtures). */
+export interface DistanceSpec {
+  name: DistanceName;
+  /** L2-normalise rows first (cosine always does). */
+  normalize?: boolean;
+}
+
+export interface Distance {
+  readonly name: DistanceName;
+  /** True when larger values mean closer (cosine, dot product). */
+  readonly isSimilarity: boolean;
+  readonly normalize: boolean;
+  /** The [n, m] matrix between the rows of query [n, d] and ref [m, d] (ref defaults to query). */
+  matrix(query: Tensor, ref?: Tensor): Tensor;
+  /** How much x exceeds y in the "farther" direction: x - y for a distance, y - x for a similarity. */
+  margin(x: TensorOrScalar, y: TensorOrScalar): Tensor;
+  /** A plain description that recreates this distance. */
+  spec(): DistanceSpec;
+}
+
+function diff(x: TensorOrScalar, y: TensorOrScalar): Tensor {
+  if (typeof x !== 'number' && typeof x !== 'boolean') return x.sub(y);
+  if (typeof y === 'number' || typeof y === 'boolean') throw new TypeError('Distance.margin: at least one argument must be a tensor');
+  return y.rsub(x);
+}
+
+abstract class BaseDistance implements Distance {
+  abstract readonly name: DistanceName;
+  abstract readonly isSimilarity: boolean;
+  constructor(readonly normalize: boolean) {}
+  protected abstract compute(q: Tensor, r: Tensor): Tensor;
+  matrix(query: Tensor, ref?: Tensor): Tensor {
+    return tidy(() => {
+      const q = this.normalize ? l2normalize(query) : query;
+      const r = ref === undefined ? q : this.normalize ? l2normalize(ref) : ref;
+      return this.compute(q, r);
+    });
+  }
+  margin(x: TensorOrScalar, y: TensorOrScalar): Tensor {
+    return this.isSimilarity ? diff(y, x) : diff(x, y);
+  }
+  spec(): DistanceSpec { return { name: this.name, normalize: this.normalize }; }
+}
+
+/**
+ * ||a - b||₂ via torch.cdist. Its gradient at zero distance is 0 (the subgradient libtorch picks),
+ * so equal embeddings give a defined gradient.
+ */
+export class EuclideanDistance extends BaseDistance {
+  readonly name = 'euclidean' as const;
+  readonly isSimilarity = false;
+  constructor(o: { normalize?: boolean } = {}) { super(o.normalize ?? false); }
+  protected compute(q: Tensor, r: Tensor): Tensor { return cdist(q, r); }
+}
+
+/** ||a - b||₂², the square of cdist (smooth everywhere). */
+export class SquaredEuclideanDistance extends BaseDistance {
+  readonly name = 'squared-euclidean' as const;
+  readonly isSimilarity = false;
+  constructor(o: { normalize?: boolean } = {}) { super(o.normalize ?? false); }
+  protected compute(q: Tensor, r: Tensor): Tensor { return cdist(q, r).square(); }
+}
+
+/** aᵀb / (max(||a||, 1e-12) · max(||b||, 1e-12)), i.e. F.normalize then dot product. */
+export class CosineSimilarity extends BaseDistance {
+  readonly name = 'cosine' as const;
+  readonly isSimilarity = true;
+  constructor() { super(true); }
+  protected compute(q: Tensor, r: Tensor): Tensor { return q.matmul(r.t()); }
+}
+
+/** aᵀb on the raw (or, with normalize, L2-normalised) embeddings. */
+export class DotProductSimilarity extends BaseDistance {
+  readonly name = 'dot' as const;
+  readonly isSimilarity = true;
+  constructor(o: { normalize?: boolean } = {}) { super(o.normalize ?? false); }
+  protected compute(q: Tensor, r: Tensor): Tensor { return q.matmul(r.t()); }
+}
+
+/** A Distance from an instance or a spec; `fallback` when undefined. */
+export function makeDistance(d: Distance | DistanceSpec | undefined, fallback: DistanceSpec): Distance {
+  if (d !== undefined && 'matrix' in d) return d;
+  const s = d ?? fallback;
+  switch (s.name) {
+    case 'euclidean': return new EuclideanDistance({ normalize: s.normalize ?? false });
+    case 'squared-euclidean': return new SquaredEuclideanDistance({ normalize: s.normalize ?? false });
+    case 'cosine':
+      if (s.normalize === false) throw new RangeError("distance 'cosine' always normalizes; use 'dot' for raw inner products");
+      return new CosineSimilarity();
+    case 'dot': return new DotProductSimilarity({ normalize: s.normalize ?? false });
+    default: throw new RangeError(`unknown distance '${String((s as { name: unknown }).name)}' (euclidean | squared-euclidean | cosine | dot)`);
+  }
+}

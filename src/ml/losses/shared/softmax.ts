@@ -1,0 +1,47 @@
+// Pieces shared by the softmax-classifier losses (CE, smoothed CE, NormSoftmax, CosFace, ArcFace,
+// ProxyNCA): per-sample cross-entropy and its split into the paper's two parts.
+//
+// Boudiaf et al. write the CE of sample i with logits s_ik as
+//   -s_{i,y_i}  +  log Σ_k exp(s_ik)
+//   (tightness)    (contrastive)
+// the first pulls the feature toward its class weight, the second pushes it from all of them.
+import { type Tensor, tensor } from '../../../engine/index.js';
+import { indexTensor } from './tuples.js';
+import { reduce, type ReducerName } from './reducers.js';
+import type { LossSplit } from './base.js';
+
+/** The true-class logit s_{i,y_i} of each row: [n]. */
+export function targetLogits(logits: Tensor, labels: readonly number[]): Tensor {
+  const idx = indexTensor(labels, logits.device).unsqueeze(1);
+  return logits.gather(1, idx).squeeze(1);
+}
+
+/** Per-sample CE terms: tightness -s_{i,y_i} and contrastive log Σ_k exp s_ik, each [n]. */
+export function ceParts(logits: Tensor, labels: readonly number[]): { tightness: Tensor; contrastive: Tensor } {
+  return { tightness: targetLogits(logits, labels).neg(), contrastive: logits.logsumexp(1) };
+}
+
+/** Per-sample cross-entropy [n] = log Σ_k exp s_ik - s_{i,y_i}. */
+export function perSampleCrossEntropy(logits: Tensor, labels: readonly number[]): Tensor {
+  const { tightness, contrastive } = ceParts(logits, labels);
+  return contrastive.add(tightness);
+}
+
+/** Reduced CE split: both parts go through the same (linear) reducer, so they add up to the loss. */
+export function ceSplit(logits: Tensor, labels: readonly number[], reducer: ReducerName): LossSplit {
+  const { tightness, contrastive } = ceParts(logits, labels);
+  return { tightness: reduce(tightness, reducer, logits), contrastive: reduce(contrastive, reducer, logits) };
+}
+
+/** A one-hot [n, C] float matrix of the labels. */
+export function oneHotFloat(labels: readonly number[], numClasses: number, like: Tensor): Tensor {
+  const m = new Float64Array(labels.length * numClasses);
+  labels.forEach((y, i) => { m[i * numClasses + y] = 1; });
+  return tensor(m, { shape: [labels.length, numClasses], dtype: like.dtype, device: like.device });
+}
+
+export type ClassifierReducer = Exclude<ReducerName, 'avgNonZero'>;
+export function checkClassifierReducer(where: string, r: string): ClassifierReducer {
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new RangeError(`${where}: reduction must be 'mean' | 'sum' | 'none', got '${r}'`);
+  return r;
+}

@@ -1,0 +1,82 @@
+// Triplet margin loss (Weinberger & Saul 2009; Schroff et al., FaceNet 2015), with batch-all,
+// semi-hard or batch-hard triplets.
+import type { Tensor } from '../../engine/index.js';
+import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { checkReducer, reduce, splitReduce, zeroLoss, type ReducerName } from './shared/reducers.js';
+import { indexTensor, toTriplets } from './shared/tuples.js';
+import { finiteNumber } from './shared/validate.js';
+import { BatchHardMiner } from '../miners/batch-hard-miner.js';
+import { TripletMarginMiner } from '../miners/triplet-margin-miner.js';
+
+export type TripletMining = 'all' | 'semihard' | 'hard';
+
+export interface TripletMarginOptions {
+  /** m (default 0.05). */
+  margin?: number;
+  /** Default: Euclidean distance on L2-normalised embeddings. */
+  distance?: Distance | DistanceSpec;
+  /**
+   * Which triplets, when forward() gets no indices and no miner is given:
+   * - all: every valid triplet (batch-all)
+   * - semihard: those with 0 < d_an - d_ap ≤ m (TripletMarginMiner 'semihard' with this margin)
+   * - hard: one per anchor, hardest positive and hardest negative (BatchHardMiner)
+   * Default 'all'.
+   */
+  mining?: TripletMining;
+  /** Default 'avgNonZero'. */
+  reducer?: ReducerName;
+  /** Overrides `mining`. */
+  miner?: Miner;
+}
+
+/**
+ * ℓ_apn = relu(d_ap - d_an + m) (for a similarity: relu(s_an - s_ap + m)); L = R(ℓ), R =
+ * avgNonZero by default (mean over the triplets still violating the margin). A batch without a
+ * valid triplet (one class, or only singleton classes) gives 0 with a zero gradient.
+ *
+ * split(): a violated hinge is linear, so on the active triplets ℓ = d_ap + (m - d_an): the
+ * tightness part is R over active triplets of d_ap (-s_ap), the contrastive part of m - d_an
+ * (s_an + m); inactive triplets contribute to neither.
+ */
+export class TripletMarginLoss extends MetricLoss {
+  readonly name = 'TripletMarginLoss';
+  readonly pairwise = true;
+  readonly margin: number;
+  readonly distance: Distance;
+  readonly reducer: ReducerName;
+  readonly mining: TripletMining;
+  constructor(o: TripletMarginOptions = {}) {
+    super();
+    this.margin = o.margin ?? 0.05;
+    finiteNumber(this.name, 'margin', this.margin);
+    this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
+    this.reducer = checkReducer(this.name, o.reducer ?? 'avgNonZero');
+    this.mining = o.mining ?? 'all';
+    if (!['all', 'semihard', 'hard'].includes(this.mining)) throw new RangeError(`${this.name}: mining must be all | semihard | hard, got '${this.mining}'`);
+    this.miner = o.miner ?? (this.mining === 'semihard' ? new TripletMarginMiner({ margin: this.margin, type: 'semihard', distance: this.distance })
+      : this.mining === 'hard' ? new BatchHardMiner({ distance: this.distance }) : undefined);
+  }
+  private violations(b: Batch): { ap: Tensor; viol: Tensor } | null {
+    const t = toTriplets(b.tuples, b.labels);
+    if (t.a.length === 0) return null;
+    const mat = this.distance.matrix(b.x);
+    const a = indexTensor(t.a, b.device);
+    const ap = mat.index([a, indexTensor(t.p, b.device)]);
+    const an = mat.index([a, indexTensor(t.n, b.device)]);
+    return { ap, viol: this.distance.margin(ap, an).add(this.margin) };
+  }
+  protected compute(b: Batch): Tensor {
+    const v = this.violations(b);
+    if (v === null) return this.reducer === 'none' ? b.x.sum(1).mul(0).narrow(0, 0, 0) : zeroLoss(b.x);
+    return reduce(v.viol.relu(), this.reducer, b.x);
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    const v = this.violations(b);
+    if (v === null) return { tightness: zeroLoss(b.x), contrastive: zeroLoss(b.x) };
+    const active = v.viol.gt(0);
+    const tight = this.distance.margin(v.ap, 0); // d_ap, or -s_ap
+    const [tightness, contrastive] = splitReduce([tight, v.viol.sub(tight)], [active, active], [active], v.viol.numel(), this.reducer, b.x);
+    return { tightness: tightness!, contrastive: contrastive! };
+  }
+}

@@ -1,0 +1,61 @@
+// Triplet selection by margin violation (the "batch all / semi-hard / hard" triplets of
+// Schroff et al. 2015 and Hermans et al. 2017), as pytorch-metric-learning's TripletMarginMiner.
+import type { Tensor } from '../../engine/index.js';
+import type { Miner } from '../losses/shared/base.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../losses/shared/distances.js';
+import type { TripletTuples } from '../losses/shared/tuples.js';
+import { finiteNumber } from '../losses/shared/validate.js';
+import { minerInput } from './common.js';
+
+export type TripletMiningType = 'all' | 'hard' | 'semihard' | 'easy';
+
+export interface TripletMarginMinerOptions {
+  /** m (default 0.2). */
+  margin?: number;
+  /** Default 'all'. */
+  type?: TripletMiningType;
+  /** Default: Euclidean distance on L2-normalised embeddings. */
+  distance?: Distance | DistanceSpec;
+}
+
+/**
+ * Over all valid triplets (a, p, n), with the triplet margin t = d_an - d_ap (s_ap - s_an for a
+ * similarity), keeps:
+ * - all: t ≤ m (every triplet with a non-zero hinge loss)
+ * - hard: t ≤ 0 (the negative is at least as close as the positive)
+ * - semihard: 0 < t ≤ m (negative farther than the positive, but inside the margin; FaceNet)
+ * - easy: t > m
+ * Triplets come out ordered by anchor, positive, negative.
+ */
+export class TripletMarginMiner implements Miner {
+  readonly name = 'TripletMarginMiner';
+  readonly margin: number;
+  readonly type: TripletMiningType;
+  readonly distance: Distance;
+  constructor(o: TripletMarginMinerOptions = {}) {
+    this.margin = o.margin ?? 0.2;
+    finiteNumber(this.name, 'margin', this.margin);
+    this.type = o.type ?? 'all';
+    if (!['all', 'hard', 'semihard', 'easy'].includes(this.type)) throw new RangeError(`${this.name}: type must be all | hard | semihard | easy, got '${this.type}'`);
+    this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
+  }
+  mine(embeddings: Tensor, labels: Tensor): TripletTuples {
+    const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
+    const sim = this.distance.isSimilarity, m = this.margin, type = this.type;
+    const a: number[] = [], p: number[] = [], ng: number[] = [];
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        if (j === i || y[j] !== y[i]) continue;
+        const ap = mat[i * n + j]!;
+        for (let k = 0; k < n; k++) {
+          if (y[k] === y[i]) continue;
+          const an = mat[i * n + k]!;
+          const t = sim ? ap - an : an - ap;
+          const keep = type === 'easy' ? t > m : t <= m && (type === 'hard' ? t <= 0 : type === 'semihard' ? t > 0 : true);
+          if (keep) { a.push(i); p.push(j); ng.push(k); }
+        }
+      }
+    }
+    return { kind: 'triplets', a, p, n: ng };
+  }
+}
