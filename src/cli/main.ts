@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./export.js')).command,
   mi: async () => (await import('./mi.js')).command,
   prepare: async () => (await import('./prepare.js')).command,
+  report: async () => (await import('./report.js')).command,
 };
 
 function usage(): string {

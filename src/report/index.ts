@@ -1,0 +1,245 @@
+// dml report: one self-contained HTML page about a training run — curves from metrics.jsonl, the
+// checkpoint re-evaluated on the test set, mutual information, a t-SNE map and retrieval examples.
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
+import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
+import { loadEmbedder } from '../ml/train/load.js';
+import { resolveConfig, type TrainConfig } from '../ml/train/config.js';
+import { openDatasets } from '../ml/train/datasets.js';
+import { embedSource } from '../ml/train/embed.js';
+import { buildReportHtml, type MiSection, type RenderedExample, type RetrievalSection, type TsneSection } from './html.js';
+import { gatherImages, thumbnailDataUri, type RawImage } from './images.js';
+import { readMetrics, type RunMetrics } from './metrics.js';
+import { sampleIndices } from './random.js';
+import { retrievalExamples } from './retrieval.js';
+import { tsne } from './tsne.js';
+
+export * from './metrics.js';
+export * from './svg.js';
+export * from './tsne.js';
+export * from './pca.js';
+export * from './retrieval.js';
+export * from './images.js';
+export * from './html.js';
+export { reportRng, sampleIndices } from './random.js';
+
+export interface ReportOptions {
+  runDir: string;
+  /** Output file (default RUN_DIR/report.html). */
+  out?: string;
+  /** Which checkpoint to embed the test set with (default 'best'). */
+  checkpoint?: 'best' | 'last';
+  /** Test embeddings in the t-SNE map (default 2000; a seeded random subsample). */
+  maxPoints?: number;
+  /** Example queries (default 8, 2 of them among the top-1 misses) and neighbours each (default 8). */
+  examples?: number;
+  misses?: number;
+  topK?: number;
+  /** Mutual information (default true when src/ml/mi provides it). */
+  mi?: boolean;
+  /** Embeddings the MI estimators see (default 2000, a seeded random subsample: the cross-fitted probe costs ~10 s of CPU per 1,000 points). */
+  miMaxPoints?: number;
+  tsneIterations?: number;
+  seed?: number;
+  /** key=value overrides of the data settings stored in the checkpoint (e.g. data.root=DIR). */
+  overrides?: readonly string[];
+  /** Progress lines (default: none). */
+  log?: (message: string) => void;
+}
+
+export interface ReportResult {
+  out: string;
+  bytes: number;
+  /** Seconds per stage. */
+  timings: Record<string, number>;
+  warnings: string[];
+}
+
+/** Fashion-MNIST's class names; the trainer tests on classes 5-9, relabelled 0-4. */
+const FASHION_MNIST = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+export function classNamesFor(cfg: TrainConfig, classes: number): string[] | undefined {
+  if (cfg.data.kind === 'fashion-mnist') {
+    if (classes === 5) return FASHION_MNIST.slice(5);
+    if (classes === 10) return FASHION_MNIST.slice();
+  }
+  return undefined;
+}
+
+/** Checks the run directory and reads its metrics (the errors name the file). */
+export function openRun(runDir: string, checkpoint: 'best' | 'last' = 'best'): { metrics: RunMetrics; checkpointFile: string } {
+  let st;
+  try {
+    st = statSync(runDir);
+  } catch {
+    throw new Error(`${runDir}: run directory not found`);
+  }
+  if (!st.isDirectory()) throw new Error(`${runDir}: not a directory (expected a training run directory)`);
+  const metrics = readMetrics(path.join(runDir, 'metrics.jsonl'));
+  const checkpointFile = path.join(runDir, `${checkpoint}.safetensors`);
+  if (!existsSync(checkpointFile)) {
+    const other = path.join(runDir, `${checkpoint === 'best' ? 'last' : 'best'}.safetensors`);
+    throw new Error(`${checkpointFile}: checkpoint not found${existsSync(other) ? ` (the run has ${path.basename(other)}: try --checkpoint ${checkpoint === 'best' ? 'last' : 'best'})` : ''}`);
+  }
+  return { metrics, checkpointFile };
+}
+
+function flatten(obj: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (Array.isArray(v)) out.push(`${key}=${v.join(',')}`);
+    else if (typeof v === 'object' && v !== null) out.push(...flatten(v as Record<string, unknown>, key));
+    else out.push(`${key}=${String(v)}`);
+  }
+  return out;
+}
+
+/** The rows of a [N, D] float tensor as a Float32Array. */
+function rowsOf(x: Tensor): Float32Array {
+  return tidy(() => {
+    const f = x.to('float32').contiguous();
+    return Float32Array.from(f.data() as Float32Array);
+  });
+}
+
+type MiModule = { mutualInformation?: (x: Tensor, labels: Int32Array, o?: Record<string, unknown>) => unknown };
+
+/** Runs src/ml/mi's mutualInformation when that module exists and works; otherwise says why not. */
+async function miSection(features: Tensor, labels: Int32Array, maxPoints: number, seed: number): Promise<MiSection> {
+  let mod: MiModule;
+  try {
+    const spec = '../ml/mi/index.js';
+    mod = (await import(spec)) as MiModule;
+  } catch (e) {
+    return { status: 'unavailable', reason: `the MI module (src/ml/mi) could not be loaded: ${(e as Error).message}` };
+  }
+  if (typeof mod.mutualInformation !== 'function') return { status: 'unavailable', reason: 'src/ml/mi exports no mutualInformation() report function.' };
+  const n = labels.length;
+  const idx = sampleIndices(n, maxPoints, seed + 7);
+  const t0 = performance.now();
+  const sub = idx.length < n ? tidy(() => features.indexSelect(0, tensor(idx, { dtype: 'int64' }))) : features;
+  try {
+    const y = idx.length < n ? Int32Array.from(idx, (i) => labels[i]!) : labels;
+    const report = mod.mutualInformation(sub, y, { probe: { seed }, generative: { seed } });
+    return {
+      status: 'ok', report, n: idx.length, seconds: (performance.now() - t0) / 1000,
+      note: idx.length < n ? `A seeded random subsample of ${idx.length} of the ${n} embeddings.` : undefined,
+    };
+  } catch (e) {
+    return { status: 'unavailable', reason: `the estimator failed: ${(e as Error).message}` };
+  } finally {
+    if (sub !== features) sub.dispose();
+  }
+}
+
+/** Builds the report of a run directory and writes it. */
+export async function generateReport(o: ReportOptions): Promise<ReportResult> {
+  const log = o.log ?? ((): void => {});
+  const seed = o.seed ?? 0;
+  const timings: Record<string, number> = {};
+  const warnings: string[] = [];
+  let t = performance.now();
+  const lap = (name: string): void => { const now = performance.now(); timings[name] = (now - t) / 1000; t = now; };
+
+  const kind = o.checkpoint ?? 'best';
+  const { metrics, checkpointFile } = openRun(o.runDir, kind);
+  log(`${metrics.file}: ${metrics.train.length} train, ${metrics.eval.length} eval, ${metrics.epochs.length} epoch records`);
+  let loaded;
+  try {
+    loaded = loadEmbedder(checkpointFile);
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.includes(checkpointFile) ? msg : `${checkpointFile}: ${msg}`);
+  }
+  const { model, config, epoch } = loaded;
+  const tensors: Array<Tensor | null> = [];
+  try {
+    const cfg = o.overrides && o.overrides.length
+      ? resolveConfig({ preset: config.preset, overrides: [...flatten({ data: config.data, recallKs: config.recallKs }), ...o.overrides] })
+      : config;
+    const { test, description } = await openDatasets(cfg);
+    lap('load');
+    log(`embedding ${description} with ${checkpointFile} (epoch ${epoch})`);
+    const q = await embedSource(model, test.query);
+    tensors.push(q.features, q.labels);
+    const g = test.gallery ? await embedSource(model, test.gallery) : null;
+    if (g) tensors.push(g.features, g.labels);
+    const qLabels = labelArray(q.labels), gLabels = g ? labelArray(g.labels) : null;
+    lap('embed');
+
+    const evaluation = evaluateRetrieval(q, g, { ks: cfg.recallKs });
+    lap('evaluate');
+    log(`evaluated: R@1 cosine ${evaluation.recall.cosine['1']?.toFixed(2) ?? 'n/a'} (${timings.evaluate!.toFixed(1)} s)`);
+
+    const classes = new Set([...qLabels, ...(gLabels ?? [])]).size;
+    const classNames = classNamesFor(cfg, classes);
+
+    let mi: MiSection;
+    if (o.mi === false) mi = { status: 'unavailable', reason: 'skipped (--no-mi).' };
+    else {
+      mi = await miSection(q.features, qLabels, o.miMaxPoints ?? 2000, seed);
+      lap('mi');
+      log(mi.status === 'ok' ? `mutual information: ${timings.mi!.toFixed(1)} s` : `MI unavailable: ${mi.reason}`);
+    }
+
+    // t-SNE of a seeded subsample of the query embeddings, in cosine geometry like the metrics.
+    const n = qLabels.length;
+    const idx = sampleIndices(n, Math.max(2, o.maxPoints ?? 2000), seed);
+    const all = rowsOf(q.features);
+    const d = q.features.shape[1]!;
+    const x = new Float32Array(idx.length * d);
+    idx.forEach((i, r) => x.set(all.subarray(i * d, (i + 1) * d), r * d));
+    log(`t-SNE of ${idx.length} of ${n} embeddings (${d} dims)...`);
+    const ts = tsne(x, idx.length, d, { seed, normalize: true, iterations: o.tsneIterations });
+    const tsneSec: TsneSection = {
+      points: ts.embedding, labels: Int32Array.from(idx, (i) => qLabels[i]!), total: n, kl: ts.kl, perplexity: ts.perplexity,
+      iterations: ts.iterations, seconds: ts.seconds, pcaExplained: ts.pcaExplained, normalized: true, seed,
+    };
+    lap('tsne');
+    log(`t-SNE: ${ts.seconds.toFixed(1)} s, KL ${ts.kl.toFixed(3)}`);
+
+    const ex = retrievalExamples(q.features, qLabels, g ? g.features : null, gLabels, { count: o.examples ?? 8, misses: o.misses ?? 2, k: o.topK ?? 8, seed });
+    // Leave-one-out: queries and neighbours come from one source, read once.
+    const queryIdx = ex.examples.map((e) => e.query);
+    const neighbourIdx = ex.examples.flatMap((e) => e.neighbours.map((nb) => nb.index));
+    const gImages = test.gallery ? await gatherImages(test.gallery, neighbourIdx) : await gatherImages(test.query, [...queryIdx, ...neighbourIdx]);
+    const qImages = test.gallery ? await gatherImages(test.query, queryIdx) : gImages;
+    const thumbOf = async (m: Map<number, RawImage>, i: number): Promise<string | undefined> => {
+      const img = m.get(i);
+      return img ? thumbnailDataUri(img) : undefined;
+    };
+    const rendered: RenderedExample[] = [];
+    for (const e of ex.examples) {
+      rendered.push({
+        ...e,
+        queryThumb: await thumbOf(qImages, e.query),
+        neighbourThumbs: await Promise.all(e.neighbours.map((nb) => thumbOf(gImages, nb.index))),
+      });
+    }
+    const retrieval: RetrievalSection = {
+      k: ex.k, examples: rendered, top1: ex.top1, misses: ex.misses, queries: n, protocol: g ? 'query-gallery' : 'leave-one-out',
+    };
+    lap('retrieval');
+
+    const out = o.out ?? path.join(o.runDir, 'report.html');
+    const settings: Record<string, string | number | boolean> = {
+      model: config.model.arch, loss: config.loss.name, epochs: config.epochs, 'batch size': config.batchSize,
+      lr: config.optim.lr, schedule: config.optim.schedule, seed: config.seed,
+    };
+    const html = buildReportHtml({
+      title: `Training report — ${path.basename(path.resolve(o.runDir))}`,
+      runDir: o.runDir, generatedAt: new Date().toISOString(), metrics, dataset: description, settings,
+      checkpoint: { kind, file: checkpointFile, epoch }, evaluation, mi, tsne: tsneSec, retrieval, classNames,
+      timings: { ...timings }, warnings,
+    });
+    mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    writeFileSync(out, html);
+    lap('html');
+    return { out, bytes: Buffer.byteLength(html), timings, warnings: [...metrics.warnings, ...warnings] };
+  } finally {
+    dispose(tensors);
+    model.dispose();
+  }
+}
