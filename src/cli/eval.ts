@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { evaluateRetrieval } from '../ml/eval/index.js';
 import { loadEmbedder } from '../ml/train/load.js';
-import { resolveConfig } from '../ml/train/config.js';
+import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
 import { formatRecallTable } from './train.js';
@@ -26,7 +26,7 @@ export const command = {
     const { model, config, epoch } = loadEmbedder(values.checkpoint);
     try {
       const cfg = resolveConfig({ preset: config.preset, overrides: [
-        ...flatten({ data: config.data, recallKs: config.recallKs }), ...positionals] });
+        ...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals] });
       const ds = await openDatasets(cfg);
       const { test, description } = ds;
       let q = null, g = null;
@@ -51,15 +51,3 @@ export const command = {
     }
   },
 };
-
-/** A config subtree as key=value overrides, so a checkpoint's data settings can be replayed. */
-export function flatten(obj: Record<string, unknown>, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (Array.isArray(v)) out.push(`${key}=${v.join(',')}`);
-    else if (typeof v === 'object' && v !== null) out.push(...flatten(v as Record<string, unknown>, key));
-    else out.push(`${key}=${String(v)}`);
-  }
-  return out;
-}

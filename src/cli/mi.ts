@@ -3,10 +3,9 @@ import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
 import { loadEmbedder } from '../ml/train/load.js';
-import { resolveConfig } from '../ml/train/config.js';
+import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedWithLogits } from '../ml/train/embed.js';
-import { flatten } from './eval.js';
 
 const HELP = `usage: dml mi --checkpoint FILE [--split test|train] [--k 3] [--json] [key=value ...]
 
@@ -48,7 +47,7 @@ export const command = {
     if (!Number.isInteger(k) || k < 1) { console.error(`dml mi: --k must be a positive integer, got ${values.k}`); return 2; }
     const { model, config } = loadEmbedder(values.checkpoint);
     try {
-      const cfg = resolveConfig({ preset: config.preset, overrides: [...flatten({ data: config.data }), ...positionals] });
+      const cfg = resolveConfig({ preset: config.preset, overrides: [...toOverrides({ data: config.data }), ...positionals] });
       const ds = await openDatasets(cfg);
       const source = values.split === 'train' ? ds.trainEval : ds.test.query;
       let e = null;

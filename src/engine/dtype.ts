@@ -49,5 +49,6 @@ export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof BigInt64Array) return 'int64';
   if (a instanceof Int8Array) return 'int8';
   if (a instanceof Int16Array) return 'int16';
-  return 'uint8';
+  if (a instanceof Uint8Array) return 'uint8';
+  throw new TypeError(`unsupported TypedArray ${(a as object).constructor.name}`);
 }

@@ -1,6 +1,6 @@
 // The typed Tensor: a thin, PyTorch-shaped face over a libtorch tensor handle.
 import { native, op, type Handle } from './native.js';
-import { dtypeCode, dtypeName, viewAs, type DType, type TypedArray } from './dtype.js';
+import { dtypeCode, dtypeName, dtypeOfArray, viewAs, type DType, type TypedArray } from './dtype.js';
 import { track } from './scope.js';
 
 export type Scalar = number | boolean;
@@ -434,7 +434,7 @@ export function tensor(data: NestedArray | TypedArray, o: CreateOptions & { shap
     const arr = data as TypedArray;
     const src = arr;
     const shape = o.shape ?? [arr.length];
-    const own = dtypeOfArrayName(src);
+    const own = dtypeOfArray(src);
     let t = new Tensor(native.fromBuffer(src, dtypeCode(own), shape));
     if (o.dtype !== undefined && o.dtype !== own) t = castAndFree(t, o.dtype);
     if (o.device !== undefined && o.device !== 'cpu') t = moveAndFree(t, o.device);
@@ -447,7 +447,7 @@ export function tensor(data: NestedArray | TypedArray, o: CreateOptions & { shap
     if (typeof v !== 'number' && typeof v !== 'boolean') throw new TypeError(`tensor(): element ${i} is ${typeof v}, expected number or boolean`);
   }
   const inferred: DType = flat.length > 0 && flat.every((v) => typeof v === 'boolean') ? 'bool'
-    : flat.every((v) => typeof v === 'number' && Number.isInteger(v)) && flat.length > 0 ? 'int64' : 'float32';
+    : flat.every((v) => typeof v === 'boolean' || Number.isInteger(v)) && flat.length > 0 ? 'int64' : 'float32';
   const target = o.dtype ?? inferred;
   const buf = new Float64Array(flat.length);
   for (let i = 0; i < flat.length; i++) buf[i] = Number(flat[i]);
@@ -455,16 +455,6 @@ export function tensor(data: NestedArray | TypedArray, o: CreateOptions & { shap
   if (target !== 'float64') t = castAndFree(t, target);
   if (o.device !== undefined && o.device !== 'cpu') t = moveAndFree(t, o.device);
   return finish(t, o);
-}
-function dtypeOfArrayName(a: TypedArray): DType {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Float64Array) return 'float64';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof BigInt64Array) return 'int64';
-  if (a instanceof Int8Array) return 'int8';
-  if (a instanceof Int16Array) return 'int16';
-  if (a instanceof Uint8Array) return 'uint8';
-  throw new TypeError(`tensor(): unsupported TypedArray ${(a as object).constructor.name}`);
 }
 function castAndFree(t: Tensor, d: DType): Tensor { const r = t.to(d); t.dispose(); return r; }
 function moveAndFree(t: Tensor, dev: string): Tensor { const r = t.to(dev); t.dispose(); return r; }

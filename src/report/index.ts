@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
 import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
 import { loadEmbedder } from '../ml/train/load.js';
-import { resolveConfig, type TrainConfig } from '../ml/train/config.js';
+import { resolveConfig, toOverrides, type TrainConfig } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
 import { buildReportHtml, type MiSection, type RenderedExample, type RetrievalSection, type TsneSection } from './html.js';
@@ -85,17 +85,6 @@ export function openRun(runDir: string, checkpoint: 'best' | 'last' = 'best'): {
   return { metrics, checkpointFile };
 }
 
-function flatten(obj: Record<string, unknown>, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (Array.isArray(v)) out.push(`${key}=${v.join(',')}`);
-    else if (typeof v === 'object' && v !== null) out.push(...flatten(v as Record<string, unknown>, key));
-    else out.push(`${key}=${String(v)}`);
-  }
-  return out;
-}
-
 /** The rows of a [N, D] float tensor as a Float32Array. */
 function rowsOf(x: Tensor): Float32Array {
   return tidy(() => {
@@ -157,7 +146,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   const tensors: Array<Tensor | null> = [];
   try {
     const cfg = o.overrides && o.overrides.length
-      ? resolveConfig({ preset: config.preset, overrides: [...flatten({ data: config.data, recallKs: config.recallKs }), ...o.overrides] })
+      ? resolveConfig({ preset: config.preset, overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...o.overrides] })
       : config;
     const { test, description } = await openDatasets(cfg);
     lap('load');

@@ -220,3 +220,15 @@ function validate(c: TrainConfig): void {
   if (!(c.loss.labelSmoothing >= 0 && c.loss.labelSmoothing < 1)) throw new Error(`config: loss.labelSmoothing must be in [0, 1), got ${c.loss.labelSmoothing}`);
   if (c.recallKs.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`config: recallKs must be positive integers`);
 }
+
+/** A config subtree as key=value overrides, so a checkpoint's settings can be replayed. */
+export function toOverrides(obj: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (Array.isArray(v)) out.push(`${key}=${v.join(',')}`);
+    else if (typeof v === 'object' && v !== null) out.push(...toOverrides(v as Record<string, unknown>, key));
+    else out.push(`${key}=${String(v)}`);
+  }
+  return out;
+}
