@@ -4,13 +4,30 @@ import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
+export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
 export interface IdxArray {
   dims: number[];
   data: Uint8Array;
 }
 
-/** Reads an unsigned-byte IDX file (type 0x08), the type MNIST-style datasets use. */
-export function readIdx(file: string): IdxArray {
+export interface IdxTypedArray {
+  dims: number[];
+  dtype: IdxDtype;
+  data: IdxData;
+}
+
+const DTYPES: Record<number, { dtype: IdxDtype; size: number }> = {
+  0x08: { dtype: 'uint8', size: 1 },
+  0x09: { dtype: 'int8', size: 1 },
+  0x0b: { dtype: 'int16', size: 2 },
+  0x0c: { dtype: 'int32', size: 4 },
+  0x0d: { dtype: 'float32', size: 4 },
+  0x0e: { dtype: 'float64', size: 8 },
+};
+
+function readMaybeGzipped(file: string): Buffer {
   let raw: Buffer;
   try {
     raw = readFileSync(file);
@@ -18,32 +35,80 @@ export function readIdx(file: string): IdxArray {
     throw new Error(`${file}: cannot read IDX file: ${(e as Error).message}`);
   }
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try { raw = gunzipSync(raw); } catch (e) { throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`); }
+    try {
+      raw = gunzipSync(raw);
+    } catch (e) {
+      throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
+    }
   }
-  if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0) throw new Error(`${file}: not an IDX file (bad magic)`);
-  if (raw[2] !== 0x08) throw new Error(`${file}: IDX element type 0x${raw[2]!.toString(16)} is not supported (only unsigned bytes, 0x08)`);
+  return raw;
+}
+
+/** Reads an IDX file of any element type; multi-byte elements are big-endian on disk. */
+export function readIdxTyped(file: string): IdxTypedArray {
+  const raw = readMaybeGzipped(file);
+  if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0) throw new Error(`${file}: not an IDX file (bad magic, expected 00 00 at offset 0)`);
+  const type = DTYPES[raw[2]!];
+  if (!type) throw new Error(`${file}: unknown IDX element type code 0x${raw[2]!.toString(16).padStart(2, '0')}`);
   const ndim = raw[3]!;
-  if (ndim < 1 || raw.length < 4 + 4 * ndim) throw new Error(`${file}: truncated IDX header`);
+  if (ndim < 1) throw new Error(`${file}: IDX header declares 0 dimensions`);
+  if (raw.length < 4 + 4 * ndim) throw new Error(`${file}: truncated IDX header (${ndim} dimensions need ${4 + 4 * ndim} bytes, file has ${raw.length})`);
   const dims = Array.from({ length: ndim }, (_, i) => raw.readUInt32BE(4 + 4 * i));
   const count = dims.reduce((a, b) => a * b, 1);
-  const body = raw.length - 4 - 4 * ndim;
-  if (body !== count) throw new Error(`${file}: header says ${dims.join('x')} = ${count} bytes of data, file has ${body}`);
-  return { dims, data: new Uint8Array(raw.buffer, raw.byteOffset + 4 + 4 * ndim, count) };
+  const start = 4 + 4 * ndim;
+  const body = raw.length - start;
+  if (body !== count * type.size) {
+    throw new Error(`${file}: header says ${dims.join('x')} ${type.dtype} = ${count * type.size} bytes of data, file has ${body}`);
+  }
+  const bytes = raw.subarray(start);
+  let data: IdxData;
+  switch (type.dtype) {
+    case 'uint8': data = new Uint8Array(bytes.buffer, bytes.byteOffset, count); break;
+    case 'int8': data = new Int8Array(bytes.buffer, bytes.byteOffset, count); break;
+    case 'int16': data = Int16Array.from({ length: count }, (_, i) => bytes.readInt16BE(2 * i)); break;
+    case 'int32': data = Int32Array.from({ length: count }, (_, i) => bytes.readInt32BE(4 * i)); break;
+    case 'float32': data = Float32Array.from({ length: count }, (_, i) => bytes.readFloatBE(4 * i)); break;
+    case 'float64': data = Float64Array.from({ length: count }, (_, i) => bytes.readDoubleBE(8 * i)); break;
+  }
+  return { dims, dtype: type.dtype, data };
+}
+
+/** Reads an unsigned-byte IDX file (type 0x08), the type MNIST-style datasets use. */
+export function readIdx(file: string): IdxArray {
+  const a = readIdxTyped(file);
+  if (a.dtype !== 'uint8') throw new Error(`${file}: IDX element type ${a.dtype} is not supported here (only unsigned bytes, 0x08)`);
+  return { dims: a.dims, data: a.data as Uint8Array };
 }
 
 const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+const SPLIT_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+const INSTALL_HINT = 'install it with `sudo apt-get install dataset-fashion-mnist`, or pass the folder holding the four *-ubyte(.gz) files';
 
-/** The folder of Debian's dataset-fashion-mnist, or a clear error saying how to get it. */
-export function findFashionMnist(): string {
-  if (existsSync(path.join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'))) return DEBIAN_DIR;
+function hasAllSplitFiles(dir: string): boolean {
+  return SPLIT_FILES.every((b) => existsSync(path.join(dir, `${b}.gz`)) || existsSync(path.join(dir, b)));
+}
+
+/**
+ * The folder with Fashion-MNIST's IDX files: `dir` when given (checked), else Debian's
+ * dataset-fashion-mnist (its usual folder, then wherever `dpkg -L` says), else a clear error.
+ */
+export function findFashionMnist(dir?: string): string {
+  if (dir) {
+    if (!hasAllSplitFiles(dir)) {
+      const missing = SPLIT_FILES.filter((b) => !existsSync(path.join(dir, `${b}.gz`)) && !existsSync(path.join(dir, b)));
+      throw new Error(`${dir}: not a Fashion-MNIST folder, missing ${missing.map((m) => `${m}(.gz)`).join(', ')}`);
+    }
+    return dir;
+  }
+  if (hasAllSplitFiles(DEBIAN_DIR)) return DEBIAN_DIR;
   try {
-    const files = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], { encoding: 'utf8' }).split('\n');
+    const files = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n');
     const hit = files.find((f) => f.endsWith('train-images-idx3-ubyte.gz'));
-    if (hit) return path.dirname(hit);
+    if (hit && hasAllSplitFiles(path.dirname(hit))) return path.dirname(hit);
   } catch {
     // dpkg missing or package not installed: fall through to the error below.
   }
-  throw new Error('Fashion-MNIST not found: run `apt-get install dataset-fashion-mnist`, or set data.root=DIR to a folder with the IDX files');
+  throw new Error(`Fashion-MNIST not found in ${DEBIAN_DIR}: ${INSTALL_HINT}`);
 }
 
 function findSplitFile(dir: string, base: string): string {
@@ -55,6 +120,7 @@ function findSplitFile(dir: string, base: string): string {
 }
 
 export interface IdxSplit {
+  /** count × height × width bytes, row-major. */
   images: Uint8Array;
   /** Remapped to 0..(hi-lo). */
   labels: Int32Array;
@@ -65,20 +131,26 @@ export interface IdxSplit {
 
 /** The images of classes lo..hi (inclusive) of a split ('train' or 't10k'), labels shifted to start at 0. */
 export function loadIdxSplit(dir: string, split: 'train' | 't10k', classRange: [number, number]): IdxSplit {
+  const [lo, hi] = classRange;
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi < lo || hi > 255) {
+    throw new RangeError(`loadIdxSplit: classRange must be integers 0 <= lo <= hi <= 255, got [${lo}, ${hi}]`);
+  }
   const imgFile = findSplitFile(dir, `${split}-images-idx3-ubyte`);
   const lblFile = findSplitFile(dir, `${split}-labels-idx1-ubyte`);
   const img = readIdx(imgFile);
   const lbl = readIdx(lblFile);
   if (img.dims.length !== 3) throw new Error(`${imgFile}: expected 3 dims (N, H, W), got ${img.dims.length}`);
-  if (lbl.dims.length !== 1 || lbl.dims[0] !== img.dims[0]) throw new Error(`${lblFile}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
+  if (lbl.dims.length !== 1) throw new Error(`${lblFile}: expected 1 dim (N), got ${lbl.dims.length}`);
+  if (lbl.dims[0] !== img.dims[0]) throw new Error(`${lblFile}: ${lbl.dims[0]} labels for ${img.dims[0]} images in ${imgFile}`);
   const [n, h, w] = img.dims as [number, number, number];
-  const [lo, hi] = classRange;
   const keep: number[] = [];
   for (let i = 0; i < n; i++) if (lbl.data[i]! >= lo && lbl.data[i]! <= hi) keep.push(i);
-  const images = new Uint8Array(keep.length * h * w);
+  if (keep.length === 0) throw new Error(`${lblFile}: no samples with labels in ${lo}..${hi}`);
+  const plane = h * w;
+  const images = new Uint8Array(keep.length * plane);
   const labels = new Int32Array(keep.length);
   keep.forEach((i, k) => {
-    images.set(img.data.subarray(i * h * w, (i + 1) * h * w), k * h * w);
+    images.set(img.data.subarray(i * plane, (i + 1) * plane), k * plane);
     labels[k] = lbl.data[i]! - lo;
   });
   return { images, labels, height: h, width: w, count: keep.length };

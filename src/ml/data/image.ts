@@ -1,0 +1,116 @@
+// Image decoding with sharp (libvips) to raw pixels, and the two in-memory layouts the transforms
+// use: RawImage (HWC uint8, what a decoder gives and what PIL holds) and FloatImage (CHW float32
+// in [0, 1], what ToTensor gives).
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+
+export interface RawImage {
+  /** height × width × channels bytes, row-major. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+export interface FloatImage {
+  /** channels × height × width floats, nominally in [0, 1]. */
+  data: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export type FailOn = 'none' | 'truncated' | 'error' | 'warning';
+
+export interface DecodeOptions {
+  /** 3: RGB (PIL's convert('RGB'), alpha dropped); 1: luma with PIL's convert('L') weights. */
+  channels?: 1 | 3;
+  /** Refuse images with more pixels than this (decompression bombs). Default: PIL's hard limit, 2 × 89,478,485. */
+  maxPixels?: number;
+  /** How picky libvips is about damaged files; 'error' (default) fails on truncation and errors, not on warnings. */
+  failOn?: FailOn;
+}
+
+export const DEFAULT_MAX_PIXELS = 2 * 89_478_485;
+
+/** A geometric step libvips can do during decoding (shrink-on-load, SIMD resampling). */
+export type SharpOp =
+  | { op: 'resize'; width: number; height: number }
+  | { op: 'extract'; left: number; top: number; width: number; height: number };
+
+/** Reads an image file's bytes; the error names the file. */
+export async function readImageBytes(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`${file}: cannot read image: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  }
+}
+
+/** Width and height from the header alone. */
+export async function imageSize(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<{ width: number; height: number }> {
+  const meta = await sharp(bytes, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: opts.failOn ?? 'error' }).metadata();
+  if (!meta.width || !meta.height) throw new Error('image has no dimensions');
+  return { width: meta.width, height: meta.height };
+}
+
+/**
+ * Decodes JPEG / PNG / WebP / ... bytes to HWC uint8, applying `ops` in libvips on the way
+ * (libvips allows at most extract → resize → extract, in that order). EXIF orientation is not
+ * applied, as PIL does not apply it either.
+ */
+export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}, ops: readonly SharpOp[] = []): Promise<RawImage> {
+  let s = sharp(bytes, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: opts.failOn ?? 'error', sequentialRead: true });
+  let resized = false;
+  for (const o of ops) {
+    if (o.op === 'resize') {
+      if (resized) throw new Error('decodeImage: libvips can resize only once per decode');
+      s = s.resize({ width: o.width, height: o.height, fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false });
+      resized = true;
+    } else {
+      s = s.extract({ left: o.left, top: o.top, width: o.width, height: o.height });
+    }
+  }
+  const { data, info } = await s.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoder returned ${info.channels} channels, expected 3`);
+  const rgb: RawImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
+  return (opts.channels ?? 3) === 1 ? rgbToLuma(rgb) : rgb;
+}
+
+/** PIL's convert('L'): L = (19595 R + 38470 G + 7471 B + 2^15) >> 16, i.e. ITU-R 601-2 luma. */
+export function rgbToLuma(img: RawImage): RawImage {
+  if (img.channels !== 3) throw new Error(`rgbToLuma: expected 3 channels, got ${img.channels}`);
+  const n = img.width * img.height;
+  const out = new Uint8Array(n);
+  const d = img.data;
+  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = (d[j]! * 19595 + d[j + 1]! * 38470 + d[j + 2]! * 7471 + 0x8000) >>> 16;
+  return { data: out, width: img.width, height: img.height, channels: 1 };
+}
+
+/** ToTensor: HWC uint8 → CHW float32 / 255. */
+export function rawToFloat(img: RawImage): FloatImage {
+  const { width: W, height: H, channels: C, data } = img;
+  const plane = W * H;
+  const out = new Float32Array(C * plane);
+  for (let c = 0; c < C; c++) {
+    const o = c * plane;
+    for (let i = 0, j = c; i < plane; i++, j += C) out[o + i] = data[j]! / 255;
+  }
+  return { data: out, channels: C, height: H, width: W };
+}
+
+/** CHW float in [0, 1] → HWC uint8 (rounded, clamped); for saving or comparing with PIL. */
+export function floatToRaw(img: FloatImage): RawImage {
+  const { width: W, height: H, channels: C, data } = img;
+  const plane = W * H;
+  const out = new Uint8ClampedArray(C * plane);
+  for (let c = 0; c < C; c++) for (let i = 0; i < plane; i++) out[i * C + c] = data[c * plane + i]! * 255;
+  return { data: new Uint8Array(out.buffer), width: W, height: H, channels: C };
+}
+
+/** Encodes a RawImage (for tests, benches, debugging dumps). */
+export async function encodeImage(img: RawImage, format: 'png' | 'jpeg', quality = 90): Promise<Buffer> {
+  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
+  return format === 'png' ? s.png().toBuffer() : s.jpeg({ quality }).toBuffer();
+}

@@ -1,0 +1,74 @@
+// One sample's work — read, decode, transform — as run by a worker thread or, with no workers,
+// by the main thread. Messages hold only structured-cloneable data.
+import { readImageBytes } from './image.js';
+import type { DecodedImage, Pipeline } from './pipeline.js';
+import { Rng, type RngState } from './rng.js';
+
+export type CacheMode = 'none' | 'encoded' | 'decoded';
+
+export interface Job {
+  id: number;
+  /** The pipeline as JSON (PipelineSpec): workers build and cache one per distinct spec, so loaders with different pipelines can share a pool. */
+  pipeline: string;
+  path: string;
+  /** Cached file bytes (SharedArrayBuffer-backed when they came from a worker). */
+  bytes?: Uint8Array;
+  /** Cached decode result. */
+  decoded?: DecodedImage;
+  rng: RngState;
+  /** What to hand back for the cache, when it is not cached yet. */
+  keep: CacheMode;
+}
+
+export interface JobDone {
+  id: number;
+  ok: true;
+  data: Float32Array;
+  shape: [number, number, number];
+  keptBytes?: Uint8Array;
+  keptDecoded?: DecodedImage;
+}
+
+export interface JobFailed {
+  id: number;
+  ok: false;
+  message: string;
+}
+
+export type JobResult = JobDone | JobFailed;
+
+/** A copy in shared memory, so posting it between threads costs nothing. */
+function shared(src: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(src.byteLength));
+  out.set(src);
+  return out;
+}
+
+export async function runJob(pipeline: Pipeline, job: Job): Promise<JobResult> {
+  try {
+    let decoded = job.decoded;
+    let bytes = job.bytes;
+    if (!decoded) {
+      bytes ??= await readImageBytes(job.path);
+      try {
+        decoded = await pipeline.decode(bytes);
+      } catch (e) {
+        throw new Error(`${job.path}: cannot decode image: ${(e as Error).message}`);
+      }
+    }
+    let img;
+    try {
+      img = pipeline.finish(decoded, Rng.fromState(job.rng));
+    } catch (e) {
+      throw new Error(`${job.path}: transform failed: ${(e as Error).message}`);
+    }
+    // Transferable only as a whole buffer: make sure the view owns all of it.
+    const data = img.data.byteOffset === 0 && img.data.byteLength === img.data.buffer.byteLength ? img.data : img.data.slice();
+    const done: JobDone = { id: job.id, ok: true, data, shape: [img.channels, img.height, img.width] };
+    if (job.keep === 'encoded' && !job.bytes && bytes) done.keptBytes = shared(bytes);
+    if (job.keep === 'decoded' && !job.decoded) done.keptDecoded = { ...decoded, data: shared(decoded.data) };
+    return done;
+  } catch (e) {
+    return { id: job.id, ok: false, message: (e as Error).message };
+  }
+}

@@ -1,0 +1,149 @@
+// Dataset lists: `path,label` list files (the reference's train.txt / test.txt format) and
+// image-folder trees (one subfolder per class). Labels come out contiguous, 0..C-1, with the map
+// back to the original labels / folder names.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Sample {
+  /** Absolute (or as given, when the list held an absolute path) path of the image. */
+  path: string;
+  label: number;
+  /** Where the sample was declared, `file:line`, for error messages. */
+  where?: string;
+}
+
+export interface LabeledSamples {
+  samples: Sample[];
+  /** classNames[k] is the original label (list files) or folder name (trees) of class k. */
+  classNames: string[];
+}
+
+interface RawEntry {
+  path: string;
+  original: number;
+  where: string;
+}
+
+const INT_RE = /^[+-]?\d+$/;
+
+function parseListFile(file: string): RawEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot read list file: ${(e as Error).message}`);
+  }
+  const dir = path.dirname(path.resolve(file));
+  const out: RawEntry[] = [];
+  let sawData = false;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const where = `${file}:${i + 1}`;
+    // The last comma splits, so paths with commas survive.
+    const comma = line.lastIndexOf(',');
+    const p = comma < 0 ? '' : line.slice(0, comma).trim();
+    const l = comma < 0 ? '' : line.slice(comma + 1).trim();
+    if (!INT_RE.test(l) || p === '') {
+      // A header ('path,label') is allowed once, as the first non-comment line; a numeric but
+      // non-integer label is a data error, not a header.
+      if (!sawData && comma >= 0 && (l === '' || Number.isNaN(Number(l)))) {
+        sawData = true;
+        continue;
+      }
+      throw new Error(`${where}: expected 'path,label' with an integer label, got '${line}'`);
+    }
+    sawData = true;
+    const original = Number(l);
+    if (!Number.isSafeInteger(original)) throw new Error(`${where}: label ${l} is out of range`);
+    out.push({ path: path.isAbsolute(p) ? p : path.join(dir, p), original, where });
+  }
+  return out;
+}
+
+/** Maps the sorted original labels of all the lists to one 0..C-1 range. */
+function remap(entries: RawEntry[][]): { lists: Sample[][]; classNames: string[] } {
+  const originals = [...new Set(entries.flat().map((e) => e.original))].sort((a, b) => a - b);
+  const index = new Map(originals.map((o, k) => [o, k]));
+  const lists = entries.map((es) => es.map((e) => ({ path: e.path, label: index.get(e.original)!, where: e.where })));
+  return { lists, classNames: originals.map(String) };
+}
+
+/**
+ * Reads a list file of `path,label` lines: blank lines and `#` comments are skipped, a first
+ * non-integer-label line is taken as a header, relative paths are resolved against the list
+ * file's folder. Errors name `file:line`.
+ */
+export function readList(file: string): LabeledSamples {
+  const entries = parseListFile(file);
+  if (entries.length === 0) throw new Error(`${file}: the list has no samples`);
+  const r = remap([entries]);
+  return { samples: r.lists[0]!, classNames: r.classNames };
+}
+
+/**
+ * Reads several list files with one shared class map (In-Shop's query and gallery must agree on
+ * what class k is). Returns one sample list per file.
+ */
+export function readLists(files: readonly string[]): { lists: Sample[][]; classNames: string[] } {
+  const entries = files.map((f) => {
+    const e = parseListFile(f);
+    if (e.length === 0) throw new Error(`${f}: the list has no samples`);
+    return e;
+  });
+  return remap(entries);
+}
+
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp', '.gif'];
+
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function walkImages(dir: string, exts: ReadonlySet<string>, out: string[]): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new Error(`${dir}: cannot list folder: ${(e as Error).message}`);
+  }
+  for (const ent of entries.sort((a, b) => byCodePoint(a.name, b.name))) {
+    const p = path.join(dir, ent.name);
+    const isDir = ent.isDirectory() || (ent.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isDirectory());
+    if (isDir) walkImages(p, exts, out);
+    else if (exts.has(path.extname(ent.name).toLowerCase())) out.push(p);
+  }
+}
+
+/**
+ * An image-folder tree, torchvision's ImageFolder layout: one subfolder per class (sorted by name,
+ * class k = k-th folder), images anywhere below it, sorted by path.
+ */
+export function readImageFolder(root: string, extensions: readonly string[] = IMAGE_EXTENSIONS): LabeledSamples {
+  let entries;
+  try {
+    entries = readdirSync(root, { withFileTypes: true });
+  } catch (e) {
+    throw new Error(`${root}: cannot list image folder: ${(e as Error).message}`);
+  }
+  const exts = new Set(extensions.map((e) => e.toLowerCase()));
+  const classNames = entries
+    .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statSync(path.join(root, e.name), { throwIfNoEntry: false })?.isDirectory()))
+    .map((e) => e.name)
+    .sort(byCodePoint);
+  if (classNames.length === 0) throw new Error(`${root}: no class subfolders`);
+  const samples: Sample[] = [];
+  classNames.forEach((name, label) => {
+    const files: string[] = [];
+    walkImages(path.join(root, name), exts, files);
+    for (const f of files) samples.push({ path: f, label });
+  });
+  if (samples.length === 0) throw new Error(`${root}: no images with extensions ${[...exts].join(' ')} below the class folders`);
+  return { samples, classNames };
+}
+
+/** The labels of a sample list as an Int32Array, in order. */
+export function labelsOf(samples: readonly Sample[]): Int32Array {
+  return Int32Array.from(samples, (s) => s.label);
+}

@@ -1,0 +1,199 @@
+// The transforms against torchvision 0.14 + PIL, run by Debian's python3 in the same test (skipped
+// when python3-torchvision is not installed). Deterministic operations are compared pixel by
+// pixel; random ones share torchvision's sampling code paths, checked through their fallbacks.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { decodeImage, rawToFloat, type FloatImage } from '../../../src/ml/data/image.js';
+import { crop, hflip, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
+import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
+import { CenterCrop, Resize, randomResizedCropBox, resizedSize } from '../../../src/ml/data/transforms.js';
+import { Pipeline } from '../../../src/ml/data/pipeline.js';
+import { referencePipelines } from '../../../src/ml/data/presets.js';
+import { Rng } from '../../../src/ml/data/rng.js';
+import { readFileSync } from 'node:fs';
+import { tempDir, torchvisionAvailable, writeImage } from './helpers.js';
+
+const PY = String.raw`
+import sys, json, base64
+import torch
+from PIL import Image
+import torchvision.transforms as T
+import torchvision.transforms.functional as F
+IM = T.InterpolationMode
+spec = json.load(sys.stdin)
+out = {}
+for case in spec['cases']:
+    x = Image.open(case['image'])
+    x = x.convert(case.get('mode', 'RGB'))
+    for op in case['ops']:
+        k = op[0]
+        if k == 'resize': x = F.resize(x, op[1], interpolation=IM.BILINEAR)
+        elif k == 'resized_crop': x = F.resized_crop(x, op[1], op[2], op[3], op[4], op[5], interpolation=IM.BILINEAR)
+        elif k == 'center_crop': x = F.center_crop(x, op[1])
+        elif k == 'hflip': x = F.hflip(x)
+        elif k == 'rotate': x = F.rotate(x, op[1], interpolation=IM.NEAREST if op[2] == 'nearest' else IM.BILINEAR)
+        elif k == 'to_tensor': x = F.to_tensor(x)
+        elif k == 'brightness': x = F.adjust_brightness(x, op[1])
+        elif k == 'contrast': x = F.adjust_contrast(x, op[1])
+        elif k == 'saturation': x = F.adjust_saturation(x, op[1])
+        elif k == 'hue': x = F.adjust_hue(x, op[1])
+        else: raise ValueError(k)
+    t = x if torch.is_tensor(x) else F.to_tensor(x)
+    out[case['name']] = {'shape': list(t.shape), 'b64': base64.b64encode(t.contiguous().numpy().astype('<f4').tobytes()).decode()}
+out['sizes'] = [F._compute_resized_output_size((h, w), [s], m) for (w, h, s, m) in spec['sizes']]
+out['rrc'] = [list(T.RandomResizedCrop.get_params(torch.zeros(1, h, w), scale=[5.0, 6.0], ratio=r)) for (w, h, r) in spec['rrc']]
+print(json.dumps(out))
+`;
+
+interface PyCase {
+  name: string;
+  image: string;
+  mode?: 'RGB' | 'L';
+  ops: Array<[string, ...unknown[]]>;
+}
+
+interface PyResult {
+  [name: string]: { shape: number[]; b64: string };
+}
+
+const available = torchvisionAvailable();
+const tmp = tempDir('parity');
+after(tmp.cleanup);
+const png = path.join(tmp.dir, 'odd.png');
+const jpg = path.join(tmp.dir, 'photo.jpg');
+const sizes: Array<[number, number, number, number | null]> = [[500, 375, 256, null], [375, 500, 256, null], [333, 333, 256, null], [257, 1000, 256, null], [1000, 257, 224, 300], [31, 17, 12, null]];
+const rrcShapes: Array<[number, number, [number, number]]> = [[100, 10, [0.75, 4 / 3]], [10, 100, [0.75, 4 / 3]], [50, 40, [0.75, 4 / 3]], [64, 48, [1, 1]], [37, 90, [1, 1]]];
+let py: PyResult & { sizes?: number[][]; rrc?: number[][] } = {};
+let cases: PyCase[] = [];
+
+before(async () => {
+  if (!available) return;
+  await writeImage(png, 37, 29, { seed: 3, format: 'png' });
+  await writeImage(jpg, 500, 375, { seed: 4, format: 'jpeg' });
+  cases = [
+    { name: 'decode_png', image: png, ops: [] },
+    { name: 'decode_jpg', image: jpg, ops: [] },
+    { name: 'gray', image: png, mode: 'L', ops: [] },
+    { name: 'down', image: png, ops: [['resize', 16]] },
+    { name: 'down_fixed', image: png, ops: [['resize', [11, 23]]] },
+    { name: 'up', image: png, ops: [['resize', [50, 41]]] },
+    { name: 'resized_crop', image: png, ops: [['resized_crop', 3, 5, 17, 21, [13, 13]]] },
+    { name: 'resized_crop_up', image: png, ops: [['resized_crop', 1, 2, 9, 7, [20, 24]]] },
+    { name: 'center_odd', image: png, ops: [['center_crop', [20, 14]]] },
+    { name: 'center_pad', image: png, ops: [['center_crop', [40, 44]]] },
+    { name: 'hflip', image: png, ops: [['hflip']] },
+    { name: 'rot_nearest', image: png, ops: [['rotate', 17.3, 'nearest']] },
+    { name: 'rot_bilinear', image: png, ops: [['rotate', -33, 'bilinear']] },
+    { name: 'rot_90', image: png, ops: [['rotate', 90, 'nearest']] },
+    { name: 'brightness', image: png, ops: [['to_tensor'], ['brightness', 1.7]] },
+    { name: 'contrast', image: png, ops: [['to_tensor'], ['contrast', 0.6]] },
+    { name: 'saturation', image: png, ops: [['to_tensor'], ['saturation', 1.8]] },
+    { name: 'hue', image: png, ops: [['to_tensor'], ['hue', 0.23]] },
+    { name: 'hue_neg', image: png, ops: [['to_tensor'], ['hue', -0.41]] },
+    { name: 'test_transform', image: jpg, ops: [['resize', 256], ['center_crop', 224]] },
+  ];
+  const r = spawnSync('/usr/bin/python3', ['-c', PY], {
+    input: JSON.stringify({ cases, sizes, rrc: rrcShapes }),
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+  py = JSON.parse(r.stdout) as typeof py;
+});
+
+function expected(name: string): FloatImage {
+  const e = py[name];
+  if (!e) throw new Error(`no python result for ${name}`);
+  const b = Buffer.from(e.b64, 'base64');
+  const data = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  return { data, channels: e.shape[0]!, height: e.shape[1]!, width: e.shape[2]! };
+}
+
+function diff(a: FloatImage, b: FloatImage, name: string): { max: number; mean: number; over: number } {
+  assert.deepEqual([a.channels, a.height, a.width], [b.channels, b.height, b.width], `${name}: shape`);
+  let max = 0, sum = 0, over = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = Math.abs(a.data[i]! - b.data[i]!);
+    max = Math.max(max, d);
+    sum += d;
+    if (d > 1.5 / 255) over++;
+  }
+  return { max, mean: sum / a.data.length, over: over / a.data.length };
+}
+
+async function load(file: string, channels: 1 | 3 = 3): Promise<FloatImage> {
+  return rawToFloat(await decodeImage(readFileSync(file), { channels }));
+}
+
+test('decoding and greyscale conversion match PIL', { skip: !available && 'python3-torchvision not installed' }, async () => {
+  assert.equal(diff(await load(png), expected('decode_png'), 'png').max, 0);
+  assert.equal(diff(await load(png, 1), expected('gray'), 'gray').max, 0);
+  // libjpeg-turbo builds may differ by a level here and there in their IDCT.
+  const j = diff(await load(jpg), expected('decode_jpg'), 'jpg');
+  assert.ok(j.max <= 3 / 255 && j.mean < 0.2 / 255, JSON.stringify(j));
+});
+
+test('resize and resized crop match PIL bilinear (antialiased) within uint8 rounding', { skip: !available && 'python3-torchvision not installed' }, async () => {
+  const img = await load(png);
+  const check = (name: string, got: FloatImage): void => {
+    const d = diff(got, expected(name), name);
+    // PIL rounds to uint8 between its two passes and at the end: at most one level off.
+    assert.ok(d.max <= 1.01 / 255, `${name}: ${JSON.stringify(d)}`);
+  };
+  check('down', new Resize(16).apply(img));
+  check('down_fixed', new Resize([11, 23]).apply(img));
+  check('up', new Resize([50, 41]).apply(img));
+  check('resized_crop', resizeBilinear(img, 13, 13, { x: 5, y: 3, width: 21, height: 17 }));
+  check('resized_crop_up', resizeBilinear(img, 24, 20, { x: 2, y: 1, width: 7, height: 9 }));
+});
+
+test('crops, flips and rotations match PIL', { skip: !available && 'python3-torchvision not installed' }, async () => {
+  const img = await load(png);
+  assert.equal(diff(new CenterCrop([20, 14]).apply(img), expected('center_odd'), 'center_odd').max, 0);
+  assert.equal(diff(new CenterCrop([40, 44]).apply(img), expected('center_pad'), 'center_pad').max, 0);
+  assert.equal(diff(hflip(img), expected('hflip'), 'hflip').max, 0);
+  assert.equal(diff(rotate(img, 90), expected('rot_90'), 'rot_90').max, 0);
+  // PIL's nearest affine uses fixed-point coordinates: a rare pixel on a rounding boundary may differ.
+  const rn = diff(rotate(img, 17.3, 'nearest'), expected('rot_nearest'), 'rot_nearest');
+  assert.ok(rn.over < 0.01, JSON.stringify(rn));
+  const rb = diff(rotate(img, -33, 'bilinear'), expected('rot_bilinear'), 'rot_bilinear');
+  assert.ok(rb.max <= 1.01 / 255, JSON.stringify(rb));
+  assert.ok(crop(img, { x: 0, y: 0, width: 1, height: 1 }).data.length === 3);
+});
+
+test('colour adjustments match torchvision on float tensors', { skip: !available && 'python3-torchvision not installed' }, async () => {
+  const img = await load(png);
+  const check = (name: string, got: FloatImage): void => {
+    const d = diff(got, expected(name), name);
+    assert.ok(d.max < 1e-5, `${name}: ${JSON.stringify(d)}`);
+  };
+  check('brightness', adjustBrightness(img, 1.7));
+  check('contrast', adjustContrast(img, 0.6));
+  check('saturation', adjustSaturation(img, 1.8));
+  check('hue', adjustHue(img, 0.23));
+  check('hue_neg', adjustHue(img, -0.41));
+});
+
+test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', { skip: !available && 'python3-torchvision not installed' }, () => {
+  sizes.forEach(([w, h, s, m], i) => {
+    const o = resizedSize(w, h, s, m ?? undefined);
+    assert.deepEqual([o.height, o.width], py.sizes![i], `size of ${w}x${h} -> ${s}`);
+  });
+  rrcShapes.forEach(([w, h, ratio], i) => {
+    // An impossible scale exhausts the 10 attempts, so torchvision and we both take the fallback.
+    const b = randomResizedCropBox(w, h, [5, 6], ratio, new Rng(i));
+    assert.deepEqual([b.y, b.x, b.height, b.width], py.rrc![i], `fallback of ${w}x${h}`);
+  });
+});
+
+test('the reference test transform, fused into libvips, stays close to torchvision + PIL', { skip: !available && 'python3-torchvision not installed' }, async () => {
+  const { test: fused } = referencePipelines('cub');
+  const exact = new Pipeline(fused.transforms, { fuseDecode: false });
+  const ref = expected('test_transform');
+  const e = diff(await exact.run(jpg, new Rng(0)), ref, 'unfused');
+  assert.ok(e.max <= 3 / 255 && e.mean < 0.3 / 255, `unfused: ${JSON.stringify(e)}`);
+  const f = diff(await fused.run(jpg, new Rng(0)), ref, 'fused');
+  assert.ok(f.mean < 1.5 / 255, `fused: ${JSON.stringify(f)}`);
+});

@@ -1,0 +1,235 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
+import { hflip, pyRound, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
+import { floatToRaw, rawToFloat, type FloatImage } from '../../../src/ml/data/image.js';
+import { Pipeline } from '../../../src/ml/data/pipeline.js';
+import { REFERENCE_CONFIGS, referencePipelines } from '../../../src/ml/data/presets.js';
+import { Rng } from '../../../src/ml/data/rng.js';
+import {
+  CenterCrop, ColorJitter, Normalize, RandomHorizontalFlip, RandomResizedCrop, RandomRotation, Resize, ToTensor,
+  randomResizedCropBox, resizedSize, transformFromSpec,
+} from '../../../src/ml/data/transforms.js';
+import { tempDir, writeImage } from './helpers.js';
+
+const tmp = tempDir('transforms');
+after(tmp.cleanup);
+
+/** C×H×W image whose value encodes its coordinates, scaled into [0, 1]. */
+function coords(C: number, H: number, W: number): FloatImage {
+  const data = new Float32Array(C * H * W);
+  for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[(c * H + y) * W + x] = (c * 10000 + y * 100 + x) / 40000;
+  return { data, channels: C, height: H, width: W };
+}
+
+const at = (img: FloatImage, c: number, y: number, x: number): number => img.data[(c * img.height + y) * img.width + x]!;
+
+test('pyRound rounds halves to even, like Python', () => {
+  assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, 2.5001].map(pyRound), [0, 2, 2, 0, -2, 2, 3]);
+});
+
+test('Resize: shorter side with the longer one truncated, exact sizes, no-op at the target size', () => {
+  assert.deepEqual(resizedSize(500, 375, 256), { width: 341, height: 256 });
+  assert.deepEqual(resizedSize(375, 500, 256), { width: 256, height: 341 });
+  assert.deepEqual(resizedSize(1000, 257, 224, 300), { width: 300, height: 77 });
+  assert.deepEqual(resizedSize(9, 9, [3, 5]), { width: 5, height: 3 });
+  const img = coords(3, 8, 12);
+  assert.equal(new Resize(8).apply(img), img);
+  const r = new Resize([4, 6]).apply(img);
+  assert.deepEqual([r.channels, r.height, r.width], [3, 4, 6]);
+  assert.throws(() => new Resize(0), /Resize: size must be a positive integer/);
+  assert.throws(() => new Resize([2, 3], { maxSize: 9 }), /maxSize only applies/);
+  assert.throws(() => new Resize(10, { maxSize: 10 }), /must exceed size/);
+});
+
+test('resizeBilinear keeps constants constant and averages when shrinking by 2', () => {
+  const flat: FloatImage = { data: new Float32Array(3 * 7 * 9).fill(0.3), channels: 3, height: 7, width: 9 };
+  const r = resizeBilinear(flat, 4, 5);
+  assert.ok(r.data.every((v) => Math.abs(v - 0.3) < 1e-6));
+  // Shrinking 4 → 2 with the widened triangle: out[0] = (3·v0 + 3·v1 + v2) / 7 (PIL's taps, clipped at the edge).
+  const row: FloatImage = { data: Float32Array.of(0, 0.1, 0.2, 0.3), channels: 1, height: 1, width: 4 };
+  const h = resizeBilinear(row, 2, 1);
+  assert.ok(Math.abs(h.data[0]! - (0.3 + 0.2) / 7) < 1e-6);
+  assert.throws(() => resizeBilinear(row, 0, 1), /output size must be positive integers/);
+  assert.throws(() => resizeBilinear(row, 1, 1, { x: 2, y: 0, width: 3, height: 1 }), /not inside the 4x1 image/);
+});
+
+test('CenterCrop: torchvision offsets (Python rounding), zero padding when the crop is larger', () => {
+  const img = coords(1, 5, 7);
+  const c = new CenterCrop([2, 2]).apply(img);
+  // top = round(1.5) = 2, left = round(2.5) = 2
+  assert.equal(at(c, 0, 0, 0), at(img, 0, 2, 2));
+  const p = new CenterCrop([7, 9]).apply(img);
+  assert.deepEqual([p.height, p.width], [7, 9]);
+  assert.equal(at(p, 0, 0, 0), 0);
+  assert.equal(at(p, 0, 1, 1), at(img, 0, 0, 0));
+  assert.equal(at(p, 0, 6, 8), 0);
+  // libvips cannot pad: that CenterCrop stays in the float path.
+  assert.equal(new CenterCrop([7, 9]).sharpOp(7, 5), null);
+  assert.deepEqual(new CenterCrop(2).sharpOp(7, 5), { op: 'extract', left: 2, top: 2, width: 2, height: 2 });
+});
+
+test('RandomResizedCrop: boxes inside the image with area and ratio in range; the fallback is a clamped centre crop', () => {
+  const rng = new Rng(5);
+  let fallbacks = 0;
+  for (let i = 0; i < 2000; i++) {
+    const b = randomResizedCropBox(200, 150, [0.16, 1], [3 / 4, 4 / 3], rng);
+    assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 200 && b.y + b.height <= 150, JSON.stringify(b));
+    const area = (b.width * b.height) / (200 * 150);
+    if (b.width === 200 && b.height === 150) fallbacks++;
+    else assert.ok(area > 0.14 && area <= 1.02 && b.width / b.height > 0.7 && b.width / b.height < 1.4, JSON.stringify(b));
+  }
+  assert.ok(fallbacks < 100);
+  // Impossible scales always fall back.
+  assert.deepEqual(randomResizedCropBox(100, 10, [5, 6], [3 / 4, 4 / 3], rng), { x: 43, y: 0, width: 13, height: 10 });
+  assert.deepEqual(randomResizedCropBox(10, 100, [5, 6], [3 / 4, 4 / 3], rng), { x: 0, y: 43, width: 10, height: 13 });
+  assert.deepEqual(randomResizedCropBox(50, 40, [5, 6], [3 / 4, 4 / 3], rng), { x: 0, y: 0, width: 50, height: 40 });
+  const t = new RandomResizedCrop([24, 32], { scale: [0.3, 0.5] });
+  const out = t.apply(coords(3, 60, 80), new Rng(1));
+  assert.deepEqual([out.channels, out.height, out.width], [3, 24, 32]);
+  assert.throws(() => new RandomResizedCrop(10, { scale: [0.9, 0.1] }), /scale must be \[min, max\]/);
+});
+
+test('RandomHorizontalFlip flips with probability p', () => {
+  const img = coords(2, 3, 4);
+  assert.equal(new RandomHorizontalFlip(0).apply(img, new Rng(0)), img);
+  assert.deepEqual(new RandomHorizontalFlip(1).apply(img, new Rng(0)), hflip(img));
+  assert.equal(at(hflip(img), 1, 2, 0), at(img, 1, 2, 3));
+  const rng = new Rng(3);
+  let flips = 0;
+  for (let i = 0; i < 1000; i++) if (new RandomHorizontalFlip().apply(img, rng) !== img) flips++;
+  assert.ok(flips > 430 && flips < 570, `${flips} flips`);
+});
+
+test('ColorJitter: torchvision ranges, random order, parameter draws from the stream', () => {
+  const none = new ColorJitter();
+  assert.deepEqual(none.spec, { type: 'ColorJitter', brightness: null, contrast: null, saturation: null, hue: null });
+  const cj = new ColorJitter(0.25, 0.25, 1.5, 0.1);
+  assert.deepEqual(cj.spec.brightness, [0.75, 1.25]);
+  assert.deepEqual(cj.spec.saturation, [0, 2.5]);
+  assert.deepEqual(cj.spec.hue, [-0.1, 0.1]);
+  assert.throws(() => new ColorJitter(0, 0, 0, 0.6), /hue must lie within \[-0.5, 0.5\]/);
+  assert.throws(() => new ColorJitter(-1), /brightness must be non-negative/);
+
+  const img = coords(3, 6, 6);
+  const rng = new Rng(8);
+  const got = cj.apply(img, rng.clone());
+  // Spelled out: permutation, then b, c, s, h, then the ops in permuted order.
+  const r = rng.clone();
+  const order = r.permutation(4);
+  const f = [r.uniform(0.75, 1.25), r.uniform(0.75, 1.25), r.uniform(0, 2.5), r.uniform(-0.1, 0.1)];
+  let want = img;
+  for (const k of order) want = [adjustBrightness, adjustContrast, adjustSaturation, adjustHue][k]!(want, f[k]!);
+  assert.deepEqual(got, want);
+});
+
+test('colour ops: identities, clamping, hue rotation, grey images', () => {
+  const img = coords(3, 4, 5);
+  assert.deepEqual(adjustBrightness(img, 1), img);
+  assert.ok(adjustBrightness(img, 100).data.every((v) => v <= 1));
+  const c0 = adjustContrast(img, 0);
+  assert.ok(c0.data.every((v) => Math.abs(v - c0.data[0]!) < 1e-6), 'contrast 0 is the mean grey');
+  const s0 = adjustSaturation(img, 0);
+  assert.ok(Math.abs(at(s0, 0, 1, 1) - at(s0, 2, 1, 1)) < 1e-6, 'saturation 0 is grey');
+  const id = adjustHue(img, 0);
+  assert.ok(id.data.every((v, i) => Math.abs(v - img.data[i]!) < 1e-6));
+  const red: FloatImage = { data: Float32Array.of(1, 0, 0), channels: 3, height: 1, width: 1 };
+  assert.deepEqual([...adjustHue(red, 1 / 3).data].map((v) => +v.toFixed(5)), [0, 1, 0]);
+  const grey: FloatImage = { data: Float32Array.of(0.2, 0.4), channels: 1, height: 1, width: 2 };
+  assert.equal(adjustSaturation(grey, 3), grey);
+  assert.equal(adjustHue(grey, 0.3), grey);
+  assert.ok(Math.abs(adjustContrast(grey, 2).data[0]! - 0.1) < 1e-6);
+});
+
+test('RandomRotation rotates counter-clockwise about the centre, filling outside', () => {
+  const img = coords(1, 4, 4);
+  const r = rotate(img, 90);
+  // Counter-clockwise: the top-right pixel comes to the top-left.
+  assert.equal(at(r, 0, 0, 0), at(img, 0, 0, 3));
+  assert.equal(at(r, 0, 3, 0), at(img, 0, 0, 0));
+  const f = rotate(img, 45, 'nearest', [0.5]);
+  assert.equal(at(f, 0, 0, 0), 0.5);
+  const t = new RandomRotation(10);
+  assert.deepEqual(t.spec.degrees, [-10, 10]);
+  assert.deepEqual(t.apply(img, new Rng(4)), rotate(img, new Rng(4).uniform(-10, 10)));
+});
+
+test('Normalize and ToTensor', () => {
+  const img = coords(3, 2, 2);
+  const n = new Normalize([0.5, 0.5, 0.5], [0.25, 0.5, 1]).apply(img);
+  assert.ok(Math.abs(at(n, 1, 1, 1) - (at(img, 1, 1, 1) - 0.5) / 0.5) < 1e-6);
+  assert.throws(() => new Normalize([0.5], [0]), /std must be non-zero/);
+  assert.throws(() => new Normalize([1, 2], [1, 2]).apply(img), /2 means for 3 channels/);
+  assert.equal(new ToTensor().apply(img), img);
+  const raw = { data: Uint8Array.of(255, 0, 128, 1, 2, 3), width: 2, height: 1, channels: 3 };
+  const f = rawToFloat(raw);
+  assert.deepEqual([...f.data], [255, 1, 0, 2, 128, 3].map((v) => Math.fround(v / 255)));
+  assert.deepEqual(floatToRaw(f), raw);
+});
+
+test('applyRaw (reading decoded bytes) equals apply after ToTensor', () => {
+  for (const C of [3, 1]) {
+    const raw = { data: Uint8Array.from({ length: 37 * 23 * C }, (_, i) => (i * 97 + (i >> 3)) % 256), width: 37, height: 23, channels: C };
+    const asFloat = rawToFloat(raw);
+    const ts = [new ColorJitter(0.4, 0.4, 0.4, 0.2), new ColorJitter(0, 0.5), new ColorJitter(), new RandomResizedCrop(16, { scale: [0.2, 1] }), new Resize(11), new Resize([23, 37])];
+    for (const t of ts) {
+      for (let seed = 0; seed < 4; seed++) {
+        assert.deepEqual(t.applyRaw(raw, new Rng(seed)), t.apply(asFloat, new Rng(seed)), `${t.spec.type} C=${C} seed ${seed}`);
+      }
+    }
+  }
+});
+
+test('specs round-trip: a pipeline rebuilt from JSON gives identical outputs', async () => {
+  const file = path.join(tmp.dir, 'a.jpg');
+  await writeImage(file, 120, 90, { seed: 1 });
+  const p = new Pipeline([new Resize(64), new RandomRotation(5, { interpolation: 'bilinear' }), new ColorJitter(0.3, 0.3, 0.3, 0.1), new RandomResizedCrop(48, { scale: [0.2, 1] }), new RandomHorizontalFlip(), new ToTensor(), new Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]);
+  const q = Pipeline.fromSpec(JSON.parse(JSON.stringify(p.toSpec())));
+  for (let s = 0; s < 3; s++) assert.deepEqual(await q.apply(file, new Rng(s)), await p.apply(file, new Rng(s)));
+  for (const t of p.transforms) assert.deepEqual(transformFromSpec(t.spec).spec, t.spec);
+  assert.throws(() => transformFromSpec({ type: 'Blur' } as never), /unknown transform spec/);
+});
+
+test('reference presets follow dml_cross_entropy\'s get_transforms', () => {
+  const { train, test, config } = referencePipelines('cub');
+  assert.deepEqual(train.transforms.map((t) => t.spec.type), ['Resize', 'ColorJitter', 'RandomResizedCrop', 'RandomHorizontalFlip', 'ToTensor']);
+  assert.deepEqual(test.transforms.map((t) => t.spec), [{ type: 'Resize', size: 256 }, { type: 'CenterCrop', size: [224, 224] }, { type: 'ToTensor' }]);
+  assert.deepEqual(train.transforms[2]!.spec, { type: 'RandomResizedCrop', size: [224, 224], scale: [0.16, 1], ratio: [3 / 4, 4 / 3] });
+  assert.deepEqual(config.colorJitter, [0.25, 0.25, 0.25, 0]);
+  const cars = referencePipelines('cars');
+  assert.deepEqual(cars.train.transforms[0]!.spec, { type: 'Resize', size: [256, 256] });
+  assert.deepEqual(cars.train.transforms[1]!.spec, { type: 'ColorJitter', brightness: [0.7, 1.3], contrast: [0.7, 1.3], saturation: [0.7, 1.3], hue: [-0.1, 0.1] });
+  assert.deepEqual((cars.train.transforms[2]!.spec as { ratio: number[] }).ratio, [1, 1]);
+  assert.deepEqual(referencePipelines('sop').train.transforms.map((t) => t.spec.type), ['Resize', 'RandomResizedCrop', 'RandomHorizontalFlip', 'ToTensor']);
+  assert.deepEqual(referencePipelines('inshop').test.transforms.map((t) => t.spec.type), ['CenterCrop', 'ToTensor']);
+  assert.equal(REFERENCE_CONFIGS.inshop.resize, undefined);
+  assert.deepEqual(referencePipelines('cub', { cropSize: 96 }).test.transforms[1]!.spec, { type: 'CenterCrop', size: [96, 96] });
+});
+
+test('Pipeline: decoding errors name the file; pixel limit; greyscale; fused and float paths agree', async () => {
+  const good = path.join(tmp.dir, 'p.jpg');
+  await writeImage(good, 300, 200, { seed: 2 });
+  const bad = path.join(tmp.dir, 'bad.jpg');
+  writeFileSync(bad, 'not an image');
+  const { test: tp } = referencePipelines('cub', { resize: 128, cropSize: 112 });
+  await assert.rejects(tp.apply(bad, new Rng(0)), (e: Error) => e.message.startsWith(`${bad}: cannot decode image:`));
+  await assert.rejects(tp.apply(path.join(tmp.dir, 'missing.jpg'), new Rng(0)), /missing\.jpg: cannot read image: no such file/);
+  const small = new Pipeline(tp.transforms, { maxPixels: 1000 });
+  await assert.rejects(small.apply(good, new Rng(0)), /p\.jpg: cannot decode image: .*pixel limit/);
+
+  const gray = new Pipeline(tp.transforms, { channels: 1 });
+  const g = await gray.run(good, new Rng(0));
+  assert.deepEqual([g.channels, g.height, g.width], [1, 112, 112]);
+
+  const fused = await tp.run(good, new Rng(0));
+  const exact = await new Pipeline(tp.transforms, { fuseDecode: false }).run(good, new Rng(0));
+  let sum = 0;
+  for (let i = 0; i < fused.data.length; i++) sum += Math.abs(fused.data[i]! - exact.data[i]!);
+  assert.ok(sum / fused.data.length < 2 / 255, `mean |fused - float| = ${(sum / fused.data.length) * 255}/255`);
+  // Bytes in, same result as the path.
+  const { readFileSync } = await import('node:fs');
+  assert.deepEqual(await tp.apply(readFileSync(good), new Rng(0)), fused.data);
+  assert.throws(() => new Pipeline([], { channels: 2 as 1 }), /channels must be 1 or 3/);
+});
