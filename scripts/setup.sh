@@ -10,7 +10,10 @@ SUDO=""
 need=()
 pkgs=(libopenblas0-pthread dataset-fashion-mnist)
 [ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev)
-[ "${DML_SETUP_PYTHON:-0}" = 1 ] && pkgs+=(python3-torch python3-torchvision)
+# --tests: the suite compares with PyTorch/torchvision at run time in a few places, and drives the
+# search page in Debian's headless Chromium.
+if [ "${1:-}" = --tests ]; then pkgs+=(python3-torch python3-torchvision chromium); fi
+if [ "${DML_SETUP_PYTHON:-0}" = 1 ]; then pkgs+=(python3-torch python3-torchvision); fi
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done

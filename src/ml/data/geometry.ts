@@ -1,7 +1,6 @@
 // Geometric operations on CHW float images, following PIL's conventions (pixel centres at +0.5,
 // antialiased triangle-filter resampling), since torchvision's PIL path is what the reference used.
-import type { FloatImage, RawImage } from './image.js';
-import { BYTE_TO_UNIT } from './jitter.js';
+import { BYTE_TO_UNIT, type FloatImage, type RawImage } from './image.js';
 
 export interface Box {
   x: number;

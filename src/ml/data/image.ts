@@ -88,6 +88,9 @@ export function rgbToLuma(img: RawImage): RawImage {
   return { data: out, width: img.width, height: img.height, channels: 1 };
 }
 
+/** ToTensor's value of each byte (v / 255 as float32): lookups instead of divisions in hot loops. */
+export const BYTE_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /** ToTensor: HWC uint8 → CHW float32 / 255. */
 export function rawToFloat(img: RawImage): FloatImage {
   const { width: W, height: H, channels: C, data } = img;
@@ -95,7 +98,7 @@ export function rawToFloat(img: RawImage): FloatImage {
   const out = new Float32Array(C * plane);
   for (let c = 0; c < C; c++) {
     const o = c * plane;
-    for (let i = 0, j = c; i < plane; i++, j += C) out[o + i] = data[j]! / 255;
+    for (let i = 0, j = c; i < plane; i++, j += C) out[o + i] = BYTE_TO_UNIT[data[j]!]!;
   }
   return { data: out, channels: C, height: H, width: W };
 }

@@ -6,9 +6,10 @@ export { idxBatch, IdxLoader, type IdxImages, type IdxAugment } from './idx-batc
 export { readList, readLists, readImageFolder, labelsOf, IMAGE_EXTENSIONS, type Sample, type LabeledSamples } from './list.js';
 export { readMat, parseMat, charRows, matString, matNumber, type MatValue, type MatNumeric, type MatChar, type MatCell, type MatStruct, type MatSparse, type MatUnsupported, type MatNumericClass } from './matlab.js';
 export { prepareCub, prepareCars, prepareSop, prepareInShop, type Prepared, type PreparedList, type PrepareOptions } from './prepare/index.js';
-export { decodeImage, imageSize, readImageBytes, rawToFloat, floatToRaw, rgbToLuma, encodeImage, DEFAULT_MAX_PIXELS, type RawImage, type FloatImage, type DecodeOptions, type FailOn, type SharpOp } from './image.js';
+export { decodeImage, imageSize, readImageBytes, rawToFloat, BYTE_TO_UNIT, floatToRaw, rgbToLuma, encodeImage, DEFAULT_MAX_PIXELS, type RawImage, type FloatImage, type DecodeOptions, type FailOn, type SharpOp } from './image.js';
 export { resizeBilinear, crop, hflip, rotate, pyRound, type Box } from './geometry.js';
 export { adjustBrightness, adjustContrast, adjustSaturation, adjustHue, grayscale } from './color.js';
+export { colorJitterFused, type JitterStep } from './jitter.js';
 export {
   Resize, CenterCrop, RandomResizedCrop, RandomHorizontalFlip, ColorJitter, RandomRotation, ToTensor, Normalize,
   transformFromSpec, randomResizedCropBox, resizedSize, type Transform, type TransformSpec, type Size2, type Range,

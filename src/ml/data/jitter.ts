@@ -3,7 +3,7 @@
 // one pass computes that mean (if contrast is on), a second applies every step and writes the
 // output once — instead of one full-image pass and array per step. Same arithmetic as color.ts
 // (torchvision's tensor semantics), including float32 rounding between steps.
-import type { FloatImage, RawImage } from './image.js';
+import { BYTE_TO_UNIT, type FloatImage, type RawImage } from './image.js';
 
 /** 0 brightness, 1 contrast, 2 saturation, 3 hue. */
 export interface JitterStep {
@@ -16,9 +16,6 @@ const f32 = Math.fround;
 function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
-
-/** ToTensor's value of each byte, as float32: lookups instead of divisions in the hot loops. */
-export const BYTE_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** torchvision's _rgb2hsv → h += f (mod 1) → _hsv2rgb on one pixel, written to px. */
 function hueShift(r: number, g: number, b: number, factor: number, px: Float64Array): void {

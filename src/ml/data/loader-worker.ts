@@ -11,7 +11,7 @@ interface WorkerInit {
 
 const init = workerData as WorkerInit;
 // Each image is seen once per epoch, so libvips' operation cache only costs memory; one libvips
-// thread per image since parallelism comes from the workers.
+// thread per image since parallelism comes from the workers. (Both settings are process-wide.)
 sharp.cache(false);
 sharp.concurrency(init.sharpThreads);
 const pipelines = new Map<string, Pipeline>();

@@ -2,6 +2,7 @@
 // with a bounded number of batches prefetched. Each sample's augmentation stream is fixed by
 // (seed, epoch, batch index, position in batch), so batches are identical whatever the number of
 // workers and whatever order jobs finish in.
+import { availableParallelism } from 'node:os';
 import { runJob, type CacheMode, type Job, type JobDone, type JobResult } from './job.js';
 import { labelsOf, type Sample } from './list.js';
 import type { DecodedImage, Pipeline } from './pipeline.js';
@@ -9,6 +10,12 @@ import { sampleRng } from './rng.js';
 import { createLoaderPool, defaultWorkerCount, LoaderFatalError, type WorkerPool } from './worker-pool.js';
 
 export { defaultWorkerCount };
+
+// sharp decodes on libuv's threadpool, one per process and 4 threads by default, shared by every
+// loader worker: more workers than that would queue for it. libuv reads this variable when the
+// pool first starts, so it only helps when this module loads before any async I/O (as a CLI's
+// static imports do); otherwise set UV_THREADPOOL_SIZE in the environment.
+process.env['UV_THREADPOOL_SIZE'] ??= String(Math.max(4, availableParallelism()));
 
 export interface Batch {
   /** B × C × H × W floats. */

@@ -180,7 +180,15 @@ export class Trainer {
       const { loss, lr } = tidy(() => {
         const x = tensor(b.images, { shape: b.shape });
         const y = tensor(b.labels, { dtype: 'int64' });
-        const l = this.loss.compute(this.model.forward(x), y);
+        const out = this.model.forward(x);
+        let l: Tensor;
+        try {
+          l = this.loss.compute(out, y);
+        } catch (e) {
+          // Losses refuse non-finite inputs; a model that produced them has diverged.
+          if (!out.logits.isfinite().all().item() || !out.features.isfinite().all().item()) return { loss: NaN, lr: 0 };
+          throw e;
+        }
         const v = l.item();
         if (!Number.isFinite(v)) return { loss: v, lr: 0 };
         this.optimizer.zeroGrad();

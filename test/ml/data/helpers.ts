@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
@@ -39,12 +38,6 @@ export async function writeImage(file: string, width: number, height: number, op
 export function writeText(file: string, text: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, text);
-}
-
-/** Whether Debian's python3 with torchvision can be used for parity checks. */
-export function torchvisionAvailable(): boolean {
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import torchvision, PIL'], { encoding: 'utf8' });
-  return r.status === 0;
 }
 
 // ---- MAT v5 writer (little-endian) ----

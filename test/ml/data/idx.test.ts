@@ -100,14 +100,8 @@ test('findFashionMnist: an explicit folder is checked, a missing dataset says ho
   }
 });
 
-test('the real Fashion-MNIST splits load (when Debian\'s dataset-fashion-mnist is installed)', (t) => {
-  let dir: string;
-  try {
-    dir = findFashionMnist();
-  } catch {
-    t.skip('dataset-fashion-mnist not installed');
-    return;
-  }
+test('the real Fashion-MNIST splits load (Debian\'s dataset-fashion-mnist, installed by scripts/setup.sh)', () => {
+  const dir = findFashionMnist();
   const train = loadIdxSplit(dir, 'train', [0, 4]);
   const test5 = loadIdxSplit(dir, 't10k', [5, 9]);
   assert.equal(train.count, 30_000);

@@ -1,5 +1,5 @@
-// The transforms against torchvision 0.14 + PIL, run by Debian's python3 in the same test (skipped
-// when python3-torchvision is not installed). Deterministic operations are compared pixel by
+// The transforms against torchvision 0.14 + PIL, run by Debian's python3 in the same test (it fails
+// when python3-torchvision is missing: `npm test` installs it through scripts/setup.sh --tests). Deterministic operations are compared pixel by
 // pixel; random ones share torchvision's sampling code paths, checked through their fallbacks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
 import { Rng } from '../../../src/ml/data/rng.js';
 import { readFileSync } from 'node:fs';
-import { tempDir, torchvisionAvailable, writeImage } from './helpers.js';
+import { tempDir, writeImage } from './helpers.js';
 
 const PY = String.raw`
 import sys, json, base64
@@ -58,7 +58,8 @@ interface PyResult {
   [name: string]: { shape: number[]; b64: string };
 }
 
-const available = torchvisionAvailable();
+let available = false;
+let skipReason = 'python3-torchvision not installed';
 const tmp = tempDir('parity');
 after(tmp.cleanup);
 const png = path.join(tmp.dir, 'odd.png');
@@ -69,7 +70,6 @@ let py: PyResult & { sizes?: number[][]; rrc?: number[][] } = {};
 let cases: PyCase[] = [];
 
 before(async () => {
-  if (!available) return;
   await writeImage(png, 37, 29, { seed: 3, format: 'png' });
   await writeImage(jpg, 500, 375, { seed: 4, format: 'jpeg' });
   cases = [
@@ -99,8 +99,13 @@ before(async () => {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
+  if (r.error || (r.status !== 0 && /ModuleNotFoundError|ImportError/.test(r.stderr))) {
+    skipReason = `no torchvision: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`;
+    return;
+  }
   if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
   py = JSON.parse(r.stdout) as typeof py;
+  available = true;
 });
 
 function expected(name: string): FloatImage {
@@ -127,7 +132,8 @@ async function load(file: string, channels: 1 | 3 = 3): Promise<FloatImage> {
   return rawToFloat(await decodeImage(readFileSync(file), { channels }));
 }
 
-test('decoding and greyscale conversion match PIL', { skip: !available && 'python3-torchvision not installed' }, async () => {
+test('decoding and greyscale conversion match PIL', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
   assert.equal(diff(await load(png), expected('decode_png'), 'png').max, 0);
   assert.equal(diff(await load(png, 1), expected('gray'), 'gray').max, 0);
   // libjpeg-turbo builds may differ by a level here and there in their IDCT.
@@ -135,7 +141,8 @@ test('decoding and greyscale conversion match PIL', { skip: !available && 'pytho
   assert.ok(j.max <= 3 / 255 && j.mean < 0.2 / 255, JSON.stringify(j));
 });
 
-test('resize and resized crop match PIL bilinear (antialiased) within uint8 rounding', { skip: !available && 'python3-torchvision not installed' }, async () => {
+test('resize and resized crop match PIL bilinear (antialiased) within uint8 rounding', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
   const img = await load(png);
   const check = (name: string, got: FloatImage): void => {
     const d = diff(got, expected(name), name);
@@ -149,7 +156,8 @@ test('resize and resized crop match PIL bilinear (antialiased) within uint8 roun
   check('resized_crop_up', resizeBilinear(img, 24, 20, { x: 2, y: 1, width: 7, height: 9 }));
 });
 
-test('crops, flips and rotations match PIL', { skip: !available && 'python3-torchvision not installed' }, async () => {
+test('crops, flips and rotations match PIL', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
   const img = await load(png);
   assert.equal(diff(new CenterCrop([20, 14]).apply(img), expected('center_odd'), 'center_odd').max, 0);
   assert.equal(diff(new CenterCrop([40, 44]).apply(img), expected('center_pad'), 'center_pad').max, 0);
@@ -163,7 +171,8 @@ test('crops, flips and rotations match PIL', { skip: !available && 'python3-torc
   assert.ok(crop(img, { x: 0, y: 0, width: 1, height: 1 }).data.length === 3);
 });
 
-test('colour adjustments match torchvision on float tensors', { skip: !available && 'python3-torchvision not installed' }, async () => {
+test('colour adjustments match torchvision on float tensors', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
   const img = await load(png);
   const check = (name: string, got: FloatImage): void => {
     const d = diff(got, expected(name), name);
@@ -176,7 +185,8 @@ test('colour adjustments match torchvision on float tensors', { skip: !available
   check('hue_neg', adjustHue(img, -0.41));
 });
 
-test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', { skip: !available && 'python3-torchvision not installed' }, () => {
+test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
   sizes.forEach(([w, h, s, m], i) => {
     const o = resizedSize(w, h, s, m ?? undefined);
     assert.deepEqual([o.height, o.width], py.sizes![i], `size of ${w}x${h} -> ${s}`);
@@ -188,7 +198,8 @@ test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', {
   });
 });
 
-test('the reference test transform, fused into libvips, stays close to torchvision + PIL', { skip: !available && 'python3-torchvision not installed' }, async () => {
+test('the reference test transform, fused into libvips, stays close to torchvision + PIL', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
   const { test: fused } = referencePipelines('cub');
   const exact = new Pipeline(fused.transforms, { fuseDecode: false });
   const ref = expected('test_transform');

@@ -44,9 +44,14 @@ test('train → metrics log, checkpoints, Recall@K table; eval and export reuse 
 
 test('a diverging run stops with a clear message and keeps the last good checkpoint', { timeout: 120_000 }, () => {
   const out = path.join(root, 'nan');
+  const good = dml('train', ...common, `out=${out}`, 'epochs=1');
+  assert.equal(good.status, 0, good.stderr);
+  const before = readFileSync(path.join(out, 'last.safetensors'));
   const r = dml('train', ...common, `out=${out}`, 'epochs=3', 'optim.lr=1e30', 'optim.schedule=none');
   assert.equal(r.status, 3, r.stdout + r.stderr);
   assert.match(r.stderr, /loss became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+/);
+  assert.match(r.stderr, /last good checkpoint is .*last\.safetensors/);
+  assert.ok(readFileSync(path.join(out, 'last.safetensors')).equals(before), 'the good checkpoint must be untouched');
 });
 
 test('bad arguments are named', () => {
