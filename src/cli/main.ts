@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   mi: async () => (await import('./mi.js')).command,
   prepare: async () => (await import('./prepare.js')).command,
   report: async () => (await import('./report.js')).command,
+  serve: async () => (await import('./serve.js')).command,
 };
 
 function usage(): string {

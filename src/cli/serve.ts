@@ -1,0 +1,115 @@
+// dml serve: a retrieval server over a gallery, with a JSON API and a web page.
+import { parseArgs } from 'node:util';
+import type { ServeOptions, RunningServer } from '../server/index.js';
+
+const HELP = `usage: dml serve --checkpoint FILE --gallery LIST|DIR [options]
+
+Embeds a gallery with a trained checkpoint and serves nearest-neighbour search over it: a JSON API
+(POST /api/query with an image, GET /api/query?id=N, POST /api/query/vector, GET /api/stats,
+GET /api/health, GET /api/image/N) and a web page at /.
+
+The gallery is a 'path,label' list file (paths relative to the list's folder, '#' comments) or an
+image folder with one subfolder per class.
+
+options:
+  --checkpoint FILE      checkpoint written by dml train (best.safetensors / last.safetensors)
+  --gallery LIST|DIR     gallery list file or image-folder tree
+  --port N               TCP port (default 8080; 0 = any free port)
+  --host ADDR            address to listen on (default 127.0.0.1, loopback only)
+  --index exact|lancedb  exact: in-memory cosine/L2 search with the engine (default);
+                         lancedb: vectors in a LanceDB table on disk, for galleries beyond memory
+  --index-cache PATH     exact: .safetensors file of the gallery embeddings; lancedb: database
+                         folder. Reused on restart when checkpoint, preprocessing and gallery match
+  --workers N            inference worker threads (default 1)
+  --max-concurrent N     inferences running at once (default 8 per worker)
+  --queue N              requests that may wait for an inference slot; more get 503 (default 32)
+  --threads N            libtorch intra-op threads (default: libtorch's choice)
+  --max-upload-mb N      largest upload in MB (default 10; larger gets 413)
+  --max-pixels N         largest image in pixels (default 40000000; larger gets 422)
+  --timeout-ms N         per-request inference timeout (default 30000; then 504)
+  --image-size N         model input size (default: the checkpoint's data.imageSize, 28 for Fashion-MNIST)
+  --resize N             shorter side before the centre crop (default: the checkpoint's data.resize)
+  --batch-size N         gallery images per forward pass while indexing (default 32)
+  -q, --quiet            no log lines
+  -h, --help             this help
+`;
+
+class UsageError extends Error {}
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+/** Parses the command line into server options; UsageError on bad input. */
+export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: {
+        checkpoint: { type: 'string' }, gallery: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+        index: { type: 'string' }, 'index-cache': { type: 'string' }, workers: { type: 'string' }, 'max-concurrent': { type: 'string' },
+        queue: { type: 'string' }, threads: { type: 'string' }, 'max-upload-mb': { type: 'string' }, 'max-pixels': { type: 'string' },
+        'timeout-ms': { type: 'string' }, 'image-size': { type: 'string' }, resize: { type: 'string' }, 'batch-size': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  if (!v.checkpoint) throw new UsageError('--checkpoint is required');
+  if (!v.gallery) throw new UsageError('--gallery is required');
+  const index = v.index ?? 'exact';
+  if (index !== 'exact' && index !== 'lancedb') throw new UsageError(`--index must be exact or lancedb, got '${index}'`);
+  const port = int('port', v.port, 0);
+  if (port !== undefined && port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  const uploadMb = v['max-upload-mb'] === undefined ? undefined : Number(v['max-upload-mb']);
+  if (uploadMb !== undefined && !(uploadMb > 0)) throw new UsageError(`--max-upload-mb must be a positive number, got '${v['max-upload-mb']}'`);
+  const o: ServeOptions = {
+    checkpoint: v.checkpoint, gallery: v.gallery, index, port: port ?? 8080, host: v.host ?? '127.0.0.1',
+    ...(v['index-cache'] ? { indexCache: v['index-cache'] } : {}),
+    workers: int('workers', v.workers, 1), maxConcurrent: int('max-concurrent', v['max-concurrent'], 1), maxQueue: int('queue', v.queue, 0),
+    threads: int('threads', v.threads, 1), maxPixels: int('max-pixels', v['max-pixels'], 1), jobTimeoutMs: int('timeout-ms', v['timeout-ms'], 1),
+    imageSize: int('image-size', v['image-size'], 1), resize: int('resize', v.resize, 1), embedBatch: int('batch-size', v['batch-size'], 1),
+    ...(uploadMb !== undefined ? { maxUploadBytes: Math.round(uploadMb * 1024 * 1024) } : {}),
+  };
+  if (!v.quiet) o.log = (line: string) => console.error(`dml serve: ${line}`);
+  return o;
+}
+
+export const command = {
+  summary: 'serve nearest-neighbour search over a gallery (JSON API + web page)',
+  async run(argv: string[]): Promise<number> {
+    let o: ServeOptions | 'help';
+    try {
+      o = parseServeArgs(argv);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.error(`dml serve: ${e.message}\n\n${HELP}`);
+      return 2;
+    }
+    if (o === 'help') { console.log(HELP); return 0; }
+    // Loaded only now so that --help and usage errors do not start anything.
+    const { startServer } = await import('../server/index.js');
+    const server: RunningServer = await startServer(o);
+    console.log(`dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, index ${o.index})`);
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string): void => {
+        console.error(`dml serve: ${sig}, shutting down`);
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        void server.close().then(resolve, resolve);
+      };
+      const onInt = (): void => stop('SIGINT');
+      const onTerm = (): void => stop('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,46 @@
+// `dml serve` as a library: a retrieval service (gallery index + inference workers) behind the
+// HTTP API and web page. The main thread never touches the tensor engine; see service.ts.
+import { ApiServer, type HttpOptions } from './http.js';
+import { RetrievalService, type RetrievalOptions } from './service.js';
+
+export { ApiError, QueueFullError, type ApiErrorCode } from './errors.js';
+export { loadGallery, type Gallery, type GalleryItem } from './gallery.js';
+export { sniffImageType, preprocessSpec, type ImageType, type PreprocessOverrides } from './preprocess.js';
+export { RetrievalService, type RetrievalOptions, type QueryResponse, type Neighbour, type QueryOptions, type ServiceStats, type IndexKind } from './service.js';
+export { ApiServer, type HttpOptions } from './http.js';
+export type { Metric } from './exact-index.js';
+
+export interface ServeOptions extends RetrievalOptions, HttpOptions {
+  /** Default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  service: RetrievalService;
+  api: ApiServer;
+  /** Stops accepting connections, then stops the workers. */
+  close(): Promise<void>;
+}
+
+/** Builds the index and listens; resolves once requests can be served. */
+export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  const service = await RetrievalService.create(o);
+  const api = new ApiServer(service, { ...o, ...(o.log ? { log: o.log } : {}) });
+  let addr;
+  try {
+    addr = await api.listen(o.port ?? 8080, o.host ?? '127.0.0.1');
+  } catch (e) {
+    await service.close();
+    throw e;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    ...addr, service, api,
+    close: () => (closing ??= (async () => { await api.close(); await service.close(); })()),
+  };
+}

@@ -1,0 +1,40 @@
+// Worker-thread entry that writes a tiny untrained checkpoint. It runs in its own thread so the
+// test's main thread never uses the tensor engine: the engine's native tensor table is not
+// thread-safe, and the server's workers use it (see src/server/engine-lock.ts).
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+export interface CheckpointSpec {
+  file: string;
+  inChannels: 1 | 3;
+  imageSize: number;
+  numFeatures: number;
+  numClasses: number;
+  epoch: number;
+  seed: number;
+}
+
+if (!isMainThread && workerData && (workerData as { kind?: string }).kind === 'make-checkpoint') {
+  const spec = (workerData as { spec: CheckpointSpec }).spec;
+  const { manualSeed, dispose } = await import('../../src/engine/index.js');
+  const { ResNetEmbedder } = await import('../../src/ml/models/resnet.js');
+  const { resolveConfig } = await import('../../src/ml/train/config.js');
+  const { saveCheckpoint } = await import('../../src/ml/train/checkpoint.js');
+  manualSeed(spec.seed);
+  const config = resolveConfig({
+    overrides: ['data.kind=folder', `data.imageSize=${spec.imageSize}`, `data.resize=${spec.imageSize}`, 'model.arch=resnet18',
+      'model.smallInput=true', `model.numFeatures=${spec.numFeatures}`, 'model.normLayer=none', 'epochs=1'],
+  });
+  const m = config.model;
+  const model = new ResNetEmbedder({
+    arch: m.arch, numClasses: spec.numClasses, numFeatures: m.numFeatures, normLayer: m.normLayer, remap: m.remap, dropout: m.dropout,
+    detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight, setBnEval: m.setBnEval, zeroInitResidual: false,
+    smallInput: m.smallInput, inChannels: spec.inChannels, ...(spec.inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
+  });
+  const sd = model.stateDict();
+  saveCheckpoint(spec.file, { model: sd }, {
+    epoch: spec.epoch, step: 0, bestMetric: 0, bestEpoch: spec.epoch, scheduler: { lastStep: 0, baseLrs: [] }, optimizerGroups: [], config, extra: {},
+  });
+  dispose(sd);
+  model.dispose();
+  parentPort!.postMessage('done');
+}
