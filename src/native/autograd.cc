@@ -13,9 +13,19 @@ DML_FN(backward) {
   return a.env().Undefined();
 }
 DML_FN(grad) { return Wrap(a.env(), a.t(0).grad()); }
+// Like Python's x.grad = g: a gradient of another shape, dtype or device is refused (an optimiser
+// would otherwise broadcast it silently or fail far from the assignment).
 DML_FN(setGrad) {
   at::Tensor x = a.t(0);
-  x.mutable_grad() = a.has(1) ? a.t(1) : at::Tensor();
+  if (!a.has(1)) {
+    x.mutable_grad() = at::Tensor();
+    return a.env().Undefined();
+  }
+  const at::Tensor& g = a.t(1);
+  TORCH_CHECK(g.scalar_type() == x.scalar_type(), "assigned grad has data of a different type");
+  TORCH_CHECK(g.device() == x.device(), "assigned grad has data located on a different device");
+  TORCH_CHECK(g.sizes() == x.sizes(), "assigned grad has data of a different size");
+  x.mutable_grad() = g;
   return a.env().Undefined();
 }
 DML_FN(requiresGrad) { return Napi::Boolean::New(a.env(), a.t(0).requires_grad()); }

@@ -8,15 +8,16 @@ struct Slot {
   uint32_t gen = 0;
   int64_t reported = 0;  // bytes reported to V8 as external memory
 };
-std::vector<Slot> slots;
-std::vector<uint32_t> freeSlots;
-int64_t live = 0;
+// Per thread: each worker_thread (its own JS realm) owns its tensors, so tables need no lock.
+thread_local std::vector<Slot> slots;
+thread_local std::vector<uint32_t> freeSlots;
+thread_local int64_t live = 0;
 
 int64_t Footprint(const at::Tensor& t) { return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()); }
 
 // V8 only needs a rough idea of native memory to schedule GC; calling it on every op costs more than
 // the op itself for small tensors, so changes are batched until they pass 1 MiB.
-int64_t pendingExternal = 0;
+thread_local int64_t pendingExternal = 0;
 void Report(Napi::Env env, int64_t delta) {
   pendingExternal += delta;
   if (pendingExternal > (1 << 20) || pendingExternal < -(1 << 20)) {
@@ -186,10 +187,14 @@ at::ScalarType Args::dtype(size_t i) const {
 
 at::Device Args::device(size_t i) const { return at::Device(str(i)); }
 
+const napi_type_tag kGeneratorTag = {0x9d1f6c2a4b7e4f01ULL, 0xa5c3e8d2f0b61e77ULL};
+
 c10::optional<at::Generator> Args::gen(size_t i) const {
   if (!has(i)) return c10::nullopt;
   if (!info_[i].IsExternal()) fail(i, "a generator");
-  return *info_[i].As<Napi::External<at::Generator>>().Data();
+  auto ext = info_[i].As<Napi::External<at::Generator>>();
+  if (!ext.CheckTypeTag(&kGeneratorTag)) fail(i, "a generator");
+  return *ext.Data();
 }
 
 at::Tensor Args::tOrScalar(size_t i, const at::Tensor& like) const {

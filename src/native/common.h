@@ -25,6 +25,9 @@ bool Release(Napi::Env env, TensorId id);
 // The tensor behind id, or nullptr when the id is stale.
 at::Tensor* Lookup(TensorId id);
 TensorId IdOf(const Napi::Value& v);
+// Generators are tagged so that another External (a tensor handle) passed where a generator is
+// expected is refused instead of being dereferenced as an at::Generator*.
+extern const napi_type_tag kGeneratorTag;
 
 class Args {
  public:

@@ -123,7 +123,9 @@ DML_FN(to) {
 
 DML_FN(newGenerator) {
   auto* g = new at::Generator(at::detail::createCPUGenerator(static_cast<uint64_t>(a.i64(0, 0))));
-  return Napi::External<at::Generator>::New(a.env(), g, [](Napi::Env, at::Generator* p) { delete p; });
+  auto ext = Napi::External<at::Generator>::New(a.env(), g, [](Napi::Env, at::Generator* p) { delete p; });
+  ext.TypeTag(&kGeneratorTag);
+  return ext;
 }
 static at::Generator Gen(const Args& a, size_t i) {
   auto g = a.gen(i);

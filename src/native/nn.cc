@@ -53,7 +53,7 @@ INPLACE(fill_, x.fill_(a.s(1)))
 INPLACE(clamp_, x.clamp_(a.optS(1), a.optS(2)))
 INPLACE(sqrt_, x.sqrt_())
 INPLACE(maskedFill_, x.masked_fill_(a.t(1), a.s(2)))
-INPLACE(indexPut_, x.index_put_({a.t(1)}, a.tOrScalar(2, x), a.b(3, false)))
+INPLACE(indexPut_, x.index_put_({a.t(1)}, a.isTensor(2) ? a.t(2) : at::scalar_tensor(a.s(2), x.options()), a.b(3, false)))
 
 // sgdStep(params, bufs, lr, momentum, dampening, weightDecay, nesterov, maximize):
 // SGD with momentum over a whole parameter group in one call, so a ResNet-50 step does not pay

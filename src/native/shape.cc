@@ -45,18 +45,28 @@ static c10::List<c10::optional<at::Tensor>> Indices(const Args& a, size_t i) {
   if (!a.has(i) || !a.info()[i].IsArray()) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected an array of tensors or nulls");
   auto arr = a.info()[i].As<Napi::Array>();
   c10::List<c10::optional<at::Tensor>> out;
+  bool any = false;
   for (uint32_t k = 0; k < arr.Length(); k++) {
     Napi::Value v = arr.Get(k);
     if (v.IsNull() || v.IsUndefined()) { out.push_back(c10::nullopt); continue; }
+    any = true;
     if (!v.IsExternal()) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected an array of tensors or nulls");
     at::Tensor* t = Lookup(IdOf(v));
     if (!t) throw Napi::Error::New(a.env(), "tensor was disposed (index " + std::to_string(k) + ")");
     out.push_back(*t);
   }
+  // libtorch's index kernels assert (INTERNAL ASSERT) when no index is a tensor.
+  if (!any) throw Napi::Error::New(a.env(), "argument " + std::to_string(i) + ": expected at least one index tensor (null keeps a whole dim)");
   return out;
 }
 DML_FN(index) { return Wrap(a.env(), at::index(a.t(0), Indices(a, 1))); }
-DML_FN(indexPut) { return Wrap(a.env(), at::index_put(a.t(0), Indices(a, 1), a.tOrScalar(2, a.t(0)), a.b(3, false))); }
+// A JS number value takes the destination's dtype, as x[i] = 5 does in Python (index_put
+// refuses values of another dtype, and tOrScalar would make an int64 of an integral number).
+DML_FN(indexPut) {
+  const at::Tensor& x = a.t(0);
+  at::Tensor v = a.isTensor(2) ? a.t(2) : at::scalar_tensor(a.s(2), x.options());
+  return Wrap(a.env(), at::index_put(x, Indices(a, 1), v, a.b(3, false)));
+}
 DML_FN(flip) { return Wrap(a.env(), at::flip(a.t(0), a.ints(1))); }
 DML_FN(roll) { return Wrap(a.env(), at::roll(a.t(0), a.ints(1), a.ints(2))); }
 DML_FN(pad) { return Wrap(a.env(), at::constant_pad_nd(a.t(0), a.ints(1), a.has(2) ? a.s(2) : at::Scalar(0))); }
