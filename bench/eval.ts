@@ -11,6 +11,8 @@
 // the same queries per chunk (from the memory budget) and the same thread count (torch/ATen and
 // OpenBLAS). Recall values must agree (random data has no ties). With --repeat R the two sides
 // alternate R times and the best time of each is compared (the least disturbed by other load).
+// CPU seconds are reported too: on a shared machine they vary less with the other load than wall
+// time does (spinning thread pools inflate both sides alike).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync, readSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -22,6 +24,8 @@ import { recallAtK, chunkRowsForBudget, type RetrievalMetric } from '../src/ml/e
 
 interface SideResult {
   seconds: number;
+  /** User + system CPU seconds of the evaluation (all threads). */
+  cpuSeconds: number;
   recall: Record<string, number>;
   maxRssMB: number;
 }
@@ -70,9 +74,11 @@ function worker(dir: string): void {
   readSync(yfd, new Uint8Array(labels.buffer), 0, n * 8, 0);
   closeSync(yfd);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const recall = recallAtK(x, labels, ks, { metric, memoryBudgetBytes: budget });
   const seconds = (performance.now() - t0) / 1000;
-  const out: SideResult = { seconds, recall, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  const c1 = process.cpuUsage(c0);
+  const out: SideResult = { seconds, cpuSeconds: (c1.user + c1.system) / 1e6, recall, maxRssMB: process.resourceUsage().maxRSS / 1024 };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
@@ -115,17 +121,19 @@ function main(): void {
     for (let r = 0; r < Number(flags.repeat); r++) {
       const o = runChild(process.execPath, [self, ...passArgs, '--worker', dir]);
       oursRuns.push(o);
-      console.log(`dml-ts  ${o.seconds.toFixed(2)} s   peak RSS ${o.maxRssMB.toFixed(0)} MiB   recall ${fmt(o.recall)}`);
+      console.log(`dml-ts  ${o.seconds.toFixed(2)} s (CPU ${o.cpuSeconds.toFixed(1)} s)   peak RSS ${o.maxRssMB.toFixed(0)} MiB   recall ${fmt(o.recall)}`);
       if (flags['no-torch']) continue;
       const t = runChild('/usr/bin/python3', torchArgs);
       torchRuns.push(t);
-      console.log(`PyTorch ${t.seconds.toFixed(2)} s   peak RSS ${t.maxRssMB.toFixed(0)} MiB   recall ${fmt(t.recall)}`);
+      console.log(`PyTorch ${t.seconds.toFixed(2)} s (CPU ${(t.cpuSeconds ?? NaN).toFixed(1)} s)   peak RSS ${t.maxRssMB.toFixed(0)} MiB   recall ${fmt(t.recall)}`);
     }
     if (flags['no-torch']) return;
     const best = (rs: SideResult[]): number => Math.min(...rs.map((x) => x.seconds));
+    const bestCpu = (rs: SideResult[]): number => Math.min(...rs.map((x) => x.cpuSeconds ?? NaN));
     const diff = Math.max(...ks.map((k) => Math.abs(oursRuns[0]!.recall[String(k)]! - torchRuns[0]!.recall[String(k)]!)));
     console.log(`time ratio dml-ts / PyTorch = ${(best(oursRuns) / best(torchRuns)).toFixed(3)}x (best of ${oursRuns.length}; goal <= 1.0x); ` +
       `max |recall difference| = ${diff.toExponential(2)}`);
+    console.log(`CPU-time ratio dml-ts / PyTorch = ${(bestCpu(oursRuns) / bestCpu(torchRuns)).toFixed(3)}x`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,8 +7,9 @@ Run by `node dist/bench/eval.js` with Debian's interpreter (it has torch):
 
 X.f32 is N x D raw float32 (row-major), Y.i64 N raw int64 labels, KS a comma list, ROWS the
 queries per chunk (the same as the TypeScript side uses), METRIC cosine or l2. Prints one JSON
-line: seconds (evaluation only, file loading excluded), recall, maxRssMB (peak resident memory
-of this process, data included).
+line: seconds (evaluation only, file loading excluded), cpuSeconds (user + system CPU time of
+the evaluation, all threads), recall, maxRssMB (peak resident memory of this process, data
+included).
 
 This is the usual research-code implementation (normalise once, then per chunk: scores, mask the
 query itself, topk, label lookup), written as one would for speed in PyTorch.
@@ -33,6 +34,7 @@ def main():
     labels = torch.from_numpy(np.fromfile(yp, dtype=np.int64))
     kmax = max(ks)
     t0 = time.perf_counter()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     with torch.no_grad():
         if metric == 'cosine':
             g = F.normalize(x, dim=1)
@@ -56,8 +58,10 @@ def main():
             for i, k in enumerate(ks):
                 hits[i] += int((first < k).sum())
     seconds = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     recall = {str(k): float(hits[i]) / n for i, k in enumerate(ks)}
-    print(json.dumps({'seconds': seconds, 'recall': recall,
+    print(json.dumps({'seconds': seconds, 'cpuSeconds': cpu, 'recall': recall,
                       'maxRssMB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 

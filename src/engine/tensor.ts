@@ -194,7 +194,13 @@ export class Tensor {
     if (min instanceof Tensor || max instanceof Tensor) {
       const lo = min === null || min === undefined ? undefined : min instanceof Tensor ? min : full([], min, this.dtype);
       const hi = max === null || max === undefined ? undefined : max instanceof Tensor ? max : full([], max, this.dtype);
-      return this.#n('clampTensor', lo?.handle, hi?.handle);
+      try {
+        return this.#n('clampTensor', lo?.handle, hi?.handle);
+      } finally {
+        // The 0-d bound made from a number is ours; outside tidy() it would stay alive until GC.
+        if (lo !== undefined && lo !== min) lo.dispose();
+        if (hi !== undefined && hi !== max) hi.dispose();
+      }
     }
     return this.#n('clamp', min ?? undefined, max ?? undefined);
   }
@@ -304,10 +310,10 @@ export class Tensor {
   maskedSelect(mask: Tensor): Tensor { return this.#n('maskedSelect', mask.handle); }
   nonzero(): Tensor { return this.#n('nonzero'); }
   /** Advanced indexing x[i0, i1, ...]; null keeps a whole dim. */
-  index(indices: readonly (Tensor | null)[]): Tensor { return this.#n('index', indices.map((t) => (t === null ? null : t.handle))); }
+  index(indices: readonly (Tensor | null)[]): Tensor { return this.#n('index', indexHandles(indices)); }
   /** Out-of-place x[indices] = values (accumulate adds instead). */
   indexPut(indices: readonly (Tensor | null)[], values: TensorOrScalar, accumulate = false): Tensor {
-    return this.#n('indexPut', indices.map((t) => (t === null ? null : t.handle)), h(values), accumulate);
+    return this.#n('indexPut', indexHandles(indices), h(values), accumulate);
   }
   flip(dims: number | readonly number[]): Tensor { return this.#n('flip', dimsArg(dims)); }
   roll(shifts: number | readonly number[], dims: number | readonly number[]): Tensor { return this.#n('roll', dimsArg(shifts), dimsArg(dims)); }
@@ -375,6 +381,12 @@ export class Tensor {
   #list(name: string, ...args: unknown[]): Tensor[] {
     return (N[name]!(this.handle, ...args) as Handle[]).map((x) => new Tensor(x));
   }
+}
+
+// Anything but a tensor or null goes through unchanged, so the addon names it as a wrong argument
+// (reading .handle of a number would give undefined, silently taken as a whole-dim slice).
+function indexHandles(indices: readonly (Tensor | null)[]): unknown[] {
+  return indices.map((t) => (t instanceof Tensor ? t.handle : t));
 }
 
 function flatShape(s: number[] | [readonly number[]]): readonly number[] {

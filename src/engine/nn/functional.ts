@@ -34,8 +34,17 @@ export interface BatchNormOptions {
   eps?: number;
 }
 /** Running statistics, when given and training, are updated in place as in PyTorch. */
-export const batchNorm = (x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor =>
-  call('batchNorm', x.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5);
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor {
+  const training = o.training ?? false;
+  if (training) {
+    // F.batch_norm's check: one value per channel gives a zero variance and a meaningless output.
+    const s = x.shape;
+    let perChannel = 1;
+    for (let i = 0; i < s.length; i++) if (i !== 1) perChannel *= s[i]!;
+    if (s.length >= 2 && perChannel === 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size [${s.join(', ')}]`);
+  }
+  return call('batchNorm', x.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), training, o.momentum ?? 0.1, o.eps ?? 1e-5);
+}
 export const layerNorm = (x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
   call('layerNorm', x.handle, normalizedShape, opt(weight), opt(bias), eps);
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {

@@ -91,12 +91,12 @@ export function forEachNeighborChunk(
     const pre = tidy(() => {
       const gt = g.t();
       const gNorm = metrics.includes('cosine') ? g.norm(2, 1).clampMin(NORM_EPS).unsqueeze(0) : null;
-      const gSq = metrics.includes('l2') ? g.square().sum(1).unsqueeze(0) : null;
+      const gSq = metrics.includes('l2') ? tensor(squaredNorms(g, budget), { dtype: g.dtype }).unsqueeze(0) : null;
       return { gt, gNorm, gSq };
     });
     try {
-      const qNorm = metrics.includes('cosine') ? readNumbers(() => query.norm(2, 1)) : null;
-      const qSq = metrics.includes('l2') ? readNumbers(() => query.square().sum(1)) : null;
+      const qNorm = metrics.includes('cosine') ? tidy(() => Float64Array.from(query.norm(2, 1).data() as Float32Array | Float64Array)) : null;
+      const qSq = metrics.includes('l2') ? (gallery === null ? Float64Array.from(pre.gSq!.data() as Float32Array | Float64Array) : squaredNorms(query, budget)) : null;
       for (let start = 0; start < nq; start += chunkRows) {
         const rows = Math.min(chunkRows, nq - start);
         tidy(() => {
@@ -154,42 +154,62 @@ function orderMetrics(ms: readonly Metric[]): Metric[] {
   return valid.filter((m) => ms.includes(m));
 }
 
-function readNumbers(fn: () => Tensor): Float64Array {
-  return tidy(() => Float64Array.from(fn().data() as Float32Array | Float64Array));
-}
-
-/** Row numbers where a [rows] boolean tensor is true. */
-function rowsWhere(mask: Tensor): number[] {
-  return mask.any().item() !== 0 ? mask.nonzero().reshape(-1).dataNumbers() : [];
+/**
+ * Row sums of squares, in blocks of rows so the squared copy stays within the budget. Summed
+ * squares rather than norm()^2: they stay exact for small integers, which exact ties rely on.
+ */
+function squaredNorms(x: Tensor, budget: number): Float64Array {
+  const [n, d] = x.shape as [number, number];
+  const out = new Float64Array(n);
+  const rows = Math.max(1, Math.floor(budget / (Math.max(1, d) * 8)));
+  for (let s = 0; s < n; s += rows) {
+    const r = Math.min(rows, n - s);
+    tidy(() => out.set(x.narrow(0, s, r).square().sum(1).data() as Float32Array | Float64Array, s));
+  }
+  return out;
 }
 
 /**
- * Top-k of each row of s (larger is better) under the tie rule above, read back to JS. Only the
- * indices cross to JS in bulk; scores too when `wantScores`, else only the rows with ties.
- * `fixRows` bounds how many ambiguous rows are repaired at once (their int64 rank block is the
- * largest temporary).
+ * Top-k of each row of s (larger is better) under the tie rule above, read back to JS (one copy of
+ * the [rows, k + 1] scores and indices; ties are found in JS, where a scan costs less than the
+ * engine calls it would replace). `fixRows` bounds how many ambiguous rows are repaired at once
+ * (their int64 rank block is the largest temporary).
  */
 function selectTopK(s: Tensor, k: number, fixRows: number, wantScores: boolean): { values: Float64Array | null; indices: Int32Array } {
   return tidy(() => {
-    const cols = s.shape[1]!;
+    const [rows, cols] = s.shape as [number, number];
     // One extra neighbour tells whether the k-th score has a tied copy outside the top k (then
     // which copies topk kept is arbitrary); without one the selected set is already exact.
     const kk = Math.min(k + 1, cols);
     const top = s.topk(kk, 1, true, true);
-    const topV = kk > k ? top.values.narrow(1, 0, k) : top.values;
-    const indices = (kk > k ? top.indices.narrow(1, 0, k) : top.indices).int().data() as Int32Array;
-    const values = wantScores ? Float64Array.from(topV.data() as Float32Array | Float64Array) : null;
-    const ambiguous = kk > k ? rowsWhere(top.values.select(1, k).eq(top.values.select(1, k - 1))) : [];
-    const inner = k > 1 ? rowsWhere(topV.narrow(1, 1, k - 1).eq(topV.narrow(1, 0, k - 1)).any(1)) : [];
-    const tieRows = [...new Set([...ambiguous, ...inner])].sort((a, b) => a - b);
+    const allV = top.values.data() as Float32Array | Float64Array;
+    const allI = top.indices.int().data() as Int32Array;
+    let indices = allI;
+    if (kk > k) {
+      indices = new Int32Array(rows * k);
+      for (let r = 0; r < rows; r++) indices.set(allI.subarray(r * kk, r * kk + k), r * k);
+    }
+    let values: Float64Array | null = null;
+    if (wantScores) {
+      values = new Float64Array(rows * k);
+      for (let r = 0; r < rows; r++) values.set(allV.subarray(r * kk, r * kk + k), r * k);
+    }
+    const ambiguous: number[] = [], tieRows: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      const base = r * kk;
+      const amb = kk > k && allV[base + k] === allV[base + k - 1];
+      if (amb) ambiguous.push(r);
+      let tie = amb;
+      for (let j = base + 1; !tie && j < base + k; j++) tie = allV[j] === allV[j - 1];
+      if (tie) tieRows.push(r);
+    }
     if (tieRows.length === 0) return { values, indices };
     // Scores of the tied rows (all rows' when wanted).
     const rowVals = new Map<number, Float64Array>();
     if (values) {
       for (const r of tieRows) rowVals.set(r, values.subarray(r * k, (r + 1) * k));
     } else {
-      const v = topV.indexSelect(0, tensor(tieRows, { dtype: 'int64' })).data() as Float32Array | Float64Array;
-      tieRows.forEach((r, j) => rowVals.set(r, Float64Array.from(v.subarray(j * k, (j + 1) * k))));
+      for (const r of tieRows) rowVals.set(r, Float64Array.from(allV.subarray(r * kk, r * kk + k)));
     }
     for (let a = 0; a < ambiguous.length; a += fixRows) {
       const group = ambiguous.slice(a, a + fixRows);

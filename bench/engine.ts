@@ -1,0 +1,249 @@
+// bench/engine: the engine against PyTorch on the same libtorch, same thread count, in one run.
+//   node dist/bench/engine.js [--threads 2] [--scale 1] [--python /usr/bin/python3]
+// Measures per-op dispatch overhead (1-element add), training steps of a small CNN, of ResNet-18
+// (3x3 stem, no max-pool) on 28x28x1 at batch 128 and of ResNet-50 at 224 px batch 16, and the
+// resident memory after 100 and 1,000 small-CNN steps (the goal: flat within 5%). The PyTorch side is
+// bench/engine_torch.py, run afterwards as a child process so the two never share the CPU.
+// --scale multiplies every iteration count (e.g. 0.05 for a quick smoke run).
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  nn, optim, tensor, randn, randint, tidy, liveTensors, setNumThreads, getNumThreads, manualSeed, buildInfo, Generator, type Tensor,
+} from '../src/engine/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const { values } = parseArgs({
+  options: { threads: { type: 'string', default: '2' }, scale: { type: 'string', default: '1' }, python: { type: 'string', default: '/usr/bin/python3' } },
+});
+const threads = Number(values.threads);
+const scale = Number(values.scale);
+const n = (k: number): number => Math.max(1, Math.round(k * scale));
+const F = nn.functional;
+
+// ---- models ----
+
+export class BasicBlock extends nn.Module {
+  readonly conv1: nn.Conv2d; readonly bn1: nn.BatchNorm2d; readonly conv2: nn.Conv2d; readonly bn2: nn.BatchNorm2d;
+  readonly downsample: nn.Sequential | null;
+  constructor(inp: number, out: number, stride: number) {
+    super();
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inp, out, 3, { stride, padding: 1, bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(out));
+    this.conv2 = this.registerModule('conv2', new nn.Conv2d(out, out, 3, { padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(out));
+    this.downsample = stride !== 1 || inp !== out
+      ? this.registerModule('downsample', new nn.Sequential(new nn.Conv2d(inp, out, 1, { stride, bias: false }), new nn.BatchNorm2d(out)))
+      : null;
+  }
+  forward(x: Tensor): Tensor {
+    const y = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()));
+    const id = this.downsample ? this.downsample.forward(x) : x;
+    return y.add(id).relu();
+  }
+}
+
+export class Bottleneck extends nn.Module {
+  readonly conv1: nn.Conv2d; readonly bn1: nn.BatchNorm2d; readonly conv2: nn.Conv2d; readonly bn2: nn.BatchNorm2d;
+  readonly conv3: nn.Conv2d; readonly bn3: nn.BatchNorm2d; readonly downsample: nn.Sequential | null;
+  constructor(inp: number, width: number, stride: number) {
+    super();
+    const out = width * 4;
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inp, width, 1, { bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(width));
+    // torchvision's v1.5: the stride sits on the 3x3 convolution.
+    this.conv2 = this.registerModule('conv2', new nn.Conv2d(width, width, 3, { stride, padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(width));
+    this.conv3 = this.registerModule('conv3', new nn.Conv2d(width, out, 1, { bias: false }));
+    this.bn3 = this.registerModule('bn3', new nn.BatchNorm2d(out));
+    this.downsample = stride !== 1 || inp !== out
+      ? this.registerModule('downsample', new nn.Sequential(new nn.Conv2d(inp, out, 1, { stride, bias: false }), new nn.BatchNorm2d(out)))
+      : null;
+  }
+  forward(x: Tensor): Tensor {
+    let y = this.bn1.forward(this.conv1.forward(x)).relu();
+    y = this.bn2.forward(this.conv2.forward(y)).relu();
+    y = this.bn3.forward(this.conv3.forward(y));
+    const id = this.downsample ? this.downsample.forward(x) : x;
+    return y.add(id).relu();
+  }
+}
+
+/** torchvision's ResNet layout; `small` is the 28-px variant: 3x3 stride-1 stem and no max-pool. */
+export class ResNet extends nn.Module {
+  readonly stem: nn.Sequential;
+  readonly layers: nn.Sequential[];
+  readonly fc: nn.Linear;
+  constructor(kind: 'basic' | 'bottleneck', blocks: number[], inChannels: number, classes: number, small: boolean) {
+    super();
+    this.stem = this.registerModule('stem', small
+      ? new nn.Sequential(new nn.Conv2d(inChannels, 64, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(64), new nn.ReLU())
+      : new nn.Sequential(new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false }), new nn.BatchNorm2d(64), new nn.ReLU(),
+        new nn.MaxPool2d(3, { stride: 2, padding: 1 })));
+    const expansion = kind === 'basic' ? 1 : 4;
+    let inp = 64;
+    this.layers = blocks.map((count, li) => {
+      const width = 64 * 2 ** li;
+      const mods: nn.Module[] = [];
+      for (let b = 0; b < count; b++) {
+        const stride = b === 0 && li > 0 ? 2 : 1;
+        mods.push(kind === 'basic' ? new BasicBlock(inp, width, stride) : new Bottleneck(inp, width, stride));
+        inp = width * expansion;
+      }
+      return this.registerModule(`layer${li + 1}`, new nn.Sequential(...mods));
+    });
+    this.fc = this.registerModule('fc', new nn.Linear(inp, classes));
+  }
+  forward(x: Tensor): Tensor {
+    let y = this.stem.forward(x);
+    for (const l of this.layers) y = l.forward(y);
+    return this.fc.forward(F.adaptiveAvgPool2d(y, 1).flatten(1));
+  }
+}
+
+export const smallCnn = (): nn.Sequential => new nn.Sequential(
+  new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.BatchNorm2d(16), new nn.ReLU(), new nn.MaxPool2d(2),
+  new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.BatchNorm2d(32), new nn.ReLU(), new nn.MaxPool2d(2),
+  new nn.Flatten(), new nn.Linear(32 * 7 * 7, 10));
+
+// ---- measurements ----
+
+export function makeStep(model: nn.Module, x: Tensor, y: Tensor): { step: () => number; dispose: () => void } {
+  const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  model.train();
+  return {
+    step: () => tidy(() => {
+      // The forward pass gets its own scope: only the loss leaves it, so the activations are held
+      // by autograd alone and freed during backward, as in PyTorch (not at the end of the step).
+      const loss = tidy(() => F.crossEntropy(model.forward(x), y));
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+      return loss.item();
+    }),
+    dispose: () => { opt.dispose(); model.dispose(); },
+  };
+}
+
+/** Wall-clock and process CPU time (all threads) per step: other jobs on a shared machine inflate
+ * the first, the second shows the work done. */
+function timeSteps(model: nn.Module, x: Tensor, y: Tensor, warmup: number, steps: number): [number, number] {
+  const s = makeStep(model, x, y);
+  for (let i = 0; i < warmup; i++) s.step();
+  const c = process.cpuUsage();
+  const t = performance.now();
+  for (let i = 0; i < steps; i++) s.step();
+  const ms = (performance.now() - t) / steps;
+  const cpu = process.cpuUsage(c);
+  s.dispose();
+  return [ms, (cpu.user + cpu.system) / 1e3 / steps];
+}
+
+function addOverhead(iters: number): number {
+  const a = tensor(new Float32Array([1])), b = tensor(new Float32Array([2]));
+  let best = Infinity;
+  for (let rep = 0; rep < 3; rep++) {
+    const t = performance.now();
+    for (let i = 0; i < iters; i++) {
+      const r = a.add(b);
+      r.dispose(); // Python frees the previous result when the name is rebound
+    }
+    best = Math.min(best, ((performance.now() - t) / iters) * 1e3);
+  }
+  a.dispose(); b.dispose();
+  return best;
+}
+
+const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
+
+interface Results {
+  add_us: number; cnn_ms: number; cnn_cpu_ms: number; resnet18_ms: number; resnet18_cpu_ms: number;
+  resnet50_ms: number; resnet50_cpu_ms: number; rss_mb_100: number; rss_mb_1000: number;
+}
+
+function runTs(): Results & { liveAfter: number; liveBefore: number } {
+  setNumThreads(threads);
+  manualSeed(0);
+  const g = new Generator(1);
+  const liveBefore = liveTensors();
+  const add_us = addOverhead(n(200_000));
+  log(`TS add ${add_us.toFixed(2)} µs`);
+
+  // Memory first, so the resident size reflects small-CNN training and not the ResNets' peaks
+  // (the allocator keeps freed memory for reuse).
+  let x = randn([32, 1, 28, 28], { generator: g }), y = randint(0, 10, [32], { generator: g });
+  const s = makeStep(smallCnn(), x, y);
+  let rss_mb_100 = NaN;
+  for (let i = 1; i <= n(1000); i++) {
+    s.step();
+    if (i === n(100)) rss_mb_100 = rssMb();
+  }
+  const rss_mb_1000 = rssMb();
+  s.dispose(); x.dispose(); y.dispose();
+  log(`TS RSS ${rss_mb_100.toFixed(0)} → ${rss_mb_1000.toFixed(0)} MiB`);
+
+  x = randn([32, 1, 28, 28], { generator: g }); y = randint(0, 10, [32], { generator: g });
+  const [cnn_ms, cnn_cpu_ms] = timeSteps(smallCnn(), x, y, n(10), n(100));
+  log(`TS small CNN ${cnn_ms.toFixed(1)} ms`);
+  x.dispose(); y.dispose();
+
+  x = randn([128, 1, 28, 28], { generator: g }); y = randint(0, 10, [128], { generator: g });
+  const [resnet18_ms, resnet18_cpu_ms] = timeSteps(new ResNet('basic', [2, 2, 2, 2], 1, 10, true), x, y, 1, n(4));
+  log(`TS ResNet-18 ${resnet18_ms.toFixed(0)} ms`);
+  x.dispose(); y.dispose();
+
+  x = randn([16, 3, 224, 224], { generator: g }); y = randint(0, 1000, [16], { generator: g });
+  const [resnet50_ms, resnet50_cpu_ms] = timeSteps(new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false), x, y, 1, n(3));
+  log(`TS ResNet-50 ${resnet50_ms.toFixed(0)} ms`);
+  x.dispose(); y.dispose();
+
+  return {
+    add_us, cnn_ms, cnn_cpu_ms, resnet18_ms, resnet18_cpu_ms, resnet50_ms, resnet50_cpu_ms, rss_mb_100, rss_mb_1000,
+    liveBefore, liveAfter: liveTensors(),
+  };
+}
+
+function runTorch(): Results & { threads: number; torch: string } {
+  const script = path.join(repo, 'bench/engine_torch.py');
+  const r = spawnSync(values.python!, [script, String(threads), String(scale)], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${script} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${script} printed no JSON:\n${r.stdout}`);
+  return JSON.parse(line) as Results & { threads: number; torch: string };
+}
+
+function log(s: string): void { process.stderr.write(`${s}\n`); }
+
+function main(): void {
+  const t0 = performance.now();
+  const ts = runTs();
+  log('running the PyTorch side...');
+  const py = runTorch();
+
+  const growth = (r: Results): number => ((r.rss_mb_1000 - r.rss_mb_100) / r.rss_mb_100) * 100;
+  const rows: [string, number, number, number][] = [
+    ['add, 1 element (µs/op)', ts.add_us, py.add_us, 2],
+    ['small CNN train step, batch 32 (ms)', ts.cnn_ms, py.cnn_ms, 1],
+    ['  CPU time per step, all threads (ms)', ts.cnn_cpu_ms, py.cnn_cpu_ms, 1],
+    ['ResNet-18 28x28x1 train step, batch 128 (ms)', ts.resnet18_ms, py.resnet18_ms, 0],
+    ['  CPU time per step, all threads (ms)', ts.resnet18_cpu_ms, py.resnet18_cpu_ms, 0],
+    ['ResNet-50 224 px train step, batch 16 (ms)', ts.resnet50_ms, py.resnet50_ms, 0],
+    ['  CPU time per step, all threads (ms)', ts.resnet50_cpu_ms, py.resnet50_cpu_ms, 0],
+    [`RSS after ${n(100)} small-CNN steps (MiB)`, ts.rss_mb_100, py.rss_mb_100, 0],
+    [`RSS after ${n(1000)} small-CNN steps (MiB)`, ts.rss_mb_1000, py.rss_mb_1000, 0],
+  ];
+  const info = buildInfo();
+  console.log(`engine benchmark: libtorch ${info.torchVersion} (TS, ${getNumThreads()} threads) vs PyTorch ${py.torch} (${py.threads} threads), scale ${scale}`);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  console.log(`${'measurement'.padEnd(w)}  ${'TS'.padStart(9)}  ${'PyTorch'.padStart(9)}  ${'TS/PyTorch'.padStart(10)}`);
+  for (const [name, a, b, digits] of rows) {
+    console.log(`${name.padEnd(w)}  ${a.toFixed(digits).padStart(9)}  ${b.toFixed(digits).padStart(9)}  ${(a / b).toFixed(2).padStart(10)}`);
+  }
+  console.log(`${'RSS growth between the two (%)'.padEnd(w)}  ${growth(ts).toFixed(1).padStart(9)}  ${growth(py).toFixed(1).padStart(9)}`);
+  console.log(`live tensors before/after the TS run: ${ts.liveBefore}/${ts.liveAfter}; total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+// Importable (the model classes) without running the benchmark.
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();

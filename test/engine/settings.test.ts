@@ -1,0 +1,77 @@
+// Engine settings and facts: intra-op thread count, global seeding (whole training steps replay
+// exactly), and the libtorch build description.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  setNumThreads, getNumThreads, manualSeed, buildInfo, cudaAvailable, rand, randn, tidy, nn, optim,
+} from '../../src/engine/index.js';
+import { loadFixture } from './engine-helpers.js';
+
+test('setNumThreads / getNumThreads round trip; invalid counts are refused', () => {
+  const original = getNumThreads();
+  assert.ok(Number.isInteger(original) && original >= 1);
+  try {
+    setNumThreads(1);
+    assert.equal(getNumThreads(), 1);
+    setNumThreads(2);
+    assert.equal(getNumThreads(), 2);
+    // Results do not depend on the thread count (a reduction big enough to be split).
+    const x = rand([1 << 16], { dtype: 'float64' });
+    setNumThreads(1);
+    const s1 = tidy(() => x.sum().item());
+    setNumThreads(2);
+    const s2 = tidy(() => x.sum().item());
+    assert.ok(Math.abs(s1 - s2) < 1e-9, `${s1} vs ${s2}`);
+    x.dispose();
+  } finally {
+    setNumThreads(original);
+  }
+  assert.throws(() => setNumThreads(0), /positive integer, got 0/);
+  assert.throws(() => setNumThreads(1.5), /positive integer/);
+  assert.equal(getNumThreads(), original);
+});
+
+/** Three SGD steps of a small model on random data, all drawn from the global stream. */
+function seededRun(seed: number): number[] {
+  manualSeed(seed);
+  return tidy(() => {
+    const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Dropout(0.5), new nn.Linear(8, 2));
+    const opt = new optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+    const losses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const x = randn([5, 4]);
+      const loss = model.forward(x).square().mean();
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+      losses.push(loss.item());
+    }
+    const out = [...losses, ...model.parameters()[0]!.dataNumbers()];
+    opt.dispose();
+    model.dispose();
+    return out;
+  });
+}
+
+test('manualSeed makes initialisation, dropout masks and data draws reproducible', () => {
+  const a = seededRun(7);
+  const b = seededRun(7);
+  const c = seededRun(8);
+  assert.deepEqual(a, b, 'same seed, same run, bit for bit');
+  assert.notDeepEqual(a, c);
+});
+
+test('buildInfo describes the libtorch the addon was built against', () => {
+  const b = buildInfo();
+  // The fixtures came from Python's torch, which is this same libtorch (Debian's 1.13).
+  const { torch } = loadFixture<{ torch: string }>('random.json');
+  assert.match(b.torchVersion, /^\d+\.\d+\.\d+$/);
+  assert.equal(b.torchVersion.split('.').slice(0, 2).join('.'), torch.split('.').slice(0, 2).join('.'));
+  assert.equal(typeof b.cudaAvailable, 'boolean');
+  assert.equal(cudaAvailable(), b.cudaAvailable);
+  assert.equal(b.cudaDeviceCount > 0, b.cudaAvailable);
+  assert.match(b.config, /PyTorch built with/);
+  assert.ok(b.blas.length > 0);
+  assert.match(b.parallelInfo, /ATen\/Parallel/);
+  assert.match(b.parallelInfo, new RegExp(`at::get_num_threads\\(\\) : ${getNumThreads()}`));
+});
