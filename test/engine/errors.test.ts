@@ -119,10 +119,16 @@ test('wrong argument types throw TypeErrors naming the argument, never crash', (
   });
 });
 
-test('cuda() without a GPU throws libtorch\'s backend error', { skip: buildInfo().cudaAvailable ? 'a GPU is present' : false }, () => {
+test('cuda(): moves to the GPU when libtorch has one, else throws libtorch\'s backend error', () => {
   tidy(() => {
-    assertThrowsMsg(() => zeros([1]).cuda(), /CUDA/);
-    assertThrowsMsg(() => zeros([1]).to('cuda:0'), /CUDA/);
+    if (buildInfo().cudaAvailable) {
+      const g = zeros([2]).add(1).cuda();
+      assert.equal(g.device, 'cuda:0');
+      assert.deepEqual(g.cpu().dataNumbers(), [1, 1]);
+    } else {
+      assertThrowsMsg(() => zeros([1]).cuda(), /CUDA/);
+      assertThrowsMsg(() => zeros([1]).to('cuda:0'), /CUDA/);
+    }
   });
 });
 

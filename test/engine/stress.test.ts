@@ -27,8 +27,8 @@ function prng(seed: number): () => number {
 
 // Float types are drawn more often: most ops (and all differentiable ones) want them.
 const DTYPES: DType[] = ['float32', 'float32', 'float32', 'float64', 'float64', 'int64', 'int32', 'bool', 'uint8', 'float16', 'bfloat16', 'int8', 'int16'];
-// Members that are not ops (life cycle) or that would make later calls meaningless are left out:
-// dispose is exercised separately below.
+// Life-cycle members are left out of the random choice: disposal is driven by the loop below, which
+// disposes pool tensors on purpose and leaves them in the pool for a while.
 const SKIP = new Set(['constructor', 'onEscape', 'handle', 'dispose', 'isDisposed']);
 const METHODS = Object.getOwnPropertyNames(Tensor.prototype).filter((m) => !SKIP.has(m));
 const F = E.nn.functional as unknown as Record<string, (...a: unknown[]) => unknown>;
