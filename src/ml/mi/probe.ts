@@ -9,6 +9,7 @@
 // remaining one, and the out-of-fold cross-entropies are averaged over all N points.
 import { type Tensor, tensor, tidy, noGrad, keep, zeros, randint, Generator, nn, optim } from '../../engine/index.js';
 import { checkEmbeddings, labelArray, type Labels } from '../eval/common.js';
+import { mulberry32 } from '../samplers/index.js';
 
 export interface LinearProbeOptions {
   /** Cross-fitting folds (default 5), stratified by class. */
@@ -49,21 +50,10 @@ export function denseLabels(labels: Int32Array): { y: Int32Array; classes: numbe
   return { y: Int32Array.from(labels, (v) => map.get(v)!), classes: values.length };
 }
 
-/** mulberry32: a small seedable PRNG for the fold split (no tensor needed for a permutation of ints). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Stratified fold of every point: each class's points, shuffled, are dealt round-robin from a random fold. */
 export function stratifiedFolds(y: Int32Array, folds: number, seed = 0): Int32Array {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const byClass = new Map<number, number[]>();
   y.forEach((c, i) => { const l = byClass.get(c); if (l) l.push(i); else byClass.set(c, [i]); });
   const fold = new Int32Array(y.length);
