@@ -8,7 +8,7 @@ function like(img: FloatImage, data: Float32Array): FloatImage {
   return { data, channels: img.channels, height: img.height, width: img.width };
 }
 
-function clamp01(v: number): number {
+export function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
@@ -74,34 +74,38 @@ export function adjustHue(img: FloatImage, factor: number, out?: Float32Array): 
   checkRgb(img, 'adjustHue');
   out ??= new Float32Array(img.data.length);
   const plane = img.width * img.height, src = img.data;
+  const px = new Float64Array(3);
   for (let i = 0; i < plane; i++) {
-    const r = src[i]!, g = src[plane + i]!, b = src[2 * plane + i]!;
-    const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
-    const eqc = maxc === minc;
-    const cr = maxc - minc;
-    const s = cr / (eqc ? 1 : maxc);
-    const div = eqc ? 1 : cr;
-    const rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
-    let h = maxc === r ? bc - gc : maxc === g ? 2 + rc - bc : 4 + gc - rc;
-    h = (h / 6 + 1) % 1;
-    h += factor;
-    h -= Math.floor(h); // torch's % is a floor modulo
-    const v = maxc;
-    const i6 = Math.floor(h * 6);
-    const f = h * 6 - i6;
-    const p = clamp01(v * (1 - s)), q = clamp01(v * (1 - s * f)), t = clamp01(v * (1 - s * (1 - f)));
-    let R: number, G: number, B: number;
-    switch (((i6 % 6) + 6) % 6) {
-      case 0: R = v; G = t; B = p; break;
-      case 1: R = q; G = v; B = p; break;
-      case 2: R = p; G = v; B = t; break;
-      case 3: R = p; G = q; B = v; break;
-      case 4: R = t; G = p; B = v; break;
-      default: R = v; G = p; B = q; break;
-    }
-    out[i] = R;
-    out[plane + i] = G;
-    out[2 * plane + i] = B;
+    hueShift(src[i]!, src[plane + i]!, src[2 * plane + i]!, factor, px);
+    out[i] = px[0]!;
+    out[plane + i] = px[1]!;
+    out[2 * plane + i] = px[2]!;
   }
   return like(img, out);
+}
+
+/** torchvision's _rgb2hsv → h += f (mod 1) → _hsv2rgb on one pixel, written to px. */
+export function hueShift(r: number, g: number, b: number, factor: number, px: Float64Array): void {
+  const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
+  const eqc = maxc === minc;
+  const cr = maxc - minc;
+  const s = cr / (eqc ? 1 : maxc);
+  const div = eqc ? 1 : cr;
+  const rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
+  let h = maxc === r ? bc - gc : maxc === g ? 2 + rc - bc : 4 + gc - rc;
+  h = (h / 6 + 1) % 1;
+  h += factor;
+  h -= Math.floor(h);
+  const v = maxc;
+  const i6 = Math.floor(h * 6);
+  const fr = h * 6 - i6;
+  const p = clamp01(v * (1 - s)), q = clamp01(v * (1 - s * fr)), t = clamp01(v * (1 - s * (1 - fr)));
+  switch (((i6 % 6) + 6) % 6) {
+    case 0: px[0] = v; px[1] = t; px[2] = p; break;
+    case 1: px[0] = q; px[1] = v; px[2] = p; break;
+    case 2: px[0] = p; px[1] = v; px[2] = t; break;
+    case 3: px[0] = p; px[1] = q; px[2] = v; break;
+    case 4: px[0] = t; px[1] = p; px[2] = v; break;
+    default: px[0] = v; px[1] = p; px[2] = q; break;
+  }
 }

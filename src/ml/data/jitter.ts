@@ -4,6 +4,7 @@
 // output once — instead of one full-image pass and array per step. Same arithmetic as color.ts
 // (torchvision's tensor semantics), including float32 rounding between steps.
 import { BYTE_TO_UNIT, type FloatImage, type RawImage } from './image.js';
+import { clamp01, hueShift } from './color.js';
 
 /** 0 brightness, 1 contrast, 2 saturation, 3 hue. */
 export interface JitterStep {
@@ -12,36 +13,6 @@ export interface JitterStep {
 }
 
 const f32 = Math.fround;
-
-function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-
-/** torchvision's _rgb2hsv → h += f (mod 1) → _hsv2rgb on one pixel, written to px. */
-function hueShift(r: number, g: number, b: number, factor: number, px: Float64Array): void {
-  const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
-  const eqc = maxc === minc;
-  const cr = maxc - minc;
-  const s = cr / (eqc ? 1 : maxc);
-  const div = eqc ? 1 : cr;
-  const rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
-  let h = maxc === r ? bc - gc : maxc === g ? 2 + rc - bc : 4 + gc - rc;
-  h = (h / 6 + 1) % 1;
-  h += factor;
-  h -= Math.floor(h);
-  const v = maxc;
-  const i6 = Math.floor(h * 6);
-  const fr = h * 6 - i6;
-  const p = clamp01(v * (1 - s)), q = clamp01(v * (1 - s * fr)), t = clamp01(v * (1 - s * (1 - fr)));
-  switch (((i6 % 6) + 6) % 6) {
-    case 0: px[0] = v; px[1] = t; px[2] = p; break;
-    case 1: px[0] = q; px[1] = v; px[2] = p; break;
-    case 2: px[0] = p; px[1] = v; px[2] = t; break;
-    case 3: px[0] = p; px[1] = q; px[2] = v; break;
-    case 4: px[0] = t; px[1] = p; px[2] = v; break;
-    default: px[0] = v; px[1] = p; px[2] = q; break;
-  }
-}
 
 /**
  * Pixels [0, plane) of an RGB image through steps[0, nSteps): written to out (CHW) when given,
