@@ -5,6 +5,7 @@
 
 import { type Tensor, tensor, tidy } from '../engine/index.js';
 import { reportRng } from './random.js';
+import { symmetricEigen } from '../ml/mi/linalg.js';
 
 export interface PcaResult {
   /** n x k component scores, row-major (the centred data projected on the top k directions). */
@@ -64,51 +65,6 @@ function orthonormalise(q: Float64Array, l: number, m: number): void {
   }
 }
 
-/** Eigen-decomposition of a small symmetric m x m matrix (cyclic Jacobi): values descending, vectors as columns. */
-export function jacobiEigen(a: Float64Array, m: number): { values: Float64Array; vectors: Float64Array } {
-  const A = Float64Array.from(a);
-  const V = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) V[i * m + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0, diag = 0;
-    for (let i = 0; i < m; i++) {
-      diag += A[i * m + i]! ** 2;
-      for (let j = i + 1; j < m; j++) off += A[i * m + j]! ** 2;
-    }
-    if (off <= 1e-30 * Math.max(diag, 1e-300)) break;
-    for (let p = 0; p < m; p++) {
-      for (let q = p + 1; q < m; q++) {
-        const apq = A[p * m + q]!;
-        if (apq === 0) continue;
-        const app = A[p * m + p]!, aqq = A[q * m + q]!;
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
-        for (let k = 0; k < m; k++) {
-          const akp = A[k * m + p]!, akq = A[k * m + q]!;
-          A[k * m + p] = c * akp - s * akq;
-          A[k * m + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = A[p * m + k]!, aqk = A[q * m + k]!;
-          A[p * m + k] = c * apk - s * aqk;
-          A[q * m + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < m; k++) {
-          const vkp = V[k * m + p]!, vkq = V[k * m + q]!;
-          V[k * m + p] = c * vkp - s * vkq;
-          V[k * m + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: m }, (_, i) => i).sort((i, j) => A[j * m + j]! - A[i * m + i]!);
-  const values = Float64Array.from(order, (i) => A[i * m + i]!);
-  const vectors = new Float64Array(m * m);
-  order.forEach((src, dst) => { for (let k = 0; k < m; k++) vectors[k * m + dst] = V[k * m + src]!; });
-  return { values, vectors };
-}
-
 export interface PcaOptions {
   /** Power iterations (default 3): enough for the gap-less spectra of embeddings at t-SNE accuracy. */
   powerIterations?: number;
@@ -142,7 +98,7 @@ export function pca(x: Matrix, n: number, d: number, k: number, o: PcaOptions = 
       gram[j * l + i] = s;
     }
   }
-  const { values, vectors } = jacobiEigen(gram, l);
+  const { values, vectors } = symmetricEigen(gram, l);
   const scores = new Float64Array(n * kk);
   for (let j = 0; j < kk; j++) {
     const s = Math.sqrt(Math.max(0, values[j]!));
