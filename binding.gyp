@@ -9,7 +9,8 @@
         "src/native/math.cc",
         "src/native/shape.cc",
         "src/native/nn.cc",
-        "src/native/autograd.cc"
+        "src/native/autograd.cc",
+        "src/native/image.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

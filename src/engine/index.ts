@@ -10,3 +10,4 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './gradcheck.js';
 export * from './io.js';
+export * from './image.js';

@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dml::RegisterShape(env, exports);
   dml::RegisterNN(env, exports);
   dml::RegisterAutograd(env, exports);
+  dml::RegisterImage(env, exports);
   return exports;
 }
 

@@ -97,5 +97,6 @@ void RegisterMath(Napi::Env env, Napi::Object exports);
 void RegisterShape(Napi::Env env, Napi::Object exports);
 void RegisterNN(Napi::Env env, Napi::Object exports);
 void RegisterAutograd(Napi::Env env, Napi::Object exports);
+void RegisterImage(Napi::Env env, Napi::Object exports);
 
 }  // namespace dml

@@ -3,6 +3,7 @@
 // in [0, 1], what ToTensor gives).
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
+import { bytesToFloat } from '../../engine/image.js';
 
 export interface RawImage {
   /** height × width × channels bytes, row-major. */
@@ -48,8 +49,39 @@ export async function readImageBytes(file: string): Promise<Buffer> {
   }
 }
 
+/**
+ * Width and height of a JPEG (its first frame header) or PNG (IHDR), read in JS; null for other
+ * formats or a header that does not parse (then libvips is asked, and its error reported).
+ */
+export function headerSize(b: Uint8Array): { width: number; height: number } | null {
+  const be16 = (i: number): number => (b[i]! << 8) | b[i + 1]!;
+  if (b.length >= 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[12] === 0x49 && b[13] === 0x48 && b[14] === 0x44 && b[15] === 0x52) {
+    const width = (be16(16) << 16) + be16(18), height = (be16(20) << 16) + be16(22);
+    return width > 0 && height > 0 ? { width, height } : null;
+  }
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return null;
+  let i = 2;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return null;
+    const m = b[i + 1]!;
+    if (m === 0xff) { i++; continue; } // fill byte
+    if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // markers without a length
+    if (m === 0xd9 || m === 0xda) return null; // end of image / scan before any frame header
+    // SOF0–SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (i + 9 > b.length) return null;
+      const height = be16(i + 5), width = be16(i + 7);
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+    i += 2 + be16(i + 2);
+  }
+  return null;
+}
+
 /** Width and height from the header alone. */
 export async function imageSize(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<{ width: number; height: number }> {
+  const fast = headerSize(bytes);
+  if (fast) return fast;
   const meta = await sharp(bytes, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: opts.failOn ?? 'error' }).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no dimensions');
   return { width: meta.width, height: meta.height };
@@ -91,16 +123,11 @@ export function rgbToLuma(img: RawImage): RawImage {
 /** ToTensor's value of each byte (v / 255 as float32): lookups instead of divisions in hot loops. */
 export const BYTE_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
-/** ToTensor: HWC uint8 → CHW float32 / 255. */
+/** ToTensor: HWC uint8 → CHW float32 / 255 (in the addon: it runs on every image). */
 export function rawToFloat(img: RawImage): FloatImage {
   const { width: W, height: H, channels: C, data } = img;
-  const plane = W * H;
-  const out = new Float32Array(C * plane);
-  for (let c = 0; c < C; c++) {
-    const o = c * plane;
-    for (let i = 0, j = c; i < plane; i++, j += C) out[o + i] = BYTE_TO_UNIT[data[j]!]!;
-  }
-  return { data: out, channels: C, height: H, width: W };
+  if (data.length !== W * H * C) throw new RangeError(`ToTensor: ${data.length} bytes for a ${W}x${H}x${C} image`);
+  return { data: bytesToFloat(data, W, H, C), channels: C, height: H, width: W };
 }
 
 /** CHW float in [0, 1] → HWC uint8 (rounded, clamped); for saving or comparing with PIL. */

@@ -1,14 +1,23 @@
-// A decode-and-transform pipeline: bytes → (libvips: decode + leading deterministic geometry) →
-// float CHW → the remaining transforms. The libvips part is deterministic per image, which is
-// what a decoded-image cache keeps.
+// A decode-and-transform pipeline: bytes → decode + the leading deterministic geometry (Resize,
+// CenterCrop; in libvips when fused, else with PIL's arithmetic) → the random transforms → float
+// CHW. The decode step is deterministic per image, which is what a decoded-image cache keeps.
 import { decodeImage, imageSize, rawToFloat, readImageBytes, type DecodeOptions, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import type { Sample } from './list.js';
-import type { Rng } from './rng.js';
+import { Rng } from './rng.js';
 import { transformFromSpec, type Transform, type TransformSpec } from './transforms.js';
 
 export interface PipelineOptions extends DecodeOptions {
-  /** Run leading Resize / CenterCrop inside libvips while decoding (default true): much faster, not bit-identical to PIL. */
+  /**
+   * Run leading Resize / CenterCrop inside libvips while decoding (default false). Not faster than
+   * the addon's PIL resampler, and not bit-identical to PIL, which the default is.
+   */
   fuseDecode?: boolean;
+  /**
+   * What the transforms before ToTensor work on, as in torchvision: 'pil' (default) — 8-bit pixels
+   * with PIL's arithmetic, the reference's path and the fastest; 'tensor' — float pixels with
+   * torchvision's tensor arithmetic (ColorJitter then differs from PIL's by up to a few levels).
+   */
+  imageType?: 'pil' | 'tensor';
 }
 
 export interface PipelineSpec {
@@ -20,6 +29,9 @@ export interface PipelineSpec {
 export interface DecodedImage extends RawImage {
   applied: number;
 }
+
+/** Handed to deterministic transforms, which draw nothing. */
+const NO_RANDOMNESS = new Rng(0);
 
 export type PipelineInput = string | Uint8Array | Pick<Sample, 'path'>;
 
@@ -38,6 +50,8 @@ export class Pipeline {
     this.options = { ...options };
     const ch = options.channels ?? 3;
     if (ch !== 1 && ch !== 3) throw new RangeError(`Pipeline: channels must be 1 or 3, got ${String(ch)}`);
+    const kind = options.imageType ?? 'pil';
+    if (kind !== 'pil' && kind !== 'tensor') throw new RangeError(`Pipeline: imageType must be 'pil' or 'tensor', got ${String(kind)}`);
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
@@ -73,28 +87,37 @@ export class Pipeline {
     return ops;
   }
 
-  /** Decodes image bytes and runs the leading transforms that fuse into decoding. */
+  /** Decodes image bytes and runs the leading deterministic transforms (Resize, CenterCrop). */
   async decode(bytes: Uint8Array): Promise<DecodedImage> {
     let ops: SharpOp[] = [];
-    if ((this.options.fuseDecode ?? true) && this.transforms[0]?.sharpOp) {
+    if ((this.options.fuseDecode ?? false) && this.transforms[0]?.sharpOp) {
       const { width, height } = await imageSize(bytes, this.options);
       ops = this.#plan(width, height);
     }
-    const raw = await decodeImage(bytes, this.options, ops);
-    return { ...raw, applied: ops.length };
+    let raw = await decodeImage(bytes, this.options, ops);
+    let applied = ops.length;
+    if (!ops.length && (this.options.imageType ?? 'pil') === 'pil') {
+      // Transforms that can be libvips ops are the deterministic ones: worth keeping in a cache.
+      for (let t = this.transforms[0]; t?.sharpOp && t.applyBytes; t = this.transforms[++applied]) raw = t.applyBytes(raw, NO_RANDOMNESS);
+    }
+    return { ...raw, applied };
   }
 
   /** Runs the transforms the decode step left. */
   finish(decoded: DecodedImage, rng: Rng): FloatImage {
     let i = decoded.applied;
+    let raw: RawImage = decoded;
+    if ((this.options.imageType ?? 'pil') === 'pil') {
+      for (let t = this.transforms[i]; t?.applyBytes; t = this.transforms[++i]) raw = t.applyBytes(raw, rng);
+    }
     let img: FloatImage;
     const first = this.transforms[i];
     if (first?.applyRaw) {
       // The first float step reads the bytes itself, saving the separate conversion pass.
-      img = first.applyRaw(decoded, rng);
+      img = first.applyRaw(raw, rng);
       i++;
     } else {
-      img = rawToFloat(decoded);
+      img = rawToFloat(raw);
     }
     for (; i < this.transforms.length; i++) img = this.transforms[i]!.apply(img, rng);
     return img;

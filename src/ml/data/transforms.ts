@@ -1,10 +1,14 @@
-// torchvision-style transforms over CHW float images, each with a plain-JSON spec so a pipeline
-// can be rebuilt inside a worker thread. Random parameters are drawn from the Rng passed in, with
+// torchvision-style transforms, each with a plain-JSON spec so a pipeline can be rebuilt inside a
+// worker thread. Like torchvision's, most have two forms: on HWC uint8 images with PIL's
+// arithmetic (applyBytes: what torchvision does to PIL images, the reference's path) and on CHW
+// float images with torchvision's tensor arithmetic (apply). Random parameters are drawn from the Rng passed in, with
 // torchvision's sampling algorithms (RandomResizedCrop's 10 attempts and centre fallback,
 // ColorJitter's random order, ...). Deterministic geometry (Resize, CenterCrop) can also describe
 // itself as a libvips op, so a pipeline can run it while decoding.
 import { crop, hflip, pyRound, resizeBilinear, rotate } from './geometry.js';
-import { rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
+import { crop8, hflip8, resize8 } from './geometry8.js';
+import { colorJitter8 } from './color8.js';
+import { floatToRaw, rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import { colorJitterFused, type JitterStep } from './jitter.js';
 import type { Rng } from './rng.js';
 
@@ -25,6 +29,8 @@ export type TransformSpec =
 export interface Transform {
   readonly spec: TransformSpec;
   apply(img: FloatImage, rng: Rng): FloatImage;
+  /** The same step on a PIL-like image (HWC uint8) with PIL's arithmetic, drawing the same random numbers. */
+  applyBytes?(img: RawImage, rng: Rng): RawImage;
   /** apply(rawToFloat(img), rng) reading the decoded bytes directly, saving a conversion pass. */
   applyRaw?(img: RawImage, rng: Rng): FloatImage;
   /** The same operation as a libvips step on a width×height image, or null where it cannot be one. */
@@ -85,6 +91,11 @@ export class Resize implements Transform {
     if (o.width === img.width && o.height === img.height) return rawToFloat(img);
     return resizeBilinear(img, o.width, o.height);
   }
+  applyBytes(img: RawImage): RawImage {
+    const o = this.#out(img.width, img.height);
+    if (o.width === img.width && o.height === img.height) return img;
+    return resize8(img, o.width, o.height);
+  }
   sharpOp(width: number, height: number): SharpOp {
     return { op: 'resize', ...this.#out(width, height) };
   }
@@ -108,6 +119,12 @@ export class CenterCrop implements Transform {
     if (th === img.height && tw === img.width) return img;
     const { x, y } = centerBox(img.width, img.height, this.spec.size);
     return crop(img, { x, y, width: tw, height: th });
+  }
+  applyBytes(img: RawImage): RawImage {
+    const [th, tw] = this.spec.size;
+    if (th === img.height && tw === img.width) return img;
+    const { x, y } = centerBox(img.width, img.height, this.spec.size);
+    return crop8(img, { x, y, width: tw, height: th });
   }
   sharpOp(width: number, height: number): SharpOp | null {
     const [th, tw] = this.spec.size;
@@ -163,6 +180,10 @@ export class RandomResizedCrop implements Transform {
   applyRaw(img: RawImage, rng: Rng): FloatImage {
     return this.apply(img, rng);
   }
+  applyBytes(img: RawImage, rng: Rng): RawImage {
+    const box = randomResizedCropBox(img.width, img.height, this.spec.scale, this.spec.ratio, rng);
+    return resize8(img, this.spec.size[1], this.spec.size[0], box);
+  }
 }
 
 export class RandomHorizontalFlip implements Transform {
@@ -173,6 +194,9 @@ export class RandomHorizontalFlip implements Transform {
   }
   apply(img: FloatImage, rng: Rng): FloatImage {
     return rng.uniform() < this.spec.p ? hflip(img) : img;
+  }
+  applyBytes(img: RawImage, rng: Rng): RawImage {
+    return rng.uniform() < this.spec.p ? hflip8(img) : img;
   }
 }
 
@@ -216,6 +240,10 @@ export class ColorJitter implements Transform {
     const steps = this.#steps(rng);
     return steps.length ? colorJitterFused(img, steps) : rawToFloat(img);
   }
+  applyBytes(img: RawImage, rng: Rng): RawImage {
+    const steps = this.#steps(rng);
+    return steps.length ? colorJitter8(img, steps) : img;
+  }
 }
 
 export class RandomRotation implements Transform {
@@ -239,6 +267,10 @@ export class RandomRotation implements Transform {
     const angle = rng.uniform(this.spec.degrees[0], this.spec.degrees[1]);
     return rotate(img, angle, this.spec.interpolation, this.spec.fill, this.spec.center);
   }
+  /** Nearest: PIL's result exactly (pixels are only moved); bilinear: within one level (PIL truncates, this rounds). */
+  applyBytes(img: RawImage, rng: Rng): RawImage {
+    return floatToRaw(this.apply(rawToFloat(img), rng));
+  }
 }
 
 /**
@@ -250,6 +282,9 @@ export class ToTensor implements Transform {
   readonly spec: Extract<TransformSpec, { type: 'ToTensor' }> = { type: 'ToTensor' };
   apply(img: FloatImage): FloatImage {
     return img;
+  }
+  applyRaw(img: RawImage): FloatImage {
+    return rawToFloat(img);
   }
 }
 

@@ -7,7 +7,10 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { decodeImage, rawToFloat, type FloatImage } from '../../../src/ml/data/image.js';
 import { crop, hflip, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
+import { crop8, hflip8, resize8 } from '../../../src/ml/data/geometry8.js';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
+import { adjustBrightness8, adjustContrast8, adjustHue8, adjustSaturation8, colorJitter8 } from '../../../src/ml/data/color8.js';
+import type { RawImage } from '../../../src/ml/data/image.js';
 import { CenterCrop, Resize, randomResizedCropBox, resizedSize } from '../../../src/ml/data/transforms.js';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
@@ -64,6 +67,7 @@ const tmp = tempDir('parity');
 after(tmp.cleanup);
 const png = path.join(tmp.dir, 'odd.png');
 const jpg = path.join(tmp.dir, 'photo.jpg');
+const big = path.join(tmp.dir, 'big.png');
 const sizes: Array<[number, number, number, number | null]> = [[500, 375, 256, null], [375, 500, 256, null], [333, 333, 256, null], [257, 1000, 256, null], [1000, 257, 224, 300], [31, 17, 12, null]];
 const rrcShapes: Array<[number, number, [number, number]]> = [[100, 10, [0.75, 4 / 3]], [10, 100, [0.75, 4 / 3]], [50, 40, [0.75, 4 / 3]], [64, 48, [1, 1]], [37, 90, [1, 1]]];
 let py: PyResult & { sizes?: number[][]; rrc?: number[][] } = {};
@@ -72,6 +76,7 @@ let cases: PyCase[] = [];
 before(async () => {
   await writeImage(png, 37, 29, { seed: 3, format: 'png' });
   await writeImage(jpg, 500, 375, { seed: 4, format: 'jpeg' });
+  await writeImage(big, 160, 120, { seed: 5, format: 'png' });
   cases = [
     { name: 'decode_png', image: png, ops: [] },
     { name: 'decode_jpg', image: jpg, ops: [] },
@@ -93,6 +98,23 @@ before(async () => {
     { name: 'hue', image: png, ops: [['to_tensor'], ['hue', 0.23]] },
     { name: 'hue_neg', image: png, ops: [['to_tensor'], ['hue', -0.41]] },
     { name: 'test_transform', image: jpg, ops: [['resize', 256], ['center_crop', 224]] },
+    // On PIL images (no to_tensor first): what the reference's pipeline computes.
+    { name: 'pil_brightness_up', image: big, ops: [['brightness', 1.7]] },
+    { name: 'pil_brightness_down', image: big, ops: [['brightness', 0.55]] },
+    { name: 'pil_contrast_down', image: big, ops: [['contrast', 0.6]] },
+    { name: 'pil_contrast_up', image: big, ops: [['contrast', 1.45]] },
+    { name: 'pil_saturation_up', image: big, ops: [['saturation', 1.8]] },
+    { name: 'pil_saturation_down', image: big, ops: [['saturation', 0.3]] },
+    { name: 'pil_hue', image: big, ops: [['hue', 0.23]] },
+    { name: 'pil_hue_neg', image: big, ops: [['hue', -0.41]] },
+    { name: 'pil_hue_small', image: big, ops: [['hue', 0.02]] },
+    { name: 'pil_chain', image: big, ops: [['brightness', 1.2], ['contrast', 0.8], ['saturation', 1.3], ['hue', 0.1]] },
+    { name: 'pil_chain2', image: big, ops: [['contrast', 1.3], ['brightness', 0.9], ['hue', -0.05], ['saturation', 0.7], ['contrast', 0.75]] },
+    { name: 'pil_gray_jitter', image: big, mode: 'L', ops: [['brightness', 1.3], ['contrast', 0.7], ['saturation', 1.5], ['hue', 0.2]] },
+    { name: 'pil_big_down', image: big, ops: [['resize', 37]] },
+    { name: 'pil_big_rrc', image: big, ops: [['resized_crop', 7, 11, 93, 131, [64, 64]]] },
+    { name: 'pil_big_rrc_tall', image: big, ops: [['resized_crop', 0, 3, 120, 40, [50, 30]]] },
+    { name: 'pil_gray_rrc', image: big, mode: 'L', ops: [['resized_crop', 7, 11, 93, 131, [20, 24]]] },
   ];
   const r = spawnSync('/usr/bin/python3', ['-c', PY], {
     input: JSON.stringify({ cases, sizes, rrc: rrcShapes }),
@@ -198,13 +220,61 @@ test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', (
   });
 });
 
-test('the reference test transform, fused into libvips, stays close to torchvision + PIL', async () => {
+test('the reference test transform matches torchvision + PIL up to JPEG decoding, and stays close when fused into libvips', async () => {
   if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
-  const { test: fused } = referencePipelines('cub');
-  const exact = new Pipeline(fused.transforms, { fuseDecode: false });
+  const { test: exact } = referencePipelines('cub');
+  const fused = new Pipeline(exact.transforms, { fuseDecode: true });
   const ref = expected('test_transform');
   const e = diff(await exact.run(jpg, new Rng(0)), ref, 'unfused');
   assert.ok(e.max <= 3 / 255 && e.mean < 0.3 / 255, `unfused: ${JSON.stringify(e)}`);
   const f = diff(await fused.run(jpg, new Rng(0)), ref, 'fused');
   assert.ok(f.mean < 1.5 / 255, `fused: ${JSON.stringify(f)}`);
+});
+
+async function loadBytes(file: string, channels: 1 | 3 = 3): Promise<RawImage> {
+  return decodeImage(readFileSync(file), { channels });
+}
+
+test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for bit', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  const small = await loadBytes(png), b = await loadBytes(big), g = await loadBytes(big, 1);
+  const exact = (name: string, got: RawImage): void => {
+    const d = diff(rawToFloat(got), expected(name), name);
+    assert.equal(d.max, 0, `${name}: ${JSON.stringify(d)}`);
+  };
+  exact('down', new Resize(16).applyBytes(small));
+  exact('down_fixed', resize8(small, 23, 11));
+  exact('up', resize8(small, 41, 50));
+  exact('resized_crop', resize8(small, 13, 13, { x: 5, y: 3, width: 21, height: 17 }));
+  exact('resized_crop_up', resize8(small, 24, 20, { x: 2, y: 1, width: 7, height: 9 }));
+  exact('pil_big_down', new Resize(37).applyBytes(b));
+  exact('pil_big_rrc', resize8(b, 64, 64, { x: 11, y: 7, width: 131, height: 93 }));
+  exact('pil_big_rrc_tall', resize8(b, 30, 50, { x: 3, y: 0, width: 40, height: 120 }));
+  exact('pil_gray_rrc', resize8(g, 24, 20, { x: 11, y: 7, width: 131, height: 93 }));
+  exact('center_odd', new CenterCrop([20, 14]).applyBytes(small));
+  exact('center_pad', new CenterCrop([40, 44]).applyBytes(small));
+  exact('hflip', hflip8(small));
+  assert.deepEqual([...crop8(small, { x: 36, y: 28, width: 2, height: 1 }).data], [...small.data.subarray(-3), 0, 0, 0]);
+  exact('pil_brightness_up', adjustBrightness8(b, 1.7));
+  exact('pil_brightness_down', adjustBrightness8(b, 0.55));
+  exact('pil_contrast_down', adjustContrast8(b, 0.6));
+  exact('pil_contrast_up', adjustContrast8(b, 1.45));
+  exact('pil_saturation_up', adjustSaturation8(b, 1.8));
+  exact('pil_saturation_down', adjustSaturation8(b, 0.3));
+  exact('pil_hue', adjustHue8(b, 0.23));
+  exact('pil_hue_neg', adjustHue8(b, -0.41));
+  exact('pil_hue_small', adjustHue8(b, 0.02));
+  exact('pil_chain', colorJitter8(b, [{ op: 0, factor: 1.2 }, { op: 1, factor: 0.8 }, { op: 2, factor: 1.3 }, { op: 3, factor: 0.1 }]));
+  exact('pil_chain2', colorJitter8(b, [{ op: 1, factor: 1.3 }, { op: 0, factor: 0.9 }, { op: 3, factor: -0.05 }, { op: 2, factor: 0.7 }, { op: 1, factor: 0.75 }]));
+  exact('pil_gray_jitter', colorJitter8(g, [{ op: 0, factor: 1.3 }, { op: 1, factor: 0.7 }, { op: 2, factor: 1.5 }, { op: 3, factor: 0.2 }]));
+});
+
+test('a whole PIL-path pipeline without libvips fusion equals torchvision + PIL on a PNG', async () => {
+  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  // Resize → CenterCrop with every step on bytes: the same pixels as the reference's test transform.
+  const p = new Pipeline([new Resize([11, 23]), new CenterCrop([8, 20])], { fuseDecode: false });
+  const viaSteps = resize8(await loadBytes(png), 23, 11);
+  const want = new CenterCrop([8, 20]).applyBytes(viaSteps);
+  const got = await p.run(png, new Rng(0));
+  assert.deepEqual([...got.data], [...rawToFloat(want).data]);
 });

@@ -4,7 +4,11 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
 import { hflip, pyRound, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
-import { floatToRaw, rawToFloat, type FloatImage } from '../../../src/ml/data/image.js';
+import { floatToRaw, headerSize, rawToFloat, type FloatImage, type RawImage } from '../../../src/ml/data/image.js';
+import { crop8, hflip8, resize8 } from '../../../src/ml/data/geometry8.js';
+import { colorJitter8 } from '../../../src/ml/data/color8.js';
+import { resizeBytes, jitterBytes, bytesToFloat } from '../../../src/engine/image.js';
+import sharp from 'sharp';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { REFERENCE_CONFIGS, referencePipelines } from '../../../src/ml/data/presets.js';
 import { Rng } from '../../../src/ml/data/rng.js';
@@ -223,13 +227,85 @@ test('Pipeline: decoding errors name the file; pixel limit; greyscale; fused and
   const g = await gray.run(good, new Rng(0));
   assert.deepEqual([g.channels, g.height, g.width], [1, 112, 112]);
 
-  const fused = await tp.run(good, new Rng(0));
-  const exact = await new Pipeline(tp.transforms, { fuseDecode: false }).run(good, new Rng(0));
-  let sum = 0;
-  for (let i = 0; i < fused.data.length; i++) sum += Math.abs(fused.data[i]! - exact.data[i]!);
-  assert.ok(sum / fused.data.length < 2 / 255, `mean |fused - float| = ${(sum / fused.data.length) * 255}/255`);
+  const exact = await tp.run(good, new Rng(0));
+  const fused = await new Pipeline(tp.transforms, { fuseDecode: true }).run(good, new Rng(0));
+  const float = await new Pipeline(tp.transforms, { imageType: 'tensor' }).run(good, new Rng(0));
+  for (const [name, other] of [['fused', fused], ['float', float]] as const) {
+    let sum = 0;
+    for (let i = 0; i < exact.data.length; i++) sum += Math.abs(other.data[i]! - exact.data[i]!);
+    assert.ok(sum / exact.data.length < 2 / 255, `mean |${name} - PIL path| = ${(sum / exact.data.length) * 255}/255`);
+  }
   // Bytes in, same result as the path.
   const { readFileSync } = await import('node:fs');
-  assert.deepEqual(await tp.apply(readFileSync(good), new Rng(0)), fused.data);
+  assert.deepEqual(await tp.apply(readFileSync(good), new Rng(0)), exact.data);
+  assert.throws(() => new Pipeline([], { imageType: 'float' as 'pil' }), /imageType must be 'pil' or 'tensor'/);
   assert.throws(() => new Pipeline([], { channels: 2 as 1 }), /channels must be 1 or 3/);
+});
+
+test('headerSize reads JPEG and PNG sizes without libvips, and declines what it cannot parse', async () => {
+  const px = Buffer.alloc(37 * 29 * 3, 90);
+  const raw = { raw: { width: 37, height: 29, channels: 3 as const } };
+  for (const b of [
+    await sharp(px, raw).jpeg().toBuffer(),
+    await sharp(px, raw).jpeg({ progressive: true }).withMetadata({ exif: { IFD0: { Copyright: 'x'.repeat(200) } } }).toBuffer(),
+    await sharp(px, raw).png().toBuffer(),
+  ]) assert.deepEqual(headerSize(b), { width: 37, height: 29 });
+  const jpg = await sharp(px, raw).jpeg().toBuffer();
+  assert.equal(headerSize(await sharp(px, raw).webp().toBuffer()), null);
+  assert.equal(headerSize(jpg.subarray(0, 20)), null);
+  assert.equal(headerSize(Buffer.from('not an image')), null);
+  assert.equal(headerSize(new Uint8Array(0)), null);
+});
+
+/** An HWC byte image whose values encode position and channel. */
+function bytesImage(C: number, H: number, W: number): RawImage {
+  const data = new Uint8Array(H * W * C);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 37 + 11) & 255;
+  return { data, width: W, height: H, channels: C };
+}
+
+test('8-bit flips and crops agree with the float ones, for 1, 3 and 4 channels', () => {
+  for (const C of [1, 3, 4]) {
+    const img = bytesImage(C, 5, 7);
+    assert.deepEqual([...rawToFloat(hflip8(img)).data], [...hflip(rawToFloat(img)).data], `hflip, ${C} channels`);
+    const c = crop8(img, { x: -1, y: 2, width: 4, height: 5 });
+    assert.deepEqual([c.width, c.height, c.channels], [4, 5, C]);
+    assert.equal(c.data[0], 0); // padding left of the image
+    assert.equal(c.data[C], img.data[(2 * 7 + 0) * C]); // (x 1, y 0) of the crop is pixel (0, 2)
+    assert.ok(c.data.subarray(3 * 4 * C).every((v) => v === 0)); // rows below the image
+  }
+});
+
+test('8-bit kernels reject bad arguments with errors, never touching memory out of range', () => {
+  const img = bytesImage(3, 4, 6);
+  assert.throws(() => resize8(img, 3, 3, { x: 4, y: 0, width: 3, height: 2 }), /box .* is not inside the 6x4 image/);
+  assert.throws(() => resize8(img, 0, 3), /output size must be positive integers/);
+  assert.throws(() => resize8({ ...img, data: img.data.subarray(1) }, 3, 3), /71 bytes for a 6x4x3 image/);
+  assert.throws(() => resizeBytes(img.data, 6, 5, 3, { x: 0, y: 0, width: 6, height: 4 }, 2, 2), /src length is not width \* height \* channels/);
+  assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: 0, y: 0, width: 7, height: 4 }, 2, 2), /box is not inside the image/);
+  assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: -1, y: 0, width: 2, height: 2 }, 2, 2), /boxX must be a non-negative integer/);
+  assert.throws(() => jitterBytes(img.data, 6, 4, 3, [{ op: 5 as 0, factor: 1 }]), /ops must be 0 .*3 \(hue\)/);
+  assert.throws(() => jitterBytes(img.data, 6, 4, 2, []), /channels must be 1 or 3/);
+  assert.throws(() => colorJitter8(img, [{ op: 3, factor: 0.7 }]), /factor must be in \[-0.5, 0.5\]/);
+  assert.throws(() => bytesToFloat(img.data, 5, 4, 3), /src length/);
+  // Identity factors and a same-size resize give the input back (not hue 0: PIL's 8-bit HSV round trip is lossy).
+  assert.deepEqual([...colorJitter8(img, [{ op: 0, factor: 1 }, { op: 2, factor: 1 }, { op: 1, factor: 1 }]).data], [...img.data]);
+  assert.deepEqual([...resize8(img, 6, 4).data], [...img.data]);
+  assert.deepEqual([...resize8(img, 2, 3, { x: 1, y: 1, width: 2, height: 3 }).data], [...crop8(img, { x: 1, y: 1, width: 2, height: 3 }).data]);
+});
+
+test('the PIL path draws the same random numbers as the float path, so both see the same crops and flips', async () => {
+  const file = path.join(tmp.dir, 'draws.png');
+  await writeImage(file, 90, 70, { seed: 9, format: 'png' });
+  const { train } = referencePipelines('cars', { resize: [64, 64], cropSize: 48 });
+  const float = new Pipeline(train.transforms, { imageType: 'tensor' });
+  for (let seed = 0; seed < 4; seed++) {
+    const a = new Rng(seed), b = new Rng(seed);
+    const x = await train.run(file, a), y = await float.run(file, b);
+    assert.equal(a.nextUint32(), b.nextUint32(), `seed ${seed}: both paths consumed the same draws`);
+    let sum = 0;
+    for (let i = 0; i < x.data.length; i++) sum += Math.abs(x.data[i]! - y.data[i]!);
+    // Same geometry; the colours differ only by PIL's truncation to bytes after each step.
+    assert.ok(sum / x.data.length < 3 / 255, `seed ${seed}: mean difference ${(255 * sum) / x.data.length}/255`);
+  }
 });

@@ -1,0 +1,39 @@
+// Image kernels on HWC uint8 pixel buffers (no tensors): what torchvision's PIL backend does in
+// C, here in the addon so data workers run them at C speed.
+import { native } from './native.js';
+
+/** A region of an image, in pixels. */
+export interface PixelBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * PIL's img.crop(box).resize((outWidth, outHeight), BILINEAR) on a width×height×channels HWC
+ * uint8 buffer: Pillow's antialiased fixed-point resampler, bit for bit.
+ */
+export function resizeBytes(src: Uint8Array, width: number, height: number, channels: number, box: PixelBox, outWidth: number, outHeight: number): Uint8Array {
+  return native.resizeBytes(src, width, height, channels, box.x, box.y, box.width, box.height, outWidth, outHeight);
+}
+
+/** One ColorJitter step: 0 brightness, 1 contrast, 2 saturation, 3 hue, with its factor. */
+export interface ColorStep {
+  op: 0 | 1 | 2 | 3;
+  factor: number;
+}
+
+/**
+ * torchvision's colour adjustments on a PIL image, applied in order to an HWC uint8 buffer of 1 or
+ * 3 channels: ImageEnhance.Brightness / Contrast / Color and F_pil.adjust_hue, bit for bit.
+ */
+export function jitterBytes(src: Uint8Array, width: number, height: number, channels: number, steps: readonly ColorStep[]): Uint8Array {
+  const ops = Int32Array.from(steps, (s) => s.op), factors = Float64Array.from(steps, (s) => s.factor);
+  return native.jitterBytes(src, width, height, channels, ops, factors);
+}
+
+/** ToTensor: an HWC uint8 buffer to CHW float32 values v / 255. */
+export function bytesToFloat(src: Uint8Array, width: number, height: number, channels: number): Float32Array {
+  return native.bytesToFloat(src, width, height, channels);
+}

@@ -1,0 +1,70 @@
+// Geometry on HWC uint8 images with Pillow's own 8-bit arithmetic (Resample.c's fixed-point
+// bilinear, crop, transpose), so a pipeline that stays on bytes until ToTensor gives what
+// torchvision gives on PIL images — the reference's path — bit for bit.
+import { resizeBytes } from '../../engine/image.js';
+import type { RawImage } from './image.js';
+import type { Box } from './geometry.js';
+
+function checkBox(img: RawImage, box: Box, what: string): void {
+  const { width: W, height: H } = img;
+  if (!(Number.isInteger(box.x) && Number.isInteger(box.y) && Number.isInteger(box.width) && Number.isInteger(box.height))) {
+    throw new RangeError(`${what}: box must have integer coordinates, got ${JSON.stringify(box)}`);
+  }
+  if (box.width <= 0 || box.height <= 0 || box.x < 0 || box.y < 0 || box.x + box.width > W || box.y + box.height > H) {
+    throw new RangeError(`${what}: box ${JSON.stringify(box)} is not inside the ${W}x${H} image`);
+  }
+}
+
+/** PIL's img.crop(box).resize((outWidth, outHeight), BILINEAR) on HWC bytes (Pillow's fixed-point resampler, in the addon). */
+export function resize8(img: RawImage, outWidth: number, outHeight: number, box: Box = { x: 0, y: 0, width: img.width, height: img.height }): RawImage {
+  if (!(outWidth >= 1 && outHeight >= 1 && Number.isInteger(outWidth) && Number.isInteger(outHeight))) {
+    throw new RangeError(`resize: output size must be positive integers, got ${outWidth}x${outHeight}`);
+  }
+  checkBox(img, box, 'resize');
+  if (img.data.length !== img.width * img.height * img.channels) {
+    throw new RangeError(`resize: ${img.data.length} bytes for a ${img.width}x${img.height}x${img.channels} image`);
+  }
+  const data = resizeBytes(img.data, img.width, img.height, img.channels, box, outWidth, outHeight);
+  return { data, width: outWidth, height: outHeight, channels: img.channels };
+}
+
+/** PIL's crop: parts of the box outside the image are zero (torchvision pads with 0 before a centre crop). */
+export function crop8(img: RawImage, box: Box): RawImage {
+  const { channels: C, height: H, width: W, data } = img;
+  const { x, y, width: w, height: h } = box;
+  if (!(w >= 1 && h >= 1)) throw new RangeError(`crop: empty box ${JSON.stringify(box)}`);
+  const out = new Uint8Array(h * w * C);
+  const c0 = Math.max(0, -x), c1 = Math.min(w, W - x);
+  if (c1 > c0) {
+    for (let r = 0; r < h; r++) {
+      const sr = y + r;
+      if (sr < 0 || sr >= H) continue;
+      const src = (sr * W + x) * C;
+      out.set(data.subarray(src + c0 * C, src + c1 * C), (r * w + c0) * C);
+    }
+  }
+  return { data: out, width: w, height: h, channels: C };
+}
+
+/** PIL's FLIP_LEFT_RIGHT. */
+export function hflip8(img: RawImage): RawImage {
+  const { channels: C, height: H, width: W, data } = img;
+  const out = new Uint8Array(data.length);
+  if (C === 1) {
+    out.set(data);
+    for (let r = 0; r < H; r++) out.subarray(r * W, (r + 1) * W).reverse();
+  } else if (C === 3) {
+    for (let r = 0; r < H; r++) {
+      const row = r * W * 3;
+      for (let s = row, d = row + (W - 1) * 3; d >= row; s += 3, d -= 3) {
+        out[d] = data[s]!; out[d + 1] = data[s + 1]!; out[d + 2] = data[s + 2]!;
+      }
+    }
+  } else {
+    for (let r = 0; r < H; r++) {
+      const row = r * W * C;
+      for (let x = 0; x < W; x++) out.set(data.subarray(row + x * C, row + (x + 1) * C), row + (W - 1 - x) * C);
+    }
+  }
+  return { data: out, width: W, height: H, channels: C };
+}

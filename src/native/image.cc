@@ -1,0 +1,330 @@
+// What torchvision's PIL backend does to 8-bit HWC images, with Pillow's own arithmetic, so the
+// data pipeline's PIL path gives torchvision-on-PIL pixels bit for bit at C speed:
+//  - resizeBytes: the antialiased bilinear resampler (Resample.c: precompute_coeffs,
+//    normalize_coeffs_8bpc, ImagingResampleHorizontal/Vertical_8bpc);
+//  - jitterBytes: ColorJitter's steps — ImageEnhance brightness/contrast/saturation (Image.blend
+//    against a degenerate image, Blend.c) and adjust_hue through Convert.c's 8-bit HSV;
+//  - bytesToFloat: ToTensor (HWC uint8 -> CHW float32 / 255).
+// No ATen headers: this file compiles in seconds.
+// The resampling loops are the data loader's hot spot; O3 lets GCC vectorise the vertical pass.
+#pragma GCC optimize("O3")
+
+#include <napi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dml {
+namespace {
+
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct Coeffs {
+  std::vector<int> first, count;
+  std::vector<int32_t> weights;
+  int ksize = 0;
+};
+
+// Bilinear (triangle, support 1) taps of an axis of inSize samples resized to outSize; the
+// filter widens by the scale when shrinking (antialiasing).
+Coeffs Precompute(int inSize, int outSize) {
+  const double scale = static_cast<double>(inSize) / outSize;
+  const double filterscale = scale < 1.0 ? 1.0 : scale;
+  const double support = filterscale;
+  Coeffs c;
+  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  c.first.resize(outSize);
+  c.count.resize(outSize);
+  c.weights.assign(static_cast<size_t>(outSize) * c.ksize, 0);
+  std::vector<double> pre(c.ksize);
+  const double ss = 1.0 / filterscale;
+  for (int xx = 0; xx < outSize; xx++) {
+    const double center = (xx + 0.5) * scale;
+    int xmin = static_cast<int>(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    int xmax = static_cast<int>(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    double ww = 0.0;
+    for (int x = 0; x < xmax; x++) {
+      double t = (x + xmin - center + 0.5) * ss;
+      if (t < 0) t = -t;
+      pre[x] = t < 1.0 ? 1.0 - t : 0.0;
+      ww += pre[x];
+    }
+    int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
+    for (int x = 0; x < xmax; x++) {
+      const double w = ww != 0.0 ? pre[x] / ww : pre[x];
+      k[x] = static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
+    }
+    c.first[xx] = xmin;
+    c.count[xx] = xmax < 0 ? 0 : xmax;
+  }
+  return c;
+}
+
+inline uint8_t Clip8(int32_t in) {
+  const int32_t v = in >> kPrecisionBits;
+  return v < 0 ? 0 : v > 255 ? 255 : static_cast<uint8_t>(v);
+}
+
+// Rows [rowFirst, rowFirst + rows) of the box, resampled horizontally to outW columns.
+void Horizontal(const uint8_t* src, int width, int channels, int boxX, int rowFirst, int rows, const Coeffs& c, int outW, uint8_t* out) {
+  const size_t stride = static_cast<size_t>(width) * channels;
+  for (int r = 0; r < rows; r++) {
+    const uint8_t* in = src + (rowFirst + r) * stride + static_cast<size_t>(boxX) * channels;
+    uint8_t* o = out + static_cast<size_t>(r) * outW * channels;
+    for (int xx = 0; xx < outW; xx++) {
+      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
+      const uint8_t* p = in + static_cast<size_t>(c.first[xx]) * channels;
+      const int n = c.count[xx];
+      if (channels == 3) {  // RGB, the common case: one pass over the taps for all three channels
+        int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+        for (int t = 0; t < n; t++, p += 3) {
+          s0 += p[0] * k[t];
+          s1 += p[1] * k[t];
+          s2 += p[2] * k[t];
+        }
+        *o++ = Clip8(s0);
+        *o++ = Clip8(s1);
+        *o++ = Clip8(s2);
+        continue;
+      }
+      for (int ch = 0; ch < channels; ch++) {
+        int32_t s = 1 << (kPrecisionBits - 1);
+        for (int t = 0; t < n; t++) s += p[t * channels + ch] * k[t];
+        *o++ = Clip8(s);
+      }
+    }
+  }
+}
+
+// Rows of src (rowLen bytes each, the first at srcRow0) resampled vertically to outH rows.
+void Vertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, int srcRow0, const Coeffs& c, int outH, uint8_t* out) {
+  std::vector<int32_t> acc(rowLen);
+  for (int yy = 0; yy < outH; yy++) {
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
+    for (int t = 0; t < c.count[yy]; t++) {
+      const uint8_t* in = src + (srcRow0 + c.first[yy] + t) * stride + rowOffset;
+      const int32_t w = k[t];
+      for (int i = 0; i < rowLen; i++) acc[i] += in[i] * w;
+    }
+    uint8_t* o = out + static_cast<size_t>(yy) * rowLen;
+    for (int i = 0; i < rowLen; i++) o[i] = Clip8(acc[i]);
+  }
+}
+
+int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= 1 << 30) || v != std::floor(v)) throw Napi::RangeError::New(info.Env(), std::string(name) + " must be a non-negative integer");
+  return static_cast<int>(v);
+}
+
+// resizeBytes(src, width, height, channels, boxX, boxY, boxW, boxH, outW, outH) -> Uint8Array:
+// PIL's img.crop(box).resize((outW, outH), BILINEAR) on HWC bytes.
+Napi::Value ResizeBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 10 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "resizeBytes(src: Uint8Array, width, height, channels, boxX, boxY, boxW, boxH, outW, outH)");
+  }
+  Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
+  const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
+  const int bx = IntArg(info, 4, "boxX"), by = IntArg(info, 5, "boxY"), bw = IntArg(info, 6, "boxW"), bh = IntArg(info, 7, "boxH");
+  const int outW = IntArg(info, 8, "outW"), outH = IntArg(info, 9, "outH");
+  if (C < 1 || C > 4) throw Napi::RangeError::New(env, "resizeBytes: channels must be 1 to 4");
+  if (srcArr.ElementLength() != static_cast<size_t>(W) * H * C) throw Napi::RangeError::New(env, "resizeBytes: src length is not width * height * channels");
+  if (bw < 1 || bh < 1 || bx + bw > W || by + bh > H) throw Napi::RangeError::New(env, "resizeBytes: box is not inside the image");
+  if (outW < 1 || outH < 1) throw Napi::RangeError::New(env, "resizeBytes: output size must be positive");
+  const uint8_t* src = srcArr.Data();
+  Napi::Uint8Array result = Napi::Uint8Array::New(env, static_cast<size_t>(outW) * outH * C);
+  uint8_t* out = result.Data();
+  const bool horizontal = outW != bw, vertical = outH != bh;
+  Coeffs vc;
+  int y0 = 0, rows = bh;
+  if (vertical) {
+    vc = Precompute(bh, outH);
+    y0 = vc.first[0];
+    rows = vc.first[outH - 1] + vc.count[outH - 1] - y0;
+  }
+  if (horizontal) {
+    const Coeffs hc = Precompute(bw, outW);
+    if (!vertical) {
+      Horizontal(src, W, C, bx, by, bh, hc, outW, out);
+      return result;
+    }
+    // Only the rows the vertical pass reads go through the horizontal pass.
+    std::vector<uint8_t> tmp(static_cast<size_t>(rows) * outW * C);
+    Horizontal(src, W, C, bx, by + y0, rows, hc, outW, tmp.data());
+    Vertical(tmp.data(), static_cast<size_t>(outW) * C, 0, outW * C, -y0, vc, outH, out);
+  } else if (vertical) {
+    Vertical(src, static_cast<size_t>(W) * C, static_cast<size_t>(bx) * C, bw * C, by, vc, outH, out);
+  } else {
+    for (int r = 0; r < bh; r++) std::copy_n(src + (static_cast<size_t>(by + r) * W + bx) * C, static_cast<size_t>(bw) * C, out + static_cast<size_t>(r) * bw * C);
+  }
+  return result;
+}
+
+// Image.blend(degenerate d, image x, alpha) on one value: Blend.c's float arithmetic, truncated and clipped.
+inline uint8_t Blend(int d, int x, float alpha) {
+  const float t = d + alpha * (x - d);
+  return t <= 0.0f ? 0 : t >= 255.0f ? 255 : static_cast<uint8_t>(t);
+}
+
+// Convert.c's L24: ITU-R 601-2 luma in 16-bit fixed point.
+inline int Luma(int r, int g, int b) { return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16; }
+
+// torchvision's F_pil.adjust_hue: convert('HSV') (rgb2hsv_row), H += uint8(shift) wrapping,
+// convert('RGB') (hsv2rgb), keeping Pillow's float/double mix.
+inline void HueShift(const uint8_t* in, uint8_t* out, int shift) {
+  const uint8_t r = in[0], g = in[1], b = in[2];
+  const uint8_t maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
+  const uint8_t v = maxc;
+  int uh = 0, us = 0;
+  if (minc != maxc) {
+    const float cr = static_cast<float>(maxc - minc);
+    const float s = cr / static_cast<float>(maxc);
+    const float rc = static_cast<float>(maxc - r) / cr, gc = static_cast<float>(maxc - g) / cr, bc = static_cast<float>(maxc - b) / cr;
+    float h;
+    if (r == maxc) h = bc - gc;
+    else if (g == maxc) h = 2.0 + rc - bc;
+    else h = 4.0 + gc - rc;
+    h = std::fmod((h / 6.0 + 1.0), 1.0);
+    uh = std::clamp(static_cast<int>(h * 255.0), 0, 255);
+    us = std::clamp(static_cast<int>(s * 255.0), 0, 255);
+  }
+  if (us == 0) {
+    out[0] = out[1] = out[2] = v;
+    return;
+  }
+  const uint8_t hh = static_cast<uint8_t>((uh + shift) & 255);
+  const int i = static_cast<int>(std::floor(static_cast<float>(hh) * 6.0 / 255.0));
+  const float f = static_cast<float>(hh) * 6.0 / 255.0 - static_cast<float>(i);
+  const float fs = static_cast<float>(us) / 255.0;
+  const uint8_t p = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs))), 0, 255));
+  const uint8_t q = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * f))), 0, 255));
+  const uint8_t t = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * (1.0 - f)))), 0, 255));
+  switch (i % 6) {
+    case 0: out[0] = v; out[1] = t; out[2] = p; break;
+    case 1: out[0] = q; out[1] = v; out[2] = p; break;
+    case 2: out[0] = p; out[1] = v; out[2] = t; break;
+    case 3: out[0] = p; out[1] = q; out[2] = v; break;
+    case 4: out[0] = t; out[1] = p; out[2] = v; break;
+    default: out[0] = v; out[1] = p; out[2] = q; break;
+  }
+}
+
+// jitterBytes(src, width, height, channels, ops: Int32Array, factors: Float64Array) -> Uint8Array.
+// ops: 0 brightness, 1 contrast, 2 saturation, 3 hue, applied in order. Brightness and contrast
+// map each byte on its own, so consecutive ones fold into one 256-entry table; saturation and
+// hue (no-ops on grey images, as in PIL / torchvision) each take a pass over the pixels.
+Napi::Value JitterBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 6 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      !info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "jitterBytes(src: Uint8Array, width, height, channels, ops: Int32Array, factors: Float64Array)");
+  }
+  Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
+  const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
+  Napi::Int32Array ops = info[4].As<Napi::Int32Array>();
+  Napi::Float64Array factors = info[5].As<Napi::Float64Array>();
+  if (C != 1 && C != 3) throw Napi::RangeError::New(env, "jitterBytes: channels must be 1 or 3");
+  const size_t n = static_cast<size_t>(W) * H * C;
+  if (srcArr.ElementLength() != n) throw Napi::RangeError::New(env, "jitterBytes: src length is not width * height * channels");
+  if (ops.ElementLength() != factors.ElementLength()) throw Napi::RangeError::New(env, "jitterBytes: ops and factors differ in length");
+  const size_t pixels = static_cast<size_t>(W) * H;
+  Napi::Uint8Array result = Napi::Uint8Array::New(env, n);
+  uint8_t* out = result.Data();
+  std::copy_n(srcArr.Data(), n, out);
+  uint8_t lut[256];
+  bool identity = true;
+  for (int v = 0; v < 256; v++) lut[v] = static_cast<uint8_t>(v);
+  auto applyLut = [&]() {
+    if (identity) return;
+    for (size_t i = 0; i < n; i++) out[i] = lut[out[i]];
+    for (int v = 0; v < 256; v++) lut[v] = static_cast<uint8_t>(v);
+    identity = true;
+  };
+  std::vector<uint8_t> table;
+  for (size_t s = 0; s < ops.ElementLength(); s++) {
+    const int op = ops[s];
+    const double factor = factors[s];
+    const float alpha = static_cast<float>(factor);
+    if (op == 0) {
+      for (int v = 0; v < 256; v++) lut[v] = Blend(0, lut[v], alpha);
+      identity = false;
+    } else if (op == 1) {
+      // ImageEnhance.Contrast: int(mean of convert('L') + 0.5), of the image as it is now.
+      double sum = 0;
+      if (C == 1) {
+        for (size_t i = 0; i < n; i++) sum += lut[out[i]];
+      } else {
+        for (size_t i = 0; i < n; i += 3) sum += Luma(lut[out[i]], lut[out[i + 1]], lut[out[i + 2]]);
+      }
+      const int mean = static_cast<int>(sum / static_cast<double>(pixels) + 0.5);
+      for (int v = 0; v < 256; v++) lut[v] = Blend(mean, lut[v], alpha);
+      identity = false;
+    } else if (op == 2) {
+      if (C != 3) continue;
+      applyLut();
+      // ImageEnhance.Color: each channel blended with its pixel's L; a table over (L, value).
+      table.resize(256 * 256);
+      for (int l = 0; l < 256; l++) for (int v = 0; v < 256; v++) table[(l << 8) | v] = Blend(l, v, alpha);
+      for (size_t i = 0; i < n; i += 3) {
+        const int l = Luma(out[i], out[i + 1], out[i + 2]) << 8;
+        out[i] = table[l | out[i]];
+        out[i + 1] = table[l | out[i + 1]];
+        out[i + 2] = table[l | out[i + 2]];
+      }
+    } else if (op == 3) {
+      if (!(factor >= -0.5 && factor <= 0.5)) throw Napi::RangeError::New(env, "jitterBytes: hue factor must be in [-0.5, 0.5]");
+      if (C != 3) continue;
+      applyLut();
+      // numpy's uint8 of the truncated shift: negative values wrap.
+      const int shift = static_cast<int>(factor * 255.0) & 255;
+      for (size_t i = 0; i < n; i += 3) HueShift(out + i, out + i, shift);
+    } else {
+      throw Napi::RangeError::New(env, "jitterBytes: ops must be 0 (brightness), 1 (contrast), 2 (saturation) or 3 (hue)");
+    }
+  }
+  applyLut();
+  return result;
+}
+
+// bytesToFloat(src, width, height, channels) -> Float32Array: ToTensor, HWC uint8 -> CHW v / 255.
+Napi::Value BytesToFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "bytesToFloat(src: Uint8Array, width, height, channels)");
+  }
+  Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
+  const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
+  if (C < 1) throw Napi::RangeError::New(env, "bytesToFloat: channels must be positive");
+  const size_t plane = static_cast<size_t>(W) * H;
+  if (srcArr.ElementLength() != plane * C) throw Napi::RangeError::New(env, "bytesToFloat: src length is not width * height * channels");
+  float lut[256];
+  for (int v = 0; v < 256; v++) lut[v] = static_cast<float>(v) / 255.0f;
+  Napi::Float32Array result = Napi::Float32Array::New(env, plane * C);
+  float* out = result.Data();
+  const uint8_t* src = srcArr.Data();
+  for (int c = 0; c < C; c++) {
+    float* o = out + c * plane;
+    for (size_t i = 0; i < plane; i++) o[i] = lut[src[i * C + c]];
+  }
+  return result;
+}
+
+}  // namespace
+
+void RegisterImage(Napi::Env env, Napi::Object exports) {
+  exports.Set("resizeBytes", Napi::Function::New(env, ResizeBytes, "resizeBytes"));
+  exports.Set("jitterBytes", Napi::Function::New(env, JitterBytes, "jitterBytes"));
+  exports.Set("bytesToFloat", Napi::Function::New(env, BytesToFloat, "bytesToFloat"));
+}
+
+}  // namespace dml
