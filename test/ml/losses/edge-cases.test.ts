@@ -209,3 +209,12 @@ test('reducer none returns the per-element losses', () => {
   const n = new NPairsLoss({ reducer: 'none' }).forward(x, y);
   assert.deepEqual(n.shape, [3]);
 });
+
+test('createLoss names options the loss does not take, instead of ignoring them', () => {
+  assert.throws(() => createLoss('triplet', { margn: 0.2 } as never), /loss 'triplet': unknown option 'margn' \(it takes: distance, margin, miner, mining, reducer\)/);
+  assert.throws(() => createLoss('pce', { lambda: 1, softmean: 'uniform', x: 1 } as never), /loss 'pce': unknown options 'softmean', 'x'/);
+  assert.throws(() => createLoss('cosface', { numClasses: 3, embeddingSize: 4, scales: 2 } as never), /unknown option 'scales'/);
+  assert.throws(() => createLoss('smooth-ce', [0.1] as never), /options must be an object/);
+  // Every option a loss documents is read, so valid configs pass.
+  assert.equal(createLoss('triplet', { margin: 0.3, mining: 'semihard' } as never).margin, 0.3);
+});
