@@ -21,6 +21,10 @@ export interface TrainConfig {
     imageSize: number;
     resize: number;
     workers: number;
+    /** Keep images in memory after their first load: 'encoded' (file bytes) or 'decoded' (pixels after Resize); image datasets only. */
+    cache: 'none' | 'encoded' | 'decoded';
+    /** Stop adding to each loader's cache past this many MiB (0: no limit). */
+    cacheMB: number;
     skipBad: boolean;
     /** Use only the first N training samples (0 = all); for quick runs. */
     limitTrain: number;
@@ -72,7 +76,7 @@ export interface TrainConfig {
 
 const base: TrainConfig = {
   preset: 'fashion-mnist',
-  data: { kind: 'fashion-mnist', root: '', train: '', test: '', query: '', gallery: '', imageSize: 224, resize: 256, workers: 2, skipBad: false, limitTrain: 0, limitTest: 0 },
+  data: { kind: 'fashion-mnist', root: '', train: '', test: '', query: '', gallery: '', imageSize: 224, resize: 256, workers: 2, cache: 'none', cacheMB: 0, skipBad: false, limitTrain: 0, limitTest: 0 },
   model: { arch: 'resnet50', pretrained: '', numFeatures: 0, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false, normalizeWeight: false, setBnEval: true, zeroInitResidual: true, smallInput: false },
   loss: { name: 'smooth-ce', labelSmoothing: 0.1, samplesPerClass: 4, options: {} },
   optim: { lr: 0.02, momentum: 0.9, nesterov: false, weightDecay: 5e-4, noBiasDecay: true, schedule: 'warmcos', lrStep: 0 },
@@ -215,6 +219,8 @@ function validate(c: TrainConfig): void {
   };
   pos('epochs', c.epochs); pos('batchSize', c.batchSize); pos('threads', c.threads); pos('optim.lr', c.optim.lr, false);
   if (c.epochs === 0) return;
+  if (!['none', 'encoded', 'decoded'].includes(c.data.cache)) throw new Error(`config: data.cache must be none, encoded or decoded, got '${c.data.cache}'`);
+  if (!(c.data.cacheMB >= 0)) throw new Error(`config: data.cacheMB must be a number >= 0, got ${c.data.cacheMB}`);
   if (!['warmcos', 'cos', 'step', 'warmstep', 'none'].includes(c.optim.schedule)) throw new Error(`config: unknown optim.schedule '${c.optim.schedule}'`);
   if ((c.optim.schedule === 'step' || c.optim.schedule === 'warmstep') && !(c.optim.lrStep > 0)) throw new Error(`config: optim.schedule=${c.optim.schedule} needs optim.lrStep (epochs) > 0`);
   if (!(c.loss.labelSmoothing >= 0 && c.loss.labelSmoothing < 1)) throw new Error(`config: loss.labelSmoothing must be in [0, 1), got ${c.loss.labelSmoothing}`);

@@ -71,7 +71,7 @@ function openImages(cfg: TrainConfig): OpenedDatasets {
   const crop = d.imageSize;
   const { train: trainPipe, test: testPipe } = referencePipelines(ref, { cropSize: crop, ...(d.resize > 0 ? { resize: ref === 'cub' || ref === 'inshop' ? d.resize : [d.resize, d.resize] } : {}) });
   const limit = (s: Sample[], n: number): Sample[] => (n > 0 ? s.slice(0, n) : s);
-  const common = { seed: cfg.seed, workers: d.workers, skipBad: d.skipBad };
+  const common = { seed: cfg.seed, workers: d.workers, skipBad: d.skipBad, cache: d.cache, ...(d.cacheMB > 0 ? { cacheMaxBytes: d.cacheMB * 2 ** 20 } : {}) };
   const trainLoader = new ImageLoader(limit(train, d.limitTrain), { ...common, pipeline: trainPipe });
   const trainEval = new ImageLoader(limit(train, d.limitTrain), { ...common, pipeline: testPipe });
   const queryLoader = new ImageLoader(limit(query, d.limitTest), { ...common, pipeline: testPipe });

@@ -37,6 +37,10 @@ test('overrides are typed and unknown keys are refused by name', () => {
   assert.throws(() => resolveConfig({ overrides: ['optim.nesterov=yes'] }), /needs true or false/);
   assert.throws(() => resolveConfig({ overrides: ['noequals'] }), /expected key=value/);
   assert.throws(() => resolveConfig({ preset: 'nope' }), /unknown preset 'nope'/);
+  const cached = resolveConfig({ overrides: ['data.cache=decoded', 'data.cacheMB=512'] });
+  assert.deepEqual([cached.data.cache, cached.data.cacheMB], ['decoded', 512]);
+  assert.throws(() => resolveConfig({ overrides: ['data.cache=pixels'] }), /data.cache must be none, encoded or decoded, got 'pixels'/);
+  assert.throws(() => resolveConfig({ overrides: ['data.cacheMB=-1'] }), /data.cacheMB must be a number >= 0/);
 });
 
 test('config files in JSON and YAML, with errors naming the file', () => {

@@ -36,7 +36,7 @@ test('list dataset: train 1 epoch, evaluate, embed a folder skipping a corrupt i
   writeFileSync(path.join(root, 'train.txt'), `# path,label\n${train.join('\n')}\n`);
   writeFileSync(path.join(root, 'test.txt'), `${test_.join('\n')}\n`);
   const out = path.join(root, 'run');
-  const r = dml('train', 'data.kind=list', `data.root=${root}`, 'data.imageSize=32', 'data.resize=36', 'data.workers=1',
+  const r = dml('train', 'data.kind=list', `data.root=${root}`, 'data.imageSize=32', 'data.resize=36', 'data.workers=1', 'data.cache=decoded',
     `out=${out}`, 'epochs=1', 'batchSize=8', 'model.arch=resnet18', 'model.numFeatures=16', 'threads=1');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /24 training images of 4 classes; 24 test images/);
