@@ -1,7 +1,7 @@
 // The training loop of the paper's recipe, for any loss: SGD (momentum, Nesterov, no-bias-decay
 // groups), per-iteration LR schedule, evaluation every epoch, best checkpoint by cosine R@1, JSONL
 // metrics, atomic checkpoints and bit-for-bit --resume, and a clean stop on a non-finite loss.
-import { appendFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose,
@@ -115,6 +115,25 @@ export class Trainer {
     appendFileSync(this.metricsPath, `${JSON.stringify(entry)}\n`);
   }
 
+  /**
+   * The killed run logged steps past its last checkpoint, which the resumed run will redo: drop
+   * them (and a line torn by the kill) so metrics.jsonl reads as one uninterrupted run.
+   */
+  #dropMetricsAfter(epoch: number, step: number): void {
+    if (!existsSync(this.metricsPath)) return;
+    const kept = readFileSync(this.metricsPath, 'utf8').split('\n').filter((line) => {
+      try {
+        const e = JSON.parse(line) as { epoch?: unknown; step?: unknown };
+        return typeof e.epoch === 'number' && typeof e.step === 'number' && e.epoch <= epoch && e.step <= step;
+      } catch {
+        return false;
+      }
+    });
+    const tmp = `${this.metricsPath}.tmp`;
+    writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
+    renameSync(tmp, this.metricsPath);
+  }
+
   /** Restores model, optimizer, scheduler and RNG from the run's last checkpoint. */
   resume(): boolean {
     if (!existsSync(this.checkpointPath)) return false;
@@ -130,6 +149,7 @@ export class Trainer {
       this.#epoch = state.epoch;
       this.#step = state.step;
       this.#best = { metric: state.bestMetric, epoch: state.bestEpoch, metrics: (state.extra.bestMetrics as EvalMetrics) ?? null };
+      this.#dropMetricsAfter(state.epoch, state.step);
       this.#log(`resumed from ${this.checkpointPath}: ${state.epoch} epochs done, step ${state.step}`);
       return true;
     } finally {

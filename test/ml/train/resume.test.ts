@@ -60,4 +60,10 @@ test('kill -9 mid-epoch, resume, same final checkpoint as an uninterrupted run',
   assert.deepEqual([...a.keys()], [...b.keys()]);
   assert.ok(a.size > 100);
   for (const [k, v] of a) assert.ok(v.equals(b.get(k)!), `tensor ${k} differs after resume`);
+  // The metrics log reads as one run: the killed run's steps past its checkpoint are gone.
+  const log = (run: string): string[] => readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    const { type, epoch, step, loss } = JSON.parse(l) as Record<string, unknown>;
+    return JSON.stringify({ type, epoch, step, loss });
+  });
+  assert.deepEqual(log(cut), log(full));
 });
