@@ -20,7 +20,7 @@
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
-      "libraries": ["<!@(node scripts/libtorch.cjs ldflags)", "<!@(node scripts/libtorch.cjs libs)"]
+      "libraries": ["<!@(node scripts/libtorch.cjs ldflags)", "<!@(node scripts/libtorch.cjs libs)", "-ljpeg"]
     }
   ]
 }

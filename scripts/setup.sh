@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs on Debian/Ubuntu, idempotently: libtorch + OpenBLAS + Fashion-MNIST
-# from apt, npm packages from the lock file, the native addon and the TypeScript build.
+# Installs what the project needs on Debian/Ubuntu, idempotently: libtorch + OpenBLAS + libjpeg-turbo
+# (the addon decodes JPEGs with it, as Pillow does) + Fashion-MNIST from apt, npm packages from the
+# lock file, the native addon and the TypeScript build.
 # Set LIBTORCH=/path/to/libtorch to build against another libtorch (apt's libtorch-dev is then skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-pkgs=(libopenblas0-pthread dataset-fashion-mnist)
+pkgs=(libopenblas0-pthread libjpeg-dev dataset-fashion-mnist)
 [ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev)
 # --tests: the suite compares with PyTorch/torchvision at run time in a few places, and drives the
 # search page in Debian's headless Chromium.

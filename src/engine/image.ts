@@ -37,3 +37,16 @@ export function jitterBytes(src: Uint8Array, width: number, height: number, chan
 export function bytesToFloat(src: Uint8Array, width: number, height: number, channels: number): Float32Array {
   return native.bytesToFloat(src, width, height, channels);
 }
+
+/** How strict decodeJpeg is: 'error' fails on errors and truncated data, 'warning' on any libjpeg warning too. */
+export type JpegStrictness = 'none' | 'truncated' | 'error' | 'warning';
+
+/**
+ * Decodes a baseline or progressive JPEG to HWC RGB bytes with libjpeg (islow IDCT, fancy
+ * upsampling: Pillow's settings). Returns null for CMYK / YCCK files, which it leaves to callers.
+ */
+export function decodeJpeg(bytes: Uint8Array, opts: { maxPixels?: number; failOn?: JpegStrictness } = {}): { data: Uint8Array; width: number; height: number } | null {
+  const level = { none: 0, truncated: 1, error: 2, warning: 3 }[opts.failOn ?? 'error'];
+  if (level === undefined) throw new RangeError(`decodeJpeg: failOn must be none, truncated, error or warning, got ${String(opts.failOn)}`);
+  return native.decodeJpeg(bytes, opts.maxPixels ?? Infinity, level);
+}

@@ -58,6 +58,7 @@ export interface NativeBinding {
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; config: string; parallelInfo: string };
   backward(h: H, grad?: Opt<H>, retainGraph?: Opt<boolean>, createGraph?: boolean): void;
   jitterBytes(src: Uint8Array, width: number, height: number, channels: number, ops: Int32Array, factors: Float64Array): Uint8Array;
+  decodeJpeg(bytes: Uint8Array, maxPixels: number, failOn: number): { data: Uint8Array; width: number; height: number } | null;
   bytesToFloat(src: Uint8Array, width: number, height: number, channels: number): Float32Array;
   resizeBytes(src: Uint8Array, width: number, height: number, channels: number, boxX: number, boxY: number, boxW: number, boxH: number, outW: number, outH: number): Uint8Array;
   grad(h: H): H | null;

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
 import { hflip, pyRound, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
-import { floatToRaw, headerSize, rawToFloat, type FloatImage, type RawImage } from '../../../src/ml/data/image.js';
+import { decodeImage, floatToRaw, headerSize, rawToFloat, type FloatImage, type RawImage } from '../../../src/ml/data/image.js';
 import { crop8, hflip8, resize8 } from '../../../src/ml/data/geometry8.js';
 import { colorJitter8 } from '../../../src/ml/data/color8.js';
-import { resizeBytes, jitterBytes, bytesToFloat } from '../../../src/engine/image.js';
+import { resizeBytes, jitterBytes, bytesToFloat, decodeJpeg } from '../../../src/engine/image.js';
 import sharp from 'sharp';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { REFERENCE_CONFIGS, referencePipelines } from '../../../src/ml/data/presets.js';
@@ -308,4 +308,36 @@ test('the PIL path draws the same random numbers as the float path, so both see 
     // Same geometry; the colours differ only by PIL's truncation to bytes after each step.
     assert.ok(sum / x.data.length < 3 / 255, `seed ${seed}: mean difference ${(255 * sum) / x.data.length}/255`);
   }
+});
+
+test('the libjpeg decoder: truncated and corrupt files are errors, CMYK goes to libvips, grey becomes RGB', async () => {
+  const W = 64, H = 48;
+  const px = Buffer.alloc(W * H * 3);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 13) & 255;
+  const raw = { raw: { width: W, height: H, channels: 3 as const } };
+  const jpg = await sharp(px, raw).jpeg({ quality: 90 }).toBuffer();
+  const ok = decodeJpeg(jpg)!;
+  assert.deepEqual([ok.width, ok.height, ok.data.length], [W, H, W * H * 3]);
+  // Same pixels as libvips up to IDCT rounding (sharp's bundled decoder is mozjpeg's).
+  const viaVips = await sharp(jpg).raw().toBuffer();
+  assert.ok(ok.data.every((v, i) => Math.abs(v - viaVips[i]!) <= 3));
+
+  const cut = jpg.subarray(0, Math.floor(jpg.length * 0.6));
+  assert.throws(() => decodeJpeg(cut), /premature end of JPEG file/i);
+  await assert.rejects(decodeImage(cut), /premature end/i);
+  assert.deepEqual(decodeJpeg(cut, { failOn: 'none' })!.width, W); // the rest is filled in, as libjpeg does
+  assert.throws(() => decodeJpeg(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2, 3])), Error);
+  assert.throws(() => decodeJpeg(jpg, { maxPixels: 100 }), /exceeds pixel limit/);
+  assert.throws(() => decodeJpeg(jpg, { failOn: 'loud' as 'none' }), /failOn must be/);
+
+  const cmyk = await sharp(px, raw).toColourspace('cmyk').jpeg().toBuffer();
+  assert.equal(decodeJpeg(cmyk), null);
+  const fromVips = await decodeImage(cmyk);
+  assert.deepEqual([fromVips.width, fromVips.height, fromVips.channels], [W, H, 3]);
+
+  const grey = await sharp(px, raw).toColourspace('b-w').jpeg().toBuffer();
+  const g = decodeJpeg(grey)!;
+  assert.ok(g.data.every((v, i) => v === g.data[i - (i % 3)]), 'grey JPEG decodes to R = G = B');
+  const luma = await decodeImage(grey, { channels: 1 });
+  assert.deepEqual([...luma.data], Array.from({ length: W * H }, (_, i) => g.data[3 * i]!));
 });
