@@ -1,9 +1,9 @@
 // torchvision-style transforms, each with a plain-JSON spec so a pipeline can be rebuilt inside a
 // worker thread. Like torchvision's, most have two forms: on HWC uint8 images with PIL's
 // arithmetic (applyBytes: what torchvision does to PIL images, the reference's path) and on CHW
-// float images with torchvision's tensor arithmetic (apply). Random parameters are drawn from the Rng passed in, with
-// torchvision's sampling algorithms (RandomResizedCrop's 10 attempts and centre fallback,
-// ColorJitter's random order, ...). Deterministic geometry (Resize, CenterCrop) can also describe
+// float images with torchvision's tensor arithmetic (apply). Random parameters are drawn from the
+// Rng passed in, with torchvision's sampling algorithms (RandomResizedCrop's 10 attempts and
+// centre fallback, ColorJitter's random order, ...). Deterministic geometry (Resize, CenterCrop) can also describe
 // itself as a libvips op, so a pipeline can run it while decoding.
 import { crop, hflip, pyRound, resizeBilinear, rotate } from './geometry.js';
 import { crop8, hflip8, resize8 } from './geometry8.js';
