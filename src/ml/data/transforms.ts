@@ -3,8 +3,8 @@
 // arithmetic (applyBytes: what torchvision does to PIL images, the reference's path) and on CHW
 // float images with torchvision's tensor arithmetic (apply). Random parameters are drawn from the
 // Rng passed in, with torchvision's sampling algorithms (RandomResizedCrop's 10 attempts and
-// centre fallback, ColorJitter's random order, ...). Deterministic geometry (Resize, CenterCrop) can also describe
-// itself as a libvips op, so a pipeline can run it while decoding.
+// centre fallback, ColorJitter's random order, ...). Deterministic geometry (Resize, CenterCrop)
+// can also describe itself as a libvips op, so a pipeline can run it while decoding.
 import { crop, hflip, pyRound, resizeBilinear, rotate } from './geometry.js';
 import { crop8, hflip8, resize8 } from './geometry8.js';
 import { colorJitter8 } from './color8.js';
