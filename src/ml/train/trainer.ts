@@ -1,7 +1,8 @@
 // The training loop of the paper's recipe, for any loss: SGD (momentum, Nesterov, no-bias-decay
 // groups), per-iteration LR schedule, evaluation every epoch, best checkpoint by cosine R@1, JSONL
 // metrics, atomic checkpoints and bit-for-bit --resume, and a clean stop on a non-finite loss.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 import path from 'node:path';
 import {
   type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose,
@@ -129,9 +130,7 @@ export class Trainer {
         return false;
       }
     });
-    const tmp = `${this.metricsPath}.tmp`;
-    writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
-    renameSync(tmp, this.metricsPath);
+    writeFileAtomicSync(this.metricsPath, [Buffer.from(kept.map((l) => `${l}\n`).join(''))]);
   }
 
   /** Restores model, optimizer, scheduler and RNG from the run's last checkpoint. */
