@@ -3,14 +3,12 @@
 // one pass computes that mean (if contrast is on), a second applies every step and writes the
 // output once — instead of one full-image pass and array per step. Same arithmetic as color.ts
 // (torchvision's tensor semantics), including float32 rounding between steps.
+import type { ColorStep } from '../../engine/image.js';
 import { BYTE_TO_UNIT, type FloatImage, type RawImage } from './image.js';
 import { clamp01, hueShift } from './color.js';
 
-/** 0 brightness, 1 contrast, 2 saturation, 3 hue. */
-export interface JitterStep {
-  op: 0 | 1 | 2 | 3;
-  factor: number;
-}
+/** 0 brightness, 1 contrast, 2 saturation, 3 hue: the addon's 8-bit jitter takes the same steps. */
+export type JitterStep = ColorStep;
 
 const f32 = Math.fround;
 
