@@ -6,24 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
 import { tensor, tidy, liveTensors, dispose, Tensor, Generator, type DType } from '../../src/engine/index.js';
+import { prng } from '../prng.js';
 
 // A few seconds: failing calls cost about as much as succeeding ones since the addon stopped
 // libtorch from symbolising a C++ backtrace for every error (see src/native/addon.cc).
 const CALLS = 20_000;
 // Fixed by default so a failure replays; DML_STRESS_SEED explores other sequences.
 const SEED = Number(process.env.DML_STRESS_SEED ?? 20240601);
-
-/** mulberry32: a small seeded PRNG so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Float types are drawn more often: most ops (and all differentiable ones) want them.
 const DTYPES: DType[] = ['float32', 'float32', 'float32', 'float64', 'float64', 'int64', 'int32', 'bool', 'uint8', 'float16', 'bfloat16', 'int8', 'int16'];

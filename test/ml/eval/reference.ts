@@ -1,17 +1,7 @@
 // Plain brute-force references for the evaluation tests: double loops in float64 JS, no engine.
 export type RefMetric = 'cosine' | 'l2' | 'dot';
 
-/** mulberry32: deterministic test data independent of the engine's generator. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../prng.js';
 
 /** Standard normal draw (Box-Muller). */
 export function gauss(r: () => number): number {
