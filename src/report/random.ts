@@ -1,6 +1,7 @@
-// A tiny seeded PRNG for the report (subsampling, t-SNE initialisation, example queries): mulberry32
-// for uniforms, Box-Muller for normals. Self-contained so that the report's pictures depend on
-// nothing but their seed.
+// A tiny seeded PRNG for the report (subsampling, t-SNE initialisation, example queries): the
+// samplers' mulberry32 for uniforms, Box-Muller for normals, so that the report's pictures depend
+// on nothing but their seed.
+import { mulberry32 } from '../ml/samplers/index.js';
 
 export interface ReportRng {
   /** Uniform in [0, 1). */
@@ -12,15 +13,8 @@ export interface ReportRng {
 }
 
 export function reportRng(seed: number): ReportRng {
-  let a = (Math.imul(seed | 0, 0x9e3779b1) ^ 0x85ebca6b) >>> 0;
+  const uniform = mulberry32(Math.imul(seed | 0, 0x9e3779b1) ^ 0x85ebca6b);
   let spare: number | null = null;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   return {
     uniform,
     normal(): number {
