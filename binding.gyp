@@ -10,7 +10,8 @@
         "src/native/shape.cc",
         "src/native/nn.cc",
         "src/native/autograd.cc",
-        "src/native/image.cc"
+        "src/native/image.cc",
+        "src/native/resample.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

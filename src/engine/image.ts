@@ -18,6 +18,14 @@ export function resizeBytes(src: Uint8Array, width: number, height: number, chan
   return native.resizeBytes(src, width, height, channels, box.x, box.y, box.width, box.height, outWidth, outHeight);
 }
 
+/**
+ * Whether the pixel kernels run hand-vectorised (AVX2) versions: on x86-64 CPUs that have AVX2,
+ * unless the environment sets DML_NO_SIMD=1 when the addon loads. Both give the same bytes.
+ */
+export function imageKernelsUseSimd(): boolean {
+  return native.imageSimd;
+}
+
 /** One ColorJitter step: 0 brightness, 1 contrast, 2 saturation, 3 hue, with its factor. */
 export interface ColorStep {
   op: 0 | 1 | 2 | 3;

@@ -1,7 +1,6 @@
 // What torchvision's PIL backend does to 8-bit HWC images, with Pillow's own arithmetic, so the
 // data pipeline's PIL path gives torchvision-on-PIL pixels bit for bit at C speed:
-//  - resizeBytes: the antialiased bilinear resampler (Resample.c: precompute_coeffs,
-//    normalize_coeffs_8bpc, ImagingResampleHorizontal/Vertical_8bpc);
+//  - resizeBytes: the antialiased bilinear resampler (resample.cc);
 //  - jitterBytes: ColorJitter's steps — ImageEnhance brightness/contrast/saturation (Image.blend
 //    against a degenerate image, Blend.c) and adjust_hue through Convert.c's 8-bit HSV;
 //  - bytesToFloat: ToTensor (HWC uint8 -> CHW float32 / 255);
@@ -9,10 +8,10 @@
 //    with Debian's libjpeg-turbo, the one Debian's Pillow uses, the same pixels, and ~3x cheaper
 //    than a libvips pipeline for a small photo.
 // No ATen headers: this file compiles in seconds.
-// The resampling loops are the data loader's hot spot; O3 lets GCC vectorise the vertical pass.
-#pragma GCC optimize("O3")
 
 #include <napi.h>
+
+#include "resample.h"
 
 #include <algorithm>
 #include <cmath>
@@ -29,104 +28,6 @@
 
 namespace dml {
 namespace {
-
-constexpr int kPrecisionBits = 32 - 8 - 2;
-
-struct Coeffs {
-  std::vector<int> first, count;
-  std::vector<int32_t> weights;
-  int ksize = 0;
-};
-
-// Bilinear (triangle, support 1) taps of an axis of inSize samples resized to outSize; the
-// filter widens by the scale when shrinking (antialiasing).
-Coeffs Precompute(int inSize, int outSize) {
-  const double scale = static_cast<double>(inSize) / outSize;
-  const double filterscale = scale < 1.0 ? 1.0 : scale;
-  const double support = filterscale;
-  Coeffs c;
-  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.first.resize(outSize);
-  c.count.resize(outSize);
-  c.weights.assign(static_cast<size_t>(outSize) * c.ksize, 0);
-  std::vector<double> pre(c.ksize);
-  const double ss = 1.0 / filterscale;
-  for (int xx = 0; xx < outSize; xx++) {
-    const double center = (xx + 0.5) * scale;
-    int xmin = static_cast<int>(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    double ww = 0.0;
-    for (int x = 0; x < xmax; x++) {
-      double t = (x + xmin - center + 0.5) * ss;
-      if (t < 0) t = -t;
-      pre[x] = t < 1.0 ? 1.0 - t : 0.0;
-      ww += pre[x];
-    }
-    int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
-    for (int x = 0; x < xmax; x++) {
-      const double w = ww != 0.0 ? pre[x] / ww : pre[x];
-      k[x] = static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
-    }
-    c.first[xx] = xmin;
-    c.count[xx] = xmax < 0 ? 0 : xmax;
-  }
-  return c;
-}
-
-inline uint8_t Clip8(int32_t in) {
-  const int32_t v = in >> kPrecisionBits;
-  return v < 0 ? 0 : v > 255 ? 255 : static_cast<uint8_t>(v);
-}
-
-// Rows [rowFirst, rowFirst + rows) of the box, resampled horizontally to outW columns.
-void Horizontal(const uint8_t* src, int width, int channels, int boxX, int rowFirst, int rows, const Coeffs& c, int outW, uint8_t* out) {
-  const size_t stride = static_cast<size_t>(width) * channels;
-  for (int r = 0; r < rows; r++) {
-    const uint8_t* in = src + (rowFirst + r) * stride + static_cast<size_t>(boxX) * channels;
-    uint8_t* o = out + static_cast<size_t>(r) * outW * channels;
-    for (int xx = 0; xx < outW; xx++) {
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
-      const uint8_t* p = in + static_cast<size_t>(c.first[xx]) * channels;
-      const int n = c.count[xx];
-      if (channels == 3) {  // RGB, the common case: one pass over the taps for all three channels
-        int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-        for (int t = 0; t < n; t++, p += 3) {
-          s0 += p[0] * k[t];
-          s1 += p[1] * k[t];
-          s2 += p[2] * k[t];
-        }
-        *o++ = Clip8(s0);
-        *o++ = Clip8(s1);
-        *o++ = Clip8(s2);
-        continue;
-      }
-      for (int ch = 0; ch < channels; ch++) {
-        int32_t s = 1 << (kPrecisionBits - 1);
-        for (int t = 0; t < n; t++) s += p[t * channels + ch] * k[t];
-        *o++ = Clip8(s);
-      }
-    }
-  }
-}
-
-// Rows of src (rowLen bytes each, the first at srcRow0) resampled vertically to outH rows.
-void Vertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, int srcRow0, const Coeffs& c, int outH, uint8_t* out) {
-  std::vector<int32_t> acc(rowLen);
-  for (int yy = 0; yy < outH; yy++) {
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
-    for (int t = 0; t < c.count[yy]; t++) {
-      const uint8_t* in = src + (srcRow0 + c.first[yy] + t) * stride + rowOffset;
-      const int32_t w = k[t];
-      for (int i = 0; i < rowLen; i++) acc[i] += in[i] * w;
-    }
-    uint8_t* o = out + static_cast<size_t>(yy) * rowLen;
-    for (int i = 0; i < rowLen; i++) o[i] = Clip8(acc[i]);
-  }
-}
 
 int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
@@ -150,32 +51,8 @@ Napi::Value ResizeBytes(const Napi::CallbackInfo& info) {
   if (srcArr.ElementLength() != static_cast<size_t>(W) * H * C) throw Napi::RangeError::New(env, "resizeBytes: src length is not width * height * channels");
   if (bw < 1 || bh < 1 || bx + bw > W || by + bh > H) throw Napi::RangeError::New(env, "resizeBytes: box is not inside the image");
   if (outW < 1 || outH < 1) throw Napi::RangeError::New(env, "resizeBytes: output size must be positive");
-  const uint8_t* src = srcArr.Data();
   Napi::Uint8Array result = Napi::Uint8Array::New(env, static_cast<size_t>(outW) * outH * C);
-  uint8_t* out = result.Data();
-  const bool horizontal = outW != bw, vertical = outH != bh;
-  Coeffs vc;
-  int y0 = 0, rows = bh;
-  if (vertical) {
-    vc = Precompute(bh, outH);
-    y0 = vc.first[0];
-    rows = vc.first[outH - 1] + vc.count[outH - 1] - y0;
-  }
-  if (horizontal) {
-    const Coeffs hc = Precompute(bw, outW);
-    if (!vertical) {
-      Horizontal(src, W, C, bx, by, bh, hc, outW, out);
-      return result;
-    }
-    // Only the rows the vertical pass reads go through the horizontal pass.
-    std::vector<uint8_t> tmp(static_cast<size_t>(rows) * outW * C);
-    Horizontal(src, W, C, bx, by + y0, rows, hc, outW, tmp.data());
-    Vertical(tmp.data(), static_cast<size_t>(outW) * C, 0, outW * C, -y0, vc, outH, out);
-  } else if (vertical) {
-    Vertical(src, static_cast<size_t>(W) * C, static_cast<size_t>(bx) * C, bw * C, by, vc, outH, out);
-  } else {
-    for (int r = 0; r < bh; r++) std::copy_n(src + (static_cast<size_t>(by + r) * W + bx) * C, static_cast<size_t>(bw) * C, out + static_cast<size_t>(r) * bw * C);
-  }
+  ResampleBytes(srcArr.Data(), W, H, C, bx, by, bw, bh, outW, outH, result.Data());
   return result;
 }
 
@@ -440,6 +317,7 @@ void RegisterImage(Napi::Env env, Napi::Object exports) {
   exports.Set("jitterBytes", Napi::Function::New(env, JitterBytes, "jitterBytes"));
   exports.Set("bytesToFloat", Napi::Function::New(env, BytesToFloat, "bytesToFloat"));
   exports.Set("decodeJpeg", Napi::Function::New(env, DecodeJpeg, "decodeJpeg"));
+  exports.Set("imageSimd", Napi::Boolean::New(env, ResampleUsesSimd()));
 }
 
 }  // namespace dml
