@@ -11,7 +11,10 @@
         "src/native/nn.cc",
         "src/native/autograd.cc",
         "src/native/image.cc",
-        "src/native/resample.cc"
+        "src/native/resample.cc",
+        "src/native/color.cc",
+        "src/native/layout.cc",
+        "src/native/simd.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

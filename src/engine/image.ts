@@ -46,6 +46,11 @@ export function bytesToFloat(src: Uint8Array, width: number, height: number, cha
   return native.bytesToFloat(src, width, height, channels);
 }
 
+/** PIL's FLIP_LEFT_RIGHT of an HWC uint8 buffer. */
+export function flipBytes(src: Uint8Array, width: number, height: number, channels: number): Uint8Array {
+  return native.flipBytes(src, width, height, channels);
+}
+
 /** How strict decodeJpeg is: 'error' fails on errors and truncated data, 'warning' on any libjpeg warning too. */
 export type JpegStrictness = 'none' | 'truncated' | 'error' | 'warning';
 

@@ -11,7 +11,7 @@
 
 #include <napi.h>
 
-#include "resample.h"
+#include "pixels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -38,7 +38,7 @@ int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
 
 // resizeBytes(src, width, height, channels, boxX, boxY, boxW, boxH, outW, outH) -> Uint8Array:
 // PIL's img.crop(box).resize((outW, outH), BILINEAR) on HWC bytes.
-Napi::Value ResizeBytes(const Napi::CallbackInfo& info) {
+Napi::Value ResizeBytesJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 10 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "resizeBytes(src: Uint8Array, width, height, channels, boxX, boxY, boxW, boxH, outW, outH)");
@@ -56,60 +56,9 @@ Napi::Value ResizeBytes(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// Image.blend(degenerate d, image x, alpha) on one value: Blend.c's float arithmetic, truncated and clipped.
-inline uint8_t Blend(int d, int x, float alpha) {
-  const float t = d + alpha * (x - d);
-  return t <= 0.0f ? 0 : t >= 255.0f ? 255 : static_cast<uint8_t>(t);
-}
-
-// Convert.c's L24: ITU-R 601-2 luma in 16-bit fixed point.
-inline int Luma(int r, int g, int b) { return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16; }
-
-// torchvision's F_pil.adjust_hue: convert('HSV') (rgb2hsv_row), H += uint8(shift) wrapping,
-// convert('RGB') (hsv2rgb), keeping Pillow's float/double mix.
-inline void HueShift(const uint8_t* in, uint8_t* out, int shift) {
-  const uint8_t r = in[0], g = in[1], b = in[2];
-  const uint8_t maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
-  const uint8_t v = maxc;
-  int uh = 0, us = 0;
-  if (minc != maxc) {
-    const float cr = static_cast<float>(maxc - minc);
-    const float s = cr / static_cast<float>(maxc);
-    const float rc = static_cast<float>(maxc - r) / cr, gc = static_cast<float>(maxc - g) / cr, bc = static_cast<float>(maxc - b) / cr;
-    float h;
-    if (r == maxc) h = bc - gc;
-    else if (g == maxc) h = 2.0 + rc - bc;
-    else h = 4.0 + gc - rc;
-    h = std::fmod((h / 6.0 + 1.0), 1.0);
-    uh = std::clamp(static_cast<int>(h * 255.0), 0, 255);
-    us = std::clamp(static_cast<int>(s * 255.0), 0, 255);
-  }
-  if (us == 0) {
-    out[0] = out[1] = out[2] = v;
-    return;
-  }
-  const uint8_t hh = static_cast<uint8_t>((uh + shift) & 255);
-  const int i = static_cast<int>(std::floor(static_cast<float>(hh) * 6.0 / 255.0));
-  const float f = static_cast<float>(hh) * 6.0 / 255.0 - static_cast<float>(i);
-  const float fs = static_cast<float>(us) / 255.0;
-  const uint8_t p = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs))), 0, 255));
-  const uint8_t q = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * f))), 0, 255));
-  const uint8_t t = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * (1.0 - f)))), 0, 255));
-  switch (i % 6) {
-    case 0: out[0] = v; out[1] = t; out[2] = p; break;
-    case 1: out[0] = q; out[1] = v; out[2] = p; break;
-    case 2: out[0] = p; out[1] = v; out[2] = t; break;
-    case 3: out[0] = p; out[1] = q; out[2] = v; break;
-    case 4: out[0] = t; out[1] = p; out[2] = v; break;
-    default: out[0] = v; out[1] = p; out[2] = q; break;
-  }
-}
-
-// jitterBytes(src, width, height, channels, ops: Int32Array, factors: Float64Array) -> Uint8Array.
-// ops: 0 brightness, 1 contrast, 2 saturation, 3 hue, applied in order. Brightness and contrast
-// map each byte on its own, so consecutive ones fold into one 256-entry table; saturation and
-// hue (no-ops on grey images, as in PIL / torchvision) each take a pass over the pixels.
-Napi::Value JitterBytes(const Napi::CallbackInfo& info) {
+// jitterBytes(src, width, height, channels, ops: Int32Array, factors: Float64Array) -> Uint8Array:
+// ColorJitter's steps (0 brightness, 1 contrast, 2 saturation, 3 hue) in order, PIL's arithmetic.
+Napi::Value JitterBytesJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 6 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
       !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
@@ -121,70 +70,20 @@ Napi::Value JitterBytes(const Napi::CallbackInfo& info) {
   Napi::Int32Array ops = info[4].As<Napi::Int32Array>();
   Napi::Float64Array factors = info[5].As<Napi::Float64Array>();
   if (C != 1 && C != 3) throw Napi::RangeError::New(env, "jitterBytes: channels must be 1 or 3");
-  const size_t n = static_cast<size_t>(W) * H * C;
-  if (srcArr.ElementLength() != n) throw Napi::RangeError::New(env, "jitterBytes: src length is not width * height * channels");
-  if (ops.ElementLength() != factors.ElementLength()) throw Napi::RangeError::New(env, "jitterBytes: ops and factors differ in length");
   const size_t pixels = static_cast<size_t>(W) * H;
-  Napi::Uint8Array result = Napi::Uint8Array::New(env, n);
-  uint8_t* out = result.Data();
-  std::copy_n(srcArr.Data(), n, out);
-  uint8_t lut[256];
-  bool identity = true;
-  for (int v = 0; v < 256; v++) lut[v] = static_cast<uint8_t>(v);
-  auto applyLut = [&]() {
-    if (identity) return;
-    for (size_t i = 0; i < n; i++) out[i] = lut[out[i]];
-    for (int v = 0; v < 256; v++) lut[v] = static_cast<uint8_t>(v);
-    identity = true;
-  };
-  std::vector<uint8_t> table;
+  if (srcArr.ElementLength() != pixels * C) throw Napi::RangeError::New(env, "jitterBytes: src length is not width * height * channels");
+  if (ops.ElementLength() != factors.ElementLength()) throw Napi::RangeError::New(env, "jitterBytes: ops and factors differ in length");
   for (size_t s = 0; s < ops.ElementLength(); s++) {
-    const int op = ops[s];
-    const double factor = factors[s];
-    const float alpha = static_cast<float>(factor);
-    if (op == 0) {
-      for (int v = 0; v < 256; v++) lut[v] = Blend(0, lut[v], alpha);
-      identity = false;
-    } else if (op == 1) {
-      // ImageEnhance.Contrast: int(mean of convert('L') + 0.5), of the image as it is now.
-      double sum = 0;
-      if (C == 1) {
-        for (size_t i = 0; i < n; i++) sum += lut[out[i]];
-      } else {
-        for (size_t i = 0; i < n; i += 3) sum += Luma(lut[out[i]], lut[out[i + 1]], lut[out[i + 2]]);
-      }
-      const int mean = static_cast<int>(sum / static_cast<double>(pixels) + 0.5);
-      for (int v = 0; v < 256; v++) lut[v] = Blend(mean, lut[v], alpha);
-      identity = false;
-    } else if (op == 2) {
-      if (C != 3) continue;
-      applyLut();
-      // ImageEnhance.Color: each channel blended with its pixel's L; a table over (L, value).
-      table.resize(256 * 256);
-      for (int l = 0; l < 256; l++) for (int v = 0; v < 256; v++) table[(l << 8) | v] = Blend(l, v, alpha);
-      for (size_t i = 0; i < n; i += 3) {
-        const int l = Luma(out[i], out[i + 1], out[i + 2]) << 8;
-        out[i] = table[l | out[i]];
-        out[i + 1] = table[l | out[i + 1]];
-        out[i + 2] = table[l | out[i + 2]];
-      }
-    } else if (op == 3) {
-      if (!(factor >= -0.5 && factor <= 0.5)) throw Napi::RangeError::New(env, "jitterBytes: hue factor must be in [-0.5, 0.5]");
-      if (C != 3) continue;
-      applyLut();
-      // numpy's uint8 of the truncated shift: negative values wrap.
-      const int shift = static_cast<int>(factor * 255.0) & 255;
-      for (size_t i = 0; i < n; i += 3) HueShift(out + i, out + i, shift);
-    } else {
-      throw Napi::RangeError::New(env, "jitterBytes: ops must be 0 (brightness), 1 (contrast), 2 (saturation) or 3 (hue)");
-    }
+    if (ops[s] < 0 || ops[s] > 3) throw Napi::RangeError::New(env, "jitterBytes: ops must be 0 (brightness), 1 (contrast), 2 (saturation) or 3 (hue)");
+    if (ops[s] == 3 && !(factors[s] >= -0.5 && factors[s] <= 0.5)) throw Napi::RangeError::New(env, "jitterBytes: hue factor must be in [-0.5, 0.5]");
   }
-  applyLut();
+  Napi::Uint8Array result = Napi::Uint8Array::New(env, pixels * C);
+  JitterBytes(srcArr.Data(), result.Data(), pixels, C, ops.Data(), factors.Data(), ops.ElementLength());
   return result;
 }
 
 // bytesToFloat(src, width, height, channels) -> Float32Array: ToTensor, HWC uint8 -> CHW v / 255.
-Napi::Value BytesToFloat(const Napi::CallbackInfo& info) {
+Napi::Value BytesToFloatJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "bytesToFloat(src: Uint8Array, width, height, channels)");
@@ -192,17 +91,25 @@ Napi::Value BytesToFloat(const Napi::CallbackInfo& info) {
   Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
   const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
   if (C < 1) throw Napi::RangeError::New(env, "bytesToFloat: channels must be positive");
-  const size_t plane = static_cast<size_t>(W) * H;
-  if (srcArr.ElementLength() != plane * C) throw Napi::RangeError::New(env, "bytesToFloat: src length is not width * height * channels");
-  float lut[256];
-  for (int v = 0; v < 256; v++) lut[v] = static_cast<float>(v) / 255.0f;
-  Napi::Float32Array result = Napi::Float32Array::New(env, plane * C);
-  float* out = result.Data();
-  const uint8_t* src = srcArr.Data();
-  for (int c = 0; c < C; c++) {
-    float* o = out + c * plane;
-    for (size_t i = 0; i < plane; i++) o[i] = lut[src[i * C + c]];
+  const size_t pixels = static_cast<size_t>(W) * H;
+  if (srcArr.ElementLength() != pixels * C) throw Napi::RangeError::New(env, "bytesToFloat: src length is not width * height * channels");
+  Napi::Float32Array result = Napi::Float32Array::New(env, pixels * C);
+  BytesToFloat(srcArr.Data(), pixels, C, result.Data());
+  return result;
+}
+
+// flipBytes(src, width, height, channels) -> Uint8Array: PIL's FLIP_LEFT_RIGHT.
+Napi::Value FlipBytesJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "flipBytes(src: Uint8Array, width, height, channels)");
   }
+  Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
+  const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
+  if (C < 1) throw Napi::RangeError::New(env, "flipBytes: channels must be positive");
+  if (srcArr.ElementLength() != static_cast<size_t>(W) * H * C) throw Napi::RangeError::New(env, "flipBytes: src length is not width * height * channels");
+  Napi::Uint8Array result = Napi::Uint8Array::New(env, srcArr.ElementLength());
+  FlipBytes(srcArr.Data(), W, H, C, result.Data());
   return result;
 }
 
@@ -313,11 +220,12 @@ Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterImage(Napi::Env env, Napi::Object exports) {
-  exports.Set("resizeBytes", Napi::Function::New(env, ResizeBytes, "resizeBytes"));
-  exports.Set("jitterBytes", Napi::Function::New(env, JitterBytes, "jitterBytes"));
-  exports.Set("bytesToFloat", Napi::Function::New(env, BytesToFloat, "bytesToFloat"));
+  exports.Set("resizeBytes", Napi::Function::New(env, ResizeBytesJs, "resizeBytes"));
+  exports.Set("jitterBytes", Napi::Function::New(env, JitterBytesJs, "jitterBytes"));
+  exports.Set("bytesToFloat", Napi::Function::New(env, BytesToFloatJs, "bytesToFloat"));
+  exports.Set("flipBytes", Napi::Function::New(env, FlipBytesJs, "flipBytes"));
   exports.Set("decodeJpeg", Napi::Function::New(env, DecodeJpeg, "decodeJpeg"));
-  exports.Set("imageSimd", Napi::Boolean::New(env, ResampleUsesSimd()));
+  exports.Set("imageSimd", Napi::Boolean::New(env, ImageKernelsUseSimd()));
 }
 
 }  // namespace dml

@@ -4,18 +4,13 @@
 // at run time (the portable build targets baseline x86-64, whose SSE2 has no 32-bit multiply).
 // They stay exact: they add the same 32-bit integer products as Pillow, only in another order,
 // and integer addition does not care. DML_NO_SIMD=1 forces the scalar loops (tests compare both).
-#include "resample.h"
+#include "pixels.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define DML_RESAMPLE_AVX2 1
-#endif
+#include "simd.h"
 
 namespace dml {
 namespace {
@@ -126,13 +121,13 @@ void Vertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, i
   }
 }
 
-#ifdef DML_RESAMPLE_AVX2
+#ifdef DML_AVX2
 
 // RGB rows with two taps per step: 8 bytes loaded at a pixel give that pixel and the next, spread
 // by a byte shuffle into 32-bit lanes [R G B 0 | R' G' B' 0] and multiplied by [k k k 0 | k' k' k' 0].
 // A load reads 2 bytes past the pair (and a whole pixel past an odd count, weighted 0): pixels
 // whose last load would leave the image take the scalar path.
-__attribute__((target("avx2"))) void Horizontal3Avx2(const uint8_t* src, const uint8_t* srcEnd, int width, int boxX, int rowFirst, int rows, const Coeffs& c, uint8_t* out) {
+DML_TARGET_AVX2 void Horizontal3Avx2(const uint8_t* src, const uint8_t* srcEnd, int width, int boxX, int rowFirst, int rows, const Coeffs& c, uint8_t* out) {
   const int outW = static_cast<int>(c.count.size());
   const int pairs = (c.ksize + 1) / 2;
   std::vector<int32_t, std::allocator<int32_t>> wv(static_cast<size_t>(outW) * pairs * 8, 0);
@@ -174,7 +169,7 @@ __attribute__((target("avx2"))) void Horizontal3Avx2(const uint8_t* src, const u
 }
 
 // 32 bytes of an output row per step, four 8-lane accumulators kept in registers over the taps.
-__attribute__((target("avx2"))) void VerticalAvx2(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, int srcRow0, const Coeffs& c, uint8_t* out) {
+DML_TARGET_AVX2 void VerticalAvx2(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, int srcRow0, const Coeffs& c, uint8_t* out) {
   const int outH = static_cast<int>(c.count.size());
   const __m256i half = _mm256_set1_epi32(kHalf);
   const int vecEnd = rowLen - rowLen % 32;
@@ -199,9 +194,7 @@ __attribute__((target("avx2"))) void VerticalAvx2(const uint8_t* src, size_t str
       a1 = _mm256_srai_epi32(a1, kPrecisionBits);
       a2 = _mm256_srai_epi32(a2, kPrecisionBits);
       a3 = _mm256_srai_epi32(a3, kPrecisionBits);
-      // The packs work within 128-bit lanes; the permute puts the 32 bytes back in order.
-      const __m256i p16 = _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a3));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + i), _mm256_permutevar8x32_epi32(p16, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + i), PackBytes(a0, a1, a2, a3));
     }
     for (int i = vecEnd; i < rowLen; i++) {
       int32_t s = kHalf;
@@ -214,36 +207,22 @@ __attribute__((target("avx2"))) void VerticalAvx2(const uint8_t* src, size_t str
 
 #endif
 
-bool DetectSimd() {
-#ifdef DML_RESAMPLE_AVX2
-  const char* off = std::getenv("DML_NO_SIMD");
-  if (off && *off && std::strcmp(off, "0") != 0) return false;
-  return __builtin_cpu_supports("avx2");
-#else
-  return false;
-#endif
-}
-
-const bool kSimd = DetectSimd();
-
 void RunHorizontal(const uint8_t* src, const uint8_t* srcEnd, int width, int channels, int boxX, int rowFirst, int rows, const Coeffs& c, uint8_t* out) {
-#ifdef DML_RESAMPLE_AVX2
-  if (kSimd && channels == 3) return Horizontal3Avx2(src, srcEnd, width, boxX, rowFirst, rows, c, out);
+#ifdef DML_AVX2
+  if (channels == 3 && ImageKernelsUseSimd()) return Horizontal3Avx2(src, srcEnd, width, boxX, rowFirst, rows, c, out);
 #endif
   (void)srcEnd;
   Horizontal(src, width, channels, boxX, rowFirst, rows, c, out);
 }
 
 void RunVertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, int srcRow0, const Coeffs& c, uint8_t* out) {
-#ifdef DML_RESAMPLE_AVX2
-  if (kSimd) return VerticalAvx2(src, stride, rowOffset, rowLen, srcRow0, c, out);
+#ifdef DML_AVX2
+  if (ImageKernelsUseSimd()) return VerticalAvx2(src, stride, rowOffset, rowLen, srcRow0, c, out);
 #endif
   Vertical(src, stride, rowOffset, rowLen, srcRow0, c, out);
 }
 
 }  // namespace
-
-bool ResampleUsesSimd() { return kSimd; }
 
 void ResampleBytes(const uint8_t* src, int W, int H, int C, int bx, int by, int bw, int bh, int outW, int outH, uint8_t* out) {
   const uint8_t* srcEnd = src + static_cast<size_t>(W) * H * C;

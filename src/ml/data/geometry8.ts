@@ -1,7 +1,7 @@
 // Geometry on HWC uint8 images with Pillow's own 8-bit arithmetic (Resample.c's fixed-point
 // bilinear, crop, transpose), so a pipeline that stays on bytes until ToTensor gives what
 // torchvision gives on PIL images — the reference's path — bit for bit.
-import { resizeBytes } from '../../engine/image.js';
+import { flipBytes, resizeBytes } from '../../engine/image.js';
 import type { RawImage } from './image.js';
 import type { Box } from './geometry.js';
 
@@ -46,25 +46,9 @@ export function crop8(img: RawImage, box: Box): RawImage {
   return { data: out, width: w, height: h, channels: C };
 }
 
-/** PIL's FLIP_LEFT_RIGHT. */
+/** PIL's FLIP_LEFT_RIGHT (in the addon). */
 export function hflip8(img: RawImage): RawImage {
   const { channels: C, height: H, width: W, data } = img;
-  const out = new Uint8Array(data.length);
-  if (C === 1) {
-    out.set(data);
-    for (let r = 0; r < H; r++) out.subarray(r * W, (r + 1) * W).reverse();
-  } else if (C === 3) {
-    for (let r = 0; r < H; r++) {
-      const row = r * W * 3;
-      for (let s = row, d = row + (W - 1) * 3; d >= row; s += 3, d -= 3) {
-        out[d] = data[s]!; out[d + 1] = data[s + 1]!; out[d + 2] = data[s + 2]!;
-      }
-    }
-  } else {
-    for (let r = 0; r < H; r++) {
-      const row = r * W * C;
-      for (let x = 0; x < W; x++) out.set(data.subarray(row + x * C, row + (x + 1) * C), row + (W - 1 - x) * C);
-    }
-  }
-  return { data: out, width: W, height: H, channels: C };
+  if (data.length !== W * H * C) throw new RangeError(`hflip: ${data.length} bytes for a ${W}x${H}x${C} image`);
+  return { data: flipBytes(data, W, H, C), width: W, height: H, channels: C };
 }

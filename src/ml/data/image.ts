@@ -1,6 +1,7 @@
 // Image decoding with sharp (libvips) to raw pixels, and the two in-memory layouts the transforms
 // use: RawImage (HWC uint8, what a decoder gives and what PIL holds) and FloatImage (CHW float32
 // in [0, 1], what ToTensor gives).
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { bytesToFloat, decodeJpeg } from '../../engine/image.js';
@@ -39,13 +40,30 @@ export type SharpOp =
   | { op: 'resize'; width: number; height: number }
   | { op: 'extract'; left: number; top: number; width: number; height: number };
 
+function readError(file: string, e: unknown): Error {
+  const err = e as NodeJS.ErrnoException;
+  return new Error(`${file}: cannot read image: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+}
+
 /** Reads an image file's bytes; the error names the file. */
 export async function readImageBytes(file: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(`${file}: cannot read image: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    throw readError(file, e);
+  }
+}
+
+/**
+ * readImageBytes, blocking: for loader workers, which have nothing else to do meanwhile. An async
+ * read of a small file takes four thread-pool round trips (open, stat, read, close): ~0.35 ms of
+ * CPU for a 64 KB JPEG here against ~0.06 ms blocking, a tenth of what decoding it costs.
+ */
+export function readImageBytesSync(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw readError(file, e);
   }
 }
 

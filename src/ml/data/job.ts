@@ -1,6 +1,6 @@
 // One sample's work — read, decode, transform — as run by a worker thread or, with no workers,
 // by the main thread. Messages hold only structured-cloneable data.
-import { readImageBytes } from './image.js';
+import { readImageBytesSync } from './image.js';
 import type { DecodedImage, Pipeline } from './pipeline.js';
 import { Rng, type RngState } from './rng.js';
 
@@ -49,7 +49,7 @@ export async function runJob(pipeline: Pipeline, job: Job): Promise<JobResult> {
     let decoded = job.decoded;
     let bytes = job.bytes;
     if (!decoded) {
-      bytes ??= await readImageBytes(job.path);
+      bytes ??= readImageBytesSync(job.path);
       try {
         decoded = await pipeline.decode(bytes);
       } catch (e) {
