@@ -12,10 +12,12 @@ export interface PixelBox {
 
 /**
  * PIL's img.crop(box).resize((outWidth, outHeight), BILINEAR) on a width×height×channels HWC
- * uint8 buffer: Pillow's antialiased fixed-point resampler, bit for bit.
+ * uint8 buffer: Pillow's antialiased fixed-point resampler, bit for bit. With `window`, only that
+ * region of the result (a crop that follows the resize), computed at the cost of its own pixels.
  */
-export function resizeBytes(src: Uint8Array, width: number, height: number, channels: number, box: PixelBox, outWidth: number, outHeight: number): Uint8Array {
-  return native.resizeBytes(src, width, height, channels, box.x, box.y, box.width, box.height, outWidth, outHeight);
+export function resizeBytes(src: Uint8Array, width: number, height: number, channels: number, box: PixelBox, outWidth: number, outHeight: number, window?: PixelBox): Uint8Array {
+  const win: [] | [number, number, number, number] = window ? [window.x, window.y, window.width, window.height] : [];
+  return native.resizeBytes(src, width, height, channels, box.x, box.y, box.width, box.height, outWidth, outHeight, ...win);
 }
 
 /**

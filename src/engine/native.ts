@@ -61,7 +61,7 @@ export interface NativeBinding {
   decodeJpeg(bytes: Uint8Array, maxPixels: number, failOn: number): { data: Uint8Array; width: number; height: number } | null;
   bytesToFloat(src: Uint8Array, width: number, height: number, channels: number): Float32Array;
   flipBytes(src: Uint8Array, width: number, height: number, channels: number): Uint8Array;
-  resizeBytes(src: Uint8Array, width: number, height: number, channels: number, boxX: number, boxY: number, boxW: number, boxH: number, outW: number, outH: number): Uint8Array;
+  resizeBytes(src: Uint8Array, width: number, height: number, channels: number, boxX: number, boxY: number, boxW: number, boxH: number, outW: number, outH: number, ...window: [] | [number, number, number, number]): Uint8Array;
   /** Whether the image kernels run their AVX2 versions (x86-64 with AVX2, DML_NO_SIMD unset). */
   readonly imageSimd: boolean;
   grad(h: H): H | null;

@@ -36,23 +36,28 @@ int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return static_cast<int>(v);
 }
 
-// resizeBytes(src, width, height, channels, boxX, boxY, boxW, boxH, outW, outH) -> Uint8Array:
-// PIL's img.crop(box).resize((outW, outH), BILINEAR) on HWC bytes.
+// resizeBytes(src, width, height, channels, boxX, boxY, boxW, boxH, outW, outH[, winX, winY, winW, winH])
+// -> Uint8Array: PIL's img.crop(box).resize((outW, outH), BILINEAR) on HWC bytes, or only the
+// window of it (a following crop, at the cost of the window's pixels alone).
 Napi::Value ResizeBytesJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 10 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "resizeBytes(src: Uint8Array, width, height, channels, boxX, boxY, boxW, boxH, outW, outH)");
+  if ((info.Length() != 10 && info.Length() != 14) || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "resizeBytes(src: Uint8Array, width, height, channels, boxX, boxY, boxW, boxH, outW, outH[, winX, winY, winW, winH])");
   }
   Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
   const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
   const int bx = IntArg(info, 4, "boxX"), by = IntArg(info, 5, "boxY"), bw = IntArg(info, 6, "boxW"), bh = IntArg(info, 7, "boxH");
   const int outW = IntArg(info, 8, "outW"), outH = IntArg(info, 9, "outH");
+  const bool window = info.Length() == 14;
+  const int wx = window ? IntArg(info, 10, "winX") : 0, wy = window ? IntArg(info, 11, "winY") : 0;
+  const int ww = window ? IntArg(info, 12, "winW") : outW, wh = window ? IntArg(info, 13, "winH") : outH;
   if (C < 1 || C > 4) throw Napi::RangeError::New(env, "resizeBytes: channels must be 1 to 4");
   if (srcArr.ElementLength() != static_cast<size_t>(W) * H * C) throw Napi::RangeError::New(env, "resizeBytes: src length is not width * height * channels");
   if (bw < 1 || bh < 1 || bx + bw > W || by + bh > H) throw Napi::RangeError::New(env, "resizeBytes: box is not inside the image");
   if (outW < 1 || outH < 1) throw Napi::RangeError::New(env, "resizeBytes: output size must be positive");
-  Napi::Uint8Array result = Napi::Uint8Array::New(env, static_cast<size_t>(outW) * outH * C);
-  ResampleBytes(srcArr.Data(), W, H, C, bx, by, bw, bh, outW, outH, result.Data());
+  if (ww < 1 || wh < 1 || wx + ww > outW || wy + wh > outH) throw Napi::RangeError::New(env, "resizeBytes: window is not inside the output");
+  Napi::Uint8Array result = Napi::Uint8Array::New(env, static_cast<size_t>(ww) * wh * C);
+  ResampleBytes(srcArr.Data(), W, H, C, bx, by, bw, bh, outW, outH, wx, wy, ww, wh, result.Data());
   return result;
 }
 

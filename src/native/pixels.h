@@ -11,8 +11,9 @@ namespace dml {
 bool ImageKernelsUseSimd();
 
 // PIL's img.crop((bx, by, bx + bw, by + bh)).resize((outW, outH), BILINEAR) of a W×H×C image
-// (C 1..4, the box inside the image) into out (outW * outH * C bytes). resample.cc.
-void ResampleBytes(const uint8_t* src, int W, int H, int C, int bx, int by, int bw, int bh, int outW, int outH, uint8_t* out);
+// (C 1..4, the box inside the image), cropped to the window (wx, wy, ww, wh) of the outW×outH
+// result (inside it), into out (ww * wh * C bytes). resample.cc.
+void ResampleBytes(const uint8_t* src, int W, int H, int C, int bx, int by, int bw, int bh, int outW, int outH, int wx, int wy, int ww, int wh, uint8_t* out);
 
 // ColorJitter's steps in order (ops: 0 brightness, 1 contrast, 2 saturation, 3 hue with factors
 // in [-0.5, 0.5]) on `pixels` pixels of C (1 or 3) channels, src into out (may be equal). color.cc.

@@ -62,6 +62,16 @@ Coeffs Precompute(int inSize, int outSize) {
   return c;
 }
 
+// The taps of outputs [from, from + n) only: a window of the resized image costs only its own pixels.
+Coeffs Slice(Coeffs c, int from, int n) {
+  Coeffs s;
+  s.ksize = c.ksize;
+  s.first.assign(c.first.begin() + from, c.first.begin() + from + n);
+  s.count.assign(c.count.begin() + from, c.count.begin() + from + n);
+  s.weights.assign(c.weights.begin() + static_cast<size_t>(from) * c.ksize, c.weights.begin() + static_cast<size_t>(from + n) * c.ksize);
+  return s;
+}
+
 inline uint8_t Clip8(int32_t in) {
   const int32_t v = in >> kPrecisionBits;
   return v < 0 ? 0 : v > 255 ? 255 : static_cast<uint8_t>(v);
@@ -224,26 +234,35 @@ void RunVertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen
 
 }  // namespace
 
-void ResampleBytes(const uint8_t* src, int W, int H, int C, int bx, int by, int bw, int bh, int outW, int outH, uint8_t* out) {
+void ResampleBytes(const uint8_t* src, int W, int H, int C, int bx, int by, int bw, int bh, int outW, int outH, int wx, int wy, int ww, int wh, uint8_t* out) {
   const uint8_t* srcEnd = src + static_cast<size_t>(W) * H * C;
   const bool horizontal = outW != bw, vertical = outH != bh;
+  // An axis Pillow does not resample is only cropped: its window moves the box.
+  if (!horizontal) {
+    bx += wx;
+    bw = ww;
+  }
+  if (!vertical) {
+    by += wy;
+    bh = wh;
+  }
   Coeffs vc;
   int y0 = 0, rows = bh;
   if (vertical) {
-    vc = Precompute(bh, outH);
+    vc = Slice(Precompute(bh, outH), wy, wh);
     y0 = vc.first[0];
-    rows = vc.first[outH - 1] + vc.count[outH - 1] - y0;
+    rows = vc.first[wh - 1] + vc.count[wh - 1] - y0;
   }
   if (horizontal) {
-    const Coeffs hc = Precompute(bw, outW);
+    const Coeffs hc = Slice(Precompute(bw, outW), wx, ww);
     if (!vertical) {
       RunHorizontal(src, srcEnd, W, C, bx, by, bh, hc, out);
       return;
     }
     // Only the rows the vertical pass reads go through the horizontal pass.
-    std::vector<uint8_t> tmp(static_cast<size_t>(rows) * outW * C);
+    std::vector<uint8_t> tmp(static_cast<size_t>(rows) * ww * C);
     RunHorizontal(src, srcEnd, W, C, bx, by + y0, rows, hc, tmp.data());
-    RunVertical(tmp.data(), static_cast<size_t>(outW) * C, 0, outW * C, -y0, vc, out);
+    RunVertical(tmp.data(), static_cast<size_t>(ww) * C, 0, ww * C, -y0, vc, out);
   } else if (vertical) {
     RunVertical(src, static_cast<size_t>(W) * C, static_cast<size_t>(bx) * C, bw * C, by, vc, out);
   } else {

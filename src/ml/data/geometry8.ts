@@ -15,17 +15,21 @@ function checkBox(img: RawImage, box: Box, what: string): void {
   }
 }
 
-/** PIL's img.crop(box).resize((outWidth, outHeight), BILINEAR) on HWC bytes (Pillow's fixed-point resampler, in the addon). */
-export function resize8(img: RawImage, outWidth: number, outHeight: number, box: Box = { x: 0, y: 0, width: img.width, height: img.height }): RawImage {
+/**
+ * PIL's img.crop(box).resize((outWidth, outHeight), BILINEAR) on HWC bytes (Pillow's fixed-point
+ * resampler, in the addon); with `window`, only that crop of the result, computed on its own.
+ */
+export function resize8(img: RawImage, outWidth: number, outHeight: number, box: Box = { x: 0, y: 0, width: img.width, height: img.height }, window?: Box): RawImage {
   if (!(outWidth >= 1 && outHeight >= 1 && Number.isInteger(outWidth) && Number.isInteger(outHeight))) {
     throw new RangeError(`resize: output size must be positive integers, got ${outWidth}x${outHeight}`);
   }
   checkBox(img, box, 'resize');
+  if (window) checkBox({ ...img, width: outWidth, height: outHeight }, window, 'resize window');
   if (img.data.length !== img.width * img.height * img.channels) {
     throw new RangeError(`resize: ${img.data.length} bytes for a ${img.width}x${img.height}x${img.channels} image`);
   }
-  const data = resizeBytes(img.data, img.width, img.height, img.channels, box, outWidth, outHeight);
-  return { data, width: outWidth, height: outHeight, channels: img.channels };
+  const data = resizeBytes(img.data, img.width, img.height, img.channels, box, outWidth, outHeight, window);
+  return { data, width: window?.width ?? outWidth, height: window?.height ?? outHeight, channels: img.channels };
 }
 
 /** PIL's crop: parts of the box outside the image are zero (torchvision pads with 0 before a centre crop). */

@@ -4,6 +4,7 @@
 import { decodeImage, imageSize, rawToFloat, readImageBytes, type DecodeOptions, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import type { Sample } from './list.js';
 import { Rng } from './rng.js';
+import { crop8, resize8 } from './geometry8.js';
 import { transformFromSpec, type Transform, type TransformSpec } from './transforms.js';
 
 export interface PipelineOptions extends DecodeOptions {
@@ -18,6 +19,20 @@ export interface PipelineOptions extends DecodeOptions {
    * torchvision's tensor arithmetic (ColorJitter then differs from PIL's by up to a few levels).
    */
   imageType?: 'pil' | 'tensor';
+}
+
+/** What PIL does for a plan (extract → resize → extract, each optional): crop, resize, crop. */
+function applyPlan8(img: RawImage, plan: readonly SharpOp[]): RawImage {
+  let box = { x: 0, y: 0, width: img.width, height: img.height };
+  let size: { width: number; height: number } | null = null;
+  let window: { x: number; y: number; width: number; height: number } | undefined;
+  for (const op of plan) {
+    if (op.op === 'resize') size = { width: op.width, height: op.height };
+    else if (size) window = { x: op.left, y: op.top, width: op.width, height: op.height };
+    else box = { x: op.left, y: op.top, width: op.width, height: op.height };
+  }
+  if (!size) return crop8(img, box);
+  return resize8(img, size.width, size.height, box, window);
 }
 
 export interface PipelineSpec {
@@ -97,8 +112,13 @@ export class Pipeline {
     let raw = await decodeImage(bytes, this.options, ops);
     let applied = ops.length;
     if (!ops.length && (this.options.imageType ?? 'pil') === 'pil') {
+      // The same plan in one call of PIL's resampler: a crop after the resize (the test
+      // transform's CenterCrop) costs only the pixels it keeps.
+      const plan = this.#plan(raw.width, raw.height);
+      if (plan.length > 0) raw = applyPlan8(raw, plan);
+      applied = plan.length;
       // Transforms that can be libvips ops are the deterministic ones: worth keeping in a cache.
-      for (let t = this.transforms[0]; t?.sharpOp && t.applyBytes; t = this.transforms[++applied]) raw = t.applyBytes(raw, NO_RANDOMNESS);
+      for (let t = this.transforms[applied]; t?.sharpOp && t.applyBytes; t = this.transforms[++applied]) raw = t.applyBytes(raw, NO_RANDOMNESS);
     }
     return { ...raw, applied };
   }

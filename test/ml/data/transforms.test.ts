@@ -17,6 +17,7 @@ import {
   randomResizedCropBox, resizedSize, transformFromSpec,
 } from '../../../src/ml/data/transforms.js';
 import { tempDir, writeImage } from './helpers.js';
+import { prng } from '../../prng.js';
 
 const tmp = tempDir('transforms');
 after(tmp.cleanup);
@@ -274,6 +275,28 @@ test('8-bit flips and crops agree with the float ones, for 1, 3 and 4 channels',
     assert.equal(c.data[C], img.data[(2 * 7 + 0) * C]); // (x 1, y 0) of the crop is pixel (0, 2)
     assert.ok(c.data.subarray(3 * 4 * C).every((v) => v === 0)); // rows below the image
   }
+});
+
+test('a resize window equals resizing then cropping, whichever axes are resampled', () => {
+  const r = prng(5);
+  const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  for (let i = 0; i < 60; i++) {
+    const w = int(1, 40), h = int(1, 30), c = [1, 3, 4][i % 3]!;
+    const img: RawImage = { data: Uint8Array.from({ length: w * h * c }, () => int(0, 255)), width: w, height: h, channels: c };
+    const bx = int(0, w - 1), by = int(0, h - 1);
+    const box = { x: bx, y: by, width: int(1, w - bx), height: int(1, h - by) };
+    // Some cases keep an axis at the box's size, which Pillow does not resample: a plain crop there.
+    const ow = i % 4 === 1 ? box.width : int(1, 50), oh = i % 4 === 2 ? box.height : int(1, 50);
+    const wx = int(0, ow - 1), wy = int(0, oh - 1);
+    const win = { x: wx, y: wy, width: int(1, ow - wx), height: int(1, oh - wy) };
+    const want = crop8(resize8(img, ow, oh, box), win);
+    const got = resize8(img, ow, oh, box, win);
+    assert.deepEqual([got.width, got.height], [win.width, win.height]);
+    assert.deepEqual(Buffer.from(got.data), Buffer.from(want.data), `case ${i}: ${w}x${h}x${c} box ${JSON.stringify(box)} -> ${ow}x${oh} window ${JSON.stringify(win)}`);
+  }
+  const img = bytesImage(3, 4, 6);
+  assert.throws(() => resize8(img, 3, 3, undefined, { x: 1, y: 0, width: 3, height: 3 }), /resize window: box .* is not inside the 3x3 image/);
+  assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: 0, y: 0, width: 6, height: 4 }, 3, 3, { x: 0, y: 2, width: 3, height: 2 }), /window is not inside the output/);
 });
 
 test('8-bit kernels reject bad arguments with errors, never touching memory out of range', () => {
