@@ -43,9 +43,9 @@ export function jitterBytes(src: Uint8Array, width: number, height: number, chan
   return native.jitterBytes(src, width, height, channels, ops, factors);
 }
 
-/** ToTensor: an HWC uint8 buffer to CHW float32 values v / 255. */
-export function bytesToFloat(src: Uint8Array, width: number, height: number, channels: number): Float32Array {
-  return native.bytesToFloat(src, width, height, channels);
+/** ToTensor: an HWC uint8 buffer to CHW float32 values v / 255, written into `out` when given. */
+export function bytesToFloat(src: Uint8Array, width: number, height: number, channels: number, out?: Float32Array): Float32Array {
+  return out ? native.bytesToFloat(src, width, height, channels, out) : native.bytesToFloat(src, width, height, channels);
 }
 
 /** PIL's FLIP_LEFT_RIGHT of an HWC uint8 buffer. */

@@ -59,7 +59,7 @@ export interface NativeBinding {
   backward(h: H, grad?: Opt<H>, retainGraph?: Opt<boolean>, createGraph?: boolean): void;
   jitterBytes(src: Uint8Array, width: number, height: number, channels: number, ops: Int32Array, factors: Float64Array): Uint8Array;
   decodeJpeg(bytes: Uint8Array, maxPixels: number, failOn: number): { data: Uint8Array; width: number; height: number } | null;
-  bytesToFloat(src: Uint8Array, width: number, height: number, channels: number): Float32Array;
+  bytesToFloat(src: Uint8Array, width: number, height: number, channels: number, out?: Float32Array): Float32Array;
   flipBytes(src: Uint8Array, width: number, height: number, channels: number): Uint8Array;
   resizeBytes(src: Uint8Array, width: number, height: number, channels: number, boxX: number, boxY: number, boxW: number, boxH: number, outW: number, outH: number, ...window: [] | [number, number, number, number]): Uint8Array;
   /** Whether the image kernels run their AVX2 versions (x86-64 with AVX2, DML_NO_SIMD unset). */

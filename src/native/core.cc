@@ -28,8 +28,12 @@ DML_FN(fromBuffer) {
   const uint8_t* src = nullptr;
   size_t bytes = 0;
   if (v.IsTypedArray()) {
+    // The data pointer straight from the view: Napi::TypedArray::ArrayBuffer() refuses views of a
+    // SharedArrayBuffer (the image loader's batches).
     auto ta = v.As<Napi::TypedArray>();
-    src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    void* data = nullptr;
+    NAPI_THROW_IF_FAILED(a.env(), napi_get_typedarray_info(a.env(), ta, nullptr, nullptr, &data, nullptr, nullptr), a.env().Undefined());
+    src = static_cast<const uint8_t*>(data);
     bytes = ta.ByteLength();
   } else if (v.IsArrayBuffer()) {
     auto ab = v.As<Napi::ArrayBuffer>();

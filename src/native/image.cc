@@ -87,18 +87,22 @@ Napi::Value JitterBytesJs(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// bytesToFloat(src, width, height, channels) -> Float32Array: ToTensor, HWC uint8 -> CHW v / 255.
+// bytesToFloat(src, width, height, channels[, out: Float32Array]) -> Float32Array: ToTensor, HWC
+// uint8 -> CHW v / 255, into `out` when given (e.g. a batch slot in shared memory).
 Napi::Value BytesToFloatJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "bytesToFloat(src: Uint8Array, width, height, channels)");
+  const bool into = info.Length() == 5;
+  if ((info.Length() != 4 && !into) || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      (into && (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array))) {
+    throw Napi::TypeError::New(env, "bytesToFloat(src: Uint8Array, width, height, channels[, out: Float32Array])");
   }
   Napi::Uint8Array srcArr = info[0].As<Napi::Uint8Array>();
   const int W = IntArg(info, 1, "width"), H = IntArg(info, 2, "height"), C = IntArg(info, 3, "channels");
   if (C < 1) throw Napi::RangeError::New(env, "bytesToFloat: channels must be positive");
   const size_t pixels = static_cast<size_t>(W) * H;
   if (srcArr.ElementLength() != pixels * C) throw Napi::RangeError::New(env, "bytesToFloat: src length is not width * height * channels");
-  Napi::Float32Array result = Napi::Float32Array::New(env, pixels * C);
+  Napi::Float32Array result = into ? info[4].As<Napi::Float32Array>() : Napi::Float32Array::New(env, pixels * C);
+  if (result.ElementLength() != pixels * C) throw Napi::RangeError::New(env, "bytesToFloat: out length is not width * height * channels");
   BytesToFloat(srcArr.Data(), pixels, C, result.Data());
   return result;
 }

@@ -149,11 +149,12 @@ export function rgbToLuma(img: RawImage): RawImage {
 /** ToTensor's value of each byte (v / 255 as float32): lookups instead of divisions in hot loops. */
 export const BYTE_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
-/** ToTensor: HWC uint8 → CHW float32 / 255 (in the addon: it runs on every image). */
-export function rawToFloat(img: RawImage): FloatImage {
+/** ToTensor: HWC uint8 → CHW float32 / 255 (in the addon: it runs on every image), into `out` when given. */
+export function rawToFloat(img: RawImage, out?: Float32Array): FloatImage {
   const { width: W, height: H, channels: C, data } = img;
   if (data.length !== W * H * C) throw new RangeError(`ToTensor: ${data.length} bytes for a ${W}x${H}x${C} image`);
-  return { data: bytesToFloat(data, W, H, C), channels: C, height: H, width: W };
+  if (out && out.length !== data.length) throw new RangeError(`ToTensor: output has ${out.length} floats for a ${W}x${H}x${C} image`);
+  return { data: bytesToFloat(data, W, H, C, out), channels: C, height: H, width: W };
 }
 
 /** CHW float in [0, 1] → HWC uint8 (rounded, clamped); for saving or comparing with PIL. */

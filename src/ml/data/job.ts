@@ -18,12 +18,16 @@ export interface Job {
   rng: RngState;
   /** What to hand back for the cache, when it is not cached yet. */
   keep: CacheMode;
+  /** The batch slot (shared memory, offset and length in floats) to write a result of that length into. */
+  slot?: { buffer: SharedArrayBuffer; offset: number; length: number };
 }
 
 export interface JobDone {
   id: number;
   ok: true;
+  /** The image, or an empty array when it went into the job's slot. */
   data: Float32Array;
+  inSlot: boolean;
   shape: [number, number, number];
   keptBytes?: Uint8Array;
   keptDecoded?: DecodedImage;
@@ -58,13 +62,15 @@ export async function runJob(pipeline: Pipeline, job: Job): Promise<JobResult> {
     }
     let img;
     try {
-      img = pipeline.finish(decoded, Rng.fromState(job.rng));
+      const slot = job.slot ? new Float32Array(job.slot.buffer, job.slot.offset * 4, job.slot.length) : undefined;
+      img = pipeline.finish(decoded, Rng.fromState(job.rng), slot);
     } catch (e) {
       throw new Error(`${job.path}: transform failed: ${(e as Error).message}`);
     }
+    const inSlot = job.slot !== undefined && img.data.buffer === job.slot.buffer;
     // Transferable only as a whole buffer: make sure the view owns all of it.
-    const data = img.data.byteOffset === 0 && img.data.byteLength === img.data.buffer.byteLength ? img.data : img.data.slice();
-    const done: JobDone = { id: job.id, ok: true, data, shape: [img.channels, img.height, img.width] };
+    const data = inSlot ? new Float32Array(0) : img.data.byteOffset === 0 && img.data.byteLength === img.data.buffer.byteLength ? img.data : img.data.slice();
+    const done: JobDone = { id: job.id, ok: true, data, inSlot, shape: [img.channels, img.height, img.width] };
     if (job.keep === 'encoded' && !job.bytes && bytes) done.keptBytes = shared(bytes);
     if (job.keep === 'decoded' && !job.decoded) done.keptDecoded = { ...decoded, data: shared(decoded.data) };
     return done;

@@ -29,6 +29,6 @@ port.on('message', (job: Job) => {
     pipelines.set(job.pipeline, pipeline);
   }
   void runJob(pipeline, job).then((r) => {
-    port.postMessage(r, r.ok ? [r.data.buffer as ArrayBuffer] : []);
+    port.postMessage(r, r.ok && !r.inSlot ? [r.data.buffer as ArrayBuffer] : []);
   });
 });

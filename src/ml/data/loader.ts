@@ -141,9 +141,10 @@ export class ImageLoader {
     return { ok: true, r };
   }
 
-  #job(index: number, rngState: Job['rng']): Job {
+  #job(index: number, rngState: Job['rng'], slot: Job['slot']): Job {
     const sample = this.samples[index]!;
     const job: Job = { id: this.#nextJob++, pipeline: this.#pipelineJson, path: sample.path, rng: rngState, keep: 'none' };
+    if (slot) job.slot = slot;
     const cached = this.#cache.get(index);
     if (cached instanceof Uint8Array) job.bytes = cached;
     else if (cached) job.decoded = cached;
@@ -159,12 +160,17 @@ export class ImageLoader {
       }
     });
     const skipBad = this.#opts.skipBad ?? false;
+    // Once the images' shape is known, workers write straight into the batch (shared memory),
+    // sparing this thread — the one that trains — a copy of every image.
+    const slotSize = this.#lastShape ? this.#lastShape[0] * this.#lastShape[1] * this.#lastShape[2] : 0;
+    const shared = slotSize > 0 ? new SharedArrayBuffer(indices.length * slotSize * 4) : null;
     const outcomes = await Promise.all(indices.map((i, pos): Promise<Outcome | null> => {
       if (skipBad && this.#bad.has(i)) return Promise.resolve(null);
-      return this.#runSample(i, this.#job(i, sampleRng(this.seed, epoch, batchIndex, pos).getState()), cancelled);
+      const slot = shared ? { buffer: shared, offset: pos * slotSize, length: slotSize } : undefined;
+      return this.#runSample(i, this.#job(i, sampleRng(this.seed, epoch, batchIndex, pos).getState(), slot), cancelled);
     }));
 
-    const kept: Array<{ index: number; r: JobDone }> = [];
+    const kept: Array<{ index: number; pos: number; r: JobDone }> = [];
     for (let pos = 0; pos < indices.length; pos++) {
       const i = indices[pos]!, o = outcomes[pos]!;
       const s = this.samples[i]!;
@@ -173,7 +179,7 @@ export class ImageLoader {
         continue;
       }
       if (o.ok) {
-        kept.push({ index: i, r: o.r });
+        kept.push({ index: i, pos, r: o.r });
         continue;
       }
       const where = s.where ? `${s.where}: ` : '';
@@ -187,14 +193,22 @@ export class ImageLoader {
     const shape = kept[0]?.r.shape ?? this.#lastShape ?? [this.pipeline.channels, 0, 0];
     const [C, H, W] = shape;
     const per = C * H * W;
-    const images = new Float32Array(kept.length * per);
-    kept.forEach(({ index, r }, b) => {
+    kept.forEach(({ index, r }) => {
       if (r.shape[0] !== C || r.shape[1] !== H || r.shape[2] !== W) {
         const s = this.samples[index]!;
         throw new Error(`${s.where ? `${s.where}: ` : ''}${s.path}: transformed to ${r.shape.join('x')}, but the batch is ${shape.join('x')} (end the pipeline with a fixed-size crop)`);
       }
-      images.set(r.data, b * per);
     });
+    let images: Float32Array;
+    if (shared && kept.length === indices.length && kept.every((k) => k.r.inSlot)) {
+      images = new Float32Array(shared);
+    } else {
+      // The first batch, or one with skipped images: gather what came back.
+      images = new Float32Array(kept.length * per);
+      kept.forEach(({ pos, r }, b) => {
+        images.set(r.inSlot ? new Float32Array(shared!, pos * slotSize * 4, slotSize) : r.data, b * per);
+      });
+    }
     if (kept.length > 0) this.#lastShape = shape;
     return {
       images,

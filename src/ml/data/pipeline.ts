@@ -123,8 +123,11 @@ export class Pipeline {
     return { ...raw, applied };
   }
 
-  /** Runs the transforms the decode step left. */
-  finish(decoded: DecodedImage, rng: Rng): FloatImage {
+  /**
+   * Runs the transforms the decode step left. With `into`, a result of its length is written
+   * there (a batch slot in shared memory: the loader then copies nothing).
+   */
+  finish(decoded: DecodedImage, rng: Rng, into?: Float32Array): FloatImage {
     let i = decoded.applied;
     let raw: RawImage = decoded;
     if ((this.options.imageType ?? 'pil') === 'pil') {
@@ -134,12 +137,16 @@ export class Pipeline {
     const first = this.transforms[i];
     if (first?.applyRaw) {
       // The first float step reads the bytes itself, saving the separate conversion pass.
-      img = first.applyRaw(raw, rng);
+      img = first.applyRaw(raw, rng, i === this.transforms.length - 1 ? into : undefined);
       i++;
     } else {
-      img = rawToFloat(raw);
+      img = rawToFloat(raw, into && into.length === raw.data.length && i === this.transforms.length ? into : undefined);
     }
     for (; i < this.transforms.length; i++) img = this.transforms[i]!.apply(img, rng);
+    if (into && img.data !== into && img.data.length === into.length) {
+      into.set(img.data);
+      img = { ...img, data: into };
+    }
     return img;
   }
 

@@ -31,8 +31,11 @@ export interface Transform {
   apply(img: FloatImage, rng: Rng): FloatImage;
   /** The same step on a PIL-like image (HWC uint8) with PIL's arithmetic, drawing the same random numbers. */
   applyBytes?(img: RawImage, rng: Rng): RawImage;
-  /** apply(rawToFloat(img), rng) reading the decoded bytes directly, saving a conversion pass. */
-  applyRaw?(img: RawImage, rng: Rng): FloatImage;
+  /**
+   * apply(rawToFloat(img), rng) reading the decoded bytes directly, saving a conversion pass. It
+   * may write its result into `into` (which then has the result's length): a batch slot.
+   */
+  applyRaw?(img: RawImage, rng: Rng, into?: Float32Array): FloatImage;
   /** The same operation as a libvips step on a width×height image, or null where it cannot be one. */
   sharpOp?(width: number, height: number): SharpOp | null;
 }
@@ -283,8 +286,8 @@ export class ToTensor implements Transform {
   apply(img: FloatImage): FloatImage {
     return img;
   }
-  applyRaw(img: RawImage): FloatImage {
-    return rawToFloat(img);
+  applyRaw(img: RawImage, _rng?: Rng, into?: Float32Array): FloatImage {
+    return rawToFloat(img, into && into.length === img.data.length ? into : undefined);
   }
 }
 

@@ -10,6 +10,7 @@ import { sampleRng } from '../../../src/ml/data/rng.js';
 import { ColorJitter, RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor } from '../../../src/ml/data/transforms.js';
 import { createLoaderPool, LoaderFatalError, WorkerPool } from '../../../src/ml/data/worker-pool.js';
 import { tempDir, writeImage, writeText } from './helpers.js';
+import { tensor } from '../../../src/engine/index.js';
 
 const tmp = tempDir('loader');
 after(tmp.cleanup);
@@ -69,6 +70,13 @@ test('batches are identical whatever the worker count, and follow the plan order
   // The repeated sample in the last batch gets a different augmentation at each position.
   const per = 3 * 32 * 32;
   assert.notDeepEqual(a[3]!.images.subarray(0, per), a[3]!.images.subarray(per, 2 * per));
+  // Batches started once the image shape is known are written by the workers in shared memory
+  // (no copy on this thread), and the engine takes them as they are.
+  for (const run of runs) assert.ok(run[3]!.images.buffer instanceof SharedArrayBuffer);
+  const t = tensor(c[3]!.images, { shape: c[3]!.shape });
+  assert.deepEqual(t.shape, [4, 3, 32, 32]);
+  assert.deepEqual(t.data(), new Float32Array(a[3]!.images));
+  t.dispose();
 });
 
 test('augmentation depends on (seed, epoch, batch, position) only; load() agrees with iterate()', async () => {
@@ -189,6 +197,10 @@ test('misuse fails clearly: bad indices, ragged sizes, closed loader, bad option
   await assert.rejects(loader.load([0, 99], 0, 0), /index 99 at batch position 1 is outside 0\.\.11/);
   // 50×40 → 25×20 but 83×62 → 26×20.
   await assert.rejects(loader.load([0, 11], 0, 0), (e: Error) => e.message.startsWith(`${listFile}:13: ${samples[11]!.path}: transformed to 3x20x26, but the batch is 3x20x25`));
+  // The same once batches go to shared memory sized for the last shape seen.
+  await loader.load([0], 0, 0);
+  await assert.rejects(loader.load([0, 11], 0, 1), (e: Error) => e.message.startsWith(`${listFile}:13: ${samples[11]!.path}: transformed to 3x20x26, but the batch is 3x20x25`));
+  await assert.rejects(loader.load([11, 0], 0, 1), (e: Error) => e.message.startsWith(`${listFile}:2: ${samples[0]!.path}: transformed to 3x20x25, but the batch is 3x20x26`));
   await loader.close();
   await assert.rejects(loader.load([0], 0, 0), /closed/);
   assert.throws(() => new ImageLoader([], { pipeline: train }), /no samples/);
