@@ -63,7 +63,7 @@ Coeffs Precompute(int inSize, int outSize) {
 }
 
 // The taps of outputs [from, from + n) only: a window of the resized image costs only its own pixels.
-Coeffs Slice(Coeffs c, int from, int n) {
+Coeffs Slice(const Coeffs& c, int from, int n) {
   Coeffs s;
   s.ksize = c.ksize;
   s.first.assign(c.first.begin() + from, c.first.begin() + from + n);
@@ -140,7 +140,7 @@ void Vertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, i
 DML_TARGET_AVX2 void Horizontal3Avx2(const uint8_t* src, const uint8_t* srcEnd, int width, int boxX, int rowFirst, int rows, const Coeffs& c, uint8_t* out) {
   const int outW = static_cast<int>(c.count.size());
   const int pairs = (c.ksize + 1) / 2;
-  std::vector<int32_t, std::allocator<int32_t>> wv(static_cast<size_t>(outW) * pairs * 8, 0);
+  std::vector<int32_t> wv(static_cast<size_t>(outW) * pairs * 8, 0);
   for (int xx = 0; xx < outW; xx++) {
     const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
     int32_t* w = &wv[static_cast<size_t>(xx) * pairs * 8];
