@@ -3,6 +3,7 @@
 // (seed, epoch, batch index, position in batch), so batches are identical whatever the number of
 // workers and whatever order jobs finish in.
 import { availableParallelism } from 'node:os';
+import { BatchMemory } from './batch-memory.js';
 import { runJob, type CacheMode, type Job, type JobDone, type JobResult } from './job.js';
 import { labelsOf, type Sample } from './list.js';
 import type { DecodedImage, Pipeline } from './pipeline.js';
@@ -24,6 +25,13 @@ export interface Batch {
   shape: [number, number, number, number];
   /** The sample indices in the batch (bad samples dropped with skipBad are not in it). */
   indices: Int32Array;
+  /**
+   * Hands `images`' memory back to the loader once the batch has been copied (say, into a
+   * tensor); `images` is empty afterwards. Optional, but a consumer that releases its batches
+   * lets the workers keep writing them in place, in shared memory, instead of this thread
+   * copying every image.
+   */
+  release?(): void;
 }
 
 export interface LoaderOptions {
@@ -67,6 +75,7 @@ export class ImageLoader {
   #nextJob = 1;
   #closed = false;
   #lastShape: [number, number, number] | null = null;
+  #memory: BatchMemory;
 
   constructor(samples: readonly Sample[], options: LoaderOptions) {
     if (samples.length === 0) throw new RangeError('ImageLoader: no samples');
@@ -86,6 +95,8 @@ export class ImageLoader {
     this.#ownsPool = !options.pool;
     this.#pool = options.pool ?? null;
     this.#pipelineJson = JSON.stringify(this.pipeline.toSpec());
+    // Enough for iterate()'s batches in flight, the one being consumed and the next load().
+    this.#memory = new BatchMemory(this.prefetch + 3);
   }
 
   /** The pool to run on, started on first use (loaders made but never used cost no threads). */
@@ -159,11 +170,21 @@ export class ImageLoader {
         throw new RangeError(`ImageLoader: index ${i} at batch position ${pos} is outside 0..${this.samples.length - 1}`);
       }
     });
-    const skipBad = this.#opts.skipBad ?? false;
     // Once the images' shape is known, workers write straight into the batch (shared memory),
     // sparing this thread — the one that trains — a copy of every image.
     const slotSize = this.#lastShape ? this.#lastShape[0] * this.#lastShape[1] * this.#lastShape[2] : 0;
-    const shared = slotSize > 0 ? new SharedArrayBuffer(indices.length * slotSize * 4) : null;
+    const shared = slotSize > 0 ? this.#memory.take(indices.length * slotSize * 4) : null;
+    try {
+      return await this.#fillBatch(indices, epoch, batchIndex, cancelled, shared, slotSize);
+    } catch (e) {
+      // Every job has finished (or never started): nothing writes into the buffer any more.
+      if (shared) this.#memory.give(shared);
+      throw e;
+    }
+  }
+
+  async #fillBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean, shared: SharedArrayBuffer | null, slotSize: number): Promise<Batch> {
+    const skipBad = this.#opts.skipBad ?? false;
     const outcomes = await Promise.all(indices.map((i, pos): Promise<Outcome | null> => {
       if (skipBad && this.#bad.has(i)) return Promise.resolve(null);
       const slot = shared ? { buffer: shared, offset: pos * slotSize, length: slotSize } : undefined;
@@ -199,23 +220,34 @@ export class ImageLoader {
         throw new Error(`${s.where ? `${s.where}: ` : ''}${s.path}: transformed to ${r.shape.join('x')}, but the batch is ${shape.join('x')} (end the pipeline with a fixed-size crop)`);
       }
     });
-    let images: Float32Array;
-    if (shared && kept.length === indices.length && kept.every((k) => k.r.inSlot)) {
-      images = new Float32Array(shared);
-    } else {
-      // The first batch, or one with skipped images: gather what came back.
-      images = new Float32Array(kept.length * per);
-      kept.forEach(({ pos, r }, b) => {
-        images.set(r.inSlot ? new Float32Array(shared!, pos * slotSize * 4, slotSize) : r.data, b * per);
-      });
-    }
     if (kept.length > 0) this.#lastShape = shape;
-    return {
-      images,
+    const batch: Batch = {
+      images: new Float32Array(0),
       labels: Int32Array.from(kept, (k) => this.labels[k.index]!),
       shape: [kept.length, C, H, W],
       indices: Int32Array.from(kept, (k) => k.index),
     };
+    if (shared && kept.length === indices.length && kept.every((k) => k.r.inSlot)) {
+      batch.images = new Float32Array(shared, 0, kept.length * per);
+      let released = false;
+      // Not enumerable: a batch compares, prints and serialises as its data.
+      Object.defineProperty(batch, 'release', {
+        value: (): void => {
+          if (released) return;
+          released = true;
+          batch.images = new Float32Array(0);
+          this.#memory.give(shared);
+        },
+      });
+      return batch;
+    }
+    // The first batches, or one with skipped images: gather what came back.
+    batch.images = new Float32Array(kept.length * per);
+    kept.forEach(({ pos, r }, b) => {
+      batch.images.set(r.inSlot ? new Float32Array(shared!, pos * slotSize * 4, slotSize) : r.data, b * per);
+    });
+    if (shared) this.#memory.give(shared);
+    return batch;
   }
 
   /**
@@ -274,6 +306,7 @@ export class ImageLoader {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#memory.clear();
     this.#cache.clear();
     this.#cacheBytes = 0;
     if (this.#ownsPool) await this.#pool?.close();

@@ -20,7 +20,11 @@ export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource,
   try {
     for await (const b of source.batches(batchSize)) {
       for (const l of b.labels) labels.push(l);
-      const out = noGrad(() => tidy(() => model.forward(tensor(b.images, { shape: b.shape }))));
+      const out = noGrad(() => tidy(() => {
+        const x = tensor(b.images, { shape: b.shape });
+        b.release?.();
+        return model.forward(x);
+      }));
       feats.push(out.features);
       logits.push(out.logits);
     }

@@ -5,6 +5,8 @@ export interface Batch {
   images: Float32Array;
   shape: [number, number, number, number];
   labels: Int32Array;
+  /** Called once `images` has been copied: the source may reuse its memory (see ImageLoader's Batch). */
+  release?(): void;
 }
 
 export interface TrainSource {

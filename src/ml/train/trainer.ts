@@ -198,6 +198,7 @@ export class Trainer {
       const c0 = performance.now();
       const { loss, lr } = tidy(() => {
         const x = tensor(b.images, { shape: b.shape });
+        b.release?.();
         const y = tensor(b.labels, { dtype: 'int64' });
         const out = this.model.forward(x);
         let l: Tensor;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ImageLoader, type Batch } from '../../../src/ml/data/loader.js';
+import { BatchMemory } from '../../../src/ml/data/batch-memory.js';
 import { readList, type Sample } from '../../../src/ml/data/list.js';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
@@ -77,6 +78,49 @@ test('batches are identical whatever the worker count, and follow the plan order
   assert.deepEqual(t.shape, [4, 3, 32, 32]);
   assert.deepEqual(t.data(), new Float32Array(a[3]!.images));
   t.dispose();
+});
+
+test('shared batch memory is bounded: released batches are reused, unreleased ones fall back to copies', async () => {
+  const m = new BatchMemory(2);
+  const a = m.take(100)!, b = m.take(100)!;
+  assert.equal(m.take(100), null, 'all out');
+  m.give(a);
+  assert.equal(m.take(60), a, 'a smaller request reuses a bigger free buffer');
+  m.give(a);
+  m.give(b);
+  const c = m.take(200)!;
+  assert.ok(c.byteLength >= 200 && c !== a && c !== b, 'too-small free buffers make way for a new one');
+  assert.equal(m.outstanding, 1);
+
+  const epochs = async (loader: ImageLoader, release: boolean): Promise<Array<{ images: Float32Array; shared: boolean }>> => {
+    const out: Array<{ images: Float32Array; shared: boolean }> = [];
+    for (let e = 0; e < 3; e++) {
+      for await (const x of loader.iterate(plan, e)) {
+        const shared = x.images.buffer instanceof SharedArrayBuffer;
+        assert.equal(typeof x.release === 'function', shared, 'batches in shared memory, and only they, can be released');
+        out.push({ images: x.images.slice(), shared });
+        if (release && x.release) {
+          x.release();
+          x.release();
+          assert.equal(x.images.length, 0, 'images are gone once released');
+        }
+      }
+    }
+    return out;
+  };
+  const kept = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7, prefetch: 1 });
+  const freed = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7, prefetch: 1 });
+  try {
+    const k = await epochs(kept, false), f = await epochs(freed, true);
+    // Same pixels either way; released batches keep coming in shared memory once the shape is
+    // known (after the first two, loaded together), unreleased ones stop at prefetch + 3 buffers.
+    assert.deepEqual(f.map((x) => x.images), k.map((x) => x.images));
+    assert.deepEqual(f.map((x) => x.shared), [false, false, ...Array(f.length - 2).fill(true)]);
+    assert.equal(k.filter((x) => x.shared).length, 4);
+  } finally {
+    await kept.close();
+    await freed.close();
+  }
 });
 
 test('augmentation depends on (seed, epoch, batch, position) only; load() agrees with iterate()', async () => {
