@@ -256,6 +256,17 @@ test('Module.to(dtype) casts parameters and float buffers, keeps integer buffers
   });
 });
 
+test('Module.to outside any tidy scope leaves only the moved parameters and buffers alive', () => {
+  const m = smallCnn();
+  const before = liveTensors();
+  m.to('float64');
+  assert.equal(liveTensors(), before, 'the old tensors are freed, no intermediate casts are left');
+  m.to('float64');
+  assert.equal(liveTensors(), before, 'a no-op cast too');
+  m.dispose();
+  assert.equal(liveTensors(), before - m.parameters().length - m.buffers().length);
+});
+
 test('nn.init: gains, fans and initialiser ranges, reproducible with a generator', () => {
   tidy(() => {
     const { init } = nn;

@@ -132,7 +132,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       for (const [, m] of this.namedModules()) {
         for (const [n, p] of m.#params) {
           if (!p) continue;
-          const moved = p.to(target).detach().requiresGrad_(p.requiresGrad);
+          // `to` gives a new handle (a graph node when it casts); only its detached copy is kept.
+          const cast = p.to(target);
+          const moved = cast.detach().requiresGrad_(p.requiresGrad);
+          cast.dispose();
           m.registerParameter(n, moved);
         }
         for (const [n, b] of m.#buffers) {

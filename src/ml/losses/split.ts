@@ -33,8 +33,7 @@ export function tightnessContrastiveSplit<N extends LossName>(loss: N | MetricLo
   const owned = typeof loss === 'string';
   const l = owned ? (createLoss as (n: LossName, o?: object) => MetricLoss | LogitLoss)(loss, args.options ?? {}) : loss;
   try {
-    // In tidy: Module.to() leaves its intermediate casts to the enclosing scope.
-    if (owned && l.input === 'embeddings' && l.numParameters() > 0) tidy(() => { l.to(input.dtype); });
+    if (owned && l.input === 'embeddings' && l.numParameters() > 0) l.to(input.dtype);
     return tidy(() => {
       const s: LossSplit = l instanceof LogitLoss ? l.split(input, labels) : l.split(input, labels, args.indices);
       const tightness = s.tightness.item();
