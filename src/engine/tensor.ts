@@ -424,17 +424,66 @@ export function arange(startOrEnd: number, end?: number, step = 1, o?: CreateOpt
 export const linspace = (start: number, end: number, steps: number, o?: CreateOptions): Tensor =>
   finish(new Tensor(native.linspace(start, end, steps, dt(o, 'float32'), o?.device)), o);
 
-function inferShape(data: NestedArray, path = 'data'): number[] {
+/** The shape of a nested array, with an error naming the first ragged place (the slow path). */
+function raggedError(data: NestedArray, path = 'data'): number[] {
   if (!Array.isArray(data)) return [];
   if (data.length === 0) return [0];
-  const inner = inferShape(data[0]!, `${path}[0]`);
+  const inner = raggedError(data[0]!, `${path}[0]`);
   for (let i = 1; i < data.length; i++) {
-    const s = inferShape(data[i]!, `${path}[${i}]`);
+    const s = raggedError(data[i]!, `${path}[${i}]`);
     if (s.length !== inner.length || s.some((v, k) => v !== inner[k])) {
       throw new RangeError(`tensor(): ragged nested array at ${path}[${i}] (shape [${s}] vs [${inner}])`);
     }
   }
   return [data.length, ...inner];
+}
+
+function conforms(x: unknown, shape: readonly number[], d: number): boolean {
+  if (d === shape.length) return !Array.isArray(x);
+  if (!Array.isArray(x) || x.length !== shape[d]) return false;
+  if (d === shape.length - 1) {
+    for (let i = 0; i < x.length; i++) if (Array.isArray(x[i])) return false;
+    return true;
+  }
+  for (let i = 0; i < x.length; i++) if (!conforms(x[i], shape, d + 1)) return false;
+  return true;
+}
+
+/** The shape along first elements, checked everywhere; no strings are built unless it is ragged. */
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  for (let x: unknown = data; Array.isArray(x); x = x[0]) {
+    shape.push(x.length);
+    if (x.length === 0) break;
+  }
+  if (!conforms(data, shape, 0)) raggedError(data);
+  return shape;
+}
+
+/** Leaves in row-major order into `out`, noting whether all are booleans / integers. */
+function flatten(data: NestedArray, out: Float64Array): { allBool: boolean; allInt: boolean } {
+  let k = 0, allBool = true, allInt = true;
+  const put = (v: unknown): void => {
+    if (typeof v === 'number') {
+      allBool = false;
+      if (allInt && !Number.isInteger(v)) allInt = false;
+      out[k++] = v;
+    } else if (typeof v === 'boolean') {
+      out[k++] = v ? 1 : 0;
+    } else {
+      throw new TypeError(`tensor(): element ${k} is ${typeof v}, expected number or boolean`);
+    }
+  };
+  const visit = (x: unknown): void => {
+    if (!Array.isArray(x)) return put(x);
+    if (x.length > 0 && !Array.isArray(x[0])) {
+      for (let i = 0; i < x.length; i++) put(x[i]);
+    } else {
+      for (let i = 0; i < x.length; i++) visit(x[i]);
+    }
+  };
+  visit(data);
+  return { allBool, allInt };
 }
 
 /**
@@ -453,16 +502,10 @@ export function tensor(data: NestedArray | TypedArray, o: CreateOptions & { shap
     return finish(t, o);
   }
   const shape = inferShape(data);
-  const flat = shape.length === 0 ? [data] : (data as NestedArray[]).flat(Infinity as 1) as (number | boolean)[];
-  for (let i = 0; i < flat.length; i++) {
-    const v = flat[i];
-    if (typeof v !== 'number' && typeof v !== 'boolean') throw new TypeError(`tensor(): element ${i} is ${typeof v}, expected number or boolean`);
-  }
-  const inferred: DType = flat.length > 0 && flat.every((v) => typeof v === 'boolean') ? 'bool'
-    : flat.every((v) => typeof v === 'boolean' || Number.isInteger(v)) && flat.length > 0 ? 'int64' : 'float32';
+  const buf = new Float64Array(shape.reduce((a, b) => a * b, 1));
+  const { allBool, allInt } = flatten(data, buf);
+  const inferred: DType = buf.length > 0 && allBool ? 'bool' : buf.length > 0 && allInt ? 'int64' : 'float32';
   const target = o.dtype ?? inferred;
-  const buf = new Float64Array(flat.length);
-  for (let i = 0; i < flat.length; i++) buf[i] = Number(flat[i]);
   let t = new Tensor(native.fromBuffer(buf, dtypeCode('float64'), shape));
   if (target !== 'float64') t = castAndFree(t, target);
   if (o.device !== undefined && o.device !== 'cpu') t = moveAndFree(t, o.device);

@@ -41,6 +41,22 @@ test('tensor(): ragged arrays and non-numeric elements are refused with clear er
   assert.throws(() => tensor([[1, 2], [3]]), /ragged nested array at data\[1\]/);
   assert.throws(() => tensor([1, 'x' as unknown as number]), /element 1 is string/);
   assert.throws(() => tensor([[1], 2] as never), /ragged/);
+  assert.throws(() => tensor([1, [2]] as never), /ragged nested array at data\[1\] \(shape \[1\] vs \[\]\)/);
+  assert.throws(() => tensor([[[1, 2], [3, 4]], [[5, 6], [7]]]), /ragged nested array at data\[1\]\[1\]/);
+  // eslint-disable-next-line no-sparse-arrays
+  assert.throws(() => tensor([1, , 3] as unknown as number[]), /element 1 is undefined/);
+  assert.throws(() => tensor([[1, 2], [3, null as unknown as number]]), /element 3 is object/);
+});
+
+test('tensor(): large nested arrays keep row-major order and infer their dtype from every element', () => {
+  tidy(() => {
+    const rows = Array.from({ length: 300 }, (_, r) => Array.from({ length: 200 }, (_, c) => r * 200 + c));
+    const t = tensor(rows);
+    assert.deepEqual([t.shape, t.dtype], [[300, 200], 'int64']);
+    assert.deepEqual(t.flatten().tolist(), Array.from({ length: 60000 }, (_, i) => i));
+    rows[299]![199] = 0.5; // one non-integer anywhere makes the whole tensor float32
+    assert.equal(tensor(rows).dtype, 'float32');
+  });
 });
 
 test('tensor(): TypedArrays keep their element type and are copied', () => {
