@@ -350,6 +350,8 @@ export class Tensor {
   fill_(value: Scalar): this { N.fill_!(this.handle, value); return this; }
   clamp_(min?: number | null, max?: number | null): this { N.clamp_!(this.handle, min ?? undefined, max ?? undefined); return this; }
   sqrt_(): this { N.sqrt_!(this.handle); return this; }
+  /** ReLU in place, tracked by autograd like torch's relu_ (its backward needs only the result). */
+  relu_(): this { N.relu_!(this.handle); return this; }
   maskedFill_(mask: Tensor, value: Scalar): this { N.maskedFill_!(this.handle, mask.handle, value); return this; }
   uniform_(low = 0, high = 1, generator?: { handle: unknown }): this { N.uniform_!(this.handle, low, high, generator?.handle); return this; }
   normal_(mean = 0, std = 1, generator?: { handle: unknown }): this { N.normal_!(this.handle, mean, std, generator?.handle); return this; }

@@ -50,6 +50,7 @@ INPLACE(lerp_, x.lerp_(a.t(1), a.s(2)))
 INPLACE(copy_, x.copy_(a.t(1)))
 INPLACE(zero_, x.zero_())
 INPLACE(fill_, x.fill_(a.s(1)))
+INPLACE(relu_, x.relu_())
 INPLACE(clamp_, x.clamp_(a.optS(1), a.optS(2)))
 INPLACE(sqrt_, x.sqrt_())
 INPLACE(maskedFill_, x.masked_fill_(a.t(1), a.s(2)))
@@ -100,7 +101,7 @@ void RegisterNN(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, mseLoss); DML_EXPORT(e, bceWithLogits);
   DML_EXPORT(e, add_); DML_EXPORT(e, sub_); DML_EXPORT(e, mul_); DML_EXPORT(e, div_); DML_EXPORT(e, addcmul_);
   DML_EXPORT(e, addcdiv_); DML_EXPORT(e, lerp_); DML_EXPORT(e, copy_); DML_EXPORT(e, zero_); DML_EXPORT(e, fill_);
-  DML_EXPORT(e, clamp_); DML_EXPORT(e, sqrt_); DML_EXPORT(e, maskedFill_); DML_EXPORT(e, indexPut_); DML_EXPORT(e, sgdStep);
+  DML_EXPORT(e, clamp_); DML_EXPORT(e, relu_); DML_EXPORT(e, sqrt_); DML_EXPORT(e, maskedFill_); DML_EXPORT(e, indexPut_); DML_EXPORT(e, sgdStep);
 }
 
 }  // namespace dml

@@ -238,6 +238,19 @@ test('backward fills .grad of leaves, accumulates, and .grad = null clears it', 
   });
 });
 
+test('relu_ works in place under autograd, with relu\'s gradient; refused on a leaf that needs grad', () => {
+  tidy(() => {
+    const x = tensor([-1.5, 0.5, 2, -0.25], { dtype: 'float64', requiresGrad: true });
+    const h = x.mul(3);
+    const r = h.relu_();
+    assert.equal(r, h, 'returns the same tensor');
+    assert.deepEqual(h.dataNumbers(), [0, 1.5, 6, 0]);
+    h.mul(tensor([1, 2, 3, 4], { dtype: 'float64' })).sum().backward();
+    assert.deepEqual(x.grad!.dataNumbers(), [0, 6, 9, 0]);
+    assert.throws(() => x.relu_(), /leaf Variable that requires grad .* in-place/);
+  });
+});
+
 test('backward with an explicit gradient, retainGraph, retainGrad on intermediates', () => {
   tidy(() => {
     const x = tensor([[1, 2], [3, 4]], { dtype: 'float64', requiresGrad: true });

@@ -24,15 +24,18 @@ export function pipe(x: Tensor, ...fns: ((t: Tensor) => Tensor)[]): Tensor {
   return y;
 }
 
-/** out = relu(residual(x) + shortcut(x)), freeing the two branches. */
+/**
+ * ReLU in place, as torchvision's ReLU(inplace=True): only on a tensor the block made itself (a
+ * BatchNorm output, which BatchNorm's backward does not need), never on the caller's input.
+ */
+export const reluInPlace = (t: Tensor): Tensor => t.relu_();
+
+/** out = relu(residual(x) + shortcut(x)), in place in the residual branch as torchvision does. */
 function residual(x: Tensor, body: Tensor, downsample: nn.Sequential | null): Tensor {
   const short = downsample ? downsample.forward(x) : x;
-  const sum = body.add(short);
-  body.dispose();
+  body.add_(short).relu_();
   if (short !== x) short.dispose();
-  const out = sum.relu();
-  sum.dispose();
-  return out;
+  return body;
 }
 
 export interface ResidualBlock extends nn.Module {
@@ -58,7 +61,7 @@ export class BasicBlock extends nn.Module implements ResidualBlock {
   }
   get lastBn(): nn.BatchNorm2d { return this.bn2; }
   forward(x: Tensor): Tensor {
-    const body = pipe(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu(),
+    const body = pipe(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), reluInPlace,
       (t) => this.conv2.forward(t), (t) => this.bn2.forward(t));
     return residual(x, body, this.downsample);
   }
@@ -87,8 +90,8 @@ export class Bottleneck extends nn.Module implements ResidualBlock {
   }
   get lastBn(): nn.BatchNorm2d { return this.bn3; }
   forward(x: Tensor): Tensor {
-    const body = pipe(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu(),
-      (t) => this.conv2.forward(t), (t) => this.bn2.forward(t), (t) => t.relu(),
+    const body = pipe(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), reluInPlace,
+      (t) => this.conv2.forward(t), (t) => this.bn2.forward(t), reluInPlace,
       (t) => this.conv3.forward(t), (t) => this.bn3.forward(t));
     return residual(x, body, this.downsample);
   }

@@ -3,7 +3,7 @@
 // dropout → zero-initialised linear classifier. Backbone keys are torchvision's (conv1.weight,
 // layer1.0.bn1.running_mean, ...) at the top level, so ImageNet weights load 1:1 (fc.* is skipped).
 import { type Tensor, tensor, nn, normalize, noGrad } from '../../engine/index.js';
-import { BasicBlock, Bottleneck, conv1x1, pipe, type ResidualBlock } from './blocks.js';
+import { BasicBlock, Bottleneck, conv1x1, pipe, reluInPlace, type ResidualBlock } from './blocks.js';
 
 export type Arch = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnext50_32x4d';
 export const ARCHS: Record<Arch, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }> = {
@@ -135,7 +135,7 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
   backbone(x: Tensor): Tensor {
     const mean = this.buffer('mean')!, std = this.buffer('std')!;
     return pipe(x, (t) => t.sub(mean), (t) => t.div(std), (t) => this.conv1.forward(t), (t) => this.bn1.forward(t),
-      (t) => t.relu(), (t) => this.maxpool.forward(t), ...this.layers.map((l) => (t: Tensor) => l.forward(t)),
+      reluInPlace, (t) => this.maxpool.forward(t), ...this.layers.map((l) => (t: Tensor) => l.forward(t)),
       (t) => nn.functional.adaptiveAvgPool2d(t, 1), (t) => t.flatten(1));
   }
 
