@@ -241,6 +241,7 @@ const CASES: Record<string, Case> = {
   fill_: ip((x) => x.fill_(3.5)),
   clamp_: ip((x) => x.clamp_(null, 1.0)),
   sqrt_: ip((x) => x.sqrt_()),
+  relu_: ip((x) => x.relu_()),
   maskedFill_: ip((x, m) => x.maskedFill_(m!, 0.125)),
 
   // ops.ts
