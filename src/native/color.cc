@@ -25,36 +25,82 @@ inline uint8_t Blend(int d, int x, float alpha) {
 // Convert.c's L24: ITU-R 601-2 luma in 16-bit fixed point.
 inline int Luma(int r, int g, int b) { return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16; }
 
-// torchvision's F_pil.adjust_hue: convert('HSV') (rgb2hsv_row), H += uint8(shift) wrapping,
-// convert('RGB') (hsv2rgb), keeping Pillow's float/double mix.
-inline void HueShift(const uint8_t* in, uint8_t* out, int shift) {
+// adjust_hue's arithmetic that depends on one or two bytes only — its float divisions and
+// conversions — tabulated once per process, each entry by Pillow's own expression.
+struct HueTables {
+  float quot[256 * 256];     // (float)a / (float)cr at a * 256 + cr
+  uint8_t sat[256 * 256];    // us of (cr, maxc) at cr * 256 + maxc
+  int sector[256];           // i of hh
+  float frac[256];           // f of hh
+  float fs[256];             // fs of us
+  uint8_t p[256 * 256];      // p of (us, v) at us * 256 + v
+  HueTables() {
+    for (int cr = 1; cr < 256; cr++) {
+      for (int a = 0; a <= cr; a++) quot[a * 256 + cr] = static_cast<float>(a) / static_cast<float>(cr);
+      for (int maxc = cr; maxc < 256; maxc++) {
+        const float sv = static_cast<float>(cr) / static_cast<float>(maxc);
+        sat[cr * 256 + maxc] = static_cast<uint8_t>(std::clamp(static_cast<int>(sv * 255.0), 0, 255));
+      }
+    }
+    for (int x = 0; x < 256; x++) {
+      sector[x] = static_cast<int>(std::floor(static_cast<float>(x) * 6.0 / 255.0));
+      frac[x] = static_cast<float>(static_cast<float>(x) * 6.0 / 255.0 - static_cast<float>(sector[x]));
+      fs[x] = static_cast<float>(static_cast<float>(x) / 255.0);
+    }
+    for (int us = 0; us < 256; us++) {
+      for (int v = 0; v < 256; v++) {
+        p[us * 256 + v] = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs[us]))), 0, 255));
+      }
+    }
+  }
+};
+
+const HueTables& Tables() {
+  static const HueTables* t = new HueTables();  // built on first use, thread-safely; never freed
+  return *t;
+}
+
+// std::round (halves away from zero) and the clamp to a byte, for x in [0, 255]: the truncation
+// is the floor there, and x minus it is exact.
+inline uint8_t RoundNonNegative(double x) {
+  const int t = static_cast<int>(x);
+  return static_cast<uint8_t>(t + (x - t >= 0.5 ? 1 : 0));
+}
+
+// torchvision's F_pil.adjust_hue on one pixel: convert('HSV') (Convert.c's rgb2hsv_row), H +=
+// uint8(shift) wrapping, convert('RGB') (hsv2rgb), with Pillow's float/double mix: the same
+// operations in the same order, where a division or a conversion of one or two bytes is a lookup.
+// fmod(x, 1) is x or x - 1, exactly, as x = h / 6 + 1 lies in [5/6, 11/6). Checked against the
+// direct transcription on all 2^24 colours for six shifts, and against PIL by the tests.
+inline void HueShift(const HueTables& T, const uint8_t* in, uint8_t* out, int shift) {
   const uint8_t r = in[0], g = in[1], b = in[2];
   const uint8_t maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
   const uint8_t v = maxc;
-  int uh = 0, us = 0;
-  if (minc != maxc) {
-    const float cr = static_cast<float>(maxc - minc);
-    const float s = cr / static_cast<float>(maxc);
-    const float rc = static_cast<float>(maxc - r) / cr, gc = static_cast<float>(maxc - g) / cr, bc = static_cast<float>(maxc - b) / cr;
-    float h;
-    if (r == maxc) h = bc - gc;
-    else if (g == maxc) h = 2.0 + rc - bc;
-    else h = 4.0 + gc - rc;
-    h = std::fmod((h / 6.0 + 1.0), 1.0);
-    uh = std::clamp(static_cast<int>(h * 255.0), 0, 255);
-    us = std::clamp(static_cast<int>(s * 255.0), 0, 255);
+  if (minc == maxc) {
+    out[0] = out[1] = out[2] = v;
+    return;
   }
+  const int cr = maxc - minc;
+  const int us = T.sat[cr * 256 + maxc];
   if (us == 0) {
     out[0] = out[1] = out[2] = v;
     return;
   }
-  const uint8_t hh = static_cast<uint8_t>((uh + shift) & 255);
-  const int i = static_cast<int>(std::floor(static_cast<float>(hh) * 6.0 / 255.0));
-  const float f = static_cast<float>(hh) * 6.0 / 255.0 - static_cast<float>(i);
-  const float fs = static_cast<float>(us) / 255.0;
-  const uint8_t p = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs))), 0, 255));
-  const uint8_t q = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * f))), 0, 255));
-  const uint8_t t = static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (1.0 - fs * (1.0 - f)))), 0, 255));
+  const float rc = T.quot[(maxc - r) * 256 + cr], gc = T.quot[(maxc - g) * 256 + cr], bc = T.quot[(maxc - b) * 256 + cr];
+  float h;
+  if (r == maxc) h = bc - gc;
+  else if (g == maxc) h = 2.0 + rc - bc;
+  else h = 4.0 + gc - rc;
+  const double x = h / 6.0 + 1.0;
+  h = static_cast<float>(x >= 1.0 ? x - 1.0 : x);
+  const int uh = std::clamp(static_cast<int>(h * 255.0), 0, 255);
+  const int hh = (uh + shift) & 255;
+  const int i = T.sector[hh];
+  const float f = T.frac[hh];
+  const float fs = T.fs[us];
+  const uint8_t p = T.p[us * 256 + v];
+  const uint8_t q = RoundNonNegative(static_cast<float>(v) * (1.0 - fs * f));
+  const uint8_t t = RoundNonNegative(static_cast<float>(v) * (1.0 - fs * (1.0 - f)));
   switch (i % 6) {
     case 0: out[0] = v; out[1] = t; out[2] = p; break;
     case 1: out[0] = q; out[1] = v; out[2] = p; break;
@@ -64,7 +110,6 @@ inline void HueShift(const uint8_t* in, uint8_t* out, int shift) {
     default: out[0] = v; out[1] = p; out[2] = q; break;
   }
 }
-
 
 // table[(l << 8) | v] = Blend(l, v, alpha): ImageEnhance.Color's blend of a value with its pixel's luma.
 void BlendTable(float alpha, uint8_t* table) {
@@ -152,9 +197,10 @@ void JitterBytes(const uint8_t* src, uint8_t* out, size_t pixels, int C, const i
         if (C != 3) break;
         // numpy's uint8 of the truncated shift: negative values wrap.
         const int shift = static_cast<int>(factors[s] * 255.0) & 255;
+        const HueTables& tables = Tables();
         for (size_t i = 0; i < n; i += 3) {
           const uint8_t px[3] = {lut[cur[i]], lut[cur[i + 1]], lut[cur[i + 2]]};
-          HueShift(px, out + i, shift);
+          HueShift(tables, px, out + i, shift);
         }
         cur = out;
         resetLut();

@@ -16,6 +16,7 @@ import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
 import { Rng } from '../../../src/ml/data/rng.js';
 import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { tempDir, writeImage } from './helpers.js';
 
 const PY = String.raw`
@@ -68,6 +69,8 @@ after(tmp.cleanup);
 const png = path.join(tmp.dir, 'odd.png');
 const jpg = path.join(tmp.dir, 'photo.jpg');
 const big = path.join(tmp.dir, 'big.png');
+// Every colour with channels in 0, 3, ..., 255 (86^3 pixels): adjust_hue's float paths, all sectors and greys.
+const cube = path.join(tmp.dir, 'cube.png');
 const sizes: Array<[number, number, number, number | null]> = [[500, 375, 256, null], [375, 500, 256, null], [333, 333, 256, null], [257, 1000, 256, null], [1000, 257, 224, 300], [31, 17, 12, null]];
 const rrcShapes: Array<[number, number, [number, number]]> = [[100, 10, [0.75, 4 / 3]], [10, 100, [0.75, 4 / 3]], [50, 40, [0.75, 4 / 3]], [64, 48, [1, 1]], [37, 90, [1, 1]]];
 let py: PyResult & { sizes?: number[][]; rrc?: number[][] } = {};
@@ -77,6 +80,13 @@ before(async () => {
   await writeImage(png, 37, 29, { seed: 3, format: 'png' });
   await writeImage(jpg, 500, 375, { seed: 4, format: 'jpeg' });
   await writeImage(big, 160, 120, { seed: 5, format: 'png' });
+  const steps = 86, cubePixels = Buffer.alloc(steps ** 3 * 3);
+  for (let i = 0; i < steps ** 3; i++) {
+    cubePixels[3 * i] = 3 * Math.floor(i / (steps * steps));
+    cubePixels[3 * i + 1] = 3 * (Math.floor(i / steps) % steps);
+    cubePixels[3 * i + 2] = 3 * (i % steps);
+  }
+  await sharp(cubePixels, { raw: { width: steps * steps, height: steps, channels: 3 } }).png({ compressionLevel: 1 }).toFile(cube);
   cases = [
     { name: 'decode_png', image: png, ops: [] },
     { name: 'decode_jpg', image: jpg, ops: [] },
@@ -108,6 +118,8 @@ before(async () => {
     { name: 'pil_hue', image: big, ops: [['hue', 0.23]] },
     { name: 'pil_hue_neg', image: big, ops: [['hue', -0.41]] },
     { name: 'pil_hue_small', image: big, ops: [['hue', 0.02]] },
+    { name: 'pil_hue_cube', image: cube, ops: [['hue', 0.07]] },
+    { name: 'pil_hue_cube_neg', image: cube, ops: [['hue', -0.41]] },
     { name: 'pil_chain', image: big, ops: [['brightness', 1.2], ['contrast', 0.8], ['saturation', 1.3], ['hue', 0.1]] },
     { name: 'pil_chain2', image: big, ops: [['contrast', 1.3], ['brightness', 0.9], ['hue', -0.05], ['saturation', 0.7], ['contrast', 0.75]] },
     { name: 'pil_gray_jitter', image: big, mode: 'L', ops: [['brightness', 1.3], ['contrast', 0.7], ['saturation', 1.5], ['hue', 0.2]] },
@@ -262,6 +274,9 @@ test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for b
   exact('pil_hue', adjustHue8(b, 0.23));
   exact('pil_hue_neg', adjustHue8(b, -0.41));
   exact('pil_hue_small', adjustHue8(b, 0.02));
+  const colours = await loadBytes(cube);
+  exact('pil_hue_cube', adjustHue8(colours, 0.07));
+  exact('pil_hue_cube_neg', adjustHue8(colours, -0.41));
   exact('pil_chain', colorJitter8(b, [{ op: 0, factor: 1.2 }, { op: 1, factor: 0.8 }, { op: 2, factor: 1.3 }, { op: 3, factor: 0.1 }]));
   exact('pil_chain2', colorJitter8(b, [{ op: 1, factor: 1.3 }, { op: 0, factor: 0.9 }, { op: 3, factor: -0.05 }, { op: 2, factor: 0.7 }, { op: 1, factor: 0.75 }]));
   exact('pil_gray_jitter', colorJitter8(g, [{ op: 0, factor: 1.3 }, { op: 1, factor: 0.7 }, { op: 2, factor: 1.5 }, { op: 3, factor: 0.2 }]));
