@@ -1,6 +1,7 @@
 // bench/data: images/s of the image loader with the reference's CUB transforms on generated JPEGs
-// (500×375, like CUB's), against torchvision + PIL + torch DataLoader measured in the same run
-// (bench/data_torchvision.py with Debian's python3; skipped if torchvision is missing). The
+// (500×375, like CUB's; one row with Cars-196's train transform), against torchvision + PIL +
+// torch DataLoader measured in the same run (bench/data_torchvision.py with Debian's python3;
+// skipped if torchvision is missing). The
 // cached rows keep decoded, resized images in memory (cache: 'decoded'), which torchvision's
 // loader has no counterpart for: they show what a second epoch costs when the data fits.
 // The two sides take turns for --rounds rounds and each row keeps its best round, so a busy
@@ -106,7 +107,7 @@ async function sequentialRate(samples: Sample[], pipeline: Pipeline, seconds = 3
   return { images_per_s: n / ((performance.now() - t0) / 1000), cpu_ms_per_image: (1000 * (cpuSeconds() - c0)) / n };
 }
 
-type OurKey = 'train_loader' | 'test_loader' | 'train_loader_cached' | 'test_loader_cached' | 'train_sequential' | 'test_sequential';
+type OurKey = 'train_loader' | 'test_loader' | 'train_loader_cached' | 'test_loader_cached' | 'train_sequential' | 'test_sequential' | 'cars_train_sequential';
 
 /** Row by row, the round with more images/s. */
 function best<K extends string>(prev: Record<K, Rate> | null, next: Record<K, Rate>): Record<K, Rate> {
@@ -123,6 +124,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'dml-bench-data-'));
 try {
   const samples = await makeImages(dir);
   const { train, test } = referencePipelines('cub');
+  const cars = referencePipelines('cars').train;
   // One libvips thread for the single-image figures, as PIL is single-threaded.
   sharp.concurrency(1);
   const measureOurs = async (): Promise<Record<OurKey, Rate>> => ({
@@ -132,6 +134,7 @@ try {
     test_loader_cached: await loaderRate(samples, test, 'decoded'),
     train_sequential: await sequentialRate(samples, train),
     test_sequential: await sequentialRate(samples, test),
+    cars_train_sequential: await sequentialRate(samples, cars),
   });
   const measureTheirs = (): Record<string, Rate> | string => {
     const py = spawnSync(values.python!, [path.join(repo, 'bench/data_torchvision.py'), dir, '--workers', String(workers), '--batch', String(batch)], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -159,6 +162,7 @@ try {
     ['test loader, decoded cache (epoch 2+; vs torchvision without one)', 'test_loader_cached', 'test_loader'],
     ['train, sequential', 'train_sequential', 'train_sequential'],
     ['test, sequential', 'test_sequential', 'test_sequential'],
+    ['Cars train transform (with hue jitter), sequential', 'cars_train_sequential', 'cars_train_sequential'],
   ];
   const f = (r: Rate): string => `${r.images_per_s.toFixed(1).padStart(7)} img/s ${r.cpu_ms_per_image.toFixed(1).padStart(6)} CPU ms/img`;
   for (const [name, key, theirKey] of rows) {
