@@ -1,9 +1,9 @@
 // bench/data: images/s of the image loader with the reference's CUB transforms on generated JPEGs
 // (500×375, like CUB's; one row with Cars-196's train transform), against torchvision + PIL +
 // torch DataLoader measured in the same run (bench/data_torchvision.py with Debian's python3;
-// skipped if torchvision is missing). The
-// cached rows keep decoded, resized images in memory (cache: 'decoded'), which torchvision's
-// loader has no counterpart for: they show what a second epoch costs when the data fits.
+// skipped if torchvision is missing). The cached rows keep decoded, resized images in memory
+// (cache: 'decoded'), which torchvision's loader has no counterpart for: they show what a second
+// epoch costs when the data fits.
 // The two sides take turns for --rounds rounds and each row keeps its best round, so a busy
 // spell on a shared machine does not land on one side only.
 //   node dist/bench/data.js [--images 500] [--workers N] [--batch 32] [--rounds 2] [--python /usr/bin/python3]
