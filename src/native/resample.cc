@@ -133,10 +133,11 @@ void Vertical(const uint8_t* src, size_t stride, size_t rowOffset, int rowLen, i
 
 #ifdef DML_AVX2
 
-// RGB rows with two taps per step: 8 bytes loaded at a pixel give that pixel and the next, spread
-// by a byte shuffle into 32-bit lanes [R G B 0 | R' G' B' 0] and multiplied by [k k k 0 | k' k' k' 0].
-// A load reads 2 bytes past the pair (and a whole pixel past an odd count, weighted 0): pixels
-// whose last load would leave the image take the scalar path.
+// RGB rows, two at a time, with two taps per step: 8 bytes loaded at a pixel give that pixel and
+// the next, spread by a byte shuffle into 32-bit lanes [R G B 0 | R' G' B' 0] and multiplied by
+// [k k k 0 | k' k' k' 0]. A load reads 2 bytes past the pair (and a whole pixel past an odd count,
+// weighted 0): pixels whose last load would leave the image take the scalar path, as does a last
+// odd row.
 DML_TARGET_AVX2 void Horizontal3Avx2(const uint8_t* src, const uint8_t* srcEnd, int width, int boxX, int rowFirst, int rows, const Coeffs& c, uint8_t* out) {
   const int outW = static_cast<int>(c.count.size());
   const int pairs = (c.ksize + 1) / 2;
@@ -147,35 +148,49 @@ DML_TARGET_AVX2 void Horizontal3Avx2(const uint8_t* src, const uint8_t* srcEnd, 
     for (int t = 0; t < c.count[xx]; t++) std::fill_n(w + (t / 2) * 8 + (t % 2) * 4, 3, k[t]);
   }
   const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-  const __m128i half = _mm_set1_epi32(kHalf);
+  const __m256i half = _mm256_set1_epi32(kHalf);
   const size_t stride = static_cast<size_t>(width) * 3;
-  for (int r = 0; r < rows; r++) {
-    const uint8_t* in = src + (rowFirst + r) * stride + static_cast<size_t>(boxX) * 3;
-    uint8_t* o = out + static_cast<size_t>(r) * outW * 3;
+  // Two rows per step share each output pixel's bookkeeping and weights, and one reduction.
+  int r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const uint8_t* in0 = src + (rowFirst + r) * stride + static_cast<size_t>(boxX) * 3;
+    const uint8_t* in1 = in0 + stride;
+    uint8_t* o0 = out + static_cast<size_t>(r) * outW * 3;
+    uint8_t* o1 = o0 + static_cast<size_t>(outW) * 3;
     for (int xx = 0; xx < outW; xx++) {
       const int n = c.count[xx], np = (n + 1) / 2;
-      const uint8_t* p = in + static_cast<size_t>(c.first[xx]) * 3;
-      if (p + (np - 1) * 6 + 8 > srcEnd) {
-        HorizontalRow(in, 3, c, xx, xx + 1, o);
+      const size_t off = static_cast<size_t>(c.first[xx]) * 3;
+      if (in1 + off + (np - 1) * 6 + 8 > srcEnd) {
+        HorizontalRow(in0, 3, c, xx, xx + 1, o0);
+        HorizontalRow(in1, 3, c, xx, xx + 1, o1);
         continue;
       }
+      const uint8_t* p0 = in0 + off;
+      const uint8_t* p1 = in1 + off;
       const int32_t* w = &wv[static_cast<size_t>(xx) * pairs * 8];
-      __m256i acc = _mm256_setzero_si256();
-      for (int j = 0; j < np; j++, p += 6, w += 8) {
-        const __m128i px = _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), spread);
-        acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(px), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w))));
+      __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+      for (int j = 0; j < np; j++, p0 += 6, p1 += 6, w += 8) {
+        const __m256i wj = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+        a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p0)), spread)), wj));
+        a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p1)), spread)), wj));
       }
-      __m128i s = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1)), half);
-      s = _mm_srai_epi32(s, kPrecisionBits);
+      // [row 0 taps | row 1 taps] halves summed: lane 0 holds row 0's RGB, lane 1 row 1's.
+      __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(a0, a1, 0x20), _mm256_permute2x128_si256(a0, a1, 0x31));
+      s = _mm256_srai_epi32(_mm256_add_epi32(s, half), kPrecisionBits);
       // Signed then unsigned saturation: Clip8's clamp to [0, 255].
-      s = _mm_packus_epi16(_mm_packs_epi32(s, s), s);
-      const uint32_t rgb = static_cast<uint32_t>(_mm_cvtsi128_si32(s));
-      uint8_t* q = o + static_cast<size_t>(xx) * 3;
-      q[0] = static_cast<uint8_t>(rgb);
-      q[1] = static_cast<uint8_t>(rgb >> 8);
-      q[2] = static_cast<uint8_t>(rgb >> 16);
+      s = _mm256_packus_epi16(_mm256_packs_epi32(s, s), s);
+      const uint32_t rgb0 = static_cast<uint32_t>(_mm256_extract_epi32(s, 0)), rgb1 = static_cast<uint32_t>(_mm256_extract_epi32(s, 4));
+      uint8_t* q0 = o0 + static_cast<size_t>(xx) * 3;
+      uint8_t* q1 = o1 + static_cast<size_t>(xx) * 3;
+      q0[0] = static_cast<uint8_t>(rgb0);
+      q0[1] = static_cast<uint8_t>(rgb0 >> 8);
+      q0[2] = static_cast<uint8_t>(rgb0 >> 16);
+      q1[0] = static_cast<uint8_t>(rgb1);
+      q1[1] = static_cast<uint8_t>(rgb1 >> 8);
+      q1[2] = static_cast<uint8_t>(rgb1 >> 16);
     }
   }
+  for (; r < rows; r++) HorizontalRow(src + (rowFirst + r) * stride + static_cast<size_t>(boxX) * 3, 3, c, 0, outW, out + static_cast<size_t>(r) * outW * 3);
 }
 
 // 32 bytes of an output row per step, four 8-lane accumulators kept in registers over the taps.
