@@ -70,8 +70,8 @@ inline uint8_t RoundNonNegative(double x) {
 // torchvision's F_pil.adjust_hue on one pixel: convert('HSV') (Convert.c's rgb2hsv_row), H +=
 // uint8(shift) wrapping, convert('RGB') (hsv2rgb), with Pillow's float/double mix: the same
 // operations in the same order, where a division or a conversion of one or two bytes is a lookup.
-// fmod(x, 1) is x or x - 1, exactly, as x = h / 6 + 1 lies in [5/6, 11/6). Checked against the
-// direct transcription on all 2^24 colours for six shifts, and against PIL by the tests.
+// fmod(x, 1) is x or x - 1, exactly, as x = h / 6 + 1 lies in [5/6, 11/6). The tests compare it
+// with PIL on a cube of 86^3 colours (and it matched the line-by-line port it replaced on all 2^24).
 inline void HueShift(const HueTables& T, const uint8_t* in, uint8_t* out, int shift) {
   const uint8_t r = in[0], g = in[1], b = in[2];
   const uint8_t maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
