@@ -6,7 +6,7 @@
 // centre fallback, ColorJitter's random order, ...). Deterministic geometry (Resize, CenterCrop)
 // can also describe itself as a libvips op, so a pipeline can run it while decoding.
 import { crop, hflip, pyRound, resizeBilinear, rotate } from './geometry.js';
-import { crop8, hflip8, resize8 } from './geometry8.js';
+import { crop8, hflip8, resize8, rotate8 } from './geometry8.js';
 import { colorJitter8 } from './color8.js';
 import { floatToRaw, rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import { colorJitterFused, type JitterStep } from './jitter.js';
@@ -249,6 +249,11 @@ export class ColorJitter implements Transform {
   }
 }
 
+/**
+ * RandomRotation(degrees): an angle drawn uniformly from [-d, d] (or [min, max]), counter-clockwise
+ * about the centre (or `center`, [x, y] in pixels); `fill` is the value of uncovered pixels in
+ * [0, 1] (one per channel, or one for all), 255 × it on the PIL path.
+ */
 export class RandomRotation implements Transform {
   readonly spec: Extract<TransformSpec, { type: 'RandomRotation' }>;
   constructor(degrees: number | readonly number[], opts: { interpolation?: 'nearest' | 'bilinear'; fill?: number | readonly number[]; center?: readonly number[] } = {}) {
@@ -270,9 +275,10 @@ export class RandomRotation implements Transform {
     const angle = rng.uniform(this.spec.degrees[0], this.spec.degrees[1]);
     return rotate(img, angle, this.spec.interpolation, this.spec.fill, this.spec.center);
   }
-  /** Nearest: PIL's result exactly (pixels are only moved); bilinear: within one level (PIL truncates, this rounds). */
+  /** PIL's rotate, bit for bit (its fixed-point nearest loop, its truncating bilinear filter). */
   applyBytes(img: RawImage, rng: Rng): RawImage {
-    return floatToRaw(this.apply(rawToFloat(img), rng));
+    const angle = rng.uniform(this.spec.degrees[0], this.spec.degrees[1]);
+    return rotate8(img, angle, this.spec.interpolation, this.spec.fill.map((v) => Math.round(v * 255)), this.spec.center);
   }
 }
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { decodeImage, rawToFloat, type FloatImage } from '../../../src/ml/data/image.js';
 import { crop, hflip, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
-import { crop8, hflip8, resize8 } from '../../../src/ml/data/geometry8.js';
+import { crop8, hflip8, resize8, rotate8 } from '../../../src/ml/data/geometry8.js';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
 import { adjustBrightness8, adjustContrast8, adjustHue8, adjustSaturation8, colorJitter8 } from '../../../src/ml/data/color8.js';
 import type { RawImage } from '../../../src/ml/data/image.js';
@@ -71,6 +71,7 @@ const jpg = path.join(tmp.dir, 'photo.jpg');
 const big = path.join(tmp.dir, 'big.png');
 // Every colour with channels in 0, 3, ..., 255 (86^3 pixels): adjust_hue's float paths, all sectors and greys.
 const cube = path.join(tmp.dir, 'cube.png');
+const square = path.join(tmp.dir, 'square.png');
 const sizes: Array<[number, number, number, number | null]> = [[500, 375, 256, null], [375, 500, 256, null], [333, 333, 256, null], [257, 1000, 256, null], [1000, 257, 224, 300], [31, 17, 12, null]];
 const rrcShapes: Array<[number, number, [number, number]]> = [[100, 10, [0.75, 4 / 3]], [10, 100, [0.75, 4 / 3]], [50, 40, [0.75, 4 / 3]], [64, 48, [1, 1]], [37, 90, [1, 1]]];
 let py: PyResult & { sizes?: number[][]; rrc?: number[][] } = {};
@@ -80,6 +81,7 @@ before(async () => {
   await writeImage(png, 37, 29, { seed: 3, format: 'png' });
   await writeImage(jpg, 500, 375, { seed: 4, format: 'jpeg' });
   await writeImage(big, 160, 120, { seed: 5, format: 'png' });
+  await writeImage(square, 48, 48, { seed: 6, format: 'png' });
   const steps = 86, cubePixels = Buffer.alloc(steps ** 3 * 3);
   for (let i = 0; i < steps ** 3; i++) {
     cubePixels[3 * i] = 3 * Math.floor(i / (steps * steps));
@@ -118,6 +120,14 @@ before(async () => {
     { name: 'pil_hue', image: big, ops: [['hue', 0.23]] },
     { name: 'pil_hue_neg', image: big, ops: [['hue', -0.41]] },
     { name: 'pil_hue_small', image: big, ops: [['hue', 0.02]] },
+    { name: 'pil_rot_nearest', image: big, ops: [['rotate', 17.3, 'nearest']] },
+    { name: 'pil_rot_nearest_neg', image: big, ops: [['rotate', -128.6, 'nearest']] },
+    { name: 'pil_rot_bilinear', image: big, ops: [['rotate', -33, 'bilinear']] },
+    { name: 'pil_rot_bilinear_wide', image: big, ops: [['rotate', 251.25, 'bilinear']] },
+    { name: 'pil_rot_90', image: big, ops: [['rotate', 90, 'nearest']] },
+    { name: 'pil_rot_180', image: big, ops: [['rotate', -180, 'bilinear']] },
+    { name: 'pil_rot_270_square', image: square, ops: [['rotate', 270, 'bilinear']] },
+    { name: 'pil_gray_rot', image: big, mode: 'L', ops: [['rotate', 23.5, 'bilinear']] },
     { name: 'pil_hue_cube', image: cube, ops: [['hue', 0.07]] },
     { name: 'pil_hue_cube_neg', image: cube, ops: [['hue', -0.41]] },
     { name: 'pil_chain', image: big, ops: [['brightness', 1.2], ['contrast', 0.8], ['saturation', 1.3], ['hue', 0.1]] },
@@ -274,6 +284,14 @@ test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for b
   exact('pil_hue', adjustHue8(b, 0.23));
   exact('pil_hue_neg', adjustHue8(b, -0.41));
   exact('pil_hue_small', adjustHue8(b, 0.02));
+  exact('pil_rot_nearest', rotate8(b, 17.3, 'nearest'));
+  exact('pil_rot_nearest_neg', rotate8(b, -128.6, 'nearest'));
+  exact('pil_rot_bilinear', rotate8(b, -33, 'bilinear'));
+  exact('pil_rot_bilinear_wide', rotate8(b, 251.25, 'bilinear'));
+  exact('pil_rot_90', rotate8(b, 90, 'nearest'));
+  exact('pil_rot_180', rotate8(b, -180, 'bilinear'));
+  exact('pil_rot_270_square', rotate8(await loadBytes(square), 270, 'bilinear'));
+  exact('pil_gray_rot', rotate8(g, 23.5, 'bilinear'));
   const colours = await loadBytes(cube);
   exact('pil_hue_cube', adjustHue8(colours, 0.07));
   exact('pil_hue_cube_neg', adjustHue8(colours, -0.41));

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
 import { hflip, pyRound, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
 import { decodeImage, floatToRaw, headerSize, rawToFloat, type FloatImage, type RawImage } from '../../../src/ml/data/image.js';
-import { crop8, hflip8, resize8 } from '../../../src/ml/data/geometry8.js';
+import { crop8, hflip8, resize8, rotate8 } from '../../../src/ml/data/geometry8.js';
 import { colorJitter8 } from '../../../src/ml/data/color8.js';
 import { resizeBytes, jitterBytes, bytesToFloat, decodeJpeg } from '../../../src/engine/image.js';
 import sharp from 'sharp';
@@ -311,6 +311,9 @@ test('8-bit kernels reject bad arguments with errors, never touching memory out 
   assert.throws(() => jitterBytes(img.data, 6, 4, 2, []), /channels must be 1 or 3/);
   assert.throws(() => colorJitter8(img, [{ op: 3, factor: 0.7 }]), /factor must be in \[-0.5, 0.5\]/);
   assert.throws(() => bytesToFloat(img.data, 5, 4, 3), /src length/);
+  assert.throws(() => rotate8({ ...img, data: img.data.subarray(3) }, 10), /69 bytes for a 6x4x3 image/);
+  assert.throws(() => rotate8(img, Number.NaN), /degrees must be finite/);
+  assert.deepEqual([...rotate8(img, 360).data], [...img.data], 'a full turn is the identity');
   // Identity factors and a same-size resize give the input back (not hue 0: PIL's 8-bit HSV round trip is lossy).
   assert.deepEqual([...colorJitter8(img, [{ op: 0, factor: 1 }, { op: 2, factor: 1 }, { op: 1, factor: 1 }]).data], [...img.data]);
   assert.deepEqual([...resize8(img, 6, 4).data], [...img.data]);
