@@ -1,9 +1,9 @@
-// What torchvision's PIL backend does to 8-bit HWC images, with Pillow's own arithmetic, so the
-// data pipeline's PIL path gives torchvision-on-PIL pixels bit for bit at C speed:
-//  - resizeBytes: the antialiased bilinear resampler (resample.cc);
-//  - jitterBytes: ColorJitter's steps — ImageEnhance brightness/contrast/saturation (Image.blend
-//    against a degenerate image, Blend.c) and adjust_hue through Convert.c's 8-bit HSV;
-//  - bytesToFloat: ToTensor (HWC uint8 -> CHW float32 / 255);
+// The JS face of the pixel kernels (pixels.h) — what torchvision's PIL backend does to 8-bit HWC
+// images, with Pillow's own arithmetic, so the data pipeline's PIL path gives torchvision-on-PIL
+// pixels bit for bit at C speed — with their argument checks, plus JPEG decoding:
+//  - resizeBytes: the antialiased bilinear resampler, optionally cropped (resample.cc);
+//  - jitterBytes: ColorJitter's steps (color.cc);
+//  - bytesToFloat, flipBytes: ToTensor and FLIP_LEFT_RIGHT (layout.cc);
 //  - decodeJpeg: libjpeg decoding with PIL's settings (islow IDCT, fancy upsampling, RGB out):
 //    with Debian's libjpeg-turbo, the one Debian's Pillow uses, the same pixels, and ~3x cheaper
 //    than a libvips pipeline for a small photo.
@@ -24,7 +24,6 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <string>
-#include <vector>
 
 namespace dml {
 namespace {
