@@ -2,6 +2,7 @@
 // The dml command: one sub-command per file in this folder.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runToExit } from './exit.js';
 
 interface Command {
   summary: string;
@@ -38,22 +39,4 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (isMain) {
-  let settled = false;
-  // Node exits when nothing is left to wait for, even with the command's promise pending (a
-  // worker that vanished, a handle closed under a wait): that must not pass for success.
-  process.once('beforeExit', () => {
-    if (settled) return;
-    console.error(`dml: internal error: '${process.argv[2] ?? ''}' stopped before finishing (an operation it waited for never completed)`);
-    process.exitCode = 70;
-  });
-  main(process.argv.slice(2)).then(
-    (code) => { settled = true; process.exitCode = code; },
-    (e: unknown) => {
-      settled = true;
-      console.error(`dml: ${e instanceof Error ? e.message : String(e)}`);
-      if (process.env.DML_DEBUG && e instanceof Error) console.error(e.stack);
-      process.exitCode = 1;
-    },
-  );
-}
+if (isMain) runToExit(process.argv[2] ?? '', main(process.argv.slice(2)));
