@@ -8,7 +8,7 @@
 import { crop, hflip, pyRound, resizeBilinear, rotate } from './geometry.js';
 import { crop8, hflip8, resize8, rotate8 } from './geometry8.js';
 import { colorJitter8 } from './color8.js';
-import { floatToRaw, rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
+import { rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import { colorJitterFused, type JitterStep } from './jitter.js';
 import type { Rng } from './rng.js';
 
