@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Prints compiler/linker settings for binding.gyp: Debian's libtorch by default, or LIBTORCH=/path
-// (a libtorch zip from pytorch.org, CPU or CUDA). Usage: node scripts/libtorch.cjs include|libdirs|libs|ldflags
+// (a libtorch zip from pytorch.org, CPU or CUDA). Usage: node scripts/libtorch.cjs include|libs|ldflags|defines
+// c10d backends: Gloo when its headers are there (Debian: libgloo-dev, linked with -lgloo; pytorch.org's
+// libtorch has gloo inside libtorch_cpu), NCCL when the libtorch has CUDA and nccl.h + the CUDA headers
+// are found (CUDA_HOME).
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -29,6 +32,24 @@ function custom() {
 const t = root ? custom() : debian();
 const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
 const ldflags = [];
+const defines = [];
+const c10d = path.join(t.include[0], 'torch/csrc/distributed/c10d');
+const glooHeaders = [t.include[0], '/usr/include'].find((d) => fs.existsSync(path.join(d, 'gloo/algorithm.h')));
+if (fs.existsSync(path.join(c10d, 'ProcessGroupGloo.hpp')) && glooHeaders) {
+  defines.push('USE_C10D_GLOO');
+  if (glooHeaders !== t.include[0]) t.include.push(glooHeaders);
+  if (!t.libdir) libs.push('-lgloo');
+}
+if (t.libdir && fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so')) && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+  const cuda = process.env.CUDA_HOME || '/usr/local/cuda';
+  const inc = [t.include[0], path.join(cuda, 'include'), '/usr/include'];
+  const nccl = inc.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
+  if (nccl && fs.existsSync(path.join(cuda, 'include/cuda_runtime_api.h'))) {
+    defines.push('USE_C10D_NCCL', 'USE_CUDA');
+    t.include.push(path.join(cuda, 'include'));
+    if (nccl !== t.include[0]) t.include.push(nccl);
+  }
+}
 if (t.libdir) {
   ldflags.push(`-L${t.libdir}`, `-Wl,-rpath,${t.libdir}`);
   // CUDA kernels register themselves from static initialisers, so the linker must keep the library.
@@ -36,9 +57,9 @@ if (t.libdir) {
     ldflags.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
   }
 }
-const out = { include: t.include.join(' '), libs: libs.join(' '), ldflags: ldflags.join(' ') }[what];
+const out = { include: [...new Set(t.include)].join(' '), libs: libs.join(' '), ldflags: ldflags.join(' '), defines: defines.join(' ') }[what];
 if (out === undefined) {
-  console.error('usage: libtorch.cjs include|libs|ldflags');
+  console.error('usage: libtorch.cjs include|libs|ldflags|defines');
   process.exit(2);
 }
 process.stdout.write(out);

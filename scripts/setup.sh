@@ -10,7 +10,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 pkgs=(libopenblas0-pthread libjpeg-dev dataset-fashion-mnist)
-[ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev)
+# libgloo-dev: the Gloo headers and library of Debian's c10d (multi-process training).
+[ -n "${LIBTORCH:-}" ] || pkgs+=(libtorch-dev libgloo-dev)
 # --tests: the suite compares with PyTorch/torchvision at run time in a few places, and drives the
 # search page in Debian's headless Chromium.
 if [ "${1:-}" = --tests ]; then pkgs+=(python3-torch python3-torchvision chromium); fi

@@ -8,6 +8,10 @@ import path from 'node:path';
 export interface Handle {
   readonly __tensorHandle: unique symbol;
 }
+/** Opaque reference to a native c10d process group. */
+export interface GroupHandle {
+  readonly __groupHandle: unique symbol;
+}
 /** Opaque reference to a native random generator. */
 export interface GeneratorHandle {
   readonly __generatorHandle: unique symbol;
@@ -74,6 +78,23 @@ export interface NativeBinding {
   setGradEnabled(v: boolean): boolean;
   isGradEnabled(): boolean;
   autogradGrad(outputs: H[], inputs: H[], gradOutputs?: Opt<H[]>, retainGraph?: Opt<boolean>, createGraph?: boolean, allowUnused?: boolean): (H | null)[];
+  distBackends(): { gloo: boolean; nccl: boolean };
+  distInit(o: {
+    backend: string; rank: number; worldSize: number; store: 'tcp' | 'file'; host?: string; port?: number; isServer?: boolean;
+    agentHosted?: boolean; path?: string; prefix: string; timeoutMs: number; bindHost?: string; ifname?: string; threads?: number;
+  }): GroupHandle;
+  distDestroy(g: GroupHandle): void;
+  distBroadcast(g: GroupHandle, tensors: H[], root: number, bucketBytes?: number): void;
+  distAllReduce(g: GroupHandle, tensors: H[], op: string, bucketBytes?: number): void;
+  distAllGather(g: GroupHandle, t: H): H[];
+  distBarrier(g: GroupHandle): void;
+  distAllReduceAutograd(g: GroupHandle, t: H): H;
+  distReduceGrads(g: GroupHandle, params: H[], bucketBytes: number, divisor: number): { tensors: number; bytes: number };
+  distStoreSet(g: GroupHandle, key: string, value: string): void;
+  distStoreGet(g: GroupHandle, key: string, timeoutMs?: number): string;
+  distStoreAdd(g: GroupHandle, key: string, by: number): number;
+  distReportError(g: GroupHandle, message: string): boolean;
+  distFailure(g: GroupHandle): { op: string; message: string; lostRanks: number[] } | null;
   sgdStep(params: H[], bufs: (H | null)[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): (H | undefined)[];
 }
 

@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dml::RegisterNN(env, exports);
   dml::RegisterAutograd(env, exports);
   dml::RegisterImage(env, exports);
+  dml::RegisterDistributed(env, exports);
   return exports;
 }
 

@@ -4,6 +4,8 @@ import { noGrad } from '../autograd.js';
 import { Module } from './module.js';
 import * as F from './functional.js';
 import { kaimingUniform_, uniform_, fans } from './init.js';
+import { syncBatchNorm } from '../distributed/sync-batchnorm.js';
+import type { ProcessGroup } from '../distributed/process-group.js';
 
 /** PyTorch's default Linear/Conv init: kaiming_uniform(a=√5) weights, U(±1/√fan_in) bias. */
 function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
@@ -55,11 +57,16 @@ export interface BatchNormOptions {
   affine?: boolean;
   trackRunningStats?: boolean;
 }
-abstract class BatchNormBase extends Module {
+export abstract class BatchNormBase extends Module {
   readonly eps: number;
   readonly momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
+  /**
+   * When set, training-mode statistics are those of the global batch over this group's ranks
+   * (torch.nn.SyncBatchNorm; see distributed.convertSyncBatchNorm). Eval mode is unaffected.
+   */
+  syncGroup: ProcessGroup | null = null;
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
     positive(this.constructor.name, { numFeatures });
@@ -87,6 +94,9 @@ abstract class BatchNormBase extends Module {
       const n = this.buffer('num_batches_tracked')!;
       noGrad(() => n.add_(1));
       if (this.momentum === null) momentum = 1 / n.item();
+    }
+    if (this.syncGroup && this.training && this.syncGroup.worldSize > 1) {
+      return syncBatchNorm(x, this.runningMean, this.runningVar, { group: this.syncGroup, weight: this.weight, bias: this.bias, momentum, eps: this.eps });
     }
     // Running statistics are updated while training and used in eval; untracked ones stay null.
     return F.batchNorm(x, this.runningMean, this.runningVar, {

@@ -1,0 +1,81 @@
+// The engine's c10d process group across real processes on loopback: collectives, synchronised
+// BatchNorm, bucketed gradient all-reduce, the differentiable all-reduce, and lost ranks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { distributed } from '../../src/engine/index.js';
+import { runRanks } from '../distributed-helpers.js';
+
+const WORKER = fileURLToPath(new URL('./distributed-worker.js', import.meta.url));
+
+function ok(outcomes: Awaited<ReturnType<typeof runRanks>>): Record<string, unknown>[] {
+  for (const o of outcomes) assert.equal(o.code, 0, `rank ${o.rank} exited ${o.code ?? o.signal}: ${o.stderr}`);
+  return outcomes.map((o) => o.result!);
+}
+
+test('the addon has Gloo', () => {
+  assert.equal(distributed.ProcessGroup.backends().gloo, true);
+});
+
+test('collectives: all-reduce, broadcast, all-gather (equal and ragged), barrier, store', async () => {
+  const [r0, r1, r2] = ok(await runRanks(WORKER, 'collectives', 3));
+  for (const r of [r0!, r1!, r2!]) {
+    assert.deepEqual(r.sum, [6, 60]);
+    assert.deepEqual(r.max, [2, 0]);
+    assert.deepEqual(r.avg, [2]);
+    assert.deepEqual(r.bcast, [[7, 8, 9], [1, 2, 3, 4]]);
+    assert.deepEqual(r.parts, [[0, 0], [1, 1], [2, 4]]);
+    assert.deepEqual(r.vparts, [[[0, 0]], [[1, 0], [1, 1]], [[2, 0], [2, 1], [2, 2]]]);
+  }
+  assert.equal(r0!.other, 'hello from 1');
+  assert.equal(r2!.other, 'hello from 0');
+});
+
+test('synchronised BatchNorm over uneven slices equals BatchNorm on the whole batch (float64)', async () => {
+  const results = ok(await runRanks(WORKER, 'syncbn', 2));
+  assert.deepEqual(results.map((r) => r.rows), [3, 4]);
+  for (const r of results) {
+    for (const k of ['out', 'gradInput', 'gradWeight', 'gradBias', 'runningMean', 'runningVar']) {
+      assert.ok((r[k] as number) < 1e-12, `rank ${String(r.rank)} ${k}: ${String(r[k])}`);
+    }
+  }
+});
+
+test('bucketed gradient all-reduce (tiny buckets, uneven slices) gives the full-batch gradient', async () => {
+  const results = ok(await runRanks(WORKER, 'grads', 3));
+  for (const r of results) {
+    for (const d of r.diffs as number[]) assert.ok(d < 1e-12, `rank ${String(r.rank)}: ${String(r.diffs)}`);
+    assert.deepEqual(r.info, { tensors: 4, bytes: (6 * 5 + 5 + 5 * 2 + 2) * 8 });
+  }
+});
+
+test('the differentiable all-reduce sums values forward and gradients backward', async () => {
+  const results = ok(await runRanks(WORKER, 'autograd', 2));
+  for (const r of results) assert.deepEqual(r.y, [3, 6]);
+  // d/dx_r of sum_r' <w_r', y> with y = sum_r (r+1) x_r: (r+1) * sum_r' w_r' = (r+1) * [3, 2]
+  assert.deepEqual(results[0]!.gx, [3, 2]);
+  assert.deepEqual(results[1]!.gx, [6, 4]);
+});
+
+test('a rank that dies is named by the survivors, who fail fast and stay failed', async () => {
+  const out = await runRanks(WORKER, 'die', 3, { env: { REPORT: '1' }, timeoutMs: 60_000 });
+  assert.equal(out[1]!.code, 9);
+  for (const r of [out[0]!, out[2]!]) {
+    assert.equal(r.code, 0, r.stderr);
+    const res = r.result!;
+    assert.equal(res.name, 'DistributedError');
+    assert.deepEqual(res.lostRanks, [1]);
+    assert.equal(res.op, 'all-reduce');
+    assert.match(res.error as string, new RegExp(`^rank ${r.rank}/3: all-reduce failed: .* lost rank 1 .*rank 1 reported: out of memory in step 3`));
+    assert.equal(res.again, 'same');
+    assert.ok((res.ms as number) < 15_000, `took ${String(res.ms)} ms`);
+  }
+});
+
+test('when rank 0 (the store host) dies, the others name it', async () => {
+  const out = await runRanks(WORKER, 'die', 2, { env: { VICTIM: '0' }, timeoutMs: 60_000 });
+  assert.equal(out[0]!.code, 9);
+  const res = out[1]!.result!;
+  assert.deepEqual(res.lostRanks, [0], String(res.error));
+  assert.match(res.error as string, /lost rank 0/);
+});
