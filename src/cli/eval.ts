@@ -1,17 +1,23 @@
 // dml eval: Recall@K (cosine and Euclidean), MAP@R, R-Precision, P@1 and NMI of a checkpoint.
 import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
-import { evaluateRetrieval } from '../ml/eval/index.js';
+import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../ml/eval/index.js';
 import { loadEmbedder } from '../ml/train/load.js';
 import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
 import { formatRecallTable } from './train.js';
+import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
+import { joinJob, runInJob, isMainProcess } from './job.js';
 
 const HELP = `usage: dml eval --checkpoint FILE [--json] [key=value ...]
 
 Evaluates a checkpoint on the test split of the dataset it was trained on (key=value overrides
 change the data settings, e.g. data.root=DIR recallKs=1,10,100).
+
+${LAUNCH_HELP}
+  Each rank embeds a shard of the test set and searches its shard of the gallery; the figures are
+  those of one process.
 `;
 
 export const command = {
@@ -19,35 +25,45 @@ export const command = {
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
-      options: { checkpoint: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      options: { checkpoint: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' }, ...LAUNCH_FLAGS },
     });
     if (values.help) { console.log(HELP); return 0; }
     if (!values.checkpoint) { console.error(`dml eval: --checkpoint is required\n${HELP}`); return 2; }
-    const { model, config, epoch } = loadEmbedder(values.checkpoint);
-    try {
-      const cfg = resolveConfig({ preset: config.preset, overrides: [
-        ...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals] });
-      const ds = await openDatasets(cfg);
-      const { test, description } = ds;
-      let q = null, g = null;
-      try {
-        q = await embedSource(model, test.query);
-        g = test.gallery ? await embedSource(model, test.gallery) : null;
-        const report = evaluateRetrieval(q, g, { ks: cfg.recallKs });
-        if (values.json) console.log(JSON.stringify(report));
-        else {
-          console.log(`${values.checkpoint} (epoch ${epoch}) on ${description}`);
-          console.log(formatRecallTable(report));
-          const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
-          console.log(`MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`);
-        }
-      } finally {
-        dispose([q, g]);
-        await ds.close();
-      }
-      return 0;
-    } finally {
-      model.dispose();
-    }
+    const launchOpts = parseLaunch(values);
+    if (launchOpts) return launch(launchOpts, 'eval', stripLaunchFlags(argv), { timeoutS: 60 });
+    const group = joinJob({ timeoutS: 60 });
+    const say = (line: string): void => { if (isMainProcess(group)) console.log(line); };
+    return runInJob(group, () => evaluate(values.checkpoint!, positionals, values.json ?? false, group, say));
   },
 };
+
+async function evaluate(checkpoint: string, positionals: string[], json: boolean, group: ReturnType<typeof joinJob>, say: (line: string) => void): Promise<number> {
+  const { model, config, epoch } = loadEmbedder(checkpoint);
+  try {
+    const cfg = resolveConfig({ preset: config.preset, overrides: [
+      ...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals] });
+    const ds = await openDatasets(cfg);
+    const { test, description } = ds;
+    let q = null, g = null;
+    try {
+      // Each rank of a job embeds its shard; the search runs over the shards (evaluateRetrievalSharded).
+      const shard = (n: number): { start: number; end: number } | undefined => (group ? shardRange(n, group.rank, group.worldSize) : undefined);
+      q = await embedSource(model, test.query, 256, shard(test.query.labels.length));
+      g = test.gallery ? await embedSource(model, test.gallery, 256, shard(test.gallery.labels.length)) : null;
+      const report = group ? evaluateRetrievalSharded(group, q, g, { ks: cfg.recallKs }) : evaluateRetrieval(q, g, { ks: cfg.recallKs });
+      if (json) say(JSON.stringify(report));
+      else {
+        say(`${checkpoint} (epoch ${epoch}) on ${description}`);
+        say(formatRecallTable(report));
+        const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
+        say(`MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`);
+      }
+    } finally {
+      dispose([q, g]);
+      await ds.close();
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,9 +1,11 @@
 // dml train: the paper's recipe on a preset / config file / key=value overrides.
 import { parseArgs } from 'node:util';
-import { resolveConfig, PRESETS } from '../ml/train/config.js';
+import { resolveConfig, loadConfigFile, PRESETS } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { Trainer, NonFiniteLossError, type EvalMetrics } from '../ml/train/trainer.js';
 import { trainerDeps } from '../ml/train/wiring.js';
+import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
+import { joinJob, runInJob, isMainProcess } from './job.js';
 
 const HELP = `usage: dml train [--preset NAME] [--config FILE.json|yaml] [--resume] [key=value ...]
 
@@ -15,6 +17,10 @@ metrics.jsonl. RUN_DIR is the config's "out" (default runs/<preset>).
   --config FILE   JSON or YAML config; its keys override the preset
   --resume        continue from RUN_DIR/last.safetensors, bit-for-bit
   key=value       e.g. epochs=5 optim.lr=0.01 model.normLayer=layer data.limitTrain=5000
+
+${LAUNCH_HELP}
+  The global batch (batchSize) is split across the ranks; distributed.syncBn=true synchronises
+  BatchNorm statistics; distributed.timeout (s) bounds every collective.
 `;
 
 export function formatRecallTable(m: EvalMetrics): string {
@@ -30,31 +36,46 @@ export const command = {
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
-      options: { preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        ...LAUNCH_FLAGS,
+      },
     });
     if (values.help) { console.log(HELP); return 0; }
-    const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides: positionals });
-    const ds = await openDatasets(cfg);
-    const { train, test, description } = ds;
-    console.log(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads`);
-    console.log(description);
-    const trainer = new Trainer(cfg, train, test, trainerDeps);
-    try {
-      const r = await trainer.run({ resume: values.resume });
-      const shown = r.last ?? r.best.metrics;
-      if (shown) {
-        console.log(`\nRecall@K (%) on unseen classes after ${r.epochs} epochs:`);
-        console.log(formatRecallTable(shown));
-        if (typeof shown.mapAtR === 'number') console.log(`MAP@R ${(shown.mapAtR as number).toFixed(2)}`);
+    const launchOpts = parseLaunch(values);
+    // Each worker of a launch gets cores / N threads unless the command line or config file says.
+    const setsThreads = positionals.some((p) => p.startsWith('threads=')) || (values.config !== undefined && 'threads' in loadConfigFile(values.config));
+    const launched = process.env.DML_LAUNCHED_THREADS;
+    const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
+    const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
+    if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });
+    const group = joinJob({ timeoutS: cfg.distributed.timeout, backend: cfg.distributed.backend });
+    const main = isMainProcess(group);
+    const say = (line: string): void => { if (main) console.log(line); };
+    return runInJob(group, async () => {
+      const ds = await openDatasets(cfg);
+      const { train, test, description } = ds;
+      const world = group ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})` : '';
+      say(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`);
+      say(description);
+      const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group });
+      try {
+        const r = await trainer.run({ resume: values.resume });
+        const shown = r.last ?? r.best.metrics;
+        if (shown) {
+          say(`\nRecall@K (%) on unseen classes after ${r.epochs} epochs:`);
+          say(formatRecallTable(shown));
+          if (typeof shown.mapAtR === 'number') say(`MAP@R ${(shown.mapAtR as number).toFixed(2)}`);
+        }
+        say(`best cosine R@1 at epoch ${r.best.epoch}; checkpoints and metrics in ${r.runDir}`);
+        return 0;
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) { if (main) console.error(`dml train: ${e.message}`); return 3; }
+        throw e;
+      } finally {
+        trainer.dispose();
+        await ds.close();
       }
-      console.log(`best cosine R@1 at epoch ${r.best.epoch}; checkpoints and metrics in ${r.runDir}`);
-      return 0;
-    } catch (e) {
-      if (e instanceof NonFiniteLossError) { console.error(`dml train: ${e.message}`); return 3; }
-      throw e;
-    } finally {
-      trainer.dispose();
-      await ds.close();
-    }
+    });
   },
 };

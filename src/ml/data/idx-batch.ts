@@ -2,6 +2,7 @@
 // shared baseline's augmentation — zero-pad by 2, crop back to H×W at a random offset dx, dy in
 // 0..4, horizontal flip with p = 0.5 — written straight into a Float32 batch in [0, 1].
 import { Rng, sampleRng } from './rng.js';
+import { checkRange } from './range.js';
 import type { Batch } from './loader.js';
 
 export interface IdxImages {
@@ -82,16 +83,17 @@ export class IdxLoader {
     return this.data.labels;
   }
 
-  async load(indices: readonly number[], epoch: number, batchIndex: number): Promise<Batch> {
+  /** `positionOffset`: where indices[0] sits in a batch shared by several processes. */
+  async load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
     if (this.augment === false) return idxBatch(this.data, indices);
-    return idxBatch(this.data, indices, (b) => sampleRng(this.seed, epoch, batchIndex, b), this.augment);
+    return idxBatch(this.data, indices, (b) => sampleRng(this.seed, epoch, batchIndex, positionOffset + b), this.augment);
   }
 
-  /** Un-augmented batches in order, covering every sample once. */
-  async *batches(batchSize: number): AsyncGenerator<Batch> {
+  /** Un-augmented batches in order, covering every sample once (or samples [start, end) of `range`). */
+  async *batches(batchSize: number, range?: { start: number; end: number }): AsyncGenerator<Batch> {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`IdxLoader.batches: batchSize must be a positive integer, got ${batchSize}`);
-    const n = this.data.labels.length;
-    for (let s = 0; s < n; s += batchSize) {
+    const [first, n] = checkRange(range, this.data.labels.length, 'IdxLoader.batches');
+    for (let s = first; s < n; s += batchSize) {
       yield idxBatch(this.data, Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
     }
   }

@@ -8,6 +8,7 @@ import { runJob, type CacheMode, type Job, type JobDone, type JobResult } from '
 import { labelsOf, type Sample } from './list.js';
 import type { DecodedImage, Pipeline } from './pipeline.js';
 import { sampleRng } from './rng.js';
+import { checkRange } from './range.js';
 import { createLoaderPool, defaultWorkerCount, LoaderFatalError, type WorkerPool } from './worker-pool.js';
 
 export { defaultWorkerCount };
@@ -163,7 +164,7 @@ export class ImageLoader {
     return job;
   }
 
-  async #loadBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean = () => false): Promise<Batch> {
+  async #loadBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean = () => false, positionOffset = 0): Promise<Batch> {
     if (this.#closed) throw new LoaderFatalError('ImageLoader: the loader is closed');
     indices.forEach((i, pos) => {
       if (!Number.isInteger(i) || i < 0 || i >= this.samples.length) {
@@ -175,7 +176,7 @@ export class ImageLoader {
     const slotSize = this.#lastShape ? this.#lastShape[0] * this.#lastShape[1] * this.#lastShape[2] : 0;
     const shared = slotSize > 0 ? this.#memory.take(indices.length * slotSize * 4) : null;
     try {
-      return await this.#fillBatch(indices, epoch, batchIndex, cancelled, shared, slotSize);
+      return await this.#fillBatch(indices, epoch, batchIndex, cancelled, shared, slotSize, positionOffset);
     } catch (e) {
       // Every job has finished (or never started): nothing writes into the buffer any more.
       if (shared) this.#memory.give(shared);
@@ -183,12 +184,12 @@ export class ImageLoader {
     }
   }
 
-  async #fillBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean, shared: SharedArrayBuffer | null, slotSize: number): Promise<Batch> {
+  async #fillBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean, shared: SharedArrayBuffer | null, slotSize: number, positionOffset: number): Promise<Batch> {
     const skipBad = this.#opts.skipBad ?? false;
     const outcomes = await Promise.all(indices.map((i, pos): Promise<Outcome | null> => {
       if (skipBad && this.#bad.has(i)) return Promise.resolve(null);
       const slot = shared ? { buffer: shared, offset: pos * slotSize, length: slotSize } : undefined;
-      return this.#runSample(i, this.#job(i, sampleRng(this.seed, epoch, batchIndex, pos).getState(), slot), cancelled);
+      return this.#runSample(i, this.#job(i, sampleRng(this.seed, epoch, batchIndex, positionOffset + pos).getState(), slot), cancelled);
     }));
 
     const kept: Array<{ index: number; pos: number; r: JobDone }> = [];
@@ -253,9 +254,12 @@ export class ImageLoader {
   /**
    * One batch of samples `indices` with the augmentation of (epoch, batchIndex). The returned
    * promise never triggers an unhandled rejection if it is awaited late (e.g. one batch ahead).
+   * `positionOffset` is the position of indices[0] in a larger batch that several processes share
+   * (data-parallel training): each image gets the augmentation it would get in the whole batch.
    */
-  load(indices: readonly number[], epoch: number, batchIndex: number): Promise<Batch> {
-    const p = this.#loadBatch(indices, epoch, batchIndex);
+  load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
+    if (!Number.isInteger(positionOffset) || positionOffset < 0) throw new RangeError(`ImageLoader.load: positionOffset must be a non-negative integer, got ${positionOffset}`);
+    const p = this.#loadBatch(indices, epoch, batchIndex, undefined, positionOffset);
     p.catch(() => undefined);
     return p;
   }
@@ -287,12 +291,15 @@ export class ImageLoader {
     }
   }
 
-  /** Every sample once, in order, in batches of batchSize (the last may be smaller): for evaluation. */
-  batches(batchSize: number): AsyncGenerator<Batch> {
+  /**
+   * Every sample once, in order, in batches of batchSize (the last may be smaller): for evaluation.
+   * `range` restricts it to samples [start, end) (one process's shard).
+   */
+  batches(batchSize: number, range?: { start: number; end: number }): AsyncGenerator<Batch> {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`ImageLoader.batches: batchSize must be a positive integer, got ${batchSize}`);
-    const n = this.samples.length;
+    const [first, n] = checkRange(range, this.samples.length, 'ImageLoader.batches');
     const chunks: number[][] = [];
-    for (let s = 0; s < n; s += batchSize) chunks.push(Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
+    for (let s = first; s < n; s += batchSize) chunks.push(Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
     return this.iterate(chunks, 0);
   }
 
@@ -312,3 +319,4 @@ export class ImageLoader {
     if (this.#ownsPool) await this.#pool?.close();
   }
 }
+

@@ -9,6 +9,7 @@ export * from './knn.js';
 export * from './retrieval.js';
 export * from './kmeans.js';
 export * from './nmi.js';
+export * from './sharded.js';
 
 /** Embeddings [N, D] (float32/float64) with their class labels. */
 export interface LabeledEmbeddings {

@@ -42,6 +42,19 @@ export interface KnnOptions {
   chunkRows?: number;
   /** Read the scores back (default true). Rank-only callers (Recall@K) skip that copy. */
   scores?: boolean;
+  /**
+   * Scores as ranked, larger nearer for every metric: cosine = q·g / |g| (not divided by |q|),
+   * dot = q·g, l2 = 2 q·g − |g|² (not turned into a distance). What merging several galleries'
+   * lists needs: the same pair gets bit-identical scores whichever gallery shard it is scored in.
+   */
+  rawScores?: boolean;
+  /**
+   * Leave-one-out against a part of the query set: gallery row j is query row selfOffset + j, and
+   * that pair is excluded. (gallery === null is the whole-set case, selfOffset 0.) The excluded
+   * pair may then still fill the last place of a row, with score -Infinity, when the gallery has
+   * no more than k candidates for it.
+   */
+  selfOffset?: number;
 }
 
 export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
@@ -78,6 +91,8 @@ export function forEachNeighborChunk(
   if (!Number.isInteger(options.k) || options.k < 1) throw new RangeError(`knn: k must be a positive integer, got ${options.k}`);
   const metrics = orderMetrics(options.metrics ?? ['cosine']);
   const loo = gallery === null;
+  const selfOffset = loo ? 0 : options.selfOffset;
+  if (selfOffset !== undefined && (!Number.isInteger(selfOffset) || selfOffset < 0)) throw new RangeError(`knn: selfOffset must be a non-negative integer, got ${selfOffset}`);
   const candidates = loo ? ng - 1 : ng;
   if (candidates < 1) throw new RangeError(`knn: no candidates (${ng} gallery items${loo ? ', leave-one-out' : ''})`);
   const k = Math.min(options.k, candidates);
@@ -106,10 +121,10 @@ export function forEachNeighborChunk(
             if (metric === 'cosine') s = metrics.length === 1 ? dots.div_(pre.gNorm!) : dots.div(pre.gNorm!);
             else if (metric === 'dot') s = dots;
             else s = dots.mul_(2).sub_(pre.gSq!); // 2 q.g - |g|^2 = |q|^2 - |q - g|^2: same order as -distance
-            if (loo) s.narrow(1, start, rows).diagonal().fill_(-Infinity);
-            const { values, indices } = selectTopK(s, k, fixRows, options.scores ?? true);
+            if (selfOffset !== undefined) excludeSelf(s, start, rows, selfOffset, ng);
+            const { values, indices } = selectTopK(s, k, fixRows, (options.scores ?? true) || (options.rawScores ?? false));
             if (s !== dots) s.dispose();
-            for (let r = 0; values !== null && r < rows; r++) {
+            for (let r = 0; values !== null && !options.rawScores && r < rows; r++) {
               const base = r * k;
               if (metric === 'cosine') {
                 const qn = Math.max(qNorm![start + r]!, NORM_EPS);
@@ -144,6 +159,12 @@ export function knn(query: Tensor, gallery: Tensor | null, options: KnnOptions &
     scores.set(c.scores!, c.start * c.k);
   });
   return { k, indices, scores };
+}
+
+/** Sets the score of (query start + r, gallery j) to -Infinity where start + r == offset + j. */
+function excludeSelf(s: Tensor, start: number, rows: number, offset: number, ng: number): void {
+  const lo = Math.max(start, offset), hi = Math.min(start + rows, offset + ng);
+  if (hi > lo) s.narrow(0, lo - start, hi - lo).narrow(1, lo - offset, hi - lo).diagonal().fill_(-Infinity);
 }
 
 // cosine reads the raw products before 'dot' masks them in place and 'l2' rewrites them in place.

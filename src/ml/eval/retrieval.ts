@@ -2,7 +2,7 @@
 // CUB/Cars/SOP/In-Shop tables) and MAP@R, R-Precision, Precision@1 (Musgrave, Belongie, Lim,
 // "A metric learning reality check", ECCV 2020).
 import type { Tensor } from '../../engine/index.js';
-import { forEachNeighborChunk, type Metric } from './knn.js';
+import { forEachNeighborChunk, type Metric, type NeighborChunk } from './knn.js';
 import { labelArray, labelCounts, type Labels } from './common.js';
 
 export type RetrievalMetric = Extract<Metric, 'cosine' | 'l2'>;
@@ -54,17 +54,32 @@ export interface RetrievalMetrics {
 export function retrievalMetrics(
   query: Tensor, queryLabels: Labels, gallery: Tensor | null = null, galleryLabels: Labels | null = null, options: RetrievalOptions = {},
 ): RetrievalMetrics {
+  const nq = query.shape[0] ?? 0;
+  const ql = labelArray(queryLabels, nq, 'queryLabels');
+  const loo = gallery === null;
+  if (!loo && galleryLabels === null) throw new RangeError('retrievalMetrics: gallery given without galleryLabels');
+  const gl = loo ? ql : labelArray(galleryLabels!, gallery.shape[0], 'galleryLabels');
+  return retrievalFromNeighbors(ql, gl, loo, options, (o, visit) => forEachNeighborChunk(query, gallery, { ...o, scores: false }, visit));
+}
+
+/** Streams the k nearest neighbours of every query, in query order, as forEachNeighborChunk does. */
+export type NeighborStream = (
+  o: { k: number; metrics: readonly Metric[]; memoryBudgetBytes?: number; chunkRows?: number },
+  visit: (chunk: NeighborChunk) => void,
+) => { k: number; chunkRows: number };
+
+/**
+ * The metrics of retrievalMetrics from any neighbour stream (one process's exact search, or the
+ * merged lists of several processes' gallery shards): labels of all queries and all gallery items.
+ */
+export function retrievalFromNeighbors(ql: Int32Array, gl: Int32Array, loo: boolean, options: RetrievalOptions, stream: NeighborStream): RetrievalMetrics {
   const ks = [...(options.ks ?? [1, 2, 4, 8])];
   if (ks.length === 0) throw new RangeError('retrievalMetrics: ks is empty');
   for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new RangeError(`retrievalMetrics: K must be a positive integer, got ${k}`);
   const metrics: RetrievalMetric[] = [...new Set<RetrievalMetric>(options.metrics ?? ['cosine', 'l2'])];
   const doMap = options.mapAtR ?? true;
   const mapMetric = options.mapMetric ?? 'cosine';
-  const nq = query.shape[0] ?? 0;
-  const ql = labelArray(queryLabels, nq, 'queryLabels');
-  const loo = gallery === null;
-  if (!loo && galleryLabels === null) throw new RangeError('retrievalMetrics: gallery given without galleryLabels');
-  const gl = loo ? ql : labelArray(galleryLabels!, gallery.shape[0], 'galleryLabels');
+  const nq = ql.length;
   const counts = labelCounts(gl);
   const positives = new Int32Array(nq);
   let maxR = 0;
@@ -77,8 +92,8 @@ export function retrievalMetrics(
 
   const firstHit = new Map<Metric, Int32Array>(rankBy.map((m) => [m, new Int32Array(nq).fill(-1)]));
   let apSum = 0, rpSum = 0, p1Sum = 0, withPos = 0;
-  const { k, chunkRows } = forEachNeighborChunk(query, gallery, {
-    k: needed, metrics: rankBy, memoryBudgetBytes: options.memoryBudgetBytes, chunkRows: options.chunkRows, scores: false,
+  const { k, chunkRows } = stream({
+    k: needed, metrics: rankBy, memoryBudgetBytes: options.memoryBudgetBytes, chunkRows: options.chunkRows,
   }, (c) => {
     const fh = firstHit.get(c.metric)!;
     for (let r = 0; r < c.rows; r++) {

@@ -28,3 +28,4 @@ export { PairwiseCrossEntropyLoss, type PairwiseCrossEntropyOptions } from './pc
 export { createLoss, LOSS_NAMES, type LossName, type LossByName, type LossOptionsByName } from './registry.js';
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';
+export { DistributedLossWrapper, gatherEmbeddings } from './distributed.js';

@@ -1,8 +1,9 @@
 // Adapts a loss to the trainer's shape: the model gives { logits, features }; logit losses (the
 // paper's CE) take the logits, every other loss the features; learnable tables ride along as
 // `module` so the trainer optimises and checkpoints them.
-import type { Tensor, nn } from '../../engine/index.js';
+import type { Tensor, nn, distributed } from '../../engine/index.js';
 import { LogitLoss, type MetricLoss } from './shared/base.js';
+import { DistributedLossWrapper } from './distributed.js';
 
 export interface ModelOutput {
   logits: Tensor;
@@ -16,17 +17,35 @@ export interface TrainableLoss {
   readonly pairwise: boolean;
   /** The loss itself when it has parameters or buffers (proxies, class weights, β). */
   readonly module?: nn.Module<never[], unknown>;
+  /**
+   * In a multi-process run: true when compute() sees the gathered global batch (losses on
+   * embeddings, via DistributedLossWrapper; the value is then multiplied by the world size), false
+   * when it sees only this rank's slice (logit losses, a mean over samples).
+   */
+  readonly gathered: boolean;
   compute(out: ModelOutput, labels: Tensor): Tensor;
 }
 
-export function asTrainLoss(loss: MetricLoss | LogitLoss): TrainableLoss {
+/**
+ * With a process group of more than one rank, losses on embeddings see the whole global batch
+ * (pairwise and proxy losses are not means over samples); logit losses stay per rank.
+ */
+export function asTrainLoss(loss: MetricLoss | LogitLoss, group?: distributed.ProcessGroup | null): TrainableLoss {
   const stateful = loss.numParameters() > 0 || loss.buffers().length > 0;
-  const compute = loss instanceof LogitLoss
-    ? (out: ModelOutput, labels: Tensor): Tensor => loss.forward(out.logits, labels)
-    : (out: ModelOutput, labels: Tensor): Tensor => loss.forward(out.features, labels);
+  const multi = group !== undefined && group !== null && group.worldSize > 1;
+  let compute: (out: ModelOutput, labels: Tensor) => Tensor;
+  if (loss instanceof LogitLoss) {
+    compute = (out, labels) => loss.forward(out.logits, labels);
+  } else if (multi) {
+    const wrapped = new DistributedLossWrapper(loss, group);
+    compute = (out, labels) => wrapped.forward(out.features, labels);
+  } else {
+    compute = (out, labels) => loss.forward(out.features, labels);
+  }
   return {
     name: loss.name,
     pairwise: loss.pairwise,
+    gathered: multi && !(loss instanceof LogitLoss),
     ...(stateful ? { module: loss as unknown as nn.Module<never[], unknown> } : {}),
     compute,
   };

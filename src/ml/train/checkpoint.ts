@@ -2,7 +2,7 @@
 // trainer's JSON state in its metadata, written atomically (temp file, fsync, rename) so a crash
 // never leaves a half-written checkpoint in place of a good one.
 import { existsSync } from 'node:fs';
-import { type Tensor, saveTensors, loadTensors, dispose } from '../../engine/index.js';
+import { type Tensor, saveTensors, loadTensors, tensorsFromBuffer, dispose } from '../../engine/index.js';
 
 export interface CheckpointState {
   /** Epochs completed. */
@@ -34,7 +34,15 @@ export interface LoadedCheckpoint {
 /** Splits tensors by their first dotted component (model., optim., rng.). */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist`);
-  const { tensors, metadata } = loadTensors(path);
+  return splitCheckpoint(loadTensors(path), path);
+}
+
+/** loadCheckpoint of a file's bytes (read by another process of the job); `source` names it in errors. */
+export function loadCheckpointBytes(bytes: Uint8Array, source: string): LoadedCheckpoint {
+  return splitCheckpoint(tensorsFromBuffer(bytes, source), source);
+}
+
+function splitCheckpoint({ tensors, metadata }: { tensors: Map<string, Tensor>; metadata: Record<string, string> }, path: string): LoadedCheckpoint {
   const parts: Record<string, Map<string, Tensor>> = {};
   for (const [k, t] of tensors) {
     const dot = k.indexOf('.');

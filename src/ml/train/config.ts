@@ -63,7 +63,19 @@ export interface TrainConfig {
     schedule: ScheduleKind;
     lrStep: number;
   };
+  /** Multi-process runs (dml train --nproc-per-node N, or torchrun's variables); ignored in one process. */
+  distributed: {
+    /** BatchNorm statistics over the global batch (torch.nn.SyncBatchNorm); default off, as in DDP. */
+    syncBn: boolean;
+    /** Seconds the rendezvous and each collective wait for the other ranks before the run stops. */
+    timeout: number;
+    /** Gradient all-reduce bucket size in MiB (DDP's bucket_cap_mb). */
+    bucketMB: number;
+    /** c10d backend: gloo (CPU tensors) or nccl (CUDA tensors; needs a CUDA libtorch with NCCL). */
+    backend: string;
+  };
   epochs: number;
+  /** The global batch: a multi-process run splits it across ranks. */
   batchSize: number;
   seed: number;
   threads: number;
@@ -80,6 +92,7 @@ const base: TrainConfig = {
   model: { arch: 'resnet50', pretrained: '', numFeatures: 0, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false, normalizeWeight: false, setBnEval: true, zeroInitResidual: true, smallInput: false },
   loss: { name: 'smooth-ce', labelSmoothing: 0.1, samplesPerClass: 4, options: {} },
   optim: { lr: 0.02, momentum: 0.9, nesterov: false, weightDecay: 5e-4, noBiasDecay: true, schedule: 'warmcos', lrStep: 0 },
+  distributed: { syncBn: false, timeout: 60, bucketMB: 25, backend: 'gloo' },
   epochs: 30, batchSize: 128, seed: 0, threads: 2, device: 'cpu', recallKs: [1, 2, 4, 8], evalEvery: 1, out: 'runs/latest', logEvery: 10,
 };
 
@@ -225,6 +238,8 @@ function validate(c: TrainConfig): void {
   if ((c.optim.schedule === 'step' || c.optim.schedule === 'warmstep') && !(c.optim.lrStep > 0)) throw new Error(`config: optim.schedule=${c.optim.schedule} needs optim.lrStep (epochs) > 0`);
   if (!(c.loss.labelSmoothing >= 0 && c.loss.labelSmoothing < 1)) throw new Error(`config: loss.labelSmoothing must be in [0, 1), got ${c.loss.labelSmoothing}`);
   if (c.recallKs.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`config: recallKs must be positive integers`);
+  pos('distributed.timeout', c.distributed.timeout, false); pos('distributed.bucketMB', c.distributed.bucketMB, false);
+  if (!['gloo', 'nccl'].includes(c.distributed.backend)) throw new Error(`config: distributed.backend must be gloo or nccl, got '${c.distributed.backend}'`);
 }
 
 /** A config subtree as key=value overrides, so a checkpoint's settings can be replayed. */

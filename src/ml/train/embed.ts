@@ -1,16 +1,17 @@
 // Embeds an evaluation source with a model in eval mode, batch by batch, without autograd.
-import { type Tensor, tensor, tidy, noGrad, cat, dispose } from '../../engine/index.js';
+import { type Tensor, tensor, tidy, noGrad, cat, dispose, zeros } from '../../engine/index.js';
 import type { ResNetEmbedder } from '../models/resnet.js';
 import type { EvalSource } from './source.js';
 
-export async function embedSource(model: ResNetEmbedder, source: EvalSource, batchSize = 256): Promise<{ features: Tensor; labels: Tensor }> {
-  const { features, labels, logits } = await embedWithLogits(model, source, batchSize);
+/** `range`: only samples [start, end) (one process's shard). */
+export async function embedSource(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }): Promise<{ features: Tensor; labels: Tensor }> {
+  const { features, labels, logits } = await embedWithLogits(model, source, batchSize, range);
   logits.dispose();
   return { features, labels };
 }
 
 /** Features and classifier logits of every sample. */
-export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource, batchSize = 256): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
+export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
   const wasTraining = model.training;
   model.eval();
   const feats: Tensor[] = [];
@@ -18,7 +19,7 @@ export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource,
   // Labels come from the batches, not source.labels: a loader skipping bad images drops them.
   const labels: number[] = [];
   try {
-    for await (const b of source.batches(batchSize)) {
+    for await (const b of source.batches(batchSize, range)) {
       for (const l of b.labels) labels.push(l);
       const out = noGrad(() => tidy(() => {
         const x = tensor(b.images, { shape: b.shape });
@@ -28,7 +29,15 @@ export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource,
       feats.push(out.features);
       logits.push(out.logits);
     }
-    if (feats.length === 0) throw new Error('embedSource: the evaluation set is empty');
+    if (feats.length === 0) {
+      // An empty shard of a multi-process evaluation is legitimate; an empty set is not.
+      if (!range || range.end > range.start) throw new Error('embedSource: the evaluation set is empty');
+      const dtype = model.classifier.weight.dtype;
+      return {
+        features: zeros([0, model.options.numFeatures], { dtype }), logits: zeros([0, model.options.numClasses], { dtype }),
+        labels: tensor(new Int32Array(0), { dtype: 'int64' }),
+      };
+    }
     return { features: cat(feats), logits: cat(logits), labels: tensor(Int32Array.from(labels), { dtype: 'int64' }) };
   } finally {
     dispose([feats, logits]);

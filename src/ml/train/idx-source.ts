@@ -1,6 +1,7 @@
 // In-memory sources over IDX arrays (MNIST / Fashion-MNIST): the shared baseline's augmentation
 // (zero-pad 2, random 28×28 crop, horizontal flip with p = 0.5), seeded per (seed, epoch, batch).
 import { mulberry32 } from '../samplers/index.js';
+import { checkRange } from '../data/range.js';
 import type { Batch, EvalSource, TrainSource } from './source.js';
 
 export interface IdxArrays {
@@ -21,20 +22,25 @@ export class IdxTrainSource implements TrainSource {
     this.numClasses = data.labels.reduce((m, v) => Math.max(m, v), -1) + 1;
   }
   get labels(): Int32Array { return this.data.labels; }
-  async load(indices: readonly number[], epoch: number, batchIndex: number): Promise<Batch> {
+  async load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
     const { images, labels, height: H, width: W } = this.data;
     const n = indices.length, plane = H * W;
     const out = new Float32Array(n * plane);
     const y = new Int32Array(n);
     const rnd = mulberry32((this.seed * 2_654_435_761 + epoch * 40_503 + batchIndex * 97 + 1) >>> 0);
     const p = this.pad;
+    // One stream per whole batch: a slice starting further in skips the earlier images' draws.
+    const draw = (): { dx: number; dy: number; flip: boolean } => {
+      const dx = Math.floor(rnd() * (2 * p + 1)) - p, dy = Math.floor(rnd() * (2 * p + 1)) - p;
+      return { dx, dy, flip: rnd() < 0.5 };
+    };
+    if (this.augment) for (let k = 0; k < positionOffset; k++) draw();
     for (let b = 0; b < n; b++) {
       const i = indices[b]!;
       y[b] = labels[i]!;
       if (!this.augment) { toFloat(images, i * plane, out, b * plane, plane); continue; }
       // Crop origin in the padded image; pixels that fall in the padding stay 0.
-      const dx = Math.floor(rnd() * (2 * p + 1)) - p, dy = Math.floor(rnd() * (2 * p + 1)) - p;
-      const flip = rnd() < 0.5;
+      const { dx, dy, flip } = draw();
       for (let r = 0; r < H; r++) {
         const sr = r + dy;
         if (sr < 0 || sr >= H) continue;
@@ -53,11 +59,12 @@ export class IdxTrainSource implements TrainSource {
 export class IdxEvalSource implements EvalSource {
   constructor(readonly data: IdxArrays) {}
   get labels(): Int32Array { return this.data.labels; }
-  async *batches(batchSize: number): AsyncIterable<Batch> {
+  async *batches(batchSize: number, range?: { start: number; end: number }): AsyncIterable<Batch> {
     const { images, labels, height: H, width: W } = this.data;
     const plane = H * W;
-    for (let s = 0; s < labels.length; s += batchSize) {
-      const n = Math.min(batchSize, labels.length - s);
+    const [first, end] = checkRange(range, labels.length, 'IdxEvalSource.batches');
+    for (let s = first; s < end; s += batchSize) {
+      const n = Math.min(batchSize, end - s);
       const out = new Float32Array(n * plane);
       toFloat(images, s * plane, out, 0, n * plane);
       yield { images: out, shape: [n, 1, H, W], labels: labels.slice(s, s + n) };

@@ -13,16 +13,20 @@ export interface TrainSource {
   readonly numClasses: number;
   readonly labels: Int32Array;
   readonly inChannels: number;
-  /** Augmented batches for these sample indices, deterministic in (seed, epoch, batch index). */
-  load(indices: readonly number[], epoch: number, batchIndex: number): Promise<Batch>;
+  /**
+   * Augmented batches for these sample indices, deterministic in (seed, epoch, batch index,
+   * position in the batch); `positionOffset` is the position of indices[0] when they are one
+   * process's slice of a larger batch (data-parallel training).
+   */
+  load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset?: number): Promise<Batch>;
   /** Samples skipped as unreadable so far (with skipBad). */
   readonly skipped?: number;
 }
 
 export interface EvalSource {
   readonly labels: Int32Array;
-  /** Un-augmented batches in order, covering every sample once. */
-  batches(batchSize: number): AsyncIterable<Batch>;
+  /** Un-augmented batches in order, covering every sample once (or samples [start, end) of `range`). */
+  batches(batchSize: number, range?: { start: number; end: number }): AsyncIterable<Batch>;
 }
 
 /** Test-time data: one leave-one-out set (CUB, Cars, SOP) or a query set and a gallery (In-Shop). */

@@ -1,17 +1,20 @@
 // The training loop of the paper's recipe, for any loss: SGD (momentum, Nesterov, no-bias-decay
 // groups), per-iteration LR schedule, evaluation every epoch, best checkpoint by cosine R@1, JSONL
 // metrics, atomic checkpoints and bit-for-bit --resume, and a clean stop on a non-finite loss.
+// With a process group of several ranks it trains data-parallel: each rank takes its slice of the
+// global batch the single-process run would draw, gradients are summed in buckets over ranks,
+// embedding losses see the gathered global batch, evaluation is sharded, and rank 0 alone writes.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 import path from 'node:path';
 import {
-  type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose,
+  type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose, distributed, noGrad,
 } from '../../engine/index.js';
 import { ResNetEmbedder, type EmbedderOutput } from '../models/resnet.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
-import type { EvalData, TrainSource } from './source.js';
-import { saveCheckpoint, loadCheckpoint, loadModelWeights, type CheckpointState } from './checkpoint.js';
+import type { Batch, EvalData, TrainSource } from './source.js';
+import { saveCheckpoint, loadCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { Progress, formatSeconds } from './progress.js';
 import { embedSource } from './embed.js';
 
@@ -21,6 +24,8 @@ export interface TrainLoss {
   readonly pairwise: boolean;
   /** Learnable loss parameters (proxies, margins), trained and checkpointed with the model. */
   readonly module?: nn.Module<never[], unknown>;
+  /** Multi-process: compute() sees the gathered global batch and returns world size × its loss. */
+  readonly gathered?: boolean;
   compute(out: EmbedderOutput, labels: Tensor): Tensor;
 }
 
@@ -29,11 +34,26 @@ export interface EvalMetrics {
   [extra: string]: unknown;
 }
 export type EvaluateFn = (query: { features: Tensor; labels: Tensor }, gallery: { features: Tensor; labels: Tensor } | null, ks: number[]) => EvalMetrics;
+/** EvaluateFn over shards: each rank passes its contiguous shard; every rank gets the whole set's metrics. */
+export type ShardedEvaluateFn = (group: distributed.ProcessGroup, query: { features: Tensor; labels: Tensor }, gallery: { features: Tensor; labels: Tensor } | null, ks: number[]) => EvalMetrics;
 
 export interface TrainerDeps {
-  makeLoss(cfg: TrainConfig, numClasses: number, featureDim: number): TrainLoss;
+  makeLoss(cfg: TrainConfig, numClasses: number, featureDim: number, group?: distributed.ProcessGroup | null): TrainLoss;
   evaluate: EvaluateFn;
+  evaluateSharded?: ShardedEvaluateFn;
   log?: (line: string) => void;
+  /** Data-parallel training over this group's ranks (null or absent: one process). */
+  group?: distributed.ProcessGroup | null;
+}
+
+/** Rows [start, end) of a global batch of n that a rank takes (sizes differ by at most one). */
+export function rankSlice(n: number, rank: number, worldSize: number): { start: number; end: number } {
+  return { start: Math.floor((rank * n) / worldSize), end: Math.floor(((rank + 1) * n) / worldSize) };
+}
+
+/** Where a rank's dropout stream starts: rank 0 keeps the single-process stream, the others get their own. */
+function rankSeed(seed: number, rank: number): number {
+  return (seed * 1_000_003 + rank * 7_919 + 104_729) >>> 0;
 }
 
 export class NonFiniteLossError extends Error {}
@@ -53,17 +73,25 @@ export class Trainer {
   readonly scheduler: optim.LambdaLR;
   readonly sampler: BatchSampler;
   readonly runDir: string;
+  readonly group: distributed.ProcessGroup | null;
+  /** Rank 0 (or the only process): the one that writes checkpoints, metrics and the display. */
+  readonly isMain: boolean;
+  readonly #reducer: distributed.GradientReducer | null = null;
+  /** Seconds in gradient all-reduce, loss all-reduce and embedding gathers this epoch. */
+  #commSeconds = 0;
   readonly #log: (line: string) => void;
   #epoch = 0;
   #step = 0;
   #best = { metric: -Infinity, epoch: 0, metrics: null as EvalMetrics | null };
 
   constructor(readonly cfg: TrainConfig, readonly train: TrainSource, readonly test: EvalData, readonly deps: TrainerDeps) {
-    this.#log = deps.log ?? ((l) => console.log(l));
+    this.group = deps.group && deps.group.worldSize > 1 ? deps.group : null;
+    this.isMain = (this.group?.rank ?? 0) === 0;
+    this.#log = this.isMain ? (deps.log ?? ((l) => console.log(l))) : () => {};
     setNumThreads(cfg.threads);
     manualSeed(cfg.seed);
     this.runDir = cfg.out;
-    mkdirSync(this.runDir, { recursive: true });
+    if (this.isMain) mkdirSync(this.runDir, { recursive: true });
     const m = cfg.model;
     this.model = new ResNetEmbedder({
       arch: m.arch, numClasses: train.numClasses, numFeatures: m.numFeatures || undefined, normLayer: m.normLayer,
@@ -71,8 +99,16 @@ export class Trainer {
       setBnEval: m.setBnEval, zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels: train.inChannels,
       ...(train.inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
     });
-    if (m.pretrained) this.loadPretrained(m.pretrained);
-    this.loss = deps.makeLoss(cfg, train.numClasses, this.model.options.numFeatures);
+    // Other ranks receive rank 0's weights by the broadcast below (only rank 0 needs the file).
+    if (m.pretrained && this.isMain) this.loadPretrained(m.pretrained);
+    this.loss = deps.makeLoss(cfg, train.numClasses, this.model.options.numFeatures, this.group);
+    const g = this.group;
+    if (g) {
+      if (cfg.distributed.syncBn) distributed.convertSyncBatchNorm(this.model, g);
+      distributed.broadcastModule(this.model, g);
+      if (this.loss.module) distributed.broadcastModule(this.loss.module, g);
+      if (g.rank > 0) manualSeed(rankSeed(cfg.seed, g.rank));
+    }
 
     this.sampler = this.loss.pairwise
       ? new ClassBalancedSampler(train.labels, cfg.batchSize, cfg.loss.samplesPerClass, cfg.seed)
@@ -83,7 +119,8 @@ export class Trainer {
       ? [{ params: params.filter((p) => p.ndim !== 1) }, { params: params.filter((p) => p.ndim === 1), weightDecay: 0 }]
       : [{ params }];
     const o = cfg.optim;
-    this.optimizer = new optim.SGD(groups.filter((g) => g.params.length > 0), {
+    if (g) this.#reducer = new distributed.GradientReducer(g, params, { bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20) });
+    this.optimizer = new optim.SGD(groups.filter((pg) => pg.params.length > 0), {
       lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov && o.momentum > 0,
     });
     const total = Math.max(1, cfg.epochs * this.sampler.batchesPerEpoch);
@@ -113,7 +150,7 @@ export class Trainer {
   get metricsPath(): string { return path.join(this.runDir, 'metrics.jsonl'); }
 
   private record(entry: Record<string, unknown>): void {
-    appendFileSync(this.metricsPath, `${JSON.stringify(entry)}\n`);
+    if (this.isMain) appendFileSync(this.metricsPath, `${JSON.stringify(entry)}\n`);
   }
 
   /**
@@ -133,22 +170,48 @@ export class Trainer {
     writeFileAtomicSync(this.metricsPath, [Buffer.from(kept.map((l) => `${l}\n`).join(''))]);
   }
 
+  /**
+   * The last checkpoint, or null. In a multi-process run rank 0 reads the file and every rank
+   * loads the same bytes (so only rank 0's machine needs the run folder).
+   */
+  #readLast(): LoadedCheckpoint | null {
+    const g = this.group;
+    if (!g) return existsSync(this.checkpointPath) ? loadCheckpoint(this.checkpointPath) : null;
+    const bytes = this.isMain && existsSync(this.checkpointPath) ? new Uint8Array(readFileSync(this.checkpointPath)) : new Uint8Array(0);
+    const n = g.allReduceNumbers([bytes.length], 'max')[0]!;
+    if (n === 0) return null;
+    const buf = tidy(() => {
+      const t = this.isMain ? tensor(bytes) : tensor(new Uint8Array(n));
+      g.broadcast(t, 0);
+      return new Uint8Array(t.data().buffer);
+    });
+    return loadCheckpointBytes(buf, this.checkpointPath);
+  }
+
   /** Restores model, optimizer, scheduler and RNG from the run's last checkpoint. */
   resume(): boolean {
-    if (!existsSync(this.checkpointPath)) return false;
-    const { parts, state } = loadCheckpoint(this.checkpointPath);
+    const loaded = this.#readLast();
+    if (!loaded) return false;
+    const { parts, state } = loaded;
     try {
       if (!state) throw new Error(`${this.checkpointPath} has no trainer state`);
+      const savedWorld = typeof state.extra.worldSize === 'number' ? state.extra.worldSize : 1;
+      const world = this.group?.worldSize ?? 1;
+      if (savedWorld !== world) {
+        this.#log(`warning: ${this.checkpointPath} was written by a run of ${savedWorld} process(es), this one has ${world}: `
+          + 'batches and augmentation continue as they were, but dropout draws will not match an uninterrupted run');
+      }
       this.model.loadStateDict(parts.model ?? new Map());
       if (this.loss.module) this.loss.module.loadStateDict(parts.loss ?? new Map());
       this.optimizer.loadStateDict({ state: parts.optim ?? new Map(), groups: state.optimizerGroups as never });
       this.scheduler.loadStateDict(state.scheduler);
-      const rng = parts.rng?.get('global');
+      const rank = this.group?.rank ?? 0;
+      const rng = (rank > 0 ? parts.rng?.get(`rank${rank}`) : undefined) ?? parts.rng?.get('global');
       if (rng) setRngState(rng);
       this.#epoch = state.epoch;
       this.#step = state.step;
       this.#best = { metric: state.bestMetric, epoch: state.bestEpoch, metrics: (state.extra.bestMetrics as EvalMetrics) ?? null };
-      this.#dropMetricsAfter(state.epoch, state.step);
+      if (this.isMain) this.#dropMetricsAfter(state.epoch, state.step);
       this.#log(`resumed from ${this.checkpointPath}: ${state.epoch} epochs done, step ${state.step}`);
       return true;
     } finally {
@@ -158,13 +221,23 @@ export class Trainer {
 
   private saveState(): void {
     const rng = getRngState();
+    // Every rank's dropout stream goes into rank 0's checkpoint, so a resumed run continues each.
+    const rngs = new Map<string, Tensor>([['global', rng]]);
+    if (this.group) {
+      const all = this.group.allGather(rng);
+      all.forEach((t, r) => { if (r > 0) rngs.set(`rank${r}`, t); else t.dispose(); });
+    }
+    if (!this.isMain) {
+      dispose(rngs);
+      return;
+    }
     const opt = this.optimizer.stateDict();
-    const parts: Record<string, Map<string, Tensor>> = { model: this.model.stateDict(), optim: opt.state, rng: new Map([['global', rng]]) };
+    const parts: Record<string, Map<string, Tensor>> = { model: this.model.stateDict(), optim: opt.state, rng: rngs };
     if (this.loss.module) parts.loss = this.loss.module.stateDict();
     const state: CheckpointState = {
       epoch: this.#epoch, step: this.#step, bestMetric: this.#best.metric, bestEpoch: this.#best.epoch,
       scheduler: this.scheduler.stateDict(), optimizerGroups: opt.groups as unknown as Record<string, unknown>[],
-      config: this.cfg, extra: { bestMetrics: this.#best.metrics },
+      config: this.cfg, extra: { bestMetrics: this.#best.metrics, ...(this.group ? { worldSize: this.group.worldSize } : {}) },
     };
     try {
       saveCheckpoint(this.checkpointPath, parts, state);
@@ -174,45 +247,99 @@ export class Trainer {
   }
 
   async evaluate(): Promise<EvalMetrics> {
-    const q = await embedSource(this.model, this.test.query);
-    const g = this.test.gallery ? await embedSource(this.model, this.test.gallery) : null;
+    const grp = this.group;
+    if (!grp) {
+      const q = await embedSource(this.model, this.test.query);
+      const g = this.test.gallery ? await embedSource(this.model, this.test.gallery) : null;
+      try {
+        return this.deps.evaluate(q, g, this.cfg.recallKs);
+      } finally {
+        dispose([q, g]);
+      }
+    }
+    if (!this.deps.evaluateSharded) throw new Error('Trainer: a multi-process run needs deps.evaluateSharded');
+    // BatchNorm running statistics are rank 0's, as DDP's broadcast_buffers makes them.
+    grp.broadcast(this.model.buffers(), 0);
+    const shard = (n: number): { start: number; end: number } => rankSlice(n, grp.rank, grp.worldSize);
+    const q = await embedSource(this.model, this.test.query, 256, shard(this.test.query.labels.length));
+    const g = this.test.gallery ? await embedSource(this.model, this.test.gallery, 256, shard(this.test.gallery.labels.length)) : null;
     try {
-      return this.deps.evaluate(q, g, this.cfg.recallKs);
+      return this.deps.evaluateSharded(grp, q, g, this.cfg.recallKs);
     } finally {
       dispose([q, g]);
     }
   }
 
-  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number }> {
+  /**
+   * The global batch's loss from this rank's value (world × loss when gathered, else the mean over
+   * its b samples), and this rank's gradient weight: with uneven slices a rank's mean counts in
+   * proportion to its samples, and DDP's average over ranks then gives the global mean's gradient.
+   */
+  #globalLoss(value: number, b: number): { value: number; weight: number } {
+    const g = this.group;
+    if (!g) return { value, weight: 1 };
+    const W = g.worldSize;
+    const t0 = performance.now();
+    const [s0, s1] = g.allReduceNumbers(this.loss.gathered ? [value / W, 1] : [value * b, b]) as [number, number];
+    this.#commSeconds += (performance.now() - t0) / 1000;
+    return { value: s0 / s1, weight: this.loss.gathered ? 1 : (b * W) / s1 };
+  }
+
+  /** Sums gradients over ranks; a gathered loss's own parameters got the whole batch's gradient on every rank. */
+  #reduceGradients(): void {
+    const r = this.#reducer;
+    if (!r || !this.group) return;
+    const t0 = performance.now();
+    r.reduce();
+    if (this.loss.gathered && this.loss.module) {
+      noGrad(() => { for (const p of this.loss.module!.parameters()) p.grad?.div_(this.group!.worldSize); });
+    }
+    this.#commSeconds += (performance.now() - t0) / 1000;
+  }
+
+  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number; commSeconds: number }> {
     this.model.train();
     this.loss.module?.train();
     const batches = this.sampler.epoch(epoch);
-    const bar = new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length);
+    const bar = this.isMain ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
     let images = 0, lossSum = 0, computeMs = 0;
+    this.#commSeconds = 0;
     const t0 = performance.now();
+    // This rank's slice of each global batch, with the augmentation each image gets in the whole batch.
+    const grp = this.group;
+    const load = (i: number): Promise<Batch> => {
+      const whole = batches[i]!;
+      if (!grp) return this.train.load(whole, epoch, i);
+      const { start, end } = rankSlice(whole.length, grp.rank, grp.worldSize);
+      return this.train.load(whole.slice(start, end), epoch, i, start);
+    };
     // Prefetch the next batch while the current one trains: decoding overlaps compute.
-    let next = this.train.load(batches[0]!, epoch, 0);
+    let next = load(0);
     for (let i = 0; i < batches.length; i++) {
       const b = await next;
-      if (i + 1 < batches.length) next = this.train.load(batches[i + 1]!, epoch, i + 1);
+      if (i + 1 < batches.length) next = load(i + 1);
       const c0 = performance.now();
       const { loss, lr } = tidy(() => {
         const x = tensor(b.images, { shape: b.shape });
         b.release?.();
         const y = tensor(b.labels, { dtype: 'int64' });
         const out = this.model.forward(x);
-        let l: Tensor;
+        let l: Tensor | null = null;
+        let own: number;
         try {
           l = this.loss.compute(out, y);
+          own = l.item();
         } catch (e) {
           // Losses refuse non-finite inputs; a model that produced them has diverged.
-          if (!out.logits.isfinite().all().item() || !out.features.isfinite().all().item()) return { loss: NaN, lr: 0 };
-          throw e;
+          if (!out.logits.isfinite().all().item() || !out.features.isfinite().all().item()) own = NaN;
+          else throw e;
         }
-        const v = l.item();
-        if (!Number.isFinite(v)) return { loss: v, lr: 0 };
+        // Every rank learns the global loss, so a divergence on one rank stops them all together.
+        const { value: v, weight } = this.#globalLoss(own, b.labels.length);
+        if (!Number.isFinite(v) || l === null) return { loss: Number.isFinite(v) ? NaN : v, lr: 0 };
         this.optimizer.zeroGrad();
-        l.backward();
+        (weight === 1 ? l : l.mul(weight)).backward();
+        this.#reduceGradients();
         this.optimizer.step();
         const lrNow = this.optimizer.paramGroups[0]!.lr;
         this.scheduler.step();
@@ -228,20 +355,23 @@ export class Trainer {
       images += b.labels.length;
       lossSum += loss;
       const ips = images / ((performance.now() - t0) / 1000);
-      bar.update(i + 1, { loss, imagesPerSecond: ips });
+      bar?.update(i + 1, { loss, imagesPerSecond: ips * (grp?.worldSize ?? 1) });
       if (this.#step % this.cfg.logEvery === 0) this.record({ type: 'train', epoch: epoch + 1, step: this.#step, loss, lr });
     }
-    bar.done();
+    bar?.done();
     const seconds = (performance.now() - t0) / 1000;
-    return { loss: lossSum / batches.length, imagesPerSecond: images / seconds, seconds };
+    // Images of the global batch: every rank's slice.
+    if (grp) images = grp.allReduceNumbers([images])[0]!;
+    return { loss: lossSum / batches.length, imagesPerSecond: images / seconds, seconds, commSeconds: this.#commSeconds };
   }
 
   async run(o: { resume?: boolean } = {}): Promise<TrainResult> {
     if (o.resume) {
       if (!this.resume()) this.#log(`no checkpoint in ${this.runDir}; starting fresh`);
-    } else if (existsSync(this.metricsPath)) {
+    } else if (this.isMain && existsSync(this.metricsPath)) {
       renameSync(this.metricsPath, `${this.metricsPath}.${Date.now()}.old`);
     }
+    const grp = this.group;
     let last: EvalMetrics | null = null;
     let trainImages = 0, trainSeconds = 0;
     const skipped0 = this.train.skipped ?? 0;
@@ -259,6 +389,8 @@ export class Trainer {
         line += `  R@1 cos ${r1.toFixed(2)} l2 ${(last.recall.l2['1'] ?? 0).toFixed(2)}`;
         if (r1 >= this.#best.metric) {
           this.#best = { metric: r1, epoch: epoch + 1, metrics: last };
+        }
+        if (this.#best.epoch === epoch + 1 && this.isMain) {
           const sd = this.model.stateDict();
           try {
             saveCheckpoint(this.bestPath, { model: sd }, {
@@ -270,7 +402,10 @@ export class Trainer {
           }
         }
       }
-      this.record({ type: 'epoch', epoch: epoch + 1, step: this.#step, loss: r.loss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds });
+      this.record({
+        type: 'epoch', epoch: epoch + 1, step: this.#step, loss: r.loss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds,
+        ...(grp ? { worldSize: grp.worldSize, commSeconds: r.commSeconds } : {}),
+      });
       this.saveState();
       this.#log(line);
     }
