@@ -45,7 +45,8 @@ export const command = {
     const launchOpts = parseLaunch(values);
     // Each worker of a launch gets cores / N threads unless the command line or config file says.
     const setsThreads = positionals.some((p) => p.startsWith('threads=')) || (values.config !== undefined && 'threads' in loadConfigFile(values.config));
-    const launched = process.env.DML_LAUNCHED_THREADS;
+    // (torchrun sets OMP_NUM_THREADS for its workers; our launcher sets both.)
+    const launched = process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
     const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
     if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });

@@ -1,0 +1,190 @@
+// `dml train` across processes on loopback (the launcher, two simulated nodes, torchrun itself):
+// the same parameters as one process with the same global batch, a bit-identical resume, sharded
+// evaluation, and a killed rank that stops the job within the timeout without spoiling the last
+// checkpoint.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadTensors, tidy } from '../../../src/engine/index.js';
+import { writeSyntheticIdx } from './helpers.js';
+import { freePort } from '../../distributed-helpers.js';
+import { writeImage } from '../data/helpers.js';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
+const root = mkdtempSync(path.join(tmpdir(), 'dml-dist-'));
+const data = path.join(root, 'data');
+// 5 training classes × 16 = 80 images: 4 steps of a global batch of 20.
+writeSyntheticIdx(data, 16, 6, 12);
+const common = [`data.root=${data}`, 'batchSize=20', 'model.smallInput=true', 'model.numFeatures=16', 'threads=1', 'logEvery=1', 'epochs=1'];
+const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', timeout: 170_000 });
+
+/** Largest absolute difference over the model's float parameters of two checkpoints. */
+function paramDiff(a: string, b: string): number {
+  const x = loadTensors(a).tensors, y = loadTensors(b).tensors;
+  let worst = 0;
+  for (const [k, t] of x) {
+    if (!k.startsWith('model.') || !t.dtype.startsWith('float') || k.includes('running_')) continue;
+    const u = y.get(k);
+    assert.ok(u, `${b} lacks ${k}`);
+    worst = Math.max(worst, tidy(() => t.sub(u).abs().max().item()));
+  }
+  return worst;
+}
+
+function metrics(run: string): Record<string, unknown>[] {
+  return readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function train(name: string, args: string[], launcher: string[] = []): string {
+  const out = path.join(root, name);
+  const r = dml('train', ...launcher, ...common, ...args, `out=${out}`);
+  assert.equal(r.status, 0, `${name}: ${r.stdout}\n${r.stderr}`);
+  return out;
+}
+
+const cases: { name: string; args: string[]; nproc: number }[] = [
+  // BatchNorm2d frozen, no feature norm: no statistic couples the samples. 20 rows over 3 ranks: 6/7/7.
+  { name: 'no BatchNorm statistics, uneven slices', args: ['model.setBnEval=true', 'model.normLayer=none'], nproc: 3 },
+  { name: 'synchronised BatchNorm (backbone and feature norm)', args: ['model.setBnEval=false', 'model.normLayer=batch', 'distributed.syncBn=true'], nproc: 2 },
+  { name: 'a pairwise loss over the gathered batch (triplet)', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=triplet'], nproc: 2 },
+  { name: 'a proxy loss with its own parameters (proxy-anchor)', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=proxy-anchor'], nproc: 2 },
+];
+
+for (const c of cases) {
+  test(`data-parallel = one process after 4 steps: ${c.name}`, { timeout: 180_000 }, () => {
+    const slug = c.name.replace(/\W+/g, '-');
+    const one = train(`${slug}-1`, c.args);
+    const many = train(`${slug}-n`, c.args, ['--nproc-per-node', String(c.nproc)]);
+    const d = paramDiff(path.join(one, 'last.safetensors'), path.join(many, 'last.safetensors'));
+    assert.ok(d < 1e-5, `parameters differ by ${d}`);
+    const a = metrics(one).filter((e) => e.type === 'train'), b = metrics(many).filter((e) => e.type === 'train');
+    assert.equal(b.length, 4);
+    a.forEach((e, i) => assert.ok(Math.abs((e.loss as number) - (b[i]!.loss as number)) < 1e-5, `step ${i + 1}: ${String(e.loss)} vs ${String(b[i]!.loss)}`));
+    const epoch = metrics(many).find((e) => e.type === 'epoch')!;
+    assert.equal(epoch.worldSize, c.nproc);
+    assert.equal(typeof epoch.commSeconds, 'number');
+    // Only rank 0 writes: one line per step, not one per rank.
+    assert.equal(metrics(many).filter((e) => e.type === 'eval').length, 1);
+  });
+}
+
+test('two simulated nodes on loopback train like one process', { timeout: 180_000 }, async () => {
+  const args = ['model.setBnEval=true', 'model.normLayer=none'];
+  const one = train('nodes-1', args);
+  const out = path.join(root, 'nodes-2');
+  const port = String(await freePort());
+  const node = (rank: number) => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const p = spawn(process.execPath, [cli, 'train', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1',
+      '--master-addr', '127.0.0.1', '--master-port', port, ...common, ...args, `out=${out}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('exit', (code) => resolve({ code, err }));
+  });
+  const [n0, n1] = await Promise.all([node(0), node(1)]);
+  assert.equal(n0.code, 0, n0.err);
+  assert.equal(n1.code, 0, n1.err);
+  assert.ok(paramDiff(path.join(one, 'last.safetensors'), path.join(out, 'last.safetensors')) < 1e-5);
+});
+
+test('resume in a multi-process run is bit-identical to an uninterrupted one', { timeout: 180_000 }, () => {
+  const args = ['model.setBnEval=false', 'model.normLayer=batch', 'model.dropout=0.3'];
+  const launcher = ['--nproc-per-node', '2'];
+  const whole = train('resume-whole', [...args, 'epochs=2'], launcher);
+  const part = train('resume-part', args, launcher);
+  const r = dml('train', ...launcher, ...common, ...args, 'epochs=2', `out=${part}`, '--resume');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /resumed from .*last\.safetensors: 1 epochs done, step 4/);
+  assert.equal(paramDiff(path.join(whole, 'last.safetensors'), path.join(part, 'last.safetensors')), 0);
+  const w = loadTensors(path.join(whole, 'last.safetensors')).tensors;
+  // Every rank's dropout stream is kept.
+  assert.ok(w.has('rng.global') && w.has('rng.rank1'));
+});
+
+test('dml eval with 2 processes reports the figures of one process', { timeout: 180_000 }, () => {
+  const run = train('eval', ['model.setBnEval=true', 'model.normLayer=none']);
+  const ckpt = path.join(run, 'last.safetensors');
+  const one = dml('eval', '--checkpoint', ckpt, '--json');
+  const two = dml('eval', '--nproc-per-node', '2', '--checkpoint', ckpt, '--json');
+  assert.equal(one.status, 0, one.stderr);
+  assert.equal(two.status, 0, two.stderr);
+  const parse = (s: string) => {
+    const lines = s.trim().split('\n');
+    assert.equal(lines.length, 1, `one report, from rank 0: ${s}`);
+    const { seconds: _s, ...rest } = JSON.parse(lines[0]!) as Record<string, unknown>;
+    return rest as { recall: Record<string, Record<string, number>>; mapAtR: number; queries: number; nmi: number };
+  };
+  const a = parse(one.stdout), b = parse(two.stdout);
+  // Embeddings of a batch split differently may differ in the last float bit; Recall@K does not.
+  assert.deepEqual(b.recall, a.recall);
+  assert.equal(b.queries, a.queries);
+  assert.ok(Math.abs(b.mapAtR - a.mapAtR) < 1e-3);
+});
+
+test('dml embed with 2 processes writes the same embeddings file as one', { timeout: 120_000 }, async () => {
+  const run = train('embed', ['model.setBnEval=true', 'model.normLayer=none']);
+  // A folder of class subfolders: 11 images over 3 classes.
+  const dir = path.join(root, 'images');
+  for (let i = 0; i < 11; i++) await writeImage(path.join(dir, `c${i % 3}`, `${i}.png`), 20, 16, { seed: i, format: 'png' });
+  const a = path.join(root, 'e1.safetensors'), b = path.join(root, 'e2.safetensors');
+  const r1 = dml('embed', '--checkpoint', path.join(run, 'last.safetensors'), '--dir', dir, '--out', a, '--workers', '0');
+  assert.equal(r1.status, 0, r1.stderr);
+  const r2 = dml('embed', '--nproc-per-node', '2', '--checkpoint', path.join(run, 'last.safetensors'), '--dir', dir, '--out', b, '--workers', '0');
+  assert.equal(r2.status, 0, r2.stderr);
+  const x = loadTensors(a), y = loadTensors(b);
+  assert.equal(y.metadata.paths, x.metadata.paths);
+  assert.deepEqual(y.tensors.get('labels')!.dataNumbers(), x.tensors.get('labels')!.dataNumbers());
+  assert.ok(tidy(() => x.tensors.get('features')!.sub(y.tensors.get('features')!).abs().max().item()) < 1e-5);
+});
+
+test('a killed rank stops the job within the timeout, naming it; the last checkpoint resumes', { timeout: 180_000 }, async () => {
+  const out = path.join(root, 'kill');
+  const args = [...common.filter((a) => !a.startsWith('epochs=')), 'epochs=400', 'evalEvery=0', 'distributed.timeout=20', `out=${out}`];
+  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  launcher.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
+  // Wait for a checkpoint, then kill rank 1 (the launcher's second child).
+  const t0 = Date.now();
+  while (!existsSync(path.join(out, 'last.safetensors'))) {
+    assert.ok(Date.now() - t0 < 90_000, `no checkpoint after 90 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const kids = execFileSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number).sort((a, b) => a - b);
+  assert.equal(kids.length, 2);
+  const killedAt = Date.now();
+  process.kill(kids[1]!, 'SIGKILL');
+  const code = await exited;
+  const took = (Date.now() - killedAt) / 1000;
+  assert.notEqual(code, 0);
+  assert.ok(took < 20, `the job took ${took} s to stop`);
+  assert.match(stderr, /rank 1 \(pid \d+\) was killed by SIGKILL/);
+  assert.match(stderr, /rank 0\/2: .* lost rank 1/);
+  // The last checkpoint is whole: a resumed run continues from it and finishes.
+  const saved = metrics(out).filter((e) => e.type === 'epoch').length;
+  const r = dml('train', '--nproc-per-node', '2', ...args.filter((a) => !a.startsWith('epochs=')), `epochs=${saved + 1}`, '--resume');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /resumed from/);
+});
+
+test('torchrun launches dml workers (its agent hosts the store)', { timeout: 180_000 }, async () => {
+  const args = ['model.setBnEval=true', 'model.normLayer=none'];
+  const one = train('torchrun-1', args);
+  const out = path.join(root, 'torchrun-2');
+  // Debian's torchrun (Python 3.11) needs explicit --redirects/--tee values.
+  const r = spawnSync('/usr/bin/python3', ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--redirects', '2', '--tee', '2',
+    '--master_port', String(await freePort()), '--no_python', process.execPath, cli, 'train', ...common, ...args, `out=${out}`], { encoding: 'utf8', timeout: 170_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(paramDiff(path.join(one, 'last.safetensors'), path.join(out, 'last.safetensors')) < 1e-5);
+});
+
+test('launcher flags are checked', () => {
+  const r = dml('train', '--nnodes', '2', ...common);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /--nnodes > 1 needs --master-addr/);
+  const p = dml('train', '--nproc-per-node', 'two', ...common);
+  assert.match(p.stderr, /--nproc-per-node must be an integer/);
+});
