@@ -105,6 +105,22 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     }
   },
 
+  // A peer that is alive but never joins the collective: the timeout, and a diagnosis saying so.
+  slow(g) {
+    if (g.rank === 1) {
+      const until = Date.now() + 6000;
+      while (Date.now() < until) { /* busy, not in the barrier */ }
+      return { rank1: 'done' };
+    }
+    const t0 = Date.now();
+    try {
+      g.barrier();
+      return { error: null };
+    } catch (e) {
+      return { error: (e as Error).message, lostRanks: (e as distributed.DistributedError).lostRanks, ms: Date.now() - t0 };
+    }
+  },
+
   // The differentiable all-reduce's gradient is the sum of the ranks' upstream gradients.
   autograd(g) {
     const x = tensor([1, 2], { dtype: 'float64' }).requiresGrad_(true);
@@ -116,12 +132,16 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
 
 if (process.env.DML_TEST_WORKER === '1') {
   const name = process.argv[2] ?? '';
-  const g = ProcessGroup.fromEnv({ timeoutMs: Number(process.env.DML_TEST_TIMEOUT_MS ?? 20_000) });
+  const timeoutMs = Number(process.env.DML_TEST_TIMEOUT_MS ?? 20_000);
+  const file = process.env.DML_TEST_FILESTORE;
+  const g = file
+    ? new ProcessGroup({ rank: Number(process.env.RANK), worldSize: Number(process.env.WORLD_SIZE), store: { kind: 'file', path: file }, timeoutMs })
+    : ProcessGroup.fromEnv({ timeoutMs });
   if (!g) throw new Error('no launch environment');
   const run = scenarios[name];
   if (!run) throw new Error(`unknown scenario ${name}`);
   const result = run(g);
   report({ rank: g.rank, ...result });
-  if (name !== 'die') g.barrier();
+  if (name !== 'die' && name !== 'slow') g.barrier();
   g.destroy();
 }

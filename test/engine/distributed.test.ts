@@ -4,7 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { distributed } from '../../src/engine/index.js';
-import { runRanks } from '../distributed-helpers.js';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, runRanks } from '../distributed-helpers.js';
 
 const WORKER = fileURLToPath(new URL('./distributed-worker.js', import.meta.url));
 
@@ -78,4 +82,64 @@ test('when rank 0 (the store host) dies, the others name it', async () => {
   const res = out[1]!.result!;
   assert.deepEqual(res.lostRanks, [0], String(res.error));
   assert.match(res.error as string, /lost rank 0/);
+});
+
+test('the launch environment: torchrun variables read and checked, naming the variable', () => {
+  const { launchEnvFrom } = distributed;
+  assert.equal(launchEnvFrom({}), null);
+  assert.equal(launchEnvFrom({ WORLD_SIZE: '1', RANK: '0' }), null);
+  assert.deepEqual(launchEnvFrom({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: 'n0', MASTER_PORT: '29500' }), {
+    rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: 'n0', masterPort: 29500, agentHosted: false, attempt: 0,
+  });
+  const agent = launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1', TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '2' });
+  assert.equal(agent?.agentHosted, true);
+  assert.equal(agent?.attempt, 2);
+  assert.throws(() => launchEnvFrom({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), /RANK="2": expected an integer in \[0, 1\]/);
+  assert.throws(() => launchEnvFrom({ RANK: '0', WORLD_SIZE: 'two' }), /WORLD_SIZE="two"/);
+  assert.throws(() => launchEnvFrom({ RANK: '0' }), /RANK is set but WORLD_SIZE is not/);
+  assert.throws(() => launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: '1' }), /MASTER_ADDR is not set/);
+  assert.throws(() => launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '70000' }), /MASTER_PORT="70000"/);
+});
+
+test('bad process-group arguments are refused before any rendezvous', () => {
+  const { ProcessGroup } = distributed;
+  assert.throws(() => new ProcessGroup({ rank: 2, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: 1 } }), /rank 2 is not in \[0, 2\)/);
+  assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: 0 } }), /port must be in \[1, 65535\]/);
+  assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 1, backend: 'mpi' as never, store: { kind: 'file', path: '/tmp/x' } }), /backend must be 'gloo' or 'nccl'/);
+  if (!ProcessGroup.backends().nccl) {
+    assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 1, backend: 'nccl', store: { kind: 'file', path: '/tmp/x' } }), /no NCCL/);
+  }
+});
+
+test('a FileStore rendezvous (a shared file instead of MASTER_ADDR/PORT)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dml-fs-'));
+  const [r0, r1] = ok(await runRanks(WORKER, 'collectives', 2, { env: { DML_TEST_FILESTORE: path.join(dir, 'store') } }));
+  assert.deepEqual(r0!.sum, [3, 30]);
+  assert.equal(r1!.other, 'hello from 0');
+});
+
+test('a rank that is alive but late past the timeout: the collective times out, naming no lost rank', async () => {
+  const out = await runRanks(WORKER, 'slow', 2, { env: { DML_TEST_TIMEOUT_MS: '2000' }, timeoutMs: 60_000 });
+  const res = out[0]!.result!;
+  assert.match(res.error as string, /^rank 0\/2: barrier failed: .*every rank is still alive.*raise distributed\.timeout/);
+  assert.deepEqual(res.lostRanks, []);
+  assert.ok((res.ms as number) < 10_000);
+});
+
+test('a port in use and a rendezvous nobody joins fail with the rank, the address and advice', async () => {
+  const { ProcessGroup } = distributed;
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  try {
+    assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port }, timeoutMs: 2000 }),
+      new RegExp(`rank 0/2: rendezvous at 127\\.0\\.0\\.1:${port} failed: .*(another job uses port ${port}|ddress already in use)`));
+  } finally {
+    busy.close();
+  }
+  const free = await freePort();
+  const t0 = Date.now();
+  assert.throws(() => new ProcessGroup({ rank: 1, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: free }, timeoutMs: 1500 }),
+    new RegExp(`rank 1/2: rendezvous at 127\\.0\\.0\\.1:${free} failed: .*are all 2 ranks started`));
+  assert.ok(Date.now() - t0 < 15_000);
 });

@@ -143,6 +143,36 @@ test('augmentation depends on (seed, epoch, batch, position) only; load() agrees
   }
 });
 
+test('a slice of a batch loaded at its position offset gets the images of the whole batch (data-parallel ranks)', async () => {
+  const loader = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7 });
+  try {
+    const whole = [3, 9, 0, 11, 5, 6, 1];
+    const all = await loader.load(whole, 4, 2);
+    const per = all.images.length / whole.length;
+    const head = await loader.load(whole.slice(0, 3), 4, 2, 0);
+    const tail = await loader.load(whole.slice(3), 4, 2, 3);
+    assert.deepEqual(head.images, all.images.subarray(0, 3 * per));
+    assert.deepEqual(tail.images, all.images.subarray(3 * per));
+    assert.deepEqual([...head.labels, ...tail.labels], [...all.labels]);
+    assert.throws(() => loader.load([1], 0, 0, -1), /positionOffset must be a non-negative integer/);
+  } finally {
+    await loader.close();
+  }
+});
+
+test('evaluation batches over a range cover exactly that shard', async () => {
+  const loader = new ImageLoader(samples, { pipeline: evalPipe, workers: 1 });
+  try {
+    const got: Batch[] = [];
+    for await (const b of loader.batches(2, { start: 3, end: 8 })) got.push(b);
+    assert.deepEqual(got.map((b) => b.shape[0]), [2, 2, 1]);
+    assert.deepEqual(got.flatMap((b) => [...b.indices]), [3, 4, 5, 6, 7]);
+    assert.throws(() => loader.batches(2, { start: 5, end: 13 }), /range \[5, 13\) is not within \[0, 12\]/);
+  } finally {
+    await loader.close();
+  }
+});
+
 test('evaluation batches cover every sample once, in order', async () => {
   const loader = new ImageLoader(samples, { pipeline: evalPipe, workers: 1 });
   try {
