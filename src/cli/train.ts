@@ -49,6 +49,10 @@ export const command = {
     const launched = process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
     const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
+    if (cfg.distributed.backend === 'nccl') {
+      // NCCL reduces CUDA tensors; the trainer keeps everything on the CPU until device= is honoured.
+      throw new Error("distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use distributed.backend=gloo");
+    }
     if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });
     const group = joinJob({ timeoutS: cfg.distributed.timeout, backend: cfg.distributed.backend });
     const main = isMainProcess(group);

@@ -356,7 +356,9 @@ export class Trainer {
       lossSum += loss;
       const ips = images / ((performance.now() - t0) / 1000);
       bar?.update(i + 1, { loss, imagesPerSecond: ips * (grp?.worldSize ?? 1) });
-      if (this.#step % this.cfg.logEvery === 0) this.record({ type: 'train', epoch: epoch + 1, step: this.#step, loss, lr });
+      if (this.#step % this.cfg.logEvery === 0) {
+        this.record({ type: 'train', epoch: epoch + 1, step: this.#step, loss, lr, elapsed: (performance.now() - t0) / 1000 });
+      }
     }
     bar?.done();
     const seconds = (performance.now() - t0) / 1000;
