@@ -12,6 +12,10 @@ export interface Handle {
 export interface GroupHandle {
   readonly __groupHandle: unique symbol;
 }
+/** Opaque reference to a native overlapped gradient reducer. */
+export interface ReducerHandle {
+  readonly __reducerHandle: unique symbol;
+}
 /** Opaque reference to a native random generator. */
 export interface GeneratorHandle {
   readonly __generatorHandle: unique symbol;
@@ -95,6 +99,10 @@ export interface NativeBinding {
   distStoreAdd(g: GroupHandle, key: string, by: number): number;
   distReportError(g: GroupHandle, message: string): boolean;
   distFailure(g: GroupHandle): { op: string; message: string; lostRanks: number[] } | null;
+  distReducerNew(g: GroupHandle, params: H[], bucketBytes: number, firstBucketBytes: number): ReducerHandle;
+  distReducerPrepare(r: ReducerHandle): void;
+  distReducerFinish(r: ReducerHandle, divisor: number): { tensors: number; bytes: number; buckets: number; overlapped: number };
+  distReducerDestroy(r: ReducerHandle): void;
   sgdStep(params: H[], bufs: (H | null)[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): (H | undefined)[];
 }
 

@@ -4,6 +4,7 @@
 // through the store so that a failed collective can name the rank that was lost.
 // The only translation unit that sees c10d and gloo headers (they are slow to compile).
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -586,6 +587,216 @@ DML_FN(distReduceGrads) {
   return r;
 }
 
+// Gradient all-reduce overlapped with the backward pass, as DDP's Reducer does: a post-hook on
+// each parameter's gradient accumulator counts it ready, and a bucket whose gradients are all ready
+// is flattened and its all-reduce started (Gloo runs it on its own threads) while autograd goes on
+// with the earlier layers. Buckets start in a fixed order, the same on every rank. Their layout is
+// learnt at the first step: the parameters that got a gradient, in the order rank 0 saw them
+// arrive (DDP rebuilds its buckets the same way), so a parameter that never gets one (the
+// classifier under a pairwise loss) does not hold the others back.
+namespace {
+struct Reducer : std::enable_shared_from_this<Reducer> {
+  std::shared_ptr<Group> g;
+  std::vector<at::Tensor> params;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: they carry the hooks
+  std::vector<uintptr_t> hookKeys;
+  int64_t cap = 25 << 20, firstCap = 1 << 20;
+  bool armed = false, built = false;
+  std::vector<int64_t> arrival;  // before the layout is built: the order gradients arrived in
+  struct Bucket {
+    std::vector<size_t> members;
+    int pending = 0;
+    at::Tensor flat;
+    WorkPtr work;
+  };
+  std::vector<Bucket> buckets;
+  std::vector<int> bucketOf;
+  size_t next = 0, launchedInBackward = 0;
+
+  void Ready(size_t i) {
+    if (!armed) return;
+    if (!built) {
+      arrival.push_back(static_cast<int64_t>(i));
+      return;
+    }
+    int b = bucketOf[i];
+    if (b < 0) return;  // outside the layout: finish() reduces it
+    if (--buckets[b].pending == 0) {
+      while (next < buckets.size() && buckets[next].pending == 0) {
+        Launch(buckets[next++]);
+        launchedInBackward++;
+      }
+    }
+  }
+  // Flattens the bucket's present gradients and starts their all-reduce.
+  void Launch(Bucket& b) {
+    std::vector<at::Tensor> views;
+    for (size_t m : b.members) {
+      const at::Tensor& gr = params[m].grad();
+      if (gr.defined()) views.push_back(gr.reshape({-1}));
+    }
+    if (views.empty()) return;
+    b.flat = at::cat(views);
+    b.work = AllReduceFlat(*g, b.flat, c10d::ReduceOp::SUM);
+  }
+};
+
+const napi_type_tag kReducerTag = {0x2b7c9e4d1f3a5b6cULL, 0x7d8e9fa0b1c2d3e4ULL};
+
+std::shared_ptr<Reducer> ReducerArg(const Args& a, size_t i) {
+  if (!a.info()[i].IsExternal()) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected a gradient reducer");
+  auto ext = a.info()[i].As<Napi::External<std::shared_ptr<Reducer>>>();
+  if (!ext.CheckTypeTag(&kReducerTag)) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected a gradient reducer");
+  return *ext.Data();
+}
+
+void RemoveHooks(Reducer& r) {
+  for (size_t k = 0; k < r.accumulators.size(); k++) r.accumulators[k]->del_post_hook(r.hookKeys[k]);
+  r.accumulators.clear();
+  r.hookKeys.clear();
+}
+}  // namespace
+
+// distReducerNew(g, params, bucketBytes, firstBucketBytes) -> reducer; params must be leaves.
+DML_FN(distReducerNew) {
+  auto g = GroupArg(a, 0);
+  auto r = std::make_shared<Reducer>();
+  r->g = g;
+  r->params = a.tensors(1);
+  r->cap = a.i64(2);
+  r->firstCap = a.i64(3);
+  std::weak_ptr<Reducer> weak = r;
+  for (size_t i = 0; i < r->params.size(); i++) {
+    const at::Tensor& p = r->params[i];
+    if (!p.requires_grad() || !p.is_leaf()) throw Napi::Error::New(a.env(), "distReducerNew: parameter " + std::to_string(i) + " is not a leaf that requires grad");
+    auto acc = torch::autograd::impl::grad_accumulator(p);
+    uintptr_t key = acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+        [weak, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+          if (auto self = weak.lock()) self->Ready(i);
+          return outputs;
+        }));
+    r->accumulators.push_back(std::move(acc));
+    r->hookKeys.push_back(key);
+  }
+  auto ext = Napi::External<std::shared_ptr<Reducer>>::New(a.env(), new std::shared_ptr<Reducer>(r), [](Napi::Env, std::shared_ptr<Reducer>* p) {
+    RemoveHooks(**p);
+    delete p;
+  });
+  ext.TypeTag(&kReducerTag);
+  return ext;
+}
+
+// Call before backward: gradients arriving from now on start their buckets' all-reduces.
+DML_FN(distReducerPrepare) {
+  auto r = ReducerArg(a, 0);
+  if (r->g->destroyed) throw Napi::Error::New(a.env(), "the process group was destroyed");
+  r->armed = true;
+  r->arrival.clear();
+  r->launchedInBackward = 0;
+  return a.env().Undefined();
+}
+
+// Call after backward: starts what is left, waits, and leaves every rank with the sum of the
+// gradients divided by divisor. -> { tensors, bytes, buckets, overlapped }
+DML_FN(distReducerFinish) {
+  auto r = ReducerArg(a, 0);
+  double divisor = a.f64(1);
+  Group& g = *r->g;
+  r->armed = false;
+  std::vector<size_t> present;
+  int64_t mask = 0, bytes = 0;
+  for (size_t k = 0; k < r->params.size(); k++) {
+    const at::Tensor& gr = r->params[k].grad();
+    if (!gr.defined()) continue;
+    present.push_back(k);
+    mask = mask * 1000003 + static_cast<int64_t>(k) + 1;
+    bytes += gr.numel() * gr.element_size();
+  }
+  CollectiveJs(a.env(), g, "gradient all-reduce", [&] {
+    if (!r->built) {
+      // First step: agree on the layout (rank 0's arrival order), reduce without overlap.
+      at::Tensor fp = at::tensor({static_cast<int64_t>(present.size()), mask, -static_cast<int64_t>(present.size()), -mask}, at::kLong);
+      Wait(AllReduceFlat(g, fp, c10d::ReduceOp::MAX));
+      auto v = fp.accessor<int64_t, 1>();
+      if (v[0] != -v[2] || v[1] != -v[3]) throw std::runtime_error("ranks have gradients for different parameters; every rank must use the same parameters in each step");
+      std::vector<int64_t> order = r->arrival;
+      // Gradients that arrived without a hook firing (none expected) go last, in parameter order.
+      for (size_t k : present) if (std::find(order.begin(), order.end(), static_cast<int64_t>(k)) == order.end()) order.push_back(static_cast<int64_t>(k));
+      if (order.size() != present.size()) throw std::runtime_error("gradient arrival order does not match the gradients present");
+      at::Tensor ot = at::tensor(order, at::kLong);
+      std::vector<at::Tensor> one{ot};
+      c10d::BroadcastOptions bo;
+      bo.rootRank = 0;
+      Wait(g.Call([&](auto& pg) { return pg.broadcast(one, bo); }));
+      r->bucketOf.assign(r->params.size(), -1);
+      r->buckets.clear();
+      auto acc = ot.accessor<int64_t, 1>();
+      int64_t size = 0;
+      for (int64_t k = 0; k < acc.size(0); k++) {
+        size_t m = static_cast<size_t>(acc[k]);
+        const at::Tensor& gr = r->params[m].grad();
+        int64_t nb = gr.numel() * gr.element_size();
+        // A small first bucket (DDP's 1 MiB) gets communication going early.
+        int64_t limit = r->buckets.size() == 1 ? r->firstCap : r->cap;
+        if (r->buckets.empty() || size + nb > limit
+            || r->params[r->buckets.back().members.back()].scalar_type() != r->params[m].scalar_type()) {
+          r->buckets.emplace_back();
+          size = 0;
+        }
+        r->buckets.back().members.push_back(m);
+        r->bucketOf[m] = static_cast<int>(r->buckets.size() - 1);
+        size += nb;
+      }
+      r->built = true;
+      for (auto& b : r->buckets) r->Launch(b);
+    } else {
+      for (; r->next < r->buckets.size(); r->next++) r->Launch(r->buckets[r->next]);
+      // Every rank must have gradients for the same parameters (then they launched the same
+      // buckets); a parameter with a gradient outside the layout is reduced on its own.
+      at::Tensor fp = at::tensor({mask, -mask}, at::kLong);
+      Wait(AllReduceFlat(g, fp, c10d::ReduceOp::MAX));
+      auto v = fp.accessor<int64_t, 1>();
+      if (v[0] != -v[1]) throw std::runtime_error("ranks have gradients for different parameters; every rank must use the same parameters in each step");
+      std::vector<at::Tensor> extra;
+      for (size_t k : present) if (r->bucketOf[k] < 0) extra.push_back(r->params[k].grad());
+      if (!extra.empty()) Coalesced(extra, r->cap, [&](at::Tensor& flat) { return AllReduceFlat(g, flat, c10d::ReduceOp::SUM); });
+    }
+    for (auto& b : r->buckets) if (b.work) Wait(b.work);
+  });
+  at::NoGradGuard ng;
+  for (auto& b : r->buckets) {
+    if (!b.flat.defined()) continue;
+    if (divisor != 1.0) b.flat.div_(divisor);
+    int64_t off = 0;
+    for (size_t m : b.members) {
+      at::Tensor gr = r->params[m].grad();
+      if (!gr.defined()) continue;
+      gr.copy_(b.flat.narrow(0, off, gr.numel()).view(gr.sizes()));
+      off += gr.numel();
+    }
+    b.flat = at::Tensor();
+    b.work.reset();
+  }
+  if (divisor != 1.0) {
+    for (size_t k : present) if (r->bucketOf[k] < 0) r->params[k].mutable_grad().div_(divisor);
+  }
+  r->next = 0;
+  for (auto& b : r->buckets) b.pending = static_cast<int>(b.members.size());
+  auto o = Napi::Object::New(a.env());
+  o.Set("tensors", Napi::Number::New(a.env(), static_cast<double>(present.size())));
+  o.Set("bytes", Napi::Number::New(a.env(), static_cast<double>(bytes)));
+  o.Set("buckets", Napi::Number::New(a.env(), static_cast<double>(r->buckets.size())));
+  o.Set("overlapped", Napi::Number::New(a.env(), static_cast<double>(r->launchedInBackward)));
+  return o;
+}
+
+DML_FN(distReducerDestroy) {
+  auto r = ReducerArg(a, 0);
+  RemoveHooks(*r);
+  r->armed = false;
+  return a.env().Undefined();
+}
+
 DML_FN(distStoreSet) {
   auto g = GroupArg(a, 0);
   std::string k = a.str(1), v = a.str(2);
@@ -643,6 +854,7 @@ void RegisterDistributed(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, distAllReduce); DML_EXPORT(e, distAllGather); DML_EXPORT(e, distBarrier);
   DML_EXPORT(e, distAllReduceAutograd); DML_EXPORT(e, distReduceGrads); DML_EXPORT(e, distStoreSet);
   DML_EXPORT(e, distStoreGet); DML_EXPORT(e, distStoreAdd); DML_EXPORT(e, distReportError); DML_EXPORT(e, distFailure);
+  DML_EXPORT(e, distReducerNew); DML_EXPORT(e, distReducerPrepare); DML_EXPORT(e, distReducerFinish); DML_EXPORT(e, distReducerDestroy);
 }
 
 }  // namespace dml

@@ -80,11 +80,37 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     if (g.rank !== 0) for (const p of model.parameters()) tidy(() => p.detach().add_(1));
     distributed.broadcastModule(model, g);
     const [s, e] = slice(n, g.rank, g.worldSize);
-    const reducer = new distributed.GradientReducer(g, model.parameters(), { bucketBytes: 64 });
+    const reducer = new distributed.GradientReducer(g, model.parameters(), { bucketBytes: 64, overlap: false });
     const loss = model.forward(x.narrow(0, s, e - s)).sub(target.narrow(0, s, e - s)).square().mean().mul(((e - s) * g.worldSize) / n);
     loss.backward();
     const info = reducer.reduce();
     return { diffs: model.parameters().map((p, i) => maxDiff(p.grad!, full[i]!)), info };
+  },
+
+  // Overlapped reduction over three steps: buckets start during backward from the second step on
+  // (the first learns the layout), a parameter that never gets a gradient keeps none, and every
+  // step's result is the full-batch gradient.
+  overlap(g) {
+    manualSeed(8);
+    const n = 9;
+    const model = new nn.Sequential(new nn.Linear(6, 32), new nn.ReLU(), new nn.Linear(32, 32), new nn.ReLU(), new nn.Linear(32, 3)).to('float64');
+    const unused = new nn.Linear(3, 2).to('float64');
+    const params = [...model.parameters(), ...unused.parameters()];
+    distributed.broadcastModule(model, g);
+    const reducer = new distributed.GradientReducer(g, params, { bucketBytes: 2000 });
+    const [s, e] = slice(n, g.rank, g.worldSize);
+    const steps: Record<string, unknown>[] = [];
+    for (let step = 0; step < 3; step++) {
+      const x = randn([n, 6], { dtype: 'float64' });
+      const full = model.parameters().map((p) => grad(model.forward(x).square().mean(), [p])[0]!);
+      for (const p of params) p.grad = null;
+      reducer.prepare();
+      model.forward(x.narrow(0, s, e - s)).square().mean().mul(((e - s) * g.worldSize) / n).backward();
+      const info = reducer.reduce();
+      steps.push({ info, diffs: model.parameters().map((p, i) => maxDiff(p.grad!, full[i]!)), unusedGrad: unused.parameters().map((p) => p.grad === null) });
+    }
+    reducer.dispose();
+    return { steps };
   },
 
   // A rank that dies: the survivors' next collective fails, naming it.

@@ -53,6 +53,23 @@ test('bucketed gradient all-reduce (tiny buckets, uneven slices) gives the full-
   }
 });
 
+test('gradient all-reduce overlapped with backward: same gradients, buckets started during backward, unused parameters untouched', async () => {
+  const results = ok(await runRanks(WORKER, 'overlap', 2));
+  for (const r of results) {
+    const steps = r.steps as { info: { tensors: number; buckets: number; overlapped: number }; diffs: number[]; unusedGrad: boolean[] }[];
+    steps.forEach((st, i) => {
+      for (const d of st.diffs) assert.ok(d < 1e-12, `step ${i}: ${String(st.diffs)}`);
+      assert.deepEqual(st.unusedGrad, [true, true]);
+      assert.equal(st.info.tensors, 6);
+      assert.ok(st.info.buckets >= 3, `${st.info.buckets} buckets`);
+    });
+    assert.equal(steps[0]!.info.overlapped, 0);
+    // All buckets of steps 2 and 3 went out during backward.
+    assert.equal(steps[1]!.info.overlapped, steps[1]!.info.buckets);
+    assert.equal(steps[2]!.info.overlapped, steps[2]!.info.buckets);
+  }
+});
+
 test('the differentiable all-reduce sums values forward and gradients backward', async () => {
   const results = ok(await runRanks(WORKER, 'autograd', 2));
   for (const r of results) assert.deepEqual(r.y, [3, 6]);

@@ -4,7 +4,8 @@
 import type { Module } from '../nn/module.js';
 import { BatchNormBase } from '../nn/layers.js';
 import type { Tensor } from '../tensor.js';
-import { DEFAULT_BUCKET_BYTES, type ProcessGroup } from './process-group.js';
+import { native, type ReducerHandle } from '../native.js';
+import { DEFAULT_BUCKET_BYTES, DistributedError, type ProcessGroup } from './process-group.js';
 
 /** Copies root's parameters and buffers into every rank's module (in place). */
 export function broadcastModule(module: Module<never[], unknown>, group: ProcessGroup, root = 0): void {
@@ -30,25 +31,61 @@ export function convertSyncBatchNorm(module: Module<never[], unknown>, group: Pr
 export interface DataParallelOptions {
   /** Gradient bucket size in bytes (default 25 MiB, DDP's bucket_cap_mb). */
   bucketBytes?: number;
+  /**
+   * Start each bucket's all-reduce during the backward pass, as soon as its gradients are ready
+   * (DDP's overlap; default true). Call prepare() before every backward() then. Off: everything is
+   * reduced after the backward pass, in one coalesced call.
+   */
+  overlap?: boolean;
 }
+
+/** DDP's small first bucket: the last layers' gradients, which arrive first, go out at once. */
+const FIRST_BUCKET_BYTES = 2 ** 20;
 
 /**
  * Data-parallel bookkeeping for a set of parameters: `reduce()` after each backward leaves every rank
  * with the average of the ranks' gradients (DDP's semantics), or the sum with `{ divisor: 1 }`.
+ * With overlap, `prepare()` before each backward lets buckets go out while autograd still runs;
+ * their layout is learnt at the first step (the parameters that got gradients, in the order rank 0
+ * saw them arrive) and is the same on every rank.
  */
 export class GradientReducer {
   readonly bucketBytes: number;
-  /** Seconds spent in gradient communication so far (a bench figure). */
+  readonly overlap: boolean;
+  /** Seconds spent in reduce() so far: the communication not hidden behind backward. */
   seconds = 0;
+  #r: ReducerHandle | null = null;
   constructor(readonly group: ProcessGroup, readonly parameters: readonly Tensor[], o: DataParallelOptions = {}) {
     this.bucketBytes = o.bucketBytes ?? DEFAULT_BUCKET_BYTES;
+    this.overlap = o.overlap ?? true;
+    if (!(this.bucketBytes > 0)) throw new RangeError(`GradientReducer: bucketBytes must be positive, got ${this.bucketBytes}`);
+    if (this.overlap) {
+      this.#r = native.distReducerNew(group.handle, parameters.map((p) => p.handle), Math.round(this.bucketBytes), Math.min(FIRST_BUCKET_BYTES, Math.round(this.bucketBytes)));
+    }
   }
-  reduce(o: { divisor?: number } = {}): { tensors: number; bytes: number } {
+  /** Arms the hooks for the next backward (overlap only; a no-op otherwise). */
+  prepare(): void {
+    if (this.#r) native.distReducerPrepare(this.#r);
+  }
+  reduce(o: { divisor?: number } = {}): { tensors: number; bytes: number; buckets?: number; overlapped?: number } {
     const t0 = performance.now();
+    const divisor = o.divisor ?? this.group.worldSize;
     try {
-      return this.group.reduceGradients(this.parameters, { bucketBytes: this.bucketBytes, divisor: o.divisor ?? this.group.worldSize });
+      if (!this.#r) return this.group.reduceGradients(this.parameters, { bucketBytes: this.bucketBytes, divisor });
+      try {
+        return native.distReducerFinish(this.#r, divisor);
+      } catch (e) {
+        const err = e as Error & { lostRanks?: number[]; code?: string };
+        if (err.code === 'DML_DISTRIBUTED') throw new DistributedError(err.message, this.group.rank, 'gradient all-reduce', err.lostRanks ?? [], { cause: e });
+        throw e;
+      }
     } finally {
       this.seconds += (performance.now() - t0) / 1000;
     }
+  }
+  /** Removes the hooks. */
+  dispose(): void {
+    if (this.#r) native.distReducerDestroy(this.#r);
+    this.#r = null;
   }
 }

@@ -119,7 +119,7 @@ export class Trainer {
       ? [{ params: params.filter((p) => p.ndim !== 1) }, { params: params.filter((p) => p.ndim === 1), weightDecay: 0 }]
       : [{ params }];
     const o = cfg.optim;
-    if (g) this.#reducer = new distributed.GradientReducer(g, params, { bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20) });
+    if (g) this.#reducer = new distributed.GradientReducer(g, params, { bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20), overlap: cfg.distributed.overlap });
     this.optimizer = new optim.SGD(groups.filter((pg) => pg.params.length > 0), {
       lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov && o.momentum > 0,
     });
@@ -338,6 +338,7 @@ export class Trainer {
         const { value: v, weight } = this.#globalLoss(own, b.labels.length);
         if (!Number.isFinite(v) || l === null) return { loss: Number.isFinite(v) ? NaN : v, lr: 0 };
         this.optimizer.zeroGrad();
+        this.#reducer?.prepare();
         (weight === 1 ? l : l.mul(weight)).backward();
         this.#reduceGradients();
         this.optimizer.step();
@@ -420,6 +421,7 @@ export class Trainer {
   }
 
   dispose(): void {
+    this.#reducer?.dispose();
     this.model.dispose();
     this.loss.module?.dispose();
     this.optimizer.dispose();
