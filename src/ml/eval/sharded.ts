@@ -8,14 +8,12 @@ import { labelArray, labelCounts } from './common.js';
 import { chunkRowsForBudget, forEachNeighborChunk, DEFAULT_MEMORY_BUDGET_BYTES, type Metric, type NeighborChunk } from './knn.js';
 import { retrievalFromNeighbors, type NeighborStream } from './retrieval.js';
 import { clusteringNmi } from './nmi.js';
+import { shardRange } from '../data/range.js';
+
+export { shardRange };
 import { evaluateRetrieval, type EvaluateOptions, type LabeledEmbeddings, type RetrievalReport } from './index.js';
 
 type ProcessGroup = distributed.ProcessGroup;
-
-/** Rows [start, end) of n that rank `rank` of `size` holds: contiguous, sizes differing by at most one. */
-export function shardRange(n: number, rank: number, size: number): { start: number; end: number } {
-  return { start: Math.floor((rank * n) / size), end: Math.floor(((rank + 1) * n) / size) };
-}
 
 /** Every rank's rows, in rank order, concatenated (the shards were contiguous, so this is the whole set). */
 function gatherRows(group: ProcessGroup, x: Tensor): Tensor {

@@ -2,7 +2,7 @@
 // groups), per-iteration LR schedule, evaluation every epoch, best checkpoint by cosine R@1, JSONL
 // metrics, atomic checkpoints and bit-for-bit --resume, and a clean stop on a non-finite loss.
 // With a process group of several ranks it trains data-parallel: each rank takes its slice of the
-// global batch the single-process run would draw, gradients are summed in buckets over ranks,
+// global batch the single-process run would draw, gradients are averaged in buckets over ranks,
 // embedding losses see the gathered global batch, evaluation is sharded, and rank 0 alone writes.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
@@ -17,6 +17,7 @@ import type { Batch, EvalData, TrainSource } from './source.js';
 import { saveCheckpoint, loadCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { Progress, formatSeconds } from './progress.js';
 import { embedSource } from './embed.js';
+import { shardRange } from '../data/range.js';
 
 export interface TrainLoss {
   readonly name: string;
@@ -46,11 +47,6 @@ export interface TrainerDeps {
   group?: distributed.ProcessGroup | null;
 }
 
-/** Rows [start, end) of a global batch of n that a rank takes (sizes differ by at most one). */
-export function rankSlice(n: number, rank: number, worldSize: number): { start: number; end: number } {
-  return { start: Math.floor((rank * n) / worldSize), end: Math.floor(((rank + 1) * n) / worldSize) };
-}
-
 /** Where a rank's dropout stream starts: rank 0 keeps the single-process stream, the others get their own. */
 function rankSeed(seed: number, rank: number): number {
   return (seed * 1_000_003 + rank * 7_919 + 104_729) >>> 0;
@@ -77,7 +73,7 @@ export class Trainer {
   /** Rank 0 (or the only process): the one that writes checkpoints, metrics and the display. */
   readonly isMain: boolean;
   readonly #reducer: distributed.GradientReducer | null = null;
-  /** Seconds in gradient all-reduce, loss all-reduce and embedding gathers this epoch. */
+  /** Seconds this epoch in the loss all-reduce and the gradient all-reduce not hidden behind backward. */
   #commSeconds = 0;
   readonly #log: (line: string) => void;
   #epoch = 0;
@@ -86,6 +82,9 @@ export class Trainer {
 
   constructor(readonly cfg: TrainConfig, readonly train: TrainSource, readonly test: EvalData, readonly deps: TrainerDeps) {
     this.group = deps.group && deps.group.worldSize > 1 ? deps.group : null;
+    if (this.group && cfg.batchSize < this.group.worldSize) {
+      throw new RangeError(`batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (${this.group.worldSize})`);
+    }
     this.isMain = (this.group?.rank ?? 0) === 0;
     this.#log = this.isMain ? (deps.log ?? ((l) => console.log(l))) : () => {};
     setNumThreads(cfg.threads);
@@ -260,7 +259,7 @@ export class Trainer {
     if (!this.deps.evaluateSharded) throw new Error('Trainer: a multi-process run needs deps.evaluateSharded');
     // BatchNorm running statistics are rank 0's, as DDP's broadcast_buffers makes them.
     grp.broadcast(this.model.buffers(), 0);
-    const shard = (n: number): { start: number; end: number } => rankSlice(n, grp.rank, grp.worldSize);
+    const shard = (n: number): { start: number; end: number } => shardRange(n, grp.rank, grp.worldSize);
     const q = await embedSource(this.model, this.test.query, 256, shard(this.test.query.labels.length));
     const g = this.test.gallery ? await embedSource(this.model, this.test.gallery, 256, shard(this.test.gallery.labels.length)) : null;
     try {
@@ -285,7 +284,10 @@ export class Trainer {
     return { value: s0 / s1, weight: this.loss.gathered ? 1 : (b * W) / s1 };
   }
 
-  /** Sums gradients over ranks; a gathered loss's own parameters got the whole batch's gradient on every rank. */
+  /**
+   * Averages gradients over ranks (DDP). A gathered loss's own parameters got the whole batch's
+   * gradient, times the world size, on every rank: divided once more.
+   */
   #reduceGradients(): void {
     const r = this.#reducer;
     if (!r || !this.group) return;
@@ -310,7 +312,7 @@ export class Trainer {
     const load = (i: number): Promise<Batch> => {
       const whole = batches[i]!;
       if (!grp) return this.train.load(whole, epoch, i);
-      const { start, end } = rankSlice(whole.length, grp.rank, grp.worldSize);
+      const { start, end } = shardRange(whole.length, grp.rank, grp.worldSize);
       return this.train.load(whole.slice(start, end), epoch, i, start);
     };
     // Prefetch the next batch while the current one trains: decoding overlaps compute.

@@ -170,6 +170,24 @@ test('a killed rank stops the job within the timeout, naming it; the last checkp
   assert.match(r.stdout, /resumed from/);
 });
 
+test('SIGTERM to the launcher reaches every worker, and the launcher exits with the signal', { timeout: 120_000 }, async () => {
+  const out = path.join(root, 'sigterm');
+  const args = [...common.filter((a) => !a.startsWith('epochs=')), 'epochs=400', 'evalEvery=0', `out=${out}`];
+  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  launcher.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
+  const t0 = Date.now();
+  while (!existsSync(path.join(out, 'last.safetensors'))) {
+    assert.ok(Date.now() - t0 < 90_000, `no checkpoint after 90 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const kids = execFileSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  launcher.kill('SIGTERM');
+  assert.equal(await exited, 128 + 15, stderr);
+  for (const pid of kids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still runs`);
+});
+
 test('torchrun launches dml workers (its agent hosts the store)', { timeout: 180_000 }, async () => {
   const args = ['model.setBnEval=true', 'model.normLayer=none'];
   const one = train('torchrun-1', args);
