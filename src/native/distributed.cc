@@ -18,7 +18,9 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
+#include <unistd.h>
 #include "common.h"
 
 namespace dml {
@@ -336,6 +338,42 @@ void StartHeartbeat(Group& g) {
 // Heartbeat threads must stop before the process's static objects are destroyed at exit.
 std::mutex beatsMutex;
 std::vector<std::weak_ptr<Group>> liveGroups;
+
+// libtorch 1.13's TCPStore clients keep a thread that reads their connection to the store; when
+// the store's host dies and the connection is reset, that thread throws and std::terminate aborts
+// the process with "Connection reset by peer" and nothing else. While a TCP group is live, such a
+// termination is reported as what it is — the store's host is gone — and the process exits 1.
+std::terminate_handler previousTerminate = nullptr;
+void OnTerminate() {
+  std::exception_ptr ep = std::current_exception();
+  if (ep && beatsMutex.try_lock()) {
+    std::shared_ptr<Group> g;
+    for (auto& w : liveGroups) {
+      auto live = w.lock();
+      if (live && !live->destroyed && live->spec.tcp) g = live;
+    }
+    beatsMutex.unlock();
+    if (g) {
+      std::string what;
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::system_error& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      if (!what.empty()) {
+        std::string host = g->spec.agentHosted ? "the launcher that hosts it" : "rank 0, which hosts it,";
+        std::string msg = "dml: rank " + std::to_string(g->rank) + "/" + std::to_string(g->size) + ": the connection to " + g->spec.Where()
+          + " broke (" + what + "): " + host + " is gone" + (g->spec.agentHosted ? "\n" : " -- lost rank 0\n");
+        ssize_t ignored = ::write(2, msg.data(), msg.size());
+        (void)ignored;
+        ::_exit(1);
+      }
+    }
+  }
+  if (previousTerminate) previousTerminate();
+  std::abort();
+}
 void StopAllHeartbeats() {
   std::lock_guard<std::mutex> lock(beatsMutex);
   for (auto& w : liveGroups) {
@@ -465,6 +503,7 @@ DML_FN(distInit) {
     if (!registered) {
       registered = true;
       std::atexit(StopAllHeartbeats);
+      previousTerminate = std::set_terminate(OnTerminate);
     }
     liveGroups.push_back(g);
   }
