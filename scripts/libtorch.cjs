@@ -40,7 +40,8 @@ if (fs.existsSync(path.join(c10d, 'ProcessGroupGloo.hpp')) && glooHeaders) {
   if (glooHeaders !== t.include[0]) t.include.push(glooHeaders);
   if (!t.libdir) libs.push('-lgloo');
 }
-if (t.libdir && fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so')) && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+// DML_NCCL=0 leaves NCCL out (it is compiled in whenever its headers are found, but has never run here).
+if (process.env.DML_NCCL !== '0' && t.libdir && fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so')) && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
   const cuda = process.env.CUDA_HOME || '/usr/local/cuda';
   const inc = [t.include[0], path.join(cuda, 'include'), '/usr/include'];
   const nccl = inc.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
