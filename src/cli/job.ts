@@ -28,8 +28,7 @@ export async function runInJob<T>(group: distributed.ProcessGroup | null, body: 
     }
     throw e;
   }
-  group.barrier();
-  group.destroy();
+  group.leave();
   return result;
 }
 

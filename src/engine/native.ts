@@ -98,6 +98,7 @@ export interface NativeBinding {
   distStoreGet(g: GroupHandle, key: string, timeoutMs?: number): string;
   distStoreAdd(g: GroupHandle, key: string, by: number): number;
   distReportError(g: GroupHandle, message: string): boolean;
+  distLeaving(g: GroupHandle): void;
   distFailure(g: GroupHandle): { op: string; message: string; lostRanks: number[] } | null;
   distReducerNew(g: GroupHandle, params: H[], bucketBytes: number, firstBucketBytes: number): ReducerHandle;
   distReducerPrepare(r: ReducerHandle): void;

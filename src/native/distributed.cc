@@ -117,6 +117,7 @@ struct Group {
   std::unique_ptr<Heartbeat> heartbeat;
   std::unique_ptr<Failure> failure;  // set by the first failed collective: the group is unusable after it
   bool destroyed = false;
+  std::atomic<bool> leaving{false};  // past the final barrier of a successful job
 
   template <class F>
   WorkPtr Call(F&& f) {
@@ -353,6 +354,8 @@ void OnTerminate() {
       if (live && !live->destroyed && live->spec.tcp) g = live;
     }
     beatsMutex.unlock();
+    // Every rank passed the final barrier: the job is done, whatever the store does now.
+    if (g && g->leaving) ::_exit(0);
     if (g) {
       std::string what;
       try {
@@ -836,6 +839,13 @@ DML_FN(distReducerDestroy) {
   return a.env().Undefined();
 }
 
+// After the job's final barrier: a store connection that breaks from now on is no failure.
+DML_FN(distLeaving) {
+  auto g = GroupArg(a, 0);
+  g->leaving = true;
+  return a.env().Undefined();
+}
+
 DML_FN(distStoreSet) {
   auto g = GroupArg(a, 0);
   std::string k = a.str(1), v = a.str(2);
@@ -893,7 +903,7 @@ void RegisterDistributed(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, distAllReduce); DML_EXPORT(e, distAllGather); DML_EXPORT(e, distBarrier);
   DML_EXPORT(e, distAllReduceAutograd); DML_EXPORT(e, distReduceGrads); DML_EXPORT(e, distStoreSet);
   DML_EXPORT(e, distStoreGet); DML_EXPORT(e, distStoreAdd); DML_EXPORT(e, distReportError); DML_EXPORT(e, distFailure);
-  DML_EXPORT(e, distReducerNew); DML_EXPORT(e, distReducerPrepare); DML_EXPORT(e, distReducerFinish); DML_EXPORT(e, distReducerDestroy);
+  DML_EXPORT(e, distLeaving); DML_EXPORT(e, distReducerNew); DML_EXPORT(e, distReducerPrepare); DML_EXPORT(e, distReducerFinish); DML_EXPORT(e, distReducerDestroy);
 }
 
 }  // namespace dml

@@ -168,6 +168,6 @@ if (process.env.DML_TEST_WORKER === '1') {
   if (!run) throw new Error(`unknown scenario ${name}`);
   const result = run(g);
   report({ rank: g.rank, ...result });
-  if (name !== 'die' && name !== 'slow') g.barrier();
-  g.destroy();
+  if (name !== 'die' && name !== 'slow') g.leave();
+  else g.destroy();
 }

@@ -101,6 +101,5 @@ if (process.env.DML_TEST_WORKER === '1') {
   const run = scenarios[name];
   if (!run) throw new Error(`unknown scenario ${name}`);
   report({ rank: g.rank, ...run(g) });
-  g.barrier();
-  g.destroy();
+  g.leave();
 }

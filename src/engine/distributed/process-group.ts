@@ -219,6 +219,24 @@ export class ProcessGroup {
     return this.#g === null ? null : native.distFailure(this.#g);
   }
 
+  /**
+   * The orderly end of a job, on every rank: a barrier, then the ranks that connect to the store
+   * leave before the one that hosts it (libtorch 1.13's store clients take a host that vanishes
+   * under them for a failure), then destroy().
+   */
+  leave(): void {
+    this.barrier();
+    native.distLeaving(this.handle);
+    const hosts = this.rank === 0;
+    if (!hosts) {
+      this.store.add('dml/left', 1);
+    } else {
+      const until = Date.now() + Math.min(this.timeoutMs, 10_000);
+      while (this.store.add('dml/left', 0) < this.worldSize - 1 && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+    this.destroy();
+  }
+
   /** Stops the heartbeat and releases the backend. Idempotent. */
   destroy(): void {
     if (this.#g === null) return;
