@@ -3,8 +3,9 @@
 // process × 1 thread on loopback, beside PyTorch DDP (Gloo) on the same model in the same run; the
 // scaling efficiency, the time per step spent in communication, and one all-reduce of the
 // gradients on its own (both sides).
-// Both sides run twice with 2 processes: all-reduce overlapped with backward (dml's default, DDP)
-// and the same buckets after backward, which says what overlapping is worth here. Each configuration
+// Both sides run twice with 2 processes: buckets all-reduced after backward (dml's default) and
+// overlapped with backward (distributed.overlap=true; PyTorch's DDP), which says what overlapping is
+// worth here. Each configuration
 // runs --rounds times, alternating, and keeps its best.
 //   node dist/bench/distributed.js [--steps 20] [--warmup 2] [--rounds 2]
 import { spawn, spawnSync } from 'node:child_process';
@@ -106,7 +107,7 @@ const best = <T extends { imagesPerS: number } | { images_per_s: number }>(a: T 
   const v = (x: T): number => ('imagesPerS' in x ? x.imagesPerS : x.images_per_s);
   return a === null || v(b) > v(a) ? b : a;
 };
-let one2: Row | null = null, one1: Row | null = null, two: Row | null = null, twoSync: Row | null = null, nodes: Row | null = null;
+let one2: Row | null = null, one1: Row | null = null, two: Row | null = null, twoOverlap: Row | null = null, nodes: Row | null = null;
 type Py = ReturnType<typeof runTorch>;
 let pt12: Py | null = null, pt11: Py | null = null, pt21: Py | null = null, pt21n: Py | null = null;
 let arTs = Infinity;
@@ -116,23 +117,24 @@ for (let round = 0; round < Number(values.rounds); round++) {
   one1 = best(one1, runTs('1 process x 1 thread', ['threads=1']));
   pt11 = best(pt11, runTorch(1, 1));
   two = best(two, runTs('2 processes x 1 thread', ['--nproc-per-node', '2', 'threads=1']));
-  twoSync = best(twoSync, runTs('  same, all-reduce after backward', ['--nproc-per-node', '2', 'threads=1', 'distributed.overlap=false']));
+  twoOverlap = best(twoOverlap, runTs('  same, all-reduce overlapped', ['--nproc-per-node', '2', 'threads=1', 'distributed.overlap=true']));
   pt21 = best(pt21, runTorch(2, 1));
   pt21n = best(pt21n, runTorch(2, 1, false));
   nodes = best(nodes, await runNodes('2 nodes x 1 process x 1 thread'));
   arTs = Math.min(arTs, await allReduceTs());
 }
-if (!one2 || !one1 || !two || !twoSync || !nodes || !pt12 || !pt11 || !pt21 || !pt21n) throw new Error('--rounds must be at least 1');
+if (!one2 || !one1 || !two || !twoOverlap || !nodes || !pt12 || !pt11 || !pt21 || !pt21n) throw new Error('--rounds must be at least 1');
 
-const pyBy: Record<string, number> = { [one2.label]: pt12.images_per_s, [one1.label]: pt11.images_per_s, [two.label]: pt21.images_per_s, [twoSync.label]: pt21n.images_per_s };
+const pyBy: Record<string, number> = { [one2.label]: pt12.images_per_s, [one1.label]: pt11.images_per_s, [two.label]: pt21n.images_per_s, [twoOverlap.label]: pt21.images_per_s };
 console.log(`fashion-mnist preset (ResNet-18, 28 px, global batch 128), ${steps} steps after ${warmup} warm-up, best of ${values.rounds}; PyTorch = DDP over Gloo, same model`);
 console.log('configuration                      TS img/s   comm ms/step   PyTorch img/s   TS/PyTorch');
-for (const r of [one2, one1, two, twoSync, nodes]) {
+console.log('(PyTorch beside "2 processes": the same buckets after backward; beside "overlapped": DDP)');
+for (const r of [one2, one1, two, twoOverlap, nodes]) {
   const py = pyBy[r.label];
   console.log(`${r.label.padEnd(34)} ${r.imagesPerS.toFixed(1).padStart(8)}   ${(r.commMsPerStep === null ? '-' : r.commMsPerStep.toFixed(0)).padStart(12)}   ${(py === undefined ? '-' : py.toFixed(1)).padStart(13)}   ${py === undefined ? '-' : (r.imagesPerS / py).toFixed(2)}`);
 }
-console.log(`scaling, same 2 cores:  2 processes / 1 process x 2 threads = ${(two.imagesPerS / one2.imagesPerS).toFixed(2)} (PyTorch ${(pt21.images_per_s / pt12.images_per_s).toFixed(2)})`);
-console.log(`scaling efficiency vs one 1-thread process: 2 processes / (2 x 1 process) = ${(two.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)} (PyTorch ${(pt21.images_per_s / (2 * pt11.images_per_s)).toFixed(2)}); 2 nodes: ${(nodes.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)}`);
+console.log(`scaling, same 2 cores:  2 processes / 1 process x 2 threads = ${(two.imagesPerS / one2.imagesPerS).toFixed(2)} (PyTorch DDP ${(pt21.images_per_s / pt12.images_per_s).toFixed(2)})`);
+console.log(`scaling efficiency vs one 1-thread process: 2 processes / (2 x 1 process) = ${(two.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)} (PyTorch DDP ${(pt21.images_per_s / (2 * pt11.images_per_s)).toFixed(2)}); 2 nodes: ${(nodes.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)}`);
 console.log(`one all-reduce of the 42.6 MB gradient, 2 ranks on loopback: TS ${arTs.toFixed(1)} ms, PyTorch ${pt21.allreduce_ms.toFixed(1)} ms`);
-console.log(`what overlapping all-reduce with backward is worth, 2 processes: TS ${(two.imagesPerS / twoSync.imagesPerS).toFixed(2)}x, PyTorch (DDP vs the same buckets after backward) ${(pt21.images_per_s / pt21n.images_per_s).toFixed(2)}x`);
+console.log(`what overlapping all-reduce with backward is worth, 2 processes: TS ${(twoOverlap.imagesPerS / two.imagesPerS).toFixed(2)}x, PyTorch (DDP vs the same buckets after backward) ${(pt21.images_per_s / pt21n.images_per_s).toFixed(2)}x`);
 console.log('(comm ms/step: time a step spends in communication that is not hidden behind backward, waiting for the slower rank included)');

@@ -97,7 +97,7 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     const unused = new nn.Linear(3, 2).to('float64');
     const params = [...model.parameters(), ...unused.parameters()];
     distributed.broadcastModule(model, g);
-    const reducer = new distributed.GradientReducer(g, params, { bucketBytes: 2000 });
+    const reducer = new distributed.GradientReducer(g, params, { bucketBytes: 2000, overlap: true });
     const [s, e] = slice(n, g.rank, g.worldSize);
     const steps: Record<string, unknown>[] = [];
     for (let step = 0; step < 3; step++) {

@@ -50,7 +50,8 @@ const cases: { name: string; args: string[]; nproc: number }[] = [
   // BatchNorm2d frozen, no feature norm: no statistic couples the samples. 20 rows over 3 ranks: 6/7/7.
   { name: 'no BatchNorm statistics, uneven slices', args: ['model.setBnEval=true', 'model.normLayer=none'], nproc: 3 },
   { name: 'synchronised BatchNorm (backbone and feature norm)', args: ['model.setBnEval=false', 'model.normLayer=batch', 'distributed.syncBn=true'], nproc: 2 },
-  { name: 'a pairwise loss over the gathered batch (triplet)', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=triplet'], nproc: 2 },
+  // With the all-reduce overlapped with backward, and a classifier that gets no gradient.
+  { name: 'a pairwise loss over the gathered batch (triplet), overlapped all-reduce', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=triplet', 'distributed.overlap=true'], nproc: 2 },
   { name: 'a proxy loss with its own parameters (proxy-anchor)', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=proxy-anchor'], nproc: 2 },
 ];
 
