@@ -5,10 +5,9 @@
 // makes sure none is left behind: the others detect the lost rank within the collective timeout;
 // any still running after that is terminated.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { constants } from 'node:os';
 
 export interface LaunchOptions {
   nprocPerNode: number;

@@ -88,7 +88,7 @@ export class ProcessGroup {
       ...(s.kind === 'tcp'
         ? { store: 'tcp' as const, host: s.host, port: s.port, agentHosted: s.agentHosted ?? false, isServer: !s.agentHosted && o.rank === 0 }
         : { store: 'file' as const, path: s.path }),
-      ...(ifname ? { ifname } : s.kind === 'tcp' && isLoopback(s.host) ? { bindHost: '127.0.0.1' } : s.kind === 'file' ? { bindHost: '127.0.0.1' } : {}),
+      ...(ifname ? { ifname } : s.kind === 'tcp' && isLoopback(s.host) ? { bindHost: '127.0.0.1' } : {}),
     });
   }
 
