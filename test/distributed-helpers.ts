@@ -2,6 +2,7 @@
 // MASTER_ADDR, MASTER_PORT), and collects what each rank reported.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** A TCP port free right now on 127.0.0.1 (the kernel's pick). */
 export function freePort(): Promise<number> {
@@ -57,4 +58,21 @@ export async function runRanks(script: string, scenario: string, worldSize: numb
 /** Prints a rank's result for runRanks to collect. */
 export function report(result: Record<string, unknown>): void {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+/** Pids of a process's children, from /proc (no procps needed). */
+export function childPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces: fields resume after its closing parenthesis.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) out.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out.sort((a, b) => a - b);
 }

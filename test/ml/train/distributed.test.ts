@@ -4,14 +4,14 @@
 // checkpoint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTensors, tidy } from '../../../src/engine/index.js';
 import { writeSyntheticIdx } from './helpers.js';
-import { freePort } from '../../distributed-helpers.js';
+import { childPids, freePort } from '../../distributed-helpers.js';
 import { writeImage } from '../data/helpers.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
@@ -154,7 +154,7 @@ test('a killed rank stops the job within the timeout, naming it; the last checkp
     assert.ok(Date.now() - t0 < 90_000, `no checkpoint after 90 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const kids = execFileSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number).sort((a, b) => a - b);
+  const kids = childPids(launcher.pid!);
   assert.equal(kids.length, 2);
   const killedAt = Date.now();
   process.kill(kids[1]!, 'SIGKILL');
@@ -183,7 +183,7 @@ test('SIGTERM to the launcher reaches every worker, and the launcher exits with 
     assert.ok(Date.now() - t0 < 90_000, `no checkpoint after 90 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  const kids = execFileSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  const kids = childPids(launcher.pid!);
   launcher.kill('SIGTERM');
   assert.equal(await exited, 128 + 15, stderr);
   for (const pid of kids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still runs`);
