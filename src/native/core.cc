@@ -165,7 +165,14 @@ DML_FN(manualSeed) {
   return a.env().Undefined();
 }
 
-DML_FN(setNumThreads) { at::set_num_threads(static_cast<int>(a.i64(0))); return a.env().Undefined(); }
+// OpenMP would try to create every thread asked for and end the process when it cannot.
+constexpr int64_t kMaxThreads = 1024;
+DML_FN(setNumThreads) {
+  int64_t n = a.i64(0);
+  if (n < 1 || n > kMaxThreads) throw Napi::RangeError::New(a.env(), "setNumThreads(n): n must be an integer in [1, " + std::to_string(kMaxThreads) + "], got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return a.env().Undefined();
+}
 DML_FN(getNumThreads) { return Napi::Number::New(a.env(), at::get_num_threads()); }
 
 DML_FN(buildInfo) {

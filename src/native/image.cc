@@ -35,6 +35,9 @@ int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return static_cast<int>(v);
 }
 
+constexpr int kMaxSide = 1 << 16;
+constexpr uint64_t kMaxBytes = uint64_t(1) << 30;
+
 // resizeBytes(src, width, height, channels, boxX, boxY, boxW, boxH, outW, outH[, winX, winY, winW, winH])
 // -> Uint8Array: PIL's img.crop(box).resize((outW, outH), BILINEAR) on HWC bytes, or only the
 // window of it (a following crop, at the cost of the window's pixels alone).
@@ -55,6 +58,16 @@ Napi::Value ResizeBytesJs(const Napi::CallbackInfo& info) {
   if (bw < 1 || bh < 1 || bx + bw > W || by + bh > H) throw Napi::RangeError::New(env, "resizeBytes: box is not inside the image");
   if (outW < 1 || outH < 1) throw Napi::RangeError::New(env, "resizeBytes: output size must be positive");
   if (ww < 1 || wh < 1 || wx + ww > outW || wy + wh > outH) throw Napi::RangeError::New(env, "resizeBytes: window is not inside the output");
+  // The resampler's coefficient tables grow with the output size, its buffers with the window: an
+  // absurd size must be an error here, not an allocation failure that ends the process.
+  if (outW > kMaxSide || outH > kMaxSide) {
+    throw Napi::RangeError::New(env, "resizeBytes: output size " + std::to_string(outW) + "x" + std::to_string(outH) + " exceeds " + std::to_string(kMaxSide) + " pixels per side");
+  }
+  const uint64_t bytes = static_cast<uint64_t>(ww) * wh * C, scratch = static_cast<uint64_t>(bh) * ww * C;
+  if (bytes > kMaxBytes || scratch > kMaxBytes) {
+    throw Napi::RangeError::New(env, "resizeBytes: a " + std::to_string(ww) + "x" + std::to_string(wh) + "x" + std::to_string(C)
+      + " result of a " + std::to_string(bw) + "x" + std::to_string(bh) + " box needs more than " + std::to_string(kMaxBytes >> 20) + " MiB");
+  }
   Napi::Uint8Array result = Napi::Uint8Array::New(env, static_cast<size_t>(ww) * wh * C);
   ResampleBytes(srcArr.Data(), W, H, C, bx, by, bw, bh, outW, outH, wx, wy, ww, wh, result.Data());
   return result;

@@ -6,6 +6,7 @@ import {
   setNumThreads, getNumThreads, manualSeed, buildInfo, cudaAvailable, rand, randn, tidy, nn, optim,
 } from '../../src/engine/index.js';
 import { loadFixture } from './engine-helpers.js';
+import { native } from '../../src/engine/native.js';
 
 test('setNumThreads / getNumThreads round trip; invalid counts are refused', () => {
   const original = getNumThreads();
@@ -26,8 +27,11 @@ test('setNumThreads / getNumThreads round trip; invalid counts are refused', () 
   } finally {
     setNumThreads(original);
   }
-  assert.throws(() => setNumThreads(0), /positive integer, got 0/);
-  assert.throws(() => setNumThreads(1.5), /positive integer/);
+  assert.throws(() => setNumThreads(0), /an integer in \[1, 1024\], got 0/);
+  assert.throws(() => setNumThreads(1.5), /an integer in \[1, 1024\]/);
+  // OpenMP would end the process trying to start a billion threads at the next parallel op.
+  assert.throws(() => setNumThreads(1e9), /an integer in \[1, 1024\], got 1000000000/);
+  assert.throws(() => native.setNumThreads(1e9), /setNumThreads\(n\): n must be an integer in \[1, 1024\], got 1000000000/);
   assert.equal(getNumThreads(), original);
 });
 

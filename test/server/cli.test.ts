@@ -2,7 +2,7 @@
 // SIGTERM cycle in a child process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { command, parseServeArgs } from '../../src/cli/serve.js';
 import { makeFixture, removeFixture, fetchJson } from './helpers.js';
@@ -77,5 +77,18 @@ test('dml serve starts, answers, and shuts down on SIGTERM', async () => {
   assert.match(err, /dml serve: gallery .*: 6 images in 3 classes/);
   assert.match(err, /index cache written to/);
   assert.match(err, /SIGTERM, shutting down/);
+  removeFixture(fx);
+});
+
+test('an absurd --image-size stops dml serve with a message, not an abort', async () => {
+  const fx = await makeFixture(1);
+  const serveJs = fileURLToPath(new URL('../../src/cli/serve.js', import.meta.url));
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
+    `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`, '--',
+    '--checkpoint', fx.checkpoint, '--gallery', fx.folder, '--port', '0', '--image-size', '70000', '-q'], { encoding: 'utf8', timeout: 60_000 });
+  assert.notEqual(r.status, null, `killed by ${r.signal}: ${r.stderr}`);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /size\S* 70000 is over the 8192-pixel limit/);
+  assert.doesNotMatch(r.stderr, /terminate called|Aborted|FATAL ERROR/);
   removeFixture(fx);
 });

@@ -40,8 +40,16 @@ export interface Transform {
   sharpOp?(width: number, height: number): SharpOp | null;
 }
 
+/**
+ * Largest output side a transform accepts: far beyond any model input, and small enough that an
+ * absurd size (a typo, a hostile checkpoint's metadata) is refused here rather than by an
+ * allocation that fails in the resampler.
+ */
+export const MAX_IMAGE_SIDE = 8192;
+
 function positiveInt(v: number, what: string): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer, got ${v}`);
+  if (v > MAX_IMAGE_SIDE) throw new RangeError(`${what} ${v} is over the ${MAX_IMAGE_SIDE}-pixel limit`);
   return v;
 }
 

@@ -305,6 +305,9 @@ test('8-bit kernels reject bad arguments with errors, never touching memory out 
   assert.throws(() => resize8(img, 0, 3), /output size must be positive integers/);
   assert.throws(() => resize8({ ...img, data: img.data.subarray(1) }, 3, 3), /71 bytes for a 6x4x3 image/);
   assert.throws(() => resizeBytes(img.data, 6, 5, 3, { x: 0, y: 0, width: 6, height: 4 }, 2, 2), /src length is not width \* height \* channels/);
+  // Absurd sizes are refused before anything is allocated (they used to end the process).
+  assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: 0, y: 0, width: 6, height: 4 }, 2 ** 30, 2 ** 30), /output size 1073741824x1073741824 exceeds 65536 pixels per side/);
+  assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: 0, y: 0, width: 6, height: 4 }, 40000, 40000), /needs more than 1024 MiB/);
   assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: 0, y: 0, width: 7, height: 4 }, 2, 2), /box is not inside the image/);
   assert.throws(() => resizeBytes(img.data, 6, 4, 3, { x: -1, y: 0, width: 2, height: 2 }, 2, 2), /boxX must be a non-negative integer/);
   assert.throws(() => jitterBytes(img.data, 6, 4, 3, [{ op: 5 as 0, factor: 1 }]), /ops must be 0 .*3 \(hue\)/);
