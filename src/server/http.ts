@@ -89,6 +89,11 @@ function mediaType(req: IncomingMessage): string {
 export class ApiServer {
   readonly server: Server;
   readonly #svc: RetrievalService;
+  /** Requests received whose response has not finished (what a graceful close waits for). */
+  #active = 0;
+  #idle: (() => void)[] = [];
+  /** Closing: requests still arriving are answered 503 while those in flight finish. */
+  #draining = false;
   readonly #o: Required<Omit<HttpOptions, 'log'>> & Pick<HttpOptions, 'log'>;
 
   constructor(service: RetrievalService, o: HttpOptions = {}) {
@@ -115,7 +120,16 @@ export class ApiServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const abort = new AbortController();
-    res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+    this.#active++;
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+      if (--this.#active === 0) for (const f of this.#idle.splice(0)) f();
+    });
+    if (this.#draining) {
+      req.resume();
+      sendError(res, new ApiError(503, 'unavailable', 'the server is shutting down', { connection: 'close' }));
+      return;
+    }
     try {
       await this.#route(req, res, abort.signal);
     } catch (e) {
@@ -294,10 +308,22 @@ export class ApiServer {
     });
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  /**
+   * Lets the requests in flight finish (at most `drainMs`, default 10 s) while new ones are
+   * answered 503, then stops listening and closes every connection: a SIGTERM under load answers
+   * every request it took in instead of resetting connections.
+   */
+  async close(o: { drainMs?: number } = {}): Promise<void> {
+    this.#draining = true;
+    this.server.closeIdleConnections();
+    if (this.#active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, o.drainMs ?? 10_000);
+        this.#idle.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
   }
 }

@@ -92,3 +92,34 @@ test('an absurd --image-size stops dml serve with a message, not an abort', asyn
   assert.doesNotMatch(r.stderr, /terminate called|Aborted|FATAL ERROR/);
   removeFixture(fx);
 });
+
+test('SIGTERM under load: every request in flight gets its answer, then dml serve exits 0', { timeout: 120_000 }, async () => {
+  const fx = await makeFixture(2);
+  const serveJs = fileURLToPath(new URL('../../src/cli/serve.js', import.meta.url));
+  for (let round = 0; round < 3; round++) {
+    const child = spawn(process.execPath, ['--input-type=module', '-e',
+      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`, '--',
+      '--checkpoint', fx.checkpoint, '--gallery', fx.folder, '--port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      setTimeout(() => reject(new Error(`not listening after 30 s:\n${out}\n${err}`)), 30_000).unref();
+    });
+    const body = new Uint8Array(fx.bytes.get('lime/1.png')!);
+    const requests = Array.from({ length: 16 }, () => fetch(`${url}/api/query?k=3`, { method: 'POST', headers: { 'content-type': 'image/png' }, body })
+      .then((r) => r.status, (e: Error) => `failed: ${String((e.cause as Error | undefined)?.message ?? e.message)}`));
+    await new Promise((r) => setTimeout(r, 30));
+    child.kill('SIGTERM');
+    const statuses = await Promise.all(requests);
+    assert.equal(await exited, 0, err);
+    for (const s of statuses) assert.ok(s === 200 || s === 503, `round ${round}: a request got ${String(s)}; all: ${statuses.join(', ')}`);
+    assert.ok(statuses.filter((s) => s === 200).length > 0, `round ${round}: nothing was answered: ${statuses.join(', ')}`);
+  }
+  removeFixture(fx);
+});
