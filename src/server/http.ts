@@ -1,7 +1,7 @@
 // The HTTP JSON API over node:http (no framework): routing, body limits, content checks and one
 // error shape, { error: { code, message } }, for every failure.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readImageBytes } from '../ml/data/image.js';
 import sharp from 'sharp';
 import { ApiError } from './errors.js';
 import { METRICS, type Metric } from './exact-index.js';
@@ -276,9 +276,9 @@ export class ApiServer {
     const item = this.#svc.item(id)!;
     let data: Buffer;
     try {
-      data = await readFile(item.file);
-    } catch (e) {
-      throw new ApiError(404, 'not_found', `gallery image ${id} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      data = await readImageBytes(item.file);
+    } catch {
+      throw new ApiError(404, 'not_found', `gallery image ${id} cannot be read`);
     }
     let type = browserImageMime(data);
     if (!type) {

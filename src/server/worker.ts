@@ -180,7 +180,9 @@ async function inputBytes(input: GalleryInput): Promise<{ bytes: Uint8Array; wha
   try {
     return { bytes: await readImageBytes(input.file), what: `${input.where}: ${input.file}` };
   } catch (e) {
-    throw imageFailure('undecodable_image', `${input.where}: ${errMsg(e)}`);
+    // The read error starts with the file; a list entry's line goes in front of it.
+    const m = errMsg(e);
+    throw imageFailure('undecodable_image', input.where === input.file || m.startsWith(`${input.where}: `) ? m : `${input.where}: ${m}`);
   }
 }
 

@@ -1,7 +1,7 @@
 // Dataset lists: `path,label` list files (the reference's train.txt / test.txt format) and
 // image-folder trees (one subfolder per class). Labels come out contiguous, 0..C-1, with the map
 // back to the original labels / folder names.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 
 export interface Sample {
@@ -101,7 +101,30 @@ function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function walkImages(dir: string, exts: ReadonlySet<string>, out: string[]): void {
+/**
+ * Whether a folder entry is a folder, following symbolic links. A broken or looping link is not:
+ * it is listed like a file, and reading it fails as a bad image (which skipBad skips).
+ */
+function isFolder(ent: Dirent, p: string): boolean {
+  if (ent.isDirectory()) return true;
+  if (!ent.isSymbolicLink()) return false;
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Images below dir; `seen` holds the real paths walked, so a link back up the tree is not followed again. */
+function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen: Set<string>): void {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (e) {
+    throw new Error(`${dir}: cannot list folder: ${(e as Error).message}`);
+  }
+  if (seen.has(real)) return;
+  seen.add(real);
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -110,8 +133,7 @@ function walkImages(dir: string, exts: ReadonlySet<string>, out: string[]): void
   }
   for (const ent of entries.sort((a, b) => byCodePoint(a.name, b.name))) {
     const p = path.join(dir, ent.name);
-    const isDir = ent.isDirectory() || (ent.isSymbolicLink() && statSync(p, { throwIfNoEntry: false })?.isDirectory());
-    if (isDir) walkImages(p, exts, out);
+    if (isFolder(ent, p)) walkImages(p, exts, out, seen);
     else if (exts.has(path.extname(ent.name).toLowerCase())) out.push(p);
   }
 }
@@ -129,14 +151,14 @@ export function readImageFolder(root: string, extensions: readonly string[] = IM
   }
   const exts = new Set(extensions.map((e) => e.toLowerCase()));
   const classNames = entries
-    .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statSync(path.join(root, e.name), { throwIfNoEntry: false })?.isDirectory()))
+    .filter((e) => isFolder(e, path.join(root, e.name)))
     .map((e) => e.name)
     .sort(byCodePoint);
   if (classNames.length === 0) throw new Error(`${root}: no class subfolders`);
   const samples: Sample[] = [];
   classNames.forEach((name, label) => {
     const files: string[] = [];
-    walkImages(path.join(root, name), exts, files);
+    walkImages(path.join(root, name), exts, files, new Set());
     for (const f of files) samples.push({ path: f, label });
   });
   if (samples.length === 0) throw new Error(`${root}: no images with extensions ${[...exts].join(' ')} below the class folders`);
