@@ -1,6 +1,6 @@
 // IDX files (MNIST / Fashion-MNIST), gzipped or not, validated against their own headers.
 import { existsSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -27,6 +27,53 @@ const DTYPES: Record<number, { dtype: IdxDtype; size: number }> = {
   0x0e: { dtype: 'float64', size: 8 },
 };
 
+/** Most bytes an IDX file may hold once decompressed (a hostile header cannot ask for more). */
+export const MAX_IDX_BYTES = 2 * 2 ** 30;
+
+/** The size an IDX header announces (header + data), or null when these bytes are not a whole header. */
+function announcedSize(head: Uint8Array): number | null {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) return null;
+  const type = DTYPES[head[2]!];
+  const ndim = head[3]!;
+  if (!type || ndim < 1 || head.length < 4 + 4 * ndim) return null;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let i = 0; i < ndim; i++) count *= view.getUint32(4 + 4 * i);
+  return 4 + 4 * ndim + count * type.size;
+}
+
+/**
+ * Gunzips at most what the IDX header inside announces (plus one byte, to tell a longer stream):
+ * a small gzip file that inflates to gigabytes is refused after reading its header, not after
+ * inflating it.
+ */
+function gunzipBounded(file: string, raw: Buffer): Buffer {
+  // A sync flush of the first compressed bytes gives the start of the stream without an error;
+  // deflate inflates at most ~1032:1, so the output of a short prefix stays small.
+  let announced: number | null = null;
+  for (const n of [256, 4096]) {
+    let head: Buffer;
+    try {
+      head = gunzipSync(raw.subarray(0, Math.min(raw.length, n)), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: n * 1100 });
+    } catch (e) {
+      throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
+    }
+    announced = announcedSize(head);
+    if (announced !== null || n >= raw.length) break;
+  }
+  const limit = announced === null ? MAX_IDX_BYTES : Math.min(announced, MAX_IDX_BYTES);
+  try {
+    return gunzipSync(raw, { maxOutputLength: limit + 1 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(announced !== null && announced <= MAX_IDX_BYTES
+        ? `${file}: decompresses to more than the ${announced} bytes its IDX header announces`
+        : `${file}: decompresses to more than ${MAX_IDX_BYTES} bytes`);
+    }
+    throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
+  }
+}
+
 function readMaybeGzipped(file: string): Buffer {
   let raw: Buffer;
   try {
@@ -34,13 +81,7 @@ function readMaybeGzipped(file: string): Buffer {
   } catch (e) {
     throw new Error(`${file}: cannot read IDX file: ${(e as Error).message}`);
   }
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      raw = gunzipSync(raw);
-    } catch (e) {
-      throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
-    }
-  }
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) raw = gunzipBounded(file, raw);
   return raw;
 }
 
