@@ -426,6 +426,19 @@ describe('torch.save zip files', () => {
       rejects(load(pkl, { '0': float32Bytes([1]) }), /same key 'a\.b'/);
     });
 
+    it('one storage handed out many times through the memo is refused; tied weights are not', () => {
+      const n = 262_144; // 1 MiB of float32
+      const aliased = (copies: number): Uint8Array => {
+        const w = new PickleWriter().proto().emptyDict().str('w0').tensor('FloatStorage', '0', n, 0, [n], [1]).put(50).setItem();
+        for (let i = 1; i < copies; i++) w.str(`w${i}`).get(50).setItem();
+        return w.stop().bytes();
+      };
+      const storage = { '0': new Uint8Array(4 * n) };
+      rejects(load(aliased(10), storage), /evil\.pt/, /tensors add up to more than \d+ bytes, over 2x the file's \d+: storages are shared by too many tensors \(at 'w\d'\)/);
+      const tied = load(aliased(2), storage)();
+      assert.deepEqual([...tied.keys()], ['w0', 'w1']);
+    });
+
     it('survives self-referencing containers', () => {
       const pkl = new PickleWriter().proto().emptyDict().str('l').emptyList().put(1).get(1).append().setItem().stop();
       assert.equal(load(pkl.bytes())().size, 0);

@@ -322,15 +322,29 @@ function readByteOrder(zip: ZipArchive, prefix: string, fail: (m: string) => Err
   return order === 'big';
 }
 
-function flatten(root: PyValue, fail: (m: string) => Error): Map<string, RawTensor> {
+/**
+ * How many bytes of tensors a file may yield per byte of itself (plus a little): tensors that share
+ * a storage (tied weights) are each materialised, so a state dict may exceed its file somewhat, but
+ * a pickle whose memo hands out one storage ten times must not turn 100 MB into a gigabyte.
+ */
+const MAX_TENSOR_BYTES_PER_FILE_BYTE = 2;
+
+function flatten(root: PyValue, fail: (m: string) => Error, fileBytes: number): Map<string, RawTensor> {
   if (!(root instanceof PyDict)) {
     throw fail(`the saved object is ${describePyValue(root)}, expected a dict such as a state_dict`);
   }
   const out = new Map<string, RawTensor>();
   const active = new Set<PyValue>();
+  const budget = MAX_TENSOR_BYTES_PER_FILE_BYTE * fileBytes + (1 << 20);
+  let total = 0;
   const walk = (value: PyValue, name: string, depth: number): void => {
     if (value instanceof TensorValue) {
       if (out.has(name)) throw fail(`two tensors flatten to the same key '${name}'`);
+      total += shapeNumel(value.size, 'tensor') * bytesPerElement(value.storage.dtype);
+      if (total > budget) {
+        throw fail(`its tensors add up to more than ${budget} bytes, over ${MAX_TENSOR_BYTES_PER_FILE_BYTE}x the file's ${fileBytes}: `
+          + `storages are shared by too many tensors (at '${name}')`);
+      }
       try {
         out.set(name, value.tensor());
       } catch (err) {
@@ -389,7 +403,7 @@ export function loadTorchStateDict(buf: Uint8Array, source = '<buffer>'): Map<st
   const prefix = findArchivePrefix(zip, fail);
   const hooks = new TorchHooks(zip, prefix, readByteOrder(zip, prefix, fail));
   const root = unpickle(zip.read(`${prefix}data.pkl`), hooks, `${source}:${prefix}data.pkl`);
-  return flatten(root, fail);
+  return flatten(root, fail, buf.byteLength);
 }
 
 export async function loadTorchFile(path: string): Promise<Map<string, RawTensor>> {
