@@ -65,3 +65,24 @@ test('bad arguments are named', () => {
   assert.equal(m.status, 1);
   assert.match(m.stderr, /missing train-images-idx3-ubyte/);
 });
+
+test('model.pretrained must cover the backbone: torchvision names load, other keys are refused', { timeout: 120_000 }, async () => {
+  const { saveTensors } = await import('../../../src/engine/index.js');
+  const { ResNetEmbedder } = await import('../../../src/ml/models/resnet.js');
+  const m = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3, inChannels: 1, smallInput: true });
+  const sd = m.stateDict();
+  // torchvision's layout: the backbone plus its own classifier fc.*, none of our head.
+  const tv = new Map([...sd].filter(([k]) => /^(conv1|bn1|layer\d)\./.test(k)));
+  tv.set('fc.weight', sd.get('classifier.weight')!);
+  const good = path.join(root, 'tv.safetensors');
+  saveTensors(good, tv);
+  const renamed = new Map([...tv].map(([k, v]) => [`module.${k}`, v]));
+  const bad = path.join(root, 'ddp.safetensors');
+  saveTensors(bad, renamed);
+  const ok = dml('train', ...common, `out=${path.join(root, 'pre-ok')}`, 'epochs=1', `model.pretrained=${good}`, 'model.arch=resnet18');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /loaded .*tv\.safetensors: \d+ tensors; not in file: \d+ \(the head\); ignored: fc\.weight/);
+  const r = dml('train', ...common, `out=${path.join(root, 'pre-bad')}`, 'epochs=1', `model.pretrained=${bad}`, 'model.arch=resnet18');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /model\.pretrained .*ddp\.safetensors does not match resnet18's backbone: \d+ of its tensors missing \(conv1\.weight, bn1\.weight, .*\), \d+ unexpected \(module\./);
+});
