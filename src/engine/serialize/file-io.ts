@@ -134,3 +134,43 @@ export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[
   }
   await syncDir(dirname(path));
 }
+
+/**
+ * Removes the temporary files that writers of `path` left behind when they died mid-write (the
+ * pid in the name is not a live process); a live writer's file is kept. Returns the files removed.
+ */
+export function removeStaleTempFiles(path: string): string[] {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    try {
+      fs.rmSync(join(dir, name), { force: true });
+      removed.push(join(dir, name));
+    } catch {
+      // Another process removed it first, or the folder is read-only: nothing to clean.
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -5,7 +5,7 @@
 // global batch the single-process run would draw, gradients are averaged in buckets over ranks,
 // embedding losses see the gathered global batch, evaluation is sharded, and rank 0 alone writes.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
+import { removeStaleTempFiles, writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 import path from 'node:path';
 import {
   type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose, distributed, noGrad,
@@ -14,7 +14,7 @@ import { ResNetEmbedder, type EmbedderOutput } from '../models/resnet.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
 import type { Batch, EvalData, TrainSource } from './source.js';
-import { saveCheckpoint, loadCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
+import { saveCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { Progress, formatSeconds } from './progress.js';
 import { embedSource } from './embed.js';
 import { shardRange } from '../data/range.js';
@@ -183,30 +183,64 @@ export class Trainer {
   }
 
   /**
-   * The last checkpoint, or null. In a multi-process run rank 0 reads the file and every rank
-   * loads the same bytes (so only rank 0's machine needs the run folder).
+   * The newest usable checkpoint: last.safetensors, or best.safetensors when last is missing or
+   * unreadable (a kill or a full disk during its first write), saying so. Null when neither is.
    */
-  #readLast(): LoadedCheckpoint | null {
+  #findCheckpoint(): { ckpt: LoadedCheckpoint; file: string; bytes: Uint8Array } | null {
+    const problems: string[] = [];
+    for (const file of [this.checkpointPath, this.bestPath]) {
+      if (!existsSync(file)) {
+        problems.push(`${file} does not exist`);
+        continue;
+      }
+      try {
+        const bytes = new Uint8Array(readFileSync(file));
+        const ckpt = loadCheckpointBytes(bytes, file);
+        if (!ckpt.state) {
+          dispose(ckpt.parts);
+          problems.push(`${file} has no trainer state`);
+          continue;
+        }
+        if (file === this.bestPath) {
+          this.#log(`warning: ${problems.join('; ')}: resuming from ${file} (epoch ${ckpt.state.epoch}); the model and the schedule `
+            + 'continue from it, the optimizer momentum and the random streams start afresh');
+        }
+        return { ckpt, file, bytes };
+      } catch (e) {
+        problems.push(`${file} is unreadable (${(e as Error).message})`);
+      }
+    }
+    if (problems.some((p) => !p.endsWith('does not exist'))) this.#log(`warning: ${problems.join('; ')}`);
+    return null;
+  }
+
+  /**
+   * The checkpoint to resume from, or null. In a multi-process run rank 0 chooses and reads it, and
+   * every rank loads the same bytes (so only rank 0's machine needs the run folder).
+   */
+  #readLast(): { ckpt: LoadedCheckpoint; file: string } | null {
     const g = this.group;
-    if (!g) return existsSync(this.checkpointPath) ? loadCheckpoint(this.checkpointPath) : null;
-    const bytes = this.isMain && existsSync(this.checkpointPath) ? new Uint8Array(readFileSync(this.checkpointPath)) : new Uint8Array(0);
-    const n = g.allReduceNumbers([bytes.length], 'max')[0]!;
+    const found = this.isMain ? this.#findCheckpoint() : null;
+    if (!g) return found;
+    const [n, best] = g.allReduceNumbers([found?.bytes.length ?? 0, found?.file === this.bestPath ? 1 : 0], 'max') as [number, number];
     if (n === 0) return null;
     const buf = tidy(() => {
-      const t = this.isMain ? tensor(bytes) : tensor(new Uint8Array(n));
+      const t = found ? tensor(found.bytes) : tensor(new Uint8Array(n));
       g.broadcast(t, 0);
-      return new Uint8Array(t.data().buffer);
+      return found ? null : new Uint8Array(t.data().buffer);
     });
-    return loadCheckpointBytes(buf, this.checkpointPath);
+    const file = best === 1 ? this.bestPath : this.checkpointPath;
+    return found ?? { ckpt: loadCheckpointBytes(buf!, file), file };
   }
 
   /** Restores model, optimizer, scheduler and RNG from the run's last checkpoint. */
   resume(): boolean {
     const loaded = this.#readLast();
     if (!loaded) return false;
-    const { parts, state } = loaded;
+    const { parts, state } = loaded.ckpt;
+    const fromBest = loaded.file === this.bestPath;
     try {
-      if (!state) throw new Error(`${this.checkpointPath} has no trainer state`);
+      if (!state) throw new Error(`${loaded.file} has no trainer state`);
       const savedWorld = typeof state.extra.worldSize === 'number' ? state.extra.worldSize : 1;
       const world = this.group?.worldSize ?? 1;
       if (savedWorld !== world) {
@@ -215,7 +249,8 @@ export class Trainer {
       }
       this.model.loadStateDict(parts.model ?? new Map());
       if (this.loss.module) this.loss.module.loadStateDict(parts.loss ?? new Map());
-      this.optimizer.loadStateDict({ state: parts.optim ?? new Map(), groups: state.optimizerGroups as never });
+      // best.safetensors keeps the model and the schedule, not the optimizer's state.
+      if (!fromBest) this.optimizer.loadStateDict({ state: parts.optim ?? new Map(), groups: state.optimizerGroups as never });
       this.scheduler.loadStateDict(state.scheduler);
       const rank = this.group?.rank ?? 0;
       const rng = (rank > 0 ? parts.rng?.get(`rank${rank}`) : undefined) ?? parts.rng?.get('global');
@@ -224,7 +259,7 @@ export class Trainer {
       this.#step = state.step;
       this.#best = { metric: state.bestMetric, epoch: state.bestEpoch, metrics: (state.extra.bestMetrics as EvalMetrics) ?? null };
       if (this.isMain) this.#dropMetricsAfter(state.epoch, state.step);
-      this.#log(`resumed from ${this.checkpointPath}: ${state.epoch} epochs done, step ${state.step}`);
+      this.#log(`resumed from ${loaded.file}: ${state.epoch} epochs done, step ${state.step}`);
       return true;
     } finally {
       dispose(parts);
@@ -384,9 +419,16 @@ export class Trainer {
   }
 
   async run(o: { resume?: boolean } = {}): Promise<TrainResult> {
-    if (o.resume) {
-      if (!this.resume()) this.#log(`no checkpoint in ${this.runDir}; starting fresh`);
-    } else if (this.isMain && existsSync(this.metricsPath)) {
+    if (this.isMain) {
+      // Temporary files of checkpoint writes killed half-way (their writer is gone).
+      for (const f of [this.checkpointPath, this.bestPath]) {
+        for (const stale of removeStaleTempFiles(f)) this.#log(`removed ${stale}, left by a checkpoint write that was interrupted`);
+      }
+    }
+    const resumed = o.resume ? this.resume() : false;
+    if (o.resume && !resumed) this.#log(`no checkpoint in ${this.runDir}; starting fresh`);
+    // A fresh start keeps an earlier run's log aside instead of appending to it.
+    if (!resumed && this.isMain && existsSync(this.metricsPath)) {
       renameSync(this.metricsPath, `${this.metricsPath}.${Date.now()}.old`);
     }
     const grp = this.group;
