@@ -7,6 +7,7 @@ import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
 import { formatRecallTable } from './train.js';
+import { recallKsWarning } from '../ml/train/trainer.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
@@ -51,6 +52,8 @@ async function evaluate(checkpoint: string, positionals: string[], json: boolean
       q = await embedSource(model, test.query, 256, shard(test.query.labels.length));
       g = test.gallery ? await embedSource(model, test.gallery, 256, shard(test.gallery.labels.length)) : null;
       const report = group ? evaluateRetrievalSharded(group, q, g, { ks: cfg.recallKs }) : evaluateRetrieval(q, g, { ks: cfg.recallKs });
+      const warning = recallKsWarning(cfg.recallKs, report);
+      if (warning && (group?.rank ?? 0) === 0) console.error(`dml eval: ${warning}`);
       if (json) say(JSON.stringify(report));
       else {
         say(`${checkpoint} (epoch ${epoch}) on ${description}`);

@@ -9,6 +9,7 @@ import { crop, hflip, pyRound, resizeBilinear, rotate } from './geometry.js';
 import { crop8, hflip8, resize8, rotate8 } from './geometry8.js';
 import { colorJitter8 } from './color8.js';
 import { rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
+import { MAX_IMAGE_SIDE } from './limits.js';
 import { colorJitterFused, type JitterStep } from './jitter.js';
 import type { Rng } from './rng.js';
 
@@ -40,12 +41,7 @@ export interface Transform {
   sharpOp?(width: number, height: number): SharpOp | null;
 }
 
-/**
- * Largest output side a transform accepts: far beyond any model input, and small enough that an
- * absurd size (a typo, a hostile checkpoint's metadata) is refused here rather than by an
- * allocation that fails in the resampler.
- */
-export const MAX_IMAGE_SIDE = 8192;
+export { MAX_IMAGE_SIDE };
 
 function positiveInt(v: number, what: string): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer, got ${v}`);

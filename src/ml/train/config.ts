@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Arch } from '../models/resnet.js';
+import { MAX_IMAGE_SIDE } from '../data/limits.js';
 
 export type DatasetKind = 'fashion-mnist' | 'cub' | 'cars' | 'sop' | 'inshop' | 'list' | 'folder';
 export type ScheduleKind = 'warmcos' | 'cos' | 'step' | 'warmstep' | 'none';
@@ -245,6 +246,21 @@ function validate(c: TrainConfig): void {
   if (c.recallKs.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`config: recallKs must be positive integers`);
   pos('distributed.timeout', c.distributed.timeout, false); pos('distributed.bucketMB', c.distributed.bucketMB, false);
   if (!['gloo', 'nccl'].includes(c.distributed.backend)) throw new Error(`config: distributed.backend must be gloo or nccl, got '${c.distributed.backend}'`);
+  // Every other number has a range too: a negative limit used to mean "everything", in silence.
+  const within = (k: string, v: number, lo: number, hi: number, integer = true, openHi = false): void => {
+    if (!(v >= lo && (openHi ? v < hi : v <= hi)) || (integer && !Number.isInteger(v))) {
+      throw new Error(`config: '${k}' must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}${openHi ? ')' : ']'}, got ${v}`);
+    }
+  };
+  const big = Number.MAX_SAFE_INTEGER;
+  within('threads', c.threads, 1, 1024);
+  within('data.imageSize', c.data.imageSize, 1, MAX_IMAGE_SIDE); within('data.resize', c.data.resize, 0, MAX_IMAGE_SIDE);
+  within('data.workers', c.data.workers, 0, 256); within('data.limitTrain', c.data.limitTrain, 0, big); within('data.limitTest', c.data.limitTest, 0, big);
+  within('model.numFeatures', c.model.numFeatures, 0, 1 << 16); within('model.dropout', c.model.dropout, 0, 1, false, true);
+  within('loss.samplesPerClass', c.loss.samplesPerClass, 1, big);
+  within('optim.momentum', c.optim.momentum, 0, 1, false, true); within('optim.weightDecay', c.optim.weightDecay, 0, big, false);
+  within('optim.lrStep', c.optim.lrStep, 0, big, false);
+  within('seed', c.seed, 0, 2 ** 32 - 1); within('evalEvery', c.evalEvery, 0, big); within('logEvery', c.logEvery, 1, big);
 }
 
 /** A config subtree as key=value overrides, so a checkpoint's settings can be replayed. */

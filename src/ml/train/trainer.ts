@@ -54,6 +54,15 @@ function rankSeed(seed: number, rank: number): number {
 
 export class NonFiniteLossError extends Error {}
 
+/** A warning when some K of Recall@K reaches past the candidates a query has (then R@K counts them all). */
+export function recallKsWarning(ks: readonly number[], m: EvalMetrics): string | null {
+  const gallery = typeof m.gallery === 'number' ? m.gallery : null;
+  if (gallery === null) return null;
+  const candidates = m.protocol === 'leave-one-out' ? gallery - 1 : gallery;
+  const over = ks.filter((k) => k > candidates);
+  return over.length > 0 ? `warning: recallKs ${over.join(', ')} exceed the ${candidates} candidates of each query: R@K for those counts every candidate` : null;
+}
+
 export interface TrainResult {
   epochs: number;
   best: { epoch: number; metrics: EvalMetrics | null };
@@ -432,6 +441,7 @@ export class Trainer {
       renameSync(this.metricsPath, `${this.metricsPath}.${Date.now()}.old`);
     }
     const grp = this.group;
+    let warnedKs = false;
     let last: EvalMetrics | null = null;
     let trainImages = 0, trainSeconds = 0;
     const skipped0 = this.train.skipped ?? 0;
@@ -444,6 +454,11 @@ export class Trainer {
       if (this.cfg.evalEvery > 0 && ((epoch + 1) % this.cfg.evalEvery === 0 || epoch + 1 === this.cfg.epochs)) {
         const e0 = performance.now();
         last = await this.evaluate();
+        if (!warnedKs) {
+          warnedKs = true;
+          const w = recallKsWarning(this.cfg.recallKs, last);
+          if (w) this.#log(w);
+        }
         const r1 = last.recall.cosine['1'] ?? 0;
         this.record({ type: 'eval', epoch: epoch + 1, step: this.#step, ...last, evalSeconds: (performance.now() - e0) / 1000 });
         line += `  R@1 cos ${r1.toFixed(2)} l2 ${(last.recall.l2['1'] ?? 0).toFixed(2)}`;

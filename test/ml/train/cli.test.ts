@@ -86,3 +86,12 @@ test('model.pretrained must cover the backbone: torchvision names load, other ke
   assert.equal(r.status, 1);
   assert.match(r.stderr, /model\.pretrained .*ddp\.safetensors does not match resnet18's backbone: \d+ of its tensors missing \(conv1\.weight, bn1\.weight, .*\), \d+ unexpected \(module\./);
 });
+
+test('a Recall@K whose K exceeds the candidates is flagged, not silent', { timeout: 120_000 }, () => {
+  const out = path.join(root, 'bigk');
+  const r = dml('train', ...common, `out=${out}`, 'epochs=1', 'recallKs=1,500');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /warning: recallKs 500 exceed the 29 candidates of each query/);
+  const e = dml('eval', '--checkpoint', path.join(out, 'last.safetensors'), '--json');
+  assert.match(e.stderr, /dml eval: warning: recallKs 500 exceed the 29 candidates/);
+});

@@ -55,3 +55,18 @@ test('config files in JSON and YAML, with errors naming the file', () => {
   writeFileSync(j, '{"epochs": 3,');
   assert.throws(() => resolveConfig({ file: j }), /cannot parse config/);
 });
+
+test('every number has a range: negative limits, absurd sizes and thread counts are refused, naming the key', () => {
+  const cases: [string, RegExp][] = [
+    ['data.limitTrain=-5', /'data\.limitTrain' must be an integer in \[0, \d+\], got -5/],
+    ['data.imageSize=100000', /'data\.imageSize' must be an integer in \[1, 8192\], got 100000/],
+    ['threads=5000', /'threads' must be an integer in \[1, 1024\], got 5000/],
+    ['model.dropout=1', /'model\.dropout' must be a number in \[0, 1\), got 1/],
+    ['optim.momentum=-0.1', /'optim\.momentum' must be a number in \[0, 1\), got -0\.1/],
+    ['seed=1.5', /'seed' must be an integer in \[0, 4294967295\], got 1\.5/],
+    ['logEvery=0', /'logEvery' must be an integer in \[1, \d+\], got 0/],
+    ['data.workers=-1', /'data\.workers' must be an integer in \[0, 256\], got -1/],
+  ];
+  for (const [arg, re] of cases) assert.throws(() => resolveConfig({ overrides: [arg] }), re, arg);
+  for (const preset of Object.keys(PRESETS)) assert.doesNotThrow(() => resolveConfig({ preset }), preset);
+});
