@@ -72,6 +72,14 @@ async function embed(values: { checkpoint: string; list?: string; dir?: string; 
       }
       if (isMainProcess(group)) {
         const kept = keptIndex.map((i) => samples[i]!);
+        // A model that overflows on some images would otherwise write NaN rows and exit 0.
+        const flat = features.data() as Float32Array;
+        const dim = features.shape[1] ?? 0;
+        const bad = kept.filter((_, r) => !flat.subarray(r * dim, (r + 1) * dim).every(Number.isFinite));
+        if (bad.length > 0) {
+          throw new Error(`the embeddings of ${bad.length} image${bad.length > 1 ? 's are' : ' is'} not finite (NaN or infinite), `
+            + `first ${bad[0]!.path}: the model overflows on them; nothing was written`);
+        }
         saveTensors(values.out, new Map([['features', features], ['labels', labels]]), {
           paths: JSON.stringify(kept.map((s) => s.path)), classes: JSON.stringify(classNames), checkpoint: values.checkpoint,
         });

@@ -10,7 +10,7 @@ export interface SearchResult {
   /** Gallery ids, best first: queries × k' row-major, k' = min(k, gallery size). */
   ids: Int32Array;
   /** Cosine similarity (cosine; higher is closer) or Euclidean distance (l2; lower is closer), aligned with ids. */
-  scores: Float32Array;
+  scores: Float64Array;
   k: number;
 }
 
@@ -35,6 +35,8 @@ export class ExactIndex {
   /** data: size × dim float32 row-major (copied). chunkRows bounds the similarity block computed at once. */
   constructor(data: Float32Array, size: number, dim: number, chunkRows = 16384) {
     if (!(size > 0) || !(dim > 0) || data.length !== size * dim) throw new RangeError(`ExactIndex: ${data.length} floats is not ${size} × ${dim}`);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new RangeError(`ExactIndex: the embedding of gallery item ${Math.floor(bad / dim)} is not finite (NaN or infinite)`);
     this.size = size;
     this.dim = dim;
     this.chunkRows = Math.max(1, Math.floor(chunkRows));
@@ -64,10 +66,18 @@ export class ExactIndex {
   /** The k nearest gallery items of each of `count` queries (count × dim floats). */
   search(queries: Float32Array, count: number, k: number, metric: Metric): SearchResult {
     if (queries.length !== count * this.dim) throw new RangeError(`search: ${queries.length} floats is not ${count} × ${this.dim}`);
+    if (firstNonFinite(queries) >= 0) throw new RangeError('search: the query embedding is not finite (NaN or infinite)');
+    const r = this.#search(queries, count, k, metric, 'float32');
+    // Euclidean distances of huge (finite) embeddings overflow float32: those are computed again in
+    // float64, so no score is ever infinite (or null in JSON).
+    return firstNonFinite(r.scores) < 0 ? r : this.#search(queries, count, k, metric, 'float64');
+  }
+
+  #search(queries: Float32Array, count: number, k: number, metric: Metric, dtype: 'float32' | 'float64'): SearchResult {
     const kk = Math.min(Math.max(1, Math.floor(k)), this.size);
     const own = queries.buffer instanceof ArrayBuffer ? queries : queries.slice();
     return noGrad(() => tidy(() => {
-      const q = tensor(own, { shape: [count, this.dim] });
+      const q = tensor(own, { shape: [count, this.dim] }).to(dtype);
       const cosine = metric === 'cosine';
       const qn = cosine ? normalize(q) : q;
       const qsq = cosine ? null : q.square().sum(1, true);
@@ -75,7 +85,8 @@ export class ExactIndex {
       const idxs: Tensor[] = [];
       for (const c of this.#chunks) {
         // cosine: q̂ · ĝ; l2: ||q − g||² = ||q||² + ||g||² − 2 q·g, clamped at 0 against rounding.
-        const s = cosine ? qn.mm(c.unitT) : addmm(c.sqnorm.expand(count, c.rows), q, c.rawT, 1, -2).add(qsq!).clampMin(0);
+        const [unitT, rawT, sqnorm] = dtype === 'float32' ? [c.unitT, c.rawT, c.sqnorm] : [c.unitT.double(), c.rawT.double(), c.rawT.double().square().sum(0, true)];
+        const s = cosine ? qn.mm(unitT) : addmm(sqnorm.expand(count, c.rows), q, rawT, 1, -2).add(qsq!).clampMin(0);
         const top = s.topk(Math.min(kk, c.rows), 1, cosine, true);
         vals.push(top.values);
         idxs.push(c.start === 0 ? top.indices : top.indices.add(c.start));
@@ -88,11 +99,17 @@ export class ExactIndex {
         indices = indices.gather(1, best.indices);
       }
       if (!cosine) values = values.sqrt();
-      return { ids: indices.to('int32').contiguous().data() as Int32Array, scores: values.contiguous().data() as Float32Array, k: kk };
+      return { ids: indices.to('int32').contiguous().data() as Int32Array, scores: Float64Array.from(values.contiguous().data() as Float32Array | Float64Array), k: kk };
     }));
   }
 
   dispose(): void {
     for (const c of this.#chunks.splice(0)) { c.rawT.dispose(); c.unitT.dispose(); c.sqnorm.dispose(); }
   }
+}
+
+/** Index of the first NaN or infinite value, or -1. */
+function firstNonFinite(a: Float32Array | Float64Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
 }

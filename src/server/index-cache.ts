@@ -21,6 +21,13 @@ export interface CacheMeta {
   paths: string[];
   labels: string[];
   createdAt: string;
+  /** sha256 of the embeddings' float32 bytes: a cache altered on disk is rebuilt, not served. */
+  embeddingsSha256?: string;
+}
+
+/** sha256 of an embedding matrix's bytes. */
+export function embeddingsSha256(data: Float32Array): string {
+  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
 }
 
 /** sha256 of a file, streamed (checkpoints can be hundreds of MB). */
@@ -52,5 +59,14 @@ export function staleReason(found: unknown, expected: CacheMeta, shape: readonly
     return 'gallery paths or labels differ';
   }
   if (f.galleryFingerprint !== expected.galleryFingerprint) return 'gallery files changed (size or mtime)';
+  return null;
+}
+
+/** Why cached embeddings cannot be trusted (checksum, finiteness), or null when they can. */
+export function corruptReason(found: unknown, data: Float32Array): string | null {
+  const sum = typeof found === 'object' && found !== null ? (found as Partial<CacheMeta>).embeddingsSha256 : undefined;
+  if (typeof sum !== 'string') return 'it has no checksum of its embeddings';
+  if (sum !== embeddingsSha256(data)) return 'its embeddings do not match their checksum';
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return `embedding value ${i} is not finite`;
   return null;
 }

@@ -107,7 +107,7 @@ export class LanceIndex {
     const rows = (await q.toArray()) as { id: number; _distance: number }[];
     const ids = Int32Array.from(rows, (r) => Number(r.id));
     // LanceDB's cosine distance is 1 − cos; its l2 is the squared distance.
-    const scores = Float32Array.from(rows, (r) => (metric === 'cosine' ? 1 - r._distance : Math.sqrt(Math.max(0, r._distance))));
+    const scores = Float64Array.from(rows, (r) => (metric === 'cosine' ? 1 - r._distance : Math.sqrt(Math.max(0, r._distance))));
     return { ids, scores };
   }
 

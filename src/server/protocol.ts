@@ -43,7 +43,7 @@ export type WorkerRequest =
 
 export interface Hits {
   ids: Int32Array;
-  scores: Float32Array;
+  scores: Float64Array;
 }
 
 export type WorkerResult =

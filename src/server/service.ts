@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApiError } from './errors.js';
 import { loadGallery, galleryFingerprint, type Gallery, type GalleryItem } from './gallery.js';
-import { fileSha256, makeCacheMeta, staleReason, type CacheMeta } from './index-cache.js';
+import { corruptReason, embeddingsSha256, fileSha256, makeCacheMeta, staleReason, type CacheMeta } from './index-cache.js';
 import { LanceIndex } from './lance-index.js';
 import { Limiter, type LimiterStats } from './limiter.js';
 import { InferencePool } from './pool.js';
@@ -180,7 +180,7 @@ export class RetrievalService {
             const r = await this.#pool.call({ op: 'load-cache', file: cache }) as Extract<WorkerResult, { op: 'load-cache' }>;
             let found: unknown = null;
             try { found = r.meta === null ? null : JSON.parse(r.meta); } catch { found = null; }
-            const why = staleReason(found, meta, r.shape);
+            const why = staleReason(found, meta, r.shape) ?? corruptReason(found, r.data);
             if (why) log(`index cache ${cache} is stale (${why}); rebuilding`);
             else { shared.set(r.data); fromCache = true; this.#builtFrom = 'cache'; }
           } catch (e) {
@@ -191,7 +191,8 @@ export class RetrievalService {
       if (!fromCache) {
         for await (const b of this.#embedGallery()) shared.set(b.vectors, b.ids[0]! * dim);
         if (cache && meta) {
-          await this.#pool.call({ op: 'save-cache', file: cache, data: shared.buffer as SharedArrayBuffer, size: n, dim, meta: JSON.stringify(meta) });
+          const withSum = { ...meta, embeddingsSha256: embeddingsSha256(shared) };
+          await this.#pool.call({ op: 'save-cache', file: cache, data: shared.buffer as SharedArrayBuffer, size: n, dim, meta: JSON.stringify(withSum) });
           log(`index cache written to ${cache}`);
         }
       }
@@ -287,7 +288,7 @@ export class RetrievalService {
       const h = await this.#search(v, Math.min(q.k + 1, this.gallery.items.length), q.metric);
       const keep: number[] = [];
       for (let i = 0; i < h.ids.length && keep.length < q.k; i++) if (h.ids[i] !== id) keep.push(i);
-      return { ids: Int32Array.from(keep, (i) => h.ids[i]!), scores: Float32Array.from(keep, (i) => h.scores[i]!) };
+      return { ids: Int32Array.from(keep, (i) => h.ids[i]!), scores: Float64Array.from(keep, (i) => h.scores[i]!) };
     }, q.signal);
     return this.#respond(hits, q, { kind: 'id', id, path: item.path }, item.label, t0);
   }

@@ -52,6 +52,15 @@ test('the exact index cache is written, reused, and rebuilt when stale', async (
   assert.equal(third.builtFrom, 'embedded');
   assert.ok(logs.some((l) => /stale \(gallery files changed/.test(l)), logs.join('\n'));
 
+  // Embeddings altered on disk (a valid file, wrong numbers) fail their checksum and are rebuilt.
+  const bytes = readFileSync(cache);
+  const dataStart = 8 + Number(bytes.readBigUInt64LE(0));
+  bytes.writeFloatLE(123.5, dataStart + 4 * 7);
+  writeFileSync(cache, bytes);
+  const logsT: string[] = [];
+  assert.equal((await startAndQuery({ indexCache: cache }, logsT)).builtFrom, 'embedded');
+  assert.ok(logsT.some((l) => /stale \(its embeddings do not match their checksum\)/.test(l)), logsT.join('\n'));
+
   // Another checkpoint too.
   const other = await makeCheckpoint(path.join(fx.dir, 'other.safetensors'), { seed: 2, epoch: 8 });
   const logs2: string[] = [];

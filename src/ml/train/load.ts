@@ -1,6 +1,6 @@
 // Rebuilds a trained embedder from a checkpoint written by the trainer (its config travels in the
 // checkpoint's metadata), for eval, embed, serve, export and report.
-import { dispose } from '../../engine/index.js';
+import { dispose, tidy } from '../../engine/index.js';
 import { ResNetEmbedder } from '../models/resnet.js';
 import { loadCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -21,6 +21,12 @@ export function loadEmbedder(checkpoint: string): LoadedEmbedder {
     const cls = weights.get('classifier.weight');
     const conv1 = weights.get('conv1.weight');
     if (!cls || !conv1) throw new Error(`${checkpoint}: model weights lack classifier.weight or conv1.weight`);
+    // Bit rot or a diverged run: NaN weights would make every embedding NaN, and scores null.
+    for (const [k, t] of weights) {
+      if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
+      const bad = tidy(() => t.isfinite().logicalNot().sum().item());
+      if (bad > 0) throw new Error(`${checkpoint}: model weight '${k}' has ${bad} non-finite value${bad > 1 ? 's' : ''} (NaN or infinite): the file is damaged or the run diverged`);
+    }
     const inChannels = conv1.shape[1]!;
     const m = config.model;
     const model = new ResNetEmbedder({
