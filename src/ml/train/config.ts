@@ -147,7 +147,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function merge(dst: Record<string, unknown>, src: Record<string, unknown>, where: string, path = ''): void {
   for (const [k, v] of Object.entries(src)) {
     const key = path ? `${path}.${k}` : k;
-    if (!(k in dst)) throw new Error(`${where}: unknown config key '${key}'`);
+    // Own keys only: '__proto__' or 'constructor' must be unknown keys, not a way into Object.prototype.
+    if (!Object.hasOwn(dst, k)) throw new Error(`${where}: unknown config key '${key}'`);
     const cur = dst[k];
     if (key === 'loss.options') {
       if (!isObject(v) || Object.values(v).some((x) => !['number', 'string', 'boolean'].includes(typeof x))) {
@@ -180,7 +181,7 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
   }
   let cur: unknown = current;
   for (const p of path) {
-    if (!isObject(cur) || !(p in cur)) throw new Error(`override '${arg}': unknown config key '${path.join('.')}'`);
+    if (!isObject(cur) || !Object.hasOwn(cur, p)) throw new Error(`override '${arg}': unknown config key '${path.join('.')}'`);
     cur = cur[p];
   }
   let value: unknown;

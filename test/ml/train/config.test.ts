@@ -70,3 +70,16 @@ test('every number has a range: negative limits, absurd sizes and thread counts 
   for (const [arg, re] of cases) assert.throws(() => resolveConfig({ overrides: [arg] }), re, arg);
   for (const preset of Object.keys(PRESETS)) assert.doesNotThrow(() => resolveConfig({ preset }), preset);
 });
+
+test('__proto__ and constructor keys are unknown keys naming the file, never a way into Object.prototype', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dml-proto-'));
+  const json = path.join(dir, 'p.json');
+  writeFileSync(json, '{"data": {"__proto__": {"polluted": 1}}}');
+  assert.throws(() => resolveConfig({ file: json }), new RegExp(`${json.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: unknown config key 'data\\.__proto__'`));
+  const yaml = path.join(dir, 'p.yaml');
+  writeFileSync(yaml, 'model:\n  constructor:\n    x: 1\n');
+  assert.throws(() => resolveConfig({ file: yaml }), /p\.yaml: unknown config key 'model\.constructor'/);
+  assert.throws(() => resolveConfig({ overrides: ['__proto__.x=1'] }), /unknown config key '__proto__\.x'/);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.equal(({} as Record<string, unknown>).x, undefined);
+});
