@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,4 +67,22 @@ test('dml embed --skip-bad skips every special file, and without it names the fi
   assert.equal(strict.signal, null);
   assert.equal(strict.status, 1);
   assert.match(strict.stderr, /cannot read image: (it is a|too many levels)/);
+});
+
+test('names that are not valid UTF-8 are skipped with a warning instead of failing the scan', async () => {
+  const dir = path.join(root, 'names');
+  mkdirSync(path.join(dir, 'good'), { recursive: true });
+  await writeImage(path.join(dir, 'good', 'ok.png'), 20, 16, { seed: 1, format: 'png' });
+  const badFolder = Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xff])]);
+  mkdirSync(badFolder);
+  const badFile = Buffer.concat([Buffer.from(`${dir}/good/x`), Buffer.from([0xfe]), Buffer.from('.png')]);
+  writeFileSync(badFile, readFileSync(path.join(dir, 'good', 'ok.png')));
+  const warnings: string[] = [];
+  const r = readImageFolder(dir, undefined, (m) => warnings.push(m));
+  assert.deepEqual(r.classNames, ['good']);
+  assert.deepEqual(r.samples.map((s) => path.basename(s.path)), ['ok.png']);
+  assert.deepEqual(warnings.sort(), [
+    `skipping ${dir}/bad\\xff: its name is not valid UTF-8`,
+    `skipping ${dir}/good/x\\xfe.png: its name is not valid UTF-8`,
+  ]);
 });

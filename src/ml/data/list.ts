@@ -1,7 +1,7 @@
 // Dataset lists: `path,label` list files (the reference's train.txt / test.txt format) and
 // image-folder trees (one subfolder per class). Labels come out contiguous, 0..C-1, with the map
 // back to the original labels / folder names.
-import { readFileSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export interface Sample {
@@ -101,22 +101,51 @@ function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A folder entry whose name is valid UTF-8 (a JS string can name it). */
+interface Entry {
+  name: string;
+  path: string;
+  /** A folder, following symbolic links; a broken or looping link is not (it reads as a bad image). */
+  folder: boolean;
+}
+
+/** Escapes a name's bytes for a message (invalid UTF-8 cannot be printed as it is). */
+function showBytes(dir: string, raw: Buffer): string {
+  return path.join(dir, [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''));
+}
+
 /**
- * Whether a folder entry is a folder, following symbolic links. A broken or looping link is not:
- * it is listed like a file, and reading it fails as a bad image (which skipBad skips).
+ * The entries of a folder, sorted by name. Names that are not valid UTF-8 cannot be opened through a
+ * JS string (it would name another, missing file): they are skipped with a warning.
  */
-function isFolder(ent: Dirent, p: string): boolean {
-  if (ent.isDirectory()) return true;
-  if (!ent.isSymbolicLink()) return false;
+function entriesOf(dir: string, warn: (message: string) => void, what: string): Entry[] {
+  let raw: Buffer[];
   try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
+    raw = readdirSync(dir, { encoding: 'buffer' });
+  } catch (e) {
+    throw new Error(`${dir}: cannot list ${what}: ${(e as Error).message}`);
   }
+  const out: Entry[] = [];
+  for (const r of raw) {
+    const name = r.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(r)) {
+      warn(`skipping ${showBytes(dir, r)}: its name is not valid UTF-8`);
+      continue;
+    }
+    const p = path.join(dir, name);
+    let folder = false;
+    try {
+      folder = statSync(p).isDirectory();
+    } catch {
+      folder = false;
+    }
+    out.push({ name, path: p, folder });
+  }
+  return out.sort((a, b) => byCodePoint(a.name, b.name));
 }
 
 /** Images below dir; `seen` holds the real paths walked, so a link back up the tree is not followed again. */
-function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen: Set<string>): void {
+function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen: Set<string>, warn: (message: string) => void): void {
   let real: string;
   try {
     real = realpathSync(dir);
@@ -125,40 +154,25 @@ function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen:
   }
   if (seen.has(real)) return;
   seen.add(real);
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch (e) {
-    throw new Error(`${dir}: cannot list folder: ${(e as Error).message}`);
-  }
-  for (const ent of entries.sort((a, b) => byCodePoint(a.name, b.name))) {
-    const p = path.join(dir, ent.name);
-    if (isFolder(ent, p)) walkImages(p, exts, out, seen);
-    else if (exts.has(path.extname(ent.name).toLowerCase())) out.push(p);
+  for (const ent of entriesOf(dir, warn, 'folder')) {
+    if (ent.folder) walkImages(ent.path, exts, out, seen, warn);
+    else if (exts.has(path.extname(ent.name).toLowerCase())) out.push(ent.path);
   }
 }
 
 /**
  * An image-folder tree, torchvision's ImageFolder layout: one subfolder per class (sorted by name,
- * class k = k-th folder), images anywhere below it, sorted by path.
+ * class k = k-th folder), images anywhere below it, sorted by path. Entries whose names are not
+ * valid UTF-8 are skipped, each with a warning (`warn`, default console.warn).
  */
-export function readImageFolder(root: string, extensions: readonly string[] = IMAGE_EXTENSIONS): LabeledSamples {
-  let entries;
-  try {
-    entries = readdirSync(root, { withFileTypes: true });
-  } catch (e) {
-    throw new Error(`${root}: cannot list image folder: ${(e as Error).message}`);
-  }
+export function readImageFolder(root: string, extensions: readonly string[] = IMAGE_EXTENSIONS, warn: (message: string) => void = (m) => console.warn(m)): LabeledSamples {
   const exts = new Set(extensions.map((e) => e.toLowerCase()));
-  const classNames = entries
-    .filter((e) => isFolder(e, path.join(root, e.name)))
-    .map((e) => e.name)
-    .sort(byCodePoint);
+  const classNames = entriesOf(root, warn, 'image folder').filter((e) => e.folder).map((e) => e.name);
   if (classNames.length === 0) throw new Error(`${root}: no class subfolders`);
   const samples: Sample[] = [];
   classNames.forEach((name, label) => {
     const files: string[] = [];
-    walkImages(path.join(root, name), exts, files, new Set());
+    walkImages(path.join(root, name), exts, files, new Set(), warn);
     for (const f of files) samples.push({ path: f, label });
   });
   if (samples.length === 0) throw new Error(`${root}: no images with extensions ${[...exts].join(' ')} below the class folders`);
