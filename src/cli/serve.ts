@@ -16,6 +16,11 @@ options:
   --gallery LIST|DIR     gallery list file or image-folder tree
   --port N               TCP port (default 8080; 0 = any free port)
   --host ADDR            address to listen on (default 127.0.0.1, loopback only)
+  --token TOKEN          require it on every request: Authorization: Bearer TOKEN, or open
+                         /?token=TOKEN in a browser (default: $DML_SERVE_TOKEN; recommended
+                         with a non-loopback --host)
+  --allowed-host NAME    a host name the server answers to (repeatable; default: the loopback
+                         names on a loopback address, any name otherwise)
   --index exact|lancedb  exact: in-memory cosine/L2 search with the engine (default);
                          lancedb: vectors in a LanceDB table on disk, for galleries beyond memory
   --index-cache PATH     exact: .safetensors file of the gallery embeddings; lancedb: database
@@ -51,6 +56,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
       args: argv, allowPositionals: false, strict: true,
       options: {
         checkpoint: { type: 'string' }, gallery: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+        token: { type: 'string' }, 'allowed-host': { type: 'string', multiple: true },
         index: { type: 'string' }, 'index-cache': { type: 'string' }, workers: { type: 'string' }, 'max-concurrent': { type: 'string' },
         queue: { type: 'string' }, threads: { type: 'string' }, 'max-upload-mb': { type: 'string' }, 'max-pixels': { type: 'string' },
         'timeout-ms': { type: 'string' }, 'image-size': { type: 'string' }, resize: { type: 'string' }, 'batch-size': { type: 'string' },
@@ -78,6 +84,12 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
     imageSize: int('image-size', v['image-size'], 1), resize: int('resize', v.resize, 1), embedBatch: int('batch-size', v['batch-size'], 1),
     ...(uploadMb !== undefined ? { maxUploadBytes: Math.round(uploadMb * 1024 * 1024) } : {}),
   };
+  const token = v.token ?? process.env.DML_SERVE_TOKEN;
+  if (token !== undefined) {
+    if (token.length < 8 || !/^[\x21-\x7e]+$/.test(token)) throw new UsageError('--token must be at least 8 printable ASCII characters, without spaces');
+    o.token = token;
+  }
+  if (v['allowed-host']) o.allowedHosts = v['allowed-host'].map((h) => h.toLowerCase());
   if (!v.quiet) o.log = (line: string) => console.error(`dml serve: ${line}`);
   return o;
 }

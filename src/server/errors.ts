@@ -5,7 +5,7 @@
 export type ApiErrorCode =
   | 'bad_request' | 'bad_id' | 'bad_k' | 'bad_metric' | 'bad_vector' | 'bad_json' | 'bad_multipart'
   | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type'
-  | 'image_too_large' | 'undecodable_image' | 'queue_full' | 'timeout' | 'internal' | 'unavailable';
+  | 'image_too_large' | 'undecodable_image' | 'queue_full' | 'timeout' | 'internal' | 'unavailable' | 'unauthorized' | 'forbidden_host';
 
 export class ApiError extends Error {
   override name = 'ApiError';

@@ -1,6 +1,7 @@
 // The HTTP JSON API over node:http (no framework): routing, body limits, content checks and one
 // error shape, { error: { code, message } }, for every failure.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import { readImageBytes } from '../ml/data/image.js';
 import sharp from 'sharp';
 import { ApiError } from './errors.js';
@@ -20,8 +21,19 @@ export interface HttpOptions {
   /** Largest k a query may ask for (default 100). */
   maxK?: number;
   defaultK?: number;
-  /** Called with one line per failed request (5xx) and other server events. */
+  /** Called with one line per failed request (5xx; overload refusals summed every 10 s) and other server events. */
   log?: (line: string) => void;
+  /**
+   * Host names accepted in the Host header (without port); other names get 403. Against DNS
+   * rebinding, which lets a web page reach a loopback server through a name the attacker controls.
+   * Default: any name (startServer restricts a loopback server to its loopback names).
+   */
+  allowedHosts?: readonly string[] | null;
+  /**
+   * When set, /api/* needs `Authorization: Bearer TOKEN` (or the cookie that opening /?token=TOKEN
+   * sets, which the page's images and requests then carry); the page itself needs the same.
+   */
+  token?: string | null;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
@@ -95,10 +107,13 @@ export class ApiServer {
   /** Closing: requests still arriving are answered 503 while those in flight finish. */
   #draining = false;
   readonly #o: Required<Omit<HttpOptions, 'log'>> & Pick<HttpOptions, 'log'>;
+  /** 503 refusals since the last summary line (a flood must not write a line per request). */
+  #shed = 0;
+  #shedTimer: NodeJS.Timeout | null = null;
 
   constructor(service: RetrievalService, o: HttpOptions = {}) {
     this.#svc = service;
-    this.#o = { maxUploadBytes: 10 * 1024 * 1024, maxJsonBytes: 1024 * 1024, requestTimeoutMs: 30_000, maxK: 100, defaultK: 10, ...o };
+    this.#o = { maxUploadBytes: 10 * 1024 * 1024, maxJsonBytes: 1024 * 1024, requestTimeoutMs: 30_000, maxK: 100, defaultK: 10, allowedHosts: null, token: null, ...o };
     const t = this.#o.requestTimeoutMs;
     // Node checks request timeouts every connectionsCheckingInterval (30 s by default): check often
     // enough that a stalled upload is cut near its deadline.
@@ -134,7 +149,8 @@ export class ApiServer {
       await this.#route(req, res, abort.signal);
     } catch (e) {
       if (e instanceof ApiError) {
-        if (e.status >= 500) this.#o.log?.(`${req.method} ${req.url}: ${e.status} ${e.code}: ${e.message}`);
+        if (e.status === 503) this.#countShed();
+        else if (e.status >= 500) this.#o.log?.(`${req.method} ${req.url}: ${e.status} ${e.code}: ${e.message}`);
         sendError(res, e);
       } else {
         this.#o.log?.(`${req.method} ${req.url}: internal error: ${(e as Error).stack ?? String(e)}`);
@@ -143,11 +159,58 @@ export class ApiServer {
     }
   }
 
+  /** One log line per 10 s for the requests refused under overload. */
+  #countShed(): void {
+    this.#shed++;
+    if (this.#shedTimer || !this.#o.log) return;
+    this.#shedTimer = setTimeout(() => {
+      this.#shedTimer = null;
+      this.#o.log?.(`${this.#shed} request${this.#shed > 1 ? 's' : ''} refused with 503 (overloaded or shutting down) in the last 10 s`);
+      this.#shed = 0;
+    }, 10_000);
+    this.#shedTimer.unref();
+  }
+
+  /** The Host header's name is one this server answers to. */
+  #checkHost(req: IncomingMessage): void {
+    const allowed = this.#o.allowedHosts;
+    if (!allowed) return;
+    const host = (req.headers.host ?? '').toLowerCase();
+    const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+    if (!allowed.includes(name)) throw new ApiError(403, 'forbidden_host', `Host '${host.slice(0, 100)}' is not one this server answers to (${allowed.join(', ')})`);
+  }
+
+  /** The token from Authorization: Bearer, or the page's cookie. */
+  #authorized(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
+    const token = this.#o.token;
+    if (!token) return true;
+    const same = (given: string | undefined | null): boolean => {
+      if (!given) return false;
+      const a = Buffer.from(given), b = Buffer.from(token);
+      return a.length === b.length && timingSafeEqual(a, b);
+    };
+    const auth = req.headers.authorization ?? '';
+    if (auth.startsWith('Bearer ') && same(auth.slice(7).trim())) return true;
+    const cookie = /(?:^|;\s*)dml_token=([^;]*)/.exec(req.headers.cookie ?? '')?.[1];
+    if (same(cookie ? decodeURIComponent(cookie) : null)) return true;
+    // Opening the page with ?token= hands the browser a cookie for everything the page loads.
+    if ((url.pathname === '/' || url.pathname === '/index.html') && same(url.searchParams.get('token'))) {
+      res.setHeader('set-cookie', `dml_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
+      return true;
+    }
+    return false;
+  }
+
   async #route(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     // Parsing against a fixed base normalises dot segments (also %2e%2e) before routing.
     const url = new URL(req.url ?? '/', 'http://localhost');
     const p = url.pathname;
     const method = req.method ?? 'GET';
+    this.#checkHost(req);
+    if (!this.#authorized(req, url, res)) {
+      req.resume();
+      throw new ApiError(401, 'unauthorized', 'this server needs its token: Authorization: Bearer TOKEN, or open /?token=TOKEN in a browser', { 'www-authenticate': 'Bearer' });
+    }
     const only = (...allowed: string[]): void => {
       if (!allowed.includes(method)) throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${p}`, { allow: allowed.join(', ') });
     };
@@ -192,6 +255,11 @@ export class ApiServer {
         const id = this.#galleryId(raw);
         sendJson(res, 200, await this.#svc.queryId(id, this.#queryOptions(url, new Map(), signal)));
         return;
+      }
+      // Under overload, refuse before reading and decoding the upload (the costly part).
+      if (this.#svc.limiter.full()) {
+        req.resume();
+        throw this.#svc.limiter.reject();
       }
       const { bytes, fields } = await this.#upload(req);
       sendJson(res, 200, await this.#svc.queryImage(bytes, this.#queryOptions(url, fields, signal)));
@@ -315,6 +383,7 @@ export class ApiServer {
    */
   async close(o: { drainMs?: number } = {}): Promise<void> {
     this.#draining = true;
+    if (this.#shedTimer) clearTimeout(this.#shedTimer);
     this.server.closeIdleConnections();
     if (this.#active > 0) {
       await new Promise<void>((resolve) => {

@@ -30,14 +30,19 @@ export interface RunningServer {
 /** Builds the index and listens; resolves once requests can be served. */
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const service = await RetrievalService.create(o);
-  const api = new ApiServer(service, { ...o, ...(o.log ? { log: o.log } : {}) });
+  const host = o.host ?? '127.0.0.1';
+  // A loopback server answers to loopback names only (DNS rebinding would otherwise reach it).
+  const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+  const allowedHosts = o.allowedHosts !== undefined ? o.allowedHosts : loopback ? ['localhost', '127.0.0.1', '::1', host] : null;
+  const api = new ApiServer(service, { ...o, allowedHosts, ...(o.log ? { log: o.log } : {}) });
   let addr;
   try {
-    addr = await api.listen(o.port ?? 8080, o.host ?? '127.0.0.1');
+    addr = await api.listen(o.port ?? 8080, host);
   } catch (e) {
     await service.close();
     throw e;
   }
+  if (!loopback && !o.token) o.log?.(`warning: listening on ${host} without --token: anyone who can reach port ${addr.port} can query the gallery and read its images`);
   let closing: Promise<void> | null = null;
   return {
     ...addr, service, api,

@@ -30,6 +30,17 @@ export class Limiter {
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
   }
 
+  /** Whether run() would refuse a job now (every slot busy, the queue full): callers shed load early. */
+  full(): boolean {
+    return this.#active >= this.maxActive && this.#queue.length >= this.maxQueue;
+  }
+
+  /** Counts a job refused by a caller that checked full() first. */
+  reject(): QueueFullError {
+    this.#rejected++;
+    return new QueueFullError(this.maxQueue);
+  }
+
   /**
    * Runs fn now or after the jobs ahead of it; throws QueueFullError when the queue is full. A job
    * whose signal aborts while it waits is dropped without running.

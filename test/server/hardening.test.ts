@@ -1,0 +1,97 @@
+// Serving hardening: the Host header (DNS rebinding against a loopback server), an optional token
+// (Bearer, or the cookie the page gets from /?token=), shedding uploads before reading them when
+// the queue is full, and one log line per 10 s for 503s instead of one per request.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { makeFixture, removeFixture, serve, type GalleryFixture } from './helpers.js';
+import type { RunningServer } from '../../src/server/index.js';
+import { Limiter } from '../../src/server/limiter.js';
+
+let fx: GalleryFixture;
+before(async () => { fx = await makeFixture(2); });
+after(() => removeFixture(fx));
+
+/** A raw request, so that Host and Cookie are exactly what the test says. */
+function raw(srv: RunningServer, path: string, headers: Record<string, string> = {}, method = 'GET', body?: Uint8Array): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: srv.port, path, method, headers }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a loopback server answers to loopback names only', async () => {
+  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder });
+  try {
+    assert.equal((await raw(srv, '/api/health', { host: `localhost:${srv.port}` })).status, 200);
+    assert.equal((await raw(srv, '/api/health', { host: `127.0.0.1:${srv.port}` })).status, 200);
+    assert.equal((await raw(srv, '/api/health', { host: `[::1]:${srv.port}` })).status, 200);
+    const evil = await raw(srv, '/api/health', { host: `attacker.example:${srv.port}` });
+    assert.equal(evil.status, 403);
+    assert.equal((JSON.parse(evil.body) as { error: { code: string } }).error.code, 'forbidden_host');
+    const page = await raw(srv, '/', { host: 'rebind.attacker.example' });
+    assert.equal(page.status, 403);
+  } finally {
+    await srv.close();
+  }
+  const open = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, allowedHosts: ['search.example'] });
+  try {
+    assert.equal((await raw(open, '/api/health', { host: 'search.example' })).status, 200);
+    assert.equal((await raw(open, '/api/health', { host: `localhost:${open.port}` })).status, 403);
+  } finally {
+    await open.close();
+  }
+});
+
+test('with a token: Bearer or the page cookie, nothing else', async () => {
+  const token = 's3cret-token-42';
+  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, token });
+  try {
+    const none = await raw(srv, '/api/health');
+    assert.equal(none.status, 401);
+    assert.equal(none.headers['www-authenticate'], 'Bearer');
+    assert.equal((await raw(srv, '/api/health', { authorization: 'Bearer wrong-token-00' })).status, 401);
+    assert.equal((await raw(srv, '/api/health', { authorization: `Bearer ${token}` })).status, 200);
+    assert.equal((await raw(srv, '/')).status, 401);
+    const page = await raw(srv, `/?token=${token}`);
+    assert.equal(page.status, 200);
+    const cookie = String(page.headers['set-cookie']);
+    assert.match(cookie, /^dml_token=s3cret-token-42; HttpOnly; SameSite=Strict; Path=\//);
+    assert.equal((await raw(srv, '/api/image/0', { cookie: 'dml_token=s3cret-token-42' })).status, 200);
+    assert.equal((await raw(srv, '/api/image/0', { cookie: 'dml_token=nope' })).status, 401);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a full queue refuses uploads before reading them, and 503s are summed in the log', async () => {
+  const l = new Limiter(1, 0);
+  assert.equal(l.full(), false);
+  let release: () => void = () => {};
+  const job = l.run(() => new Promise<void>((r) => { release = r; }));
+  assert.equal(l.full(), true);
+  assert.equal(l.reject().status, 503);
+  assert.equal(l.stats().rejected, 1);
+  release();
+  await job;
+  assert.equal(l.full(), false);
+
+  const logs: string[] = [];
+  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, maxConcurrent: 1, maxQueue: 0, log: (m) => logs.push(m) });
+  try {
+    const png = new Uint8Array(fx.bytes.get('lime/1.png')!);
+    const results = await Promise.all(Array.from({ length: 24 }, () => raw(srv, '/api/query?k=2', { 'content-type': 'image/png' }, 'POST', png)));
+    const statuses = results.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(', '));
+    assert.ok(statuses.includes(503), `no request was shed: ${statuses.join(', ')}`);
+    assert.ok(statuses.includes(200));
+    assert.equal(logs.filter((m) => /503|queue_full/.test(m)).length, 0, 'no line per refused request');
+  } finally {
+    await srv.close();
+  }
+});
