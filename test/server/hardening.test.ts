@@ -91,6 +91,8 @@ test('a full queue refuses uploads before reading them, and 503s are summed in t
     assert.ok(statuses.includes(503), `no request was shed: ${statuses.join(', ')}`);
     assert.ok(statuses.includes(200));
     assert.equal(logs.filter((m) => /503|queue_full/.test(m)).length, 0, 'no line per refused request');
+    // And it recovers at once.
+    assert.equal((await raw(srv, '/api/query?k=2', { 'content-type': 'image/png' }, 'POST', png)).status, 200);
   } finally {
     await srv.close();
   }
