@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The dml command: one sub-command per file in this folder.
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runToExit } from './exit.js';
 
@@ -20,19 +20,34 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).command,
 };
 
-function usage(): string {
-  return `usage: dml <command> [options]\n\ncommands:\n${Object.keys(COMMANDS).map((c) => `  ${c}`).join('\n')}\n\nRun "dml <command> --help" for a command's options.`;
+async function usage(): Promise<string> {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = await Promise.all(names.map(async (n) => `  ${n.padEnd(width)}  ${(await COMMANDS[n]!()).summary}`));
+  return `usage: dml <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "dml <command> --help" for a command's options; "dml --version" for the version.`;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    console.log(`dml ${version()}`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h') {
-    console.log(usage());
+    const text = await usage();
+    if (name) console.log(text);
+    else console.error(text);
     return name ? 0 : 2;
   }
   const load = COMMANDS[name];
   if (!load) {
-    console.error(`dml: unknown command '${name}'\n${usage()}`);
+    const near = Object.keys(COMMANDS).filter((c) => editDistance(c, name) <= 2);
+    console.error(`dml: unknown command '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}\n${await usage()}`);
     return 2;
   }
   return (await load()).run(rest);
@@ -40,3 +55,14 @@ export async function main(argv: string[]): Promise<number> {
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (isMain) runToExit(process.argv[2] ?? '', main(process.argv.slice(2)));
+
+/** Levenshtein distance, for "did you mean" on a mistyped command. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { resolveConfig, loadConfigFile, PRESETS } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
-import { Trainer, NonFiniteLossError, type EvalMetrics } from '../ml/train/trainer.js';
+import { Trainer, NonFiniteLossError, checkDevice, type EvalMetrics } from '../ml/train/trainer.js';
 import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
@@ -49,6 +49,7 @@ export const command = {
     const launched = process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
     const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
+    checkDevice(cfg.device);
     if (cfg.distributed.backend === 'nccl') {
       // NCCL reduces CUDA tensors; the trainer keeps everything on the CPU until device= is honoured.
       throw new Error("distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use distributed.backend=gloo");

@@ -1,6 +1,8 @@
 // Training configuration: presets reproducing the paper's runs, a config file (JSON or YAML) and
 // key=value overrides, validated with errors that name the offending key.
 import { readFileSync } from 'node:fs';
+import { availableParallelism, homedir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Arch } from '../models/resnet.js';
 import { MAX_IMAGE_SIDE } from '../data/limits.js';
@@ -99,7 +101,8 @@ const base: TrainConfig = {
   loss: { name: 'smooth-ce', labelSmoothing: 0.1, samplesPerClass: 4, options: {} },
   optim: { lr: 0.02, momentum: 0.9, nesterov: false, weightDecay: 5e-4, noBiasDecay: true, schedule: 'warmcos', lrStep: 0 },
   distributed: { syncBn: false, timeout: 60, bucketMB: 25, overlap: false, backend: 'gloo' },
-  epochs: 30, batchSize: 128, seed: 0, threads: 2, device: 'cpu', recallKs: [1, 2, 4, 8], evalEvery: 1, out: 'runs/latest', logEvery: 10,
+  // As many intra-op threads as the machine has cores (a launch of N processes gives each cores / N).
+  epochs: 30, batchSize: 128, seed: 0, threads: Math.min(availableParallelism(), 1024), device: 'cpu', recallKs: [1, 2, 4, 8], evalEvery: 1, out: 'runs/latest', logEvery: 10,
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
@@ -229,8 +232,20 @@ export function resolveConfig(o: { preset?: string; file?: string; overrides?: s
   cfg.preset = presetName;
   if (o.file) merge(cfg as unknown as Record<string, unknown>, fileCfg, o.file);
   for (const arg of o.overrides ?? []) merge(cfg as unknown as Record<string, unknown>, parseOverride(arg, cfg), `override '${arg}'`);
+  expandHome(cfg);
   validate(cfg);
   return cfg;
+}
+
+/**
+ * `~` and `~/...` in path keys mean the home folder, as in a shell: `data.root=~/data` is not
+ * expanded by the shell (the word is not a variable assignment), and used to fail with ENOENT.
+ */
+function expandHome(c: TrainConfig): void {
+  const home = (p: string): string => (p === '~' ? homedir() : p.startsWith('~/') ? joinPath(homedir(), p.slice(2)) : p);
+  for (const k of ['root', 'train', 'test', 'query', 'gallery'] as const) c.data[k] = home(c.data[k]);
+  c.model.pretrained = home(c.model.pretrained);
+  c.out = home(c.out);
 }
 
 function validate(c: TrainConfig): void {
@@ -262,6 +277,7 @@ function validate(c: TrainConfig): void {
   within('optim.momentum', c.optim.momentum, 0, 1, false, true); within('optim.weightDecay', c.optim.weightDecay, 0, big, false);
   within('optim.lrStep', c.optim.lrStep, 0, big, false);
   within('seed', c.seed, 0, 2 ** 32 - 1); within('evalEvery', c.evalEvery, 0, big); within('logEvery', c.logEvery, 1, big);
+  if (!/^(cpu|auto|cuda(:\d+)?)$/.test(c.device)) throw new Error(`config: 'device' must be cpu, auto, cuda or cuda:N, got '${c.device}'`);
 }
 
 /** A config subtree as key=value overrides, so a checkpoint's settings can be replayed. */

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 
 import { removeStaleTempFiles, writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 import path from 'node:path';
 import {
-  type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose, distributed, noGrad,
+  type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose, distributed, noGrad, cudaAvailable,
 } from '../../engine/index.js';
 import { ResNetEmbedder, type EmbedderOutput } from '../models/resnet.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
@@ -54,6 +54,19 @@ function rankSeed(seed: number, rank: number): number {
 
 export class NonFiniteLossError extends Error {}
 
+/**
+ * The trainer runs on the CPU. `device=auto` is the CPU when the libtorch has no CUDA; any CUDA
+ * request is refused (never silently trained on the CPU), saying why.
+ */
+export function checkDevice(device: string): void {
+  const cuda = cudaAvailable();
+  if (device === 'cpu' || (device === 'auto' && !cuda)) return;
+  if (!cuda) {
+    throw new Error(`device=${device}: this libtorch has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm run setup) or use device=cpu`);
+  }
+  throw new Error(`device=${device}: dml train does not train on CUDA yet (the libtorch has it); use device=cpu`);
+}
+
 /** A warning when some K of Recall@K reaches past the candidates a query has (then R@K counts them all). */
 export function recallKsWarning(ks: readonly number[], m: EvalMetrics): string | null {
   const gallery = typeof m.gallery === 'number' ? m.gallery : null;
@@ -90,6 +103,7 @@ export class Trainer {
   #best = { metric: -Infinity, epoch: 0, metrics: null as EvalMetrics | null };
 
   constructor(readonly cfg: TrainConfig, readonly train: TrainSource, readonly test: EvalData, readonly deps: TrainerDeps) {
+    checkDevice(cfg.device);
     this.group = deps.group && deps.group.worldSize > 1 ? deps.group : null;
     if (this.group && cfg.batchSize < this.group.worldSize) {
       throw new RangeError(`batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (${this.group.worldSize})`);

@@ -61,6 +61,17 @@ test('bad arguments are named', () => {
   const u = dml('frobnicate');
   assert.equal(u.status, 2);
   assert.match(u.stderr, /unknown command 'frobnicate'/);
+  const cuda = dml('train', 'device=cuda');
+  assert.equal(cuda.status, 1);
+  assert.match(cuda.stderr, /device=cuda: (this libtorch has no CUDA; build the addon against a CUDA libtorch \(LIBTORCH=|dml train does not train on CUDA yet)/);
+  const typo = dml('trian');
+  assert.equal(typo.status, 2);
+  assert.match(typo.stderr, /unknown command 'trian' \(did you mean train\?\)/);
+  const help = dml('--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^ {2}train {4}train a model/m);
+  assert.match(help.stdout, /^ {2}serve {4}serve nearest-neighbour search/m);
+  assert.match(dml('--version').stdout, /^dml \d+\.\d+\.\d+\n$/);
   const m = dml('train', `data.root=${path.join(root, 'missing')}`);
   assert.equal(m.status, 1);
   assert.match(m.stderr, /missing train-images-idx3-ubyte/);

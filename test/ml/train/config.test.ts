@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveConfig, PRESETS } from '../../../src/ml/train/config.js';
 
@@ -82,4 +82,12 @@ test('__proto__ and constructor keys are unknown keys naming the file, never a w
   assert.throws(() => resolveConfig({ overrides: ['__proto__.x=1'] }), /unknown config key '__proto__\.x'/);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(({} as Record<string, unknown>).x, undefined);
+});
+
+test('~ in path keys is the home folder, as in a shell', () => {
+  const c = resolveConfig({ overrides: ['data.root=~/data/CUB_200_2011', 'model.pretrained=~/w/r50.pth', 'out=~', 'data.train=rel/~x'] });
+  assert.equal(c.data.root, path.join(homedir(), 'data/CUB_200_2011'));
+  assert.equal(c.model.pretrained, path.join(homedir(), 'w/r50.pth'));
+  assert.equal(c.out, homedir());
+  assert.equal(c.data.train, 'rel/~x');
 });
