@@ -1,4 +1,6 @@
 // dml train: the paper's recipe on a preset / config file / key=value overrides.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig, loadConfigFile, PRESETS } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
@@ -16,6 +18,7 @@ metrics.jsonl. RUN_DIR is the config's "out" (default runs/<preset>).
   --preset NAME   ${Object.keys(PRESETS).join(' | ')} (default fashion-mnist)
   --config FILE   JSON or YAML config; its keys override the preset
   --resume        continue from RUN_DIR/last.safetensors, bit-for-bit
+  --force         start over in a RUN_DIR that already holds a run (its checkpoints are replaced)
   key=value       e.g. epochs=5 optim.lr=0.01 model.normLayer=layer data.limitTrain=5000
 
 ${LAUNCH_HELP}
@@ -37,7 +40,8 @@ export const command = {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
       options: {
-        preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
     });
@@ -50,6 +54,14 @@ export const command = {
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
     const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
     checkDevice(cfg.device);
+    // A finished or interrupted run is not overwritten by accident (rank 0, or the launcher, checks).
+    if (!values.resume && !values.force && (launchOpts || (process.env.RANK ?? '0') === '0')) {
+      const held = ['last.safetensors', 'best.safetensors'].filter((f) => existsSync(path.join(cfg.out, f)));
+      if (held.length > 0) {
+        console.error(`dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or start over with --force`);
+        return 2;
+      }
+    }
     if (cfg.distributed.backend === 'nccl') {
       // NCCL reduces CUDA tensors; the trainer keeps everything on the CPU until device= is honoured.
       throw new Error("distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use distributed.backend=gloo");

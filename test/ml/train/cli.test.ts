@@ -47,7 +47,11 @@ test('a diverging run stops with a clear message and keeps the last good checkpo
   const good = dml('train', ...common, `out=${out}`, 'epochs=1');
   assert.equal(good.status, 0, good.stderr);
   const before = readFileSync(path.join(out, 'last.safetensors'));
-  const r = dml('train', ...common, `out=${out}`, 'epochs=3', 'optim.lr=1e30', 'optim.schedule=none');
+  // Into the same folder: refused without --force (the good run would be replaced).
+  const refused = dml('train', ...common, `out=${out}`, 'epochs=3');
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /already holds a run \(last\.safetensors, best\.safetensors\): continue it with --resume, or start over with --force/);
+  const r = dml('train', ...common, `out=${out}`, 'epochs=3', 'optim.lr=1e30', 'optim.schedule=none', '--force');
   assert.equal(r.status, 3, r.stdout + r.stderr);
   assert.match(r.stderr, /loss became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+/);
   assert.match(r.stderr, /last good checkpoint is .*last\.safetensors/);
@@ -72,7 +76,7 @@ test('bad arguments are named', () => {
   assert.match(help.stdout, /^ {2}train {4}train a model/m);
   assert.match(help.stdout, /^ {2}serve {4}serve nearest-neighbour search/m);
   assert.match(dml('--version').stdout, /^dml \d+\.\d+\.\d+\n$/);
-  const m = dml('train', `data.root=${path.join(root, 'missing')}`);
+  const m = dml('train', `data.root=${path.join(root, 'missing')}`, `out=${path.join(root, 'missing-run')}`);
   assert.equal(m.status, 1);
   assert.match(m.stderr, /missing train-images-idx3-ubyte/);
 });
