@@ -110,3 +110,11 @@ test('a Recall@K whose K exceeds the candidates is flagged, not silent', { timeo
   const e = dml('eval', '--checkpoint', path.join(out, 'last.safetensors'), '--json');
   assert.match(e.stderr, /dml eval: warning: recallKs 500 exceed the 29 candidates/);
 });
+
+test('output to a file gets a progress line at least every DML_PROGRESS_SECONDS (default 30)', { timeout: 120_000 }, () => {
+  const out = path.join(root, 'progress');
+  const r = spawnSync(process.execPath, [cli, 'train', ...common, `out=${out}`, 'epochs=1'], { encoding: 'utf8', env: { ...process.env, DML_PROGRESS_SECONDS: '0' } });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => /^epoch 1\/1 step \d+\/\d+ {2}loss \d+\.\d{4} {2}\d+ img\/s {2}ETA /.test(l));
+  assert.ok(lines.length >= 2, r.stdout);
+});
