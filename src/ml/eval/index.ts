@@ -1,7 +1,7 @@
 // Retrieval evaluation of embeddings: the single entry the trainer calls, and its parts.
 import { type Tensor, cat } from '../../engine/index.js';
 import { labelArray, labelCounts, type Labels } from './common.js';
-import { retrievalMetrics, type RetrievalOptions } from './retrieval.js';
+import { retrievalMetrics, type RetrievalMetrics, type RetrievalOptions } from './retrieval.js';
 import { clusteringNmi, type ClusteringNmiOptions } from './nmi.js';
 
 export * from './common.js';
@@ -66,15 +66,7 @@ export function evaluateRetrieval(
   const r = retrievalMetrics(query.features, query.labels, gallery?.features ?? null, gallery?.labels ?? null, {
     ...o, metrics: ['cosine', 'l2'], mapMetric: o.mapMetric ?? 'cosine',
   });
-  const scaled = (rec: Record<string, number> | undefined): Record<string, number> =>
-    Object.fromEntries(Object.entries(rec ?? {}).map(([k, v]) => [k, v * scale]));
-  const s = (v: number | null): number | null => (v === null ? null : v * scale);
-  const report: RetrievalReport = {
-    recall: { cosine: scaled(r.recall.cosine), l2: scaled(r.recall.l2) },
-    mapAtR: s(r.mapAtR), rPrecision: s(r.rPrecision), precisionAt1: s(r.precisionAt1),
-    protocol: gallery ? 'query-gallery' : 'leave-one-out', unit: scale === 1 ? 'fraction' : 'percent',
-    queries: r.queries, gallery: gallery ? gallery.features.shape[0]! : r.queries, queriesWithPositives: r.queriesWithPositives, seconds: 0,
-  };
+  const report = reportOf(r, gallery !== null, gallery ? gallery.features.shape[0]! : r.queries, scale);
   const nmiOpt = o.nmi ?? 'auto';
   if (nmiOpt !== false) {
     const ql = labelArray(query.labels);
@@ -93,6 +85,19 @@ export function evaluateRetrieval(
   return report;
 }
 
-function isKs(o: EvaluateOptions | readonly number[]): o is readonly number[] {
+/** The report of retrieval metrics, scaled (100: percent), before NMI and timing are added. */
+export function reportOf(r: RetrievalMetrics, queryGallery: boolean, gallerySize: number, scale: number): RetrievalReport {
+  const scaled = (rec: Record<string, number> | undefined): Record<string, number> =>
+    Object.fromEntries(Object.entries(rec ?? {}).map(([k, v]) => [k, v * scale]));
+  const s = (v: number | null): number | null => (v === null ? null : v * scale);
+  return {
+    recall: { cosine: scaled(r.recall.cosine), l2: scaled(r.recall.l2) },
+    mapAtR: s(r.mapAtR), rPrecision: s(r.rPrecision), precisionAt1: s(r.precisionAt1),
+    protocol: queryGallery ? 'query-gallery' : 'leave-one-out', unit: scale === 1 ? 'fraction' : 'percent',
+    queries: r.queries, gallery: gallerySize, queriesWithPositives: r.queriesWithPositives, seconds: 0,
+  };
+}
+
+export function isKs(o: EvaluateOptions | readonly number[]): o is readonly number[] {
   return Array.isArray(o);
 }

@@ -11,7 +11,7 @@ import { clusteringNmi } from './nmi.js';
 import { shardRange } from '../data/range.js';
 
 export { shardRange };
-import { evaluateRetrieval, type EvaluateOptions, type LabeledEmbeddings, type RetrievalReport } from './index.js';
+import { evaluateRetrieval, isKs, reportOf, type EvaluateOptions, type LabeledEmbeddings, type RetrievalReport } from './index.js';
 
 type ProcessGroup = distributed.ProcessGroup;
 
@@ -114,7 +114,7 @@ export function evaluateRetrievalSharded(
 ): RetrievalReport {
   if (group.worldSize === 1) return evaluateRetrieval(query, gallery, options);
   const t0 = performance.now();
-  const o: EvaluateOptions = Array.isArray(options) ? { ks: options as readonly number[] } : options as EvaluateOptions;
+  const o: EvaluateOptions = isKs(options) ? { ks: options } : options;
   const scale = o.percent === false ? 1 : 100;
   const ql = labelArray(query.labels, query.features.shape[0], 'query labels');
   const gShard = gallery ?? query;
@@ -127,15 +127,7 @@ export function evaluateRetrievalSharded(
     const allGl = gallery ? tidy(() => labelArray(gatherRows(group, tensor(labelArray(gallery.labels, gallery.features.shape[0], 'gallery labels'), { dtype: 'int64' })))) : allQl;
     const r = retrievalFromNeighbors(allQl, allGl, gallery === null, { ...o, metrics: ['cosine', 'l2'], mapMetric: o.mapMetric ?? 'cosine' },
       shardedNeighborStream(group, allQuery, gShard.features, offset, galleryTotal, gallery === null));
-    const scaled = (rec: Record<string, number> | undefined): Record<string, number> =>
-      Object.fromEntries(Object.entries(rec ?? {}).map(([k, v]) => [k, v * scale]));
-    const s = (v: number | null): number | null => (v === null ? null : v * scale);
-    const report: RetrievalReport = {
-      recall: { cosine: scaled(r.recall.cosine), l2: scaled(r.recall.l2) },
-      mapAtR: s(r.mapAtR), rPrecision: s(r.rPrecision), precisionAt1: s(r.precisionAt1),
-      protocol: gallery ? 'query-gallery' : 'leave-one-out', unit: scale === 1 ? 'fraction' : 'percent',
-      queries: r.queries, gallery: galleryTotal, queriesWithPositives: r.queriesWithPositives, seconds: 0,
-    };
+    const report = reportOf(r, gallery !== null, galleryTotal, scale);
     const nmiOpt = o.nmi ?? 'auto';
     const labels = gallery ? Int32Array.from([...allQl, ...allGl]) : allQl;
     const nk = labelCounts(labels).size, d = query.features.shape[1]!;

@@ -141,19 +141,25 @@ test('dml embed with 2 processes writes the same embeddings file as one', { time
   assert.ok(tidy(() => x.tensors.get('features')!.sub(y.tensors.get('features')!).abs().max().item()) < 1e-5);
 });
 
-test('a killed rank stops the job within the timeout, naming it; the last checkpoint resumes', { timeout: 180_000 }, async () => {
-  const out = path.join(root, 'kill');
-  const args = [...common.filter((a) => !a.startsWith('epochs=')), 'epochs=400', 'evalEvery=0', 'distributed.timeout=20', `out=${out}`];
-  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A 2-process training run that goes on for minutes, once its first checkpoint is written. */
+async function longRun(name: string, extra: string[] = []): Promise<{ out: string; args: string[]; launcher: ReturnType<typeof spawn>; exited: Promise<number | null>; stderr: () => string }> {
+  const out = path.join(root, name);
+  const args = [...common.filter((a) => !a.startsWith('epochs=')), 'epochs=400', 'evalEvery=0', ...extra, `out=${out}`];
+  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  launcher.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  launcher.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
-  // Wait for a checkpoint, then kill rank 1 (the launcher's second child).
   const t0 = Date.now();
   while (!existsSync(path.join(out, 'last.safetensors'))) {
     assert.ok(Date.now() - t0 < 90_000, `no checkpoint after 90 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  return { out, args, launcher, exited, stderr: () => stderr };
+}
+
+test('a killed rank stops the job within the timeout, naming it; the last checkpoint resumes', { timeout: 180_000 }, async () => {
+  const { out, args, launcher, exited, stderr } = await longRun('kill', ['distributed.timeout=20']);
+  // Kill rank 1 (the launcher's second child).
   const kids = childPids(launcher.pid!);
   assert.equal(kids.length, 2);
   const killedAt = Date.now();
@@ -162,8 +168,8 @@ test('a killed rank stops the job within the timeout, naming it; the last checkp
   const took = (Date.now() - killedAt) / 1000;
   assert.notEqual(code, 0);
   assert.ok(took < 20, `the job took ${took} s to stop`);
-  assert.match(stderr, /rank 1 \(pid \d+\) was killed by SIGKILL/);
-  assert.match(stderr, /rank 0\/2: .* lost rank 1/);
+  assert.match(stderr(), /rank 1 \(pid \d+\) was killed by SIGKILL/);
+  assert.match(stderr(), /rank 0\/2: .* lost rank 1/);
   // The last checkpoint is whole: a resumed run continues from it and finishes.
   const saved = metrics(out).filter((e) => e.type === 'epoch').length;
   const r = dml('train', '--nproc-per-node', '2', ...args.filter((a) => !a.startsWith('epochs=')), `epochs=${saved + 1}`, '--resume');
@@ -172,20 +178,10 @@ test('a killed rank stops the job within the timeout, naming it; the last checkp
 });
 
 test('SIGTERM to the launcher reaches every worker, and the launcher exits with the signal', { timeout: 120_000 }, async () => {
-  const out = path.join(root, 'sigterm');
-  const args = [...common.filter((a) => !a.startsWith('epochs=')), 'epochs=400', 'evalEvery=0', `out=${out}`];
-  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  launcher.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
-  const t0 = Date.now();
-  while (!existsSync(path.join(out, 'last.safetensors'))) {
-    assert.ok(Date.now() - t0 < 90_000, `no checkpoint after 90 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { launcher, exited, stderr } = await longRun('sigterm');
   const kids = childPids(launcher.pid!);
   launcher.kill('SIGTERM');
-  assert.equal(await exited, 128 + 15, stderr);
+  assert.equal(await exited, 128 + 15, stderr());
   for (const pid of kids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still runs`);
 });
 
