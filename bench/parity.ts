@@ -35,10 +35,13 @@ if (benchSteps) {
   const a = tsRes.images_per_s as number, b = pyRes.images_per_s as number;
   console.log(`training step, batch 128, ${values.threads} threads: TS ${tsRes.ms_per_step} ms (${a} img/s)  PyTorch ${pyRes.ms_per_step} ms (${b} img/s)  throughput ratio TS/PyTorch ${(a / b).toFixed(2)}`);
 } else {
-  const rTs = (tsRes.final_recall as { cosine: Record<string, number> }).cosine['1']!;
-  const rPy = (pyRes.final_recall as { cosine: Record<string, number> }).cosine['1']!;
-  const a = tsRes.train_images_per_s as number, b = pyRes.train_images_per_s as number;
+  type Recall = Record<'cosine' | 'l2', Record<string, number>>;
+  const recTs = tsRes.final_recall as Recall, recPy = pyRes.final_recall as Recall;
   console.log(`${values.epochs} epochs, ${values.threads} threads`);
-  console.log(`cosine R@1: TS ${rTs.toFixed(2)}  PyTorch ${rPy.toFixed(2)}  difference ${(rTs - rPy).toFixed(2)} points`);
+  for (const m of ['cosine', 'l2'] as const) {
+    const rTs = recTs[m]['1']!, rPy = recPy[m]['1']!;
+    console.log(`${m} R@1: TS ${rTs.toFixed(2)}  PyTorch ${rPy.toFixed(2)}  difference ${(rTs - rPy).toFixed(2)} points`);
+  }
+  const a = tsRes.train_images_per_s as number, b = pyRes.train_images_per_s as number;
   console.log(`train images/s: TS ${a.toFixed(1)}  PyTorch ${b.toFixed(1)}  ratio TS/PyTorch ${(a / b).toFixed(2)}`);
 }

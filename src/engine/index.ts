@@ -9,6 +9,7 @@ export * from './info.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as distributed from './distributed/index.js';
+export * as linalg from './linalg.js';
 export * from './gradcheck.js';
 export * from './io.js';
 export * from './image.js';

@@ -137,6 +137,17 @@ DML_FN(outer) { return Wrap(a.env(), at::outer(a.t(0), a.t(1))); }
 DML_FN(addmm) { return Wrap(a.env(), at::addmm(a.t(0), a.t(1), a.t(2), a.s(3), a.s(4))); }
 DML_FN(cdist) { return Wrap(a.env(), at::cdist(a.t(0), a.t(1), a.f64(2, 2.0))); }
 DML_FN(einsum) { return Wrap(a.env(), at::einsum(a.str(0), a.tensors(1))); }
+// Symmetric eigenproblems and SVD (torch.linalg); uplo names the triangle read, as in PyTorch.
+DML_FN(eigh) {
+  auto r = at::linalg_eigh(a.t(0), a.has(1) ? a.str(1) : std::string("L"));
+  return List(a.env(), {std::get<0>(r), std::get<1>(r)});
+}
+DML_FN(eigvalsh) { return Wrap(a.env(), at::linalg_eigvalsh(a.t(0), a.has(1) ? a.str(1) : std::string("L"))); }
+DML_FN(svd) {
+  auto r = at::linalg_svd(a.t(0), a.b(1, true));
+  return List(a.env(), {std::get<0>(r), std::get<1>(r), std::get<2>(r)});
+}
+DML_FN(svdvals) { return Wrap(a.env(), at::linalg_svdvals(a.t(0))); }
 DML_FN(diag) { return Wrap(a.env(), at::diag(a.t(0), a.i64(1, 0))); }
 DML_FN(diagonal) { return Wrap(a.env(), at::diagonal(a.t(0), a.i64(1, 0), a.i64(2, 0), a.i64(3, 1))); }
 DML_FN(triu) { return Wrap(a.env(), at::triu(a.t(0), a.i64(1, 0))); }
@@ -162,6 +173,7 @@ void RegisterMath(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, cumprod); DML_EXPORT(e, any); DML_EXPORT(e, all); DML_EXPORT(e, var); DML_EXPORT(e, std);
   DML_EXPORT(e, matmul); DML_EXPORT(e, mm); DML_EXPORT(e, bmm); DML_EXPORT(e, outer); DML_EXPORT(e, addmm); DML_EXPORT(e, cdist);
   DML_EXPORT(e, einsum); DML_EXPORT(e, diag); DML_EXPORT(e, diagonal); DML_EXPORT(e, triu); DML_EXPORT(e, tril);
+  DML_EXPORT(e, eigh); DML_EXPORT(e, eigvalsh); DML_EXPORT(e, svd); DML_EXPORT(e, svdvals);
 }
 
 }  // namespace dml

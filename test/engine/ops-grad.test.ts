@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   tensor, randn, Generator, gradcheck, tidy, liveTensors, noGrad, enableGrad, isGradEnabled, setGradEnabled, grad,
-  cat, stack, where, cdist, einsum, addmm, normalize, maximum, minimum, matmul, powScalar, type Tensor, nn,
+  cat, stack, where, cdist, einsum, addmm, normalize, maximum, minimum, matmul, powScalar, type Tensor, nn, linalg,
 } from '../../src/engine/index.js';
 
 const F = nn.functional;
@@ -109,6 +109,18 @@ const CASES: Record<string, GradCase> = {
   outer: c(() => [v([3], 108), v([2], 109)], (x, y) => x.outer(y!)),
   addmm: c(() => [v([2], 110), v([3, 2], 111), v([2, 2], 112)], (i, x, y) => addmm(i, x!, y!, 0.5, 2)),
   einsum: c(() => [v([2, 3], 113), v([4, 3], 114)], (x, y) => einsum('ij,kj->ik', x, y!)),
+  // Symmetrised inputs (finite differences then stay symmetric); vectors enter squared, which is
+  // independent of their sign, the only freedom of a decomposition with distinct values.
+  'linalg.eigvalsh': c(() => [v([4, 4], 140)], (x) => linalg.eigvalsh(x.add(x.t()))),
+  'linalg.eigh': c(() => [v([3, 3], 141)], (x) => {
+    const { values, vectors } = linalg.eigh(x.add(x.t()));
+    return cat([values, vectors.square().flatten()]);
+  }),
+  'linalg.svd': c(() => [v([3, 2], 142)], (x) => {
+    const { u, s: sv, vh } = linalg.svd(x, { fullMatrices: false });
+    return cat([u.square().flatten(), sv, vh.square().flatten()]);
+  }),
+  'linalg.svdvals': c(() => [v([2, 4], 143)], (x) => linalg.svdvals(x)),
   t: c(() => [v([2, 3], 115)], (x) => x.t().mul(tensor([1, 2], { dtype: 'float64' }))),
   diag: c(() => [v([3, 3], 116)], (x) => x.diag(1)),
   diagonal: c(() => [v([2, 3, 3], 117)], (x) => x.diagonal(0, 1, 2)),

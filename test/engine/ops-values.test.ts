@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Tensor, dispose, liveTensors, cat, stack, where, matmul, maximum, minimum, cdist, einsum, addmm, powScalar, normalize,
-  oneHot, zeros, ones, nn,
+  oneHot, zeros, ones, nn, linalg, tidy,
 } from '../../src/engine/index.js';
 import * as ops from '../../src/engine/ops.js';
 import { loadFixture, fromFix, assertMatchesValue, type FixTensor, type FixValue } from './engine-helpers.js';
@@ -16,6 +16,20 @@ type Result = Tensor | Tensor[];
 type Case = (...xs: Tensor[]) => Result;
 
 const pair = (r: { values: Tensor; indices: Tensor }): Tensor[] => [r.values, r.indices];
+/** Eigen- and singular vectors are unique up to sign: scale each by the sign of its largest-magnitude entry. */
+const signFix = (v: Tensor, dim: number): Tensor => tidy(() => v.mul(v.gather(dim, v.abs().argmax(dim, true)).sign()));
+const eighFixed = (x: Tensor, uplo: 'L' | 'U' = 'L'): Tensor[] => {
+  const { values, vectors } = linalg.eigh(x, uplo);
+  const fixed = signFix(vectors, -2);
+  vectors.dispose();
+  return [values, fixed];
+};
+const svdFixed = (x: Tensor, fullMatrices: boolean): Tensor[] => {
+  const r = linalg.svd(x, { fullMatrices });
+  const out = [signFix(r.u, -2), r.s, signFix(r.vh, -1)];
+  dispose([r.u, r.vh]);
+  return out;
+};
 /** In-place ops run on a clone; the case's result is the mutated clone. */
 const ip = (f: (x: Tensor, ...rest: Tensor[]) => unknown): Case => (x, ...rest) => {
   const y = x.clone();
@@ -258,6 +272,13 @@ const CASES: Record<string, Case> = {
   cdist: (x, y) => cdist(x, y!),
   'cdist.p1': (x, y) => cdist(x, y!, 1),
   'cdist.batched': (x, y) => cdist(x, y!),
+  'linalg.eigh': (x) => eighFixed(x),
+  'linalg.eigh.upper': (x) => eighFixed(x, 'U'),
+  'linalg.eigvalsh': (x) => linalg.eigvalsh(x),
+  'linalg.eigvalsh.batched': (x) => linalg.eigvalsh(x),
+  'linalg.svd': (x) => svdFixed(x, false),
+  'linalg.svd.full': (x) => svdFixed(x, true),
+  'linalg.svdvals': (x) => linalg.svdvals(x),
   einsum: (x, y) => einsum('ij,kj->ik', x, y!),
   'einsum.trace': (x) => einsum('ii', x),
   addmm: (i, x, y) => addmm(i, x!, y!, 0.5, 2),
@@ -370,6 +391,11 @@ test('every Tensor method with a PyTorch counterpart has a value case', () => {
   const missing = Object.getOwnPropertyNames(Tensor.prototype).filter((m) => !elsewhere.has(m) && !caseTargets.has(m));
   assert.deepEqual(missing, []);
   assert.ok(caseTargets.has('to'), 'to() has cases (to.int32, ...)');
+});
+
+test('every linalg function has a value case', () => {
+  const missing = Object.keys(linalg).filter((n) => !Object.keys(CASES).some((k) => k === `linalg.${n}` || k.startsWith(`linalg.${n}.`)));
+  assert.deepEqual(missing, []);
 });
 
 test('every ops.ts and nn.functional function has a value case', () => {

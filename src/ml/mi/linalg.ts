@@ -1,6 +1,7 @@
-// The symmetric eigenproblem of a covariance matrix, for PCA. The engine binds no linear-algebra
-// decompositions (no eigh/svd/qr/cholesky), so small problems are solved here in JS (cyclic Jacobi)
-// and large ones by subspace iteration whose matrix products run on the engine.
+// The symmetric eigenproblem of a covariance matrix, for PCA: small problems in JS (cyclic Jacobi),
+// large ones by subspace iteration whose matrix products run on the engine. Written before the
+// engine bound linalg.eigh; moving onto it would shift MI figures in the last digits, so it waits
+// for the shared-maths cleanup (one linear-algebra module).
 import { type Tensor, Generator, tensor, tidy, randn } from '../../engine/index.js';
 
 /**
