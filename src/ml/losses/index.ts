@@ -24,7 +24,9 @@ export { LiftedStructureLoss, type LiftedStructureOptions } from './lifted-struc
 export { NPairsLoss, type NPairsOptions } from './n-pairs.js';
 export { NTXentLoss, InfoNCELoss, type NTXentOptions } from './nt-xent.js';
 export { MarginLoss, type MarginLossOptions } from './margin.js';
-export { PairwiseCrossEntropyLoss, type PairwiseCrossEntropyOptions } from './pce.js';
+export {
+  PairwiseCrossEntropyLoss, pairwiseCrossEntropy, pceLambda, type PairwiseCrossEntropyOptions, type PceHead, type PceLambda, type PceParts, type PceSoftMean,
+} from './pce.js';
 export { createLoss, LOSS_NAMES, type LossName, type LossByName, type LossOptionsByName } from './registry.js';
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';

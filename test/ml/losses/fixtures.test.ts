@@ -14,6 +14,8 @@ const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).map((f) =
 function build(loss: string, c: FixtureCase): MetricLoss | LogitLoss {
   const options = { ...c.options } as Record<string, unknown>;
   if (c.miner) options.miner = new MultiSimilarityMiner({ epsilon: c.miner.epsilon });
+  // PCE's softMean 'head': the classifier's weights are stored as a nested list.
+  if (Array.isArray(options.head)) options.head = { weight: f64(options.head as number[][]) };
   const l = (createLoss as (n: LossName, o: object) => MetricLoss | LogitLoss)(loss as LossName, options);
   if (Object.keys(c.params).length > 0) {
     l.to('float64');
