@@ -87,9 +87,11 @@ export function pairwiseCrossEntropy(z: Tensor, cls: readonly number[], k: numbe
   const tightness = g.mul(y.matmul(y.t())).sum().div(-2 * lambda * n * n);
   const probs = p === 'uniform' ? full([n, k], 1 / k, z.dtype, { device: z.device })
     : p === 'pairwise' ? g.matmul(y).div(lambda * n).softmax(1) : p;
-  const softMeans = probs.t().matmul(z).div(n); // [K, d]: c_k^s
-  const logits = z.matmul(softMeans.t()).div(lambda); // [n, K]: z_iᵀc_k^s/λ = (1/(λn)) Σ_j p_jk z_iᵀz_j
-  const contrastive = logits.logsumexp(1).mean().sub(softMeans.square().sum().div(2 * lambda));
+  // In Gram form, so nothing of size K × d is built (K is 11,318 for SOP): with c_k^s = 1/n Σ_i p_ik z_i,
+  // z_iᵀc_k^s = (G p)_ik / n and Σ_k ‖c_k^s‖² = Σ_ik p_ik (G p)_ik / n².
+  const gp = g.matmul(probs); // [n, K]
+  const logits = gp.div(lambda * n); // (1/(λn)) Σ_j p_jk z_iᵀz_j
+  const contrastive = logits.logsumexp(1).mean().sub(probs.mul(gp).sum().div(2 * lambda * n * n));
   return { tightness, contrastive, lambda };
 }
 

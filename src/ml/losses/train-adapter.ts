@@ -23,6 +23,8 @@ export interface TrainableLoss {
    * when it sees only this rank's slice (logit losses, a mean over samples).
    */
   readonly gathered: boolean;
+  /** A classifier loss on the logits (CE and its variants): the trainer then measures CE against PCE. */
+  readonly usesLogits: boolean;
   compute(out: ModelOutput, labels: Tensor): Tensor;
 }
 
@@ -46,6 +48,7 @@ export function asTrainLoss(loss: MetricLoss | LogitLoss, group?: distributed.Pr
     name: loss.name,
     pairwise: loss.pairwise,
     gathered: multi && !(loss instanceof LogitLoss),
+    usesLogits: loss instanceof LogitLoss,
     ...(stateful ? { module: loss as unknown as nn.Module<never[], unknown> } : {}),
     compute,
   };

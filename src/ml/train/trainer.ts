@@ -18,6 +18,8 @@ import { saveCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointS
 import { Progress, formatSeconds } from './progress.js';
 import { embedSource } from './embed.js';
 import { shardRange } from '../data/range.js';
+import { measurePceBound } from '../losses/pce-bound.js';
+import { BoundAccumulator, type PceBoundRecord } from './bound.js';
 
 export interface TrainLoss {
   readonly name: string;
@@ -27,6 +29,8 @@ export interface TrainLoss {
   readonly module?: nn.Module<never[], unknown>;
   /** Multi-process: compute() sees the gathered global batch and returns world size × its loss. */
   readonly gathered?: boolean;
+  /** A classifier loss on the logits: each logged step also measures the head's CE against PCE. */
+  readonly usesLogits?: boolean;
   compute(out: EmbedderOutput, labels: Tensor): Tensor;
 }
 
@@ -370,12 +374,13 @@ export class Trainer {
     this.#commSeconds += (performance.now() - t0) / 1000;
   }
 
-  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number; commSeconds: number }> {
+  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number; commSeconds: number; bound: PceBoundRecord | null }> {
     this.model.train();
     this.loss.module?.train();
     const batches = this.sampler.epoch(epoch);
     const bar = this.isMain ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
     let images = 0, lossSum = 0, computeMs = 0;
+    const bound = new BoundAccumulator();
     this.#commSeconds = 0;
     const t0 = performance.now();
     // This rank's slice of each global batch, with the augmentation each image gets in the whole batch.
@@ -410,6 +415,8 @@ export class Trainer {
         // Every rank learns the global loss, so a divergence on one rank stops them all together.
         const { value: v, weight } = this.#globalLoss(own, b.labels.length);
         if (!Number.isFinite(v) || l === null) return { loss: Number.isFinite(v) ? NaN : v, lr: 0 };
+        // On the steps that are logged: the paper's "CE bounds PCE", on this rank's slice of the batch.
+        if (this.loss.usesLogits && (this.#step + 1) % this.cfg.logEvery === 0) bound.add(measurePceBound(out.features, out.logits, b.labels));
         this.optimizer.zeroGrad();
         this.#reducer?.prepare();
         (weight === 1 ? l : l.mul(weight)).backward();
@@ -436,9 +443,13 @@ export class Trainer {
     }
     bar?.done();
     const seconds = (performance.now() - t0) / 1000;
-    // Images of the global batch: every rank's slice.
-    if (grp) images = grp.allReduceNumbers([images])[0]!;
-    return { loss: lossSum / batches.length, imagesPerSecond: images / seconds, seconds, commSeconds: this.#commSeconds };
+    // Images of the global batch: every rank's slice; the bound's sums over every rank's samples.
+    if (grp) {
+      const sums = grp.allReduceNumbers([images, ...bound.sums()]);
+      images = sums[0]!;
+      bound.setSums(sums.slice(1));
+    }
+    return { loss: lossSum / batches.length, imagesPerSecond: images / seconds, seconds, commSeconds: this.#commSeconds, bound: bound.mean() };
   }
 
   async run(o: { resume?: boolean } = {}): Promise<TrainResult> {
@@ -491,6 +502,7 @@ export class Trainer {
           }
         }
       }
+      if (r.bound) this.record({ type: 'bound', epoch: epoch + 1, step: this.#step, ...r.bound });
       this.record({
         type: 'epoch', epoch: epoch + 1, step: this.#step, loss: r.loss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds,
         ...(grp ? { worldSize: grp.worldSize, commSeconds: r.commSeconds } : {}),

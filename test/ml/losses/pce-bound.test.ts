@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator, grad, linalg, randn, tensor, tidy, type Tensor } from '../../../src/engine/index.js';
-import { PairwiseCrossEntropyLoss, pairwiseCrossEntropy } from '../../../src/ml/losses/index.js';
+import { PairwiseCrossEntropyLoss, measurePceBound, pairwiseCrossEntropy } from '../../../src/ml/losses/index.js';
 import { assertClose, labelsOf } from './helpers.js';
 
 type M = number[][];
@@ -162,4 +162,23 @@ test("softMean 'head': p is the classifier's detached softmax; the head gets no 
     const head = { weight: randn([3, 5], { dtype: 'float64' }) };
     assert.throws(() => new PairwiseCrossEntropyLoss({ softMean: 'head', head }).forward(randn([4, 2], { dtype: 'float64' }), labelsOf([0, 1, 2, 0])), /the head takes 5-d features, the embeddings are 2-d/);
   });
+});
+
+test('measurePceBound: the classifier\'s plain CE and the PCE with its softmax as soft-mean probabilities', () => {
+  tidy(() => {
+    const g = new Generator(16);
+    const z = randn([9, 4], { dtype: 'float32', generator: g });
+    const weight = randn([3, 4], { dtype: 'float32', generator: g }), bias = randn([3], { dtype: 'float32', generator: g });
+    const logits = z.matmul(weight.t()).add(bias);
+    const cls = [0, 1, 2, 0, 1, 2, 0, 0, 1];
+    const m = measurePceBound(z, logits, cls);
+    const zs = z.double().tolist() as M, ss = logits.double().tolist() as M;
+    assertClose(m.ce, ss.reduce((a, r, i) => a + lse(r) - r[cls[i]!]!, 0) / cls.length, 'ce', 1e-12);
+    const loss = new PairwiseCrossEntropyLoss({ softMean: 'head', head: { weight: weight.double(), bias: bias.double() } });
+    assertClose(m.pce, loss.forward(z.double(), labelsOf(cls)).item(), 'pce (float32 logits)', 1e-6);
+    assertClose(m.pce, pce(zs, cls, 3, ss.map(softmaxRow), m.lambda), 'pce by hand', 1e-12);
+    assertClose(m.tightness + m.contrastive, m.pce, 'parts', 1e-12);
+    assertClose(m.lambda, PairwiseCrossEntropyLoss.lambdaEigen(z.double()), 'λ eigen', 1e-12);
+  });
+  tidy(() => assert.throws(() => measurePceBound(randn([2, 3]), randn([2, 2]), [0, 2]), /label 2 is outside the classifier's 2 classes/));
 });

@@ -27,6 +27,14 @@ test('train → metrics log, checkpoints, Recall@K table; eval and export reuse 
   assert.equal(evals.length, 2);
   assert.ok(typeof (evals[0]!.recall as { cosine: Record<string, number> }).cosine['1'] === 'number');
   for (const f of ['last.safetensors', 'best.safetensors']) assert.ok(existsSync(path.join(out, f)), f);
+  // A CE run measures its classifier's CE against PCE on every logged step (logEvery=1: all 5 batches of an epoch).
+  const bounds = log.filter((e) => e.type === 'bound') as Record<string, number>[];
+  assert.deepEqual(bounds.map((b) => b.epoch), [1, 2]);
+  for (const b of bounds) {
+    assert.equal(b.batches, 5);
+    for (const k of ['ce', 'pce', 'tightness', 'contrastive', 'lambda', 'ceMinusPce', 'ceAbovePce']) assert.ok(Number.isFinite(b[k]), `bound.${k}`);
+    assert.ok(Math.abs(b.tightness! + b.contrastive! - b.pce!) < 1e-9 && Math.abs(b.ce! - b.pce! - b.ceMinusPce!) < 1e-9 && b.lambda! > 0);
+  }
 
   const e = dml('eval', '--checkpoint', path.join(out, 'best.safetensors'), '--json');
   assert.equal(e.status, 0, e.stderr);
