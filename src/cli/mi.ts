@@ -6,6 +6,10 @@ import { loadEmbedder } from '../ml/train/load.js';
 import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedWithLogits } from '../ml/train/embed.js';
+import { measurePceBoundBatched, type PceBoundSummary } from '../ml/losses/index.js';
+import { readMetrics, type BoundPoint } from '../report/metrics.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 
 const HELP = `usage: dml mi --checkpoint FILE [--split test|train] [--k 3] [--json] [key=value ...]
 
@@ -13,7 +17,28 @@ Estimates I(Z;Y) between the embeddings Z and the labels Y in the paper's two vi
   discriminative  H(Y) - H(Y|Z), with H(Y|Z) the cross-entropy of the model's classifier (train split,
                   whose classes it knows) or of a cross-fitted linear probe (test split: unseen classes)
   generative      H(Z) - H(Z|Y), Kozachenko-Leonenko kNN entropies on PCA-whitened intrinsic coordinates
+With --split train it also measures the paper's bound: the classifier's cross-entropy against the
+pairwise cross-entropy (PCE) over random batches of the run's batchSize; a checkpoint inside a run folder also
+gets the run's per-epoch CE / PCE table (the 'bound' records of its metrics.jsonl).
 `;
+
+export function formatBound(b: PceBoundSummary, batchSize: number): string {
+  return `CE vs PCE (${b.batches} random batches of ${batchSize}): CE ${b.ce.toFixed(4)}, PCE ${b.pce.toFixed(4)} `
+    + `(tightness ${b.tightness.toFixed(4)}, contrastive ${b.contrastive.toFixed(4)}, λ ${b.lambda.toFixed(3)}); CE ≥ PCE in ${(b.ceAbovePce * 100).toFixed(0)}% of batches`;
+}
+
+export function formatBoundTable(rows: readonly BoundPoint[]): string {
+  const head = 'epoch        CE       PCE  tightness  contrastive         λ  CE≥PCE';
+  return [head, ...rows.map((r) => `${String(r.epoch).padStart(5)}  ${r.ce.toFixed(4).padStart(8)}  ${r.pce.toFixed(4).padStart(8)}  `
+    + `${r.tightness.toFixed(4).padStart(9)}  ${r.contrastive.toFixed(4).padStart(11)}  ${r.lambda.toPrecision(4).padStart(8)}  `
+    + `${r.ceAbovePce === null ? '—' : `${(r.ceAbovePce * 100).toFixed(0)}%`.padStart(6)}`)].join('\n');
+}
+
+/** The per-epoch bound records of the run folder holding the checkpoint, if any. */
+function runBounds(checkpoint: string): BoundPoint[] {
+  const file = path.join(path.dirname(checkpoint), 'metrics.jsonl');
+  return existsSync(file) ? readMetrics(file).bounds : [];
+}
 
 export function formatMi(r: MutualInformationReport): string {
   const lines = [`n = ${r.n}, classes = ${r.classes}, H(Y) = ${r.hY.nats.toFixed(3)} nats (${r.hY.bits.toFixed(3)} bits)`];
@@ -54,7 +79,16 @@ export const command = {
       try {
         e = await embedWithLogits(model, source);
         const r = mutualInformation(e.features, e.labels, { logits: values.split === 'train' ? e.logits : undefined, generative: { k } });
-        console.log(values.json ? JSON.stringify(r) : `MI report of ${values.checkpoint} on the ${values.split} split\n${formatMi(r)}`);
+        const bound = values.split === 'train' ? measurePceBoundBatched(e.features, e.logits, e.labels.dataNumbers(), { batchSize: config.batchSize, seed: config.seed }) : null;
+        const epochs = runBounds(values.checkpoint);
+        if (values.json) {
+          console.log(JSON.stringify({ ...r, ...(bound ? { pceBound: { ...bound, batchSize: config.batchSize } } : {}), ...(epochs.length ? { pceBoundByEpoch: epochs } : {}) }));
+        } else {
+          const out = [`MI report of ${values.checkpoint} on the ${values.split} split`, formatMi(r)];
+          if (bound) out.push(formatBound(bound, config.batchSize));
+          if (epochs.length) out.push(`CE and PCE per epoch of the run (training batches, ${path.join(path.dirname(values.checkpoint), 'metrics.jsonl')}):`, formatBoundTable(epochs));
+          console.log(out.join('\n'));
+        }
       } finally {
         dispose(e);
         await ds.close();

@@ -208,7 +208,27 @@ function trainingSection(m: RunMetrics): string {
       `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${num(e.loss, 4)}</td><td>${num(e.imagesPerSecond, 0)}</td><td>${e.seconds === null ? '—' : duration(e.seconds)}</td><td>${num(r1.get(e.epoch))}</td></tr>`).join('')}</table>`;
   }
   const note = m.train.length === 0 ? '<p class="note">No training-step records in metrics.jsonl.</p>' : '';
-  return `<div class="row">${charts.join('')}</div>${note}${table}`;
+  return `<div class="row">${charts.join('')}</div>${note}${table}${boundSection(m)}`;
+}
+
+/** CE against PCE per epoch (classifier-loss runs): Boudiaf et al.'s "CE bounds PCE", as measured. */
+function boundSection(m: RunMetrics): string {
+  const b = m.bounds;
+  if (b.length === 0) return '';
+  const pts = (get: (p: (typeof b)[number]) => number): Array<readonly [number, number]> => b.map((p) => [p.epoch, get(p)] as const);
+  const chart = lineChart({
+    title: 'Cross-entropy and pairwise cross-entropy (PCE)', xLabel: 'epoch', yLabel: 'nats', integerX: true,
+    series: [
+      { name: 'CE of the classifier', color: '#4e79a7', points: pts((p) => p.ce) },
+      { name: 'PCE (soft means from its softmax)', color: '#e15759', points: pts((p) => p.pce) },
+      { name: 'PCE tightness', color: '#59a14f', dash: '6 4', points: pts((p) => p.tightness) },
+      { name: 'PCE contrastive', color: '#f28e2b', dash: '6 4', points: pts((p) => p.contrastive) },
+    ],
+  });
+  const rows = b.map((p) => `<tr><td>${p.epoch}</td><td>${num(p.ce, 4)}</td><td>${num(p.pce, 4)}</td><td>${num(p.tightness, 4)}</td><td>${num(p.contrastive, 4)}</td><td>${num(p.lambda, 3)}</td><td>${p.ceAbovePce === null ? '—' : `${(p.ceAbovePce * 100).toFixed(0)}%`}</td></tr>`).join('');
+  return `<h3>CE and PCE</h3><p class="note">Means over the logged training batches of each epoch: the plain cross-entropy of the classifier, and the PCE `
+    + 'whose soft means use that classifier\'s softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (src/ml/losses/pce.ts). The last column is the share of batches with CE ≥ PCE.</p>'
+    + `<div class="row">${chart}</div><table><tr><th>epoch</th><th>CE</th><th>PCE</th><th>tightness</th><th>contrastive</th><th>λ</th><th>CE ≥ PCE</th></tr>${rows}</table>`;
 }
 
 function logEvery(m: RunMetrics): number | string {

@@ -33,11 +33,26 @@ export interface EpochPoint {
   seconds: number | null;
 }
 
+/** A classifier-loss run's per-epoch CE-versus-PCE measurement (src/ml/train/bound.ts). */
+export interface BoundPoint {
+  epoch: number;
+  step: number;
+  ce: number;
+  pce: number;
+  tightness: number;
+  contrastive: number;
+  lambda: number;
+  /** Fraction of the measured batches where CE ≥ PCE. */
+  ceAbovePce: number | null;
+  batches: number | null;
+}
+
 export interface RunMetrics {
   file: string;
   train: TrainPoint[];
   eval: EvalPoint[];
   epochs: EpochPoint[];
+  bounds: BoundPoint[];
   /** Lines with a type this reader does not know, by type. */
   otherTypes: Record<string, number>;
   /** Non-fatal problems (a truncated last line of a run still being written, duplicates). */
@@ -68,7 +83,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 /** Parses metrics.jsonl text; `file` names the source in errors. */
 export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
-  const out: RunMetrics = { file, train: [], eval: [], epochs: [], otherTypes: {}, warnings: [], lines: 0 };
+  const out: RunMetrics = { file, train: [], eval: [], epochs: [], bounds: [], otherTypes: {}, warnings: [], lines: 0 };
   const lines = text.split('\n');
   const unterminated = !text.endsWith('\n');
   let lastContent = -1;
@@ -77,6 +92,7 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
   const trainByStep = new Map<number, TrainPoint>();
   const evalByEpoch = new Map<number, EvalPoint>();
   const epochByEpoch = new Map<number, EpochPoint>();
+  const boundByEpoch = new Map<number, BoundPoint>();
   let replaced = 0;
   for (let i = 0; i <= lastContent; i++) {
     const line = lines[i]!.trim();
@@ -142,6 +158,16 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
         epochByEpoch.set(p.epoch, p);
         break;
       }
+      case 'bound': {
+        const p: BoundPoint = {
+          epoch: num('epoch', true)!, step: num('step', false) ?? 0, ce: num('ce', true)!, pce: num('pce', true)!,
+          tightness: num('tightness', true)!, contrastive: num('contrastive', true)!, lambda: num('lambda', true)!,
+          ceAbovePce: num('ceAbovePce', false), batches: num('batches', false),
+        };
+        if (boundByEpoch.has(p.epoch)) replaced++;
+        boundByEpoch.set(p.epoch, p);
+        break;
+      }
       default:
         out.otherTypes[type] = (out.otherTypes[type] ?? 0) + 1;
     }
@@ -150,6 +176,7 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
   out.train = [...trainByStep.values()].sort((a, b) => a.step - b.step);
   out.eval = [...evalByEpoch.values()].sort((a, b) => a.epoch - b.epoch);
   out.epochs = [...epochByEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+  out.bounds = [...boundByEpoch.values()].sort((a, b) => a.epoch - b.epoch);
   if (replaced > 0) out.warnings.push(`${replaced} records repeat an earlier step or epoch (a resumed run); the later ones are shown`);
   return out;
 }

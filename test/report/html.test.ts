@@ -24,6 +24,7 @@ function syntheticMetrics(epochs: number, stepsPerEpoch: number): string {
       type: 'eval', epoch: e, step, recall: { cosine: { 1: r, 2: r + 5, 4: r + 8, 8: r + 10 }, l2: { 1: r - 1, 2: r + 4, 4: r + 7, 8: r + 9 } },
       mapAtR: 30 + e, rPrecision: 40 + e, precisionAt1: r, protocol: 'leave-one-out', unit: 'percent', queries: 60, gallery: 60, queriesWithPositives: 60, seconds: 0.1, nmi: 50 + e,
     }));
+    lines.push(JSON.stringify({ type: 'bound', epoch: e, step, ce: 1.5 / e, pce: 1.2 / e, tightness: -0.4 / e, contrastive: 1.6 / e, lambda: 3, ceMinusPce: 0.3 / e, ceAbovePce: 1, batches: 4 }));
     lines.push(JSON.stringify({ type: 'epoch', epoch: e, step, loss: 1 / e, imagesPerSecond: 1000, seconds: 3 }));
   }
   return `${lines.join('\n')}\n`;
@@ -120,7 +121,7 @@ test('the HTML builder writes one self-contained page with every section, valid 
   assert.ok(page.includes('synthetic &lt;run&gt;'));
   // SVG: balanced, finite numbers, well-formed path data.
   const svgs = [...page.matchAll(/<svg[\s\S]*?<\/svg>/g)].map((m) => m[0]);
-  assert.equal(svgs.length, 5, 'loss, lr, recall, other metrics, t-SNE');
+  assert.equal(svgs.length, 6, 'loss, lr, CE and PCE, recall, other metrics, t-SNE');
   svgs.forEach((s, i) => assertBalanced(s, `svg ${i}`));
   assertBalanced(page.replace(/<!DOCTYPE html>/, ''), 'page');
   const paths = [...page.matchAll(/<path d="([^"]*)"/g)].map((m) => m[1]!);
@@ -129,7 +130,7 @@ test('the HTML builder writes one self-contained page with every section, valid 
   assert.ok(!/NaN|Infinity|undefined/.test(page));
   for (const m of page.matchAll(/\b(?:cx|cy|x|y|x1|y1|x2|y2|width|height|r)="([^"]*)"/g)) assert.ok(Number.isFinite(Number(m[1])), `attribute value ${m[0]}`);
   // t-SNE: one circle per point, a legend entry per class.
-  const tsneSvg = svgs[4]!;
+  const tsneSvg = svgs[5]!;
   assert.equal((tsneSvg.match(/<circle cx/g) ?? []).length, 60 + 3);
   for (const name of ['alpha', 'beta', 'gamma']) assert.ok(tsneSvg.includes(`>${name} <tspan`), name);
   // Retrieval: thumbnails, wrong neighbours with the red class and ✗, right ones with ✓.
@@ -145,6 +146,7 @@ test('the HTML builder writes one self-contained page with every section, valid 
   assert.ok(page.includes('epoch 3 — last logged evaluation'));
   assert.ok(page.includes('re-evaluated now'));
   assert.ok(page.includes('<td>90.00</td>'), 'R@1 of epoch 3');
+  assert.ok(page.includes('<h3>CE and PCE</h3>') && page.includes('<td>0.5000</td><td>0.4000</td>'), 'the CE/PCE table (epoch 3: CE 0.5, PCE 0.4)');
   assert.ok(page.includes('cross-fitted linear probe (5 folds)'));
   assert.ok(page.includes('Estimator warnings: a warning'));
 });
@@ -187,7 +189,7 @@ test('run-directory errors name the file: missing directory, metrics, checkpoint
   mkdirSync(run);
   assert.throws(() => openRun(run), (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}: not found`));
   writeFileSync(path.join(run, 'metrics.jsonl'), `${syntheticMetrics(1, 5)}{oops}\n`);
-  assert.throws(() => openRun(run), (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}:4: malformed JSON`));
+  assert.throws(() => openRun(run), (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}:5: malformed JSON`));
   writeFileSync(path.join(run, 'metrics.jsonl'), syntheticMetrics(1, 5));
   assert.throws(() => openRun(run), (e: unknown) => (e as Error).message === `${path.join(run, 'best.safetensors')}: checkpoint not found`);
   writeFileSync(path.join(run, 'last.safetensors'), '');

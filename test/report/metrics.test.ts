@@ -31,6 +31,14 @@ test('parses train, eval and epoch records; sorts; later records win over repeat
   assert.equal(bestEval(m.eval)!.epoch, 2);
 });
 
+test('parses the CE-versus-PCE bound records of a classifier-loss run; a missing field names the line', () => {
+  const bound = (epoch: number, ce: number): string => JSON.stringify({ type: 'bound', epoch, step: epoch * 10, ce, pce: ce - 0.2, tightness: -0.5, contrastive: ce + 0.3, lambda: 2, ceMinusPce: 0.2, ceAbovePce: 1, batches: 3 });
+  const m = parseMetrics([train(10, 1), bound(2, 0.9), bound(1, 1.1)].join('\n') + '\n');
+  assert.deepEqual(m.bounds.map((b) => [b.epoch, b.ce, b.ceAbovePce, b.batches]), [[1, 1.1, 1, 3], [2, 0.9, 1, 3]]);
+  assert.deepEqual(m.otherTypes, {});
+  assert.throws(() => parseMetrics(`${train(10, 1)}\n{"type":"bound","epoch":1,"ce":1}\n`, 'm.jsonl'), /^MetricsError: m\.jsonl:2: bound record lacks numeric "pce"/);
+});
+
 test('a malformed line is an error naming the file and the line number', () => {
   const lines = [train(10, 1), train(20, 0.9), '{"type":"train","epoch":1,"step":30,"loss":', train(40, 0.8)];
   assert.throws(() => parseMetrics(lines.join('\n') + '\n', 'runs/x/metrics.jsonl'), (e: unknown) => {

@@ -27,7 +27,9 @@ export { MarginLoss, type MarginLossOptions } from './margin.js';
 export {
   PairwiseCrossEntropyLoss, pairwiseCrossEntropy, pceLambda, type PairwiseCrossEntropyOptions, type PceHead, type PceLambda, type PceParts, type PceSoftMean,
 } from './pce.js';
-export { measurePceBound, type PceBoundSample } from './pce-bound.js';
+export {
+  measurePceBound, measurePceBoundBatched, PceBoundAccumulator, type PceBoundSample, type PceBoundSummary,
+} from './pce-bound.js';
 export { createLoss, LOSS_NAMES, type LossName, type LossByName, type LossOptionsByName } from './registry.js';
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';

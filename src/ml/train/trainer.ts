@@ -18,8 +18,7 @@ import { saveCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointS
 import { Progress, formatSeconds } from './progress.js';
 import { embedSource } from './embed.js';
 import { shardRange } from '../data/range.js';
-import { measurePceBound } from '../losses/pce-bound.js';
-import { BoundAccumulator, type PceBoundRecord } from './bound.js';
+import { measurePceBound, PceBoundAccumulator, type PceBoundSummary } from '../losses/pce-bound.js';
 
 export interface TrainLoss {
   readonly name: string;
@@ -374,13 +373,13 @@ export class Trainer {
     this.#commSeconds += (performance.now() - t0) / 1000;
   }
 
-  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number; commSeconds: number; bound: PceBoundRecord | null }> {
+  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number; commSeconds: number; bound: PceBoundSummary | null }> {
     this.model.train();
     this.loss.module?.train();
     const batches = this.sampler.epoch(epoch);
     const bar = this.isMain ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
     let images = 0, lossSum = 0, computeMs = 0;
-    const bound = new BoundAccumulator();
+    const bound = new PceBoundAccumulator();
     this.#commSeconds = 0;
     const t0 = performance.now();
     // This rank's slice of each global batch, with the augmentation each image gets in the whole batch.

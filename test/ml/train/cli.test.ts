@@ -36,6 +36,19 @@ test('train → metrics log, checkpoints, Recall@K table; eval and export reuse 
     assert.ok(Math.abs(b.tightness! + b.contrastive! - b.pce!) < 1e-9 && Math.abs(b.ce! - b.pce! - b.ceMinusPce!) < 1e-9 && b.lambda! > 0);
   }
 
+  // dml mi on the training classes: both MI views, CE against PCE on the checkpoint, and the run's per-epoch table.
+  const mi = dml('mi', '--checkpoint', path.join(out, 'last.safetensors'), '--split', 'train');
+  assert.equal(mi.status, 0, mi.stderr);
+  assert.match(mi.stdout, /discriminative \(logits\): I = H\(Y\) - CE/);
+  assert.match(mi.stdout, /CE vs PCE \(5 random batches of 16\): CE \d\.\d{4}, PCE -?\d\.\d{4} \(tightness -?\d\.\d{4}, contrastive \d\.\d{4}, λ \d+\.\d{3}\); CE ≥ PCE in \d+% of batches/);
+  assert.match(mi.stdout, /CE and PCE per epoch of the run[^\n]*\nepoch +CE +PCE +tightness +contrastive +λ +CE≥PCE\n +1 [^\n]+\n +2 /);
+  const miJson = dml('mi', '--checkpoint', path.join(out, 'last.safetensors'), '--split', 'train', '--json');
+  assert.equal(miJson.status, 0, miJson.stderr);
+  const mj = JSON.parse(miJson.stdout.trim().split('\n').pop()!) as { pceBound: Record<string, number>; pceBoundByEpoch: unknown[]; discriminative: { crossEntropy: { nats: number } } };
+  assert.equal(mj.pceBound.batches, 5);
+  assert.equal(mj.pceBoundByEpoch.length, 2);
+  assert.ok(Math.abs(mj.pceBound.tightness! + mj.pceBound.contrastive! - mj.pceBound.pce!) < 1e-9);
+
   const e = dml('eval', '--checkpoint', path.join(out, 'best.safetensors'), '--json');
   assert.equal(e.status, 0, e.stderr);
   const report = JSON.parse(e.stdout.trim().split('\n').pop()!) as { recall: { cosine: Record<string, number> }; queries: number };
