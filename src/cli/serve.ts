@@ -30,7 +30,8 @@ options:
   --queue N              requests that may wait for an inference slot; more get 503 (default 32)
   --threads N            libtorch intra-op threads (default: libtorch's choice)
   --max-upload-mb N      largest upload in MB (default 10; larger gets 413)
-  --max-pixels N         largest image in pixels (default 40000000; larger gets 422)
+  --max-pixels N         largest image in pixels; larger gets 422 (default: 40000000 for gallery images,
+                         and for uploads 256 × the model's input pixels, between 4 and 40 million)
   --timeout-ms N         per-request inference timeout (default 30000; then 504)
   --image-size N         model input size (default: the checkpoint's data.imageSize, 28 for Fashion-MNIST)
   --resize N             shorter side before the centre crop (default: the checkpoint's data.resize)

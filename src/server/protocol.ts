@@ -8,7 +8,10 @@ export interface WorkerInit {
   /** EngineLock's SharedArrayBuffer, the same for every worker. */
   lock: SharedArrayBuffer;
   overrides: PreprocessOverrides;
+  /** Largest image read, in pixels (gallery images and, when maxQueryPixels is null, the bound of uploads). */
   maxPixels: number;
+  /** Largest uploaded query in pixels; null: derived from the model's input size (defaultQueryPixels). */
+  maxQueryPixels: number | null;
   /** libtorch intra-op threads (0: leave libtorch's default). */
   threads: number;
   /** Most decoded queries run through the model in one forward. */
@@ -28,6 +31,8 @@ export interface ModelInfo {
   /** JSON of the preprocessing PipelineSpec. */
   preprocess: string;
   inputSize: [number, number];
+  /** The upload limit in force, in pixels. */
+  maxQueryPixels: number;
 }
 
 export type GalleryInput = { file: string; where: string } | { bytes: Uint8Array };

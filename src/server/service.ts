@@ -30,7 +30,11 @@ export interface RetrievalOptions {
   maxQueue?: number;
   /** libtorch intra-op threads (0: libtorch's default). */
   threads?: number;
-  /** Largest image accepted, in pixels (default 40 million); larger ones get 422. */
+  /**
+   * Largest image accepted, in pixels; larger ones get 422. Default: 40 million for gallery images,
+   * and for uploads 256 × the model's input pixels within [4, 40] million (defaultQueryPixels).
+   * Given, it is the limit of both.
+   */
   maxPixels?: number;
   imageSize?: number;
   resize?: number;
@@ -86,7 +90,7 @@ export interface QueryOptions {
 
 export interface ServiceStats {
   gallery: { source: string; kind: 'list' | 'folder'; size: number; classes: number };
-  model: { arch: string; dim: number; inChannels: number; inputSize: [number, number]; numClasses: number; checkpoint: string; epoch: number; dataKind: string };
+  model: { arch: string; dim: number; inChannels: number; inputSize: [number, number]; numClasses: number; checkpoint: string; epoch: number; dataKind: string; maxQueryPixels: number };
   index: { kind: IndexKind; size: number; dim: number; approximate: boolean; cache: string | null; builtFrom: 'cache' | 'embedded' | 'provided'; buildSeconds: number };
   queue: LimiterStats & { workers: number; workerInflight: number; workerRestarts: number; jobTimeoutMs: number };
   uptimeSeconds: number;
@@ -125,7 +129,7 @@ export class RetrievalService {
     log(`gallery ${o.gallery}: ${gallery.items.length} images in ${gallery.classNames.length} classes`);
     const pool = await InferencePool.start(o.workers, {
       checkpoint: o.checkpoint, overrides: { ...(o.imageSize ? { imageSize: o.imageSize } : {}), ...(o.resize ? { resize: o.resize } : {}) },
-      maxPixels: o.maxPixels, threads: o.threads, maxBatch: o.maxBatch, debugDelayMs: o.debugDelayMs,
+      maxPixels: o.maxPixels, maxQueryPixels: options.maxPixels ?? null, threads: o.threads, maxBatch: o.maxBatch, debugDelayMs: o.debugDelayMs,
     });
     const svc = new RetrievalService(gallery, pool, o);
     try {
@@ -336,7 +340,7 @@ export class RetrievalService {
       gallery: { source: path.basename(this.gallery.source), kind: this.gallery.kind, size: this.gallery.items.length, classes: this.gallery.classNames.length },
       model: {
         arch: info.arch, dim: info.dim, inChannels: info.inChannels, inputSize: info.inputSize, numClasses: info.numClasses,
-        checkpoint: path.basename(this.#o.checkpoint), epoch: info.epoch, dataKind: info.dataKind,
+        checkpoint: path.basename(this.#o.checkpoint), epoch: info.epoch, dataKind: info.dataKind, maxQueryPixels: info.maxQueryPixels,
       },
       index: {
         kind: this.#o.index, size: this.gallery.items.length, dim: info.dim, approximate: this.#lance?.approximate ?? false,

@@ -12,6 +12,7 @@ import { loadEmbedder, type LoadedEmbedder } from '../ml/train/load.js';
 import { Pipeline } from '../ml/data/pipeline.js';
 import { readImageBytes } from '../ml/data/image.js';
 import { Rng } from '../ml/data/rng.js';
+import { defaultQueryPixels } from '../ml/data/limits.js';
 import { EngineLock, guardNativeDispose } from './engine-lock.js';
 import { ExactIndex, type Metric } from './exact-index.js';
 import { CACHE_FORMAT, CACHE_META_KEY } from './index-cache.js';
@@ -48,8 +49,9 @@ try {
   pipeline = Pipeline.fromSpec(spec);
   info = {
     arch: o.arch, dim: o.numFeatures, inChannels: o.inChannels, numClasses: o.numClasses, epoch: loaded!.epoch,
-    dataKind: loaded!.config.data.kind, preprocess: JSON.stringify(spec), inputSize: inputSizeOf(spec),
+    dataKind: loaded!.config.data.kind, preprocess: JSON.stringify(spec), inputSize: inputSizeOf(spec), maxQueryPixels: 0,
   };
+  info.maxQueryPixels = Math.min(init.maxPixels, init.maxQueryPixels ?? defaultQueryPixels(...info.inputSize));
   post({ type: 'ready', info });
 } catch (e) {
   post({ type: 'init-error', message: (e as Error).message });
@@ -62,7 +64,7 @@ function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
 const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Decodes and transforms one image to CHW floats, telling huge images from broken ones. */
-async function decode(bytes: Uint8Array, what: string): Promise<Float32Array> {
+async function decode(bytes: Uint8Array, what: string, upload = false): Promise<Float32Array> {
   let width: number | undefined, height: number | undefined;
   try {
     // Header only: a decompression bomb is refused before libvips allocates anything.
@@ -73,6 +75,11 @@ async function decode(bytes: Uint8Array, what: string): Promise<Float32Array> {
   if (!width || !height) throw imageFailure('undecodable_image', `${what}: the image has no dimensions`);
   if (width * height > init.maxPixels) {
     throw imageFailure('image_too_large', `${what}: ${width}×${height} = ${width * height} pixels exceeds the limit of ${init.maxPixels}`);
+  }
+  if (upload && width * height > info.maxQueryPixels) {
+    const [h, w] = info.inputSize;
+    throw imageFailure('image_too_large', `${what}: ${width}×${height} = ${width * height} pixels exceeds this server's upload limit of ${info.maxQueryPixels} `
+      + `(${init.maxQueryPixels === null ? `derived from the model's ${h}×${w} input; ` : ''}dml serve --max-pixels sets it); send a smaller image`);
   }
   let img;
   try {
@@ -208,7 +215,7 @@ async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; trans
     }
     case 'query-image': {
       if (init.debugDelayMs > 0) await sleep(init.debugDelayMs);
-      const vector = await embedQuery(await decode(req.bytes, 'image'));
+      const vector = await embedQuery(await decode(req.bytes, 'image', true));
       const hits = req.search ? await search(vector, req.k, req.metric) : null;
       return { result: { op: 'query-image', vector, hits }, transfer: [] };
     }

@@ -7,3 +7,12 @@
  * allocation in the resampler.
  */
 export const MAX_IMAGE_SIDE = 8192;
+
+/**
+ * Pixels an uploaded query may have, by default, for a model taking h×w inputs: 256 times the input
+ * (a 16× downscale on each side), at least 4 Mpx and at most 40 Mpx. Decoding costs time in
+ * proportion to the pixels, so a 28-px model need not decode 40-Mpx uploads (0.8 s of CPU each).
+ */
+export function defaultQueryPixels(h: number, w: number): number {
+  return Math.min(40_000_000, Math.max(4_000_000, 256 * h * w));
+}
