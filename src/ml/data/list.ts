@@ -25,6 +25,10 @@ interface RawEntry {
 }
 
 const INT_RE = /^[+-]?\d+$/;
+/** Longest list line: a Linux path is at most 4096 bytes (PATH_MAX), a label a few digits. */
+const MAX_LINE = 8192;
+/** A line quoted in an error, cut so that a hostile list cannot make the message megabytes long. */
+const quoteLine = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}… (${s.length} characters)` : s);
 
 function parseListFile(file: string): RawEntry[] {
   let text: string;
@@ -41,6 +45,7 @@ function parseListFile(file: string): RawEntry[] {
     const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
     const where = `${file}:${i + 1}`;
+    if (line.length > MAX_LINE) throw new Error(`${where}: the line is ${line.length} characters long (a 'path,label' line has at most ${MAX_LINE})`);
     // The last comma splits, so paths with commas survive.
     const comma = line.lastIndexOf(',');
     const p = comma < 0 ? '' : line.slice(0, comma).trim();
@@ -52,7 +57,7 @@ function parseListFile(file: string): RawEntry[] {
         sawData = true;
         continue;
       }
-      throw new Error(`${where}: expected 'path,label' with an integer label, got '${line}'`);
+      throw new Error(`${where}: expected 'path,label' with an integer label, got '${quoteLine(line)}'`);
     }
     sawData = true;
     const original = Number(l);

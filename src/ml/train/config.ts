@@ -233,8 +233,24 @@ export function resolveConfig(o: { preset?: string; file?: string; overrides?: s
   if (o.file) merge(cfg as unknown as Record<string, unknown>, fileCfg, o.file);
   for (const arg of o.overrides ?? []) merge(cfg as unknown as Record<string, unknown>, parseOverride(arg, cfg), `override '${arg}'`);
   expandHome(cfg);
-  validate(cfg);
+  try {
+    validate(cfg);
+  } catch (e) {
+    throw new Error(`${originOf((e as Error).message, o.overrides ?? [], o.file, fileCfg, presetName)}: ${(e as Error).message}`);
+  }
   return cfg;
+}
+
+/** Where the value a validation error is about came from: the last override of its key, the file or the preset. */
+function originOf(message: string, overrides: readonly string[], file: string | undefined, fileCfg: Record<string, unknown>, preset: string): string {
+  const key = /^config: (?:unknown )?'?([A-Za-z][\w.]*)/.exec(message)?.[1];
+  if (key === undefined) return 'configuration';
+  const arg = [...overrides].reverse().find((a) => a.slice(0, a.indexOf('=')) === key);
+  if (arg !== undefined) return `override '${arg.length > 80 ? `${arg.slice(0, 80)}…` : arg}'`;
+  let node: unknown = fileCfg;
+  for (const part of key.split('.')) node = typeof node === 'object' && node !== null && Object.hasOwn(node, part) ? (node as Record<string, unknown>)[part] : undefined;
+  if (file !== undefined && node !== undefined) return file;
+  return `preset ${preset}`;
 }
 
 /**
