@@ -434,7 +434,7 @@ describe('torch.save zip files', () => {
         return w.stop().bytes();
       };
       const storage = { '0': new Uint8Array(4 * n) };
-      rejects(load(aliased(10), storage), /evil\.pt/, /tensors add up to more than \d+ bytes, over 2x the file's \d+: storages are shared by too many tensors \(at 'w\d'\)/);
+      rejects(load(aliased(10), storage), /evil\.pt/, /tensors add up to more than \d+ bytes, over 2x the file's \d+: storages shared by too many tensors, or compressed far past their size \(at 'w\d'\)/);
       const tied = load(aliased(2), storage)();
       assert.deepEqual([...tied.keys()], ['w0', 'w1']);
     });
@@ -466,6 +466,14 @@ describe('torch.save zip files', () => {
     it('reads ZIP64 central directories and deflated entries', () => {
       expectGood(loadTorchStateDict(buildTorchZip(pkl, { '0': storage }, [], { zip64: true })));
       expectGood(loadTorchStateDict(buildTorchZip(pkl, { '0': storage }, [], { deflate: true, zip64: true })));
+    });
+
+    it('a deflated storage that would inflate far past the file is refused before it is inflated', () => {
+      const n = 4 << 20; // 16 MiB of zeros deflate to about 16 KiB
+      const big = new PickleWriter().proto().emptyDict().str('w').tensor('FloatStorage', '0', n, 0, [n], [1]).setItem().stop().bytes();
+      const file = buildTorchZip(big, { '0': new Uint8Array(4 * n) }, [], { deflate: true });
+      assert.ok(file.byteLength < 1 << 20, `the bomb is ${file.byteLength} bytes`);
+      rejects(() => loadTorchStateDict(file, 'bomb.pt'), /bomb\.pt/, /compressed far past their size \(at 'w'\)/);
     });
 
     it('byte-swaps big-endian archives without touching the input', () => {

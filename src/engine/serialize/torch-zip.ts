@@ -343,7 +343,7 @@ function flatten(root: PyValue, fail: (m: string) => Error, fileBytes: number): 
       total += shapeNumel(value.size, 'tensor') * bytesPerElement(value.storage.dtype);
       if (total > budget) {
         throw fail(`its tensors add up to more than ${budget} bytes, over ${MAX_TENSOR_BYTES_PER_FILE_BYTE}x the file's ${fileBytes}: `
-          + `storages are shared by too many tensors (at '${name}')`);
+          + `storages shared by too many tensors, or compressed far past their size (at '${name}')`);
       }
       try {
         out.set(name, value.tensor());
