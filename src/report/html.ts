@@ -74,7 +74,8 @@ export interface ReportInput {
   warnings?: readonly string[];
 }
 
-const CSS = `
+/** The reports' style sheet, also used by the benches' pages. */
+export const REPORT_CSS = `
 :root{--fg:#1f2328;--muted:#656d76;--line:#d0d7de;--bg:#f6f8fa;--card:#fff;--bad:#d1242f;--good:#1a7f37}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
@@ -165,7 +166,7 @@ export function buildReportHtml(r: ReportInput): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(r.title)}</title>
-<style>${CSS}</style></head>
+<style>${REPORT_CSS}</style></head>
 <body><main>
 <h1>${esc(r.title)}</h1>
 <p class="sub">${esc(r.runDir)}${r.dataset ? ` · ${esc(r.dataset)}` : ''}${r.checkpoint ? ` · checkpoint ${esc(r.checkpoint.file)} (epoch ${r.checkpoint.epoch})` : ''}</p>
