@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig, loadConfigFile, PRESETS } from '../ml/train/config.js';
+import { configKeysHelp } from '../ml/train/config-keys.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { Trainer, NonFiniteLossError, checkDevice, type EvalMetrics } from '../ml/train/trainer.js';
 import { trainerDeps } from '../ml/train/wiring.js';
@@ -24,6 +25,9 @@ metrics.jsonl. RUN_DIR is the config's "out" (default runs/<preset>).
 ${LAUNCH_HELP}
   The global batch (batchSize) is split across the ranks; distributed.syncBn=true synchronises
   BatchNorm statistics; distributed.timeout (s) bounds every collective.
+
+keys (key = default   (accepted values), then what it does):
+${configKeysHelp()}
 `;
 
 export function formatRecallTable(m: EvalMetrics): string {

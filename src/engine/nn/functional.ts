@@ -75,6 +75,11 @@ export interface CrossEntropyOptions {
   weight?: Tensor | null;
   reduction?: Reduction;
   ignoreIndex?: number;
+  /**
+   * As torch.nn.functional.cross_entropy's label_smoothing: the target is (1 - labelSmoothing) on
+   * the true class plus labelSmoothing / C on every class. (The paper's ε, spread over the other
+   * C - 1 classes only, is the smooth-ce loss's epsilon.)
+   */
   labelSmoothing?: number;
 }
 export const crossEntropy = (logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor =>

@@ -4,8 +4,9 @@
 // layer1.0.bn1.running_mean, ...) at the top level, so ImageNet weights load 1:1 (fc.* is skipped).
 import { type Tensor, tensor, nn, normalize, noGrad } from '../../engine/index.js';
 import { BasicBlock, Bottleneck, conv1x1, pipe, reluInPlace, type ResidualBlock } from './blocks.js';
+import type { Arch } from './arch-names.js';
 
-export type Arch = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnext50_32x4d';
+export type { Arch } from './arch-names.js';
 export const ARCHS: Record<Arch, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }> = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2], groups: 1, widthPerGroup: 64 },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64 },

@@ -1,14 +1,14 @@
 // Training configuration: presets reproducing the paper's runs, a config file (JSON or YAML) and
 // key=value overrides, validated with errors that name the offending key.
 import { readFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
+import { homedir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Arch } from '../models/resnet.js';
-import { MAX_IMAGE_SIDE } from '../data/limits.js';
+import type { Arch } from '../models/arch-names.js';
+import { CONFIG_KEY_LIST, checkValue, configDefaults, type ConfigKeyName, type DATASETS, type SCHEDULES } from './config-keys.js';
 
-export type DatasetKind = 'fashion-mnist' | 'cub' | 'cars' | 'sop' | 'inshop' | 'list' | 'folder';
-export type ScheduleKind = 'warmcos' | 'cos' | 'step' | 'warmstep' | 'none';
+export type DatasetKind = (typeof DATASETS)[number];
+export type ScheduleKind = (typeof SCHEDULES)[number];
 
 export interface TrainConfig {
   preset: string;
@@ -50,7 +50,11 @@ export interface TrainConfig {
   loss: {
     /** A name from src/ml/losses (smooth-ce, cross-entropy, norm-softmax, triplet, multi-similarity, ...). */
     name: string;
-    /** ε of smooth-ce. */
+    /**
+     * PyTorch's label_smoothing for `cross-entropy` (1 - ls on the true class plus ls / C on every
+     * class); default 0. The paper's ε (smooth-ce: ε / (C - 1) on the other classes) is
+     * loss.options.epsilon, default 0.1. Any other loss refuses a non-zero value.
+     */
     labelSmoothing: number;
     /** For pairwise losses: class-balanced batches with this many samples per class. */
     samplesPerClass: number;
@@ -94,16 +98,17 @@ export interface TrainConfig {
   logEvery: number;
 }
 
-const base: TrainConfig = {
-  preset: 'fashion-mnist',
-  data: { kind: 'fashion-mnist', root: '', train: '', test: '', query: '', gallery: '', imageSize: 224, resize: 256, workers: 2, cache: 'none', cacheMB: 0, skipBad: false, limitTrain: 0, limitTest: 0 },
-  model: { arch: 'resnet50', pretrained: '', numFeatures: 0, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false, normalizeWeight: false, setBnEval: true, zeroInitResidual: true, smallInput: false },
-  loss: { name: 'smooth-ce', labelSmoothing: 0.1, samplesPerClass: 4, options: {} },
-  optim: { lr: 0.02, momentum: 0.9, nesterov: false, weightDecay: 5e-4, noBiasDecay: true, schedule: 'warmcos', lrStep: 0 },
-  distributed: { syncBn: false, timeout: 60, bucketMB: 25, overlap: false, backend: 'gloo' },
-  // As many intra-op threads as the machine has cores (a launch of N processes gives each cores / N).
-  epochs: 30, batchSize: 128, seed: 0, threads: Math.min(availableParallelism(), 1024), device: 'cpu', recallKs: [1, 2, 4, 8], evalEvery: 1, out: 'runs/latest', logEvery: 10,
-};
+/** Every leaf of TrainConfig as a dotted name ('loss.options' is one leaf). */
+type Paths<T> = {
+  [K in keyof T & string]: K extends 'options' ? K : T[K] extends readonly unknown[] ? K : T[K] extends object ? `${K}.${Paths<T[K]>}` : K;
+}[keyof T & string];
+// Compile-time: the key table and TrainConfig name the same keys (an error here names the odd one).
+const tableCoversConfig: [Exclude<Paths<TrainConfig>, ConfigKeyName>] extends [never] ? true : Exclude<Paths<TrainConfig>, ConfigKeyName> = true;
+const configCoversTable: [Exclude<ConfigKeyName, Paths<TrainConfig>>] extends [never] ? true : Exclude<ConfigKeyName, Paths<TrainConfig>> = true;
+void tableCoversConfig; void configCoversTable;
+
+/** The defaults of config-keys.ts. */
+const base = configDefaults() as unknown as TrainConfig;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
@@ -265,35 +270,23 @@ function expandHome(c: TrainConfig): void {
 }
 
 function validate(c: TrainConfig): void {
-  const pos = (k: string, v: number, integer = true): void => {
-    if (!(v > 0) || (integer && !Number.isInteger(v))) throw new Error(`config: '${k}' must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
-  };
-  pos('epochs', c.epochs); pos('batchSize', c.batchSize); pos('threads', c.threads); pos('optim.lr', c.optim.lr, false);
-  if (c.epochs === 0) return;
-  if (!['none', 'encoded', 'decoded'].includes(c.data.cache)) throw new Error(`config: data.cache must be none, encoded or decoded, got '${c.data.cache}'`);
-  if (!(c.data.cacheMB >= 0)) throw new Error(`config: data.cacheMB must be a number >= 0, got ${c.data.cacheMB}`);
-  if (!['warmcos', 'cos', 'step', 'warmstep', 'none'].includes(c.optim.schedule)) throw new Error(`config: unknown optim.schedule '${c.optim.schedule}'`);
-  if ((c.optim.schedule === 'step' || c.optim.schedule === 'warmstep') && !(c.optim.lrStep > 0)) throw new Error(`config: optim.schedule=${c.optim.schedule} needs optim.lrStep (epochs) > 0`);
-  if (!(c.loss.labelSmoothing >= 0 && c.loss.labelSmoothing < 1)) throw new Error(`config: loss.labelSmoothing must be in [0, 1), got ${c.loss.labelSmoothing}`);
-  if (c.recallKs.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`config: recallKs must be positive integers`);
-  pos('distributed.timeout', c.distributed.timeout, false); pos('distributed.bucketMB', c.distributed.bucketMB, false);
-  if (!['gloo', 'nccl'].includes(c.distributed.backend)) throw new Error(`config: distributed.backend must be gloo or nccl, got '${c.distributed.backend}'`);
-  // Every other number has a range too: a negative limit used to mean "everything", in silence.
-  const within = (k: string, v: number, lo: number, hi: number, integer = true, openHi = false): void => {
-    if (!(v >= lo && (openHi ? v < hi : v <= hi)) || (integer && !Number.isInteger(v))) {
-      throw new Error(`config: '${k}' must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}${openHi ? ')' : ']'}, got ${v}`);
-    }
-  };
-  const big = Number.MAX_SAFE_INTEGER;
-  within('threads', c.threads, 1, 1024);
-  within('data.imageSize', c.data.imageSize, 1, MAX_IMAGE_SIDE); within('data.resize', c.data.resize, 0, MAX_IMAGE_SIDE);
-  within('data.workers', c.data.workers, 0, 256); within('data.limitTrain', c.data.limitTrain, 0, big); within('data.limitTest', c.data.limitTest, 0, big);
-  within('model.numFeatures', c.model.numFeatures, 0, 1 << 16); within('model.dropout', c.model.dropout, 0, 1, false, true);
-  within('loss.samplesPerClass', c.loss.samplesPerClass, 1, big);
-  within('optim.momentum', c.optim.momentum, 0, 1, false, true); within('optim.weightDecay', c.optim.weightDecay, 0, big, false);
-  within('optim.lrStep', c.optim.lrStep, 0, big, false);
-  within('seed', c.seed, 0, 2 ** 32 - 1); within('evalEvery', c.evalEvery, 0, big); within('logEvery', c.logEvery, 1, big);
-  if (!/^(cpu|auto|cuda(:\d+)?)$/.test(c.device)) throw new Error(`config: 'device' must be cpu, auto, cuda or cuda:N, got '${c.device}'`);
+  for (const k of CONFIG_KEY_LIST) {
+    let v: unknown = c;
+    for (const part of k.key.split('.')) v = (v as Record<string, unknown>)[part];
+    const why = checkValue(k, v);
+    if (why !== null) throw new Error(`config: ${why}`);
+  }
+  // Rules between keys.
+  if ((c.optim.schedule === 'step' || c.optim.schedule === 'warmstep') && !(c.optim.lrStep > 0)) {
+    throw new Error(`config: 'optim.lrStep' must be > 0 (epochs between steps) with optim.schedule=${c.optim.schedule}`);
+  }
+  if (c.loss.labelSmoothing > 0 && c.loss.name !== 'cross-entropy') {
+    // One name, one formula: this key is PyTorch's label_smoothing; the paper's ε has its own name.
+    const hint = c.loss.name === 'smooth-ce'
+      ? "smooth-ce's ε (the paper's: 1 - ε on the true class, ε / (C - 1) on each other) is loss.options.epsilon (default 0.1)"
+      : `loss '${c.loss.name}' has no label smoothing`;
+    throw new Error(`config: 'loss.labelSmoothing' is PyTorch's label_smoothing and only loss.name=cross-entropy takes it; ${hint}`);
+  }
 }
 
 /** A config subtree as key=value overrides, so a checkpoint's settings can be replayed. */

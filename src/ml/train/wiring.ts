@@ -12,7 +12,7 @@ export function makeLoss(cfg: TrainConfig, numClasses: number, featureDim: numbe
   const name = cfg.loss.name;
   if (!(LOSS_NAMES as string[]).includes(name)) throw new Error(`unknown loss '${name}' (available: ${LOSS_NAMES.join(', ')})`);
   const options: Record<string, unknown> = { ...cfg.loss.options };
-  if (name === 'smooth-ce') options.epsilon ??= cfg.loss.labelSmoothing;
+  if (name === 'cross-entropy' && cfg.loss.labelSmoothing > 0) options.labelSmoothing ??= cfg.loss.labelSmoothing;
   if (CLASS_TABLE.has(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
   // Option names and types are checked by each loss's constructor, which names the bad one.
   const loss = createLoss(name as LossName, options as never);
