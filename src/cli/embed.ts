@@ -10,7 +10,7 @@ import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml embed --checkpoint FILE (--list LIST | --dir DIR) [--out embeddings.safetensors] [--batch 64] [--workers N] [--skip-bad]
+const HELP = `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] [--batch 64] [--workers N] [--skip-bad]
 
 Writes a safetensors file with "features" [N, D] (float32) and "labels" [N] (int64); its metadata
 holds the image paths ("paths", JSON) and class names ("classes", JSON) in the same order.
@@ -44,7 +44,7 @@ export const command = {
 async function embed(values: { checkpoint: string; list?: string; dir?: string; out: string; batch: number; workers?: string; 'skip-bad': boolean }, group: ReturnType<typeof joinJob>): Promise<number> {
   const batch = values.batch;
   const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
-  const { model, config } = loadEmbedder(values.checkpoint);
+  const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
   const loader = new ImageLoader(samples, {
     pipeline: testPipelineFor(config, model.options.inChannels), skipBad: values['skip-bad'],
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
@@ -81,7 +81,7 @@ async function embed(values: { checkpoint: string; list?: string; dir?: string; 
             + `first ${bad[0]!.path}: the model overflows on them; nothing was written`);
         }
         saveTensors(values.out, new Map([['features', features], ['labels', labels]]), {
-          paths: JSON.stringify(kept.map((s) => s.path)), classes: JSON.stringify(classNames), checkpoint: values.checkpoint,
+          paths: JSON.stringify(kept.map((s) => s.path)), classes: JSON.stringify(classNames), checkpoint: checkpointFile,
         });
         console.log(`wrote ${values.out}: ${features.shape[0]} embeddings of dimension ${features.shape[1]}`);
       }

@@ -11,7 +11,7 @@ import { recallKsWarning } from '../ml/train/trainer.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml eval --checkpoint FILE [--json] [key=value ...]
+const HELP = `usage: dml eval --checkpoint FILE|RUN_DIR [--json] [key=value ...]
 
 Evaluates a checkpoint on the test split of the dataset it was trained on (key=value overrides
 change the data settings, e.g. data.root=DIR recallKs=1,10,100).
@@ -39,7 +39,7 @@ export const command = {
 };
 
 async function evaluate(checkpoint: string, positionals: string[], json: boolean, group: ReturnType<typeof joinJob>, say: (line: string) => void): Promise<number> {
-  const { model, config, epoch } = loadEmbedder(checkpoint);
+  const { model, config, epoch, file } = loadEmbedder(checkpoint);
   try {
     const cfg = resolveConfig({ preset: config.preset, overrides: [
       ...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals] });
@@ -56,7 +56,7 @@ async function evaluate(checkpoint: string, positionals: string[], json: boolean
       if (warning && (group?.rank ?? 0) === 0) console.error(`dml eval: ${warning}`);
       if (json) say(JSON.stringify(report));
       else {
-        say(`${checkpoint} (epoch ${epoch}) on ${description}`);
+        say(`${file} (epoch ${epoch}) on ${description}`);
         say(formatRecallTable(report));
         const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
         say(`MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`);

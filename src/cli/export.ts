@@ -3,9 +3,9 @@ import { parseArgs } from 'node:util';
 import { loadEmbedder } from '../ml/train/load.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 
-const HELP = `usage: dml export --onnx --checkpoint RUN_DIR/best.safetensors [--out model.onnx] [--size H] [--logits] [--opset 17]
+const HELP = `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset 17]
 
-Writes the embedding model in eval mode with every BatchNorm folded: input "images" float32
+Writes (ONNX, the only format and the default) the embedding model in eval mode with every BatchNorm folded: input "images" float32
 [N, C, H, W] in [0, 1] (mean/std normalisation inside the graph), output "features" (and "logits"
 with --logits). Run it in browsers with onnxruntime-web or in Node with onnxruntime-node.
 `;
@@ -16,12 +16,11 @@ export const command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        onnx: { type: 'boolean', default: false }, checkpoint: { type: 'string' }, out: { type: 'string', default: 'model.onnx' },
+        onnx: { type: 'boolean', default: true }, checkpoint: { type: 'string' }, out: { type: 'string', default: 'model.onnx' },
         size: { type: 'string' }, logits: { type: 'boolean', default: false }, opset: { type: 'string', default: '17' }, help: { type: 'boolean', short: 'h' },
       },
     });
     if (values.help) { console.log(HELP); return 0; }
-    if (!values.onnx) { console.error('dml export: only --onnx is supported; pass --onnx\n' + HELP); return 2; }
     if (!values.checkpoint) { console.error('dml export: --checkpoint is required\n' + HELP); return 2; }
     const { model, config } = loadEmbedder(values.checkpoint);
     try {

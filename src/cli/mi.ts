@@ -11,7 +11,7 @@ import { readMetrics, type BoundPoint } from '../report/metrics.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-const HELP = `usage: dml mi --checkpoint FILE [--split test|train] [--k 3] [--json] [key=value ...]
+const HELP = `usage: dml mi --checkpoint FILE|RUN_DIR [--split test|train] [--k 3] [--json] [key=value ...]
 
 Estimates I(Z;Y) between the embeddings Z and the labels Y in the paper's two views:
   discriminative  H(Y) - H(Y|Z), with H(Y|Z) the cross-entropy of the model's classifier (train split,
@@ -70,7 +70,7 @@ export const command = {
     if (values.split !== 'test' && values.split !== 'train') { console.error(`dml mi: --split must be test or train, got ${values.split}`); return 2; }
     const k = Number(values.k);
     if (!Number.isInteger(k) || k < 1) { console.error(`dml mi: --k must be a positive integer, got ${values.k}`); return 2; }
-    const { model, config } = loadEmbedder(values.checkpoint);
+    const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
     try {
       const cfg = resolveConfig({ preset: config.preset, overrides: [...toOverrides({ data: config.data }), ...positionals] });
       const ds = await openDatasets(cfg);
@@ -80,13 +80,13 @@ export const command = {
         e = await embedWithLogits(model, source);
         const r = mutualInformation(e.features, e.labels, { logits: values.split === 'train' ? e.logits : undefined, generative: { k } });
         const bound = values.split === 'train' ? measurePceBoundBatched(e.features, e.logits, e.labels.dataNumbers(), { batchSize: config.batchSize, seed: config.seed }) : null;
-        const epochs = runBounds(values.checkpoint);
+        const epochs = runBounds(checkpointFile);
         if (values.json) {
           console.log(JSON.stringify({ ...r, ...(bound ? { pceBound: { ...bound, batchSize: config.batchSize } } : {}), ...(epochs.length ? { pceBoundByEpoch: epochs } : {}) }));
         } else {
-          const out = [`MI report of ${values.checkpoint} on the ${values.split} split`, formatMi(r)];
+          const out = [`MI report of ${checkpointFile} on the ${values.split} split`, formatMi(r)];
           if (bound) out.push(formatBound(bound, config.batchSize));
-          if (epochs.length) out.push(`CE and PCE per epoch of the run (training batches, ${path.join(path.dirname(values.checkpoint), 'metrics.jsonl')}):`, formatBoundTable(epochs));
+          if (epochs.length) out.push(`CE and PCE per epoch of the run (training batches, ${path.join(path.dirname(checkpointFile), 'metrics.jsonl')}):`, formatBoundTable(epochs));
           console.log(out.join('\n'));
         }
       } finally {

@@ -13,7 +13,7 @@ neighbours marked with a red border and ✗).
 
 options:
   --out FILE             output file (default RUN_DIR/report.html)
-  --checkpoint best|last which checkpoint embeds the test set (default best)
+  --checkpoint best|last|FILE  which checkpoint embeds the test set (default best)
   --max-points N         test embeddings in the t-SNE map (default 2000)
   --examples N           example queries (default 8, of which --misses among top-1 misses)
   --misses N             example queries drawn among the top-1 misses (default 2)
@@ -61,7 +61,6 @@ export const command = {
     if (!runDir) { console.error(`dml report: RUN_DIR is required\n\n${HELP}`); return 2; }
     const bad = overrides.find((a) => !a.includes('='));
     if (bad !== undefined) { console.error(`dml report: unexpected argument '${bad}' (one RUN_DIR, then key=value overrides)`); return 2; }
-    if (values.checkpoint !== 'best' && values.checkpoint !== 'last') { console.error(`dml report: --checkpoint must be best or last, got '${values.checkpoint}'`); return 2; }
     let opts;
     try {
       opts = {

@@ -12,7 +12,7 @@ The gallery is a 'path,label' list file (paths relative to the list's folder, '#
 image folder with one subfolder per class.
 
 options:
-  --checkpoint FILE      checkpoint written by dml train (best.safetensors / last.safetensors)
+  --checkpoint FILE|DIR  checkpoint written by dml train, or its run folder (best, else last)
   --gallery LIST|DIR     gallery list file or image-folder tree
   --port N               TCP port (default 8080; 0 = any free port)
   --host ADDR            address to listen on (default 127.0.0.1, loopback only)

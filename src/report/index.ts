@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
 import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
-import { loadEmbedder } from '../ml/train/load.js';
+import { loadEmbedder, resolveCheckpoint } from '../ml/train/load.js';
 import { resolveConfig, toOverrides, type TrainConfig } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
@@ -28,8 +28,8 @@ export interface ReportOptions {
   runDir: string;
   /** Output file (default RUN_DIR/report.html). */
   out?: string;
-  /** Which checkpoint to embed the test set with (default 'best'). */
-  checkpoint?: 'best' | 'last';
+  /** Which checkpoint embeds the test set: the run's 'best' (default) or 'last', or a checkpoint file. */
+  checkpoint?: 'best' | 'last' | (string & {});
   /** Test embeddings in the t-SNE map (default 2000; a seeded random subsample). */
   maxPoints?: number;
   /** Example queries (default 8, 2 of them among the top-1 misses) and neighbours each (default 8). */
@@ -68,7 +68,7 @@ export function classNamesFor(cfg: TrainConfig, classes: number): string[] | und
 }
 
 /** Checks the run directory and reads its metrics (the errors name the file). */
-export function openRun(runDir: string, checkpoint: 'best' | 'last' = 'best'): { metrics: RunMetrics; checkpointFile: string } {
+export function openRun(runDir: string, checkpoint: 'best' | 'last' | (string & {}) = 'best'): { metrics: RunMetrics; checkpointFile: string } {
   let st;
   try {
     st = statSync(runDir);
@@ -77,6 +77,7 @@ export function openRun(runDir: string, checkpoint: 'best' | 'last' = 'best'): {
   }
   if (!st.isDirectory()) throw new Error(`${runDir}: not a directory (expected a training run directory)`);
   const metrics = readMetrics(path.join(runDir, 'metrics.jsonl'));
+  if (checkpoint !== 'best' && checkpoint !== 'last') return { metrics, checkpointFile: resolveCheckpoint(checkpoint) };
   const checkpointFile = path.join(runDir, `${checkpoint}.safetensors`);
   if (!existsSync(checkpointFile)) {
     const other = path.join(runDir, `${checkpoint === 'best' ? 'last' : 'best'}.safetensors`);

@@ -1,6 +1,7 @@
 // The retrieval service behind the HTTP API: the gallery, the inference workers, the index (exact
 // in the workers, or LanceDB here) and the admission limiter. Transport-agnostic: http.ts maps
 // its results and ApiErrors to responses.
+import { resolveCheckpoint } from '../ml/train/checkpoint-path.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,7 +125,7 @@ export class RetrievalService {
     const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as RetrievalOptions & typeof DEFAULTS;
     const log = o.log ?? (() => undefined);
     if (o.index !== 'exact' && o.index !== 'lancedb') throw new Error(`unknown index kind '${String(o.index)}' (exact or lancedb)`);
-    if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
+    o.checkpoint = resolveCheckpoint(o.checkpoint);
     const gallery = loadGallery(o.gallery);
     log(`gallery ${o.gallery}: ${gallery.items.length} images in ${gallery.classNames.length} classes`);
     const pool = await InferencePool.start(o.workers, {

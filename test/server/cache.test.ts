@@ -81,7 +81,7 @@ test('a gallery with a missing image fails to start with the list file and line'
   writeFileSync(list, readFileSync(fx.list));
   appendFileSync(list, '../gallery/cherry/missing.png,0\n');
   await assert.rejects(serve({ checkpoint: fx.checkpoint, gallery: list }), (e: Error) => /broken\.txt:16/.test(e.message) && /missing\.png/.test(e.message));
-  await assert.rejects(serve({ checkpoint: path.join(fx.dir, 'nope.safetensors'), gallery: fx.list }), /does not exist/);
+  await assert.rejects(serve({ checkpoint: path.join(fx.dir, 'nope.safetensors'), gallery: fx.list }), /nope\.safetensors: checkpoint not found/);
   await assert.rejects(serve({ checkpoint: fx.list, gallery: fx.list }), /cannot load the model/);
 });
 

@@ -3,6 +3,9 @@
 import { dispose, tidy } from '../../engine/index.js';
 import { ResNetEmbedder } from '../models/resnet.js';
 import { loadCheckpoint } from './checkpoint.js';
+import { resolveCheckpoint } from './checkpoint-path.js';
+
+export { resolveCheckpoint } from './checkpoint-path.js';
 import type { TrainConfig } from './config.js';
 
 export interface LoadedEmbedder {
@@ -10,9 +13,12 @@ export interface LoadedEmbedder {
   config: TrainConfig;
   /** Epoch the weights come from. */
   epoch: number;
+  /** The checkpoint file read (a run folder resolves to its best.safetensors, else last.safetensors). */
+  file: string;
 }
 
-export function loadEmbedder(checkpoint: string): LoadedEmbedder {
+export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
+  const checkpoint = resolveCheckpoint(checkpointOrRun);
   const { parts, state } = loadCheckpoint(checkpoint);
   try {
     const weights = parts.model;
@@ -37,7 +43,7 @@ export function loadEmbedder(checkpoint: string): LoadedEmbedder {
     });
     model.loadStateDict(weights);
     model.eval();
-    return { model, config, epoch: state.epoch };
+    return { model, config, epoch: state.epoch, file: checkpoint };
   } finally {
     dispose(parts);
   }

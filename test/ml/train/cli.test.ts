@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,6 +62,38 @@ test('train → metrics log, checkpoints, Recall@K table; eval and export reuse 
   const x = dml('export', '--onnx', '--checkpoint', path.join(out, 'best.safetensors'), '--out', onnx);
   assert.equal(x.status, 0, x.stderr);
   assert.ok(readFileSync(onnx).length > 1000);
+
+  // A run folder stands for its best checkpoint everywhere; export writes ONNX without being told.
+  const byRun = dml('eval', '--checkpoint', out, '--json');
+  assert.equal(byRun.status, 0, byRun.stderr);
+  const runReport = JSON.parse(byRun.stdout.trim().split('\n').pop()!) as typeof report & { seconds?: number };
+  assert.deepEqual({ ...runReport, seconds: 0 }, { ...report, seconds: 0 });
+  const onnx2 = path.join(root, 'm2.onnx');
+  const x2 = dml('export', '--checkpoint', out, '--out', onnx2);
+  assert.equal(x2.status, 0, x2.stderr);
+  assert.deepEqual(readFileSync(onnx2), readFileSync(onnx));
+  const miRun = dml('mi', '--checkpoint', out, '--split', 'train');
+  assert.equal(miRun.status, 0, miRun.stderr);
+  assert.match(miRun.stdout, new RegExp(`MI report of ${path.join(out, 'best.safetensors').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  const empty = mkdtempSync(path.join(root, 'empty-'));
+  const none = dml('eval', '--checkpoint', empty);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /a folder without best\.safetensors or last\.safetensors/);
+});
+
+test('dml serve reports a taken port before it reads or embeds the gallery', { timeout: 60_000 }, async () => {
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = (busy.address() as AddressInfo).port;
+  try {
+    const t0 = Date.now();
+    const r = dml('serve', '--checkpoint', path.join(root, 'nothing-here'), '--gallery', path.join(root, 'no-gallery'), '--port', String(port));
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`));
+    assert.ok(Date.now() - t0 < 30_000);
+  } finally {
+    busy.close();
+  }
 });
 
 test('a diverging run stops with a clear message and keeps the last good checkpoint', { timeout: 120_000 }, () => {
