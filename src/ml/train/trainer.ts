@@ -14,7 +14,8 @@ import { ResNetEmbedder, type EmbedderOutput } from '../models/resnet.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
 import type { Batch, EvalData, TrainSource } from './source.js';
-import { saveCheckpoint, loadCheckpointBytes, loadModelWeights, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
+import { loadPretrainedBackbone } from './pretrained.js';
+import { saveCheckpoint, loadCheckpointBytes, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { Progress, formatSeconds } from './progress.js';
 import { embedSource } from './embed.js';
 import { shardRange } from '../data/range.js';
@@ -160,27 +161,8 @@ export class Trainer {
     this.scheduler = new optim.LambdaLR(this.optimizer, factor);
   }
 
-  /**
-   * Backbone weights from a torchvision-named ResNet state dict. Every backbone tensor must be in the
-   * file (only the head may be missing, and only torchvision's classifier `fc.*` may be left over):
-   * a file whose keys do not match would otherwise leave the model as initialised, in silence.
-   */
   private loadPretrained(file: string): void {
-    const weights = loadModelWeights(file);
-    try {
-      const r = this.model.loadStateDict(weights, false);
-      const missing = r.missingKeys.filter((k) => /^(conv1|bn1|layer\d+)\./.test(k));
-      const foreign = r.unexpectedKeys.filter((k) => !/^fc\./.test(k));
-      if (missing.length > 0 || foreign.length > 0) {
-        const first = (ks: string[]): string => ks.slice(0, 5).join(', ') + (ks.length > 5 ? ', ...' : '');
-        throw new Error(`model.pretrained ${file} does not match ${this.cfg.model.arch}'s backbone: `
-          + `${missing.length} of its tensors missing${missing.length ? ` (${first(missing)})` : ''}, `
-          + `${foreign.length} unexpected${foreign.length ? ` (${first(foreign)})` : ''}; it takes torchvision's ResNet state dict keys (conv1.weight, layer1.0.bn1.weight, ...)`);
-      }
-      this.#log(`loaded ${file}: ${weights.size - r.unexpectedKeys.length} tensors; not in file: ${r.missingKeys.length} (the head); ignored: ${r.unexpectedKeys.join(', ') || 'none'}`);
-    } finally {
-      dispose(weights);
-    }
+    this.#log(loadPretrainedBackbone(this.model, file, this.cfg.model.arch));
   }
 
   get checkpointPath(): string { return path.join(this.runDir, 'last.safetensors'); }
