@@ -39,7 +39,7 @@ export const command = {
 };
 
 async function evaluate(checkpoint: string, positionals: string[], json: boolean, group: ReturnType<typeof joinJob>, say: (line: string) => void): Promise<number> {
-  const { model, config, epoch, file } = loadEmbedder(checkpoint);
+  const { model, config, epoch, file, classNames } = loadEmbedder(checkpoint);
   try {
     const cfg = resolveConfig({ preset: config.preset, overrides: [
       ...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals] });
@@ -57,6 +57,7 @@ async function evaluate(checkpoint: string, positionals: string[], json: boolean
       if (json) say(JSON.stringify(report));
       else {
         say(`${file} (epoch ${epoch}) on ${description}`);
+        if (classNames) say(`test classes: ${classNames.test.slice(0, 12).join(', ')}${classNames.test.length > 12 ? `, ... (${classNames.test.length})` : ''}`);
         say(formatRecallTable(report));
         const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
         say(`MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`);

@@ -80,7 +80,7 @@ export const command = {
       const world = group ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})` : '';
       say(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`);
       say(description);
-      const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group });
+      const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group, classNames: ds.classNames });
       try {
         const r = await trainer.run({ resume: values.resume });
         const shown = r.last ?? r.best.metrics;

@@ -27,7 +27,7 @@ export interface ConfigInput {
 export async function train(config: TrainConfig | ConfigInput = {}, o: { resume?: boolean } = {}): Promise<TrainResult> {
   const cfg = 'data' in config ? config : resolveConfig(config);
   const ds = await openDatasets(cfg);
-  const trainer = new Trainer(cfg, ds.train, ds.test, trainerDeps);
+  const trainer = new Trainer(cfg, ds.train, ds.test, { ...trainerDeps, classNames: ds.classNames });
   try {
     return await trainer.run(o);
   } finally {

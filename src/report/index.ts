@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
 import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
 import { loadEmbedder, resolveCheckpoint } from '../ml/train/load.js';
+import { FASHION_MNIST_CLASSES } from '../ml/data/idx.js';
 import { resolveConfig, toOverrides, type TrainConfig } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
@@ -56,13 +57,15 @@ export interface ReportResult {
   warnings: string[];
 }
 
-/** Fashion-MNIST's class names; the trainer tests on classes 5-9, relabelled 0-4. */
-const FASHION_MNIST = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
-export function classNamesFor(cfg: TrainConfig, classes: number): string[] | undefined {
+/**
+ * The test classes' names: those the checkpoint recorded (folder names, list labels), else
+ * Fashion-MNIST's for a run on it (checkpoints written before the names were recorded).
+ */
+export function classNamesFor(cfg: TrainConfig, classes: number, recorded?: readonly string[]): string[] | undefined {
+  if (recorded && recorded.length >= classes) return [...recorded];
   if (cfg.data.kind === 'fashion-mnist') {
-    if (classes === 5) return FASHION_MNIST.slice(5);
-    if (classes === 10) return FASHION_MNIST.slice();
+    if (classes === 5) return FASHION_MNIST_CLASSES.slice(5);
+    if (classes === 10) return FASHION_MNIST_CLASSES.slice();
   }
   return undefined;
 }
@@ -164,7 +167,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     log(`evaluated: R@1 cosine ${evaluation.recall.cosine['1']?.toFixed(2) ?? 'n/a'} (${timings.evaluate!.toFixed(1)} s)`);
 
     const classes = new Set([...qLabels, ...(gLabels ?? [])]).size;
-    const classNames = classNamesFor(cfg, classes);
+    const classNames = classNamesFor(cfg, classes, loaded.classNames?.test);
 
     let mi: MiSection;
     if (o.mi === false) mi = { status: 'unavailable', reason: 'skipped (--no-mi).' };

@@ -121,6 +121,9 @@ export function readIdx(file: string): IdxArray {
   return { dims: a.dims, data: a.data as Uint8Array };
 }
 
+/** Fashion-MNIST's ten classes by label; the trainer trains on 0-4 and tests on 5-9. */
+export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
 const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
 const SPLIT_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 const INSTALL_HINT = 'install it with `sudo apt-get install dataset-fashion-mnist`, or pass the folder holding the four *-ubyte(.gz) files';

@@ -1,7 +1,7 @@
 // Datasets, image pipelines and batch loaders. Plain typed arrays in, plain typed arrays out:
 // nothing here depends on the tensor engine.
 export { Rng, sampleRng, type RngState } from './rng.js';
-export { readIdx, readIdxTyped, findFashionMnist, loadIdxSplit, type IdxArray, type IdxTypedArray, type IdxDtype, type IdxData, type IdxSplit } from './idx.js';
+export { readIdx, readIdxTyped, findFashionMnist, FASHION_MNIST_CLASSES, loadIdxSplit, type IdxArray, type IdxTypedArray, type IdxDtype, type IdxData, type IdxSplit } from './idx.js';
 export { idxBatch, IdxLoader, type IdxImages, type IdxAugment } from './idx-batch.js';
 export { readList, readLists, readImageFolder, labelsOf, IMAGE_EXTENSIONS, type Sample, type LabeledSamples } from './list.js';
 export { readMat, parseMat, charRows, matString, matNumber, type MatValue, type MatNumeric, type MatChar, type MatCell, type MatStruct, type MatSparse, type MatUnsupported, type MatNumericClass } from './matlab.js';

@@ -15,6 +15,14 @@ export interface LoadedEmbedder {
   epoch: number;
   /** The checkpoint file read (a run folder resolves to its best.safetensors, else last.safetensors). */
   file: string;
+  /** The classes' names of the training run, when its checkpoint records them. */
+  classNames?: { train: string[]; test: string[] };
+}
+
+function classNamesOf(extra: Record<string, unknown>): { train: string[]; test: string[] } | undefined {
+  const c = extra.classNames as { train?: unknown; test?: unknown } | undefined;
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  return c && strings(c.train) && strings(c.test) ? { train: c.train, test: c.test } : undefined;
 }
 
 export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
@@ -43,7 +51,8 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
     });
     model.loadStateDict(weights);
     model.eval();
-    return { model, config, epoch: state.epoch, file: checkpoint };
+    const classNames = classNamesOf(state.extra ?? {});
+    return { model, config, epoch: state.epoch, file: checkpoint, ...(classNames ? { classNames } : {}) };
   } finally {
     dispose(parts);
   }

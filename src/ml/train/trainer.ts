@@ -49,6 +49,8 @@ export interface TrainerDeps {
   log?: (line: string) => void;
   /** Data-parallel training over this group's ranks (null or absent: one process). */
   group?: distributed.ProcessGroup | null;
+  /** The classes' names, kept in the checkpoints for eval, reports and the search page. */
+  classNames?: { train: readonly string[]; test: readonly string[] };
 }
 
 /** Where a rank's dropout stream starts: rank 0 keeps the single-process stream, the others get their own. */
@@ -292,7 +294,7 @@ export class Trainer {
     const state: CheckpointState = {
       epoch: this.#epoch, step: this.#step, bestMetric: this.#best.metric, bestEpoch: this.#best.epoch,
       scheduler: this.scheduler.stateDict(), optimizerGroups: opt.groups as unknown as Record<string, unknown>[],
-      config: this.cfg, extra: { bestMetrics: this.#best.metrics, ...(this.group ? { worldSize: this.group.worldSize } : {}) },
+      config: this.cfg, extra: { bestMetrics: this.#best.metrics, ...(this.group ? { worldSize: this.group.worldSize } : {}), ...(this.deps.classNames ? { classNames: this.deps.classNames } : {}) },
     };
     try {
       saveCheckpoint(this.checkpointPath, parts, state);
@@ -476,7 +478,7 @@ export class Trainer {
           try {
             saveCheckpoint(this.bestPath, { model: sd }, {
               epoch: epoch + 1, step: this.#step, bestMetric: r1, bestEpoch: epoch + 1, scheduler: this.scheduler.stateDict(),
-              optimizerGroups: [], config: this.cfg, extra: { metrics: last },
+              optimizerGroups: [], config: this.cfg, extra: { metrics: last, ...(this.deps.classNames ? { classNames: this.deps.classNames } : {}) },
             });
           } finally {
             dispose(sd);
