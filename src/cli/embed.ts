@@ -4,13 +4,14 @@ import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.
 import { ImageLoader } from '../ml/data/loader.js';
 import { readImageFolder, readList } from '../ml/data/list.js';
 import { loadEmbedder } from '../ml/train/load.js';
+import { embedProgress } from '../ml/train/progress.js';
 import { embedSource } from '../ml/train/embed.js';
 import { testPipelineFor } from '../ml/train/pipelines.js';
 import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] [--batch 64] [--workers N] [--skip-bad]
+const HELP = `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] [--batch 64] [--workers N] [--skip-bad] [--quiet]
 
 Writes a safetensors file with "features" [N, D] (float32) and "labels" [N] (int64); its metadata
 holds the image paths ("paths", JSON) and class names ("classes", JSON) in the same order.
@@ -25,7 +26,7 @@ export const command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        checkpoint: { type: 'string' }, list: { type: 'string' }, dir: { type: 'string' }, out: { type: 'string', default: 'embeddings.safetensors' },
+        checkpoint: { type: 'string' }, list: { type: 'string' }, dir: { type: 'string' }, out: { type: 'string', default: 'embeddings.safetensors' }, quiet: { type: 'boolean', short: 'q', default: false },
         batch: { type: 'string', default: '64' }, workers: { type: 'string' }, 'skip-bad': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
@@ -41,7 +42,7 @@ export const command = {
   },
 };
 
-async function embed(values: { checkpoint: string; list?: string; dir?: string; out: string; batch: number; workers?: string; 'skip-bad': boolean }, group: ReturnType<typeof joinJob>): Promise<number> {
+async function embed(values: { checkpoint: string; list?: string; dir?: string; out: string; batch: number; workers?: string; 'skip-bad': boolean; quiet: boolean }, group: ReturnType<typeof joinJob>): Promise<number> {
   const batch = values.batch;
   const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
   const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
@@ -51,7 +52,7 @@ async function embed(values: { checkpoint: string; list?: string; dir?: string; 
   });
   try {
     const range = group ? shardRange(samples.length, group.rank, group.worldSize) : { start: 0, end: samples.length };
-    const e = await embedSource(model, loader, batch, group ? range : undefined);
+    const e = await embedSource(model, loader, batch, group ? range : undefined, embedProgress('embedding', values.quiet || !isMainProcess(group)));
     const toFree: Tensor[] = [];
     try {
       if (loader.skipped > 0) console.warn(`${group ? `rank ${group.rank}: ` : ''}skipped ${loader.skipped} unreadable images`);

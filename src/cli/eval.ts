@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../ml/eval/index.js';
 import { loadEmbedder } from '../ml/train/load.js';
+import { embedProgress } from '../ml/train/progress.js';
 import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
@@ -11,7 +12,7 @@ import { recallKsWarning } from '../ml/train/trainer.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml eval --checkpoint FILE|RUN_DIR [--json] [key=value ...]
+const HELP = `usage: dml eval --checkpoint FILE|RUN_DIR [--json] [--quiet] [key=value ...]
 
 Evaluates a checkpoint on the test split of the dataset it was trained on (key=value overrides
 change the data settings, e.g. data.root=DIR recallKs=1,10,100).
@@ -26,7 +27,7 @@ export const command = {
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
-      options: { checkpoint: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' }, ...LAUNCH_FLAGS },
+      options: { checkpoint: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' }, ...LAUNCH_FLAGS },
     });
     if (values.help) { console.log(HELP); return 0; }
     if (!values.checkpoint) { console.error(`dml eval: --checkpoint is required\n${HELP}`); return 2; }
@@ -34,11 +35,11 @@ export const command = {
     if (launchOpts) return launch(launchOpts, 'eval', stripLaunchFlags(argv), { timeoutS: 60 });
     const group = joinJob({ timeoutS: 60 });
     const say = (line: string): void => { if (isMainProcess(group)) console.log(line); };
-    return runInJob(group, () => evaluate(values.checkpoint!, positionals, values.json ?? false, group, say));
+    return runInJob(group, () => evaluate(values.checkpoint!, positionals, values.json ?? false, group, say, values.quiet || !isMainProcess(group)));
   },
 };
 
-async function evaluate(checkpoint: string, positionals: string[], json: boolean, group: ReturnType<typeof joinJob>, say: (line: string) => void): Promise<number> {
+async function evaluate(checkpoint: string, positionals: string[], json: boolean, group: ReturnType<typeof joinJob>, say: (line: string) => void, quiet: boolean): Promise<number> {
   const { model, config, epoch, file, classNames } = loadEmbedder(checkpoint);
   try {
     const cfg = resolveConfig({ preset: config.preset, overrides: [
@@ -49,8 +50,8 @@ async function evaluate(checkpoint: string, positionals: string[], json: boolean
     try {
       // Each rank of a job embeds its shard; the search runs over the shards (evaluateRetrievalSharded).
       const shard = (n: number): { start: number; end: number } | undefined => (group ? shardRange(n, group.rank, group.worldSize) : undefined);
-      q = await embedSource(model, test.query, 256, shard(test.query.labels.length));
-      g = test.gallery ? await embedSource(model, test.gallery, 256, shard(test.gallery.labels.length)) : null;
+      q = await embedSource(model, test.query, 256, shard(test.query.labels.length), embedProgress(test.gallery ? 'embedding the queries' : 'embedding the test set', quiet));
+      g = test.gallery ? await embedSource(model, test.gallery, 256, shard(test.gallery.labels.length), embedProgress('embedding the gallery', quiet)) : null;
       const report = group ? evaluateRetrievalSharded(group, q, g, { ks: cfg.recallKs }) : evaluateRetrieval(q, g, { ks: cfg.recallKs });
       const warning = recallKsWarning(cfg.recallKs, report);
       if (warning && (group?.rank ?? 0) === 0) console.error(`dml eval: ${warning}`);

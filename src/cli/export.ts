@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadEmbedder } from '../ml/train/load.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 
-const HELP = `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset 17]
+const HELP = `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset 17] [--quiet]
 
 Writes (ONNX, the only format and the default) the embedding model in eval mode with every BatchNorm folded: input "images" float32
 [N, C, H, W] in [0, 1] (mean/std normalisation inside the graph), output "features" (and "logits"
@@ -17,7 +17,7 @@ export const command = {
       args: argv,
       options: {
         onnx: { type: 'boolean', default: true }, checkpoint: { type: 'string' }, out: { type: 'string', default: 'model.onnx' },
-        size: { type: 'string' }, logits: { type: 'boolean', default: false }, opset: { type: 'string', default: '17' }, help: { type: 'boolean', short: 'h' },
+        size: { type: 'string' }, logits: { type: 'boolean', default: false }, opset: { type: 'string', default: '17' }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' },
       },
     });
     if (values.help) { console.log(HELP); return 0; }
@@ -28,7 +28,7 @@ export const command = {
       if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
       const bytes = exportOnnx(model, { inputShape: [model.options.inChannels, size, size], output: values.logits ? 'both' : 'features', opset: Number(values.opset) });
       saveOnnx(values.out, bytes);
-      console.log(`wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`);
+      if (!values.quiet) console.log(`wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`);
       return 0;
     } finally {
       model.dispose();

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
 import { loadEmbedder } from '../ml/train/load.js';
+import { embedProgress } from '../ml/train/progress.js';
 import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedWithLogits } from '../ml/train/embed.js';
@@ -11,7 +12,7 @@ import { readMetrics, type BoundPoint } from '../report/metrics.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-const HELP = `usage: dml mi --checkpoint FILE|RUN_DIR [--split test|train] [--k 3] [--json] [key=value ...]
+const HELP = `usage: dml mi --checkpoint FILE|RUN_DIR [--split test|train] [--k 3] [--json] [--quiet] [key=value ...]
 
 Estimates I(Z;Y) between the embeddings Z and the labels Y in the paper's two views:
   discriminative  H(Y) - H(Y|Z), with H(Y|Z) the cross-entropy of the model's classifier (train split,
@@ -62,7 +63,7 @@ export const command = {
       args: argv, allowPositionals: true,
       options: {
         checkpoint: { type: 'string' }, split: { type: 'string', default: 'test' }, k: { type: 'string', default: '3' },
-        json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        json: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' },
       },
     });
     if (values.help) { console.log(HELP); return 0; }
@@ -77,7 +78,7 @@ export const command = {
       const source = values.split === 'train' ? ds.trainEval : ds.test.query;
       let e = null;
       try {
-        e = await embedWithLogits(model, source);
+        e = await embedWithLogits(model, source, 256, undefined, embedProgress(`embedding the ${values.split} split`, values.quiet));
         const r = mutualInformation(e.features, e.labels, { logits: values.split === 'train' ? e.logits : undefined, generative: { k } });
         const bound = values.split === 'train' ? measurePceBoundBatched(e.features, e.logits, e.labels.dataNumbers(), { batchSize: config.batchSize, seed: config.seed }) : null;
         const epochs = runBounds(checkpointFile);

@@ -22,7 +22,7 @@ export const command = {
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
-      options: { root: { type: 'string' }, out: { type: 'string' }, 'no-verify': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      options: { root: { type: 'string' }, out: { type: 'string' }, 'no-verify': { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' } },
     });
     if (values.help) { console.log(HELP); return 0; }
     const name = positionals[0];
@@ -30,6 +30,7 @@ export const command = {
     if (!prepare) { console.error(`dml prepare: name a dataset (cub, cars, sop, inshop)${name ? `, not '${name}'` : ''}\n${HELP}`); return 2; }
     if (!values.root) { console.error(`dml prepare: --root is required\n${HELP}`); return 2; }
     const r = prepare(values.root, { outDir: values.out, verify: !values['no-verify'] });
+    if (values.quiet) return 0;
     for (const [split, l] of Object.entries(r.lists)) console.log(`${split}: ${l.count} images of ${l.classes} classes → ${l.file}`);
     console.log(`next: dml train --preset ${name} data.root=${r.outDir}`);
     return 0;

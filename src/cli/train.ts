@@ -10,7 +10,7 @@ import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml train [--preset NAME] [--config FILE.json|yaml] [--resume] [key=value ...]
+const HELP = `usage: dml train [--preset NAME] [--config FILE.json|yaml] [--resume] [--quiet] [key=value ...]
 
 Trains an embedding model and evaluates Recall@K on the held-out classes after every epoch.
 Writes RUN_DIR/last.safetensors (atomic checkpoint), best.safetensors (best cosine R@1) and
@@ -20,6 +20,7 @@ metrics.jsonl. RUN_DIR is the config's "out" (default runs/<preset>).
   --config FILE   JSON or YAML config; its keys override the preset
   --resume        continue from RUN_DIR/last.safetensors, bit-for-bit
   --force         start over in a RUN_DIR that already holds a run (its checkpoints are replaced)
+  -q, --quiet     no progress bar or lines and no per-epoch log, only the final results and errors
   key=value       e.g. epochs=5 optim.lr=0.01 model.normLayer=layer data.limitTrain=5000
 
 ${LAUNCH_HELP}
@@ -44,7 +45,7 @@ export const command = {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
       options: {
-        preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false },
+        preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
@@ -78,9 +79,9 @@ export const command = {
       const ds = await openDatasets(cfg);
       const { train, test, description } = ds;
       const world = group ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})` : '';
-      say(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`);
-      say(description);
-      const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group, classNames: ds.classNames });
+      if (!values.quiet) say(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`);
+      if (!values.quiet) say(description);
+      const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group, classNames: ds.classNames, ...(values.quiet ? { progress: false, log: () => {} } : {}) });
       try {
         const r = await trainer.run({ resume: values.resume });
         const shown = r.last ?? r.best.metrics;

@@ -3,15 +3,20 @@ import { type Tensor, tensor, tidy, noGrad, cat, dispose, zeros } from '../../en
 import type { ResNetEmbedder } from '../models/resnet.js';
 import type { EvalSource } from './source.js';
 
+/** Called after each batch with the samples embedded so far and the total. */
+export type EmbedProgress = (done: number, total: number) => void;
+
 /** `range`: only samples [start, end) (one process's shard). */
-export async function embedSource(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }): Promise<{ features: Tensor; labels: Tensor }> {
-  const { features, labels, logits } = await embedWithLogits(model, source, batchSize, range);
+export async function embedSource(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; labels: Tensor }> {
+  const { features, labels, logits } = await embedWithLogits(model, source, batchSize, range, onProgress);
   logits.dispose();
   return { features, labels };
 }
 
 /** Features and classifier logits of every sample. */
-export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
+export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
+  const total = range ? range.end - range.start : source.labels.length;
+  let done = 0;
   const wasTraining = model.training;
   model.eval();
   const feats: Tensor[] = [];
@@ -28,6 +33,8 @@ export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource,
       }));
       feats.push(out.features);
       logits.push(out.logits);
+      done += b.labels.length;
+      onProgress?.(done, total);
     }
     if (feats.length === 0) {
       // An empty shard of a multi-process evaluation is legitimate; an empty set is not.

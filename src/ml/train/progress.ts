@@ -13,7 +13,7 @@ export class Progress {
   #lastDraw = 0;
   #lastLine = performance.now();
   readonly #interval = lineInterval() * 1000;
-  constructor(readonly label: string, readonly total: number, stream: NodeJS.WriteStream = process.stderr, readonly lines: NodeJS.WritableStream = process.stdout) {
+  constructor(readonly label: string, readonly total: number, stream: NodeJS.WriteStream = process.stderr, readonly lines: NodeJS.WritableStream = process.stdout, readonly unit = 'step') {
     this.#tty = Boolean(stream.isTTY) && !process.env.CI;
     this.stream = stream;
   }
@@ -23,7 +23,7 @@ export class Progress {
     if (!this.#tty) {
       if (now - this.#lastLine < this.#interval || done >= this.total) return;
       this.#lastLine = now;
-      this.lines.write(`${this.#describe(done, now, info, `step ${done}/${this.total}`)}\n`);
+      this.lines.write(`${this.#describe(done, now, info, `${this.unit} ${done}/${this.total}`)}\n`);
       return;
     }
     if (now - this.#lastDraw < 100 && done < this.total) return;
@@ -51,4 +51,18 @@ export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
   return m > 0 ? `${m}m${Math.round(s % 60).toString().padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+}
+
+/**
+ * Progress of embedding a set, for the commands other than train: on a terminal a bar, otherwise a
+ * line at most every 30 s, both on stderr (stdout may carry --json). undefined when quiet.
+ */
+export function embedProgress(label: string, quiet: boolean): ((done: number, total: number) => void) | undefined {
+  if (quiet) return undefined;
+  let bar: Progress | null = null;
+  return (done, total) => {
+    bar ??= new Progress(label, total, process.stderr, process.stderr, 'image');
+    bar.update(done);
+    if (done >= total) bar.done();
+  };
 }

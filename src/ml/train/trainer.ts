@@ -49,6 +49,8 @@ export interface TrainerDeps {
   log?: (line: string) => void;
   /** Data-parallel training over this group's ranks (null or absent: one process). */
   group?: distributed.ProcessGroup | null;
+  /** Draw the per-epoch progress bar / lines (default true; dml train --quiet turns it off). */
+  progress?: boolean;
   /** The classes' names, kept in the checkpoints for eval, reports and the search page. */
   classNames?: { train: readonly string[]; test: readonly string[] };
 }
@@ -361,7 +363,7 @@ export class Trainer {
     this.model.train();
     this.loss.module?.train();
     const batches = this.sampler.epoch(epoch);
-    const bar = this.isMain ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
+    const bar = this.isMain && this.deps.progress !== false ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
     let images = 0, lossSum = 0, computeMs = 0;
     const bound = new PceBoundAccumulator();
     this.#commSeconds = 0;

@@ -12,6 +12,7 @@ import { loadEmbedder } from '../../../src/ml/train/load.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
 const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8' });
+const dmlEnv = (env: Record<string, string>, ...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', env: { ...process.env, ...env } });
 
 async function tree(root: string, classes: string[], perClass: number, side: number): Promise<void> {
   for (const [c, name] of classes.entries()) {
@@ -42,6 +43,20 @@ test('a folder of class folders trains; its class names reach the checkpoint and
   const e = dml('eval', '--checkpoint', out);
   assert.equal(e.status, 0, e.stderr);
   assert.match(e.stdout, /^test classes: ant, bee$/m);
+
+  // Progress of the other commands goes to stderr (at most every DML_PROGRESS_SECONDS); --quiet drops it.
+  const emb = path.join(root, 'e.safetensors');
+  const p = dmlEnv({ DML_PROGRESS_SECONDS: '0' }, 'embed', '--checkpoint', out, '--dir', path.join(root, 'test'), '--batch', '2', '--out', emb);
+  assert.equal(p.status, 0, p.stderr);
+  assert.match(p.stderr, /^embedding image 2\/8 .*ETA/m);
+  assert.doesNotMatch(p.stdout, /embedding image/);
+  const q = dmlEnv({ DML_PROGRESS_SECONDS: '0' }, 'embed', '--checkpoint', out, '--dir', path.join(root, 'test'), '--batch', '2', '--out', emb, '--quiet');
+  assert.equal(q.status, 0, q.stderr);
+  assert.doesNotMatch(q.stderr, /embedding image/);
+  const quietTrain = dmlEnv({ DML_PROGRESS_SECONDS: '0' }, 'train', ...common, `out=${path.join(root, 'quiet')}`, '--quiet');
+  assert.equal(quietTrain.status, 0, quietTrain.stderr);
+  assert.doesNotMatch(quietTrain.stdout, /dml train: preset|epoch 1\/1 step/);
+  assert.match(quietTrain.stdout, /Recall@K \(%\) on unseen classes after 1 epochs/);
 
   const none = dml('train', 'data.kind=folder', `out=${path.join(root, 'none')}`);
   assert.equal(none.status, 1);
