@@ -40,8 +40,9 @@ export const PAGE_HTML = `<!doctype html>
   .card.same .mark { color: var(--ok); }
   .card.other .mark { color: var(--bad); }
   .card .label { font-weight: 600; margin-top: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  .card .dist, .card .path { font-size: 12px; color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  #error { color: var(--bad); font-weight: 600; min-height: 1em; }
+  .card .dist { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
+  .card .path { font-size: 12px; color: var(--muted); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  #error { color: var(--bad); font-weight: 600; min-height: 1em; margin-top: 8px; }
   #summary { color: var(--muted); }
 </style>
 </head>
@@ -58,12 +59,12 @@ export const PAGE_HTML = `<!doctype html>
     </div>
     <div style="margin-top:10px">or pick a gallery image: <button id="shuffle" type="button">other examples</button></div>
     <div class="strip" id="samples"></div>
+    <div id="error" role="alert"></div>
   </section>
   <section id="results" hidden>
     <div id="query"><img id="query-img" alt="query"><div><div id="query-desc"></div><div id="summary"></div></div></div>
     <div id="grid"></div>
   </section>
-  <div id="error" role="alert"></div>
 </main>
 <script src="/app.js"></script>
 </body>
@@ -83,6 +84,14 @@ function el(tag, attrs, text) {
 }
 
 function showError(msg) { $('error').textContent = msg || ''; }
+
+// A failed query must not leave the previous query's neighbours on screen as if they were its own.
+function clearResults() {
+  $('results').hidden = true;
+  $('grid').replaceChildren();
+  $('summary').textContent = '';
+  $('query-desc').textContent = '';
+}
 
 async function api(url, init) {
   const r = await fetch(url, init);
@@ -149,7 +158,7 @@ async function run() {
       $('query-img').src = queryUrl;
       $('query-desc').textContent = 'upload · ' + f.name + (label ? ' · class ' + label : ' · class unknown');
     }
-  } catch (e) { showError(e.message); return; }
+  } catch (e) { clearResults(); showError(e.message); return; }
   render(res);
   loadStats();
 }

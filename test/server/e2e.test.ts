@@ -82,6 +82,19 @@ test('upload a query in the page and see its neighbours with distances and class
   writeFileSync(bad, 'plain text');
   await page.setInputFiles('#file', bad);
   await page.waitForFunction(() => /unsupported_media_type/.test(document.querySelector('#error')?.textContent ?? ''));
+  // ... next to the upload box, with the previous query's results gone.
+  assert.equal(await page.$eval('#error', (e) => e.closest('section')?.querySelector('#file') !== null), true);
+  assert.equal(await page.$eval('#results', (e) => (e as HTMLElement).hidden), true);
+  assert.equal(await page.$$eval('#grid .card', (els) => els.length), 0);
+
+  // Distances are never cut off, at a laptop's width or a phone's.
+  for (const width of [1280, 1100, 400]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.click('#samples button >> nth=1');
+    await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 10 && !document.querySelector('#results')?.hasAttribute('hidden'));
+    const cut = await page.$$eval('#grid .card .dist', (els) => els.filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.textContent));
+    assert.deepEqual(cut, [], `cut at ${width} px`);
+  }
 
   assert.deepEqual(errors.filter((e) => !/Failed to load resource.*415/.test(e)), []);
   assert.deepEqual(offHost, []);
