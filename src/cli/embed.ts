@@ -22,6 +22,7 @@ ${LAUNCH_HELP}
 
 export const command = {
   summary: 'embed a list or folder of images with a checkpoint',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values } = parseArgs({
       args: argv,

@@ -24,6 +24,7 @@ ${LAUNCH_HELP}
 
 export const command = {
   summary: 'evaluate a checkpoint (Recall@K, MAP@R, NMI)',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,

@@ -12,6 +12,7 @@ with --logits). Run it in browsers with onnxruntime-web or in Node with onnxrunt
 
 export const command = {
   summary: 'export a checkpoint to ONNX',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values } = parseArgs({
       args: argv,

@@ -6,6 +6,8 @@ import { runToExit } from './exit.js';
 
 interface Command {
   summary: string;
+  /** The command's --help text; its --options are the candidates of "did you mean". */
+  help: string;
   run(argv: string[]): Promise<number>;
 }
 
@@ -50,7 +52,23 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`dml: unknown command '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}\n${await usage()}`);
     return 2;
   }
-  return (await load()).run(rest);
+  const command = await load();
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (!String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) throw e;
+    console.error(`dml ${name}: ${usageError((e as Error).message, command.help)}; see dml ${name} --help`);
+    return 2;
+  }
+}
+
+/** parseArgs's message, shorter, with the nearest option of the command for a mistyped one. */
+function usageError(message: string, help: string): string {
+  const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+  if (unknown === undefined) return message.replace(/\. To specify a positional argument.*$/s, '');
+  const options = [...new Set(help.match(/--[a-z][a-z0-9-]*/g) ?? [])];
+  const near = options.filter((o) => editDistance(o, unknown) <= 2 || (unknown.length >= 4 && o.startsWith(unknown)));
+  return `unknown option '${unknown}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}`;
 }
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));

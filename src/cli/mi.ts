@@ -58,6 +58,7 @@ export function formatMi(r: MutualInformationReport): string {
 
 export const command = {
   summary: 'mutual-information report of a checkpoint',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,

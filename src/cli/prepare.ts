@@ -19,6 +19,7 @@ the dataset folder), then train with: dml train --preset NAME data.root=DIR
 
 export const command = {
   summary: 'write the train/test lists of CUB, Cars-196, SOP or In-Shop',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,

@@ -39,6 +39,7 @@ class UsageError extends Error {}
 
 export const command = {
   summary: 'write a self-contained HTML report of a training run',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     let parsed;
     try {
@@ -52,6 +53,7 @@ export const command = {
         },
       });
     } catch (e) {
+      if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) throw e;
       console.error(`dml report: ${(e as Error).message}\n\n${HELP}`);
       return 2;
     }

@@ -65,6 +65,8 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
       },
     });
   } catch (e) {
+    // dml's main turns parseArgs's own errors into usage errors with a "did you mean".
+    if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_')) throw e;
     throw new UsageError((e as Error).message);
   }
   const v = parsed.values;
@@ -97,6 +99,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
 
 export const command = {
   summary: 'serve nearest-neighbour search over a gallery (JSON API + web page)',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     let o: ServeOptions | 'help';
     try {

@@ -41,6 +41,7 @@ export function formatRecallTable(m: EvalMetrics): string {
 
 export const command = {
   summary: 'train a model (default: Fashion-MNIST)',
+  help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true,
@@ -57,7 +58,15 @@ export const command = {
     // (torchrun sets OMP_NUM_THREADS for its workers; our launcher sets both.)
     const launched = process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
-    const cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
+    let cfg;
+    try {
+      cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
+    } catch (e) {
+      // A bad key=value on the command line is a usage error; a bad config file is not.
+      if (!(e as Error).message.startsWith("override '")) throw e;
+      console.error(`dml train: ${(e as Error).message}`);
+      return 2;
+    }
     checkDevice(cfg.device);
     // A finished or interrupted run is not overwritten by accident (rank 0, or the launcher, checks).
     if (!values.resume && !values.force && (launchOpts || (process.env.RANK ?? '0') === '0')) {

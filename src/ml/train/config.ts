@@ -151,12 +151,29 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** " (did you mean optim.lr?)" for a key a letter or two away from real ones, or from the same key in another section. */
+function didYouMean(key: string): string {
+  const last = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+  const near = CONFIG_KEY_LIST.map((k) => k.key).filter((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2 || k.slice(k.lastIndexOf('.') + 1).toLowerCase() === last);
+  return near.length > 0 && near.length <= 4 ? ` (did you mean ${near.join(' or ')}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 /** Merges src into dst, refusing keys dst does not have and values of another type. */
 function merge(dst: Record<string, unknown>, src: Record<string, unknown>, where: string, path = ''): void {
   for (const [k, v] of Object.entries(src)) {
     const key = path ? `${path}.${k}` : k;
     // Own keys only: '__proto__' or 'constructor' must be unknown keys, not a way into Object.prototype.
-    if (!Object.hasOwn(dst, k)) throw new Error(`${where}: unknown config key '${key}'`);
+    if (!Object.hasOwn(dst, k)) throw new Error(`${where}: unknown config key '${key}'${didYouMean(key)}`);
     const cur = dst[k];
     if (key === 'loss.options') {
       if (!isObject(v) || Object.values(v).some((x) => !['number', 'string', 'boolean'].includes(typeof x))) {
@@ -189,7 +206,7 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
   }
   let cur: unknown = current;
   for (const p of path) {
-    if (!isObject(cur) || !Object.hasOwn(cur, p)) throw new Error(`override '${arg}': unknown config key '${path.join('.')}'`);
+    if (!isObject(cur) || !Object.hasOwn(cur, p)) throw new Error(`override '${arg}': unknown config key '${path.join('.')}'${didYouMean(path.join('.'))}`);
     cur = cur[p];
   }
   let value: unknown;

@@ -114,8 +114,14 @@ test('a diverging run stops with a clear message and keeps the last good checkpo
 
 test('bad arguments are named', () => {
   const r = dml('train', 'optim.lrr=1');
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /unknown config key 'optim.lrr'/);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown config key 'optim.lrr' \(did you mean optim\.lr\?\)/);
+  // Every command's mistyped option is a usage error (2) with the nearest option.
+  for (const [cmd, typo, right] of [['eval', '--chekpoint', '--checkpoint'], ['serve', '--prot', '--port'], ['report', '--quite', '--quiet'], ['train', '--resum', '--resume']]) {
+    const t = dml(cmd!, typo!, 'x');
+    assert.equal(t.status, 2, `${cmd} ${typo}`);
+    assert.match(t.stderr, new RegExp(`^dml ${cmd}: unknown option '${typo}' \\(did you mean ${right}\\?\\); see dml ${cmd} --help`));
+  }
   const u = dml('frobnicate');
   assert.equal(u.status, 2);
   assert.match(u.stderr, /unknown command 'frobnicate'/);
