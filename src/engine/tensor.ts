@@ -20,7 +20,7 @@ const U = {
   neg: op('neg'), exp: op('exp'), log: op('log'), log1p: op('log1p'), expm1: op('expm1'), log2: op('log2'),
   sqrt: op('sqrt'), rsqrt: op('rsqrt'), abs: op('abs'), sign: op('sign'), floor: op('floor'), ceil: op('ceil'),
   round: op('round'), trunc: op('trunc'), sin: op('sin'), cos: op('cos'), tan: op('tan'), acos: op('acos'),
-  relu: op('relu'), sigmoid: op('sigmoid'), tanh: op('tanh'), gelu: op('gelu'), silu: op('silu'),
+  relu: op('relu'), sigmoid: op('sigmoid'), tanh: op('tanh'), gelu: op('gelu'), geluTanh: op('geluTanh'), silu: op('silu'),
   square: op('square'), reciprocal: op('reciprocal'), lgamma: op('lgamma'), digamma: op('digamma'), erf: op('erf'),
   isnan: op('isnan'), isinf: op('isinf'), isfinite: op('isfinite'), logicalNot: op('logicalNot'), t: op('t'),
   contiguous: op('contiguous'), clone: op('clone'), detach: op('detach'),
@@ -176,7 +176,8 @@ export class Tensor {
   relu(): Tensor { return this.#u(U.relu); }
   sigmoid(): Tensor { return this.#u(U.sigmoid); }
   tanh(): Tensor { return this.#u(U.tanh); }
-  gelu(): Tensor { return this.#u(U.gelu); }
+  /** GELU: exact (x Φ(x), the default) or the tanh approximation, as torch.nn.GELU(approximate). */
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return this.#u(approximate === 'tanh' ? U.geluTanh : U.gelu); }
   silu(): Tensor { return this.#u(U.silu); }
   square(): Tensor { return this.#u(U.square); }
   reciprocal(): Tensor { return this.#u(U.reciprocal); }

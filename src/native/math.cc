@@ -13,7 +13,7 @@ UNARY(expm1, at::expm1(x)) UNARY(log2, at::log2(x)) UNARY(sqrt, at::sqrt(x)) UNA
 UNARY(abs, at::abs(x)) UNARY(sign, at::sign(x)) UNARY(floor, at::floor(x)) UNARY(ceil, at::ceil(x))
 UNARY(round, at::round(x)) UNARY(trunc, at::trunc(x)) UNARY(sin, at::sin(x)) UNARY(cos, at::cos(x))
 UNARY(tan, at::tan(x)) UNARY(acos, at::acos(x)) UNARY(relu, at::relu(x)) UNARY(sigmoid, at::sigmoid(x))
-UNARY(tanh, at::tanh(x)) UNARY(gelu, at::gelu(x)) UNARY(silu, at::silu(x)) UNARY(square, at::square(x))
+UNARY(tanh, at::tanh(x)) UNARY(gelu, at::gelu(x)) UNARY(geluTanh, at::gelu(x, "tanh")) UNARY(silu, at::silu(x)) UNARY(square, at::square(x))
 UNARY(reciprocal, at::reciprocal(x)) UNARY(lgamma, at::lgamma(x)) UNARY(digamma, at::digamma(x))
 UNARY(erf, at::erf(x)) UNARY(isnan, at::isnan(x)) UNARY(isinf, at::isinf(x)) UNARY(isfinite, at::isfinite(x))
 UNARY(logicalNot, at::logical_not(x)) UNARY(t, x.t())
@@ -158,7 +158,7 @@ void RegisterMath(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, neg); DML_EXPORT(e, exp); DML_EXPORT(e, log); DML_EXPORT(e, log1p); DML_EXPORT(e, expm1); DML_EXPORT(e, log2);
   DML_EXPORT(e, sqrt); DML_EXPORT(e, rsqrt); DML_EXPORT(e, abs); DML_EXPORT(e, sign); DML_EXPORT(e, floor); DML_EXPORT(e, ceil);
   DML_EXPORT(e, round); DML_EXPORT(e, trunc); DML_EXPORT(e, sin); DML_EXPORT(e, cos); DML_EXPORT(e, tan); DML_EXPORT(e, acos);
-  DML_EXPORT(e, relu); DML_EXPORT(e, sigmoid); DML_EXPORT(e, tanh); DML_EXPORT(e, gelu); DML_EXPORT(e, silu); DML_EXPORT(e, square);
+  DML_EXPORT(e, relu); DML_EXPORT(e, sigmoid); DML_EXPORT(e, tanh); DML_EXPORT(e, gelu); DML_EXPORT(e, geluTanh); DML_EXPORT(e, silu); DML_EXPORT(e, square);
   DML_EXPORT(e, reciprocal); DML_EXPORT(e, lgamma); DML_EXPORT(e, digamma); DML_EXPORT(e, erf); DML_EXPORT(e, isnan);
   DML_EXPORT(e, isinf); DML_EXPORT(e, isfinite); DML_EXPORT(e, logicalNot); DML_EXPORT(e, t); DML_EXPORT(e, softplus);
   DML_EXPORT(e, leakyRelu); DML_EXPORT(e, clamp); DML_EXPORT(e, clampTensor);

@@ -22,6 +22,9 @@ DML_FN(adaptiveMaxPool2d) { return Wrap(a.env(), std::get<0>(at::adaptive_max_po
 DML_FN(upsampleBilinear2d) {
   return Wrap(a.env(), at::upsample_bilinear2d(a.t(0), a.ints(1), a.b(2, false), c10::nullopt, c10::nullopt));
 }
+DML_FN(upsampleBicubic2d) {
+  return Wrap(a.env(), at::upsample_bicubic2d(a.t(0), a.ints(1), a.b(2, false), c10::nullopt, c10::nullopt));
+}
 // reduction codes follow at::Reduction: 0 none, 1 mean, 2 sum.
 DML_FN(crossEntropy) {
   return Wrap(a.env(), at::cross_entropy_loss(a.t(0), a.t(1), a.optT(2), a.i64(3, 1), a.i64(4, -100), a.f64(5, 0.0)));
@@ -97,7 +100,7 @@ void RegisterNN(Napi::Env env, Napi::Object e) {
   (void)env;
   DML_EXPORT(e, conv2d); DML_EXPORT(e, linear); DML_EXPORT(e, batchNorm); DML_EXPORT(e, layerNorm); DML_EXPORT(e, dropout);
   DML_EXPORT(e, maxPool2d); DML_EXPORT(e, avgPool2d); DML_EXPORT(e, adaptiveAvgPool2d); DML_EXPORT(e, adaptiveMaxPool2d);
-  DML_EXPORT(e, upsampleBilinear2d); DML_EXPORT(e, crossEntropy); DML_EXPORT(e, nllLoss); DML_EXPORT(e, klDiv);
+  DML_EXPORT(e, upsampleBilinear2d); DML_EXPORT(e, upsampleBicubic2d); DML_EXPORT(e, crossEntropy); DML_EXPORT(e, nllLoss); DML_EXPORT(e, klDiv);
   DML_EXPORT(e, mseLoss); DML_EXPORT(e, bceWithLogits);
   DML_EXPORT(e, add_); DML_EXPORT(e, sub_); DML_EXPORT(e, mul_); DML_EXPORT(e, div_); DML_EXPORT(e, addcmul_);
   DML_EXPORT(e, addcdiv_); DML_EXPORT(e, lerp_); DML_EXPORT(e, copy_); DML_EXPORT(e, zero_); DML_EXPORT(e, fill_);

@@ -1,7 +1,9 @@
 // Functional twins of the layers (torch.nn.functional).
 import { native, type Handle } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, full } from '../tensor.js';
 import { normalize } from '../ops.js';
+import { bernoulli } from '../random.js';
+import { tidy } from '../scope.js';
 
 const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
 const call = (name: string, ...args: unknown[]): Tensor => new Tensor(N[name]!(...args) as Handle);
@@ -65,6 +67,36 @@ export const adaptiveAvgPool2d = (x: Tensor, outputSize: number | [number, numbe
 export const adaptiveMaxPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => call('adaptiveMaxPool2d', x.handle, pair(outputSize));
 export const interpolateBilinear = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
   call('upsampleBilinear2d', x.handle, size, alignCorners);
+/** F.interpolate(x, size, mode='bicubic', align_corners): timm resizes ViT position embeddings with it. */
+export const interpolateBicubic = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
+  call('upsampleBicubic2d', x.handle, size, alignCorners);
+
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => x.gelu(approximate);
+
+/**
+ * softmax(q kᵀ / √d + mask) v over the last two dimensions ([..., L, d] queries, [..., S, d] keys and
+ * values), as F.scaled_dot_product_attention without dropout. libtorch 1.13 has no public fused
+ * kernel, so this is the composed form (the one torch falls back to).
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: { mask?: Tensor; scale?: number } = {}): Tensor {
+  const d = q.shape[q.shape.length - 1]!;
+  return tidy(() => {
+    const scores = q.mul(o.scale ?? 1 / Math.sqrt(d)).matmul(k.transpose(-2, -1));
+    return (o.mask ? scores.add(o.mask) : scores).softmax(-1).matmul(v);
+  });
+}
+
+/**
+ * Stochastic depth (timm's drop_path): in training, each sample's residual branch is dropped with
+ * probability p and the kept ones scaled by 1 / (1 - p); the identity otherwise.
+ */
+export function dropPath(x: Tensor, p: number, training: boolean): Tensor {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`dropPath: p must be in [0, 1), got ${p}`);
+  // A new handle on the same values (the engine's functions never hand back their input object).
+  if (!training || p === 0) return x.reshape(x.shape);
+  const shape = [x.shape[0]!, ...x.shape.slice(1).map(() => 1)];
+  return tidy(() => x.mul(bernoulli(full(shape, 1 - p, x.dtype, { device: x.device }))).div(1 - p));
+}
 
 export const relu = (x: Tensor): Tensor => x.relu();
 export const softmax = (x: Tensor, dim: number): Tensor => x.softmax(dim);
