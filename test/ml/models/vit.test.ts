@@ -1,0 +1,70 @@
+// ViTEmbedder against torchvision's VisionTransformer (weights and outputs written by
+// scripts/fixtures/make_vit_fixtures.py): float64 forward parity, and the same tensors from timm's and
+// Hugging Face's namings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadTensors, tidy, noGrad, type Tensor, dispose } from '../../../src/engine/index.js';
+import { ViTEmbedder } from '../../../src/ml/models/vit.js';
+import { detectVitNaming, toTorchvisionVit } from '../../../src/ml/models/vit-weight-names.js';
+
+const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/models');
+const SIZE = { hiddenDim: 16, numLayers: 2, numHeads: 2, mlpDim: 24, patchSize: 8 };
+
+function load(file: string): { weights: Map<string, Tensor>; extra: Map<string, Tensor> } {
+  const all = loadTensors(path.join(dir, file)).tensors;
+  const weights = new Map([...all].filter(([k]) => !k.startsWith('test.')));
+  const extra = new Map([...all].filter(([k]) => k.startsWith('test.')));
+  return { weights, extra };
+}
+
+function vitFrom(file: string, pool: 'token' | 'mean' = 'token'): { model: ViTEmbedder; extra: Map<string, Tensor>; naming: string } {
+  const { weights, extra } = load(file);
+  const naming = detectVitNaming(weights.keys());
+  const { weights: tv, owned } = toTorchvisionVit(weights, naming);
+  const model = new ViTEmbedder({ arch: SIZE, numClasses: 5, imageSize: 32, pool, mean: [0, 0, 0], std: [1, 1, 1] });
+  model.to('float64');
+  const r = model.loadStateDict(tv, false);
+  assert.deepEqual(r.unexpectedKeys.sort(), ['heads.head.bias', 'heads.head.weight'], `${file}: only torchvision's classifier is left over`);
+  assert.deepEqual(r.missingKeys.filter((k) => !/^(mean|std|classifier|remap|norm_layer)/.test(k)), [], `${file}: the backbone is complete`);
+  dispose([weights, owned]);
+  model.eval();
+  return { model, extra, naming };
+}
+
+test("torchvision's VisionTransformer: the class token and the patch-token mean agree to 1e-10 in float64", () => {
+  for (const pool of ['token', 'mean'] as const) {
+    const { model, extra } = vitFrom('vit_torchvision.pt', pool);
+    try {
+      const diff = noGrad(() => tidy(() => model.backbone(extra.get('test.input')!).sub(extra.get(pool === 'token' ? 'test.features' : 'test.mean_features')!).abs().max().item()));
+      assert.ok(diff <= 1e-10, `${pool}: max |Δ| ${diff}`);
+    } finally {
+      model.dispose();
+      dispose(extra);
+    }
+  }
+});
+
+test("timm's and Hugging Face's namings load the same tensors as torchvision's", () => {
+  const ref = vitFrom('vit_torchvision.pt');
+  try {
+    const want = ref.model.stateDict();
+    for (const [file, naming] of [['vit_timm.pt', 'timm'], ['vit_hf.pt', 'huggingface']] as const) {
+      const got = vitFrom(file);
+      try {
+        assert.equal(got.naming, naming);
+        for (const [k, t] of got.model.stateDict()) {
+          if (/^(classifier|remap)/.test(k)) continue;
+          assert.equal(tidy(() => t.sub(want.get(k)!).abs().max().item()), 0, `${file}: ${k}`);
+        }
+      } finally {
+        got.model.dispose();
+        dispose(got.extra);
+      }
+    }
+  } finally {
+    ref.model.dispose();
+    dispose(ref.extra);
+  }
+});
