@@ -1,7 +1,7 @@
 // The library's front door: train a run, open a trained one, embed images and search them
 // (what pytorch-metric-learning's InferenceModel is to a trained trunk), in one process.
 import { type Tensor, dispose, noGrad, tidy } from '../engine/index.js';
-import type { ResNetEmbedder } from './models/resnet.js';
+import type { Embedder } from './models/factory.js';
 import { ImageLoader } from './data/loader.js';
 import type { Sample } from './data/list.js';
 import { evaluateRetrieval, knn, type Metric, type RetrievalReport } from './eval/index.js';
@@ -46,7 +46,7 @@ export interface Neighbours {
 
 /** A trained model with what it was trained on; close() frees it. */
 export interface Run {
-  readonly model: ResNetEmbedder;
+  readonly model: Embedder;
   readonly config: TrainConfig;
   /** Epoch the weights come from, and the checkpoint file read. */
   readonly epoch: number;

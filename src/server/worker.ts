@@ -48,7 +48,7 @@ try {
   const spec = preprocessSpec(loaded!.config, o.inChannels, init.maxPixels, init.overrides);
   pipeline = Pipeline.fromSpec(spec);
   info = {
-    arch: o.arch, dim: o.numFeatures, inChannels: o.inChannels, numClasses: o.numClasses, epoch: loaded!.epoch,
+    arch: loaded!.config.model.arch, dim: o.numFeatures, inChannels: o.inChannels, numClasses: o.numClasses, epoch: loaded!.epoch,
     dataKind: loaded!.config.data.kind, preprocess: JSON.stringify(spec), inputSize: inputSizeOf(spec), maxQueryPixels: 0,
   };
   info.maxQueryPixels = Math.min(init.maxPixels, init.maxQueryPixels ?? defaultQueryPixels(...info.inputSize));

@@ -26,7 +26,7 @@ if (!isMainThread && workerData && (workerData as { kind?: string }).kind === 'm
   });
   const m = config.model;
   const model = new ResNetEmbedder({
-    arch: m.arch, numClasses: spec.numClasses, numFeatures: m.numFeatures, normLayer: m.normLayer, remap: m.remap, dropout: m.dropout,
+    arch: 'resnet18', numClasses: spec.numClasses, numFeatures: m.numFeatures, normLayer: m.normLayer, remap: m.remap, dropout: m.dropout,
     detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight, setBnEval: m.setBnEval, zeroInitResidual: false,
     smallInput: m.smallInput, inChannels: spec.inChannels, ...(spec.inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
   });

@@ -1,2 +1,6 @@
 export * from './resnet.js';
 export * from './blocks.js';
+export * from './vit.js';
+export * from './factory.js';
+export * from './arch-names.js';
+export { detectVitNaming, toTorchvisionVit, type VitNaming } from './vit-weight-names.js';

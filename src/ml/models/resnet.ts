@@ -4,10 +4,10 @@
 // layer1.0.bn1.running_mean, ...) at the top level, so ImageNet weights load 1:1 (fc.* is skipped).
 import { type Tensor, tensor, nn, normalize, noGrad } from '../../engine/index.js';
 import { BasicBlock, Bottleneck, conv1x1, pipe, reluInPlace, type ResidualBlock } from './blocks.js';
-import type { Arch } from './arch-names.js';
+import type { ResNetArch } from './arch-names.js';
 
-export type { Arch } from './arch-names.js';
-export const ARCHS: Record<Arch, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }> = {
+export type { Arch, ResNetArch } from './arch-names.js';
+export const ARCHS: Record<ResNetArch, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }> = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2], groups: 1, widthPerGroup: 64 },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64 },
   resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64 },
@@ -19,7 +19,7 @@ export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
 export interface EmbedderOptions {
-  arch: Arch;
+  arch: ResNetArch;
   numClasses: number;
   /** Embedding size; a linear remap is added when it differs from the backbone width. */
   numFeatures?: number;

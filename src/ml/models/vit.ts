@@ -6,6 +6,9 @@
 // ResNets: feature norm, remap, normalisation, zero-initialised classifier.
 import { type Tensor, cat, normalize, noGrad, tensor, tidy, nn, randn } from '../../engine/index.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type EmbedderOutput } from './resnet.js';
+import type { VitArch } from './arch-names.js';
+
+export type { VitArch } from './arch-names.js';
 
 export interface VitSize {
   hiddenDim: number;
@@ -16,13 +19,12 @@ export interface VitSize {
 }
 
 /** torchvision's vit_b_16 and timm's ViT-Ti/S/B sizes. */
-export const VIT_SIZES = {
+export const VIT_SIZES: Record<VitArch, VitSize> = {
   vit_tiny_patch16: { hiddenDim: 192, numLayers: 12, numHeads: 3, mlpDim: 768, patchSize: 16 },
   vit_small_patch16: { hiddenDim: 384, numLayers: 12, numHeads: 6, mlpDim: 1536, patchSize: 16 },
   vit_small_patch8: { hiddenDim: 384, numLayers: 12, numHeads: 6, mlpDim: 1536, patchSize: 8 },
   vit_base_patch16: { hiddenDim: 768, numLayers: 12, numHeads: 12, mlpDim: 3072, patchSize: 16 },
-} as const satisfies Record<string, VitSize>;
-export type VitArch = keyof typeof VIT_SIZES;
+};
 
 export interface VitEmbedderOptions {
   /** A named size, or the dimensions themselves (tests build tiny ones). */
@@ -120,6 +122,22 @@ class Encoder extends nn.Module<[Tensor], Tensor> {
 /** A named container of blocks (torchvision's OrderedDict of encoder_layer_i). */
 class BlockList extends nn.Module<[Tensor], Tensor> {
   forward(x: Tensor): Tensor { return x; }
+}
+
+/**
+ * Position embeddings [1, 1 + g², D] for another grid side: the class token's is kept, the grid is
+ * resized with bicubic interpolation (timm's resample_abs_pos_embed with antialias=False).
+ */
+export function resamplePosEmbedding(pos: Tensor, grid: number): Tensor {
+  const [, n, d] = pos.shape as [number, number, number];
+  const old = Math.round(Math.sqrt(n - 1));
+  if (old * old !== n - 1) throw new RangeError(`position embeddings of ${n} tokens are not a class token and a square grid`);
+  if (old === grid) return pos.reshape(pos.shape);
+  return tidy(() => {
+    const g = pos.narrow(1, 1, n - 1).reshape([1, old, old, d]).permute([0, 3, 1, 2]);
+    const r = nn.functional.interpolateBicubic(g, [grid, grid]).permute([0, 2, 3, 1]).reshape([1, grid * grid, d]);
+    return cat([pos.narrow(1, 0, 1), r], 1);
+  });
 }
 
 export class ViTEmbedder extends nn.Module<[Tensor], EmbedderOutput> {

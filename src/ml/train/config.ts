@@ -46,6 +46,10 @@ export interface TrainConfig {
     setBnEval: boolean;
     zeroInitResidual: boolean;
     smallInput: boolean;
+    /** ViTs: patch size (0: the arch's), class token or patch-token mean, stochastic depth of the last block. */
+    patchSize: number;
+    pool: 'token' | 'mean';
+    dropPathRate: number;
   };
   loss: {
     /** A name from src/ml/losses (smooth-ce, cross-entropy, norm-softmax, triplet, multi-similarity, ...). */

@@ -1,20 +1,20 @@
 // Embeds an evaluation source with a model in eval mode, batch by batch, without autograd.
 import { type Tensor, tensor, tidy, noGrad, cat, dispose, zeros } from '../../engine/index.js';
-import type { ResNetEmbedder } from '../models/resnet.js';
+import type { Embedder } from '../models/factory.js';
 import type { EvalSource } from './source.js';
 
 /** Called after each batch with the samples embedded so far and the total. */
 export type EmbedProgress = (done: number, total: number) => void;
 
 /** `range`: only samples [start, end) (one process's shard). */
-export async function embedSource(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; labels: Tensor }> {
+export async function embedSource(model: Embedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; labels: Tensor }> {
   const { features, labels, logits } = await embedWithLogits(model, source, batchSize, range, onProgress);
   logits.dispose();
   return { features, labels };
 }
 
 /** Features and classifier logits of every sample. */
-export async function embedWithLogits(model: ResNetEmbedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
+export async function embedWithLogits(model: Embedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
   const total = range ? range.end - range.start : source.labels.length;
   let done = 0;
   const wasTraining = model.training;

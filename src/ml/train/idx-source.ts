@@ -22,6 +22,7 @@ export class IdxTrainSource implements TrainSource {
     this.numClasses = data.labels.reduce((m, v) => Math.max(m, v), -1) + 1;
   }
   get labels(): Int32Array { return this.data.labels; }
+  get imageSize(): number { return this.data.height; }
   async load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
     const { images, labels, height: H, width: W } = this.data;
     const n = indices.length, plane = H * W;

@@ -1,7 +1,7 @@
 // Rebuilds a trained embedder from a checkpoint written by the trainer (its config travels in the
 // checkpoint's metadata), for eval, embed, serve, export and report.
 import { dispose, tidy } from '../../engine/index.js';
-import { ResNetEmbedder } from '../models/resnet.js';
+import { createEmbedder, type Embedder } from '../models/factory.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
@@ -9,7 +9,7 @@ export { resolveCheckpoint } from './checkpoint-path.js';
 import type { TrainConfig } from './config.js';
 
 export interface LoadedEmbedder {
-  model: ResNetEmbedder;
+  model: Embedder;
   config: TrainConfig;
   /** Epoch the weights come from. */
   epoch: number;
@@ -33,8 +33,9 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
     if (!state || !weights) throw new Error(`${checkpoint} is not a dml-ts training checkpoint (no trainer state or model weights)`);
     const config = state.config as TrainConfig;
     const cls = weights.get('classifier.weight');
-    const conv1 = weights.get('conv1.weight');
-    if (!cls || !conv1) throw new Error(`${checkpoint}: model weights lack classifier.weight or conv1.weight`);
+    // The first convolution: a ResNet's stem or a ViT's patch projection.
+    const conv1 = weights.get('conv1.weight') ?? weights.get('conv_proj.weight');
+    if (!cls || !conv1) throw new Error(`${checkpoint}: model weights lack classifier.weight or a first convolution (conv1 / conv_proj)`);
     // Bit rot or a diverged run: NaN weights would make every embedding NaN, and scores null.
     for (const [k, t] of weights) {
       if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
@@ -43,10 +44,15 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
     }
     const inChannels = conv1.shape[1]!;
     const m = config.model;
-    const model = new ResNetEmbedder({
+    // A ViT's input size is in its weights: (side / patch)² + 1 position embeddings.
+    const pos = weights.get('encoder.pos_embedding');
+    const patch = conv1.shape[2]!;
+    const imageSize = pos ? Math.round(Math.sqrt(pos.shape[1]! - 1)) * patch : config.data.imageSize;
+    const model = createEmbedder({
       arch: m.arch, numClasses: cls.shape[0]!, numFeatures: cls.shape[1]!, normLayer: m.normLayer, remap: m.remap,
       dropout: m.dropout, detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight, setBnEval: m.setBnEval,
-      zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels,
+      zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels, imageSize,
+      ...(pos ? { patchSize: patch, pool: m.pool, dropPathRate: m.dropPathRate } : {}),
       ...(inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
     });
     model.loadStateDict(weights);

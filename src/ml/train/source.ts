@@ -13,6 +13,8 @@ export interface TrainSource {
   readonly numClasses: number;
   readonly labels: Int32Array;
   readonly inChannels: number;
+  /** Side of the (square) images it yields, when fixed by the data (Fashion-MNIST: 28); else data.imageSize. */
+  readonly imageSize?: number;
   /**
    * Augmented batches for these sample indices, deterministic in (seed, epoch, batch index,
    * position in the batch); `positionOffset` is the position of indices[0] when they are one

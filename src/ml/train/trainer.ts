@@ -10,7 +10,8 @@ import path from 'node:path';
 import {
   type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose, distributed, noGrad, cudaAvailable,
 } from '../../engine/index.js';
-import { ResNetEmbedder, type EmbedderOutput } from '../models/resnet.js';
+import type { EmbedderOutput } from '../models/resnet.js';
+import { createEmbedder, type Embedder } from '../models/factory.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
 import type { Batch, EvalData, TrainSource } from './source.js';
@@ -93,7 +94,7 @@ export interface TrainResult {
 }
 
 export class Trainer {
-  readonly model: ResNetEmbedder;
+  readonly model: Embedder;
   readonly loss: TrainLoss;
   readonly optimizer: optim.SGD;
   readonly scheduler: optim.LambdaLR;
@@ -123,10 +124,11 @@ export class Trainer {
     this.runDir = cfg.out;
     if (this.isMain) mkdirSync(this.runDir, { recursive: true });
     const m = cfg.model;
-    this.model = new ResNetEmbedder({
+    this.model = createEmbedder({
       arch: m.arch, numClasses: train.numClasses, numFeatures: m.numFeatures || undefined, normLayer: m.normLayer,
       remap: m.remap, dropout: m.dropout, detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight,
       setBnEval: m.setBnEval, zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels: train.inChannels,
+      imageSize: train.imageSize ?? cfg.data.imageSize, patchSize: m.patchSize, pool: m.pool, dropPathRate: m.dropPathRate,
       ...(train.inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
     });
     // Other ranks receive rank 0's weights by the broadcast below (only rank 0 needs the file).

@@ -19,7 +19,7 @@ test('keys.json covers every architecture of ARCHS', () => {
   assert.deepEqual(Object.keys(FIXTURE.archs).sort(), Object.keys(ARCHS).sort());
 });
 
-for (const arch of Object.keys(ARCHS) as Arch[]) {
+for (const arch of Object.keys(ARCHS) as (keyof typeof ARCHS)[]) {
   test(`${arch}: backbone keys, order, shapes and dtypes equal torchvision ${FIXTURE.torchvision}'s minus fc.*`, () => {
     const before = liveTensors();
     const model = new ResNetEmbedder({ arch, numClasses: 7 });
