@@ -1,7 +1,6 @@
 // dml export --onnx: the embedding model (BatchNorm folded) as ONNX, for onnxruntime-node/-web.
 import { parseArgs } from 'node:util';
 import { loadEmbedder } from '../ml/train/load.js';
-import { ResNetEmbedder } from '../ml/models/resnet.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 
 const HELP = `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset 17] [--quiet]
@@ -26,7 +25,6 @@ export const command = {
     if (!values.checkpoint) { console.error('dml export: --checkpoint is required\n' + HELP); return 2; }
     const { model, config } = loadEmbedder(values.checkpoint);
     try {
-      if (!(model instanceof ResNetEmbedder)) throw new Error(`${values.checkpoint}: ONNX export of ${config.model.arch} (a ViT) is not available yet; dml embed and dml serve take ViT checkpoints`);
       const size = values.size ? Number(values.size) : config.data.kind === 'fashion-mnist' ? 28 : config.data.imageSize;
       if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
       const bytes = exportOnnx(model, { inputShape: [model.options.inChannels, size, size], output: values.logits ? 'both' : 'features', opset: Number(values.opset) });

@@ -10,9 +10,11 @@
 //   → [remap Gemm] → [L2 normalise] → 'features' → [classifier Gemm → 'logits']
 // Dropout is the identity in eval mode and is dropped; a normalised classifier has its rows
 // normalised at export time.
-import { Tensor, nn } from '../../engine/index.js';
+import { Tensor, nn, noGrad } from '../../engine/index.js';
 import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 import { ResNetEmbedder } from '../models/resnet.js';
+import { ViTEmbedder } from '../models/vit.js';
+import type { Embedder } from '../models/factory.js';
 import { BasicBlock, Bottleneck } from '../models/blocks.js';
 import { DataType, encodeModel, type AttributeProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 import { bnAffine, foldInputAffine, foldOutputAffine, normalizeRows, type Affine, type BnParams } from './fold.js';
@@ -45,7 +47,7 @@ const BATCH = 'N';
  * there is one, else into a Mul/Add pair. The model is only read: its training flag, parameters
  * and buffers are left as they are.
  */
-export function exportOnnx(model: ResNetEmbedder, o: OnnxExportOptions): Uint8Array {
+export function exportOnnx(model: Embedder, o: OnnxExportOptions): Uint8Array {
   const opset = o.opset ?? DEFAULT_OPSET;
   const ir = IR_FOR_OPSET[opset];
   if (ir === undefined) throw new RangeError(`exportOnnx: opset must be an integer in 13…23, got ${opset}`);
@@ -56,10 +58,15 @@ export function exportOnnx(model: ResNetEmbedder, o: OnnxExportOptions): Uint8Ar
     throw new RangeError(`exportOnnx: inputShape must be [C, H, W] positive integers, got [${String(shape)}]`);
   }
   const opt = model.options;
+  const arch = typeof opt.arch === 'string' ? opt.arch : 'vit';
   if (shape[0] !== opt.inChannels) throw new RangeError(`exportOnnx: inputShape has ${shape[0]} channels, the model takes ${opt.inChannels}`);
 
   const g = new GraphBuilder(opset);
-  const features = emitHead(g, model, emitBackbone(g, model, ONNX_INPUT));
+  if (model instanceof ViTEmbedder && (shape[1] !== shape[2] || shape[1] / model.size.patchSize !== Math.round(Math.sqrt(model.encoder.param('pos_embedding')!.shape[1]! - 1)))) {
+    throw new RangeError(`exportOnnx: this ViT takes ${model.options.inChannels}×S×S images with S = ${Math.round(Math.sqrt(model.encoder.param('pos_embedding')!.shape[1]! - 1)) * model.size.patchSize} (its position embeddings), got [${shape.join(', ')}]`);
+  }
+  const backbone = model instanceof ViTEmbedder ? emitVitBackbone(g, model, ONNX_INPUT) : emitBackbone(g, model, ONNX_INPUT);
+  const features = emitHead(g, model, backbone);
   g.rename(features, 'features');
   const outputs = [{ name: 'features', elemType: DataType.FLOAT, shape: [BATCH, opt.numFeatures] }];
   if (output === 'both') {
@@ -76,17 +83,17 @@ export function exportOnnx(model: ResNetEmbedder, o: OnnxExportOptions): Uint8Ar
     opsetImports: [{ domain: '', version: opset }],
     producerName: 'dml-ts',
     producerVersion: '0.1.0',
-    docString: `${opt.arch} embedder (eval mode, BatchNorm folded): ${ONNX_INPUT} float32 [N,${shape.join(',')}] in [0,1] → features [N,${opt.numFeatures}]`
+    docString: `${arch} embedder (eval mode, BatchNorm folded): ${ONNX_INPUT} float32 [N,${shape.join(',')}] in [0,1] → features [N,${opt.numFeatures}]`
       + (output === 'both' ? ` and logits [N,${opt.numClasses}]` : ''),
     graph: {
-      name: `${opt.arch}_embedder`,
+      name: `${arch}_embedder`,
       nodes: g.nodes,
       initializers: g.initializers,
       inputs: [{ name: ONNX_INPUT, elemType: DataType.FLOAT, shape: [BATCH, ...shape], docString: 'images in [0, 1]; mean/std normalisation is part of the graph' }],
       outputs,
     },
     metadataProps: {
-      arch: opt.arch,
+      arch,
       input_shape: JSON.stringify(shape),
       num_features: String(opt.numFeatures),
       normalized_features: String(opt.normalize),
@@ -246,11 +253,11 @@ function emitBackbone(g: GraphBuilder, model: ResNetEmbedder, input: string): st
   return g.op('Flatten', [g.op('GlobalAveragePool', [x], 'avgpool')], 'flatten', [int('axis', 1)]);
 }
 
-function emitHead(g: GraphBuilder, model: ResNetEmbedder, x: string): string {
+function emitHead(g: GraphBuilder, model: Embedder, x: string): string {
   const opt = model.options, norm = model.norm, d = model.backboneFeatures;
   let pending: Affine | null = null;
   if (norm instanceof nn.BatchNorm1d) pending = bnAffine(bnParams(norm, 'norm_layer'));
-  else if (norm instanceof nn.LayerNorm) x = layerNorm(g, x, norm, d);
+  else if (norm instanceof nn.LayerNorm) x = layerNorm(g, x, norm, d, 'norm_layer');
   else if (!(norm instanceof nn.Identity)) throw new Error('exportOnnx: unsupported norm_layer');
 
   if (model.remap instanceof nn.Linear) {
@@ -274,23 +281,100 @@ function emitHead(g: GraphBuilder, model: ResNetEmbedder, x: string): string {
   return x;
 }
 
-function layerNorm(g: GraphBuilder, x: string, ln: nn.LayerNorm, d: number): string {
-  if (ln.normalizedShape.length !== 1 || ln.normalizedShape[0] !== d) throw new Error(`exportOnnx: norm_layer LayerNorm must normalise the last ${d} features`);
+function layerNorm(g: GraphBuilder, x: string, ln: nn.LayerNorm, d: number, name: string): string {
+  if (ln.normalizedShape.length !== 1 || ln.normalizedShape[0] !== d) throw new Error(`exportOnnx: ${name} LayerNorm must normalise the last ${d} features`);
   const weight = ln.param('weight'), bias = ln.param('bias');
   if (g.opset >= 17) {
-    const scale = g.constant('norm_layer.weight', [d], weight ? floats(weight) : new Float32Array(d).fill(1));
+    const scale = g.constant(`${name}.weight`, [d], weight ? floats(weight) : new Float32Array(d).fill(1));
     const inputs = [x, scale];
-    if (bias) inputs.push(g.constant('norm_layer.bias', [d], floats(bias)));
-    return g.op('LayerNormalization', inputs, 'norm_layer', [int('axis', -1), float('epsilon', ln.eps)]);
+    if (bias) inputs.push(g.constant(`${name}.bias`, [d], floats(bias)));
+    return g.op('LayerNormalization', inputs, name, [int('axis', -1), float('epsilon', ln.eps)]);
   }
   // Before opset 17: (x - mean) / sqrt(var + eps) with the biased variance, as torch computes it.
-  const mean = g.reduce('ReduceMean', x, [-1], 'norm_layer.mean');
-  const centred = g.op('Sub', [x, mean], 'norm_layer.centred');
-  const variance = g.reduce('ReduceMean', g.op('Mul', [centred, centred], 'norm_layer.sq'), [-1], 'norm_layer.var');
-  const eps = g.constant('norm_layer.eps', [], Float32Array.of(ln.eps));
-  const std = g.op('Sqrt', [g.op('Add', [variance, eps], 'norm_layer.var_eps')], 'norm_layer.std');
-  let y = g.op('Div', [centred, std], 'norm_layer');
-  if (weight) y = g.op('Mul', [y, g.constant('norm_layer.weight', [d], floats(weight))], 'norm_layer.mul');
-  if (bias) y = g.op('Add', [y, g.constant('norm_layer.bias', [d], floats(bias))], 'norm_layer.add');
+  const mean = g.reduce('ReduceMean', x, [-1], `${name}.mean`);
+  const centred = g.op('Sub', [x, mean], `${name}.centred`);
+  const variance = g.reduce('ReduceMean', g.op('Mul', [centred, centred], `${name}.sq`), [-1], `${name}.var`);
+  const eps = g.constant(`${name}.eps`, [], Float32Array.of(ln.eps));
+  const std = g.op('Sqrt', [g.op('Add', [variance, eps], `${name}.var_eps`)], `${name}.std`);
+  let y = g.op('Div', [centred, std], name);
+  if (weight) y = g.op('Mul', [y, g.constant(`${name}.weight`, [d], floats(weight))], `${name}.mul`);
+  if (bias) y = g.op('Add', [y, g.constant(`${name}.bias`, [d], floats(bias))], `${name}.add`);
   return y;
+}
+
+/** x·Wᵀ + b over the last dimension of a [N, T, in] tensor (MatMul + Add: Gemm is 2-D only). */
+function linear3d(g: GraphBuilder, x: string, lin: nn.Linear, name: string): string {
+  const w = floats(lin.weight), out = lin.outFeatures, inF = lin.inFeatures;
+  const wt = new Float32Array(inF * out);
+  for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) wt[i * out + o] = w[o * inF + i]!;
+  const y = g.op('MatMul', [x, g.constant(`${name}.weight`, [inF, out], wt)], `${name}.matmul`);
+  return lin.bias ? g.op('Add', [y, g.constant(`${name}.bias`, [out], floats(lin.bias))], name) : y;
+}
+
+const i64 = (g: GraphBuilder, name: string, values: number[]): string => g.constant(name, [values.length], BigInt64Array.from(values, BigInt));
+
+/**
+ * The ViT encoder (eval mode: no dropout, no stochastic depth): patch Conv → tokens [N, T, D] with
+ * the class token prepended and the position embeddings added → pre-norm blocks (attention
+ * written out as MatMul/Softmax, GELU as 0.5·x·(1 + erf(x/√2))) → LayerNorm → class token or patch mean.
+ */
+function emitVitBackbone(g: GraphBuilder, model: ViTEmbedder, input: string): string {
+  const c = model.options.inChannels, d = model.size.hiddenDim, heads = model.size.numHeads, hd = d / heads;
+  const mean = g.constant('mean', [1, c, 1, 1], floats(model.buffer('mean')!));
+  const std = g.constant('std', [1, c, 1, 1], floats(model.buffer('std')!));
+  let x = g.op('Div', [g.op('Sub', [input, mean], 'sub_mean'), std], 'div_std');
+  const conv = model.convProj, p = model.size.patchSize;
+  const inputs = [x, g.constant('conv_proj.weight', conv.weight.shape, floats(conv.weight))];
+  if (conv.bias) inputs.push(g.constant('conv_proj.bias', [d], floats(conv.bias)));
+  x = g.op('Conv', inputs, 'conv_proj', [ints('kernel_shape', [p, p]), ints('strides', [p, p]), ints('pads', [0, 0, 0, 0])]);
+  const patches = g.op('Transpose', [g.op('Reshape', [x, i64(g, 'patches.shape', [0, d, -1])], 'patches.flat')], 'patches', [ints('perm', [0, 2, 1])]);
+  // The class token, expanded to the batch: shape [N, 1, D] from the patches' own shape.
+  const n = g.op('Slice', [g.op('Shape', [patches], 'patches.shape_of'), i64(g, 'n.start', [0]), i64(g, 'n.end', [1])], 'batch');
+  const clsShape = g.op('Concat', [n, i64(g, 'cls.rest', [1, d])], 'cls.shape', [int('axis', 0)]);
+  const cls = g.op('Expand', [g.constant('class_token', [1, 1, d], floats(model.param('class_token')!)), clsShape], 'cls');
+  const pos = model.encoder.param('pos_embedding')!;
+  x = g.op('Add', [g.op('Concat', [cls, patches], 'tokens', [int('axis', 1)]), g.constant('pos_embedding', pos.shape, floats(pos))], 'tokens.pos');
+  const gelu = (v: string, name: string): string => {
+    const erf = g.op('Erf', [g.op('Div', [v, g.constant(`${name}.sqrt2`, [], Float32Array.of(Math.SQRT2))], `${name}.scaled`)], `${name}.erf`);
+    const half = g.op('Mul', [v, g.constant(`${name}.half`, [], Float32Array.of(0.5))], `${name}.half_x`);
+    return g.op('Mul', [half, g.op('Add', [erf, g.constant(`${name}.one`, [], Float32Array.of(1))], `${name}.one_plus`)], name);
+  };
+  model.encoder.blocks.forEach((b, i) => {
+    const pre = `block${i}`;
+    const a = model.encoder.blocks[i]!.attention;
+    // q, k, v: one projection [N, T, 3D] → [3, N, heads, T, hd].
+    const inProj = new nn.Linear(d, 3 * d);
+    let qkv: string;
+    try {
+      noGradCopy(inProj, a.param('in_proj_weight')!, a.param('in_proj_bias'));
+      qkv = linear3d(g, layerNorm(g, x, b.ln1, d, `${pre}.ln_1`), inProj, `${pre}.qkv`);
+    } finally {
+      inProj.dispose();
+    }
+    const split = g.op('Transpose', [g.op('Reshape', [qkv, i64(g, `${pre}.qkv.shape`, [0, 0, 3, heads, hd])], `${pre}.qkv.heads`)], `${pre}.qkv.t`, [ints('perm', [2, 0, 3, 1, 4])]);
+    const part = (k: number, name: string): string => g.op('Gather', [split, g.constant(`${pre}.${name}.index`, [], BigInt64Array.of(BigInt(k)))], `${pre}.${name}`, [int('axis', 0)]);
+    const q = g.op('Mul', [part(0, 'q'), g.constant(`${pre}.scale`, [], Float32Array.of(1 / Math.sqrt(hd)))], `${pre}.q_scaled`);
+    const kt = g.op('Transpose', [part(1, 'k')], `${pre}.kt`, [ints('perm', [0, 1, 3, 2])]);
+    const attn = g.op('Softmax', [g.op('MatMul', [q, kt], `${pre}.scores`)], `${pre}.attn`, [int('axis', -1)]);
+    const ctx = g.op('Transpose', [g.op('MatMul', [attn, part(2, 'v')], `${pre}.ctx`)], `${pre}.ctx.t`, [ints('perm', [0, 2, 1, 3])]);
+    const merged = g.op('Reshape', [ctx, i64(g, `${pre}.ctx.shape`, [0, 0, d])], `${pre}.ctx.merged`);
+    const h = g.op('Add', [x, linear3d(g, merged, a.outProj, `${pre}.out_proj`)], `${pre}.res1`);
+    const [fc1, , , fc2] = b.mlp.layers as [nn.Linear, nn.Module, nn.Module, nn.Linear];
+    const mlp = linear3d(g, gelu(linear3d(g, layerNorm(g, h, b.ln2, d, `${pre}.ln_2`), fc1, `${pre}.fc1`), `${pre}.gelu`), fc2, `${pre}.fc2`);
+    x = g.op('Add', [h, mlp], `${pre}.res2`);
+  });
+  x = layerNorm(g, x, model.encoder.ln, d, 'encoder.ln');
+  if (model.options.pool === 'mean') {
+    const body = g.op('Slice', [x, i64(g, 'pool.start', [1]), i64(g, 'pool.end', [2 ** 62]), i64(g, 'pool.axes', [1])], 'pool.patches');
+    return g.op('Flatten', [g.reduce('ReduceMean', body, [1], 'pool.mean')], 'pool', [int('axis', 1)]);
+  }
+  return g.op('Gather', [x, g.constant('pool.index', [], BigInt64Array.of(0n))], 'pool', [int('axis', 1)]);
+}
+
+/** A throwaway Linear holding attention's packed input projection, for linear3d. */
+function noGradCopy(lin: nn.Linear, weight: Tensor, bias: Tensor | null): void {
+  noGrad(() => {
+    lin.weight.copy_(weight);
+    if (bias && lin.bias) lin.bias.copy_(bias);
+  });
 }

@@ -187,3 +187,28 @@ test('saveOnnx writes atomically and onnxruntime loads the file', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ViT (class token and patch mean, LayerNorm head, opsets 13 and 17) matches onnxruntime to 1e-4', async (t) => {
+  const { ViTEmbedder } = await import('../../../src/ml/models/vit.js');
+  manualSeed(11);
+  for (const [pool, opset, normLayer] of [['token', 17, 'layer'], ['mean', 13, 'none']] as const) {
+    const model = new ViTEmbedder({ arch: { hiddenDim: 24, numLayers: 2, numHeads: 3, mlpDim: 40, patchSize: 4 }, numClasses: 4, imageSize: 16, pool, normLayer, numFeatures: 12 });
+    noGrad(() => tidy(() => {
+      model.classifier.weight.copy_(randn(model.classifier.weight.shape).mul(0.1));
+      model.param('class_token')!.copy_(randn([1, 1, 24]));
+    }));
+    model.eval();
+    const x = rand([3, 3, 16, 16]);
+    const ref = noGrad(() => model.forward(x));
+    const bytes = exportOnnx(model, { inputShape: [3, 16, 16], output: 'both', opset });
+    const session = await ort.InferenceSession.create(bytes);
+    const out = await session.run({ images: new ort.Tensor('float32', (x.data() as Float32Array).slice(), [3, 3, 16, 16]) });
+    const df = maxAbsDiff(out.features!.data as Float32Array, ref.features.data() as Float32Array);
+    const dl = maxAbsDiff(out.logits!.data as Float32Array, ref.logits.data() as Float32Array);
+    t.diagnostic(`ViT ${pool} opset ${opset}: features max|Δ| ${df.toExponential(2)}, logits ${dl.toExponential(2)}`);
+    assert.ok(df < 1e-4 && dl < 1e-4, `${pool}/${opset}: ${df}, ${dl}`);
+    assert.throws(() => exportOnnx(model, { inputShape: [3, 20, 20] }), /takes 3×S×S images with S = 16/);
+    await session.release();
+    ref.features.dispose(); ref.logits.dispose(); x.dispose(); model.dispose();
+  }
+});
