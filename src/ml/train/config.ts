@@ -46,6 +46,8 @@ export interface TrainConfig {
     setBnEval: boolean;
     zeroInitResidual: boolean;
     smallInput: boolean;
+    /** ViTs: the patch projection (conv_proj) is not trained. */
+    freezePatchEmbed: boolean;
     /** ViTs: patch size (0: the arch's), class token or patch-token mean, stochastic depth of the last block. */
     patchSize: number;
     pool: 'token' | 'mean';
@@ -66,6 +68,8 @@ export interface TrainConfig {
     options: Record<string, number | string | boolean>;
   };
   optim: {
+    /** sgd (the paper's) or adamw (the ViT recipes'). */
+    name: 'sgd' | 'adamw';
     lr: number;
     momentum: number;
     nesterov: boolean;
@@ -73,6 +77,8 @@ export interface TrainConfig {
     noBiasDecay: boolean;
     schedule: ScheduleKind;
     lrStep: number;
+    /** ViTs: layer-wise lr decay (each block down from the head multiplies the lr by it; 1 = off). */
+    layerDecay: number;
   };
   /** Multi-process runs (dml train --nproc-per-node N, or torchrun's variables); ignored in one process. */
   distributed: {

@@ -12,6 +12,7 @@ import {
 } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
+import { ViTEmbedder } from '../models/vit.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
 import type { Batch, EvalData, TrainSource } from './source.js';
@@ -96,7 +97,7 @@ export interface TrainResult {
 export class Trainer {
   readonly model: Embedder;
   readonly loss: TrainLoss;
-  readonly optimizer: optim.SGD;
+  readonly optimizer: optim.SGD | optim.AdamW;
   readonly scheduler: optim.LambdaLR;
   readonly sampler: BatchSampler;
   readonly runDir: string;
@@ -146,15 +147,18 @@ export class Trainer {
       ? new ClassBalancedSampler(train.labels, cfg.batchSize, cfg.loss.samplesPerClass, cfg.seed)
       : new RandomBatchSampler(train.labels.length, cfg.batchSize, cfg.seed);
 
-    const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])];
-    const groups = cfg.optim.noBiasDecay
-      ? [{ params: params.filter((p) => p.ndim !== 1) }, { params: params.filter((p) => p.ndim === 1), weightDecay: 0 }]
-      : [{ params }];
+    if (m.freezePatchEmbed) {
+      if (!(this.model instanceof ViTEmbedder)) throw new Error(`model.freezePatchEmbed is for ViTs; ${m.arch} has no patch embedding`);
+      for (const p of this.model.convProj.parameters()) p.requiresGrad_(false);
+    }
+    if (cfg.optim.layerDecay !== 1 && !(this.model instanceof ViTEmbedder)) throw new Error(`optim.layerDecay is for ViTs; ${m.arch} has no blocks to decay over`);
+    const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])].filter((p) => p.requiresGrad);
+    const groups = paramGroups(this.model, this.loss.module ?? null, cfg);
     const o = cfg.optim;
     if (g) this.#reducer = new distributed.GradientReducer(g, params, { bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20), overlap: cfg.distributed.overlap });
-    this.optimizer = new optim.SGD(groups.filter((pg) => pg.params.length > 0), {
-      lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov && o.momentum > 0,
-    });
+    this.optimizer = o.name === 'adamw'
+      ? new optim.AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay })
+      : new optim.SGD(groups, { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov && o.momentum > 0 });
     const total = Math.max(1, cfg.epochs * this.sampler.batchesPerEpoch);
     const perEpoch = this.sampler.batchesPerEpoch;
     const factor = {
@@ -511,4 +515,33 @@ export class Trainer {
     this.loss.module?.dispose();
     this.optimizer.dispose();
   }
+}
+
+/**
+ * Parameter groups: no weight decay on 1-D parameters (optim.noBiasDecay), and for a ViT with
+ * optim.layerDecay < 1 one lr scale per depth, as BEiT/MAE fine-tune: the head and the final norm
+ * get the full lr, block i of L gets decay^(L - i), the patch and position embeddings decay^(L + 1).
+ */
+export function paramGroups(model: Embedder, loss: nn.Module<never[], unknown> | null, cfg: TrainConfig): { params: Tensor[]; lr?: number; weightDecay?: number }[] {
+  const decay = cfg.optim.layerDecay;
+  const depth = model instanceof ViTEmbedder ? model.size.numLayers : 0;
+  const scaleOf = (name: string): number => {
+    if (decay === 1 || !(model instanceof ViTEmbedder)) return 1;
+    const b = /^encoder\.layers\.encoder_layer_(\d+)\./.exec(name);
+    if (b) return decay ** (depth - Number(b[1]));
+    if (/^(class_token|conv_proj\.|encoder\.pos_embedding)/.test(name)) return decay ** (depth + 1);
+    return 1;
+  };
+  const byKey = new Map<string, { params: Tensor[]; lr?: number; weightDecay?: number }>();
+  const add = (name: string, p: Tensor): void => {
+    if (!p.requiresGrad) return;
+    const scale = scaleOf(name);
+    const noDecay = cfg.optim.noBiasDecay && p.ndim === 1;
+    const key = `${scale}|${noDecay}`;
+    if (!byKey.has(key)) byKey.set(key, { params: [], ...(scale !== 1 ? { lr: cfg.optim.lr * scale } : {}), ...(noDecay ? { weightDecay: 0 } : {}) });
+    byKey.get(key)!.params.push(p);
+  };
+  for (const [n, p] of model.namedParameters()) add(n, p);
+  if (loss) for (const [n, p] of loss.namedParameters()) add(`loss.${n}`, p);
+  return [...byKey.values()];
 }

@@ -19,7 +19,7 @@ test('vit_tiny_patch16 with model.patchSize=4: train, eval, and the checkpoint r
   writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
   const out = path.join(root, 'run');
   const r = dml('train', `data.root=${path.join(root, 'data')}`, 'model.arch=vit_tiny_patch16', 'model.patchSize=4', 'model.dropPathRate=0.1',
-    'model.numFeatures=32', 'batchSize=16', 'epochs=2', 'threads=1', 'optim.lr=0.01', `out=${out}`);
+    'model.numFeatures=32', 'batchSize=16', 'epochs=2', 'threads=1', 'optim.name=adamw', 'optim.lr=0.001', 'optim.weightDecay=0.05', 'optim.layerDecay=0.75', 'model.freezePatchEmbed=true', `out=${out}`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /vit_tiny_patch16, 2 epochs/);
   assert.match(r.stdout, /Recall@K \(%\) on unseen classes after 2 epochs/);
@@ -37,4 +37,28 @@ test('vit_tiny_patch16 with model.patchSize=4: train, eval, and the checkpoint r
   const x = dml('export', '--checkpoint', out, '--out', path.join(root, 'm.onnx'), '--size', '12');
   assert.equal(x.status, 0, x.stderr);
   assert.match(x.stdout, /input images \[N,1,12,12\], output features/);
+});
+
+test('layer-wise lr decay and a frozen patch embedding: the parameter groups of a ViT', async () => {
+  const { paramGroups } = await import('../../../src/ml/train/trainer.js');
+  const { resolveConfig } = await import('../../../src/ml/train/config.js');
+  const model = new ViTEmbedder({ arch: { hiddenDim: 8, numLayers: 2, numHeads: 2, mlpDim: 8, patchSize: 4 }, numClasses: 3, imageSize: 8 });
+  try {
+    for (const p of model.convProj.parameters()) p.requiresGrad_(false);
+    const cfg = resolveConfig({ overrides: ['optim.name=adamw', 'optim.lr=0.1', 'optim.layerDecay=0.5'] });
+    const groups = paramGroups(model, null, cfg);
+    const named = new Map([...model.namedParameters()].map(([n, p]) => [p, n]));
+    const lrOf = (name: string): number | undefined => groups.find((g) => g.params.some((p) => named.get(p) === name))?.lr;
+    assert.equal(lrOf('classifier.weight'), undefined, 'the head has the base lr');
+    assert.equal(lrOf('encoder.layers.encoder_layer_1.mlp.0.weight'), 0.1 * 0.5);
+    assert.equal(lrOf('encoder.layers.encoder_layer_0.mlp.0.weight'), 0.1 * 0.25);
+    assert.equal(lrOf('class_token'), 0.1 * 0.125);
+    assert.equal(lrOf('conv_proj.weight'), undefined);
+    assert.ok(!groups.some((g) => g.params.some((p) => named.get(p)?.startsWith('conv_proj'))), 'the frozen patch embedding is in no group');
+    const ln = groups.find((g) => g.params.some((p) => named.get(p) === 'encoder.layers.encoder_layer_1.ln_1.weight'))!;
+    assert.equal(ln.weightDecay, 0, 'no decay on 1-D parameters');
+    assert.throws(() => resolveConfig({ overrides: ['optim.layerDecay=0'] }), /'optim\.layerDecay' must be a number in \(0, 1\]/);
+  } finally {
+    model.dispose();
+  }
 });
