@@ -1,7 +1,7 @@
 // bench/engine: the engine against PyTorch on the same libtorch, same thread count, in one run.
 //   node dist/bench/engine.js [--threads 2] [--scale 1] [--python /usr/bin/python3]
 // Measures per-op dispatch overhead (1-element add), training steps of a small CNN, of ResNet-18
-// (3x3 stem, no max-pool) on 28x28x1 at batch 128 and of ResNet-50 at 224 px batch 16, and the
+// (3x3 stem, no max-pool) on 28x28x1 at batch 128, of ResNet-50 and ViT-S/16 at 224 px batch 16, and the
 // resident memory after 100 and 1,000 small-CNN steps (the goal: flat within 5%). The PyTorch side is
 // bench/engine_torch.py, run afterwards as a child process so the two never share the CPU.
 // --scale multiplies every iteration count (e.g. 0.05 for a quick smoke run).
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import {
   nn, optim, tensor, randn, randint, tidy, liveTensors, setNumThreads, getNumThreads, manualSeed, buildInfo, Generator, type Tensor,
 } from '../src/engine/index.js';
+import { ViTEmbedder } from '../src/ml/models/vit.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -108,6 +109,16 @@ export const smallCnn = (): nn.Sequential => new nn.Sequential(
   new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.BatchNorm2d(32), new nn.ReLU(), new nn.MaxPool2d(2),
   new nn.Flatten(), new nn.Linear(32 * 7 * 7, 10));
 
+/** ViT-S/16 as torchvision's VisionTransformer at that size (the embedder's classifier as its head). */
+class VitSmall extends nn.Module {
+  readonly vit = this.registerModule('vit', new ViTEmbedder({ arch: 'vit_small_patch16', numClasses: 1000, imageSize: 224 }));
+  forward(x: Tensor): Tensor {
+    const o = this.vit.forward(x);
+    o.features.dispose();
+    return o.logits;
+  }
+}
+
 // ---- measurements ----
 
 export function makeStep(model: nn.Module, x: Tensor, y: Tensor): { step: () => number; dispose: () => void } {
@@ -160,7 +171,7 @@ const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
 interface Results {
   add_us: number; cnn_ms: number; cnn_cpu_ms: number; resnet18_ms: number; resnet18_cpu_ms: number;
-  resnet50_ms: number; resnet50_cpu_ms: number; rss_mb_100: number; rss_mb_1000: number;
+  resnet50_ms: number; resnet50_cpu_ms: number; vits_ms: number; vits_cpu_ms: number; rss_mb_100: number; rss_mb_1000: number;
 }
 
 function runTs(): Results & { liveAfter: number; liveBefore: number } {
@@ -197,10 +208,12 @@ function runTs(): Results & { liveAfter: number; liveBefore: number } {
   x = randn([16, 3, 224, 224], { generator: g }); y = randint(0, 1000, [16], { generator: g });
   const [resnet50_ms, resnet50_cpu_ms] = timeSteps(new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false), x, y, 1, n(3));
   log(`TS ResNet-50 ${resnet50_ms.toFixed(0)} ms`);
+  const [vits_ms, vits_cpu_ms] = timeSteps(new VitSmall(), x, y, 1, n(3));
+  log(`TS ViT-S/16 ${vits_ms.toFixed(0)} ms`);
   x.dispose(); y.dispose();
 
   return {
-    add_us, cnn_ms, cnn_cpu_ms, resnet18_ms, resnet18_cpu_ms, resnet50_ms, resnet50_cpu_ms, rss_mb_100, rss_mb_1000,
+    add_us, cnn_ms, cnn_cpu_ms, resnet18_ms, resnet18_cpu_ms, resnet50_ms, resnet50_cpu_ms, vits_ms, vits_cpu_ms, rss_mb_100, rss_mb_1000,
     liveBefore, liveAfter: liveTensors(),
   };
 }
@@ -231,6 +244,8 @@ function main(): void {
     ['  CPU time per step, all threads (ms)', ts.resnet18_cpu_ms, py.resnet18_cpu_ms, 0],
     ['ResNet-50 224 px train step, batch 16 (ms)', ts.resnet50_ms, py.resnet50_ms, 0],
     ['  CPU time per step, all threads (ms)', ts.resnet50_cpu_ms, py.resnet50_cpu_ms, 0],
+    ['ViT-S/16 224 px train step, batch 16 (ms)', ts.vits_ms, py.vits_ms, 0],
+    ['  CPU time per step, all threads (ms)', ts.vits_cpu_ms, py.vits_cpu_ms, 0],
     [`RSS after ${n(100)} small-CNN steps (MiB)`, ts.rss_mb_100, py.rss_mb_100, 0],
     [`RSS after ${n(1000)} small-CNN steps (MiB)`, ts.rss_mb_1000, py.rss_mb_1000, 0],
   ];
