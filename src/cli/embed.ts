@@ -7,6 +7,7 @@ import { loadEmbedder } from '../ml/train/load.js';
 import { embedProgress } from '../ml/train/progress.js';
 import { embedSource } from '../ml/train/embed.js';
 import { testPipelineFor } from '../ml/train/pipelines.js';
+import { fixedInputSize } from '../ml/models/factory.js';
 import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
@@ -48,7 +49,7 @@ async function embed(values: { checkpoint: string; list?: string; dir?: string; 
   const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
   const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
   const loader = new ImageLoader(samples, {
-    pipeline: testPipelineFor(config, model.options.inChannels), skipBad: values['skip-bad'],
+    pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)), skipBad: values['skip-bad'],
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
   });
   try {

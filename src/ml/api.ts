@@ -1,7 +1,7 @@
 // The library's front door: train a run, open a trained one, embed images and search them
 // (what pytorch-metric-learning's InferenceModel is to a trained trunk), in one process.
 import { type Tensor, dispose, noGrad, tidy } from '../engine/index.js';
-import type { Embedder } from './models/factory.js';
+import { fixedInputSize, type Embedder } from './models/factory.js';
 import { ImageLoader } from './data/loader.js';
 import type { Sample } from './data/list.js';
 import { evaluateRetrieval, knn, type Metric, type RetrievalReport } from './eval/index.js';
@@ -74,7 +74,7 @@ export function openRun(checkpoint: string): Run {
         return noGrad(() => tidy(() => model.forward(x).features));
       }
       const samples: Sample[] = (images as readonly string[]).map((p) => ({ path: p, label: 0 }));
-      const loader = new ImageLoader(samples, { pipeline: testPipelineFor(config, model.options.inChannels) });
+      const loader = new ImageLoader(samples, { pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)) });
       try {
         const { features, labels } = await embedSource(model, loader, 64);
         labels.dispose();

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { native } from '../engine/native.js';
 import { tensor, tidy, noGrad, saveTensors, loadTensors, setNumThreads } from '../engine/index.js';
 import { loadEmbedder, type LoadedEmbedder } from '../ml/train/load.js';
+import { fixedInputSize } from '../ml/models/factory.js';
 import { Pipeline } from '../ml/data/pipeline.js';
 import { readImageBytes } from '../ml/data/image.js';
 import { Rng } from '../ml/data/rng.js';
@@ -45,7 +46,9 @@ try {
     loaded = loadEmbedder(init.checkpoint);
   });
   const o = loaded!.model.options;
-  const spec = preprocessSpec(loaded!.config, o.inChannels, init.maxPixels, init.overrides);
+  // A ViT takes one image size only: its own, whatever the overrides say.
+  const fixed = fixedInputSize(loaded!.model);
+  const spec = preprocessSpec(loaded!.config, o.inChannels, init.maxPixels, fixed !== undefined ? { ...init.overrides, imageSize: fixed } : init.overrides);
   pipeline = Pipeline.fromSpec(spec);
   info = {
     arch: loaded!.config.model.arch, dim: o.numFeatures, inChannels: o.inChannels, numClasses: o.numClasses, epoch: loaded!.epoch,

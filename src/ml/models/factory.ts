@@ -30,6 +30,11 @@ export interface EmbedderSpec {
   std?: number[];
 }
 
+/** The image side a model requires (a ViT's), or undefined when any size works (ResNets). */
+export function fixedInputSize(model: Embedder): number | undefined {
+  return model instanceof ViTEmbedder ? model.inputSize : undefined;
+}
+
 export function createEmbedder(s: EmbedderSpec): Embedder {
   const head = {
     numClasses: s.numClasses, numFeatures: s.numFeatures, normLayer: s.normLayer, remap: s.remap, dropout: s.dropout, detach: s.detach,

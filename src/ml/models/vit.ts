@@ -192,6 +192,11 @@ export class ViTEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
     });
   }
 
+  /** The side of the images it takes: its position embeddings fix it. */
+  get inputSize(): number {
+    return Math.round(Math.sqrt(this.encoder.param('pos_embedding')!.shape[1]! - 1)) * this.size.patchSize;
+  }
+
   /** The encoder's output for the class token (or the patch tokens' mean): [N, hiddenDim]. */
   backbone(x: Tensor): Tensor {
     return tidy(() => {

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { ViTEmbedder } from '../../../src/ml/models/vit.js';
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
 const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8' });
 
-test('vit_tiny_patch16 with model.patchSize=4: train, eval, and the checkpoint rebuilds the same ViT', { timeout: 180_000 }, () => {
+test('vit_tiny_patch16 with model.patchSize=4: train, eval, embed, export, and the checkpoint rebuilds the same ViT', { timeout: 180_000 }, async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'dml-vit-run-'));
   writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
   const out = path.join(root, 'run');
@@ -34,6 +35,14 @@ test('vit_tiny_patch16 with model.patchSize=4: train, eval, and the checkpoint r
   const e = dml('eval', '--checkpoint', out, '--json');
   assert.equal(e.status, 0, e.stderr);
   assert.equal((JSON.parse(e.stdout.trim().split('\n').pop()!) as { queries: number }).queries, 30);
+  // dml embed takes the ViT checkpoint like a ResNet's.
+  mkdirSync(path.join(root, 'imgs', 'a'), { recursive: true });
+  for (let i = 0; i < 3; i++) {
+    await sharp(Buffer.from(Array.from({ length: 144 }, (_, j) => (j * (i + 5) * 13) & 255)), { raw: { width: 12, height: 12, channels: 1 } }).png().toFile(path.join(root, 'imgs', 'a', `${i}.png`));
+  }
+  const emb = dml('embed', '--checkpoint', out, '--dir', path.join(root, 'imgs'), '--out', path.join(root, 'e.safetensors'));
+  assert.equal(emb.status, 0, emb.stderr);
+  assert.match(emb.stdout, /wrote .*e\.safetensors: 3 embeddings of dimension 32/);
   const x = dml('export', '--checkpoint', out, '--out', path.join(root, 'm.onnx'), '--size', '12');
   assert.equal(x.status, 0, x.stderr);
   assert.match(x.stdout, /input images \[N,1,12,12\], output features/);
