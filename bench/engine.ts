@@ -171,7 +171,7 @@ const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
 interface Results {
   add_us: number; cnn_ms: number; cnn_cpu_ms: number; resnet18_ms: number; resnet18_cpu_ms: number;
-  resnet50_ms: number; resnet50_cpu_ms: number; vits_ms: number; vits_cpu_ms: number; rss_mb_100: number; rss_mb_1000: number;
+  resnet50_ms: number; resnet50_cpu_ms: number; resnet50_cl_ms: number; vits_ms: number; vits_cpu_ms: number; rss_mb_100: number; rss_mb_1000: number;
 }
 
 function runTs(): Results & { liveAfter: number; liveBefore: number } {
@@ -208,12 +208,17 @@ function runTs(): Results & { liveAfter: number; liveBefore: number } {
   x = randn([16, 3, 224, 224], { generator: g }); y = randint(0, 1000, [16], { generator: g });
   const [resnet50_ms, resnet50_cpu_ms] = timeSteps(new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false), x, y, 1, n(3));
   log(`TS ResNet-50 ${resnet50_ms.toFixed(0)} ms`);
+  // Channels-last: weights and input in NHWC strides (torch.channels_last), the layout then carries through.
+  const xcl = x.contiguous('channelsLast');
+  const [resnet50_cl_ms] = timeSteps(new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false).toMemoryFormat('channelsLast'), xcl, y, 1, n(3));
+  xcl.dispose();
+  log(`TS ResNet-50 channels-last ${resnet50_cl_ms.toFixed(0)} ms`);
   const [vits_ms, vits_cpu_ms] = timeSteps(new VitSmall(), x, y, 1, n(3));
   log(`TS ViT-S/16 ${vits_ms.toFixed(0)} ms`);
   x.dispose(); y.dispose();
 
   return {
-    add_us, cnn_ms, cnn_cpu_ms, resnet18_ms, resnet18_cpu_ms, resnet50_ms, resnet50_cpu_ms, vits_ms, vits_cpu_ms, rss_mb_100, rss_mb_1000,
+    add_us, cnn_ms, cnn_cpu_ms, resnet18_ms, resnet18_cpu_ms, resnet50_ms, resnet50_cpu_ms, resnet50_cl_ms, vits_ms, vits_cpu_ms, rss_mb_100, rss_mb_1000,
     liveBefore, liveAfter: liveTensors(),
   };
 }
@@ -244,6 +249,8 @@ function main(): void {
     ['  CPU time per step, all threads (ms)', ts.resnet18_cpu_ms, py.resnet18_cpu_ms, 0],
     ['ResNet-50 224 px train step, batch 16 (ms)', ts.resnet50_ms, py.resnet50_ms, 0],
     ['  CPU time per step, all threads (ms)', ts.resnet50_cpu_ms, py.resnet50_cpu_ms, 0],
+    ['ResNet-50 224 px channels-last, both sides (ms)', ts.resnet50_cl_ms, py.resnet50_cl_ms, 0],
+    ['ResNet-50 TS channels-last vs PyTorch NCHW (ms)', ts.resnet50_cl_ms, py.resnet50_ms, 0],
     ['ViT-S/16 224 px train step, batch 16 (ms)', ts.vits_ms, py.vits_ms, 0],
     ['  CPU time per step, all threads (ms)', ts.vits_cpu_ms, py.vits_cpu_ms, 0],
     [`RSS after ${n(100)} small-CNN steps (MiB)`, ts.rss_mb_100, py.rss_mb_100, 0],

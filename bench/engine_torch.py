@@ -11,6 +11,7 @@ count (1 for the real run, smaller for a smoke test). Prints one JSON line:
     cnn_ms            small CNN training step (batch 32, 1x28x28), ms
     resnet18_ms       ResNet-18 (3x3 stem, no max-pool) training step, batch 128 of 1x28x28, ms
     resnet50_ms       torchvision ResNet-50 training step, batch 16 of 3x224x224, ms
+    resnet50_cl_ms    the same in channels-last (model and input), ms
     vits_ms           torchvision VisionTransformer at ViT-S/16 size, same batch, ms
     *_cpu_ms          the same steps in process CPU time (all threads), ms
     rss_mb_100 / rss_mb_1000   resident memory after 100 and 1,000 small-CNN steps, MiB
@@ -120,6 +121,9 @@ def main():
     x = torch.randn(16, 3, 224, 224, generator=g)
     y = torch.randint(0, 1000, (16,), generator=g)
     out['resnet50_ms'], out['resnet50_cpu_ms'] = time_steps(make_step(torchvision.models.resnet50(), x, y), 1, n(3))
+    xcl = x.contiguous(memory_format=torch.channels_last)
+    cl = torchvision.models.resnet50().to(memory_format=torch.channels_last)
+    out['resnet50_cl_ms'], _ = time_steps(make_step(cl, xcl, y), 1, n(3))
     # ViT-S/16: torchvision's VisionTransformer built to that size (torchvision has no vit_s_16)
     vit_s = torchvision.models.VisionTransformer(image_size=224, patch_size=16, num_layers=12, num_heads=6, hidden_dim=384, mlp_dim=1536)
     out['vits_ms'], out['vits_cpu_ms'] = time_steps(make_step(vit_s, x, y), 1, n(3))

@@ -54,6 +54,7 @@ export interface NativeBinding {
   device(h: H): string;
   numel(h: H): number;
   isContiguous(h: H): boolean;
+  isContiguousFormat(h: H, memoryFormat: number): boolean;
   item(h: H): number | boolean;
   toBuffer(h: H): ArrayBuffer;
   to(h: H, dtype?: Opt<number>, device?: Opt<string>, copy?: boolean): H;

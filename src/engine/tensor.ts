@@ -50,6 +50,9 @@ function flushPending(): void {
   pending.length = 0;
 }
 
+/** torch.contiguous_format / torch.channels_last. */
+export type MemoryFormat = 'contiguousFormat' | 'channelsLast';
+
 export class Tensor {
   #h: Handle | null;
   #watched = false;
@@ -101,7 +104,9 @@ export class Tensor {
     if (d < 0 || d >= s.length) throw new RangeError(`size(${dim}): tensor has ${s.length} dims`);
     return s[d]!;
   }
-  isContiguous(): boolean { return native.isContiguous(this.handle); }
+  isContiguous(memoryFormat?: MemoryFormat): boolean {
+    return memoryFormat === undefined ? native.isContiguous(this.handle) : native.isContiguousFormat(this.handle, memoryFormat === 'channelsLast' ? 1 : 0);
+  }
   toString(): string { return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`; }
 
   // ---- data out ----
@@ -294,7 +299,14 @@ export class Tensor {
   repeatInterleave(repeats: number, dim: number): Tensor { return this.#n('repeatInterleave', repeats, dim); }
   transpose(dim0: number, dim1: number): Tensor { return this.#n('transpose', dim0, dim1); }
   permute(...dims: number[] | [readonly number[]]): Tensor { return this.#n('permute', flatShape(dims)); }
-  contiguous(): Tensor { return this.#u(U.contiguous); }
+  /**
+   * Contiguous in the given memory layout: 'contiguousFormat' (NCHW, the default) or 'channelsLast'
+   * (NHWC strides for a 4-D tensor, as torch.channels_last: the same shape and values). Convolutions
+   * on channels-last inputs and weights keep that layout through the network.
+   */
+  contiguous(memoryFormat?: MemoryFormat): Tensor {
+    return memoryFormat === undefined ? this.#u(U.contiguous) : this.#n('contiguousFormat', memoryFormat === 'channelsLast' ? 1 : 0);
+  }
   clone(): Tensor { return this.#u(U.clone); }
   /** A tensor sharing storage but cut from the autograd graph. */
   detach(): Tensor { return this.#u(U.detach); }

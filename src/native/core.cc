@@ -98,6 +98,9 @@ DML_FN(dtype) { return Napi::Number::New(a.env(), static_cast<int>(a.t(0).scalar
 DML_FN(device) { return Napi::String::New(a.env(), a.t(0).device().str()); }
 DML_FN(numel) { return Napi::Number::New(a.env(), static_cast<double>(a.t(0).numel())); }
 DML_FN(isContiguous) { return Napi::Boolean::New(a.env(), a.t(0).is_contiguous()); }
+// memory formats by code: 0 contiguous (NCHW), 1 channels-last (NHWC strides).
+static at::MemoryFormat memoryFormat(int64_t code) { return code == 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous; }
+DML_FN(isContiguousFormat) { return Napi::Boolean::New(a.env(), a.t(0).is_contiguous(memoryFormat(a.i64(1)))); }
 
 DML_FN(item) {
   const at::Tensor& t = a.t(0);
@@ -192,7 +195,7 @@ void RegisterCore(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, arange); DML_EXPORT(e, linspace); DML_EXPORT(e, rand); DML_EXPORT(e, randn); DML_EXPORT(e, randint);
   DML_EXPORT(e, randperm); DML_EXPORT(e, uniform_); DML_EXPORT(e, normal_); DML_EXPORT(e, bernoulli); DML_EXPORT(e, multinomial);
   DML_EXPORT(e, shape); DML_EXPORT(e, strides); DML_EXPORT(e, dtype); DML_EXPORT(e, device); DML_EXPORT(e, numel);
-  DML_EXPORT(e, isContiguous); DML_EXPORT(e, item); DML_EXPORT(e, toBuffer); DML_EXPORT(e, to);
+  DML_EXPORT(e, isContiguous); DML_EXPORT(e, isContiguousFormat); DML_EXPORT(e, item); DML_EXPORT(e, toBuffer); DML_EXPORT(e, to);
   DML_EXPORT(e, newGenerator); DML_EXPORT(e, getRngState); DML_EXPORT(e, setRngState); DML_EXPORT(e, fromBuffer); DML_EXPORT(e, manualSeed); DML_EXPORT(e, setNumThreads); DML_EXPORT(e, getNumThreads);
   DML_EXPORT(e, buildInfo);
 }

@@ -14,6 +14,10 @@ DML_FN(repeatInterleave) { return Wrap(a.env(), at::repeat_interleave(a.t(0), a.
 DML_FN(transpose) { return Wrap(a.env(), a.t(0).transpose(a.i64(1), a.i64(2))); }
 DML_FN(permute) { return Wrap(a.env(), a.t(0).permute(a.ints(1))); }
 DML_FN(contiguous) { return Wrap(a.env(), a.t(0).contiguous()); }
+// contiguousFormat(t, 1): the same values in channels-last (NHWC) strides, as t.contiguous(memory_format=torch.channels_last).
+DML_FN(contiguousFormat) {
+  return Wrap(a.env(), a.t(0).contiguous(a.i64(1) == 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous));
+}
 DML_FN(clone) { return Wrap(a.env(), a.t(0).clone()); }
 DML_FN(detach) { return Wrap(a.env(), a.t(0).detach()); }
 DML_FN(cat) { return Wrap(a.env(), at::cat(a.tensors(0), a.i64(1, 0))); }
@@ -87,7 +91,7 @@ void RegisterShape(Napi::Env env, Napi::Object e) {
   (void)env;
   DML_EXPORT(e, reshape); DML_EXPORT(e, view); DML_EXPORT(e, squeeze); DML_EXPORT(e, unsqueeze); DML_EXPORT(e, flatten);
   DML_EXPORT(e, expand); DML_EXPORT(e, repeat); DML_EXPORT(e, repeatInterleave); DML_EXPORT(e, transpose); DML_EXPORT(e, permute);
-  DML_EXPORT(e, contiguous); DML_EXPORT(e, clone); DML_EXPORT(e, detach); DML_EXPORT(e, cat); DML_EXPORT(e, stack);
+  DML_EXPORT(e, contiguous); DML_EXPORT(e, contiguousFormat); DML_EXPORT(e, clone); DML_EXPORT(e, detach); DML_EXPORT(e, cat); DML_EXPORT(e, stack);
   DML_EXPORT(e, narrow); DML_EXPORT(e, slice); DML_EXPORT(e, select); DML_EXPORT(e, indexSelect); DML_EXPORT(e, gather);
   DML_EXPORT(e, scatter); DML_EXPORT(e, scatterAdd); DML_EXPORT(e, indexAdd); DML_EXPORT(e, maskedFill); DML_EXPORT(e, maskedSelect);
   DML_EXPORT(e, nonzero); DML_EXPORT(e, index); DML_EXPORT(e, indexPut); DML_EXPORT(e, flip); DML_EXPORT(e, roll); DML_EXPORT(e, pad);

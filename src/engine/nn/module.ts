@@ -1,6 +1,6 @@
 // Module: the PyTorch-style container of parameters, buffers and sub-modules, with state dicts
 // keyed exactly as PyTorch names them so weights move between the two.
-import { Tensor } from '../tensor.js';
+import { Tensor, type MemoryFormat } from '../tensor.js';
 import { keep } from '../scope.js';
 import { noGrad } from '../autograd.js';
 
@@ -125,6 +125,28 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad = null;
+  }
+  /**
+   * Re-lays every 4-D parameter and buffer (convolution weights) in the given memory format, in
+   * place, as PyTorch's model.to(memory_format=torch.channels_last): values and shapes are unchanged.
+   */
+  toMemoryFormat(memoryFormat: MemoryFormat): this {
+    noGrad(() => {
+      for (const [, m] of this.namedModules()) {
+        for (const [n, p] of m.#params) {
+          if (!p || p.ndim !== 4 || p.isContiguous(memoryFormat)) continue;
+          const c = p.contiguous(memoryFormat);
+          const moved = c.detach().requiresGrad_(p.requiresGrad);
+          c.dispose();
+          m.registerParameter(n, moved);
+        }
+        for (const [n, b] of m.#buffers) {
+          if (!b || b.ndim !== 4 || b.isContiguous(memoryFormat)) continue;
+          m.registerBuffer(n, b.contiguous(memoryFormat), !m.#nonPersistent.has(n));
+        }
+      }
+    });
+    return this;
   }
   /** Moves/casts every parameter and buffer in place (integer buffers keep their dtype on casts). */
   to(target: string): this {

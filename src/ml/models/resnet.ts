@@ -135,7 +135,9 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
   /** Backbone features before the head: [N, backboneFeatures]. */
   backbone(x: Tensor): Tensor {
     const mean = this.buffer('mean')!, std = this.buffer('std')!;
-    return pipe(x, (t) => t.sub(mean), (t) => t.div(std), (t) => this.conv1.forward(t), (t) => this.bn1.forward(t),
+    // Weights laid out channels-last (toMemoryFormat) want their input so too; the layout then carries through.
+    const cl = this.conv1.weight.isContiguous('channelsLast') && !this.conv1.weight.isContiguous();
+    return pipe(x, (t) => t.sub(mean), (t) => t.div(std), (t) => (cl ? t.contiguous('channelsLast') : t), (t) => this.conv1.forward(t), (t) => this.bn1.forward(t),
       reluInPlace, (t) => this.maxpool.forward(t), ...this.layers.map((l) => (t: Tensor) => l.forward(t)),
       (t) => nn.functional.adaptiveAvgPool2d(t, 1), (t) => t.flatten(1));
   }

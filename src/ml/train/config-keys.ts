@@ -59,6 +59,7 @@ export const CONFIG_KEYS = [
   { key: 'model.setBnEval', type: 'boolean', default: true, doc: 'keep the backbone\'s BatchNorm2d frozen (running statistics and affine parameters), as the paper' },
   { key: 'model.zeroInitResidual', type: 'boolean', default: true, doc: 'zero the last BatchNorm of each residual block when not pretrained' },
   { key: 'model.smallInput', type: 'boolean', default: false, doc: 'ResNets: 3×3 stem without max-pool, for 28-32 px images' },
+  { key: 'model.memoryFormat', type: 'string', default: 'contiguousFormat', choices: ['contiguousFormat', 'channelsLast'], doc: 'ResNets: memory layout of convolutions, NCHW or channels-last (NHWC strides); same results within float tolerance, speed per bench/engine' },
   { key: 'model.freezePatchEmbed', type: 'boolean', default: false, doc: 'ViTs: keep the patch projection (conv_proj) as loaded' },
   { key: 'model.patchSize', type: 'int', default: 0, min: 0, max: 1024, doc: 'ViTs: patch size (0: the arch\'s, e.g. 16 for vit_small_patch16); 4 suits 28-px images' },
   { key: 'model.pool', type: 'string', default: 'token', choices: ['token', 'mean'], doc: 'ViTs: the embedding is the class token or the mean of the patch tokens' },

@@ -46,6 +46,8 @@ export interface TrainConfig {
     setBnEval: boolean;
     zeroInitResidual: boolean;
     smallInput: boolean;
+    /** Memory layout of convolution weights and activations: NCHW or channels-last (NHWC strides). */
+    memoryFormat: 'contiguousFormat' | 'channelsLast';
     /** ViTs: the patch projection (conv_proj) is not trained. */
     freezePatchEmbed: boolean;
     /** ViTs: patch size (0: the arch's), class token or patch-token mean, stochastic depth of the last block. */

@@ -56,6 +56,7 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
       ...(inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
     });
     model.loadStateDict(weights);
+    if (m.memoryFormat === 'channelsLast') model.toMemoryFormat('channelsLast');
     model.eval();
     const classNames = classNamesOf(state.extra ?? {});
     return { model, config, epoch: state.epoch, file: checkpoint, ...(classNames ? { classNames } : {}) };

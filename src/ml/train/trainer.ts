@@ -147,6 +147,11 @@ export class Trainer {
       ? new ClassBalancedSampler(train.labels, cfg.batchSize, cfg.loss.samplesPerClass, cfg.seed)
       : new RandomBatchSampler(train.labels.length, cfg.batchSize, cfg.seed);
 
+    if (m.memoryFormat === 'channelsLast') {
+      // The gradient buckets and c10d's collectives take NCHW-contiguous tensors.
+      if (g) throw new Error('model.memoryFormat=channelsLast is for single-process training for now (the gradient all-reduce flattens NCHW tensors)');
+      this.model.toMemoryFormat('channelsLast');
+    }
     if (m.freezePatchEmbed) {
       if (!(this.model instanceof ViTEmbedder)) throw new Error(`model.freezePatchEmbed is for ViTs; ${m.arch} has no patch embedding`);
       for (const p of this.model.convProj.parameters()) p.requiresGrad_(false);
