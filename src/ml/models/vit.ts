@@ -60,8 +60,8 @@ export class SelfAttention extends nn.Module<[Tensor], Tensor> {
   constructor(readonly dim: number, readonly heads: number) {
     super();
     if (dim % heads !== 0) throw new RangeError(`SelfAttention: ${dim} dimensions do not split into ${heads} heads`);
-    const w = randn([3 * dim, dim]).mul(Math.sqrt(1 / dim));
-    this.registerParameter('in_proj_weight', w);
+    // tidy: the unscaled draw is a temporary.
+    this.registerParameter('in_proj_weight', tidy(() => randn([3 * dim, dim]).mul(Math.sqrt(1 / dim))));
     this.registerParameter('in_proj_bias', tensor(new Float32Array(3 * dim)));
     this.outProj = this.registerModule('out_proj', new nn.Linear(dim, dim));
   }
@@ -104,7 +104,7 @@ class Encoder extends nn.Module<[Tensor], Tensor> {
   readonly ln: nn.LayerNorm;
   constructor(seqLength: number, s: VitSize, dropPathRate: number) {
     super();
-    this.registerParameter('pos_embedding', randn([1, seqLength, s.hiddenDim]).mul(0.02));
+    this.registerParameter('pos_embedding', tidy(() => randn([1, seqLength, s.hiddenDim]).mul(0.02)));
     const layers = this.registerModule('layers', new BlockList());
     this.blocks = Array.from({ length: s.numLayers }, (_, i) => layers.registerModule(`encoder_layer_${i}`,
       new EncoderBlock(s.hiddenDim, s.numHeads, s.mlpDim, s.numLayers > 1 ? (dropPathRate * i) / (s.numLayers - 1) : dropPathRate)));

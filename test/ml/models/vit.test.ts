@@ -93,3 +93,15 @@ test('model.pretrained into a ViT of another image size: position embeddings res
     dispose([weights, extra]);
   }
 });
+
+test('a ViT leaves no tensor behind once disposed, after a forward and backward pass', async () => {
+  const { liveTensors, randn } = await import('../../../src/engine/index.js');
+  const before = liveTensors();
+  const m = new ViTEmbedder({ arch: SIZE, numClasses: 3, imageSize: 16 });
+  const x = randn([2, 3, 16, 16]);
+  tidy(() => { m.forward(x).logits.sum().backward(); });
+  m.zeroGrad();
+  x.dispose();
+  m.dispose();
+  assert.equal(liveTensors(), before);
+});
