@@ -199,7 +199,8 @@ test('run-directory errors name the file: missing directory, metrics, checkpoint
   console.error = (): void => {};
   try {
     assert.equal(await command.run([]), 2);
-    assert.equal(await command.run([run, '--checkpoint', 'middle']), 2);
+    // --checkpoint takes best, last or a checkpoint file: a missing file is named.
+    await assert.rejects(command.run([run, '--checkpoint', 'middle']), /middle: checkpoint not found/);
     assert.equal(await command.run([run, '--max-points', 'many']), 2);
     assert.equal(await command.run([run, 'stray']), 2);
     await assert.rejects(command.run([missing, '-q']), new RegExp(`${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: run directory not found`));

@@ -69,7 +69,7 @@ export const CONFIG_KEYS = [
   { key: 'loss.samplesPerClass', type: 'int', default: 4, min: 1, max: BIG, doc: 'pairwise losses: class-balanced batches with this many samples per class' },
   { key: 'loss.options', type: 'options', default: {}, doc: 'the loss\'s own options (loss.options.margin=0.1, ...); unknown ones are refused by the loss' },
   { key: 'optim.name', type: 'string', default: 'sgd', choices: ['sgd', 'adamw'], doc: 'optimiser: SGD with momentum (the paper\'s) or AdamW (β 0.9, 0.999; optim.weightDecay is its decoupled decay)' },
-  { key: 'optim.lr', type: 'number', default: 0.02, min: 0, openMin: true, max: BIG, doc: 'SGD learning rate (peak of the schedule)' },
+  { key: 'optim.lr', type: 'number', default: 0.02, min: 0, openMin: true, doc: 'SGD learning rate (peak of the schedule)' },
   { key: 'optim.momentum', type: 'number', default: 0.9, min: 0, max: 1, openMax: true, doc: 'SGD momentum' },
   { key: 'optim.nesterov', type: 'boolean', default: false, doc: 'Nesterov momentum' },
   { key: 'optim.weightDecay', type: 'number', default: 5e-4, min: 0, max: BIG, doc: 'L2 weight decay' },
