@@ -27,11 +27,12 @@ export interface ConfigInput {
 export async function train(config: TrainConfig | ConfigInput = {}, o: { resume?: boolean } = {}): Promise<TrainResult> {
   const cfg = 'data' in config ? config : resolveConfig(config);
   const ds = await openDatasets(cfg);
-  const trainer = new Trainer(cfg, ds.train, ds.test, { ...trainerDeps, classNames: ds.classNames });
+  let trainer: Trainer | null = null;
   try {
+    trainer = new Trainer(cfg, ds.train, ds.test, { ...trainerDeps, classNames: ds.classNames });
     return await trainer.run(o);
   } finally {
-    trainer.dispose();
+    trainer?.dispose();
     await ds.close();
   }
 }
