@@ -3,6 +3,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runToExit } from './exit.js';
+import { editDistance } from '../ml/did-you-mean.js';
 
 interface Command {
   summary: string;
@@ -73,14 +74,3 @@ function usageError(message: string, help: string): string {
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (isMain) runToExit(process.argv[2] ?? '', main(process.argv.slice(2)));
-
-/** Levenshtein distance, for "did you mean" on a mistyped command. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}

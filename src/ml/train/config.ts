@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Arch } from '../models/arch-names.js';
+import { editDistance } from '../did-you-mean.js';
 import { CONFIG_KEY_LIST, checkValue, configDefaults, type ConfigKeyName, type DATASETS, type SCHEDULES } from './config-keys.js';
 
 export type DatasetKind = (typeof DATASETS)[number];
@@ -168,16 +169,6 @@ function didYouMean(key: string): string {
   const last = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
   const near = CONFIG_KEY_LIST.map((k) => k.key).filter((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2 || k.slice(k.lastIndexOf('.') + 1).toLowerCase() === last);
   return near.length > 0 && near.length <= 4 ? ` (did you mean ${near.join(' or ')}?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 /** Merges src into dst, refusing keys dst does not have and values of another type. */
