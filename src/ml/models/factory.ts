@@ -1,23 +1,15 @@
 // One constructor for every backbone: the trainer, checkpoints and the library build models by arch name.
 import { isVitArch, type Arch } from './arch-names.js';
-import { ResNetEmbedder } from './resnet.js';
+import { ResNetEmbedder, type HeadOptions } from './resnet.js';
 import { ViTEmbedder } from './vit.js';
 
 export type Embedder = ResNetEmbedder | ViTEmbedder;
 
-export interface EmbedderSpec {
+export interface EmbedderSpec extends HeadOptions {
   arch: Arch;
-  numClasses: number;
   /** Input side in pixels (ViTs size their position embeddings by it; ResNets do not need it). */
   imageSize: number;
   inChannels: number;
-  numFeatures?: number;
-  normLayer?: 'none' | 'batch' | 'layer';
-  remap?: boolean;
-  dropout?: number;
-  detach?: boolean;
-  normalize?: boolean;
-  normalizeWeight?: boolean;
   /** ResNets only. */
   setBnEval?: boolean;
   zeroInitResidual?: boolean;
@@ -26,8 +18,6 @@ export interface EmbedderSpec {
   patchSize?: number;
   pool?: 'token' | 'mean';
   dropPathRate?: number;
-  mean?: number[];
-  std?: number[];
 }
 
 /** The image side a model requires (a ViT's), or undefined when any size works (ResNets). */

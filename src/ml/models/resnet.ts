@@ -18,8 +18,8 @@ export const ARCHS: Record<ResNetArch, { block: 'basic' | 'bottleneck'; layers: 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
-export interface EmbedderOptions {
-  arch: ResNetArch;
+/** The head every backbone shares (the reference's): feature norm, remap, normalisation, classifier; and the input. */
+export interface HeadOptions {
   numClasses: number;
   /** Embedding size; a linear remap is added when it differs from the backbone width. */
   numFeatures?: number;
@@ -30,15 +30,19 @@ export interface EmbedderOptions {
   detach?: boolean;
   normalize?: boolean;
   normalizeWeight?: boolean;
+  inChannels?: number;
+  mean?: number[];
+  std?: number[];
+}
+
+export interface EmbedderOptions extends HeadOptions {
+  arch: ResNetArch;
   /** Keep every BatchNorm2d in eval mode even while training (the reference's set_bn_eval). */
   setBnEval?: boolean;
   /** Zero-init the last BN of each residual branch (the reference does). */
   zeroInitResidual?: boolean;
   /** Small inputs (e.g. 28×28): 3×3 stride-1 stem and no max-pool. */
   smallInput?: boolean;
-  inChannels?: number;
-  mean?: number[];
-  std?: number[];
 }
 
 export interface EmbedderOutput {

@@ -5,7 +5,7 @@
 // embedding is the class token (or the mean of the patch tokens) through the same head as the
 // ResNets: feature norm, remap, normalisation, zero-initialised classifier.
 import { type Tensor, cat, normalize, noGrad, tensor, tidy, nn, randn } from '../../engine/index.js';
-import { IMAGENET_MEAN, IMAGENET_STD, type EmbedderOutput } from './resnet.js';
+import { IMAGENET_MEAN, IMAGENET_STD, type EmbedderOutput, type HeadOptions } from './resnet.js';
 import type { VitArch } from './arch-names.js';
 
 export type { VitArch } from './arch-names.js';
@@ -26,10 +26,9 @@ export const VIT_SIZES: Record<VitArch, VitSize> = {
   vit_base_patch16: { hiddenDim: 768, numLayers: 12, numHeads: 12, mlpDim: 3072, patchSize: 16 },
 };
 
-export interface VitEmbedderOptions {
+export interface VitEmbedderOptions extends HeadOptions {
   /** A named size, or the dimensions themselves (tests build tiny ones). */
   arch: VitArch | VitSize;
-  numClasses: number;
   /** Square input side; the position embeddings cover (imageSize / patchSize)² patches + the class token. */
   imageSize: number;
   /** Overrides the arch's patch size (e.g. 4 for 28-px images). */
@@ -38,16 +37,6 @@ export interface VitEmbedderOptions {
   pool?: 'token' | 'mean';
   /** Stochastic depth: the rate of the last block, rising linearly from 0 (timm's drop_path_rate). Default 0. */
   dropPathRate?: number;
-  numFeatures?: number;
-  normLayer?: 'none' | 'batch' | 'layer';
-  remap?: boolean;
-  dropout?: number;
-  detach?: boolean;
-  normalize?: boolean;
-  normalizeWeight?: boolean;
-  inChannels?: number;
-  mean?: number[];
-  std?: number[];
 }
 
 class Gelu extends nn.Module<[Tensor], Tensor> {
