@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { startServer } from '../src/server/index.js';
-import type { CheckpointSpec } from '../test/server/make-checkpoint.js';
+import { writeCheckpointInWorker, type CheckpointSpec } from '../test/server/make-checkpoint.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -46,13 +46,7 @@ interface Result {
 /** The test suite's checkpoint writer, in a thread of its own (this thread never uses the engine). */
 async function makeCheckpoint(file: string): Promise<void> {
   const spec: CheckpointSpec = { file, inChannels: 3, imageSize: SIZE, numFeatures: DIM, numClasses: 10, epoch: 1, seed: 1 };
-  const w = new Worker(new URL('../test/server/make-checkpoint.js', import.meta.url), { workerData: { kind: 'make-checkpoint', spec } });
-  await new Promise<void>((resolve, reject) => {
-    let ok = false;
-    w.on('message', () => { ok = true; });
-    w.on('error', reject);
-    w.on('exit', (c) => (ok ? resolve() : reject(new Error(`checkpoint worker exited with ${c}`))));
-  });
+  await writeCheckpointInWorker(spec);
 }
 
 /** Random unit vectors (xorshift + Box-Muller), deterministic. */

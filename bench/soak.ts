@@ -16,10 +16,9 @@ import { tmpdir, availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { lineChart, REPORT_CSS } from '../src/report/index.js';
-import type { CheckpointSpec } from '../test/server/make-checkpoint.js';
+import { writeCheckpointInWorker, type CheckpointSpec } from '../test/server/make-checkpoint.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -61,13 +60,7 @@ function rssMb(pid: number): number {
 
 async function makeCheckpoint(file: string): Promise<void> {
   const spec: CheckpointSpec = { file, inChannels: 3, imageSize: SIZE, numFeatures: DIM, numClasses: 10, epoch: 1, seed: 1 };
-  const w = new Worker(new URL('../test/server/make-checkpoint.js', import.meta.url), { workerData: { kind: 'make-checkpoint', spec } });
-  await new Promise<void>((resolve, reject) => {
-    let ok = false;
-    w.on('message', () => { ok = true; });
-    w.on('error', reject);
-    w.on('exit', (c) => (ok ? resolve() : reject(new Error(`checkpoint worker exited with ${c}`))));
-  });
+  await writeCheckpointInWorker(spec);
 }
 
 async function writeGallery(dir: string): Promise<{ list: string; images: Uint8Array<ArrayBuffer>[] }> {

@@ -5,9 +5,8 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import type { CheckpointSpec } from './make-checkpoint.js';
+import { writeCheckpointInWorker, type CheckpointSpec } from './make-checkpoint.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/index.js';
 
 /**
@@ -28,13 +27,7 @@ export async function makeCheckpoint(file: string, o: Partial<Omit<CheckpointSpe
       if (/^dml-serve-test-ckpt-\w+\.safetensors$/.test(f) && Date.now() - (statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 3_600_000) rmSync(p, { force: true });
     }
     // saveCheckpoint writes atomically (temp file + rename), so concurrent test files are safe.
-    const w = new Worker(new URL('./make-checkpoint.js', import.meta.url), { workerData: { kind: 'make-checkpoint', spec: { ...spec, file: shared } } });
-    await new Promise<void>((resolve, reject) => {
-      let ok = false;
-      w.on('message', () => { ok = true; });
-      w.on('error', reject);
-      w.on('exit', (c) => (ok ? resolve() : reject(new Error(`checkpoint worker exited with code ${c}`))));
-    });
+    await writeCheckpointInWorker({ ...spec, file: shared });
   }
   try { linkSync(shared, file); } catch { copyFileSync(shared, file); }
   return file;

@@ -1,7 +1,7 @@
 // Worker-thread entry that writes a tiny untrained checkpoint. It runs in its own thread so the
 // test's main thread never uses the tensor engine: the engine's native tensor table is not
 // thread-safe, and the server's workers use it (see src/server/engine-lock.ts).
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export interface CheckpointSpec {
   file: string;
@@ -11,6 +11,17 @@ export interface CheckpointSpec {
   numClasses: number;
   epoch: number;
   seed: number;
+}
+
+/** Writes the checkpoint from a worker thread running this file; resolves once it is on disk. */
+export async function writeCheckpointInWorker(spec: CheckpointSpec): Promise<void> {
+  const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'make-checkpoint', spec } });
+  await new Promise<void>((resolve, reject) => {
+    let ok = false;
+    w.on('message', () => { ok = true; });
+    w.on('error', reject);
+    w.on('exit', (c) => (ok ? resolve() : reject(new Error(`checkpoint worker exited with code ${c}`))));
+  });
 }
 
 if (!isMainThread && workerData && (workerData as { kind?: string }).kind === 'make-checkpoint') {
