@@ -4,3 +4,4 @@ export * from './vit.js';
 export * from './factory.js';
 export * from './arch-names.js';
 export { detectVitNaming, toTorchvisionVit, type VitNaming } from './vit-weight-names.js';
+export { registerHead, applyHead, type EmbeddingHead } from './head.js';

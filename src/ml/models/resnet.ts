@@ -2,9 +2,10 @@
 // backbone → norm layer (non-affine BN or LN) → optional remap → optional L2 normalisation →
 // dropout → zero-initialised linear classifier. Backbone keys are torchvision's (conv1.weight,
 // layer1.0.bn1.running_mean, ...) at the top level, so ImageNet weights load 1:1 (fc.* is skipped).
-import { type Tensor, tensor, nn, normalize, noGrad } from '../../engine/index.js';
+import { type Tensor, tensor, nn, noGrad } from '../../engine/index.js';
 import { BasicBlock, Bottleneck, conv1x1, pipe, reluInPlace, type ResidualBlock } from './blocks.js';
 import type { ResNetArch } from './arch-names.js';
+import { applyHead, registerHead, type EmbedderOutput } from './head.js';
 
 export type { Arch, ResNetArch } from './arch-names.js';
 export const ARCHS: Record<ResNetArch, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }> = {
@@ -45,10 +46,7 @@ export interface EmbedderOptions extends HeadOptions {
   smallInput?: boolean;
 }
 
-export interface EmbedderOutput {
-  logits: Tensor;
-  features: Tensor;
-}
+export type { EmbedderOutput } from './head.js';
 
 export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
   readonly options: Required<EmbedderOptions>;
@@ -104,17 +102,11 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
       return this.registerModule(`layer${i + 1}`, new nn.Sequential(...blocks));
     });
 
-    this.norm = this.registerModule('norm_layer', opt.normLayer === 'batch'
-      ? new nn.BatchNorm1d(this.backboneFeatures, { affine: false })
-      : opt.normLayer === 'layer' ? new nn.LayerNorm(this.backboneFeatures, 1e-5, false) : new nn.Identity());
-    const needRemap = opt.remap || opt.numFeatures !== this.backboneFeatures;
-    this.remap = this.registerModule('remap', needRemap ? new nn.Linear(this.backboneFeatures, opt.numFeatures) : new nn.Identity());
-    this.dropout = this.registerModule('dropout', new nn.Dropout(opt.dropout));
-    this.classifier = this.registerModule('classifier', new nn.Linear(opt.numFeatures, opt.numClasses));
+    ({ norm: this.norm, remap: this.remap, dropout: this.dropout, classifier: this.classifier } = registerHead(this, this.backboneFeatures, opt));
     this.initWeights();
   }
 
-  /** torchvision's init for convs and BNs, zero residual BNs, zero classifier and remap bias. */
+  /** torchvision's init for convs and BNs, zero residual BNs (the head zeroes its own classifier). */
   private initWeights(): void {
     noGrad(() => {
       for (const [, m] of this.namedModules()) {
@@ -124,9 +116,6 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
       if (this.options.zeroInitResidual) {
         for (const layer of this.layers) for (const b of layer.layers) (b as unknown as ResidualBlock).lastBn.weight?.zero_();
       }
-      if (this.remap instanceof nn.Linear) this.remap.bias?.zero_();
-      this.classifier.weight.zero_();
-      this.classifier.bias?.zero_();
     });
   }
 
@@ -147,18 +136,6 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
   }
 
   forward(x: Tensor): EmbedderOutput {
-    const o = this.options;
-    const b = this.backbone(x);
-    let features = pipe(b, (t) => this.norm.forward(t), (t) => this.remap.forward(t));
-    if (features !== b) b.dispose();
-    if (o.normalize) { const n = normalize(features); features.dispose(); features = n; }
-    const cls = o.detach ? features.detach() : features;
-    const dropped = this.dropout.forward(cls);
-    const w = o.normalizeWeight ? normalize(this.classifier.weight) : this.classifier.weight;
-    const logits = nn.functional.linear(dropped, w, this.classifier.bias);
-    if (dropped !== features) dropped.dispose();
-    if (cls !== features && cls !== dropped) cls.dispose();
-    if (w !== this.classifier.weight) w.dispose();
-    return { logits, features };
+    return applyHead(this, this.backbone(x), this.options);
   }
 }

@@ -4,8 +4,9 @@
 // state dicts load 1:1; timm's and Hugging Face's names map onto these (vit-weight-names.ts). The
 // embedding is the class token (or the mean of the patch tokens) through the same head as the
 // ResNets: feature norm, remap, normalisation, zero-initialised classifier.
-import { type Tensor, cat, normalize, noGrad, tensor, tidy, nn, randn } from '../../engine/index.js';
-import { IMAGENET_MEAN, IMAGENET_STD, type EmbedderOutput, type HeadOptions } from './resnet.js';
+import { type Tensor, cat, tensor, tidy, nn, randn } from '../../engine/index.js';
+import { IMAGENET_MEAN, IMAGENET_STD, type HeadOptions } from './resnet.js';
+import { applyHead, registerHead, type EmbedderOutput } from './head.js';
 import type { VitArch } from './arch-names.js';
 
 export type { VitArch } from './arch-names.js';
@@ -167,18 +168,7 @@ export class ViTEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
     this.convProj = this.registerModule('conv_proj', new nn.Conv2d(inChannels, size.hiddenDim, size.patchSize, { stride: size.patchSize }));
     const grid = o.imageSize / size.patchSize;
     this.encoder = this.registerModule('encoder', new Encoder(grid * grid + 1, size, opt.dropPathRate));
-    this.norm = this.registerModule('norm_layer', opt.normLayer === 'batch'
-      ? new nn.BatchNorm1d(size.hiddenDim, { affine: false })
-      : opt.normLayer === 'layer' ? new nn.LayerNorm(size.hiddenDim, 1e-5, false) : new nn.Identity());
-    const needRemap = opt.remap || opt.numFeatures !== size.hiddenDim;
-    this.remap = this.registerModule('remap', needRemap ? new nn.Linear(size.hiddenDim, opt.numFeatures) : new nn.Identity());
-    this.dropout = this.registerModule('dropout', new nn.Dropout(opt.dropout));
-    this.classifier = this.registerModule('classifier', new nn.Linear(opt.numFeatures, opt.numClasses));
-    noGrad(() => {
-      if (this.remap instanceof nn.Linear) this.remap.bias?.zero_();
-      this.classifier.weight.zero_();
-      this.classifier.bias?.zero_();
-    });
+    ({ norm: this.norm, remap: this.remap, dropout: this.dropout, classifier: this.classifier } = registerHead(this, size.hiddenDim, opt));
   }
 
   /** The side of the images it takes: its position embeddings fix it. */
@@ -199,14 +189,6 @@ export class ViTEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
   }
 
   forward(x: Tensor): EmbedderOutput {
-    const o = this.options;
-    return tidy(() => {
-      let features = this.remap.forward(this.norm.forward(this.backbone(x)));
-      if (o.normalize) features = normalize(features);
-      const cls = o.detach ? features.detach() : features;
-      const w = o.normalizeWeight ? normalize(this.classifier.weight) : this.classifier.weight;
-      const logits = nn.functional.linear(this.dropout.forward(cls), w, this.classifier.bias);
-      return { logits, features };
-    });
+    return applyHead(this, this.backbone(x), this.options);
   }
 }
