@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig, loadConfigFile, PRESETS } from '../ml/train/config.js';
+import { resolveConfig, loadConfigFile, PRESETS, PRESET_WEIGHTS } from '../ml/train/config.js';
 import { configKeysHelp } from '../ml/train/config-keys.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { Trainer, NonFiniteLossError, checkDevice, type EvalMetrics } from '../ml/train/trainer.js';
@@ -90,6 +90,8 @@ export const command = {
       const world = group ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})` : '';
       if (!values.quiet) say(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`);
       if (!values.quiet) say(description);
+      const weights = PRESET_WEIGHTS[cfg.preset];
+      if (weights && cfg.model.pretrained === '' && main) console.warn(`dml train: warning: preset ${cfg.preset} starts from ${weights}; without model.pretrained=FILE the backbone starts from random weights and its results are not the recipe's`);
       const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group, classNames: ds.classNames, ...(values.quiet ? { progress: false, log: () => {} } : {}) });
       try {
         const r = await trainer.run({ resume: values.resume });

@@ -28,6 +28,11 @@ export interface TripletMarginOptions {
   reducer?: ReducerName;
   /** Overrides `mining`. */
   miner?: Miner;
+  /**
+   * log(1 + e^v) instead of relu(v) (pytorch-metric-learning's smooth_loss; with margin 0 the
+   * soft-margin triplet of Hermans et al. 2017). Default false.
+   */
+  smooth?: boolean;
 }
 
 /**
@@ -37,7 +42,8 @@ export interface TripletMarginOptions {
  *
  * split(): a violated hinge is linear, so on the active triplets ℓ = d_ap + (m - d_an): the
  * tightness part is R over active triplets of d_ap (-s_ap), the contrastive part of m - d_an
- * (s_an + m); inactive triplets contribute to neither.
+ * (s_an + m); inactive triplets contribute to neither. With `smooth` every triplet is active,
+ * and its contrastive part is log(1 + e^v) - d_ap, so the parts still add up to the loss.
  */
 export class TripletMarginLoss extends MetricLoss {
   readonly name = 'TripletMarginLoss';
@@ -46,6 +52,7 @@ export class TripletMarginLoss extends MetricLoss {
   readonly distance: Distance;
   readonly reducer: ReducerName;
   readonly mining: TripletMining;
+  readonly smooth: boolean;
   constructor(o: TripletMarginOptions = {}) {
     super();
     this.margin = o.margin ?? 0.05;
@@ -53,6 +60,8 @@ export class TripletMarginLoss extends MetricLoss {
     this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
     this.reducer = checkReducer(this.name, o.reducer ?? 'avgNonZero');
     this.mining = o.mining ?? 'all';
+    this.smooth = o.smooth ?? false;
+    if (typeof this.smooth !== 'boolean') throw new TypeError(`${this.name}: smooth must be true or false, got ${JSON.stringify(this.smooth)}`);
     if (!['all', 'semihard', 'hard'].includes(this.mining)) throw new RangeError(`${this.name}: mining must be all | semihard | hard, got '${this.mining}'`);
     this.miner = o.miner ?? (this.mining === 'semihard' ? new TripletMarginMiner({ margin: this.margin, type: 'semihard', distance: this.distance })
       : this.mining === 'hard' ? new BatchHardMiner({ distance: this.distance }) : undefined);
@@ -69,14 +78,15 @@ export class TripletMarginLoss extends MetricLoss {
   protected compute(b: Batch): Tensor {
     const v = this.violations(b);
     if (v === null) return this.reducer === 'none' ? b.x.sum(1).mul(0).narrow(0, 0, 0) : zeroLoss(b.x);
-    return reduce(v.viol.relu(), this.reducer, b.x);
+    return reduce(this.smooth ? v.viol.softplus() : v.viol.relu(), this.reducer, b.x);
   }
   protected override computeSplit(b: Batch): LossSplit {
     const v = this.violations(b);
     if (v === null) return { tightness: zeroLoss(b.x), contrastive: zeroLoss(b.x) };
-    const active = v.viol.gt(0);
+    const active = this.smooth ? v.viol.ge(-Infinity) : v.viol.gt(0);
     const tight = this.distance.margin(v.ap, 0); // d_ap, or -s_ap
-    const [tightness, contrastive] = splitReduce([tight, v.viol.sub(tight)], [active, active], [active], v.viol.numel(), this.reducer, b.x);
+    const piece = this.smooth ? v.viol.softplus() : v.viol;
+    const [tightness, contrastive] = splitReduce([tight, piece.sub(tight)], [active, active], [active], v.viol.numel(), this.reducer, b.x);
     return { tightness: tightness!, contrastive: contrastive! };
   }
 }

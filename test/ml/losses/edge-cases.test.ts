@@ -211,10 +211,20 @@ test('reducer none returns the per-element losses', () => {
 });
 
 test('createLoss names options the loss does not take, instead of ignoring them', () => {
-  assert.throws(() => createLoss('triplet', { margn: 0.2 } as never), /loss 'triplet': unknown option 'margn' \(it takes: distance, margin, miner, mining, reducer\)/);
+  assert.throws(() => createLoss('triplet', { margn: 0.2 } as never), /loss 'triplet': unknown option 'margn' \(it takes: distance, margin, miner, mining, reducer, smooth\)/);
   assert.throws(() => createLoss('pce', { lambda: 1, softmean: 'uniform', x: 1 } as never), /loss 'pce': unknown options 'softmean', 'x'/);
   assert.throws(() => createLoss('cosface', { numClasses: 3, embeddingSize: 4, scales: 2 } as never), /unknown option 'scales'/);
   assert.throws(() => createLoss('smooth-ce', [0.1] as never), /options must be an object/);
   // Every option a loss documents is read, so valid configs pass.
   assert.equal(createLoss('triplet', { margin: 0.3, mining: 'semihard' } as never).margin, 0.3);
+});
+
+test('a distance given by name (as a config file gives it) is built like its spec; other values are refused', () => {
+  const byName = createLoss('triplet', { distance: 'cosine' } as never) as TripletMarginLoss;
+  assert.equal(byName.distance.name, 'cosine');
+  const euclid = createLoss('triplet', { distance: 'euclidean', smooth: true } as never) as TripletMarginLoss;
+  assert.deepEqual([euclid.distance.name, euclid.distance.spec().normalize, euclid.smooth], ['euclidean', false, true]);
+  assert.throws(() => createLoss('triplet', { distance: 3 } as never), /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot\) or a spec, got 3/);
+  assert.throws(() => createLoss('triplet', { distance: 'manhattan' } as never), /unknown distance 'manhattan'/);
+  assert.throws(() => createLoss('triplet', { smooth: 'yes' } as never), /smooth must be true or false/);
 });

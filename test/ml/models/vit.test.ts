@@ -69,6 +69,33 @@ test("timm's and Hugging Face's namings load the same tensors as torchvision's",
   }
 });
 
+test("a DINO release's layout (timm's names, no classifier head) loads through model.pretrained with nothing ignored", async () => {
+  const { saveTensors } = await import('../../../src/engine/index.js');
+  const { loadPretrainedBackbone } = await import('../../../src/ml/train/pretrained.js');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { weights, extra } = load('vit_timm.pt');
+  const dino = new Map([...weights].filter(([k]) => !k.startsWith('head.')));
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'dml-dino-')), 'dino_deitsmall16_pretrain.pth.safetensors');
+  saveTensors(file, dino);
+  const ref = vitFrom('vit_torchvision.pt');
+  const model = new ViTEmbedder({ arch: SIZE, numClasses: 5, imageSize: 32 });
+  model.to('float64');
+  try {
+    const line = loadPretrainedBackbone(model, file, 'vit');
+    assert.match(line, /\(timm names\): \d+ tensors; ignored: none$/);
+    const want = ref.model.stateDict();
+    for (const [k, t] of model.stateDict()) {
+      if (!/^(encoder|conv_proj|class_token)/.test(k)) continue;
+      assert.equal(tidy(() => t.sub(want.get(k)!).abs().max().item()), 0, k);
+    }
+  } finally {
+    model.dispose();
+    ref.model.dispose();
+    dispose([weights, extra, ref.extra]);
+  }
+});
+
 test('model.pretrained into a ViT of another image size: position embeddings resized as timm does (bicubic)', async () => {
   const { saveTensors } = await import('../../../src/engine/index.js');
   const { loadPretrainedBackbone } = await import('../../../src/ml/train/pretrained.js');

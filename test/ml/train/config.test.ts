@@ -92,3 +92,19 @@ test('~ in path keys is the home folder, as in a shell', () => {
   assert.equal(c.out, homedir());
   assert.equal(c.data.train, 'rel/~x');
 });
+
+test('the ViT presets follow Open Metric Learning\'s DINO ViT-S/16 configs', () => {
+  const rows = Object.fromEntries(['cub-vit', 'cars-vit', 'sop-vit', 'inshop-vit'].map((p) => {
+    const c = resolveConfig({ preset: p });
+    assert.equal(c.model.arch, 'vit_small_patch16', p);
+    assert.deepEqual([c.optim.name, c.optim.lr, c.optim.schedule, c.loss.name], ['adamw', 1e-5, 'none', 'triplet'], p);
+    return [p, [c.batchSize / c.loss.samplesPerClass, c.loss.samplesPerClass, c.optim.weightDecay, c.loss.options.mining, c.loss.options.smooth ?? false]];
+  }));
+  // n_labels × n_instances, weight decay, mining, soft margin: train_{cub,cars,sop,inshop}.yaml.
+  assert.deepEqual(rows, {
+    'cub-vit': [8, 4, 0, 'all', true],
+    'cars-vit': [20, 10, 0, 'all', true],
+    'sop-vit': [32, 6, 0, 'hard', false],
+    'inshop-vit': [30, 4, 0.01, 'hard', true],
+  });
+});

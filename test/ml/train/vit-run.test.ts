@@ -71,3 +71,17 @@ test('layer-wise lr decay and a frozen patch embedding: the parameter groups of 
     model.dispose();
   }
 });
+
+test('a ViT preset trains with its own loss, sampler and optimiser (cub-vit, shrunk to synthetic data) and warns without its weights', { timeout: 180_000 }, () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'dml-vit-preset-'));
+  writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
+  const out = path.join(root, 'run');
+  // Only the data (5 training classes: batch 5 × the preset's 4), the model's size and the budget are overridden: loss, mining, sampler, optimiser
+  // and schedule are the preset's.
+  const r = dml('train', '--preset', 'cub-vit', 'data.kind=fashion-mnist', `data.root=${path.join(root, 'data')}`, 'data.imageSize=12',
+    'model.arch=vit_tiny_patch16', 'model.patchSize=4', 'batchSize=20', 'epochs=1', 'threads=1', 'recallKs=1,2', `out=${out}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /preset cub-vit, vit_tiny_patch16, 1 epochs, batch 20, lr 0.00001, loss triplet/);
+  assert.match(r.stderr, /warning: preset cub-vit starts from DINO's ViT-S\/16, dino_deitsmall16_pretrain\.pth/);
+  assert.match(r.stdout, /Recall@K \(%\) on unseen classes after 1 epochs/);
+});

@@ -87,8 +87,13 @@ export class DotProductSimilarity extends BaseDistance {
   protected compute(q: Tensor, r: Tensor): Tensor { return q.matmul(r.t()); }
 }
 
-/** A Distance from an instance or a spec; `fallback` when undefined. */
-export function makeDistance(d: Distance | DistanceSpec | undefined, fallback: DistanceSpec): Distance {
+/**
+ * A Distance from an instance, a spec or a bare name (what a config's `loss.options.distance=cosine`
+ * gives); `fallback` when undefined.
+ */
+export function makeDistance(d: Distance | DistanceSpec | DistanceSpec['name'] | undefined, fallback: DistanceSpec): Distance {
+  if (typeof d === 'string') return makeDistance({ name: d }, fallback);
+  if (d !== undefined && (typeof d !== 'object' || d === null)) throw new TypeError(`distance must be a name (euclidean | squared-euclidean | cosine | dot) or a spec, got ${JSON.stringify(d)}`);
   if (d !== undefined && 'matrix' in d) return d;
   const s = d ?? fallback;
   switch (s.name) {
