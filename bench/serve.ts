@@ -2,6 +2,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/serve.js [--n 10000] [--dim 512] [--requests 2000]
 //        [--concurrency 16] [--image-requests 100] [--image-concurrency 4] [--workers 1] [--no-lancedb] [--json]
+//        [--batch-window-ms 10] [--images-only]
 //
 // The gallery's index holds random unit vectors (the model is not trained, so real embeddings
 // would be no more telling); its list file cycles over 50 small PNGs so image serving and uploads
@@ -9,6 +10,10 @@
 // sends a fixed number of requests from a fixed number of concurrent loops over keep-alive
 // connections to 127.0.0.1 only, and reports throughput and latency percentiles. The load runs in
 // a worker thread of its own so that the client does not share the server's event loop.
+// The image scenario runs twice against the exact index: with the server's batching window and
+// with none (--batch-window-ms 0: only the uploads decoded in the same turn share a forward, the
+// server's behaviour before the window existed); the last column is the mean number of uploads per
+// forward pass, from /api/stats.
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
@@ -23,10 +28,12 @@ const { values: flags } = parseArgs({
     n: { type: 'string', default: '10000' }, dim: { type: 'string', default: '512' }, requests: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '16' }, 'image-requests': { type: 'string', default: '100' }, 'image-concurrency': { type: 'string', default: '4' },
     workers: { type: 'string', default: '1' }, 'no-lancedb': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
+    'batch-window-ms': { type: 'string', default: '10' }, 'images-only': { type: 'boolean', default: false },
   },
 });
 const N = Number(flags.n), DIM = Number(flags.dim), REQUESTS = Number(flags.requests), CONC = Number(flags.concurrency);
 const IMG_REQUESTS = Number(flags['image-requests']), IMG_CONC = Number(flags['image-concurrency']), WORKERS = Number(flags.workers);
+const WINDOW_MS = Number(flags['batch-window-ms']), IMAGES_ONLY = flags['images-only'];
 const SIZE = 32, FILES = 50, CLASSES = 100;
 
 interface Result {
@@ -41,6 +48,8 @@ interface Result {
   p90: number;
   p99: number;
   max: number;
+  /** Image scenarios: uploads per forward pass. */
+  batch?: number;
 }
 
 /** The test suite's checkpoint writer, in a thread of its own (this thread never uses the engine). */
@@ -99,6 +108,21 @@ interface ClientJob {
   images: string[];
   /** 64 gallery vectors (row-major) for the vector-query bodies. */
   vectors: Float32Array;
+  /** The server's batching window, for the scenario's name. */
+  windowMs: number;
+  imagesOnly: boolean;
+}
+
+/** The uploads-per-forward average the server reports, over the uploads since `before`. */
+async function imageBatch(u: string, before: { imageQueries: number; forwards: number }): Promise<number> {
+  const q = (await (await fetch(`${u}/api/stats`)).json() as { queue: { imageQueries: number; imageBatchMean: number } }).queue;
+  const forwards = q.imageQueries / q.imageBatchMean;
+  return Math.round(((q.imageQueries - before.imageQueries) / (forwards - before.forwards)) * 100) / 100;
+}
+
+async function imageCounters(u: string): Promise<{ imageQueries: number; forwards: number }> {
+  const q = (await (await fetch(`${u}/api/stats`)).json() as { queue: { imageQueries: number; imageBatchMean: number | null } }).queue;
+  return { imageQueries: q.imageQueries, forwards: q.imageBatchMean ? q.imageQueries / q.imageBatchMean : 0 };
 }
 
 /** Runs every scenario against one server; executed in the client worker thread. */
@@ -111,12 +135,19 @@ async function scenarios(job: ClientJob): Promise<Result[]> {
   // Warm-up: first requests pay for lazy initialisation (connections, sharp, libtorch kernels).
   for (let i = 0; i < 20; i++) await (await fetch(`${u}/api/query?id=${i}&k=10`)).arrayBuffer();
   for (let i = 0; i < 3; i++) await (await fetch(`${u}/api/query?k=10`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images[i]! })).arrayBuffer();
+  const imageScenario = async (): Promise<void> => {
+    const before = await imageCounters(u);
+    const r = await load(`POST /api/query image (PNG ${SIZE}×${SIZE}), window ${job.windowMs} ms`, index, IMG_REQUESTS, IMG_CONC,
+      (i) => fetch(`${u}/api/query?k=10`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images[i % images.length]! }));
+    out.push({ ...r, batch: await imageBatch(u, before) });
+  };
+  if (job.imagesOnly) { await imageScenario(); return out; }
   if (index === 'exact') out.push(await load('GET /api/health', index, REQUESTS, CONC, () => fetch(`${u}/api/health`)));
   out.push(await load('GET /api/query?id (k=10, cosine)', index, REQUESTS, CONC, () => fetch(`${u}/api/query?id=${rnd(N)}&k=10`)));
   if (index === 'exact') out.push(await load('GET /api/query?id (k=10, l2)', index, REQUESTS, CONC, () => fetch(`${u}/api/query?id=${rnd(N)}&k=10&metric=l2`)));
   const bodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ vector: Array.from(job.vectors.subarray(i * DIM, (i + 1) * DIM)), k: 10 }));
   out.push(await load('POST /api/query/vector (k=10)', index, REQUESTS, CONC, (i) => fetch(`${u}/api/query/vector`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length]! })));
-  out.push(await load(`POST /api/query image (PNG ${SIZE}×${SIZE})`, index, IMG_REQUESTS, IMG_CONC, (i) => fetch(`${u}/api/query?k=10`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images[i % images.length]! })));
+  await imageScenario();
   if (index === 'exact') out.push(await load('GET /api/image/:id', index, REQUESTS, CONC, () => fetch(`${u}/api/image/${rnd(N)}`)));
   return out;
 }
@@ -150,19 +181,24 @@ async function main(): Promise<void> {
     writeFileSync(list, Array.from({ length: N }, (_, i) => `img/${i % FILES}.png,${i % CLASSES}`).join('\n') + '\n');
     const embeddings = randomEmbeddings(N, DIM);
     const results: Result[] = [];
-    const common = { checkpoint: ckpt, gallery: list, embeddings, port: 0, host: '127.0.0.1', workers: WORKERS, maxQueue: 1024 };
-    const exact = await startServer({ ...common, index: 'exact' });
+    const common = { checkpoint: ckpt, gallery: list, embeddings, port: 0, host: '127.0.0.1', workers: WORKERS, maxQueue: 1024, batchWindowMs: WINDOW_MS };
     const vectors = embeddings.slice(0, 64 * DIM);
-    try { results.push(...await runClient({ url: exact.url, index: 'exact', images, vectors })); } finally { await exact.close(); }
-    if (!flags['no-lancedb']) {
+    const job = { index: 'exact', images, vectors, windowMs: WINDOW_MS, imagesOnly: IMAGES_ONLY };
+    const exact = await startServer({ ...common, index: 'exact' });
+    try { results.push(...await runClient({ ...job, url: exact.url })); } finally { await exact.close(); }
+    if (WINDOW_MS > 0) {
+      const unbatched = await startServer({ ...common, index: 'exact', batchWindowMs: 0 });
+      try { results.push(...await runClient({ ...job, url: unbatched.url, windowMs: 0, imagesOnly: true })); } finally { await unbatched.close(); }
+    }
+    if (!flags['no-lancedb'] && !IMAGES_ONLY) {
       const lance = await startServer({ ...common, index: 'lancedb', indexCache: path.join(dir, 'lance') });
-      try { results.push(...await runClient({ url: lance.url, index: 'lancedb', images, vectors })); } finally { await lance.close(); }
+      try { results.push(...await runClient({ ...job, index: 'lancedb', url: lance.url })); } finally { await lance.close(); }
     }
     const env = { gallery: N, dim: DIM, workers: WORKERS, cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version };
     if (flags.json) { console.log(JSON.stringify({ env, results })); return; }
     console.log(`dml serve on 127.0.0.1: ${N} gallery items × ${DIM}-d, ${WORKERS} inference worker(s), ${env.cpus} CPUs (${env.cpu}), Node ${env.node}`);
-    const head = ['scenario', 'index', 'requests', 'conc', 'errors', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
-    const rows = results.map((r) => [r.scenario, r.index, String(r.requests), String(r.concurrency), String(r.errors), r.rps.toFixed(0), r.p50.toFixed(2), r.p90.toFixed(2), r.p99.toFixed(2), r.max.toFixed(2)]);
+    const head = ['scenario', 'index', 'requests', 'conc', 'errors', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'per forward'];
+    const rows = results.map((r) => [r.scenario, r.index, String(r.requests), String(r.concurrency), String(r.errors), r.rps.toFixed(0), r.p50.toFixed(2), r.p90.toFixed(2), r.p99.toFixed(2), r.max.toFixed(2), r.batch?.toFixed(2) ?? '']);
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) console.log(r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
   } finally {

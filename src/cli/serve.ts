@@ -36,6 +36,9 @@ options:
   --image-size N         model input size (default: the checkpoint's data.imageSize, 28 for Fashion-MNIST)
   --resize N             shorter side before the centre crop (default: the checkpoint's data.resize)
   --batch-size N         gallery images per forward pass while indexing (default 32)
+  --max-batch N          uploaded query images that may share one forward pass (default 16)
+  --batch-window-ms N    longest a decoded upload waits for the uploads still decoding beside it
+                         to share its forward pass (default 10; 0: only those ready at once)
   -q, --quiet            no log lines
   -h, --help             this help
 `;
@@ -61,6 +64,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
         index: { type: 'string' }, 'index-cache': { type: 'string' }, workers: { type: 'string' }, 'max-concurrent': { type: 'string' },
         queue: { type: 'string' }, threads: { type: 'string' }, 'max-upload-mb': { type: 'string' }, 'max-pixels': { type: 'string' },
         'timeout-ms': { type: 'string' }, 'image-size': { type: 'string' }, resize: { type: 'string' }, 'batch-size': { type: 'string' },
+        'max-batch': { type: 'string' }, 'batch-window-ms': { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -85,6 +89,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
     workers: int('workers', v.workers, 1), maxConcurrent: int('max-concurrent', v['max-concurrent'], 1), maxQueue: int('queue', v.queue, 0),
     threads: int('threads', v.threads, 1), maxPixels: int('max-pixels', v['max-pixels'], 1), jobTimeoutMs: int('timeout-ms', v['timeout-ms'], 1),
     imageSize: int('image-size', v['image-size'], 1), resize: int('resize', v.resize, 1), embedBatch: int('batch-size', v['batch-size'], 1),
+    maxBatch: int('max-batch', v['max-batch'], 1), batchWindowMs: int('batch-window-ms', v['batch-window-ms'], 0),
     ...(uploadMb !== undefined ? { maxUploadBytes: Math.round(uploadMb * 1024 * 1024) } : {}),
   };
   const token = v.token ?? process.env.DML_SERVE_TOKEN;

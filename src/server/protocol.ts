@@ -16,6 +16,8 @@ export interface WorkerInit {
   threads: number;
   /** Most decoded queries run through the model in one forward. */
   maxBatch: number;
+  /** Longest a decoded query waits for others still being decoded to share its forward (0: never). */
+  batchWindowMs: number;
   /** Test hook: each job waits this long before running, to make a queue fill deterministically. */
   debugDelayMs: number;
 }
@@ -54,7 +56,8 @@ export interface Hits {
 export type WorkerResult =
   | { op: 'embed'; features: Float32Array; count: number }
   | { op: 'set-index' }
-  | { op: 'query-image'; vector: Float32Array; hits: Hits | null }
+  /** batch: how many queries shared this one's forward pass. */
+  | { op: 'query-image'; vector: Float32Array; hits: Hits | null; batch: number }
   | { op: 'query-vector'; hits: Hits }
   | { op: 'vector-of'; vector: Float32Array }
   | { op: 'load-cache'; data: Float32Array; shape: number[]; meta: string | null }

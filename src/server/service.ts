@@ -45,6 +45,11 @@ export interface RetrievalOptions {
   chunkRows?: number;
   /** Query images that may share one forward pass (default 16). */
   maxBatch?: number;
+  /**
+   * Longest a decoded query image waits for the queries still being decoded beside it, so that they
+   * share one forward pass (default 10 ms; 0: only those ready in the same turn).
+   */
+  batchWindowMs?: number;
   /** lancedb: build an IVF-PQ index from this many gallery items (default 100,000). */
   lanceAnnThreshold?: number;
   /** Precomputed gallery embeddings (gallery size × model dim), e.g. for benchmarks; skips embedding. */
@@ -93,11 +98,15 @@ export interface ServiceStats {
   gallery: { source: string; kind: 'list' | 'folder'; size: number; classes: number };
   model: { arch: string; dim: number; inChannels: number; inputSize: [number, number]; numClasses: number; checkpoint: string; epoch: number; dataKind: string; maxQueryPixels: number };
   index: { kind: IndexKind; size: number; dim: number; approximate: boolean; cache: string | null; builtFrom: 'cache' | 'embedded' | 'provided'; buildSeconds: number };
-  queue: LimiterStats & { workers: number; workerInflight: number; workerRestarts: number; jobTimeoutMs: number };
+  queue: LimiterStats & {
+    workers: number; workerInflight: number; workerRestarts: number; jobTimeoutMs: number;
+    /** Uploaded query images embedded so far, and how many shared a forward pass on average. */
+    imageQueries: number; imageBatchMean: number | null; batchWindowMs: number;
+  };
   uptimeSeconds: number;
 }
 
-const DEFAULTS = { index: 'exact' as IndexKind, workers: 1, maxQueue: 32, threads: 0, maxPixels: 40_000_000, embedBatch: 32, chunkRows: 16384, maxBatch: 16, lanceAnnThreshold: 100_000, jobTimeoutMs: 30_000, debugDelayMs: 0 };
+const DEFAULTS = { index: 'exact' as IndexKind, workers: 1, maxQueue: 32, threads: 0, maxPixels: 40_000_000, embedBatch: 32, chunkRows: 16384, maxBatch: 16, batchWindowMs: 10, lanceAnnThreshold: 100_000, jobTimeoutMs: 30_000, debugDelayMs: 0 };
 
 export class RetrievalService {
   readonly gallery: Gallery;
@@ -110,6 +119,9 @@ export class RetrievalService {
   #lance: LanceIndex | null = null;
   #tempDir: string | null = null;
   #builtFrom: 'cache' | 'embedded' | 'provided' = 'embedded';
+  #imageQueries = 0;
+  /** Σ 1/(queries sharing the forward) over image queries: the number of forward passes they took. */
+  #imageForwards = 0;
   #buildSeconds = 0;
   #closed = false;
 
@@ -130,7 +142,7 @@ export class RetrievalService {
     log(`gallery ${o.gallery}: ${gallery.items.length} images in ${gallery.classNames.length} classes`);
     const pool = await InferencePool.start(o.workers, {
       checkpoint: o.checkpoint, overrides: { ...(o.imageSize ? { imageSize: o.imageSize } : {}), ...(o.resize ? { resize: o.resize } : {}) },
-      maxPixels: o.maxPixels, maxQueryPixels: options.maxPixels ?? null, threads: o.threads, maxBatch: o.maxBatch, debugDelayMs: o.debugDelayMs,
+      maxPixels: o.maxPixels, maxQueryPixels: options.maxPixels ?? null, threads: o.threads, maxBatch: o.maxBatch, batchWindowMs: o.batchWindowMs, debugDelayMs: o.debugDelayMs,
     });
     const svc = new RetrievalService(gallery, pool, o);
     try {
@@ -277,6 +289,8 @@ export class RetrievalService {
     }
     const hits = await this.#job(async () => {
       const r = await this.#pool.call({ op: 'query-image', bytes, k: q.k, metric: q.metric, search: this.#lance === null }) as Extract<WorkerResult, { op: 'query-image' }>;
+      this.#imageQueries++;
+      this.#imageForwards += 1 / r.batch;
       return r.hits ?? this.#lance!.search(r.vector, q.k, q.metric);
     }, q.signal);
     return this.#respond(hits, q, { kind: 'image' }, q.label, t0);
@@ -347,7 +361,9 @@ export class RetrievalService {
         kind: this.#o.index, size: this.gallery.items.length, dim: info.dim, approximate: this.#lance?.approximate ?? false,
         cache: this.#o.indexCache ? path.basename(this.#o.indexCache) : null, builtFrom: this.#builtFrom, buildSeconds: Math.round(this.#buildSeconds * 100) / 100,
       },
-      queue: { ...this.limiter.stats(), workers: this.#pool.size, workerInflight: this.#pool.inflight(), workerRestarts: this.#pool.restarts, jobTimeoutMs: this.#o.jobTimeoutMs },
+      queue: { ...this.limiter.stats(), workers: this.#pool.size, workerInflight: this.#pool.inflight(), workerRestarts: this.#pool.restarts, jobTimeoutMs: this.#o.jobTimeoutMs,
+        imageQueries: this.#imageQueries, imageBatchMean: this.#imageForwards > 0 ? Math.round((this.#imageQueries / this.#imageForwards) * 100) / 100 : null,
+        batchWindowMs: this.#o.batchWindowMs },
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
     };
   }

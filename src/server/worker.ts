@@ -111,19 +111,45 @@ function embedBatch(images: readonly Float32Array[]): Float32Array {
   })));
 }
 
-// Micro-batching of query images.
-interface Waiting { image: Float32Array; resolve: (v: Float32Array) => void; reject: (e: unknown) => void }
+// Micro-batching of query images. A forward pass blocks this thread, and each decode needs
+// several turns of its event loop, so "whatever finished decoding in this turn" is mostly one image:
+// the batch instead closes when every query being decoded here has joined it, when it is full, or
+// when the oldest query has waited batchWindowMs, whichever comes first.
+interface Waiting { image: Float32Array; resolve: (v: { vector: Float32Array; batch: number }) => void; reject: (e: unknown) => void }
 const waiting: Waiting[] = [];
+let decoding = 0;
 let flushScheduled = false;
+let windowTimer: NodeJS.Timeout | null = null;
 
-function embedQuery(image: Float32Array): Promise<Float32Array> {
+/** The query's features, and how many queries shared its forward pass. */
+function embedQuery(image: Float32Array): Promise<{ vector: Float32Array; batch: number }> {
   return new Promise((resolve, reject) => {
     waiting.push({ image, resolve, reject });
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush);
-    }
+    scheduleFlush();
   });
+}
+
+function scheduleFlush(): void {
+  if (waiting.length === 0 || flushScheduled) return;
+  if (decoding === 0 || waiting.length >= init.maxBatch || init.batchWindowMs <= 0) {
+    flushScheduled = true;
+    if (windowTimer) { clearTimeout(windowTimer); windowTimer = null; }
+    setImmediate(flush);
+  } else if (!windowTimer) {
+    windowTimer = setTimeout(() => { windowTimer = null; if (!flushScheduled) { flushScheduled = true; flush(); } }, init.batchWindowMs);
+  }
+}
+
+/** Decodes a query image, counted so that the batch it joins knows whether to wait for more. */
+async function decodeQuery(bytes: Uint8Array): Promise<Float32Array> {
+  decoding++;
+  try {
+    return await decode(bytes, 'image', true);
+  } finally {
+    decoding--;
+    // A failed decode may have been the one the waiting batch was waiting for.
+    queueMicrotask(scheduleFlush);
+  }
 }
 
 function flush(): void {
@@ -132,7 +158,7 @@ function flush(): void {
     const batch = waiting.splice(0, Math.max(1, init.maxBatch));
     try {
       const f = embedBatch(batch.map((b) => b.image));
-      batch.forEach((b, i) => b.resolve(f.slice(i * info.dim, (i + 1) * info.dim)));
+      batch.forEach((b, i) => b.resolve({ vector: f.slice(i * info.dim, (i + 1) * info.dim), batch: batch.length }));
     } catch (e) {
       for (const b of batch) b.reject(e);
     }
@@ -218,9 +244,9 @@ async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; trans
     }
     case 'query-image': {
       if (init.debugDelayMs > 0) await sleep(init.debugDelayMs);
-      const vector = await embedQuery(await decode(req.bytes, 'image', true));
+      const { vector, batch } = await embedQuery(await decodeQuery(req.bytes));
       const hits = req.search ? await search(vector, req.k, req.metric) : null;
-      return { result: { op: 'query-image', vector, hits }, transfer: [] };
+      return { result: { op: 'query-image', vector, hits, batch }, transfer: [] };
     }
     case 'query-vector': {
       if (init.debugDelayMs > 0) await sleep(init.debugDelayMs);
