@@ -3,8 +3,7 @@
 import { native, type Handle } from './native.js';
 import { Tensor } from './tensor.js';
 
-const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
-const list = (name: string, ...args: unknown[]): Tensor[] => (N[name]!(...args) as Handle[]).map((x) => new Tensor(x));
+const wrap = (x: Handle): Tensor => new Tensor(x);
 
 /** Which triangle of the (assumed symmetric) input is read: 'L' lower (default), 'U' upper. */
 export type Uplo = 'L' | 'U';
@@ -16,14 +15,14 @@ function checkUplo(fn: string, uplo: string): void {
 /** torch.linalg.eigh: eigenvalues in ascending order and the eigenvectors as the columns of `vectors`. */
 export function eigh(a: Tensor, uplo: Uplo = 'L'): { values: Tensor; vectors: Tensor } {
   checkUplo('eigh', uplo);
-  const [values, vectors] = list('eigh', a.handle, uplo);
-  return { values: values!, vectors: vectors! };
+  const [values, vectors] = native.eigh(a.handle, uplo);
+  return { values: wrap(values), vectors: wrap(vectors) };
 }
 
 /** torch.linalg.eigvalsh: the eigenvalues of a symmetric matrix, ascending. */
 export function eigvalsh(a: Tensor, uplo: Uplo = 'L'): Tensor {
   checkUplo('eigvalsh', uplo);
-  return new Tensor(N.eigvalsh!(a.handle, uplo) as Handle);
+  return wrap(native.eigvalsh(a.handle, uplo));
 }
 
 /**
@@ -31,11 +30,11 @@ export function eigvalsh(a: Tensor, uplo: Uplo = 'L'): Tensor {
  * gives square u and vh; false gives the reduced [m, k] and [k, n] factors, k = min(m, n).
  */
 export function svd(a: Tensor, o: { fullMatrices?: boolean } = {}): { u: Tensor; s: Tensor; vh: Tensor } {
-  const [u, s, vh] = list('svd', a.handle, o.fullMatrices ?? true);
-  return { u: u!, s: s!, vh: vh! };
+  const [u, s, vh] = native.svd(a.handle, o.fullMatrices ?? true);
+  return { u: wrap(u), s: wrap(s), vh: wrap(vh) };
 }
 
 /** torch.linalg.svdvals: the singular values, descending. */
 export function svdvals(a: Tensor): Tensor {
-  return new Tensor(N.svdvals!(a.handle) as Handle);
+  return wrap(native.svdvals(a.handle));
 }

@@ -1,5 +1,5 @@
 // The typed Tensor: a thin, PyTorch-shaped face over a libtorch tensor handle.
-import { native, op, type Handle } from './native.js';
+import { native, op, type GeneratorHandle, type Handle, type NativeBinding } from './native.js';
 import { dtypeCode, dtypeName, dtypeOfArray, viewAs, type DType, type TypedArray } from './dtype.js';
 import { track } from './scope.js';
 
@@ -11,6 +11,8 @@ export type NestedArray = number | boolean | NestedArray[];
 
 const h = (x: TensorOrScalar): Handle | Scalar => (x instanceof Tensor ? x.handle : x);
 
+function dimsArg(dim: number | readonly number[]): readonly number[];
+function dimsArg(dim: number | readonly number[] | undefined): readonly number[] | undefined;
 function dimsArg(dim: number | readonly number[] | undefined): readonly number[] | undefined {
   return dim === undefined ? undefined : typeof dim === 'number' ? [dim] : dim;
 }
@@ -31,7 +33,14 @@ const B = {
   maximum: op('maximum'), minimum: op('minimum'), logicalAnd: op('logicalAnd'), logicalOr: op('logicalOr'),
   logicalXor: op('logicalXor'), matmul: op('matmul'), mm: op('mm'), bmm: op('bmm'), outer: op('outer'), atan2: op('atan2'),
 } as const;
-const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+
+// The ops a method calls with its own handle first, by what they return: #n, #pair and #list
+// accept only these names, and the rest of the arguments must match the op's table signature.
+type OpsReturning<R> = { [K in keyof NativeBinding]: NativeBinding[K] extends (x: Handle, ...rest: never[]) => R ? K : never }[keyof NativeBinding];
+type RestAfterHandle<F> = F extends (x: Handle, ...rest: infer A) => unknown ? A : never;
+type TensorOp = OpsReturning<Handle>;
+type PairOp = OpsReturning<[Handle, Handle]>;
+type ListOp = OpsReturning<Handle[]>;
 
 // The GC backstop: frees the native tensor of a Tensor that was collected without dispose().
 // Registration is the costly part of creating a tensor, so it is deferred: tensors inside tidy()
@@ -213,14 +222,14 @@ export class Tensor {
   clampMin(min: number): Tensor { return this.clamp(min, null); }
   clampMax(max: number): Tensor { return this.clamp(null, max); }
 
-  add(other: TensorOrScalar, alpha?: number): Tensor { return new Tensor(B.add(this.handle, h(other), alpha) as Handle); }
-  sub(other: TensorOrScalar, alpha?: number): Tensor { return new Tensor(B.sub(this.handle, h(other), alpha) as Handle); }
+  add(other: TensorOrScalar, alpha?: number): Tensor { return new Tensor(B.add(this.handle, h(other), alpha)); }
+  sub(other: TensorOrScalar, alpha?: number): Tensor { return new Tensor(B.sub(this.handle, h(other), alpha)); }
   /** other - this, for a scalar other (PyTorch's rsub). */
   rsub(other: Scalar): Tensor { return this.#n('rsub', other); }
   mul(other: TensorOrScalar): Tensor { return this.#b(B.mul, other); }
   /** True division; roundingMode 'trunc' | 'floor' as in torch.div. */
   div(other: TensorOrScalar, roundingMode?: 'trunc' | 'floor'): Tensor {
-    return new Tensor(B.div(this.handle, h(other), roundingMode) as Handle);
+    return new Tensor(B.div(this.handle, h(other), roundingMode));
   }
   pow(exponent: TensorOrScalar): Tensor { return this.#b(B.pow, exponent); }
   remainder(other: TensorOrScalar): Tensor { return this.#b(B.remainder, other); }
@@ -233,10 +242,10 @@ export class Tensor {
   ge(other: TensorOrScalar): Tensor { return this.#b(B.ge, other); }
   maximum(other: TensorOrScalar): Tensor { return this.#b(B.maximum, other); }
   minimum(other: TensorOrScalar): Tensor { return this.#b(B.minimum, other); }
-  logicalAnd(other: Tensor): Tensor { return this.#b(B.logicalAnd, other); }
-  logicalOr(other: Tensor): Tensor { return this.#b(B.logicalOr, other); }
-  logicalXor(other: Tensor): Tensor { return this.#b(B.logicalXor, other); }
-  atan2(other: Tensor): Tensor { return this.#b(B.atan2, other); }
+  logicalAnd(other: Tensor): Tensor { return this.#bt(B.logicalAnd, other); }
+  logicalOr(other: Tensor): Tensor { return this.#bt(B.logicalOr, other); }
+  logicalXor(other: Tensor): Tensor { return this.#bt(B.logicalXor, other); }
+  atan2(other: Tensor): Tensor { return this.#bt(B.atan2, other); }
   lerp(end: Tensor, weight: number): Tensor { return this.#n('lerp', end.handle, weight); }
 
   // ---- reductions ----
@@ -276,10 +285,10 @@ export class Tensor {
   std(dim?: number | readonly number[], correction = 1, keepdim = false): Tensor { return this.#n('std', dimsArg(dim), correction, keepdim); }
 
   // ---- linear algebra ----
-  matmul(other: Tensor): Tensor { return this.#b(B.matmul, other); }
-  mm(other: Tensor): Tensor { return this.#b(B.mm, other); }
-  bmm(other: Tensor): Tensor { return this.#b(B.bmm, other); }
-  outer(other: Tensor): Tensor { return this.#b(B.outer, other); }
+  matmul(other: Tensor): Tensor { return this.#bt(B.matmul, other); }
+  mm(other: Tensor): Tensor { return this.#bt(B.mm, other); }
+  bmm(other: Tensor): Tensor { return this.#bt(B.bmm, other); }
+  outer(other: Tensor): Tensor { return this.#bt(B.outer, other); }
   t(): Tensor { return this.#u(U.t); }
   get T(): Tensor { return this.t(); }
   diag(diagonal = 0): Tensor { return this.#n('diag', diagonal); }
@@ -351,23 +360,25 @@ export class Tensor {
   }
 
   // ---- in-place (used by optimisers and init; they bypass autograd only under noGrad) ----
-  add_(other: TensorOrScalar, alpha?: number): this { N.add_!(this.handle, h(other), alpha); return this; }
-  sub_(other: TensorOrScalar, alpha?: number): this { N.sub_!(this.handle, h(other), alpha); return this; }
-  mul_(other: TensorOrScalar): this { N.mul_!(this.handle, h(other)); return this; }
-  div_(other: TensorOrScalar): this { N.div_!(this.handle, h(other)); return this; }
-  addcmul_(t1: Tensor, t2: Tensor, value = 1): this { N.addcmul_!(this.handle, t1.handle, t2.handle, value); return this; }
-  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { N.addcdiv_!(this.handle, t1.handle, t2.handle, value); return this; }
-  lerp_(end: Tensor, weight: number): this { N.lerp_!(this.handle, end.handle, weight); return this; }
-  copy_(src: Tensor): this { N.copy_!(this.handle, src.handle); return this; }
-  zero_(): this { N.zero_!(this.handle); return this; }
-  fill_(value: Scalar): this { N.fill_!(this.handle, value); return this; }
-  clamp_(min?: number | null, max?: number | null): this { N.clamp_!(this.handle, min ?? undefined, max ?? undefined); return this; }
-  sqrt_(): this { N.sqrt_!(this.handle); return this; }
+  add_(other: TensorOrScalar, alpha?: number): this { native.add_(this.handle, h(other), alpha); return this; }
+  sub_(other: TensorOrScalar, alpha?: number): this { native.sub_(this.handle, h(other), alpha); return this; }
+  mul_(other: TensorOrScalar): this { native.mul_(this.handle, h(other)); return this; }
+  div_(other: TensorOrScalar): this { native.div_(this.handle, h(other)); return this; }
+  addcmul_(t1: Tensor, t2: Tensor, value = 1): this { native.addcmul_(this.handle, t1.handle, t2.handle, value); return this; }
+  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { native.addcdiv_(this.handle, t1.handle, t2.handle, value); return this; }
+  lerp_(end: Tensor, weight: number): this { native.lerp_(this.handle, end.handle, weight); return this; }
+  copy_(src: Tensor): this { native.copy_(this.handle, src.handle); return this; }
+  zero_(): this { native.zero_(this.handle); return this; }
+  fill_(value: Scalar): this { native.fill_(this.handle, value); return this; }
+  clamp_(min?: number | null, max?: number | null): this { native.clamp_(this.handle, min ?? undefined, max ?? undefined); return this; }
+  sqrt_(): this { native.sqrt_(this.handle); return this; }
   /** ReLU in place, tracked by autograd like torch's relu_ (its backward needs only the result). */
-  relu_(): this { N.relu_!(this.handle); return this; }
-  maskedFill_(mask: Tensor, value: Scalar): this { N.maskedFill_!(this.handle, mask.handle, value); return this; }
-  uniform_(low = 0, high = 1, generator?: { handle: unknown }): this { N.uniform_!(this.handle, low, high, generator?.handle); return this; }
-  normal_(mean = 0, std = 1, generator?: { handle: unknown }): this { N.normal_!(this.handle, mean, std, generator?.handle); return this; }
+  relu_(): this { native.relu_(this.handle); return this; }
+  maskedFill_(mask: Tensor, value: Scalar): this { native.maskedFill_(this.handle, mask.handle, value); return this; }
+  // The parameter stays loose (any { handle }): the addon checks the generator tag itself, so a
+  // tensor passed by mistake is refused with a message rather than by the type system alone.
+  uniform_(low = 0, high = 1, generator?: { handle: unknown }): this { native.uniform_(this.handle, low, high, generator?.handle as GeneratorHandle | undefined); return this; }
+  normal_(mean = 0, std = 1, generator?: { handle: unknown }): this { native.normal_(this.handle, mean, std, generator?.handle as GeneratorHandle | undefined); return this; }
 
   // ---- autograd ----
   get requiresGrad(): boolean { return native.requiresGrad(this.handle); }
@@ -386,22 +397,30 @@ export class Tensor {
   }
 
   // ---- private call helpers ----
-  #u(f: (...a: unknown[]) => unknown): Tensor { return new Tensor(f(this.handle) as Handle); }
-  #b(f: (...a: unknown[]) => unknown, other: TensorOrScalar): Tensor { return new Tensor(f(this.handle, h(other)) as Handle); }
-  #n(name: string, ...args: unknown[]): Tensor { return new Tensor(N[name]!(this.handle, ...args) as Handle); }
-  #pair(name: string, ...args: unknown[]): { values: Tensor; indices: Tensor } {
-    const [v, i] = N[name]!(this.handle, ...args) as [Handle, Handle];
+  #u(f: (x: Handle) => Handle): Tensor { return new Tensor(f(this.handle)); }
+  #b(f: (x: Handle, other: Handle | Scalar) => Handle, other: TensorOrScalar): Tensor { return new Tensor(f(this.handle, h(other))); }
+  // Tensor-only ops; h() rather than other.handle so a number from untyped JS still reaches the
+  // addon and gets its "expected a tensor" message.
+  #bt(f: (x: Handle, other: Handle) => Handle, other: Tensor): Tensor { return new Tensor(f(this.handle, h(other) as Handle)); }
+  // TypeScript cannot relate native[name] to the arguments of a generic K, so the call goes through
+  // the signature the constraint guarantees; callers are checked against the op's own signature.
+  #n<K extends TensorOp>(name: K, ...args: RestAfterHandle<NativeBinding[K]>): Tensor {
+    return new Tensor((native[name] as (x: Handle, ...a: RestAfterHandle<NativeBinding[K]>) => Handle)(this.handle, ...args));
+  }
+  #pair<K extends PairOp>(name: K, ...args: RestAfterHandle<NativeBinding[K]>): { values: Tensor; indices: Tensor } {
+    const [v, i] = (native[name] as (x: Handle, ...a: RestAfterHandle<NativeBinding[K]>) => [Handle, Handle])(this.handle, ...args);
     return { values: new Tensor(v), indices: new Tensor(i) };
   }
-  #list(name: string, ...args: unknown[]): Tensor[] {
-    return (N[name]!(this.handle, ...args) as Handle[]).map((x) => new Tensor(x));
+  #list<K extends ListOp>(name: K, ...args: RestAfterHandle<NativeBinding[K]>): Tensor[] {
+    return (native[name] as (x: Handle, ...a: RestAfterHandle<NativeBinding[K]>) => Handle[])(this.handle, ...args).map((x) => new Tensor(x));
   }
 }
 
 // Anything but a tensor or null goes through unchanged, so the addon names it as a wrong argument
 // (reading .handle of a number would give undefined, silently taken as a whole-dim slice).
-function indexHandles(indices: readonly (Tensor | null)[]): unknown[] {
-  return indices.map((t) => (t instanceof Tensor ? t.handle : t));
+function indexHandles(indices: readonly (Tensor | null)[]): (Handle | null)[] {
+  // Statically a non-tensor is null; the cast only names what untyped JS might slip in.
+  return indices.map((t) => (t instanceof Tensor ? t.handle : (t as null)));
 }
 
 function flatShape(s: number[] | [readonly number[]]): readonly number[] {

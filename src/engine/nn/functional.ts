@@ -5,8 +5,7 @@ import { normalize } from '../ops.js';
 import { bernoulli } from '../random.js';
 import { tidy } from '../scope.js';
 
-const N = native as unknown as Record<string, (...a: unknown[]) => unknown>;
-const call = (name: string, ...args: unknown[]): Tensor => new Tensor(N[name]!(...args) as Handle);
+const wrap = (x: Handle): Tensor => new Tensor(x);
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 const opt = (t: Tensor | null | undefined): Handle | undefined => t?.handle;
 
@@ -25,8 +24,8 @@ export interface Conv2dOptions {
   groups?: number;
 }
 export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor =>
-  call('conv2d', x.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1);
-export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => call('linear', x.handle, weight.handle, opt(bias));
+  wrap(native.conv2d(x.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1));
+export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => wrap(native.linear(x.handle, weight.handle, opt(bias)));
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -45,13 +44,13 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     for (let i = 0; i < s.length; i++) if (i !== 1) perChannel *= s[i]!;
     if (s.length >= 2 && perChannel === 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size [${s.join(', ')}]`);
   }
-  return call('batchNorm', x.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), training, o.momentum ?? 0.1, o.eps ?? 1e-5);
+  return wrap(native.batchNorm(x.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), training, o.momentum ?? 0.1, o.eps ?? 1e-5));
 }
 export const layerNorm = (x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
-  call('layerNorm', x.handle, normalizedShape, opt(weight), opt(bias), eps);
+  wrap(native.layerNorm(x.handle, normalizedShape, opt(weight), opt(bias), eps));
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
-  return call('dropout', x.handle, p, training);
+  return wrap(native.dropout(x.handle, p, training));
 }
 
 export interface PoolOptions {
@@ -60,16 +59,16 @@ export interface PoolOptions {
   ceilMode?: boolean;
 }
 export const maxPool2d = (x: Tensor, kernel: number | [number, number], o: PoolOptions & { dilation?: number | [number, number] } = {}): Tensor =>
-  call('maxPool2d', x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.ceilMode ?? false);
+  wrap(native.maxPool2d(x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.ceilMode ?? false));
 export const avgPool2d = (x: Tensor, kernel: number | [number, number], o: PoolOptions & { countIncludePad?: boolean } = {}): Tensor =>
-  call('avgPool2d', x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), o.ceilMode ?? false, o.countIncludePad ?? true);
-export const adaptiveAvgPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => call('adaptiveAvgPool2d', x.handle, pair(outputSize));
-export const adaptiveMaxPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => call('adaptiveMaxPool2d', x.handle, pair(outputSize));
+  wrap(native.avgPool2d(x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), o.ceilMode ?? false, o.countIncludePad ?? true));
+export const adaptiveAvgPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => wrap(native.adaptiveAvgPool2d(x.handle, pair(outputSize)));
+export const adaptiveMaxPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => wrap(native.adaptiveMaxPool2d(x.handle, pair(outputSize)));
 export const interpolateBilinear = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
-  call('upsampleBilinear2d', x.handle, size, alignCorners);
+  wrap(native.upsampleBilinear2d(x.handle, size, alignCorners));
 /** F.interpolate(x, size, mode='bicubic', align_corners): timm resizes ViT position embeddings with it. */
 export const interpolateBicubic = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
-  call('upsampleBicubic2d', x.handle, size, alignCorners);
+  wrap(native.upsampleBicubic2d(x.handle, size, alignCorners));
 
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => x.gelu(approximate);
 
@@ -115,13 +114,13 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
 }
 export const crossEntropy = (logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor =>
-  call('crossEntropy', logits.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100, o.labelSmoothing ?? 0);
+  wrap(native.crossEntropy(logits.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100, o.labelSmoothing ?? 0));
 export const nllLoss = (logProbs: Tensor, target: Tensor, o: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor =>
-  call('nllLoss', logProbs.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100);
+  wrap(native.nllLoss(logProbs.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100));
 /** F.kl_div(input=log q, target=p): sum p (log p - log q), with PyTorch's reductions. */
 export const klDiv = (input: Tensor, target: Tensor, reduction: Reduction = 'mean', logTarget = false): Tensor =>
-  call('klDiv', input.handle, target.handle, red(reduction), logTarget);
+  wrap(native.klDiv(input.handle, target.handle, red(reduction), logTarget));
 export const mseLoss = (input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor =>
-  call('mseLoss', input.handle, target.handle, red(reduction));
+  wrap(native.mseLoss(input.handle, target.handle, red(reduction)));
 export const binaryCrossEntropyWithLogits = (input: Tensor, target: Tensor, o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {}): Tensor =>
-  call('bceWithLogits', input.handle, target.handle, opt(o.weight), opt(o.posWeight), red(o.reduction ?? 'mean'));
+  wrap(native.bceWithLogits(input.handle, target.handle, opt(o.weight), opt(o.posWeight), red(o.reduction ?? 'mean')));

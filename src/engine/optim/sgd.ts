@@ -1,4 +1,4 @@
-import { native, type Handle } from '../native.js';
+import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { Optimizer, type ParamGroup, type ParamsArg } from './optimizer.js';
 
@@ -27,7 +27,7 @@ export class SGD extends Optimizer<SGDOptions> {
       const bufs = g.params.map((p) => this.state.get(p)?.get('momentum_buffer')?.handle ?? null);
       const created = native.sgdStep(g.params.map((p) => p.handle), bufs, g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, g.maximize);
       created.forEach((h, i) => {
-        if (h) this.setState(g.params[i]!, 'momentum_buffer', new Tensor(h as Handle));
+        if (h) this.setState(g.params[i]!, 'momentum_buffer', new Tensor(h));
       });
     }
   }
