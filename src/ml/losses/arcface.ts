@@ -2,10 +2,10 @@
 import { type Tensor, where } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceSplit, checkClassifierReducer, perSampleCrossEntropy, targetLogits, type ClassifierReducer } from './shared/softmax.js';
-import { indexTensor } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { indexTensor } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 
 export interface ArcFaceOptions extends ClassTableOptions {
   /** m in radians, added to the true-class angle (default 0.5 ≈ 28.6°). */

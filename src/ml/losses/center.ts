@@ -2,9 +2,9 @@
 import type { Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce, zeroLoss } from './shared/reducers.js';
+import { reduce, zeroLoss } from '../reducers/index.js';
 import { checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
-import { indexTensor } from './shared/tuples.js';
+import { indexTensor } from '../utils/tuples.js';
 
 export interface CenterLossOptions extends ClassTableOptions {
   /** 'mean' (default) averages over the batch; 'sum' is Wen et al.'s Σ. */

@@ -2,9 +2,9 @@
 import type { Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceSplit, checkClassifierReducer, oneHotFloat, perSampleCrossEntropy, type ClassifierReducer } from './shared/softmax.js';
-import { finiteNumber } from './shared/validate.js';
+import { finiteNumber } from '../utils/validate.js';
 
 export interface CosFaceOptions extends ClassTableOptions {
   /** m, subtracted from the true-class cosine (default 0.35). */

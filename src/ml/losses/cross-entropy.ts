@@ -1,9 +1,9 @@
 // Plain softmax cross-entropy on classifier logits.
 import type { Tensor } from '../../engine/index.js';
 import { LogitLoss, type LossSplit } from './shared/base.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceParts, checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
-import { finiteNumber } from './shared/validate.js';
+import { finiteNumber } from '../utils/validate.js';
 
 export interface CrossEntropyOptions {
   /** How per-sample losses are combined (default 'mean'). */

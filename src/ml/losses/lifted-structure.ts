@@ -1,11 +1,11 @@
 // Lifted structured loss (Oh Song et al., CVPR 2016).
 import { type Tensor, stack } from '../../engine/index.js';
 import { MetricLoss, type Batch, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from './shared/reducers.js';
-import { indexTensor, maskFrom, toPairs } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 
 export interface LiftedStructureOptions {
   /** α, the negative margin (default 1). */

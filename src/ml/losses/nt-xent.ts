@@ -2,11 +2,11 @@
 // same-label pair is a positive, every different-label sample a negative (pytorch-metric-learning's NTXentLoss).
 import { type Tensor, stack, onesLike } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from './shared/reducers.js';
-import { indexTensor, maskFrom, toPairs } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 
 export interface NTXentOptions {
   /** τ (default 0.07). */

@@ -8,8 +8,8 @@
 import { type Tensor, full, linalg, nn, noGrad, tidy } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit } from './shared/base.js';
 import { oneHotFloat } from './shared/softmax.js';
-import { distinct } from './shared/tuples.js';
-import { checkClassRange, finiteNumber, positiveInteger } from './shared/validate.js';
+import { distinct } from '../utils/tuples.js';
+import { checkClassRange, finiteNumber, positiveInteger } from '../utils/validate.js';
 
 /** How λ is chosen: a number, or a per-batch bound on the CE's curvature (no gradient through it). */
 export type PceLambda = number | 'eigen' | 'trace';

@@ -3,8 +3,8 @@ import { type Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { distinct, maskFrom } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { distinct, maskFrom } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 
 export interface ProxyAnchorOptions extends ClassTableOptions {
   /** δ (default 0.1). */

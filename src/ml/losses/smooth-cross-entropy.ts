@@ -2,10 +2,10 @@
 // (jeromerony/dml_cross_entropy, utils/utils.py).
 import { type Tensor, full, where } from '../../engine/index.js';
 import { LogitLoss, type LossSplit } from './shared/base.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
-import { indexTensor } from './shared/tuples.js';
-import { finiteNumber, LossInputError } from './shared/validate.js';
+import { indexTensor } from '../utils/tuples.js';
+import { finiteNumber, LossInputError } from '../utils/validate.js';
 
 export interface SmoothCrossEntropyOptions {
   /** ε: the probability mass moved off the true class (default 0.1, the paper's value). */
