@@ -30,7 +30,9 @@ export {
 export {
   measurePceBound, measurePceBoundBatched, PceBoundAccumulator, type PceBoundSample, type PceBoundSummary,
 } from './pce-bound.js';
-export { createLoss, LOSS_NAMES, type LossName, type LossByName, type LossOptionsByName } from './registry.js';
+export {
+  createLoss, LOSS_NAMES, LOSS_SPECS, needsClassTable, type LossName, type LossByName, type LossOptionsByName,
+} from './registry.js';
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';
 export { DistributedLossWrapper, gatherEmbeddings } from './distributed.js';

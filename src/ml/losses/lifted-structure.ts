@@ -6,6 +6,7 @@ import { maskedLogSumExp } from './shared/math.js';
 import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
 import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface LiftedStructureOptions {
   /** α, the negative margin (default 1). */
@@ -61,3 +62,8 @@ export class LiftedStructureLoss extends MetricLoss {
     return reduce(j.relu().square().div(2), this.reducer, b.x);
   }
 }
+
+export const liftedStructureSpec = defineLoss({
+  name: 'lifted-structure',
+  create: (o: LiftedStructureOptions) => new LiftedStructureLoss(o),
+});

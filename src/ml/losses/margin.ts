@@ -5,6 +5,7 @@ import { type Distance, type DistanceSpec, makeDistance } from '../distances/ind
 import { splitReduce } from '../reducers/index.js';
 import { indexTensor, toPairs } from '../utils/tuples.js';
 import { checkClassRange, checkFinite, checkSameDtype, finiteNumber, positiveInteger } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface MarginLossOptions {
   /** α, the half-width of the band around β (default 0.2). */
@@ -77,3 +78,8 @@ export class MarginLoss extends MetricLoss {
   }
   protected override computeSplit(b: Batch): LossSplit { return this.parts(b); }
 }
+
+export const marginSpec = defineLoss({
+  name: 'margin',
+  create: (o: MarginLossOptions) => new MarginLoss(o),
+});

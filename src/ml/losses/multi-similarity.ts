@@ -6,6 +6,7 @@ import { maskedLogSumExp } from './shared/math.js';
 import { checkReducer, reduce, type ReducerName } from '../reducers/index.js';
 import { maskFrom, toPairs } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface MultiSimilarityOptions {
   /** α, the positive-pair temperature (default 2). */
@@ -69,3 +70,8 @@ export class MultiSimilarityLoss extends MetricLoss {
     return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
   }
 }
+
+export const multiSimilaritySpec = defineLoss({
+  name: 'multi-similarity',
+  create: (o: MultiSimilarityOptions) => new MultiSimilarityLoss(o),
+});

@@ -5,6 +5,7 @@ import { type Distance, type DistanceSpec, makeDistance } from '../distances/ind
 import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
 import { ceSplit, perSampleCrossEntropy } from './shared/softmax.js';
 import { indexTensor, toPairs } from '../utils/tuples.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface NPairsOptions {
   /** Default: dot product of the raw embeddings (Sohn's fᵀf⁺). */
@@ -61,3 +62,8 @@ export class NPairsLoss extends MetricLoss {
     return ceSplit(l.s, l.targets, this.reducer);
   }
 }
+
+export const nPairsSpec = defineLoss({
+  name: 'n-pairs',
+  create: (o: NPairsOptions) => new NPairsLoss(o),
+});

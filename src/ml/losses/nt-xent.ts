@@ -7,6 +7,7 @@ import { maskedLogSumExp } from './shared/math.js';
 import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
 import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface NTXentOptions {
   /** τ (default 0.07). */
@@ -70,3 +71,9 @@ export class NTXentLoss extends MetricLoss {
 export class InfoNCELoss extends NTXentLoss {
   override readonly name: string = 'InfoNCELoss';
 }
+
+export const ntXentSpec = defineLoss({
+  name: 'nt-xent',
+  create: (o: NTXentOptions) => new NTXentLoss(o),
+  aliases: [{ name: 'infonce', create: (o: NTXentOptions) => new InfoNCELoss(o) }],
+});

@@ -6,6 +6,7 @@ import { reduce } from '../reducers/index.js';
 import { checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
 import { indexTensor } from '../utils/tuples.js';
 import { finiteNumber, LossInputError } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface SmoothCrossEntropyOptions {
   /** ε: the probability mass moved off the true class (default 0.1, the paper's value). */
@@ -62,3 +63,9 @@ export class SmoothCrossEntropyLoss extends LogitLoss {
     return { tightness: reduce(tightness, this.reduction, logits), contrastive: reduce(logits.logsumexp(1), this.reduction, logits) };
   }
 }
+
+export const smoothCrossEntropySpec = defineLoss({
+  name: 'smooth-ce',
+  create: (o: SmoothCrossEntropyOptions) => new SmoothCrossEntropyLoss(o),
+  note: "the paper's",
+});

@@ -8,6 +8,7 @@ import { indexTensor, toTriplets } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { BatchHardMiner } from '../miners/batch-hard-miner.js';
 import { TripletMarginMiner } from '../miners/triplet-margin-miner.js';
+import { defineLoss } from './shared/spec.js';
 
 export type TripletMining = 'all' | 'semihard' | 'hard';
 
@@ -80,3 +81,8 @@ export class TripletMarginLoss extends MetricLoss {
     return { tightness: tightness!, contrastive: contrastive! };
   }
 }
+
+export const tripletMarginSpec = defineLoss({
+  name: 'triplet',
+  create: (o: TripletMarginOptions) => new TripletMarginLoss(o),
+});
