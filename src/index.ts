@@ -3,6 +3,8 @@ export * as engine from './engine/index.js';
 export * as models from './ml/models/index.js';
 export * as losses from './ml/losses/index.js';
 export * as miners from './ml/miners/index.js';
+export * as distances from './ml/distances/index.js';
+export * as reducers from './ml/reducers/index.js';
 export * as samplers from './ml/samplers/index.js';
 export * as evaluation from './ml/eval/index.js';
 export * as mi from './ml/mi/index.js';

@@ -2,10 +2,11 @@
 import { type Tensor, where } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceSplit, checkClassifierReducer, perSampleCrossEntropy, targetLogits, type ClassifierReducer } from './shared/softmax.js';
-import { indexTensor } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { indexTensor } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface ArcFaceOptions extends ClassTableOptions {
   /** m in radians, added to the true-class angle (default 0.5 ≈ 28.6°). */
@@ -50,3 +51,9 @@ export class ArcFaceLoss extends ClassTableLoss {
   protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x); }
   protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction); }
 }
+
+export const arcFaceSpec = defineLoss({
+  name: 'arcface',
+  create: (o: ArcFaceOptions) => new ArcFaceLoss(o),
+  classTable: true,
+});

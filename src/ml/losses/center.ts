@@ -2,9 +2,10 @@
 import type { Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce, zeroLoss } from './shared/reducers.js';
+import { reduce, zeroLoss } from '../reducers/index.js';
 import { checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
-import { indexTensor } from './shared/tuples.js';
+import { indexTensor } from '../utils/tuples.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface CenterLossOptions extends ClassTableOptions {
   /** 'mean' (default) averages over the batch; 'sum' is Wen et al.'s Σ. */
@@ -34,3 +35,9 @@ export class CenterLoss extends ClassTableLoss {
     return { tightness: this.compute(b), contrastive: zeroLoss(b.x) };
   }
 }
+
+export const centerSpec = defineLoss({
+  name: 'center',
+  create: (o: CenterLossOptions) => new CenterLoss(o),
+  classTable: true,
+});

@@ -2,10 +2,11 @@
 // pytorch-metric-learning.
 import { type Tensor, cat } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
-import { checkReducer, reduce, type ReducerName } from './shared/reducers.js';
-import { indexTensor, toPairs } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import { checkReducer, reduce, type ReducerName } from '../reducers/index.js';
+import { indexTensor, toPairs } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface ContrastiveOptions {
   /** m⁺: positive pairs are penalised beyond this distance (default 0). */
@@ -69,3 +70,8 @@ export class ContrastiveLoss extends MetricLoss {
     return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
   }
 }
+
+export const contrastiveSpec = defineLoss({
+  name: 'contrastive',
+  create: (o: ContrastiveOptions) => new ContrastiveLoss(o),
+});

@@ -2,9 +2,10 @@
 import type { Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceSplit, checkClassifierReducer, oneHotFloat, perSampleCrossEntropy, type ClassifierReducer } from './shared/softmax.js';
-import { finiteNumber } from './shared/validate.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface CosFaceOptions extends ClassTableOptions {
   /** m, subtracted from the true-class cosine (default 0.35). */
@@ -39,3 +40,9 @@ export class CosFaceLoss extends ClassTableLoss {
   protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x); }
   protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction); }
 }
+
+export const cosFaceSpec = defineLoss({
+  name: 'cosface',
+  create: (o: CosFaceOptions) => new CosFaceLoss(o),
+  classTable: true,
+});

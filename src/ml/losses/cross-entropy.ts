@@ -1,9 +1,10 @@
 // Plain softmax cross-entropy on classifier logits.
 import type { Tensor } from '../../engine/index.js';
 import { LogitLoss, type LossSplit } from './shared/base.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceParts, checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
-import { finiteNumber } from './shared/validate.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface CrossEntropyOptions {
   /** How per-sample losses are combined (default 'mean'). */
@@ -50,3 +51,8 @@ export class CrossEntropyLoss extends LogitLoss {
     return { tightness: tightness.mul(1 - ls).sub(logits.mean(1).mul(ls)), contrastive };
   }
 }
+
+export const crossEntropySpec = defineLoss({
+  name: 'cross-entropy',
+  create: (o: CrossEntropyOptions) => new CrossEntropyLoss(o),
+});

@@ -4,10 +4,10 @@ export { MetricLoss, LogitLoss, type EmbeddingLoss, type Miner, type LossSplit, 
 export {
   type Distance, type DistanceName, type DistanceSpec, EuclideanDistance, SquaredEuclideanDistance, CosineSimilarity,
   DotProductSimilarity, makeDistance,
-} from './shared/distances.js';
-export { type ReducerName, REDUCERS, reduce, zeroLoss } from './shared/reducers.js';
-export { type MinedTuples, type PairTuples, type TripletTuples, allPairs, allTriplets, toPairs, toTriplets, checkTuples } from './shared/tuples.js';
-export { LossInputError } from './shared/validate.js';
+} from '../distances/index.js';
+export { type ReducerName, REDUCERS, reduce, zeroLoss } from '../reducers/index.js';
+export { type MinedTuples, type PairTuples, type TripletTuples, allPairs, allTriplets, toPairs, toTriplets, checkTuples } from '../utils/tuples.js';
+export { LossInputError } from '../utils/validate.js';
 export { CrossEntropyLoss, type CrossEntropyOptions } from './cross-entropy.js';
 export { SmoothCrossEntropyLoss, type SmoothCrossEntropyOptions } from './smooth-cross-entropy.js';
 export { NormSoftmaxLoss, type NormSoftmaxOptions } from './norm-softmax.js';
@@ -30,7 +30,9 @@ export {
 export {
   measurePceBound, measurePceBoundBatched, PceBoundAccumulator, type PceBoundSample, type PceBoundSummary,
 } from './pce-bound.js';
-export { createLoss, LOSS_NAMES, type LossName, type LossByName, type LossOptionsByName } from './registry.js';
+export {
+  createLoss, LOSS_NAMES, LOSS_SPECS, needsClassTable, type LossName, type LossByName, type LossOptionsByName,
+} from './registry.js';
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';
 export { DistributedLossWrapper, gatherEmbeddings } from './distributed.js';

@@ -1,11 +1,12 @@
 // Lifted structured loss (Oh Song et al., CVPR 2016).
 import { type Tensor, stack } from '../../engine/index.js';
 import { MetricLoss, type Batch, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from './shared/reducers.js';
-import { indexTensor, maskFrom, toPairs } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface LiftedStructureOptions {
   /** α, the negative margin (default 1). */
@@ -61,3 +62,8 @@ export class LiftedStructureLoss extends MetricLoss {
     return reduce(j.relu().square().div(2), this.reducer, b.x);
   }
 }
+
+export const liftedStructureSpec = defineLoss({
+  name: 'lifted-structure',
+  create: (o: LiftedStructureOptions) => new LiftedStructureLoss(o),
+});

@@ -1,10 +1,11 @@
 // Margin loss (Wu, Manmatha, Smola & Krähenbühl, "Sampling matters in deep embedding learning", ICCV 2017).
 import { type Tensor, full } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
-import { splitReduce } from './shared/reducers.js';
-import { indexTensor, toPairs } from './shared/tuples.js';
-import { checkClassRange, checkFinite, checkSameDtype, finiteNumber, positiveInteger } from './shared/validate.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import { splitReduce } from '../reducers/index.js';
+import { indexTensor, toPairs } from '../utils/tuples.js';
+import { checkClassRange, checkFinite, checkSameDtype, finiteNumber, positiveInteger } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface MarginLossOptions {
   /** α, the half-width of the band around β (default 0.2). */
@@ -77,3 +78,8 @@ export class MarginLoss extends MetricLoss {
   }
   protected override computeSplit(b: Batch): LossSplit { return this.parts(b); }
 }
+
+export const marginSpec = defineLoss({
+  name: 'margin',
+  create: (o: MarginLossOptions) => new MarginLoss(o),
+});

@@ -1,11 +1,12 @@
 // Multi-similarity loss (Wang et al., CVPR 2019).
 import { type Tensor } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, type ReducerName } from './shared/reducers.js';
-import { maskFrom, toPairs } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { checkReducer, reduce, type ReducerName } from '../reducers/index.js';
+import { maskFrom, toPairs } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface MultiSimilarityOptions {
   /** α, the positive-pair temperature (default 2). */
@@ -69,3 +70,8 @@ export class MultiSimilarityLoss extends MetricLoss {
     return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
   }
 }
+
+export const multiSimilaritySpec = defineLoss({
+  name: 'multi-similarity',
+  create: (o: MultiSimilarityOptions) => new MultiSimilarityLoss(o),
+});

@@ -1,10 +1,11 @@
 // Multi-class N-pair loss (Sohn, NeurIPS 2016).
 import type { Tensor } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from './shared/reducers.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
 import { ceSplit, perSampleCrossEntropy } from './shared/softmax.js';
-import { indexTensor, toPairs } from './shared/tuples.js';
+import { indexTensor, toPairs } from '../utils/tuples.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface NPairsOptions {
   /** Default: dot product of the raw embeddings (Sohn's fᵀf⁺). */
@@ -61,3 +62,8 @@ export class NPairsLoss extends MetricLoss {
     return ceSplit(l.s, l.targets, this.reducer);
   }
 }
+
+export const nPairsSpec = defineLoss({
+  name: 'n-pairs',
+  create: (o: NPairsOptions) => new NPairsLoss(o),
+});

@@ -2,9 +2,10 @@
 import type { Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceSplit, checkClassifierReducer, perSampleCrossEntropy, type ClassifierReducer } from './shared/softmax.js';
-import { finiteNumber } from './shared/validate.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface NormSoftmaxOptions extends ClassTableOptions {
   /** T: logits are cosines divided by T (default 0.05). */
@@ -32,3 +33,9 @@ export class NormSoftmaxLoss extends ClassTableLoss {
   protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x); }
   protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x), b.labels, this.reduction); }
 }
+
+export const normSoftmaxSpec = defineLoss({
+  name: 'norm-softmax',
+  create: (o: NormSoftmaxOptions) => new NormSoftmaxLoss(o),
+  classTable: true,
+});

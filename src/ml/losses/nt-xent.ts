@@ -2,11 +2,12 @@
 // same-label pair is a positive, every different-label sample a negative (pytorch-metric-learning's NTXentLoss).
 import { type Tensor, stack, onesLike } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from './shared/reducers.js';
-import { indexTensor, maskFrom, toPairs } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface NTXentOptions {
   /** τ (default 0.07). */
@@ -70,3 +71,9 @@ export class NTXentLoss extends MetricLoss {
 export class InfoNCELoss extends NTXentLoss {
   override readonly name: string = 'InfoNCELoss';
 }
+
+export const ntXentSpec = defineLoss({
+  name: 'nt-xent',
+  create: (o: NTXentOptions) => new NTXentLoss(o),
+  aliases: [{ name: 'infonce', create: (o: NTXentOptions) => new InfoNCELoss(o) }],
+});

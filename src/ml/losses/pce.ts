@@ -8,8 +8,9 @@
 import { type Tensor, full, linalg, nn, noGrad, tidy } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit } from './shared/base.js';
 import { oneHotFloat } from './shared/softmax.js';
-import { distinct } from './shared/tuples.js';
-import { checkClassRange, finiteNumber, positiveInteger } from './shared/validate.js';
+import { distinct } from '../utils/tuples.js';
+import { checkClassRange, finiteNumber, positiveInteger } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 /** How λ is chosen: a number, or a per-batch bound on the CE's curvature (no gradient through it). */
 export type PceLambda = number | 'eigen' | 'trace';
@@ -182,3 +183,9 @@ export class PairwiseCrossEntropyLoss extends MetricLoss {
     return { tightness, contrastive };
   }
 }
+
+export const pceSpec = defineLoss({
+  name: 'pce',
+  create: (o: PairwiseCrossEntropyOptions) => new PairwiseCrossEntropyLoss(o),
+  note: "the paper's pairwise cross-entropy",
+});

@@ -3,8 +3,9 @@ import { type Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { distinct, maskFrom } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { distinct, maskFrom } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface ProxyAnchorOptions extends ClassTableOptions {
   /** δ (default 0.1). */
@@ -46,3 +47,9 @@ export class ProxyAnchorLoss extends ClassTableLoss {
   }
   protected override computeSplit(b: Batch): LossSplit { return this.parts(b); }
 }
+
+export const proxyAnchorSpec = defineLoss({
+  name: 'proxy-anchor',
+  create: (o: ProxyAnchorOptions) => new ProxyAnchorLoss(o),
+  classTable: true,
+});

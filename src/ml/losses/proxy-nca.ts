@@ -3,9 +3,10 @@
 import { type Tensor, cdist, normalize } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { ceSplit, checkClassifierReducer, perSampleCrossEntropy, type ClassifierReducer } from './shared/softmax.js';
-import { finiteNumber } from './shared/validate.js';
+import { finiteNumber } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface ProxyNCAOptions extends ClassTableOptions {
   /** s, multiplies the squared distances before the softmax (default 1). */
@@ -36,3 +37,9 @@ export class ProxyNCALoss extends ClassTableLoss {
   protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x); }
   protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x), b.labels, this.reduction); }
 }
+
+export const proxyNCASpec = defineLoss({
+  name: 'proxy-nca',
+  create: (o: ProxyNCAOptions) => new ProxyNCALoss(o),
+  classTable: true,
+});

@@ -1,82 +1,74 @@
 // Losses by name, with typed options: what configs and the CLI use to build a loss.
-import { CrossEntropyLoss, type CrossEntropyOptions } from './cross-entropy.js';
-import { SmoothCrossEntropyLoss, type SmoothCrossEntropyOptions } from './smooth-cross-entropy.js';
-import { NormSoftmaxLoss, type NormSoftmaxOptions } from './norm-softmax.js';
-import { CosFaceLoss, type CosFaceOptions } from './cosface.js';
-import { ArcFaceLoss, type ArcFaceOptions } from './arcface.js';
-import { ProxyNCALoss, type ProxyNCAOptions } from './proxy-nca.js';
-import { ProxyAnchorLoss, type ProxyAnchorOptions } from './proxy-anchor.js';
-import { CenterLoss, type CenterLossOptions } from './center.js';
-import { ContrastiveLoss, type ContrastiveOptions } from './contrastive.js';
-import { TripletMarginLoss, type TripletMarginOptions } from './triplet-margin.js';
-import { MultiSimilarityLoss, type MultiSimilarityOptions } from './multi-similarity.js';
-import { LiftedStructureLoss, type LiftedStructureOptions } from './lifted-structure.js';
-import { NPairsLoss, type NPairsOptions } from './n-pairs.js';
-import { InfoNCELoss, NTXentLoss, type NTXentOptions } from './nt-xent.js';
-import { MarginLoss, type MarginLossOptions } from './margin.js';
-import { PairwiseCrossEntropyLoss, type PairwiseCrossEntropyOptions } from './pce.js';
+//
+// To add a loss: write src/ml/losses/<name>.ts with the class and, at its end,
+//   export const fooSpec = defineLoss({ name: 'foo', create: (o: FooOptions) => new FooLoss(o) });
+// (classTable: true if the trainer must pass numClasses/embeddingSize/seed; aliases for other
+// names), then add fooSpec to LOSS_SPECS below. Names, option types, createLoss, the trainer's
+// wiring, the fixture test's list and the README's list (node scripts/update-readme-keys.mjs)
+// all follow. Export the class from index.ts if users should import it by name, and give it a
+// fixture (scripts/fixtures/make_loss_fixtures.py): the fixture test expects one per loss.
+import { crossEntropySpec } from './cross-entropy.js';
+import { smoothCrossEntropySpec } from './smooth-cross-entropy.js';
+import { normSoftmaxSpec } from './norm-softmax.js';
+import { cosFaceSpec } from './cosface.js';
+import { arcFaceSpec } from './arcface.js';
+import { proxyNCASpec } from './proxy-nca.js';
+import { proxyAnchorSpec } from './proxy-anchor.js';
+import { centerSpec } from './center.js';
+import { contrastiveSpec } from './contrastive.js';
+import { tripletMarginSpec } from './triplet-margin.js';
+import { multiSimilaritySpec } from './multi-similarity.js';
+import { liftedStructureSpec } from './lifted-structure.js';
+import { nPairsSpec } from './n-pairs.js';
+import { ntXentSpec } from './nt-xent.js';
+import { marginSpec } from './margin.js';
+import { pceSpec } from './pce.js';
+import type { LossAlias, LossSpec } from './shared/spec.js';
 
-export interface LossOptionsByName {
-  'cross-entropy': CrossEntropyOptions;
-  'smooth-ce': SmoothCrossEntropyOptions;
-  'norm-softmax': NormSoftmaxOptions;
-  cosface: CosFaceOptions;
-  arcface: ArcFaceOptions;
-  'proxy-nca': ProxyNCAOptions;
-  'proxy-anchor': ProxyAnchorOptions;
-  center: CenterLossOptions;
-  contrastive: ContrastiveOptions;
-  triplet: TripletMarginOptions;
-  'multi-similarity': MultiSimilarityOptions;
-  'lifted-structure': LiftedStructureOptions;
-  'n-pairs': NPairsOptions;
-  'nt-xent': NTXentOptions;
-  infonce: NTXentOptions;
-  margin: MarginLossOptions;
-  pce: PairwiseCrossEntropyOptions;
+/** Every loss, in the order LOSS_NAMES lists them (an alias follows its loss). */
+export const LOSS_SPECS = [
+  crossEntropySpec, smoothCrossEntropySpec, normSoftmaxSpec, cosFaceSpec, arcFaceSpec, proxyNCASpec, proxyAnchorSpec,
+  centerSpec, contrastiveSpec, tripletMarginSpec, multiSimilaritySpec, liftedStructureSpec, nPairsSpec, ntXentSpec,
+  marginSpec, pceSpec,
+] as const;
+
+type Spec = (typeof LOSS_SPECS)[number];
+type AliasesOf<S> = S extends { readonly aliases: readonly (infer A)[] } ? A : never;
+type Named = Spec | AliasesOf<Spec>;
+type Create<N> = Extract<Named, { readonly name: N }>['create'];
+
+export type LossName = Named['name'];
+export type LossOptionsByName = { [N in LossName]: Parameters<Create<N>>[0] };
+export type LossByName = { [N in LossName]: ReturnType<Create<N>> };
+
+/** A name's entry: an alias carries the facts of the loss it names. */
+interface Registered {
+  readonly create: LossAlias['create'];
+  readonly spec: LossSpec;
 }
-export interface LossByName {
-  'cross-entropy': CrossEntropyLoss;
-  'smooth-ce': SmoothCrossEntropyLoss;
-  'norm-softmax': NormSoftmaxLoss;
-  cosface: CosFaceLoss;
-  arcface: ArcFaceLoss;
-  'proxy-nca': ProxyNCALoss;
-  'proxy-anchor': ProxyAnchorLoss;
-  center: CenterLoss;
-  contrastive: ContrastiveLoss;
-  triplet: TripletMarginLoss;
-  'multi-similarity': MultiSimilarityLoss;
-  'lifted-structure': LiftedStructureLoss;
-  'n-pairs': NPairsLoss;
-  'nt-xent': NTXentLoss;
-  infonce: InfoNCELoss;
-  margin: MarginLoss;
-  pce: PairwiseCrossEntropyLoss;
+
+const REGISTERED = new Map<string, Registered>();
+for (const spec of LOSS_SPECS as readonly LossSpec[]) {
+  for (const { name, create } of [spec, ...(spec.aliases ?? [])]) {
+    if (REGISTERED.has(name)) throw new Error(`loss registry: '${name}' is declared twice`);
+    REGISTERED.set(name, { create, spec });
+  }
 }
-export type LossName = keyof LossOptionsByName;
 
-const FACTORIES: { [N in LossName]: (o: LossOptionsByName[N]) => LossByName[N] } = {
-  'cross-entropy': (o) => new CrossEntropyLoss(o),
-  'smooth-ce': (o) => new SmoothCrossEntropyLoss(o),
-  'norm-softmax': (o) => new NormSoftmaxLoss(o),
-  cosface: (o) => new CosFaceLoss(o),
-  arcface: (o) => new ArcFaceLoss(o),
-  'proxy-nca': (o) => new ProxyNCALoss(o),
-  'proxy-anchor': (o) => new ProxyAnchorLoss(o),
-  center: (o) => new CenterLoss(o),
-  contrastive: (o) => new ContrastiveLoss(o),
-  triplet: (o) => new TripletMarginLoss(o),
-  'multi-similarity': (o) => new MultiSimilarityLoss(o),
-  'lifted-structure': (o) => new LiftedStructureLoss(o),
-  'n-pairs': (o) => new NPairsLoss(o),
-  'nt-xent': (o) => new NTXentLoss(o),
-  infonce: (o) => new InfoNCELoss(o),
-  margin: (o) => new MarginLoss(o),
-  pce: (o) => new PairwiseCrossEntropyLoss(o),
-};
+export const LOSS_NAMES = [...REGISTERED.keys()] as LossName[];
 
-export const LOSS_NAMES = Object.keys(FACTORIES) as LossName[];
+/** Whether the loss keeps a per-class table, so the trainer must give it numClasses, embeddingSize and seed. */
+export function needsClassTable(name: string): boolean {
+  return REGISTERED.get(name)?.spec.classTable === true;
+}
+
+/** The README's list of losses (checked against the README by a test). */
+export function lossListMarkdown(): string {
+  return (LOSS_SPECS as readonly LossSpec[]).map((s) => {
+    const names = [s, ...(s.aliases ?? [])].map((a) => `\`${a.name}\``).join('/');
+    return s.note ? `${names} (${s.note})` : names;
+  }).join(', ');
+}
 
 /** Options are required only for the losses that need them (numClasses, embeddingSize). */
 export type LossOptionsArg<N extends LossName> = Record<string, never> extends LossOptionsByName[N]
@@ -84,7 +76,7 @@ export type LossOptionsArg<N extends LossName> = Record<string, never> extends L
   : [options: LossOptionsByName[N]];
 
 export function createLoss<N extends LossName>(name: N, ...options: LossOptionsArg<N>): LossByName[N] {
-  const f = FACTORIES[name] as ((o: LossOptionsByName[N]) => LossByName[N]) | undefined;
+  const f = REGISTERED.get(name)?.create as ((o: LossOptionsByName[N]) => LossByName[N]) | undefined;
   if (!f) throw new RangeError(`unknown loss '${String(name)}' (${LOSS_NAMES.join(', ')})`);
   const given: unknown = options[0] ?? {};
   if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new TypeError(`loss '${name}': options must be an object, got ${JSON.stringify(given)}`);

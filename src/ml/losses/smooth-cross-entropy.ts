@@ -2,10 +2,11 @@
 // (jeromerony/dml_cross_entropy, utils/utils.py).
 import { type Tensor, full, where } from '../../engine/index.js';
 import { LogitLoss, type LossSplit } from './shared/base.js';
-import { reduce } from './shared/reducers.js';
+import { reduce } from '../reducers/index.js';
 import { checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
-import { indexTensor } from './shared/tuples.js';
-import { finiteNumber, LossInputError } from './shared/validate.js';
+import { indexTensor } from '../utils/tuples.js';
+import { finiteNumber, LossInputError } from '../utils/validate.js';
+import { defineLoss } from './shared/spec.js';
 
 export interface SmoothCrossEntropyOptions {
   /** ε: the probability mass moved off the true class (default 0.1, the paper's value). */
@@ -62,3 +63,9 @@ export class SmoothCrossEntropyLoss extends LogitLoss {
     return { tightness: reduce(tightness, this.reduction, logits), contrastive: reduce(logits.logsumexp(1), this.reduction, logits) };
   }
 }
+
+export const smoothCrossEntropySpec = defineLoss({
+  name: 'smooth-ce',
+  create: (o: SmoothCrossEntropyOptions) => new SmoothCrossEntropyLoss(o),
+  note: "the paper's",
+});

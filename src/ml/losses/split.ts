@@ -3,7 +3,7 @@
 // from the other classes).
 import { type Tensor, tidy } from '../../engine/index.js';
 import { LogitLoss, MetricLoss, type LossSplit } from './shared/base.js';
-import type { MinedTuples } from './shared/tuples.js';
+import type { MinedTuples } from '../utils/tuples.js';
 import { createLoss, type LossName, type LossOptionsByName } from './registry.js';
 
 export interface SplitValues {

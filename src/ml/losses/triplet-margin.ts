@@ -2,12 +2,13 @@
 // semi-hard or batch-hard triplets.
 import type { Tensor } from '../../engine/index.js';
 import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from './shared/distances.js';
-import { checkReducer, reduce, splitReduce, zeroLoss, type ReducerName } from './shared/reducers.js';
-import { indexTensor, toTriplets } from './shared/tuples.js';
-import { finiteNumber } from './shared/validate.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import { checkReducer, reduce, splitReduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { indexTensor, toTriplets } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 import { BatchHardMiner } from '../miners/batch-hard-miner.js';
 import { TripletMarginMiner } from '../miners/triplet-margin-miner.js';
+import { defineLoss } from './shared/spec.js';
 
 export type TripletMining = 'all' | 'semihard' | 'hard';
 
@@ -90,3 +91,8 @@ export class TripletMarginLoss extends MetricLoss {
     return { tightness: tightness!, contrastive: contrastive! };
   }
 }
+
+export const tripletMarginSpec = defineLoss({
+  name: 'triplet',
+  create: (o: TripletMarginOptions) => new TripletMarginLoss(o),
+});

@@ -1,8 +1,8 @@
 // Batch-hard mining (Hermans, Beyer & Leibe, "In defense of the triplet loss", 2017).
 import type { Tensor } from '../../engine/index.js';
-import type { Miner } from '../losses/shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from '../losses/shared/distances.js';
-import type { TripletTuples } from '../losses/shared/tuples.js';
+import type { Miner } from './base.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import type { TripletTuples } from '../utils/tuples.js';
 import { minerInput } from './common.js';
 
 export interface BatchHardMinerOptions {

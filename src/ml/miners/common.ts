@@ -1,7 +1,7 @@
 // What every miner does first: validate, then read the detached distance matrix into JS.
 import { type Tensor, noGrad } from '../../engine/index.js';
-import type { Distance } from '../losses/shared/distances.js';
-import { checkLabels, checkMatrix } from '../losses/shared/validate.js';
+import type { Distance } from '../distances/index.js';
+import { checkLabels, checkMatrix } from '../utils/validate.js';
 
 export interface MinerInput {
   labels: number[];

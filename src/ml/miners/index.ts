@@ -2,4 +2,4 @@
 export { TripletMarginMiner, type TripletMarginMinerOptions, type TripletMiningType } from './triplet-margin-miner.js';
 export { BatchHardMiner, type BatchHardMinerOptions } from './batch-hard-miner.js';
 export { MultiSimilarityMiner, type MultiSimilarityMinerOptions } from './multi-similarity-miner.js';
-export type { Miner } from '../losses/shared/base.js';
+export type { Miner } from './base.js';

@@ -1,9 +1,9 @@
 // The pair mining step of the multi-similarity loss (Wang et al., CVPR 2019, §4.1).
 import type { Tensor } from '../../engine/index.js';
-import type { Miner } from '../losses/shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from '../losses/shared/distances.js';
-import type { PairTuples } from '../losses/shared/tuples.js';
-import { finiteNumber } from '../losses/shared/validate.js';
+import type { Miner } from './base.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import type { PairTuples } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 import { minerInput } from './common.js';
 
 export interface MultiSimilarityMinerOptions {

@@ -1,10 +1,10 @@
 // Triplet selection by margin violation (the "batch all / semi-hard / hard" triplets of
 // Schroff et al. 2015 and Hermans et al. 2017), as pytorch-metric-learning's TripletMarginMiner.
 import type { Tensor } from '../../engine/index.js';
-import type { Miner } from '../losses/shared/base.js';
-import { type Distance, type DistanceSpec, makeDistance } from '../losses/shared/distances.js';
-import type { TripletTuples } from '../losses/shared/tuples.js';
-import { finiteNumber } from '../losses/shared/validate.js';
+import type { Miner } from './base.js';
+import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
+import type { TripletTuples } from '../utils/tuples.js';
+import { finiteNumber } from '../utils/validate.js';
 import { minerInput } from './common.js';
 
 export type TripletMiningType = 'all' | 'hard' | 'semihard' | 'easy';

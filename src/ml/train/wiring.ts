@@ -1,19 +1,16 @@
 // Connects the trainer to the library's losses and evaluation.
-import { createLoss, asTrainLoss, LOSS_NAMES, type LossName } from '../losses/index.js';
+import { createLoss, asTrainLoss, LOSS_NAMES, needsClassTable, type LossName } from '../losses/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
 import type { TrainConfig } from './config.js';
 import type { TrainLoss, TrainerDeps } from './trainer.js';
-
-/** Losses that keep a table of per-class vectors (weights, proxies, centres) of the embedding size. */
-const CLASS_TABLE = new Set<string>(['norm-softmax', 'cosface', 'arcface', 'proxy-nca', 'proxy-anchor', 'center']);
 
 export function makeLoss(cfg: TrainConfig, numClasses: number, featureDim: number, group?: distributed.ProcessGroup | null): TrainLoss {
   const name = cfg.loss.name;
   if (!(LOSS_NAMES as string[]).includes(name)) throw new Error(`unknown loss '${name}' (available: ${LOSS_NAMES.join(', ')})`);
   const options: Record<string, unknown> = { ...cfg.loss.options };
   if (name === 'cross-entropy' && cfg.loss.labelSmoothing > 0) options.labelSmoothing ??= cfg.loss.labelSmoothing;
-  if (CLASS_TABLE.has(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
+  if (needsClassTable(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
   // Option names and types are checked by each loss's constructor, which names the bad one.
   const loss = createLoss(name as LossName, options as never);
   return asTrainLoss(loss, group);

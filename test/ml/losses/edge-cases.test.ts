@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { grad, liveTensors, noGrad, randn, tensor, tidy, Generator, type Tensor } from '../../../src/engine/index.js';
 import {
   createLoss, LOSS_NAMES, LogitLoss, LossInputError, MetricLoss, TripletMarginLoss, ContrastiveLoss, SmoothCrossEntropyLoss,
-  CrossEntropyLoss, ProxyNCALoss, NPairsLoss, type LossName,
+  CrossEntropyLoss, ProxyNCALoss, NPairsLoss, needsClassTable, type LossName,
 } from '../../../src/ml/losses/index.js';
 import { f64, labelsOf } from './helpers.js';
 
 const D = 4, C = 5;
-const TABLE = new Set(['norm-softmax', 'cosface', 'arcface', 'proxy-nca', 'proxy-anchor', 'center']);
 function make(name: LossName): MetricLoss | LogitLoss {
-  const o = TABLE.has(name) ? { numClasses: C, embeddingSize: D, seed: 1 } : {};
+  const o = needsClassTable(name) ? { numClasses: C, embeddingSize: D, seed: 1 } : {};
   const l = (createLoss as (n: LossName, o: object) => MetricLoss | LogitLoss)(name, o);
   if (l.numParameters() > 0 || name === 'margin') l.to('float64');
   return l;

@@ -3,13 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator, liveTensors, randn, randint, tidy } from '../../../src/engine/index.js';
 import {
-  createLoss, CrossEntropyLoss, LOSS_NAMES, LogitLoss, MetricLoss, PairwiseCrossEntropyLoss, tightnessContrastiveSplit, type LossName,
+  createLoss, CrossEntropyLoss, LOSS_NAMES, LogitLoss, MetricLoss, needsClassTable, PairwiseCrossEntropyLoss, tightnessContrastiveSplit, type LossName,
 } from '../../../src/ml/losses/index.js';
 import { assertClose, f64, labelsOf } from './helpers.js';
 
 const D = 5, C = 4;
-const TABLE = new Set(['norm-softmax', 'cosface', 'arcface', 'proxy-nca', 'proxy-anchor', 'center']);
-const opts = (name: LossName): object => (TABLE.has(name) ? { numClasses: C, embeddingSize: D, seed: 3 } : name === 'margin' ? { nu: 0.05 } : {});
+const opts = (name: LossName): object => (needsClassTable(name) ? { numClasses: C, embeddingSize: D, seed: 3 } : name === 'margin' ? { nu: 0.05 } : {});
 
 test('for every splittable loss, tightness + contrastive (+ other) is the loss', () => {
   const x = randn([12, D], { dtype: 'float64', generator: new Generator(1) });

@@ -2,8 +2,9 @@
 // registered parameters, trained by the optimiser and saved in stateDict under PyTorch-style keys)
 // whose forward validates its inputs, then computes inside tidy() so no intermediate leaks.
 import { type Tensor, nn, tidy } from '../../../engine/index.js';
-import { checkLabels, checkMatrix, LossInputError } from './validate.js';
-import { checkTuples, type MinedTuples } from './tuples.js';
+import { checkLabels, checkMatrix, LossInputError } from '../../utils/validate.js';
+import { checkTuples, type MinedTuples } from '../../utils/tuples.js';
+import type { Miner } from '../../miners/base.js';
 
 /**
  * A loss's value split into the two parts of Boudiaf et al. (ECCV 2020): the tightness part
@@ -23,11 +24,8 @@ export interface EmbeddingLoss {
   forward(embeddings: Tensor, labels: Tensor, indices?: MinedTuples): Tensor;
 }
 
-/** Selects informative pairs or triplets of a batch (without gradient). */
-export interface Miner {
-  readonly name: string;
-  mine(embeddings: Tensor, labels: Tensor): MinedTuples;
-}
+// Re-exported so the losses keep importing their whole contract from here.
+export type { Miner };
 
 /** What compute() receives: validated inputs. */
 export interface Batch {

@@ -4,7 +4,7 @@
 // model and saved in the loss module's stateDict.
 import { type Tensor, Generator, empty, nn, normalize } from '../../../engine/index.js';
 import { MetricLoss } from './base.js';
-import { checkClassRange, checkFinite, checkSameDtype, LossInputError, positiveInteger } from './validate.js';
+import { checkClassRange, checkFinite, checkSameDtype, LossInputError, positiveInteger } from '../../utils/validate.js';
 
 export interface ClassTableOptions {
   numClasses: number;

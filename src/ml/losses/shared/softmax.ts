@@ -6,8 +6,8 @@
 //   (tightness)    (contrastive)
 // the first pulls the feature toward its class weight, the second pushes it from all of them.
 import { type Tensor, tensor } from '../../../engine/index.js';
-import { indexTensor } from './tuples.js';
-import { reduce, type ReducerName } from './reducers.js';
+import { indexTensor } from '../../utils/tuples.js';
+import { reduce, type ReducerName } from '../../reducers/index.js';
 import type { LossSplit } from './base.js';
 
 /** The true-class logit s_{i,y_i} of each row: [n]. */

@@ -2,7 +2,7 @@
 // scalar that is minimised. Which one a loss uses changes its effective weighting: 'avgNonZero'
 // divides by the number of terms that still violate their margin, so the loss does not fade as
 // most triplets become easy (the batch-all triplet recipe of Hermans et al. 2017).
-import { type Tensor, where } from '../../../engine/index.js';
+import { type Tensor, where } from '../../engine/index.js';
 
 export type ReducerName = 'mean' | 'sum' | 'avgNonZero' | 'none';
 export const REDUCERS: readonly ReducerName[] = ['mean', 'sum', 'avgNonZero', 'none'];

@@ -2,7 +2,7 @@
 // negative) triplets, a loss looks at. Built from labels (all valid ones) or returned by a miner.
 // They are plain JS arrays: batches are small (hundreds of rows), the selection logic reads
 // naturally as loops, and arrays have no native memory to free.
-import { type Tensor, tensor } from '../../../engine/index.js';
+import { type Tensor, tensor } from '../../engine/index.js';
 import { LossInputError } from './validate.js';
 
 /** Positive pairs (a1[k], p[k]) and negative pairs (a2[k], n[k]); ordered, so (i, j) and (j, i) both appear. */

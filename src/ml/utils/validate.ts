@@ -1,7 +1,7 @@
 // Input checks shared by every loss and miner. A bad batch should fail loudly at the loss, naming
 // the loss and the argument, rather than as a libtorch shape error deep in a kernel or as a NaN
 // that only shows up epochs later.
-import type { Tensor } from '../../../engine/index.js';
+import type { Tensor } from '../../engine/index.js';
 
 /** A loss or miner was called with an unusable argument. */
 export class LossInputError extends Error {

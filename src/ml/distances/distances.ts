@@ -4,7 +4,7 @@
 // `margin(x, y)` turns that into the right sign for either kind: for a distance, x - y; for a
 // similarity (larger = closer), y - x. So relu(margin(d_ap, d_an) + m) is the triplet hinge for
 // both Euclidean distance and cosine similarity.
-import { type Tensor, type TensorOrScalar, cdist, normalize as l2normalize, tidy } from '../../../engine/index.js';
+import { type Tensor, type TensorOrScalar, cdist, normalize as l2normalize, tidy } from '../../engine/index.js';
 
 export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot';
 
