@@ -4,6 +4,7 @@ export * as models from './ml/models/index.js';
 export * as losses from './ml/losses/index.js';
 export * as miners from './ml/miners/index.js';
 export * as samplers from './ml/samplers/index.js';
+export * as random from './ml/random.js';
 export * as evaluation from './ml/eval/index.js';
 export * as mi from './ml/mi/index.js';
 export * as data from './ml/data/index.js';

@@ -4,7 +4,7 @@
 // covariance and its full eigendecomposition.
 
 import { type Tensor, tensor, tidy } from '../engine/index.js';
-import { reportRng } from './random.js';
+import { REPORT_STREAM, reportRng } from './random.js';
 import { symmetricEigen } from '../ml/mi/linalg.js';
 
 export interface PcaResult {
@@ -116,7 +116,7 @@ export function pca(x: Matrix, n: number, d: number, k: number, o: PcaOptions = 
 
 /** Orthonormal basis (l x n, rows) of the range of X (X^T X)^q Omega, and X on the engine (the caller disposes it). */
 function rangeFinder(xc: Float64Array, n: number, d: number, l: number, powerIterations: number, seed: number): { q: Float64Array; x: Tensor } {
-  const rng = reportRng(seed);
+  const rng = reportRng(seed, REPORT_STREAM.pcaDirections);
   const omega = new Float64Array(l * d);
   for (let i = 0; i < omega.length; i++) omega[i] = rng.normal();
   const x = tensor(xc, { shape: [n, d] });
