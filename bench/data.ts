@@ -18,7 +18,7 @@ import { defaultWorkerCount, ImageLoader } from '../src/ml/data/loader.js';
 import type { Sample } from '../src/ml/data/list.js';
 import type { Pipeline } from '../src/ml/data/pipeline.js';
 import { referencePipelines } from '../src/ml/data/presets.js';
-import { Rng } from '../src/ml/data/rng.js';
+import { Rng } from '../src/ml/random.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');

@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
 import { startServer } from '../src/server/index.js';
+import { Rng } from '../src/ml/random.js';
 import { writeCheckpointInWorker, type CheckpointSpec } from '../test/server/make-checkpoint.js';
 
 const { values: flags } = parseArgs({
@@ -58,14 +59,13 @@ async function makeCheckpoint(file: string): Promise<void> {
   await writeCheckpointInWorker(spec);
 }
 
-/** Random unit vectors (xorshift + Box-Muller), deterministic. */
+/** Random unit vectors (normals from the library's Rng, normalised), deterministic. */
 function randomEmbeddings(n: number, dim: number): Float32Array {
-  let s = 0x9e3779b9;
-  const u = (): number => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return ((s >>> 0) + 0.5) / 2 ** 32; };
+  const rng = new Rng(0x9e3779b9);
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     let norm = 0;
-    for (let j = 0; j < dim; j++) { const v = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()); out[i * dim + j] = v; norm += v * v; }
+    for (let j = 0; j < dim; j++) { const v = rng.normal(); out[i * dim + j] = v; norm += v * v; }
     norm = Math.sqrt(norm);
     for (let j = 0; j < dim; j++) out[i * dim + j]! /= norm;
   }

@@ -6,6 +6,7 @@ export * as miners from './ml/miners/index.js';
 export * as distances from './ml/distances/index.js';
 export * as reducers from './ml/reducers/index.js';
 export * as samplers from './ml/samplers/index.js';
+export * as random from './ml/random.js';
 export * as evaluation from './ml/eval/index.js';
 export * as mi from './ml/mi/index.js';
 export * as data from './ml/data/index.js';

@@ -13,7 +13,7 @@ import { embedSource } from '../ml/train/embed.js';
 import { buildReportHtml, type MiSection, type RenderedExample, type RetrievalSection, type TsneSection } from './html.js';
 import { gatherImages, thumbnailDataUri, type RawImage } from './images.js';
 import { readMetrics, type RunMetrics } from './metrics.js';
-import { sampleIndices } from './random.js';
+import { REPORT_STREAM, sampleIndices } from './random.js';
 import { retrievalExamples } from './retrieval.js';
 import { tsne } from './tsne.js';
 
@@ -24,7 +24,7 @@ export * from './pca.js';
 export * from './retrieval.js';
 export * from './images.js';
 export * from './html.js';
-export { reportRng, sampleIndices } from './random.js';
+export { REPORT_STREAM, reportRng, sampleIndices } from './random.js';
 
 export interface ReportOptions {
   runDir: string;
@@ -111,7 +111,7 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
   }
   if (typeof mod.mutualInformation !== 'function') return { status: 'unavailable', reason: 'src/ml/mi exports no mutualInformation() report function.' };
   const n = labels.length;
-  const idx = sampleIndices(n, maxPoints, seed + 7);
+  const idx = sampleIndices(n, maxPoints, seed, REPORT_STREAM.miSubsample);
   const t0 = performance.now();
   const sub = idx.length < n ? tidy(() => features.indexSelect(0, tensor(idx, { dtype: 'int64' }))) : features;
   try {
@@ -180,7 +180,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
 
     // t-SNE of a seeded subsample of the query embeddings, in cosine geometry like the metrics.
     const n = qLabels.length;
-    const idx = sampleIndices(n, Math.max(2, o.maxPoints ?? 2000), seed);
+    const idx = sampleIndices(n, Math.max(2, o.maxPoints ?? 2000), seed, REPORT_STREAM.tsneSubsample);
     const all = rowsOf(q.features);
     const d = q.features.shape[1]!;
     const x = new Float32Array(idx.length * d);

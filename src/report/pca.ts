@@ -1,11 +1,11 @@
 // PCA of a point cloud in double precision, by randomized subspace iteration (Halko, Martinsson &
 // Tropp 2011): for the t-SNE preprocessing (2,000 x 512 to 50 dims) it costs eight thin matrix
-// products (on the engine) and a Jacobi eigendecomposition of a 60 x 60 matrix, far less than the
+// products (on the engine) and the eigendecomposition of a 60 x 60 matrix, far less than the
 // covariance and its full eigendecomposition.
 
 import { type Tensor, tensor, tidy } from '../engine/index.js';
-import { reportRng } from './random.js';
-import { symmetricEigen } from '../ml/mi/linalg.js';
+import { REPORT_STREAM, reportRng } from './random.js';
+import { orthonormaliseRows, symmetricEigen } from '../ml/linalg.js';
 
 export interface PcaResult {
   /** n x k component scores, row-major (the centred data projected on the top k directions). */
@@ -43,26 +43,6 @@ function project(x: Tensor, w: Float64Array, d: number, l: number): Float64Array
 /** out (l x d) = q (l x n) @ x (n x d), i.e. (X^T Q)^T, on the engine. */
 function backProject(x: Tensor, q: Float64Array, n: number, l: number): Float64Array {
   return tidy(() => tensor(q, { shape: [l, n] }).mm(x).contiguous().data() as Float64Array);
-}
-
-/** Orthonormalises the rows of an l x m matrix in place (modified Gram-Schmidt, twice). Degenerate rows become 0. */
-function orthonormalise(q: Float64Array, l: number, m: number): void {
-  for (let pass = 0; pass < 2; pass++) {
-    for (let j = 0; j < l; j++) {
-      const oj = j * m;
-      for (let p = 0; p < j; p++) {
-        const op = p * m;
-        let dot = 0;
-        for (let i = 0; i < m; i++) dot += q[oj + i]! * q[op + i]!;
-        if (dot !== 0) for (let i = 0; i < m; i++) q[oj + i]! -= dot * q[op + i]!;
-      }
-      let nrm = 0;
-      for (let i = 0; i < m; i++) nrm += q[oj + i]! ** 2;
-      nrm = Math.sqrt(nrm);
-      const inv = nrm > 1e-12 ? 1 / nrm : 0;
-      for (let i = 0; i < m; i++) q[oj + i]! *= inv;
-    }
-  }
 }
 
 export interface PcaOptions {
@@ -116,18 +96,18 @@ export function pca(x: Matrix, n: number, d: number, k: number, o: PcaOptions = 
 
 /** Orthonormal basis (l x n, rows) of the range of X (X^T X)^q Omega, and X on the engine (the caller disposes it). */
 function rangeFinder(xc: Float64Array, n: number, d: number, l: number, powerIterations: number, seed: number): { q: Float64Array; x: Tensor } {
-  const rng = reportRng(seed);
+  const rng = reportRng(seed, REPORT_STREAM.pcaDirections);
   const omega = new Float64Array(l * d);
   for (let i = 0; i < omega.length; i++) omega[i] = rng.normal();
   const x = tensor(xc, { shape: [n, d] });
   try {
     let q = project(x, omega, d, l);
-    orthonormalise(q, l, n);
+    orthonormaliseRows(q, l, n);
     for (let it = 0; it < powerIterations; it++) {
       const z = backProject(x, q, n, l);
-      orthonormalise(z, l, d);
+      orthonormaliseRows(z, l, d);
       q = project(x, z, d, l);
-      orthonormalise(q, l, n);
+      orthonormaliseRows(q, l, n);
     }
     return { q, x };
   } catch (e) {

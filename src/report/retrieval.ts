@@ -3,7 +3,7 @@
 // modes). Leave-one-out when there is no gallery, as the evaluation protocol.
 import type { Tensor } from '../engine/index.js';
 import { knn } from '../ml/eval/index.js';
-import { reportRng } from './random.js';
+import { REPORT_STREAM, reportRng } from './random.js';
 
 export interface Neighbour {
   index: number;
@@ -51,14 +51,14 @@ export function retrievalExamples(query: Tensor, queryLabels: Int32Array, galler
   const kk = r.k;
   const misses: number[] = [], hits: number[] = [];
   for (let i = 0; i < nq; i++) (gl[r.indices[i * kk]!] === queryLabels[i] ? hits : misses).push(i);
-  const rng = reportRng(o.seed ?? 0);
+  const rng = reportRng(o.seed ?? 0, REPORT_STREAM.examples);
   const count = Math.min(o.count ?? 8, nq);
   const nMiss = Math.min(o.misses ?? 2, misses.length, count);
   const pick = (pool: number[], m: number, taken: Set<number>): number[] => {
     const avail = pool.filter((i) => !taken.has(i));
     const out: number[] = [];
     for (let t = 0; t < m && avail.length > 0; t++) {
-      const j = rng.int(avail.length);
+      const j = rng.int(0, avail.length);
       out.push(avail[j]!);
       avail[j] = avail[avail.length - 1]!;
       avail.pop();

@@ -5,7 +5,7 @@
 // the few thousand points of a report (2,000 points, 500 iterations: a few seconds).
 
 import { pca, type Matrix } from './pca.js';
-import { reportRng } from './random.js';
+import { REPORT_STREAM, reportRng } from './random.js';
 
 export interface TsneOptions {
   /** Effective number of neighbours (default 30; capped at (N - 1) / 3 for small N). */
@@ -220,10 +220,10 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
     for (let i = 0; i < n; i++) sd += (r.scores[i * 2]! - m0) ** 2;
     sd = Math.sqrt(sd / n);
     const s = sd > 0 ? 1e-4 / sd : 0;
-    const rng = reportRng(seed);
+    const rng = reportRng(seed, REPORT_STREAM.tsneInit);
     for (let i = 0; i < 2 * n; i++) y[i] = s > 0 ? r.scores[i]! * s : 1e-4 * rng.normal();
   } else {
-    const rng = reportRng(seed);
+    const rng = reportRng(seed, REPORT_STREAM.tsneInit);
     for (let i = 0; i < 2 * n; i++) y[i] = 1e-4 * rng.normal();
   }
 

@@ -12,7 +12,7 @@ import { loadEmbedder, type LoadedEmbedder } from '../ml/train/load.js';
 import { fixedInputSize } from '../ml/models/factory.js';
 import { Pipeline } from '../ml/data/pipeline.js';
 import { readImageBytes } from '../ml/data/image.js';
-import { Rng } from '../ml/data/rng.js';
+import { Rng } from '../ml/random.js';
 import { defaultQueryPixels } from '../ml/data/limits.js';
 import { EngineLock, guardNativeDispose } from './engine-lock.js';
 import { ExactIndex, type Metric } from './exact-index.js';

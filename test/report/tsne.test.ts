@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsne, knnAgreement, jointProbabilities, conditionalProbabilities, squaredDistances, klDivergence } from '../../src/report/tsne.js';
 import { pca, centre } from '../../src/report/pca.js';
-import { symmetricEigen } from '../../src/ml/mi/linalg.js';
+import { symmetricEigen } from '../../src/ml/linalg.js';
 import { reportRng, sampleIndices } from '../../src/report/random.js';
 
 /** c well-separated Gaussian clusters of m points in d dims (centres ~N(0, spread^2), unit noise). */

@@ -1,7 +1,7 @@
 // The fast in-memory path for IDX data (MNIST / Fashion-MNIST): no decoding, no workers, just the
 // shared baseline's augmentation — zero-pad by 2, crop back to H×W at a random offset dx, dy in
 // 0..4, horizontal flip with p = 0.5 — written straight into a Float32 batch in [0, 1].
-import { Rng, sampleRng } from './rng.js';
+import { Rng, sampleRng } from '../random.js';
 import { checkRange } from './range.js';
 import type { Batch } from './loader.js';
 

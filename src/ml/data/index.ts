@@ -1,6 +1,6 @@
 // Datasets, image pipelines and batch loaders. Plain typed arrays in, plain typed arrays out:
 // nothing here depends on the tensor engine.
-export { Rng, sampleRng, type RngState } from './rng.js';
+export { Rng, sampleRng, type RngState } from '../random.js';
 export { readIdx, readIdxTyped, findFashionMnist, FASHION_MNIST_CLASSES, loadIdxSplit, type IdxArray, type IdxTypedArray, type IdxDtype, type IdxData, type IdxSplit } from './idx.js';
 export { idxBatch, IdxLoader, type IdxImages, type IdxAugment } from './idx-batch.js';
 export { readList, readLists, readImageFolder, labelsOf, IMAGE_EXTENSIONS, type Sample, type LabeledSamples } from './list.js';

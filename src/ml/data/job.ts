@@ -2,7 +2,7 @@
 // by the main thread. Messages hold only structured-cloneable data.
 import { readImageBytesSync } from './image.js';
 import type { DecodedImage, Pipeline } from './pipeline.js';
-import { Rng, type RngState } from './rng.js';
+import { Rng, type RngState } from '../random.js';
 
 export type CacheMode = 'none' | 'encoded' | 'decoded';
 

@@ -7,7 +7,7 @@ import { BatchMemory } from './batch-memory.js';
 import { runJob, type CacheMode, type Job, type JobDone, type JobResult } from './job.js';
 import { labelsOf, type Sample } from './list.js';
 import type { DecodedImage, Pipeline } from './pipeline.js';
-import { sampleRng } from './rng.js';
+import { sampleRng } from '../random.js';
 import { checkRange } from './range.js';
 import { createLoaderPool, defaultWorkerCount, LoaderFatalError, type WorkerPool } from './worker-pool.js';
 

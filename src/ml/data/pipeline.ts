@@ -3,7 +3,7 @@
 // CHW. The decode step is deterministic per image, which is what a decoded-image cache keeps.
 import { decodeImage, imageSize, rawToFloat, readImageBytesSync, type DecodeOptions, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import type { Sample } from './list.js';
-import { Rng } from './rng.js';
+import { Rng } from '../random.js';
 import { crop8, resize8 } from './geometry8.js';
 import { transformFromSpec, type Transform, type TransformSpec } from './transforms.js';
 

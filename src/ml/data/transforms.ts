@@ -11,7 +11,7 @@ import { colorJitter8 } from './color8.js';
 import { rawToFloat, type FloatImage, type RawImage, type SharpOp } from './image.js';
 import { MAX_IMAGE_SIDE } from './limits.js';
 import { colorJitterFused, type JitterStep } from './jitter.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../random.js';
 
 /** [height, width]. */
 export type Size2 = [number, number];

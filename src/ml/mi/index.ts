@@ -18,7 +18,7 @@ export * from './special.js';
 export * from './entropy.js';
 export * from './intrinsic.js';
 export * from './probe.js';
-export { symmetricEigen, topEigen } from './linalg.js';
+export { symmetricEigen, topEigen } from '../linalg.js';
 
 export interface GenerativeOptions {
   /** Neighbour order of the Kozachenko-Leonenko estimator (default 3). */

@@ -15,7 +15,7 @@
 import { type Tensor, tensor, tidy, keep } from '../../engine/index.js';
 import { checkEmbeddings } from '../eval/common.js';
 import { knn } from '../eval/knn.js';
-import { topEigen } from './linalg.js';
+import { topEigen } from '../linalg.js';
 
 /**
  * TwoNN intrinsic dimension (Facco, d'Errico, Rodriguez & Laio, Sci. Rep. 2017), maximum-likelihood

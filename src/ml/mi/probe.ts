@@ -9,7 +9,7 @@
 // remaining one, and the out-of-fold cross-entropies are averaged over all N points.
 import { type Tensor, tensor, tidy, noGrad, keep, zeros, randint, Generator, nn, optim } from '../../engine/index.js';
 import { checkEmbeddings, labelArray, type Labels } from '../eval/common.js';
-import { mulberry32 } from '../samplers/index.js';
+import { STREAM, rngFor } from '../random.js';
 
 export interface LinearProbeOptions {
   /** Cross-fitting folds (default 5), stratified by class. */
@@ -51,18 +51,18 @@ export function denseLabels(labels: Int32Array): { y: Int32Array; classes: numbe
 }
 
 
-/** Stratified fold of every point: each class's points, shuffled, are dealt round-robin from a random fold. */
-export function stratifiedFolds(y: Int32Array, folds: number, seed = 0): Int32Array {
-  const rand = mulberry32(seed);
+/**
+ * Stratified fold of every point: each class's points, shuffled, are dealt round-robin from a
+ * random fold. `streams` tell apart several fold assignments drawn from one seed.
+ */
+export function stratifiedFolds(y: Int32Array, folds: number, seed = 0, ...streams: number[]): Int32Array {
+  const rng = rngFor(seed, STREAM.folds, ...streams);
   const byClass = new Map<number, number[]>();
   y.forEach((c, i) => { const l = byClass.get(c); if (l) l.push(i); else byClass.set(c, [i]); });
   const fold = new Int32Array(y.length);
   for (const idx of byClass.values()) {
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-    }
-    const offset = Math.floor(rand() * folds);
+    rng.shuffle(idx);
+    const offset = rng.int(0, folds);
     idx.forEach((p, j) => { fold[p] = (offset + j) % folds; });
   }
   return fold;
@@ -136,7 +136,7 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
         let wd = grid[0]!;
         if (grid.length > 1) {
           // Inner split of the training fold: 1 part in 5 validates the weight decay.
-          const inner = stratifiedFolds(Int32Array.from(trainIdx, (i) => y[i]!), 5, seed + 1 + f);
+          const inner = stratifiedFolds(Int32Array.from(trainIdx, (i) => y[i]!), 5, seed, 1 + f);
           const fit: number[] = [], val: number[] = [];
           inner.forEach((v, j) => (v === 0 ? val : fit).push(j));
           let best = Infinity;

@@ -1,27 +1,10 @@
 // Batch samplers: which sample indices form each batch of an epoch. Deterministic given (seed, epoch),
 // so a resumed run sees exactly the batches the interrupted one would have.
 
-/** Mulberry32: tiny, fast, seedable; good enough to shuffle indices. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-/** A per-epoch stream derived from the run seed. */
-export const epochRng = (seed: number, epoch: number): (() => number) => mulberry32((seed * 1_000_003 + epoch * 7919 + 17) >>> 0);
+import { type Rng, STREAM, rngFor } from '../random.js';
 
-export function shuffleInPlace<T>(a: T[], rnd: () => number): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
+/** The batch-order stream of one epoch of a run seed. */
+export const epochRng = (seed: number, epoch: number): Rng => rngFor(seed, STREAM.batches, epoch);
 
 export interface BatchSampler {
   /** Batches of one epoch (drop-last: every batch is full). */
@@ -38,7 +21,7 @@ export class RandomBatchSampler implements BatchSampler {
     if (this.batchesPerEpoch === 0) throw new RangeError(`RandomBatchSampler: ${size} samples cannot fill one batch of ${batchSize}`);
   }
   epoch(epoch: number): number[][] {
-    const order = shuffleInPlace(Array.from({ length: this.size }, (_, i) => i), epochRng(this.seed, epoch));
+    const order = epochRng(this.seed, epoch).permutation(this.size);
     const out: number[][] = [];
     for (let b = 0; b < this.batchesPerEpoch; b++) out.push(order.slice(b * this.batchSize, (b + 1) * this.batchSize));
     return out;
@@ -72,17 +55,17 @@ export class ClassBalancedSampler implements BatchSampler {
     if (this.batchesPerEpoch === 0) throw new RangeError(`ClassBalancedSampler: ${labels.length} samples cannot fill one batch of ${batchSize}`);
   }
   epoch(epoch: number): number[][] {
-    const rnd = epochRng(this.seed, epoch);
+    const rng = epochRng(this.seed, epoch);
     const classes = [...this.byClass.keys()].sort((a, b) => a - b);
     const per = this.batchSize / this.m;
     const out: number[][] = [];
     for (let b = 0; b < this.batchesPerEpoch; b++) {
-      const chosen = shuffleInPlace([...classes], rnd).slice(0, per);
+      const chosen = rng.shuffle([...classes]).slice(0, per);
       const batch: number[] = [];
       for (const c of chosen) {
         const pool = this.byClass.get(c)!;
-        if (pool.length >= this.m) batch.push(...shuffleInPlace([...pool], rnd).slice(0, this.m));
-        else for (let k = 0; k < this.m; k++) batch.push(pool[Math.floor(rnd() * pool.length)]!);
+        if (pool.length >= this.m) batch.push(...rng.shuffle([...pool]).slice(0, this.m));
+        else for (let k = 0; k < this.m; k++) batch.push(pool[rng.int(0, pool.length)]!);
       }
       out.push(batch);
     }

@@ -1,6 +1,6 @@
 // In-memory sources over IDX arrays (MNIST / Fashion-MNIST): the shared baseline's augmentation
 // (zero-pad 2, random 28×28 crop, horizontal flip with p = 0.5), seeded per (seed, epoch, batch).
-import { mulberry32 } from '../samplers/index.js';
+import { STREAM, rngFor } from '../random.js';
 import { checkRange } from '../data/range.js';
 import type { Batch, EvalSource, TrainSource } from './source.js';
 
@@ -28,12 +28,12 @@ export class IdxTrainSource implements TrainSource {
     const n = indices.length, plane = H * W;
     const out = new Float32Array(n * plane);
     const y = new Int32Array(n);
-    const rnd = mulberry32((this.seed * 2_654_435_761 + epoch * 40_503 + batchIndex * 97 + 1) >>> 0);
+    const rng = rngFor(this.seed, STREAM.idxAugment, epoch, batchIndex);
     const p = this.pad;
     // One stream per whole batch: a slice starting further in skips the earlier images' draws.
     const draw = (): { dx: number; dy: number; flip: boolean } => {
-      const dx = Math.floor(rnd() * (2 * p + 1)) - p, dy = Math.floor(rnd() * (2 * p + 1)) - p;
-      return { dx, dy, flip: rnd() < 0.5 };
+      const dx = rng.int(-p, p + 1), dy = rng.int(-p, p + 1);
+      return { dx, dy, flip: rng.chance(0.5) };
     };
     if (this.augment) for (let k = 0; k < positionOffset; k++) draw();
     for (let b = 0; b < n; b++) {

@@ -13,6 +13,7 @@ import {
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
 import { ViTEmbedder } from '../models/vit.js';
+import { STREAM, mixSeed } from '../random.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from './config.js';
 import type { Batch, EvalData, TrainSource } from './source.js';
@@ -55,11 +56,6 @@ export interface TrainerDeps {
   progress?: boolean;
   /** The classes' names, kept in the checkpoints for eval, reports and the search page. */
   classNames?: { train: readonly string[]; test: readonly string[] };
-}
-
-/** Where a rank's dropout stream starts: rank 0 keeps the single-process stream, the others get their own. */
-function rankSeed(seed: number, rank: number): number {
-  return (seed * 1_000_003 + rank * 7_919 + 104_729) >>> 0;
 }
 
 export class NonFiniteLossError extends Error {}
@@ -140,7 +136,8 @@ export class Trainer {
       if (cfg.distributed.syncBn) distributed.convertSyncBatchNorm(this.model, g);
       distributed.broadcastModule(this.model, g);
       if (this.loss.module) distributed.broadcastModule(this.loss.module, g);
-      if (g.rank > 0) manualSeed(rankSeed(cfg.seed, g.rank));
+      // Rank 0 keeps the single-process dropout stream, the others get their own.
+      if (g.rank > 0) manualSeed(mixSeed(cfg.seed, STREAM.rank, g.rank));
     }
 
     this.sampler = this.loss.pairwise

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { findFashionMnist, loadIdxSplit, readIdx, readIdxTyped } from '../../../src/ml/data/idx.js';
 import { idxBatch, IdxLoader } from '../../../src/ml/data/idx-batch.js';
-import { Rng, sampleRng } from '../../../src/ml/data/rng.js';
+import { Rng, sampleRng } from '../../../src/ml/random.js';
 import { tempDir } from './helpers.js';
 
 const tmp = tempDir('idx');

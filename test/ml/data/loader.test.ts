@@ -7,7 +7,7 @@ import { BatchMemory } from '../../../src/ml/data/batch-memory.js';
 import { readList, type Sample } from '../../../src/ml/data/list.js';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
-import { sampleRng } from '../../../src/ml/data/rng.js';
+import { sampleRng } from '../../../src/ml/random.js';
 import { ColorJitter, RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor } from '../../../src/ml/data/transforms.js';
 import { createLoaderPool, LoaderFatalError, WorkerPool } from '../../../src/ml/data/worker-pool.js';
 import { tempDir, writeImage, writeText } from './helpers.js';

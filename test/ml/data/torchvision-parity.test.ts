@@ -14,7 +14,7 @@ import type { RawImage } from '../../../src/ml/data/image.js';
 import { CenterCrop, Resize, randomResizedCropBox, resizedSize } from '../../../src/ml/data/transforms.js';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
-import { Rng } from '../../../src/ml/data/rng.js';
+import { Rng } from '../../../src/ml/random.js';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { tempDir, writeImage } from './helpers.js';

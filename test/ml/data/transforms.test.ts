@@ -11,7 +11,7 @@ import { resizeBytes, jitterBytes, bytesToFloat, decodeJpeg } from '../../../src
 import sharp from 'sharp';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { REFERENCE_CONFIGS, referencePipelines } from '../../../src/ml/data/presets.js';
-import { Rng } from '../../../src/ml/data/rng.js';
+import { Rng } from '../../../src/ml/random.js';
 import {
   CenterCrop, ColorJitter, Normalize, RandomHorizontalFlip, RandomResizedCrop, RandomRotation, Resize, ToTensor,
   randomResizedCropBox, resizedSize, transformFromSpec,

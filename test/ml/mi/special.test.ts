@@ -30,7 +30,7 @@ test('unit-ball volumes and the Gaussian entropy closed form', () => {
   near(quantity(Math.LN2).bits, 1, 1e-15);
 });
 
-test('symmetric eigen-decomposition (Jacobi): A V = V diag(values), V orthonormal, values descending', () => {
+test('symmetric eigen-decomposition (engine eigh): A V = V diag(values), V orthonormal, values descending', () => {
   const r = prng(4);
   const n = 7;
   const b = Array.from({ length: n * n }, () => gauss(r));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, sampleRng } from '../../../src/ml/data/rng.js';
+import { Rng, STREAM, mixSeed, rngFor, sampleRng } from '../../src/ml/random.js';
 
 test('xoshiro128** matches the reference test vector', () => {
   const r = Rng.fromState({ s: [1, 2, 3, 4] });
@@ -97,4 +97,19 @@ test('state round-trips through JSON for a bit-exact resume', () => {
   // The all-zero state is xoshiro's fixed point; it is replaced rather than accepted silently.
   resumed.setState({ s: [0, 0, 0, 0] });
   assert.notEqual(resumed.nextUint32() + resumed.nextUint32(), 0);
+});
+
+test('rngFor is the fork chain; mixSeed a uint32 per stream; the named streams differ', () => {
+  assert.deepEqual(rngFor(5, 1, 2).getState(), new Rng(5).fork(1).fork(2).getState());
+  assert.deepEqual(rngFor(5).getState(), new Rng(5).getState());
+  assert.deepEqual(sampleRng(1, 2, 3, 4).getState(), rngFor(1, 2, 3, 4).getState());
+  const s = mixSeed(7, STREAM.rank, 1);
+  assert.ok(Number.isInteger(s) && s >= 0 && s < 2 ** 32);
+  assert.equal(mixSeed(7, STREAM.rank, 1), s);
+  assert.notEqual(mixSeed(7, STREAM.rank, 2), s);
+  assert.notEqual(mixSeed(8, STREAM.rank, 1), s);
+  const names = Object.values(STREAM);
+  assert.equal(new Set(names).size, names.length);
+  // Beyond any epoch, so a named stream never coincides with a loader's per-epoch one.
+  for (const v of names) assert.ok(v >= 2 ** 32 && Number.isSafeInteger(v));
 });

@@ -1,6 +1,8 @@
-// A small seedable PRNG (xoshiro128**, seeded through splitmix32) for data augmentation and
-// shuffling. Everything random in src/ml/data draws from it, so a (seed, epoch, batch, position)
-// tuple fixes an augmentation bit for bit, whichever worker thread happens to run it.
+// The library's one seedable PRNG (xoshiro128**, seeded through splitmix32), its one normal sampler
+// and its one way of deriving streams from a run seed. Samplers, augmentation, the MI probe and the
+// report all draw from here, so a seed plus a named stream fixes every random choice bit for bit,
+// whichever worker thread makes it. (The engine's libtorch generators, src/engine/random.ts, are a
+// different thing: they drive libtorch's own kernels.)
 
 /** The full generator state: four 32-bit words. Plain JSON, for checkpoints. */
 export interface RngState {
@@ -162,7 +164,40 @@ export class Rng {
   }
 }
 
+/**
+ * The generator for stream `streams` of run seed `seed`: `new Rng(seed).fork(s1).fork(s2)...`.
+ * This fork chain is the library's only seed-mixing rule; every derived stream goes through it.
+ */
+export function rngFor(seed: number, ...streams: number[]): Rng {
+  let r = new Rng(seed);
+  for (const s of streams) r = r.fork(s);
+  return r;
+}
+
+/** A uint32 seed for stream `streams` of `seed`, for generators that take a number (libtorch's manualSeed). */
+export function mixSeed(seed: number, ...streams: number[]): number {
+  return rngFor(seed, ...streams).nextUint32();
+}
+
+/**
+ * Names of the streams drawn from one run seed, so that no two consumers share one. They sit at
+ * multiples of 2^32, beyond any epoch or batch index, because the loaders' per-sample streams
+ * (sampleRng) fork by epoch directly.
+ */
+export const STREAM = {
+  /** Which samples form each batch (samplers; one sub-stream per epoch). */
+  batches: 1 * TWO_POW_32,
+  /** The in-memory IDX sources' crop and flip (one sub-stream per epoch and batch). */
+  idxAugment: 2 * TWO_POW_32,
+  /** libtorch's global generator (dropout) on ranks > 0 (one sub-stream per rank). */
+  rank: 3 * TWO_POW_32,
+  /** The MI probe's stratified folds. */
+  folds: 4 * TWO_POW_32,
+  /** The report's subsamples, t-SNE initialisation, PCA test directions and example queries. */
+  report: 5 * TWO_POW_32,
+} as const;
+
 /** The per-sample augmentation stream the loaders use: one per (seed, epoch, batch, position). */
 export function sampleRng(seed: number, epoch: number, batchIndex: number, position: number): Rng {
-  return new Rng(seed).fork(epoch).fork(batchIndex).fork(position);
+  return rngFor(seed, epoch, batchIndex, position);
 }
