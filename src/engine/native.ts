@@ -121,7 +121,6 @@ function addonPath(): string {
 const require = createRequire(import.meta.url);
 /** Untyped call surface for the uniform ops (one tensor in, one out); typed wrappers live in tensor.ts. */
 export const native = require(addonPath()) as NativeBinding;
-// eslint-disable-next-line @typescript-eslint/ban-types
 export type NativeFn = (...args: unknown[]) => unknown;
 export function op(name: string): NativeFn {
   const f = native[name];
