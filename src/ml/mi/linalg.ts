@@ -61,14 +61,14 @@ function orthonormalizeColumns(m: Float64Array, rows: number, cols: number): voi
       for (let i = 0; i < j; i++) {
         let dot = 0;
         for (let r = 0; r < rows; r++) dot += m[r * cols + i]! * m[r * cols + j]!;
-        for (let r = 0; r < rows; r++) m[r * cols + j] -= dot * m[r * cols + i]!;
+        for (let r = 0; r < rows; r++) m[r * cols + j]! -= dot * m[r * cols + i]!;
       }
       let norm = 0;
       for (let r = 0; r < rows; r++) norm += m[r * cols + j]! ** 2;
       norm = Math.sqrt(norm);
       // A collapsed column (rank-deficient matrix) is replaced by a unit vector e_j, re-orthogonalised next pass.
       if (norm < 1e-300) { for (let r = 0; r < rows; r++) m[r * cols + j] = r === j % rows ? 1 : 0; continue; }
-      for (let r = 0; r < rows; r++) m[r * cols + j] /= norm;
+      for (let r = 0; r < rows; r++) m[r * cols + j]! /= norm;
     }
   }
 }
