@@ -7,7 +7,7 @@ import { embedProgress } from '../ml/train/progress.js';
 import { resolveConfig, toOverrides } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
-import { formatRecallTable } from './train.js';
+import { formatRecallTable } from '../ml/eval/format.js';
 import { recallKsWarning } from '../ml/train/trainer.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';

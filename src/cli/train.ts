@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { resolveConfig, loadConfigFile, PRESETS, PRESET_WEIGHTS } from '../ml/train/config.js';
 import { configKeysHelp } from '../ml/train/config-keys.js';
 import { openDatasets } from '../ml/train/datasets.js';
-import { Trainer, NonFiniteLossError, checkDevice, type EvalMetrics } from '../ml/train/trainer.js';
+import { Trainer, NonFiniteLossError, checkDevice } from '../ml/train/trainer.js';
+import { formatRecallTable } from '../ml/eval/format.js';
 import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
@@ -30,14 +31,6 @@ ${LAUNCH_HELP}
 keys (key = default   (accepted values), then what it does):
 ${configKeysHelp()}
 `;
-
-export function formatRecallTable(m: EvalMetrics): string {
-  const ks = Object.keys(m.recall.cosine);
-  const head = ['metric', ...ks.map((k) => `R@${k}`)];
-  const rows = [head, ['cosine', ...ks.map((k) => m.recall.cosine[k]!.toFixed(2))], ['euclidean', ...ks.map((k) => (m.recall.l2[k] ?? NaN).toFixed(2))]];
-  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
-}
 
 export const command = {
   summary: 'train a model (default: Fashion-MNIST)',

@@ -145,7 +145,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     loaded = loadEmbedder(checkpointFile);
   } catch (e) {
     const msg = (e as Error).message;
-    throw new Error(msg.includes(checkpointFile) ? msg : `${checkpointFile}: ${msg}`);
+    throw new Error(msg.includes(checkpointFile) ? msg : `${checkpointFile}: ${msg}`, { cause: e });
   }
   const { model, config, epoch } = loaded;
   const tensors: Array<Tensor | null> = [];

@@ -23,6 +23,7 @@ export async function loadLanceDb(): Promise<LanceModule> {
     throw new Error(
       `--index lancedb needs the npm package @lancedb/lancedb 0.31.0 and its native binary for ${process.platform}-${process.arch} ` +
       `(npm install --save-exact @lancedb/lancedb@0.31.0): ${(e as Error).message}`,
+      { cause: e },
     );
   }
 }

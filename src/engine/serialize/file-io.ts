@@ -17,7 +17,7 @@ function allocate(size: number, path: string): Uint8Array {
     // Uint8Arrays built elsewhere (Buffer has a different prototype).
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (err) {
-    throw new Error(`${path}: cannot allocate ${size} bytes: ${(err as Error).message}`);
+    throw new Error(`${path}: cannot allocate ${size} bytes: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -113,7 +113,7 @@ export function resizeBilinear(img: FloatImage | RawImage, outWidth: number, out
       for (let t = 0; t < n; t++) {
         const w = vW[k + t]!;
         const tmpRow = tmpPlane + (y0 + t) * outWidth;
-        for (let xx = 0; xx < outWidth; xx++) out[outRow + xx] += w * tmp[tmpRow + xx]!;
+        for (let xx = 0; xx < outWidth; xx++) out[outRow + xx]! += w * tmp[tmpRow + xx]!;
       }
     }
   }

@@ -56,7 +56,7 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
     try {
       head = gunzipSync(raw.subarray(0, Math.min(raw.length, n)), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: n * 1100 });
     } catch (e) {
-      throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
+      throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`, { cause: e });
     }
     announced = announcedSize(head);
     if (announced !== null || n >= raw.length) break;
@@ -68,9 +68,9 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new Error(announced !== null && announced <= MAX_IDX_BYTES
         ? `${file}: decompresses to more than the ${announced} bytes its IDX header announces`
-        : `${file}: decompresses to more than ${MAX_IDX_BYTES} bytes`);
+        : `${file}: decompresses to more than ${MAX_IDX_BYTES} bytes`, { cause: e });
     }
-    throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`);
+    throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -79,7 +79,7 @@ function readMaybeGzipped(file: string): Buffer {
   try {
     raw = readFileSync(file);
   } catch (e) {
-    throw new Error(`${file}: cannot read IDX file: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read IDX file: ${(e as Error).message}`, { cause: e });
   }
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) raw = gunzipBounded(file, raw);
   return raw;

@@ -57,7 +57,7 @@ export async function runJob(pipeline: Pipeline, job: Job): Promise<JobResult> {
       try {
         decoded = await pipeline.decode(bytes);
       } catch (e) {
-        throw new Error(`${job.path}: cannot decode image: ${(e as Error).message}`);
+        throw new Error(`${job.path}: cannot decode image: ${(e as Error).message}`, { cause: e });
       }
     }
     let img;
@@ -65,7 +65,7 @@ export async function runJob(pipeline: Pipeline, job: Job): Promise<JobResult> {
       const slot = job.slot ? new Float32Array(job.slot.buffer, job.slot.offset * 4, job.slot.length) : undefined;
       img = pipeline.finish(decoded, Rng.fromState(job.rng), slot);
     } catch (e) {
-      throw new Error(`${job.path}: transform failed: ${(e as Error).message}`);
+      throw new Error(`${job.path}: transform failed: ${(e as Error).message}`, { cause: e });
     }
     const inSlot = job.slot !== undefined && img.data.buffer === job.slot.buffer;
     // Transferable only as a whole buffer: make sure the view owns all of it.

@@ -35,7 +35,7 @@ function parseListFile(file: string): RawEntry[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`${file}: cannot read list file: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read list file: ${(e as Error).message}`, { cause: e });
   }
   const dir = path.dirname(path.resolve(file));
   const out: RawEntry[] = [];
@@ -128,7 +128,7 @@ function entriesOf(dir: string, warn: (message: string) => void, what: string): 
   try {
     raw = readdirSync(dir, { encoding: 'buffer' });
   } catch (e) {
-    throw new Error(`${dir}: cannot list ${what}: ${(e as Error).message}`);
+    throw new Error(`${dir}: cannot list ${what}: ${(e as Error).message}`, { cause: e });
   }
   const out: Entry[] = [];
   for (const r of raw) {
@@ -138,7 +138,7 @@ function entriesOf(dir: string, warn: (message: string) => void, what: string): 
       continue;
     }
     const p = path.join(dir, name);
-    let folder = false;
+    let folder: boolean;
     try {
       folder = statSync(p).isDirectory();
     } catch {
@@ -155,7 +155,7 @@ function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen:
   try {
     real = realpathSync(dir);
   } catch (e) {
-    throw new Error(`${dir}: cannot list folder: ${(e as Error).message}`);
+    throw new Error(`${dir}: cannot list folder: ${(e as Error).message}`, { cause: e });
   }
   if (seen.has(real)) return;
   seen.add(real);

@@ -295,7 +295,7 @@ export function parseMat(bytes: Uint8Array, where = '<buffer>'): Map<string, Mat
       try {
         inflated = inflateSync(bytes.subarray(t.data, t.data + t.nbytes));
       } catch (e) {
-        throw new Error(`${where}: offset ${off}: corrupt compressed variable: ${(e as Error).message}`);
+        throw new Error(`${where}: offset ${off}: corrupt compressed variable: ${(e as Error).message}`, { cause: e });
       }
       const inner = new Block(inflated, le, `${where} (variable compressed at offset ${off})`);
       const it = inner.expectTag(0, inflated.length, 'a matrix inside the compressed element', [MI.MATRIX]);
@@ -318,7 +318,7 @@ export function readMat(file: string): Map<string, MatValue> {
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    throw new Error(`${file}: cannot read MAT-file: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read MAT-file: ${(e as Error).message}`, { cause: e });
   }
   return parseMat(bytes, file);
 }

@@ -159,12 +159,12 @@ export class Pipeline {
     try {
       decoded = await this.decode(bytes);
     } catch (e) {
-      throw new Error(`${name}: cannot decode image: ${(e as Error).message}`);
+      throw new Error(`${name}: cannot decode image: ${(e as Error).message}`, { cause: e });
     }
     try {
       return this.finish(decoded, rng);
     } catch (e) {
-      throw new Error(`${name}: transform failed: ${(e as Error).message}`);
+      throw new Error(`${name}: transform failed: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -112,7 +112,6 @@ function lloyd(xc: Tensor, xSq: Tensor, init: Tensor, maxIter: number, tolAbs: n
   const n = xc.shape[0]!;
   const k = init.shape[0]!;
   let centroids = init;
-  let prev: Int32Array | null = null;
   let iterations = 0;
   let converged = false;
   let assign = assignStep(xc, xSq, centroids, rows);
@@ -123,7 +122,7 @@ function lloyd(xc: Tensor, xSq: Tensor, init: Tensor, maxIter: number, tolAbs: n
       const shift = tidy(() => next.sub(centroids).square().sum().item());
       centroids.dispose();
       centroids = next;
-      prev = assign.labels;
+      const prev = assign.labels;
       assign = assignStep(xc, xSq, centroids, rows);
       if (sameLabels(prev, assign.labels) || shift <= tolAbs) { converged = true; break; }
     }

@@ -55,7 +55,7 @@ function splitCheckpoint({ tensors, metadata }: { tensors: Map<string, Tensor>; 
       state = JSON.parse(metadata[META_KEY]) as CheckpointState;
     } catch (e) {
       dispose(parts);
-      throw new Error(`checkpoint ${path}: corrupt trainer state: ${(e as Error).message}`);
+      throw new Error(`checkpoint ${path}: corrupt trainer state: ${(e as Error).message}`, { cause: e });
     }
   }
   return { parts, state };

@@ -293,7 +293,7 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   try {
     v = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new Error(`${path}: cannot parse config: ${(e as Error).message}`);
+    throw new Error(`${path}: cannot parse config: ${(e as Error).message}`, { cause: e });
   }
   if (!isObject(v)) throw new Error(`${path}: config must be an object at the top level`);
   return v;
@@ -314,7 +314,7 @@ export function resolveConfig(o: { preset?: string; file?: string; overrides?: s
   try {
     validate(cfg);
   } catch (e) {
-    throw new Error(`${originOf((e as Error).message, o.overrides ?? [], o.file, fileCfg, presetName)}: ${(e as Error).message}`);
+    throw new Error(`${originOf((e as Error).message, o.overrides ?? [], o.file, fileCfg, presetName)}: ${(e as Error).message}`, { cause: e });
   }
   return cfg;
 }

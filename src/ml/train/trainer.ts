@@ -372,7 +372,7 @@ export class Trainer {
     this.loss.module?.train();
     const batches = this.sampler.epoch(epoch);
     const bar = this.isMain && this.deps.progress !== false ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
-    let images = 0, lossSum = 0, computeMs = 0;
+    let images = 0, lossSum = 0;
     const bound = new PceBoundAccumulator();
     this.#commSeconds = 0;
     const t0 = performance.now();
@@ -389,7 +389,6 @@ export class Trainer {
     for (let i = 0; i < batches.length; i++) {
       const b = await next;
       if (i + 1 < batches.length) next = load(i + 1);
-      const c0 = performance.now();
       const { loss, lr } = tidy(() => {
         const x = tensor(b.images, { shape: b.shape });
         b.release?.();
@@ -424,7 +423,6 @@ export class Trainer {
           + `training stopped. The last good checkpoint is ${existsSync(this.checkpointPath) ? this.checkpointPath : '(none yet)'}; `
           + 'try a lower optim.lr.');
       }
-      computeMs += performance.now() - c0;
       this.#step++;
       images += b.labels.length;
       lossSum += loss;

@@ -148,7 +148,7 @@ test('all-equal embeddings give finite values and gradients for every loss', () 
       const x = input(l, row.expand(6, D).contiguous()).clone().requiresGrad_(true);
       const v = run(l, x, labelsOf([0, 0, 1, 1, 2, 2]));
       assert.ok(Number.isFinite(v.item()), `${name}: value`);
-      const [g] = grad(v, [x], { allowUnused: true });
+      const [g] = grad(v, [x], { allowUnused: true }) as [Tensor | null];
       assert.ok(g === null || g.dataNumbers().every(Number.isFinite), `${name}: gradient`);
     });
     l.dispose();

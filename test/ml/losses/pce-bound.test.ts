@@ -152,7 +152,7 @@ test("softMean 'head': p is the classifier's detached softmax; the head gets no 
     const zs = z.tolist() as M, ws = weight.tolist() as M, bs = bias.tolist() as number[];
     const p = zs.map((zi) => softmaxRow(ws.map((w, c) => dot(w, zi) + bs[c]!)));
     assertClose(v.item(), pce(zs, cls, 4, p, 1.3), 'value', 1e-12);
-    const [gz, gw, gb] = grad(v, [z, weight, bias], { allowUnused: true }) as (Tensor | null)[];
+    const [gz, gw, gb] = grad(v, [z, weight, bias], { allowUnused: true }) as [Tensor | null, Tensor | null, Tensor | null];
     assert.ok(gz !== null && gz.isfinite().all().item(), 'the features get a gradient');
     for (const [name, gr] of [['weight', gw], ['bias', gb]] as const) assert.ok(gr === null || gr.abs().max().item() === 0, `${name}: no gradient`);
   });

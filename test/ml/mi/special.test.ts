@@ -35,7 +35,7 @@ test('symmetric eigen-decomposition (engine eigh): A V = V diag(values), V ortho
   const n = 7;
   const b = Array.from({ length: n * n }, () => gauss(r));
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let t = 0; t < n; t++) a[i * n + j] += b[i * n + t]! * b[j * n + t]!;
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let t = 0; t < n; t++) a[i * n + j]! += b[i * n + t]! * b[j * n + t]!;
   const { values, vectors } = symmetricEigen(a, n);
   for (let i = 1; i < n; i++) assert.ok(values[i - 1]! >= values[i]!);
   for (let c = 0; c < n; c++) {

@@ -39,7 +39,7 @@ export function readLines(file: string): Array<{ text: string; line: number }> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`${file}: cannot read annotation file: ${(e as Error).message}`);
+    throw new Error(`${file}: cannot read annotation file: ${(e as Error).message}`, { cause: e });
   }
   return text.split(/\r?\n/).map((t, i) => ({ text: t.trim(), line: i + 1 })).filter((l) => l.text !== '');
 }

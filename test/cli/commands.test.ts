@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSyntheticIdx } from './helpers.js';
+import { writeSyntheticIdx } from '../ml/train/helpers.js';
 
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const root = mkdtempSync(path.join(tmpdir(), 'dml-cli-'));
 const data = path.join(root, 'data');
 writeSyntheticIdx(data, 16, 6, 12);
@@ -142,8 +142,8 @@ test('bad arguments are named', () => {
 });
 
 test('model.pretrained must cover the backbone: torchvision names load, other keys are refused', { timeout: 120_000 }, async () => {
-  const { saveTensors } = await import('../../../src/engine/index.js');
-  const { ResNetEmbedder } = await import('../../../src/ml/models/resnet.js');
+  const { saveTensors } = await import('../../src/engine/index.js');
+  const { ResNetEmbedder } = await import('../../src/ml/models/resnet.js');
   const m = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3, inChannels: 1, smallInput: true });
   const sd = m.stateDict();
   // torchvision's layout: the backbone plus its own classifier fc.*, none of our head.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const exitModule = fileURLToPath(new URL('../../../src/cli/exit.js', import.meta.url));
+const exitModule = fileURLToPath(new URL('../../src/cli/exit.js', import.meta.url));
 const run = (command: string) => spawnSync(process.execPath, ['--input-type=module', '-e',
   `const { runToExit } = await import(${JSON.stringify(exitModule)}); runToExit('demo', ${command});`], { encoding: 'utf8' });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { command, parseServeArgs } from '../../src/cli/serve.js';
-import { makeFixture, removeFixture, fetchJson } from './helpers.js';
+import { makeFixture, removeFixture, fetchJson } from '../server/helpers.js';
 
 test('parseServeArgs maps flags to server options', () => {
   const o = parseServeArgs(['--checkpoint', 'c.safetensors', '--gallery', 'g.txt', '--port', '0', '--index', 'lancedb', '--index-cache', 'db',
