@@ -31,22 +31,33 @@ const { values } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
   },
 });
-const nImages = Number(values.images), workers = Number(values.workers), batch = Number(values.batch), rounds = Number(values.rounds);
-if (!(Number.isInteger(rounds) && rounds >= 1)) throw new RangeError(`--rounds must be a positive integer, got ${values.rounds}`);
+const nImages = Number(values.images),
+  workers = Number(values.workers),
+  batch = Number(values.batch),
+  rounds = Number(values.rounds);
+if (!(Number.isInteger(rounds) && rounds >= 1))
+  throw new RangeError(`--rounds must be a positive integer, got ${values.rounds}`);
 
 /** A photo-like 500×375 image: gradients, a blob and noise, so JPEG decoding costs what it does on real photos. */
 function photo(seed: number): Buffer {
-  const W = 500, H = 375, rng = new Rng(seed);
+  const W = 500,
+    H = 375,
+    rng = new Rng(seed);
   const noise = Float32Array.from({ length: 4096 }, () => rng.normal(0, 12));
   const px = Buffer.alloc(W * H * 3);
-  const cx = rng.uniform(0, W), cy = rng.uniform(0, H), r = rng.uniform(60, 160);
+  const cx = rng.uniform(0, W),
+    cy = rng.uniform(0, H),
+    r = rng.uniform(60, 160);
   const tint = [rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)];
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const inBlob = (x - cx) ** 2 + (y - cy) ** 2 < r * r;
       for (let c = 0; c < 3; c++) {
-        const base = inBlob ? tint[c]! : (255 * (c === 0 ? x / W : c === 1 ? y / H : (x + y) / (W + H)));
-        px[(y * W + x) * 3 + c] = Math.max(0, Math.min(255, base + noise[(x * 7 + y * 13 + c * 101 + rng.nextUint32()) & 4095]!));
+        const base = inBlob ? tint[c]! : 255 * (c === 0 ? x / W : c === 1 ? y / H : (x + y) / (W + H));
+        px[(y * W + x) * 3 + c] = Math.max(
+          0,
+          Math.min(255, base + noise[(x * 7 + y * 13 + c * 101 + rng.nextUint32()) & 4095]!),
+        );
       }
     }
   }
@@ -56,11 +67,15 @@ function photo(seed: number): Buffer {
 async function makeImages(dir: string): Promise<Sample[]> {
   const samples: Sample[] = [];
   for (let i = 0; i < nImages; i += 16) {
-    await Promise.all(Array.from({ length: Math.min(16, nImages - i) }, async (_, k) => {
-      const file = path.join(dir, `${String(i + k).padStart(5, '0')}.jpg`);
-      await sharp(photo(i + k), { raw: { width: 500, height: 375, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
-      samples.push({ path: file, label: (i + k) % 10 });
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(16, nImages - i) }, async (_, k) => {
+        const file = path.join(dir, `${String(i + k).padStart(5, '0')}.jpg`);
+        await sharp(photo(i + k), { raw: { width: 500, height: 375, channels: 3 } })
+          .jpeg({ quality: 90 })
+          .toFile(file);
+        samples.push({ path: file, label: (i + k) % 10 });
+      }),
+    );
   }
   return samples.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
@@ -83,7 +98,8 @@ async function loaderRate(samples: Sample[], pipeline: Pipeline, cache: 'none' |
   for (let s = 0; s < order.length; s += batch) plan.push(order.slice(s, s + batch));
   try {
     for await (const b of loader.iterate(plan, 0)) b.release?.(); // warm-up epoch: worker start, JIT, page cache, and the decoded cache when on
-    const c0 = cpuSeconds(), t0 = performance.now();
+    const c0 = cpuSeconds(),
+      t0 = performance.now();
     let n = 0;
     for await (const b of loader.iterate(plan, 1)) {
       n += b.shape[0];
@@ -99,7 +115,8 @@ async function sequentialRate(samples: Sample[], pipeline: Pipeline, seconds = 3
   const rng = new Rng(0);
   for (let i = 0; i < 20; i++) await pipeline.apply(samples[i % samples.length]!, rng);
   let n = 0;
-  const c0 = cpuSeconds(), t0 = performance.now();
+  const c0 = cpuSeconds(),
+    t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
     await pipeline.apply(samples[n % samples.length]!, rng);
     n++;
@@ -107,15 +124,24 @@ async function sequentialRate(samples: Sample[], pipeline: Pipeline, seconds = 3
   return { images_per_s: n / ((performance.now() - t0) / 1000), cpu_ms_per_image: (1000 * (cpuSeconds() - c0)) / n };
 }
 
-type OurKey = 'train_loader' | 'test_loader' | 'train_loader_cached' | 'test_loader_cached' | 'train_sequential' | 'test_sequential' | 'cars_train_sequential';
+type OurKey =
+  | 'train_loader'
+  | 'test_loader'
+  | 'train_loader_cached'
+  | 'test_loader_cached'
+  | 'train_sequential'
+  | 'test_sequential'
+  | 'cars_train_sequential';
 
 /** Row by row, the round with more images/s. */
 function best<K extends string>(prev: Record<K, Rate> | null, next: Record<K, Rate>): Record<K, Rate> {
   if (!prev) return next;
   const out = { ...prev };
   for (const k of Object.keys(next) as K[]) {
-    const p = prev[k], n = next[k];
-    if (typeof n === 'object' && n !== null && 'images_per_s' in n && (!p || n.images_per_s > p.images_per_s)) out[k] = n;
+    const p = prev[k],
+      n = next[k];
+    if (typeof n === 'object' && n !== null && 'images_per_s' in n && (!p || n.images_per_s > p.images_per_s))
+      out[k] = n;
   }
   return out;
 }
@@ -137,7 +163,11 @@ try {
     cars_train_sequential: await sequentialRate(samples, cars),
   });
   const measureTheirs = (): Record<string, Rate> | string => {
-    const py = spawnSync(values.python!, [path.join(repo, 'bench/data_torchvision.py'), dir, '--workers', String(workers), '--batch', String(batch)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const py = spawnSync(
+      values.python!,
+      [path.join(repo, 'bench/data_torchvision.py'), dir, '--workers', String(workers), '--batch', String(batch)],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
     if (py.error || py.status !== 0) return `python failed: ${py.error?.message ?? py.stderr.trim().split('\n').pop()}`;
     const res = JSON.parse(py.stdout.trim().split('\n').pop()!) as Record<string, Rate> & { skipped?: string };
     return res.skipped ?? res;
@@ -153,8 +183,12 @@ try {
     else theirs = best(theirs, t);
   }
   if (!ours) throw new Error('no rounds ran');
-  console.log(`${nImages} JPEGs 500x375, reference CUB transforms, batch ${batch}, ${workers} workers (loader rows) / one image at a time (sequential rows), best of ${rounds} alternating rounds`);
-  console.log('img/s is wall-clock (depends on how busy the machine is); CPU ms/img counts every thread and worker process');
+  console.log(
+    `${nImages} JPEGs 500x375, reference CUB transforms, batch ${batch}, ${workers} workers (loader rows) / one image at a time (sequential rows), best of ${rounds} alternating rounds`,
+  );
+  console.log(
+    'img/s is wall-clock (depends on how busy the machine is); CPU ms/img counts every thread and worker process',
+  );
   const rows: Array<[string, OurKey, string]> = [
     ['train loader (Resize 256, ColorJitter, RandomResizedCrop 224, flip)', 'train_loader', 'train_loader'],
     ['test loader (Resize 256, CenterCrop 224)', 'test_loader', 'test_loader'],
@@ -164,10 +198,17 @@ try {
     ['test, sequential', 'test_sequential', 'test_sequential'],
     ['Cars train transform (with hue jitter), sequential', 'cars_train_sequential', 'cars_train_sequential'],
   ];
-  const f = (r: Rate): string => `${r.images_per_s.toFixed(1).padStart(7)} img/s ${r.cpu_ms_per_image.toFixed(1).padStart(6)} CPU ms/img`;
+  const f = (r: Rate): string =>
+    `${r.images_per_s.toFixed(1).padStart(7)} img/s ${r.cpu_ms_per_image.toFixed(1).padStart(6)} CPU ms/img`;
   for (const [name, key, theirKey] of rows) {
-    const a = ours[key], b = theirs?.[theirKey];
-    console.log(`${name.padEnd(70)} dml-ts ${f(a)}` + (b ? `   torchvision ${f(b)}   speed ratio ${(a.images_per_s / b.images_per_s).toFixed(2)}, CPU-efficiency ratio ${(b.cpu_ms_per_image / a.cpu_ms_per_image).toFixed(2)}` : ''));
+    const a = ours[key],
+      b = theirs?.[theirKey];
+    console.log(
+      `${name.padEnd(70)} dml-ts ${f(a)}` +
+        (b
+          ? `   torchvision ${f(b)}   speed ratio ${(a.images_per_s / b.images_per_s).toFixed(2)}, CPU-efficiency ratio ${(b.cpu_ms_per_image / a.cpu_ms_per_image).toFixed(2)}`
+          : ''),
+    );
   }
   if (!theirs) console.log(`torchvision comparison skipped (${skipped})`);
 } finally {

@@ -10,14 +10,30 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  nn, optim, tensor, randn, randint, tidy, liveTensors, setNumThreads, getNumThreads, manualSeed, buildInfo, Generator, type Tensor,
+  nn,
+  optim,
+  tensor,
+  randn,
+  randint,
+  tidy,
+  liveTensors,
+  setNumThreads,
+  getNumThreads,
+  manualSeed,
+  buildInfo,
+  Generator,
+  type Tensor,
 } from '../src/engine/index.js';
 import { ViTEmbedder } from '../src/ml/models/vit.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const { values } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, scale: { type: 'string', default: '1' }, python: { type: 'string', default: '/usr/bin/python3' } },
+  options: {
+    threads: { type: 'string', default: '2' },
+    scale: { type: 'string', default: '1' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
 });
 const threads = Number(values.threads);
 const scale = Number(values.scale);
@@ -27,7 +43,10 @@ const F = nn.functional;
 // ---- models ----
 
 export class BasicBlock extends nn.Module {
-  readonly conv1: nn.Conv2d; readonly bn1: nn.BatchNorm2d; readonly conv2: nn.Conv2d; readonly bn2: nn.BatchNorm2d;
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.BatchNorm2d;
+  readonly conv2: nn.Conv2d;
+  readonly bn2: nn.BatchNorm2d;
   readonly downsample: nn.Sequential | null;
   constructor(inp: number, out: number, stride: number) {
     super();
@@ -35,9 +54,13 @@ export class BasicBlock extends nn.Module {
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(out));
     this.conv2 = this.registerModule('conv2', new nn.Conv2d(out, out, 3, { padding: 1, bias: false }));
     this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(out));
-    this.downsample = stride !== 1 || inp !== out
-      ? this.registerModule('downsample', new nn.Sequential(new nn.Conv2d(inp, out, 1, { stride, bias: false }), new nn.BatchNorm2d(out)))
-      : null;
+    this.downsample =
+      stride !== 1 || inp !== out
+        ? this.registerModule(
+            'downsample',
+            new nn.Sequential(new nn.Conv2d(inp, out, 1, { stride, bias: false }), new nn.BatchNorm2d(out)),
+          )
+        : null;
   }
   forward(x: Tensor): Tensor {
     const y = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()));
@@ -47,8 +70,13 @@ export class BasicBlock extends nn.Module {
 }
 
 export class Bottleneck extends nn.Module {
-  readonly conv1: nn.Conv2d; readonly bn1: nn.BatchNorm2d; readonly conv2: nn.Conv2d; readonly bn2: nn.BatchNorm2d;
-  readonly conv3: nn.Conv2d; readonly bn3: nn.BatchNorm2d; readonly downsample: nn.Sequential | null;
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.BatchNorm2d;
+  readonly conv2: nn.Conv2d;
+  readonly bn2: nn.BatchNorm2d;
+  readonly conv3: nn.Conv2d;
+  readonly bn3: nn.BatchNorm2d;
+  readonly downsample: nn.Sequential | null;
   constructor(inp: number, width: number, stride: number) {
     super();
     const out = width * 4;
@@ -59,9 +87,13 @@ export class Bottleneck extends nn.Module {
     this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(width));
     this.conv3 = this.registerModule('conv3', new nn.Conv2d(width, out, 1, { bias: false }));
     this.bn3 = this.registerModule('bn3', new nn.BatchNorm2d(out));
-    this.downsample = stride !== 1 || inp !== out
-      ? this.registerModule('downsample', new nn.Sequential(new nn.Conv2d(inp, out, 1, { stride, bias: false }), new nn.BatchNorm2d(out)))
-      : null;
+    this.downsample =
+      stride !== 1 || inp !== out
+        ? this.registerModule(
+            'downsample',
+            new nn.Sequential(new nn.Conv2d(inp, out, 1, { stride, bias: false }), new nn.BatchNorm2d(out)),
+          )
+        : null;
   }
   forward(x: Tensor): Tensor {
     let y = this.bn1.forward(this.conv1.forward(x)).relu();
@@ -79,10 +111,21 @@ export class ResNet extends nn.Module {
   readonly fc: nn.Linear;
   constructor(kind: 'basic' | 'bottleneck', blocks: number[], inChannels: number, classes: number, small: boolean) {
     super();
-    this.stem = this.registerModule('stem', small
-      ? new nn.Sequential(new nn.Conv2d(inChannels, 64, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(64), new nn.ReLU())
-      : new nn.Sequential(new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false }), new nn.BatchNorm2d(64), new nn.ReLU(),
-        new nn.MaxPool2d(3, { stride: 2, padding: 1 })));
+    this.stem = this.registerModule(
+      'stem',
+      small
+        ? new nn.Sequential(
+            new nn.Conv2d(inChannels, 64, 3, { padding: 1, bias: false }),
+            new nn.BatchNorm2d(64),
+            new nn.ReLU(),
+          )
+        : new nn.Sequential(
+            new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false }),
+            new nn.BatchNorm2d(64),
+            new nn.ReLU(),
+            new nn.MaxPool2d(3, { stride: 2, padding: 1 }),
+          ),
+    );
     const expansion = kind === 'basic' ? 1 : 4;
     let inp = 64;
     this.layers = blocks.map((count, li) => {
@@ -104,14 +147,26 @@ export class ResNet extends nn.Module {
   }
 }
 
-export const smallCnn = (): nn.Sequential => new nn.Sequential(
-  new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.BatchNorm2d(16), new nn.ReLU(), new nn.MaxPool2d(2),
-  new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.BatchNorm2d(32), new nn.ReLU(), new nn.MaxPool2d(2),
-  new nn.Flatten(), new nn.Linear(32 * 7 * 7, 10));
+export const smallCnn = (): nn.Sequential =>
+  new nn.Sequential(
+    new nn.Conv2d(1, 16, 3, { padding: 1 }),
+    new nn.BatchNorm2d(16),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(16, 32, 3, { padding: 1 }),
+    new nn.BatchNorm2d(32),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    new nn.Linear(32 * 7 * 7, 10),
+  );
 
 /** ViT-S/16 as torchvision's VisionTransformer at that size (the embedder's classifier as its head). */
 class VitSmall extends nn.Module {
-  readonly vit = this.registerModule('vit', new ViTEmbedder({ arch: 'vit_small_patch16', numClasses: 1000, imageSize: 224 }));
+  readonly vit = this.registerModule(
+    'vit',
+    new ViTEmbedder({ arch: 'vit_small_patch16', numClasses: 1000, imageSize: 224 }),
+  );
   forward(x: Tensor): Tensor {
     const o = this.vit.forward(x);
     o.features.dispose();
@@ -125,16 +180,20 @@ export function makeStep(model: nn.Module, x: Tensor, y: Tensor): { step: () => 
   const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   model.train();
   return {
-    step: () => tidy(() => {
-      // The forward pass gets its own scope: only the loss leaves it, so the activations are held
-      // by autograd alone and freed during backward, as in PyTorch (not at the end of the step).
-      const loss = tidy(() => F.crossEntropy(model.forward(x), y));
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-      return loss.item();
-    }),
-    dispose: () => { opt.dispose(); model.dispose(); },
+    step: () =>
+      tidy(() => {
+        // The forward pass gets its own scope: only the loss leaves it, so the activations are held
+        // by autograd alone and freed during backward, as in PyTorch (not at the end of the step).
+        const loss = tidy(() => F.crossEntropy(model.forward(x), y));
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        return loss.item();
+      }),
+    dispose: () => {
+      opt.dispose();
+      model.dispose();
+    },
   };
 }
 
@@ -153,7 +212,8 @@ function timeSteps(model: nn.Module, x: Tensor, y: Tensor, warmup: number, steps
 }
 
 function addOverhead(iters: number): number {
-  const a = tensor(new Float32Array([1])), b = tensor(new Float32Array([2]));
+  const a = tensor(new Float32Array([1])),
+    b = tensor(new Float32Array([2]));
   let best = Infinity;
   for (let rep = 0; rep < 3; rep++) {
     const t = performance.now();
@@ -163,15 +223,26 @@ function addOverhead(iters: number): number {
     }
     best = Math.min(best, ((performance.now() - t) / iters) * 1e3);
   }
-  a.dispose(); b.dispose();
+  a.dispose();
+  b.dispose();
   return best;
 }
 
 const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
 interface Results {
-  add_us: number; cnn_ms: number; cnn_cpu_ms: number; resnet18_ms: number; resnet18_cpu_ms: number;
-  resnet50_ms: number; resnet50_cpu_ms: number; resnet50_cl_ms: number; vits_ms: number; vits_cpu_ms: number; rss_mb_100: number; rss_mb_1000: number;
+  add_us: number;
+  cnn_ms: number;
+  cnn_cpu_ms: number;
+  resnet18_ms: number;
+  resnet18_cpu_ms: number;
+  resnet50_ms: number;
+  resnet50_cpu_ms: number;
+  resnet50_cl_ms: number;
+  vits_ms: number;
+  vits_cpu_ms: number;
+  rss_mb_100: number;
+  rss_mb_1000: number;
 }
 
 function runTs(): Results & { liveAfter: number; liveBefore: number } {
@@ -184,7 +255,8 @@ function runTs(): Results & { liveAfter: number; liveBefore: number } {
 
   // Memory first, so the resident size reflects small-CNN training and not the ResNets' peaks
   // (the allocator keeps freed memory for reuse).
-  let x = randn([32, 1, 28, 28], { generator: g }), y = randint(0, 10, [32], { generator: g });
+  let x = randn([32, 1, 28, 28], { generator: g }),
+    y = randint(0, 10, [32], { generator: g });
   const s = makeStep(smallCnn(), x, y);
   let rss_mb_100 = NaN;
   for (let i = 1; i <= n(1000); i++) {
@@ -192,47 +264,89 @@ function runTs(): Results & { liveAfter: number; liveBefore: number } {
     if (i === n(100)) rss_mb_100 = rssMb();
   }
   const rss_mb_1000 = rssMb();
-  s.dispose(); x.dispose(); y.dispose();
+  s.dispose();
+  x.dispose();
+  y.dispose();
   log(`TS RSS ${rss_mb_100.toFixed(0)} → ${rss_mb_1000.toFixed(0)} MiB`);
 
-  x = randn([32, 1, 28, 28], { generator: g }); y = randint(0, 10, [32], { generator: g });
+  x = randn([32, 1, 28, 28], { generator: g });
+  y = randint(0, 10, [32], { generator: g });
   const [cnn_ms, cnn_cpu_ms] = timeSteps(smallCnn(), x, y, n(10), n(100));
   log(`TS small CNN ${cnn_ms.toFixed(1)} ms`);
-  x.dispose(); y.dispose();
+  x.dispose();
+  y.dispose();
 
-  x = randn([128, 1, 28, 28], { generator: g }); y = randint(0, 10, [128], { generator: g });
+  x = randn([128, 1, 28, 28], { generator: g });
+  y = randint(0, 10, [128], { generator: g });
   const [resnet18_ms, resnet18_cpu_ms] = timeSteps(new ResNet('basic', [2, 2, 2, 2], 1, 10, true), x, y, 1, n(4));
   log(`TS ResNet-18 ${resnet18_ms.toFixed(0)} ms`);
-  x.dispose(); y.dispose();
+  x.dispose();
+  y.dispose();
 
-  x = randn([16, 3, 224, 224], { generator: g }); y = randint(0, 1000, [16], { generator: g });
-  const [resnet50_ms, resnet50_cpu_ms] = timeSteps(new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false), x, y, 1, n(3));
+  x = randn([16, 3, 224, 224], { generator: g });
+  y = randint(0, 1000, [16], { generator: g });
+  const [resnet50_ms, resnet50_cpu_ms] = timeSteps(
+    new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false),
+    x,
+    y,
+    1,
+    n(3),
+  );
   log(`TS ResNet-50 ${resnet50_ms.toFixed(0)} ms`);
   // Channels-last: weights and input in NHWC strides (torch.channels_last), the layout then carries through.
   const xcl = x.contiguous('channelsLast');
-  const [resnet50_cl_ms] = timeSteps(new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false).toMemoryFormat('channelsLast'), xcl, y, 1, n(3));
+  const [resnet50_cl_ms] = timeSteps(
+    new ResNet('bottleneck', [3, 4, 6, 3], 3, 1000, false).toMemoryFormat('channelsLast'),
+    xcl,
+    y,
+    1,
+    n(3),
+  );
   xcl.dispose();
   log(`TS ResNet-50 channels-last ${resnet50_cl_ms.toFixed(0)} ms`);
   const [vits_ms, vits_cpu_ms] = timeSteps(new VitSmall(), x, y, 1, n(3));
   log(`TS ViT-S/16 ${vits_ms.toFixed(0)} ms`);
-  x.dispose(); y.dispose();
+  x.dispose();
+  y.dispose();
 
   return {
-    add_us, cnn_ms, cnn_cpu_ms, resnet18_ms, resnet18_cpu_ms, resnet50_ms, resnet50_cpu_ms, resnet50_cl_ms, vits_ms, vits_cpu_ms, rss_mb_100, rss_mb_1000,
-    liveBefore, liveAfter: liveTensors(),
+    add_us,
+    cnn_ms,
+    cnn_cpu_ms,
+    resnet18_ms,
+    resnet18_cpu_ms,
+    resnet50_ms,
+    resnet50_cpu_ms,
+    resnet50_cl_ms,
+    vits_ms,
+    vits_cpu_ms,
+    rss_mb_100,
+    rss_mb_1000,
+    liveBefore,
+    liveAfter: liveTensors(),
   };
 }
 
 function runTorch(): Results & { threads: number; torch: string } {
   const script = path.join(repo, 'bench/engine_torch.py');
-  const r = spawnSync(values.python!, [script, String(threads), String(scale)], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(values.python!, [script, String(threads), String(scale)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`${script} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (!line) throw new Error(`${script} printed no JSON:\n${r.stdout}`);
   return JSON.parse(line) as Results & { threads: number; torch: string };
 }
 
-function log(s: string): void { process.stderr.write(`${s}\n`); }
+function log(s: string): void {
+  process.stderr.write(`${s}\n`);
+}
 
 function main(): void {
   const t0 = performance.now();
@@ -257,14 +371,24 @@ function main(): void {
     [`RSS after ${n(1000)} small-CNN steps (MiB)`, ts.rss_mb_1000, py.rss_mb_1000, 0],
   ];
   const info = buildInfo();
-  console.log(`engine benchmark: libtorch ${info.torchVersion} (TS, ${getNumThreads()} threads) vs PyTorch ${py.torch} (${py.threads} threads), scale ${scale}`);
+  console.log(
+    `engine benchmark: libtorch ${info.torchVersion} (TS, ${getNumThreads()} threads) vs PyTorch ${py.torch} (${py.threads} threads), scale ${scale}`,
+  );
   const w = Math.max(...rows.map((r) => r[0].length));
-  console.log(`${'measurement'.padEnd(w)}  ${'TS'.padStart(9)}  ${'PyTorch'.padStart(9)}  ${'TS/PyTorch'.padStart(10)}`);
+  console.log(
+    `${'measurement'.padEnd(w)}  ${'TS'.padStart(9)}  ${'PyTorch'.padStart(9)}  ${'TS/PyTorch'.padStart(10)}`,
+  );
   for (const [name, a, b, digits] of rows) {
-    console.log(`${name.padEnd(w)}  ${a.toFixed(digits).padStart(9)}  ${b.toFixed(digits).padStart(9)}  ${(a / b).toFixed(2).padStart(10)}`);
+    console.log(
+      `${name.padEnd(w)}  ${a.toFixed(digits).padStart(9)}  ${b.toFixed(digits).padStart(9)}  ${(a / b).toFixed(2).padStart(10)}`,
+    );
   }
-  console.log(`${'RSS growth between the two (%)'.padEnd(w)}  ${growth(ts).toFixed(1).padStart(9)}  ${growth(py).toFixed(1).padStart(9)}`);
-  console.log(`live tensors before/after the TS run: ${ts.liveBefore}/${ts.liveAfter}; total time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(
+    `${'RSS growth between the two (%)'.padEnd(w)}  ${growth(ts).toFixed(1).padStart(9)}  ${growth(py).toFixed(1).padStart(9)}`,
+  );
+  console.log(
+    `live tensors before/after the TS run: ${ts.liveBefore}/${ts.liveAfter}; total time ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
 }
 
 // Importable (the model classes) without running the benchmark.

@@ -45,13 +45,21 @@ const { values: flags } = parseArgs({
     worker: { type: 'string' },
   },
 });
-const n = Number(flags.n), d = Number(flags.d), classes = Number(flags.classes), threads = Number(flags.threads);
+const n = Number(flags.n),
+  d = Number(flags.d),
+  classes = Number(flags.classes),
+  threads = Number(flags.threads);
 const ks = flags.ks!.split(',').map(Number);
 const budget = Number(flags['budget-mb']) * 2 ** 20;
 const metric = flags.metric as RetrievalMetric;
 if (metric !== 'cosine' && metric !== 'l2') throw new Error(`--metric must be cosine or l2, got ${flags.metric}`);
 const rows = chunkRowsForBudget(n, 4, [metric], budget);
-const childEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+const childEnv = {
+  ...process.env,
+  OMP_NUM_THREADS: String(threads),
+  OPENBLAS_NUM_THREADS: String(threads),
+  MKL_NUM_THREADS: String(threads),
+};
 
 if (flags.worker !== undefined) worker(flags.worker);
 else main();
@@ -66,7 +74,9 @@ function worker(dir: string): void {
   for (let s = 0; s < n; s += block) {
     const r = Math.min(block, n - s);
     readSync(fd, new Uint8Array(buf.buffer, 0, r * d * 4), 0, r * d * 4, s * d * 4);
-    tidy(() => { x.narrow(0, s, r).copy_(tensor(buf.subarray(0, r * d), { shape: [r, d] })); });
+    tidy(() => {
+      x.narrow(0, s, r).copy_(tensor(buf.subarray(0, r * d), { shape: [r, d] }));
+    });
   }
   closeSync(fd);
   const labels = new BigInt64Array(n);
@@ -78,7 +88,12 @@ function worker(dir: string): void {
   const recall = recallAtK(x, labels, ks, { metric, memoryBudgetBytes: budget });
   const seconds = (performance.now() - t0) / 1000;
   const c1 = process.cpuUsage(c0);
-  const out: SideResult = { seconds, cpuSeconds: (c1.user + c1.system) / 1e6, recall, maxRssMB: process.resourceUsage().maxRSS / 1024 };
+  const out: SideResult = {
+    seconds,
+    cpuSeconds: (c1.user + c1.system) / 1e6,
+    recall,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
@@ -111,28 +126,63 @@ function main(): void {
 
     const info = buildInfo();
     console.log(`leave-one-out Recall@{${ks.join(',')}} by ${metric}, ${n} x ${d} float32, ${classes} classes`);
-    console.log(`libtorch ${info.torchVersion} (BLAS ${info.blas}), ${threads} threads (this process had ${getNumThreads()}), ` +
-      `budget ${flags['budget-mb']} MiB -> ${rows} queries per chunk, data ${(n * d * 4 / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `libtorch ${info.torchVersion} (BLAS ${info.blas}), ${threads} threads (this process had ${getNumThreads()}), ` +
+        `budget ${flags['budget-mb']} MiB -> ${rows} queries per chunk, data ${((n * d * 4) / 2 ** 20).toFixed(0)} MiB`,
+    );
     const self = fileURLToPath(import.meta.url);
-    const passArgs = ['--n', String(n), '--d', String(d), '--classes', String(classes), '--ks', ks.join(','), '--threads', String(threads),
-      '--budget-mb', flags['budget-mb']!, '--metric', metric];
-    const torchArgs = [pyScript, path.join(dir, 'x.f32'), path.join(dir, 'y.i64'), String(n), String(d), ks.join(','), String(threads), String(rows), metric];
-    const oursRuns: SideResult[] = [], torchRuns: SideResult[] = [];
+    const passArgs = [
+      '--n',
+      String(n),
+      '--d',
+      String(d),
+      '--classes',
+      String(classes),
+      '--ks',
+      ks.join(','),
+      '--threads',
+      String(threads),
+      '--budget-mb',
+      flags['budget-mb']!,
+      '--metric',
+      metric,
+    ];
+    const torchArgs = [
+      pyScript,
+      path.join(dir, 'x.f32'),
+      path.join(dir, 'y.i64'),
+      String(n),
+      String(d),
+      ks.join(','),
+      String(threads),
+      String(rows),
+      metric,
+    ];
+    const oursRuns: SideResult[] = [],
+      torchRuns: SideResult[] = [];
     for (let r = 0; r < Number(flags.repeat); r++) {
       const o = runChild(process.execPath, [self, ...passArgs, '--worker', dir]);
       oursRuns.push(o);
-      console.log(`dml-ts  ${o.seconds.toFixed(2)} s (CPU ${o.cpuSeconds.toFixed(1)} s)   peak RSS ${o.maxRssMB.toFixed(0)} MiB   recall ${fmt(o.recall)}`);
+      console.log(
+        `dml-ts  ${o.seconds.toFixed(2)} s (CPU ${o.cpuSeconds.toFixed(1)} s)   peak RSS ${o.maxRssMB.toFixed(0)} MiB   recall ${fmt(o.recall)}`,
+      );
       if (flags['no-torch']) continue;
       const t = runChild('/usr/bin/python3', torchArgs);
       torchRuns.push(t);
-      console.log(`PyTorch ${t.seconds.toFixed(2)} s (CPU ${(t.cpuSeconds ?? NaN).toFixed(1)} s)   peak RSS ${t.maxRssMB.toFixed(0)} MiB   recall ${fmt(t.recall)}`);
+      console.log(
+        `PyTorch ${t.seconds.toFixed(2)} s (CPU ${(t.cpuSeconds ?? NaN).toFixed(1)} s)   peak RSS ${t.maxRssMB.toFixed(0)} MiB   recall ${fmt(t.recall)}`,
+      );
     }
     if (flags['no-torch']) return;
     const best = (rs: SideResult[]): number => Math.min(...rs.map((x) => x.seconds));
     const bestCpu = (rs: SideResult[]): number => Math.min(...rs.map((x) => x.cpuSeconds ?? NaN));
-    const diff = Math.max(...ks.map((k) => Math.abs(oursRuns[0]!.recall[String(k)]! - torchRuns[0]!.recall[String(k)]!)));
-    console.log(`time ratio dml-ts / PyTorch = ${(best(oursRuns) / best(torchRuns)).toFixed(3)}x (best of ${oursRuns.length}; goal <= 1.0x); ` +
-      `max |recall difference| = ${diff.toExponential(2)}`);
+    const diff = Math.max(
+      ...ks.map((k) => Math.abs(oursRuns[0]!.recall[String(k)]! - torchRuns[0]!.recall[String(k)]!)),
+    );
+    console.log(
+      `time ratio dml-ts / PyTorch = ${(best(oursRuns) / best(torchRuns)).toFixed(3)}x (best of ${oursRuns.length}; goal <= 1.0x); ` +
+        `max |recall difference| = ${diff.toExponential(2)}`,
+    );
     console.log(`CPU-time ratio dml-ts / PyTorch = ${(bestCpu(oursRuns) / bestCpu(torchRuns)).toFixed(3)}x`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -140,5 +190,7 @@ function main(): void {
 }
 
 function fmt(r: Record<string, number>): string {
-  return Object.entries(r).map(([k, v]) => `R@${k}=${(100 * v).toFixed(3)}%`).join(' ');
+  return Object.entries(r)
+    .map(([k, v]) => `R@${k}=${(100 * v).toFixed(3)}%`)
+    .join(' ');
 }

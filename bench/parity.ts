@@ -12,36 +12,69 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
-const { values } = parseArgs({ options: { epochs: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, 'bench-steps': { type: 'string', default: '0' }, python: { type: 'string', default: '/usr/bin/python3' } } });
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '2' },
+    'bench-steps': { type: 'string', default: '0' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+  },
+});
 const baseline = path.resolve(repo, '../shared/baselines/torch_reference.py');
 if (!existsSync(baseline)) throw new Error(`baseline not found at ${baseline}`);
 
 function lastJson(out: string): Record<string, unknown> {
-  const lines = out.trim().split('\n').filter((l) => l.startsWith('{'));
+  const lines = out
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
 }
 
 const benchSteps = Number(values['bench-steps']);
-const py = spawnSync(values.python!, [baseline, '--epochs', values.epochs!, '--threads', values.threads!, ...(benchSteps ? ['--bench-steps', String(benchSteps)] : [])], { encoding: 'utf8', maxBuffer: 1 << 26 });
+const py = spawnSync(
+  values.python!,
+  [
+    baseline,
+    '--epochs',
+    values.epochs!,
+    '--threads',
+    values.threads!,
+    ...(benchSteps ? ['--bench-steps', String(benchSteps)] : []),
+  ],
+  { encoding: 'utf8', maxBuffer: 1 << 26 },
+);
 if (py.status !== 0) throw new Error(`PyTorch baseline failed:\n${py.stderr}`);
 const pyRes = lastJson(py.stdout);
 
 const out = mkdtempSync(path.join(tmpdir(), 'dml-parity-'));
-const ts = spawnSync(process.execPath, [path.join(repo, 'dist/bench/parity_ts.js'), values.epochs!, values.threads!, String(benchSteps), out], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+const ts = spawnSync(
+  process.execPath,
+  [path.join(repo, 'dist/bench/parity_ts.js'), values.epochs!, values.threads!, String(benchSteps), out],
+  { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] },
+);
 if (ts.status !== 0) throw new Error('TypeScript run failed');
 const tsRes = lastJson(ts.stdout);
 
 if (benchSteps) {
-  const a = tsRes.images_per_s as number, b = pyRes.images_per_s as number;
-  console.log(`training step, batch 128, ${values.threads} threads: TS ${tsRes.ms_per_step} ms (${a} img/s)  PyTorch ${pyRes.ms_per_step} ms (${b} img/s)  throughput ratio TS/PyTorch ${(a / b).toFixed(2)}`);
+  const a = tsRes.images_per_s as number,
+    b = pyRes.images_per_s as number;
+  console.log(
+    `training step, batch 128, ${values.threads} threads: TS ${tsRes.ms_per_step} ms (${a} img/s)  PyTorch ${pyRes.ms_per_step} ms (${b} img/s)  throughput ratio TS/PyTorch ${(a / b).toFixed(2)}`,
+  );
 } else {
   type Recall = Record<'cosine' | 'l2', Record<string, number>>;
-  const recTs = tsRes.final_recall as Recall, recPy = pyRes.final_recall as Recall;
+  const recTs = tsRes.final_recall as Recall,
+    recPy = pyRes.final_recall as Recall;
   console.log(`${values.epochs} epochs, ${values.threads} threads`);
   for (const m of ['cosine', 'l2'] as const) {
-    const rTs = recTs[m]['1']!, rPy = recPy[m]['1']!;
-    console.log(`${m} R@1: TS ${rTs.toFixed(2)}  PyTorch ${rPy.toFixed(2)}  difference ${(rTs - rPy).toFixed(2)} points`);
+    const rTs = recTs[m]['1']!,
+      rPy = recPy[m]['1']!;
+    console.log(
+      `${m} R@1: TS ${rTs.toFixed(2)}  PyTorch ${rPy.toFixed(2)}  difference ${(rTs - rPy).toFixed(2)} points`,
+    );
   }
-  const a = tsRes.train_images_per_s as number, b = pyRes.train_images_per_s as number;
+  const a = tsRes.train_images_per_s as number,
+    b = pyRes.train_images_per_s as number;
   console.log(`train images/s: TS ${a.toFixed(1)}  PyTorch ${b.toFixed(1)}  ratio TS/PyTorch ${(a / b).toFixed(2)}`);
 }

@@ -21,17 +21,27 @@ export function parseTable(text) {
     const line = raw.trim();
     const where = `ops.table:${i + 1}`;
     if (line === '' || line.startsWith('#')) return;
-    if (line.startsWith('type ')) { types.push(line); return; }
-    if (line.startsWith('/**')) { docs.push(line); return; }
+    if (line.startsWith('type ')) {
+      types.push(line);
+      return;
+    }
+    if (line.startsWith('/**')) {
+      docs.push(line);
+      return;
+    }
     const f = /^@file\s+(\S+\.cc)$/.exec(line);
-    if (f) { file = f[1]; return; }
+    if (f) {
+      file = f[1];
+      return;
+    }
     const m = /^(readonly\s+)?([A-Za-z_$][\w$]*)\s*([(:])/.exec(line);
     if (!m) throw new Error(`${where}: cannot read '${line}'`);
     if (file === null) throw new Error(`${where}: entry before the first @file`);
     const name = m[2];
     if (entries.some((e) => e.name === name)) throw new Error(`${where}: ${name} is listed twice`);
     // A constant export is a property; a function export needs a return type after its parameters.
-    if (m[1] === undefined && m[3] !== '(') throw new Error(`${where}: '${name}' is neither 'name(...): T' nor 'readonly name: T'`);
+    if (m[1] === undefined && m[3] !== '(')
+      throw new Error(`${where}: '${name}' is neither 'name(...): T' nor 'readonly name: T'`);
     entries.push({ name, file, signature: line.replace(/;$/, ''), docs, isFunction: m[1] === undefined });
     docs = [];
   });
@@ -49,12 +59,15 @@ export function generate(text) {
     '',
     ...types,
     '',
-    '/** The addon\'s exports, as src/native/*.cc define them (argument order matters). */',
+    "/** The addon's exports, as src/native/*.cc define them (argument order matters). */",
     'export interface NativeBinding {',
   ];
   let file = null;
   for (const e of entries) {
-    if (e.file !== file) { file = e.file; out.push(`  // ${file}`); }
+    if (e.file !== file) {
+      file = e.file;
+      out.push(`  // ${file}`);
+    }
     for (const d of e.docs) out.push(`  ${d}`);
     out.push(`  ${e.signature};`);
   }
@@ -70,7 +83,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const want = generate(readFileSync(TABLE, 'utf8'));
   if (process.argv.includes('--check')) {
     let have = '';
-    try { have = readFileSync(OUTPUT, 'utf8'); } catch { /* missing counts as stale */ }
+    try {
+      have = readFileSync(OUTPUT, 'utf8');
+    } catch {
+      /* missing counts as stale */
+    }
     if (have !== want) {
       console.error(`${path.relative(root, OUTPUT)} is stale: run \`npm run gen:native\``);
       process.exit(1);

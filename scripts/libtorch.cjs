@@ -13,7 +13,9 @@ const what = process.argv[2];
 function debian() {
   const inc = '/usr/include';
   if (!fs.existsSync(path.join(inc, 'torch/csrc/api/include/torch/torch.h'))) {
-    console.error('libtorch headers not found: run `apt-get install libtorch-dev libopenblas0-pthread` or set LIBTORCH=/path/to/libtorch');
+    console.error(
+      'libtorch headers not found: run `apt-get install libtorch-dev libopenblas0-pthread` or set LIBTORCH=/path/to/libtorch',
+    );
     process.exit(1);
   }
   return { include: [inc, path.join(inc, 'torch/csrc/api/include')], libdir: null };
@@ -41,7 +43,12 @@ if (fs.existsSync(path.join(c10d, 'ProcessGroupGloo.hpp')) && glooHeaders) {
   if (!t.libdir) libs.push('-lgloo');
 }
 // DML_NCCL=0 leaves NCCL out (it is compiled in whenever its headers are found, but has never run here).
-if (process.env.DML_NCCL !== '0' && t.libdir && fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so')) && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'))) {
+if (
+  process.env.DML_NCCL !== '0' &&
+  t.libdir &&
+  fs.existsSync(path.join(t.libdir, 'libtorch_cuda.so')) &&
+  fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'))
+) {
   const cuda = process.env.CUDA_HOME || '/usr/local/cuda';
   const inc = [t.include[0], path.join(cuda, 'include'), '/usr/include'];
   const nccl = inc.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
@@ -58,7 +65,12 @@ if (t.libdir) {
     ldflags.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
   }
 }
-const out = { include: [...new Set(t.include)].join(' '), libs: libs.join(' '), ldflags: ldflags.join(' '), defines: defines.join(' ') }[what];
+const out = {
+  include: [...new Set(t.include)].join(' '),
+  libs: libs.join(' '),
+  ldflags: ldflags.join(' '),
+  defines: defines.join(' '),
+}[what];
 if (out === undefined) {
   console.error('usage: libtorch.cjs include|libs|ldflags|defines');
   process.exit(2);

@@ -57,7 +57,12 @@ function importEdges(): Edge[] {
     const from = floorOf(file)!;
     for (const { fileName } of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
       if (!fileName.startsWith('.')) continue;
-      edges.push({ file: path.relative(root, file), specifier: fileName, from, to: floorOf(path.resolve(path.dirname(file), fileName)) });
+      edges.push({
+        file: path.relative(root, file),
+        specifier: fileName,
+        from,
+        to: floorOf(path.resolve(path.dirname(file), fileName)),
+      });
     }
   }
   return edges;
@@ -68,9 +73,15 @@ function violations(edges: readonly Edge[]): string[] {
   const out: string[] = [];
   const between = new Map<Floor, Map<Floor, Edge>>();
   for (const e of edges) {
-    if (e.to === null) { out.push(`${e.file}: import '${e.specifier}' leaves src/`); continue; }
+    if (e.to === null) {
+      out.push(`${e.file}: import '${e.specifier}' leaves src/`);
+      continue;
+    }
     if (e.to === e.from) continue;
-    if (!ALLOWED[e.from].includes(e.to)) out.push(`${e.file}: import '${e.specifier}' goes from ${e.from} to ${e.to} (${e.from} may import ${ALLOWED[e.from].join(', ') || 'nothing'})`);
+    if (!ALLOWED[e.from].includes(e.to))
+      out.push(
+        `${e.file}: import '${e.specifier}' goes from ${e.from} to ${e.to} (${e.from} may import ${ALLOWED[e.from].join(', ') || 'nothing'})`,
+      );
     const m = between.get(e.from) ?? new Map<Floor, Edge>();
     if (!m.has(e.to)) m.set(e.to, e);
     between.set(e.from, m);
@@ -82,7 +93,9 @@ function violations(edges: readonly Edge[]): string[] {
     for (const [to, e] of between.get(f) ?? []) {
       if (state.get(to) === 'open') {
         const cycle = [...trail, e].slice(trail.findIndex((t) => t.from === to));
-        out.push(`floor cycle ${[...cycle.map((c) => c.from), to].join(' -> ')}: ${cycle.map((c) => `${c.file} imports '${c.specifier}'`).join('; ')}`);
+        out.push(
+          `floor cycle ${[...cycle.map((c) => c.from), to].join(' -> ')}: ${cycle.map((c) => `${c.file} imports '${c.specifier}'`).join('; ')}`,
+        );
       } else if (!state.has(to)) visit(to, [...trail, e]);
     }
     state.set(f, 'done');
@@ -94,8 +107,16 @@ function violations(edges: readonly Edge[]): string[] {
 test('src/ keeps its floors: engine < ml < report, server < cli; report and server apart; no cycles', () => {
   const edges = importEdges();
   assert.ok(edges.length > 300, `only ${edges.length} relative imports found: is the parser reading src/?`);
-  for (const [a, b] of [['cli', 'ml'], ['ml', 'engine'], ['report', 'ml'], ['server', 'ml']] as const) {
-    assert.ok(edges.some((e) => e.from === a && e.to === b), `no ${a} -> ${b} import seen: the floors were not recognised`);
+  for (const [a, b] of [
+    ['cli', 'ml'],
+    ['ml', 'engine'],
+    ['report', 'ml'],
+    ['server', 'ml'],
+  ] as const) {
+    assert.ok(
+      edges.some((e) => e.from === a && e.to === b),
+      `no ${a} -> ${b} import seen: the floors were not recognised`,
+    );
   }
   assert.deepEqual(violations(edges), []);
 });
@@ -108,9 +129,22 @@ test('the checker names a forbidden import and a cycle', () => {
     { file: 'src/ml/x.ts', specifier: '../../test/prng.js', from: 'ml', to: null },
   ];
   const v = violations(bad);
-  assert.ok(v.includes("src/engine/tensor.ts: import '../ml/api.js' goes from engine to ml (engine may import native)"), v.join('\n'));
-  assert.ok(v.some((l) => l.startsWith("src/report/index.ts: import '../server/index.js' goes from report to server")), v.join('\n'));
+  assert.ok(
+    v.includes("src/engine/tensor.ts: import '../ml/api.js' goes from engine to ml (engine may import native)"),
+    v.join('\n'),
+  );
+  assert.ok(
+    v.some((l) => l.startsWith("src/report/index.ts: import '../server/index.js' goes from report to server")),
+    v.join('\n'),
+  );
   assert.ok(v.includes("src/ml/x.ts: import '../../test/prng.js' leaves src/"), v.join('\n'));
-  assert.ok(v.some((l) => /^floor cycle (engine -> ml -> engine|ml -> engine -> ml): .*src\/engine\/tensor\.ts imports '\.\.\/ml\/api\.js'/.test(l)), v.join('\n'));
+  assert.ok(
+    v.some((l) =>
+      /^floor cycle (engine -> ml -> engine|ml -> engine -> ml): .*src\/engine\/tensor\.ts imports '\.\.\/ml\/api\.js'/.test(
+        l,
+      ),
+    ),
+    v.join('\n'),
+  );
   assert.equal(v.length, 4, v.join('\n'));
 });

@@ -31,27 +31,57 @@ export interface RankOutcome {
 }
 
 /** Spawns `node script scenario` once per rank; each gets the torchrun variables. */
-export async function runRanks(script: string, scenario: string, worldSize: number, o: { env?: Record<string, string>; rankEnv?: (rank: number) => Record<string, string>; timeoutMs?: number } = {}): Promise<RankOutcome[]> {
+export async function runRanks(
+  script: string,
+  scenario: string,
+  worldSize: number,
+  o: { env?: Record<string, string>; rankEnv?: (rank: number) => Record<string, string>; timeoutMs?: number } = {},
+): Promise<RankOutcome[]> {
   const port = await freePort();
   const t0 = Date.now();
-  const runs = Array.from({ length: worldSize }, (_, rank) => new Promise<RankOutcome>((resolve) => {
-    const child = spawn(process.execPath, [script, scenario], {
-      env: {
-        ...process.env, DML_TEST_WORKER: '1', RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(rank),
-        LOCAL_WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...o.env, ...o.rankEnv?.(rank),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      resolve({ rank, code, signal, stdout, stderr, ms: Date.now() - t0, result: line ? JSON.parse(line.slice(7)) as Record<string, unknown> : null });
-    });
-  }));
+  const runs = Array.from(
+    { length: worldSize },
+    (_, rank) =>
+      new Promise<RankOutcome>((resolve) => {
+        const child = spawn(process.execPath, [script, scenario], {
+          env: {
+            ...process.env,
+            DML_TEST_WORKER: '1',
+            RANK: String(rank),
+            WORLD_SIZE: String(worldSize),
+            LOCAL_RANK: String(rank),
+            LOCAL_WORLD_SIZE: String(worldSize),
+            MASTER_ADDR: '127.0.0.1',
+            MASTER_PORT: String(port),
+            ...o.env,
+            ...o.rankEnv?.(rank),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '',
+          stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+        child.on('exit', (code, signal) => {
+          clearTimeout(timer);
+          const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+          resolve({
+            rank,
+            code,
+            signal,
+            stdout,
+            stderr,
+            ms: Date.now() - t0,
+            result: line ? (JSON.parse(line.slice(7)) as Record<string, unknown>) : null,
+          });
+        });
+      }),
+  );
   return Promise.all(runs);
 }
 

@@ -28,15 +28,31 @@ export const command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        checkpoint: { type: 'string' }, list: { type: 'string' }, dir: { type: 'string' }, out: { type: 'string', default: 'embeddings.safetensors' }, quiet: { type: 'boolean', short: 'q', default: false },
-        batch: { type: 'string', default: '64' }, workers: { type: 'string' }, 'skip-bad': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        checkpoint: { type: 'string' },
+        list: { type: 'string' },
+        dir: { type: 'string' },
+        out: { type: 'string', default: 'embeddings.safetensors' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        batch: { type: 'string', default: '64' },
+        workers: { type: 'string' },
+        'skip-bad': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
     });
-    if (values.help) { console.log(HELP); return 0; }
-    if (!values.checkpoint || (!values.list === !values.dir)) { console.error(`dml embed: give --checkpoint and exactly one of --list / --dir\n${HELP}`); return 2; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.checkpoint || !values.list === !values.dir) {
+      console.error(`dml embed: give --checkpoint and exactly one of --list / --dir\n${HELP}`);
+      return 2;
+    }
     const batch = Number(values.batch);
-    if (!Number.isInteger(batch) || batch < 1) { console.error(`dml embed: --batch must be a positive integer, got ${values.batch}`); return 2; }
+    if (!Number.isInteger(batch) || batch < 1) {
+      console.error(`dml embed: --batch must be a positive integer, got ${values.batch}`);
+      return 2;
+    }
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'embed', stripLaunchFlags(argv), { timeoutS: 60 });
     const group = joinJob({ timeoutS: 60 });
@@ -44,21 +60,43 @@ export const command = {
   },
 };
 
-async function embed(values: { checkpoint: string; list?: string; dir?: string; out: string; batch: number; workers?: string; 'skip-bad': boolean; quiet: boolean }, group: ReturnType<typeof joinJob>): Promise<number> {
+async function embed(
+  values: {
+    checkpoint: string;
+    list?: string;
+    dir?: string;
+    out: string;
+    batch: number;
+    workers?: string;
+    'skip-bad': boolean;
+    quiet: boolean;
+  },
+  group: ReturnType<typeof joinJob>,
+): Promise<number> {
   const batch = values.batch;
   const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
   const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
   const loader = new ImageLoader(samples, {
-    pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)), skipBad: values['skip-bad'],
+    pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)),
+    skipBad: values['skip-bad'],
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
   });
   try {
     const range = group ? shardRange(samples.length, group.rank, group.worldSize) : { start: 0, end: samples.length };
-    const e = await embedSource(model, loader, batch, group ? range : undefined, embedProgress('embedding', values.quiet || !isMainProcess(group)));
+    const e = await embedSource(
+      model,
+      loader,
+      batch,
+      group ? range : undefined,
+      embedProgress('embedding', values.quiet || !isMainProcess(group)),
+    );
     const toFree: Tensor[] = [];
     try {
-      if (loader.skipped > 0) console.warn(`${group ? `rank ${group.rank}: ` : ''}skipped ${loader.skipped} unreadable images`);
-      let keptIndex = Array.from({ length: range.end - range.start }, (_, k) => range.start + k).filter((i) => !loader.bad.has(i));
+      if (loader.skipped > 0)
+        console.warn(`${group ? `rank ${group.rank}: ` : ''}skipped ${loader.skipped} unreadable images`);
+      let keptIndex = Array.from({ length: range.end - range.start }, (_, k) => range.start + k).filter(
+        (i) => !loader.bad.has(i),
+      );
       let { features, labels } = e;
       if (group) {
         // Rank 0 writes the whole set: every rank's rows, in rank order, and which samples they are.
@@ -80,12 +118,23 @@ async function embed(values: { checkpoint: string; list?: string; dir?: string; 
         const dim = features.shape[1] ?? 0;
         const bad = kept.filter((_, r) => !flat.subarray(r * dim, (r + 1) * dim).every(Number.isFinite));
         if (bad.length > 0) {
-          throw new Error(`the embeddings of ${bad.length} image${bad.length > 1 ? 's are' : ' is'} not finite (NaN or infinite), `
-            + `first ${bad[0]!.path}: the model overflows on them; nothing was written`);
+          throw new Error(
+            `the embeddings of ${bad.length} image${bad.length > 1 ? 's are' : ' is'} not finite (NaN or infinite), ` +
+              `first ${bad[0]!.path}: the model overflows on them; nothing was written`,
+          );
         }
-        saveTensors(values.out, new Map([['features', features], ['labels', labels]]), {
-          paths: JSON.stringify(kept.map((s) => s.path)), classes: JSON.stringify(classNames), checkpoint: checkpointFile,
-        });
+        saveTensors(
+          values.out,
+          new Map([
+            ['features', features],
+            ['labels', labels],
+          ]),
+          {
+            paths: JSON.stringify(kept.map((s) => s.path)),
+            classes: JSON.stringify(classNames),
+            checkpoint: checkpointFile,
+          },
+        );
         console.log(`wrote ${values.out}: ${features.shape[0]} embeddings of dimension ${features.shape[1]}`);
       }
     } finally {

@@ -27,42 +27,98 @@ export const command = {
   help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true,
-      options: { checkpoint: { type: 'string' }, json: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' }, ...LAUNCH_FLAGS },
+      args: argv,
+      allowPositionals: true,
+      options: {
+        checkpoint: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h' },
+        ...LAUNCH_FLAGS,
+      },
     });
-    if (values.help) { console.log(HELP); return 0; }
-    if (!values.checkpoint) { console.error(`dml eval: --checkpoint is required\n${HELP}`); return 2; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.checkpoint) {
+      console.error(`dml eval: --checkpoint is required\n${HELP}`);
+      return 2;
+    }
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'eval', stripLaunchFlags(argv), { timeoutS: 60 });
     const group = joinJob({ timeoutS: 60 });
-    const say = (line: string): void => { if (isMainProcess(group)) console.log(line); };
-    return runInJob(group, () => evaluate(values.checkpoint!, positionals, values.json ?? false, group, say, values.quiet || !isMainProcess(group)));
+    const say = (line: string): void => {
+      if (isMainProcess(group)) console.log(line);
+    };
+    return runInJob(group, () =>
+      evaluate(
+        values.checkpoint!,
+        positionals,
+        values.json ?? false,
+        group,
+        say,
+        values.quiet || !isMainProcess(group),
+      ),
+    );
   },
 };
 
-async function evaluate(checkpoint: string, positionals: string[], json: boolean, group: ReturnType<typeof joinJob>, say: (line: string) => void, quiet: boolean): Promise<number> {
+async function evaluate(
+  checkpoint: string,
+  positionals: string[],
+  json: boolean,
+  group: ReturnType<typeof joinJob>,
+  say: (line: string) => void,
+  quiet: boolean,
+): Promise<number> {
   const { model, config, epoch, file, classNames } = loadEmbedder(checkpoint);
   try {
-    const cfg = resolveConfig({ preset: config.preset, overrides: [
-      ...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals] });
+    const cfg = resolveConfig({
+      preset: config.preset,
+      overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals],
+    });
     const ds = await openDatasets(cfg);
     const { test, description } = ds;
-    let q = null, g = null;
+    let q = null,
+      g = null;
     try {
       // Each rank of a job embeds its shard; the search runs over the shards (evaluateRetrievalSharded).
-      const shard = (n: number): { start: number; end: number } | undefined => (group ? shardRange(n, group.rank, group.worldSize) : undefined);
-      q = await embedSource(model, test.query, 256, shard(test.query.labels.length), embedProgress(test.gallery ? 'embedding the queries' : 'embedding the test set', quiet));
-      g = test.gallery ? await embedSource(model, test.gallery, 256, shard(test.gallery.labels.length), embedProgress('embedding the gallery', quiet)) : null;
-      const report = group ? evaluateRetrievalSharded(group, q, g, { ks: cfg.recallKs }) : evaluateRetrieval(q, g, { ks: cfg.recallKs });
+      const shard = (n: number): { start: number; end: number } | undefined =>
+        group ? shardRange(n, group.rank, group.worldSize) : undefined;
+      q = await embedSource(
+        model,
+        test.query,
+        256,
+        shard(test.query.labels.length),
+        embedProgress(test.gallery ? 'embedding the queries' : 'embedding the test set', quiet),
+      );
+      g = test.gallery
+        ? await embedSource(
+            model,
+            test.gallery,
+            256,
+            shard(test.gallery.labels.length),
+            embedProgress('embedding the gallery', quiet),
+          )
+        : null;
+      const report = group
+        ? evaluateRetrievalSharded(group, q, g, { ks: cfg.recallKs })
+        : evaluateRetrieval(q, g, { ks: cfg.recallKs });
       const warning = recallKsWarning(cfg.recallKs, report);
       if (warning && (group?.rank ?? 0) === 0) console.error(`dml eval: ${warning}`);
       if (json) say(JSON.stringify(report));
       else {
         say(`${file} (epoch ${epoch}) on ${description}`);
-        if (classNames) say(`test classes: ${classNames.test.slice(0, 12).join(', ')}${classNames.test.length > 12 ? `, ... (${classNames.test.length})` : ''}`);
+        if (classNames)
+          say(
+            `test classes: ${classNames.test.slice(0, 12).join(', ')}${classNames.test.length > 12 ? `, ... (${classNames.test.length})` : ''}`,
+          );
         say(formatRecallTable(report));
         const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
-        say(`MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`);
+        say(
+          `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`,
+        );
       }
     } finally {
       dispose([q, g]);

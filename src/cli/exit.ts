@@ -5,11 +5,16 @@ export function runToExit(name: string, command: Promise<number>): void {
   let settled = false;
   process.once('beforeExit', () => {
     if (settled) return;
-    console.error(`dml: internal error: '${name}' stopped before finishing (an operation it waited for never completed)`);
+    console.error(
+      `dml: internal error: '${name}' stopped before finishing (an operation it waited for never completed)`,
+    );
     process.exitCode = 70;
   });
   command.then(
-    (code) => { settled = true; process.exitCode = code; },
+    (code) => {
+      settled = true;
+      process.exitCode = code;
+    },
     (e: unknown) => {
       settled = true;
       console.error(`dml: ${e instanceof Error ? e.message : String(e)}`);

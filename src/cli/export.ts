@@ -17,19 +17,42 @@ export const command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        onnx: { type: 'boolean', default: true }, checkpoint: { type: 'string' }, out: { type: 'string', default: 'model.onnx' },
-        size: { type: 'string' }, logits: { type: 'boolean', default: false }, opset: { type: 'string', default: '17' }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' },
+        onnx: { type: 'boolean', default: true },
+        checkpoint: { type: 'string' },
+        out: { type: 'string', default: 'model.onnx' },
+        size: { type: 'string' },
+        logits: { type: 'boolean', default: false },
+        opset: { type: 'string', default: '17' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h' },
       },
     });
-    if (values.help) { console.log(HELP); return 0; }
-    if (!values.checkpoint) { console.error('dml export: --checkpoint is required\n' + HELP); return 2; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.checkpoint) {
+      console.error('dml export: --checkpoint is required\n' + HELP);
+      return 2;
+    }
     const { model, config } = loadEmbedder(values.checkpoint);
     try {
-      const size = values.size ? Number(values.size) : config.data.kind === 'fashion-mnist' ? 28 : config.data.imageSize;
+      const size = values.size
+        ? Number(values.size)
+        : config.data.kind === 'fashion-mnist'
+          ? 28
+          : config.data.imageSize;
       if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
-      const bytes = exportOnnx(model, { inputShape: [model.options.inChannels, size, size], output: values.logits ? 'both' : 'features', opset: Number(values.opset) });
+      const bytes = exportOnnx(model, {
+        inputShape: [model.options.inChannels, size, size],
+        output: values.logits ? 'both' : 'features',
+        opset: Number(values.opset),
+      });
       saveOnnx(values.out, bytes);
-      if (!values.quiet) console.log(`wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`);
+      if (!values.quiet)
+        console.log(
+          `wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`,
+        );
       return 0;
     } finally {
       model.dispose();

@@ -38,7 +38,8 @@ type Values = Partial<Record<keyof typeof LAUNCH_FLAGS, string | undefined>>;
 function intFlag(v: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} must be an integer in [${min}, ${max}], got '${v}'`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new RangeError(`--${name} must be an integer in [${min}, ${max}], got '${v}'`);
   return n;
 }
 
@@ -49,7 +50,8 @@ export function parseLaunch(v: Values): LaunchOptions | null {
   const nnodes = intFlag(v.nnodes, 'nnodes', 1) ?? 1;
   const nodeRank = intFlag(v['node-rank'], 'node-rank', 0, nnodes - 1) ?? 0;
   const nprocPerNode = intFlag(v['nproc-per-node'], 'nproc-per-node', 1, 1024) ?? 1;
-  if (nnodes > 1 && v['master-addr'] === undefined) throw new RangeError('--nnodes > 1 needs --master-addr (the address of node 0)');
+  if (nnodes > 1 && v['master-addr'] === undefined)
+    throw new RangeError('--nnodes > 1 needs --master-addr (the address of node 0)');
   const masterPort = intFlag(v['master-port'], 'master-port', 1, 65535) ?? (nnodes > 1 ? 29500 : 0);
   return { nprocPerNode, nnodes, nodeRank, masterAddr: v['master-addr'] ?? '127.0.0.1', masterPort };
 }
@@ -89,28 +91,42 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
  * when every worker succeeded, else the first failure's (128 + signal number for a signal).
  * `timeoutS` is the workers' collective timeout: how long survivors may take to notice a lost rank.
  */
-export async function launch(o: LaunchOptions, command: string, args: readonly string[], x: { timeoutS: number; log?: (line: string) => void }): Promise<number> {
+export async function launch(
+  o: LaunchOptions,
+  command: string,
+  args: readonly string[],
+  x: { timeoutS: number; log?: (line: string) => void },
+): Promise<number> {
   const log = x.log ?? ((l: string) => console.error(l));
   const worldSize = o.nnodes * o.nprocPerNode;
-  const port = o.masterPort || await freePort();
+  const port = o.masterPort || (await freePort());
   const threads = Math.max(1, Math.floor(availableParallelism() / o.nprocPerNode));
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const children: { rank: number; child: ChildProcess; done: boolean }[] = [];
   let firstFailure: { rank: number; code: number } | null = null;
   let settle: () => void = () => {};
-  const allDone = new Promise<void>((resolve) => { settle = resolve; });
+  const allDone = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
   let killTimer: NodeJS.Timeout | null = null;
 
   const terminateRest = (): void => {
     for (const c of children) if (!c.done) c.child.kill('SIGTERM');
-    setTimeout(() => { for (const c of children) if (!c.done) c.child.kill('SIGKILL'); }, 5000).unref();
+    setTimeout(() => {
+      for (const c of children) if (!c.done) c.child.kill('SIGKILL');
+    }, 5000).unref();
   };
   for (let local = 0; local < o.nprocPerNode; local++) {
     const rank = o.nodeRank * o.nprocPerNode + local;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(local), LOCAL_WORLD_SIZE: String(o.nprocPerNode),
-      GROUP_RANK: String(o.nodeRank), MASTER_ADDR: o.masterAddr, MASTER_PORT: String(port),
+      RANK: String(rank),
+      WORLD_SIZE: String(worldSize),
+      LOCAL_RANK: String(local),
+      LOCAL_WORLD_SIZE: String(o.nprocPerNode),
+      GROUP_RANK: String(o.nodeRank),
+      MASTER_ADDR: o.masterAddr,
+      MASTER_PORT: String(port),
       OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? String(threads),
       DML_LAUNCHED_THREADS: String(threads),
     };
@@ -121,9 +137,11 @@ export async function launch(o: LaunchOptions, command: string, args: readonly s
       entry.done = true;
       const failed = code !== 0;
       if (failed && !firstFailure) {
-        const sig = signal ? (constants.signals as Record<string, number>)[signal] ?? 0 : 0;
-        firstFailure = { rank, code: signal ? 128 + sig : code ?? 1 };
-        log(`dml: rank ${rank} (pid ${child.pid}) ${describeExit(code, signal)}; the other ranks stop within the ${x.timeoutS} s collective timeout`);
+        const sig = signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
+        firstFailure = { rank, code: signal ? 128 + sig : (code ?? 1) };
+        log(
+          `dml: rank ${rank} (pid ${child.pid}) ${describeExit(code, signal)}; the other ranks stop within the ${x.timeoutS} s collective timeout`,
+        );
         // Survivors name the lost rank and exit on their own; any still running past the timeout is stopped.
         killTimer = setTimeout(terminateRest, (x.timeoutS + 15) * 1000);
         killTimer.unref();
@@ -131,7 +149,9 @@ export async function launch(o: LaunchOptions, command: string, args: readonly s
       if (children.every((c) => c.done)) settle();
     });
   }
-  const forward = (sig: NodeJS.Signals): void => { for (const c of children) if (!c.done) c.child.kill(sig); };
+  const forward = (sig: NodeJS.Signals): void => {
+    for (const c of children) if (!c.done) c.child.kill(sig);
+  };
   const onInt = (): void => forward('SIGINT');
   const onTerm = (): void => forward('SIGTERM');
   process.on('SIGINT', onInt);

@@ -31,7 +31,9 @@ async function usage(): Promise<string> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -50,7 +52,9 @@ export async function main(argv: string[]): Promise<number> {
   const load = COMMANDS[name];
   if (!load) {
     const near = Object.keys(COMMANDS).filter((c) => editDistance(c, name) <= 2);
-    console.error(`dml: unknown command '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}\n${await usage()}`);
+    console.error(
+      `dml: unknown command '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}\n${await usage()}`,
+    );
     return 2;
   }
   const command = await load();
@@ -72,5 +76,6 @@ function usageError(message: string, help: string): string {
   return `unknown option '${unknown}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}`;
 }
 
-const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+const isMain =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (isMain) runToExit(process.argv[2] ?? '', main(process.argv.slice(2)));

@@ -24,15 +24,23 @@ gets the run's per-epoch CE / PCE table (the 'bound' records of its metrics.json
 `;
 
 export function formatBound(b: PceBoundSummary, batchSize: number): string {
-  return `CE vs PCE (${b.batches} random batches of ${batchSize}): CE ${b.ce.toFixed(4)}, PCE ${b.pce.toFixed(4)} `
-    + `(tightness ${b.tightness.toFixed(4)}, contrastive ${b.contrastive.toFixed(4)}, λ ${b.lambda.toFixed(3)}); CE ≥ PCE in ${(b.ceAbovePce * 100).toFixed(0)}% of batches`;
+  return (
+    `CE vs PCE (${b.batches} random batches of ${batchSize}): CE ${b.ce.toFixed(4)}, PCE ${b.pce.toFixed(4)} ` +
+    `(tightness ${b.tightness.toFixed(4)}, contrastive ${b.contrastive.toFixed(4)}, λ ${b.lambda.toFixed(3)}); CE ≥ PCE in ${(b.ceAbovePce * 100).toFixed(0)}% of batches`
+  );
 }
 
 export function formatBoundTable(rows: readonly BoundPoint[]): string {
   const head = 'epoch        CE       PCE  tightness  contrastive         λ  CE≥PCE';
-  return [head, ...rows.map((r) => `${String(r.epoch).padStart(5)}  ${r.ce.toFixed(4).padStart(8)}  ${r.pce.toFixed(4).padStart(8)}  `
-    + `${r.tightness.toFixed(4).padStart(9)}  ${r.contrastive.toFixed(4).padStart(11)}  ${r.lambda.toPrecision(4).padStart(8)}  `
-    + `${r.ceAbovePce === null ? '—' : `${(r.ceAbovePce * 100).toFixed(0)}%`.padStart(6)}`)].join('\n');
+  return [
+    head,
+    ...rows.map(
+      (r) =>
+        `${String(r.epoch).padStart(5)}  ${r.ce.toFixed(4).padStart(8)}  ${r.pce.toFixed(4).padStart(8)}  ` +
+        `${r.tightness.toFixed(4).padStart(9)}  ${r.contrastive.toFixed(4).padStart(11)}  ${r.lambda.toPrecision(4).padStart(8)}  ` +
+        `${r.ceAbovePce === null ? '—' : `${(r.ceAbovePce * 100).toFixed(0)}%`.padStart(6)}`,
+    ),
+  ].join('\n');
 }
 
 /** The per-epoch bound records of the run folder holding the checkpoint, if any. */
@@ -42,15 +50,21 @@ function runBounds(checkpoint: string): BoundPoint[] {
 }
 
 export function formatMi(r: MutualInformationReport): string {
-  const lines = [`n = ${r.n}, classes = ${r.classes}, H(Y) = ${r.hY.nats.toFixed(3)} nats (${r.hY.bits.toFixed(3)} bits)`];
+  const lines = [
+    `n = ${r.n}, classes = ${r.classes}, H(Y) = ${r.hY.nats.toFixed(3)} nats (${r.hY.bits.toFixed(3)} bits)`,
+  ];
   if (r.discriminative) {
     const d = r.discriminative;
-    lines.push(`discriminative (${d.source}): I = H(Y) - CE = ${d.mi.nats.toFixed(3)} nats (${d.mi.bits.toFixed(3)} bits); CE ${d.crossEntropy.nats.toFixed(3)}, accuracy ${(d.accuracy * 100).toFixed(1)}%`);
+    lines.push(
+      `discriminative (${d.source}): I = H(Y) - CE = ${d.mi.nats.toFixed(3)} nats (${d.mi.bits.toFixed(3)} bits); CE ${d.crossEntropy.nats.toFixed(3)}, accuracy ${(d.accuracy * 100).toFixed(1)}%`,
+    );
   }
   if (r.generative) {
     const g = r.generative;
-    lines.push(`generative (KL k=${g.k}, ${g.transform} to ${g.dims} dims${g.intrinsicDim !== null ? `, intrinsic dim ${g.intrinsicDim.toFixed(1)}` : ''}): `
-      + `I = H(Z) - H(Z|Y) = ${g.hZ.nats.toFixed(3)} - ${g.hZgivenY.nats.toFixed(3)} = ${g.mi.nats.toFixed(3)} nats (${g.mi.bits.toFixed(3)} bits)`);
+    lines.push(
+      `generative (KL k=${g.k}, ${g.transform} to ${g.dims} dims${g.intrinsicDim !== null ? `, intrinsic dim ${g.intrinsicDim.toFixed(1)}` : ''}): ` +
+        `I = H(Z) - H(Z|Y) = ${g.hZ.nats.toFixed(3)} - ${g.hZgivenY.nats.toFixed(3)} = ${g.mi.nats.toFixed(3)} nats (${g.mi.bits.toFixed(3)} bits)`,
+    );
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
@@ -61,34 +75,79 @@ export const command = {
   help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true,
+      args: argv,
+      allowPositionals: true,
       options: {
-        checkpoint: { type: 'string' }, split: { type: 'string', default: 'test' }, k: { type: 'string', default: '3' },
-        json: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' },
+        checkpoint: { type: 'string' },
+        split: { type: 'string', default: 'test' },
+        k: { type: 'string', default: '3' },
+        json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h' },
       },
     });
-    if (values.help) { console.log(HELP); return 0; }
-    if (!values.checkpoint) { console.error(`dml mi: --checkpoint is required\n${HELP}`); return 2; }
-    if (values.split !== 'test' && values.split !== 'train') { console.error(`dml mi: --split must be test or train, got ${values.split}`); return 2; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.checkpoint) {
+      console.error(`dml mi: --checkpoint is required\n${HELP}`);
+      return 2;
+    }
+    if (values.split !== 'test' && values.split !== 'train') {
+      console.error(`dml mi: --split must be test or train, got ${values.split}`);
+      return 2;
+    }
     const k = Number(values.k);
-    if (!Number.isInteger(k) || k < 1) { console.error(`dml mi: --k must be a positive integer, got ${values.k}`); return 2; }
+    if (!Number.isInteger(k) || k < 1) {
+      console.error(`dml mi: --k must be a positive integer, got ${values.k}`);
+      return 2;
+    }
     const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
     try {
-      const cfg = resolveConfig({ preset: config.preset, overrides: [...toOverrides({ data: config.data }), ...positionals] });
+      const cfg = resolveConfig({
+        preset: config.preset,
+        overrides: [...toOverrides({ data: config.data }), ...positionals],
+      });
       const ds = await openDatasets(cfg);
       const source = values.split === 'train' ? ds.trainEval : ds.test.query;
       let e = null;
       try {
-        e = await embedWithLogits(model, source, 256, undefined, embedProgress(`embedding the ${values.split} split`, values.quiet));
-        const r = mutualInformation(e.features, e.labels, { logits: values.split === 'train' ? e.logits : undefined, generative: { k } });
-        const bound = values.split === 'train' ? measurePceBoundBatched(e.features, e.logits, e.labels.dataNumbers(), { batchSize: config.batchSize, seed: config.seed }) : null;
+        e = await embedWithLogits(
+          model,
+          source,
+          256,
+          undefined,
+          embedProgress(`embedding the ${values.split} split`, values.quiet),
+        );
+        const r = mutualInformation(e.features, e.labels, {
+          logits: values.split === 'train' ? e.logits : undefined,
+          generative: { k },
+        });
+        const bound =
+          values.split === 'train'
+            ? measurePceBoundBatched(e.features, e.logits, e.labels.dataNumbers(), {
+                batchSize: config.batchSize,
+                seed: config.seed,
+              })
+            : null;
         const epochs = runBounds(checkpointFile);
         if (values.json) {
-          console.log(JSON.stringify({ ...r, ...(bound ? { pceBound: { ...bound, batchSize: config.batchSize } } : {}), ...(epochs.length ? { pceBoundByEpoch: epochs } : {}) }));
+          console.log(
+            JSON.stringify({
+              ...r,
+              ...(bound ? { pceBound: { ...bound, batchSize: config.batchSize } } : {}),
+              ...(epochs.length ? { pceBoundByEpoch: epochs } : {}),
+            }),
+          );
         } else {
           const out = [`MI report of ${checkpointFile} on the ${values.split} split`, formatMi(r)];
           if (bound) out.push(formatBound(bound, config.batchSize));
-          if (epochs.length) out.push(`CE and PCE per epoch of the run (training batches, ${path.join(path.dirname(checkpointFile), 'metrics.jsonl')}):`, formatBoundTable(epochs));
+          if (epochs.length)
+            out.push(
+              `CE and PCE per epoch of the run (training batches, ${path.join(path.dirname(checkpointFile), 'metrics.jsonl')}):`,
+              formatBoundTable(epochs),
+            );
           console.log(out.join('\n'));
         }
       } finally {

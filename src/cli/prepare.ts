@@ -1,9 +1,19 @@
 // dml prepare: turns downloaded originals into the reference's train/test(/query/gallery) lists.
 import { parseArgs } from 'node:util';
-import { prepareCars, prepareCub, prepareInShop, prepareSop, type Prepared, type PrepareOptions } from '../ml/data/prepare/index.js';
+import {
+  prepareCars,
+  prepareCub,
+  prepareInShop,
+  prepareSop,
+  type Prepared,
+  type PrepareOptions,
+} from '../ml/data/prepare/index.js';
 
 const PREPARERS: Record<string, (root: string, o: PrepareOptions) => Prepared> = {
-  cub: prepareCub, cars: prepareCars, sop: prepareSop, inshop: prepareInShop,
+  cub: prepareCub,
+  cars: prepareCars,
+  sop: prepareSop,
+  inshop: prepareInShop,
 };
 
 const HELP = `usage: dml prepare cub|cars|sop|inshop --root DIR [--out DIR] [--no-verify]
@@ -22,17 +32,34 @@ export const command = {
   help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true,
-      options: { root: { type: 'string' }, out: { type: 'string' }, 'no-verify': { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h' } },
+      args: argv,
+      allowPositionals: true,
+      options: {
+        root: { type: 'string' },
+        out: { type: 'string' },
+        'no-verify': { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
-    if (values.help) { console.log(HELP); return 0; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
     const name = positionals[0];
     const prepare = name ? PREPARERS[name] : undefined;
-    if (!prepare) { console.error(`dml prepare: name a dataset (cub, cars, sop, inshop)${name ? `, not '${name}'` : ''}\n${HELP}`); return 2; }
-    if (!values.root) { console.error(`dml prepare: --root is required\n${HELP}`); return 2; }
+    if (!prepare) {
+      console.error(`dml prepare: name a dataset (cub, cars, sop, inshop)${name ? `, not '${name}'` : ''}\n${HELP}`);
+      return 2;
+    }
+    if (!values.root) {
+      console.error(`dml prepare: --root is required\n${HELP}`);
+      return 2;
+    }
     const r = prepare(values.root, { outDir: values.out, verify: !values['no-verify'] });
     if (values.quiet) return 0;
-    for (const [split, l] of Object.entries(r.lists)) console.log(`${split}: ${l.count} images of ${l.classes} classes → ${l.file}`);
+    for (const [split, l] of Object.entries(r.lists))
+      console.log(`${split}: ${l.count} images of ${l.classes} classes → ${l.file}`);
     console.log(`next: dml train --preset ${name} data.root=${r.outDir}`);
     return 0;
   },

@@ -44,12 +44,21 @@ export const command = {
     let parsed;
     try {
       parsed = parseArgs({
-        args: argv, allowPositionals: true,
+        args: argv,
+        allowPositionals: true,
         options: {
-          out: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, 'max-points': { type: 'string' },
-          examples: { type: 'string' }, misses: { type: 'string' }, 'top-k': { type: 'string' }, iterations: { type: 'string' },
-          'mi-points': { type: 'string' }, 'no-mi': { type: 'boolean', default: false }, seed: { type: 'string' },
-          quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
+          out: { type: 'string' },
+          checkpoint: { type: 'string', default: 'best' },
+          'max-points': { type: 'string' },
+          examples: { type: 'string' },
+          misses: { type: 'string' },
+          'top-k': { type: 'string' },
+          iterations: { type: 'string' },
+          'mi-points': { type: 'string' },
+          'no-mi': { type: 'boolean', default: false },
+          seed: { type: 'string' },
+          quiet: { type: 'boolean', short: 'q', default: false },
+          help: { type: 'boolean', short: 'h', default: false },
         },
       });
     } catch (e) {
@@ -58,26 +67,46 @@ export const command = {
       return 2;
     }
     const { values, positionals } = parsed;
-    if (values.help) { console.log(HELP); return 0; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
     const [runDir, ...overrides] = positionals;
-    if (!runDir) { console.error(`dml report: RUN_DIR is required\n\n${HELP}`); return 2; }
+    if (!runDir) {
+      console.error(`dml report: RUN_DIR is required\n\n${HELP}`);
+      return 2;
+    }
     const bad = overrides.find((a) => !a.includes('='));
-    if (bad !== undefined) { console.error(`dml report: unexpected argument '${bad}' (one RUN_DIR, then key=value overrides)`); return 2; }
+    if (bad !== undefined) {
+      console.error(`dml report: unexpected argument '${bad}' (one RUN_DIR, then key=value overrides)`);
+      return 2;
+    }
     let opts;
     try {
       opts = {
-        maxPoints: intOpt('max-points', values['max-points'], 2000, 2), examples: intOpt('examples', values.examples, 8, 0),
-        misses: intOpt('misses', values.misses, 2, 0), topK: intOpt('top-k', values['top-k'], 8, 1),
-        tsneIterations: intOpt('iterations', values.iterations, 500, 1), miMaxPoints: intOpt('mi-points', values['mi-points'], 2000, 10),
+        maxPoints: intOpt('max-points', values['max-points'], 2000, 2),
+        examples: intOpt('examples', values.examples, 8, 0),
+        misses: intOpt('misses', values.misses, 2, 0),
+        topK: intOpt('top-k', values['top-k'], 8, 1),
+        tsneIterations: intOpt('iterations', values.iterations, 500, 1),
+        miMaxPoints: intOpt('mi-points', values['mi-points'], 2000, 10),
         seed: intOpt('seed', values.seed, 0, 0),
       };
     } catch (e) {
-      if (e instanceof UsageError) { console.error(`dml report: ${e.message}`); return 2; }
+      if (e instanceof UsageError) {
+        console.error(`dml report: ${e.message}`);
+        return 2;
+      }
       throw e;
     }
     const t0 = performance.now();
     const r = await generateReport({
-      runDir, out: values.out, checkpoint: values.checkpoint, mi: !values['no-mi'], overrides, ...opts,
+      runDir,
+      out: values.out,
+      checkpoint: values.checkpoint,
+      mi: !values['no-mi'],
+      overrides,
+      ...opts,
       log: values.quiet ? undefined : (m) => console.error(`report: ${m}`),
     });
     for (const w of r.warnings) console.error(`dml report: warning: ${w}`);

@@ -48,7 +48,8 @@ class UsageError extends Error {}
 function int(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
   return n;
 }
 
@@ -57,15 +58,32 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
+      args: argv,
+      allowPositionals: false,
+      strict: true,
       options: {
-        checkpoint: { type: 'string' }, gallery: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-        token: { type: 'string' }, 'allowed-host': { type: 'string', multiple: true },
-        index: { type: 'string' }, 'index-cache': { type: 'string' }, workers: { type: 'string' }, 'max-concurrent': { type: 'string' },
-        queue: { type: 'string' }, threads: { type: 'string' }, 'max-upload-mb': { type: 'string' }, 'max-pixels': { type: 'string' },
-        'timeout-ms': { type: 'string' }, 'image-size': { type: 'string' }, resize: { type: 'string' }, 'batch-size': { type: 'string' },
-        'max-batch': { type: 'string' }, 'batch-window-ms': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        checkpoint: { type: 'string' },
+        gallery: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        token: { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
+        index: { type: 'string' },
+        'index-cache': { type: 'string' },
+        workers: { type: 'string' },
+        'max-concurrent': { type: 'string' },
+        queue: { type: 'string' },
+        threads: { type: 'string' },
+        'max-upload-mb': { type: 'string' },
+        'max-pixels': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'image-size': { type: 'string' },
+        resize: { type: 'string' },
+        'batch-size': { type: 'string' },
+        'max-batch': { type: 'string' },
+        'batch-window-ms': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (e) {
@@ -78,23 +96,37 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
   if (!v.checkpoint) throw new UsageError('--checkpoint is required');
   if (!v.gallery) throw new UsageError('--gallery is required');
   const index = v.index ?? 'exact';
-  if (index !== 'exact' && index !== 'lancedb') throw new UsageError(`--index must be exact or lancedb, got '${index}'`);
+  if (index !== 'exact' && index !== 'lancedb')
+    throw new UsageError(`--index must be exact or lancedb, got '${index}'`);
   const port = int('port', v.port, 0);
   if (port !== undefined && port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const uploadMb = v['max-upload-mb'] === undefined ? undefined : Number(v['max-upload-mb']);
-  if (uploadMb !== undefined && !(uploadMb > 0)) throw new UsageError(`--max-upload-mb must be a positive number, got '${v['max-upload-mb']}'`);
+  if (uploadMb !== undefined && !(uploadMb > 0))
+    throw new UsageError(`--max-upload-mb must be a positive number, got '${v['max-upload-mb']}'`);
   const o: ServeOptions = {
-    checkpoint: v.checkpoint, gallery: v.gallery, index, port: port ?? 8080, host: v.host ?? '127.0.0.1',
+    checkpoint: v.checkpoint,
+    gallery: v.gallery,
+    index,
+    port: port ?? 8080,
+    host: v.host ?? '127.0.0.1',
     ...(v['index-cache'] ? { indexCache: v['index-cache'] } : {}),
-    workers: int('workers', v.workers, 1), maxConcurrent: int('max-concurrent', v['max-concurrent'], 1), maxQueue: int('queue', v.queue, 0),
-    threads: int('threads', v.threads, 1), maxPixels: int('max-pixels', v['max-pixels'], 1), jobTimeoutMs: int('timeout-ms', v['timeout-ms'], 1),
-    imageSize: int('image-size', v['image-size'], 1), resize: int('resize', v.resize, 1), embedBatch: int('batch-size', v['batch-size'], 1),
-    maxBatch: int('max-batch', v['max-batch'], 1), batchWindowMs: int('batch-window-ms', v['batch-window-ms'], 0),
+    workers: int('workers', v.workers, 1),
+    maxConcurrent: int('max-concurrent', v['max-concurrent'], 1),
+    maxQueue: int('queue', v.queue, 0),
+    threads: int('threads', v.threads, 1),
+    maxPixels: int('max-pixels', v['max-pixels'], 1),
+    jobTimeoutMs: int('timeout-ms', v['timeout-ms'], 1),
+    imageSize: int('image-size', v['image-size'], 1),
+    resize: int('resize', v.resize, 1),
+    embedBatch: int('batch-size', v['batch-size'], 1),
+    maxBatch: int('max-batch', v['max-batch'], 1),
+    batchWindowMs: int('batch-window-ms', v['batch-window-ms'], 0),
     ...(uploadMb !== undefined ? { maxUploadBytes: Math.round(uploadMb * 1024 * 1024) } : {}),
   };
   const token = v.token ?? process.env.DML_SERVE_TOKEN;
   if (token !== undefined) {
-    if (token.length < 8 || !/^[\x21-\x7e]+$/.test(token)) throw new UsageError('--token must be at least 8 printable ASCII characters, without spaces');
+    if (token.length < 8 || !/^[\x21-\x7e]+$/.test(token))
+      throw new UsageError('--token must be at least 8 printable ASCII characters, without spaces');
     o.token = token;
   }
   if (v['allowed-host']) o.allowedHosts = v['allowed-host'].map((h) => h.toLowerCase());
@@ -114,11 +146,16 @@ export const command = {
       console.error(`dml serve: ${e.message}\n\n${HELP}`);
       return 2;
     }
-    if (o === 'help') { console.log(HELP); return 0; }
+    if (o === 'help') {
+      console.log(HELP);
+      return 0;
+    }
     // Loaded only now so that --help and usage errors do not start anything.
     const { startServer } = await import('../server/index.js');
     const server: RunningServer = await startServer(o);
-    console.log(`dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, index ${o.index})`);
+    console.log(
+      `dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, index ${o.index})`,
+    );
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {
         console.error(`dml serve: ${sig}, shutting down`);

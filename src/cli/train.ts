@@ -37,19 +37,30 @@ export const command = {
   help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
-      args: argv, allowPositionals: true,
+      args: argv,
+      allowPositionals: true,
       options: {
-        preset: { type: 'string' }, config: { type: 'string' }, resume: { type: 'boolean', default: false }, force: { type: 'boolean', default: false }, quiet: { type: 'boolean', short: 'q', default: false },
+        preset: { type: 'string' },
+        config: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
     });
-    if (values.help) { console.log(HELP); return 0; }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
     const launchOpts = parseLaunch(values);
     // Each worker of a launch gets cores / N threads unless the command line or config file says.
-    const setsThreads = positionals.some((p) => p.startsWith('threads=')) || (values.config !== undefined && 'threads' in loadConfigFile(values.config));
+    const setsThreads =
+      positionals.some((p) => p.startsWith('threads=')) ||
+      (values.config !== undefined && 'threads' in loadConfigFile(values.config));
     // (torchrun sets OMP_NUM_THREADS for its workers; our launcher sets both.)
-    const launched = process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
+    const launched =
+      process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
     let cfg;
     try {
@@ -65,27 +76,46 @@ export const command = {
     if (!values.resume && !values.force && (launchOpts || (process.env.RANK ?? '0') === '0')) {
       const held = ['last.safetensors', 'best.safetensors'].filter((f) => existsSync(path.join(cfg.out, f)));
       if (held.length > 0) {
-        console.error(`dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or start over with --force`);
+        console.error(
+          `dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or start over with --force`,
+        );
         return 2;
       }
     }
     if (cfg.distributed.backend === 'nccl') {
       // NCCL reduces CUDA tensors; the trainer keeps everything on the CPU until device= is honoured.
-      throw new Error("distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use distributed.backend=gloo");
+      throw new Error(
+        'distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use distributed.backend=gloo',
+      );
     }
     if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });
     const group = joinJob({ timeoutS: cfg.distributed.timeout, backend: cfg.distributed.backend });
     const main = isMainProcess(group);
-    const say = (line: string): void => { if (main) console.log(line); };
+    const say = (line: string): void => {
+      if (main) console.log(line);
+    };
     return runInJob(group, async () => {
       const ds = await openDatasets(cfg);
       const { train, test, description } = ds;
-      const world = group ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})` : '';
-      if (!values.quiet) say(`dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`);
+      const world = group
+        ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})`
+        : '';
+      if (!values.quiet)
+        say(
+          `dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`,
+        );
       if (!values.quiet) say(description);
       const weights = PRESET_WEIGHTS[cfg.preset];
-      if (weights && cfg.model.pretrained === '' && main) console.warn(`dml train: warning: preset ${cfg.preset} starts from ${weights}; without model.pretrained=FILE the backbone starts from random weights and its results are not the recipe's`);
-      const trainer = new Trainer(cfg, train, test, { ...trainerDeps, group, classNames: ds.classNames, ...(values.quiet ? { progress: false, log: () => {} } : {}) });
+      if (weights && cfg.model.pretrained === '' && main)
+        console.warn(
+          `dml train: warning: preset ${cfg.preset} starts from ${weights}; without model.pretrained=FILE the backbone starts from random weights and its results are not the recipe's`,
+        );
+      const trainer = new Trainer(cfg, train, test, {
+        ...trainerDeps,
+        group,
+        classNames: ds.classNames,
+        ...(values.quiet ? { progress: false, log: () => {} } : {}),
+      });
       try {
         const r = await trainer.run({ resume: values.resume });
         const shown = r.last ?? r.best.metrics;
@@ -97,7 +127,10 @@ export const command = {
         say(`best cosine R@1 at epoch ${r.best.epoch}; checkpoints and metrics in ${r.runDir}`);
         return 0;
       } catch (e) {
-        if (e instanceof NonFiniteLossError) { if (main) console.error(`dml train: ${e.message}`); return 3; }
+        if (e instanceof NonFiniteLossError) {
+          if (main) console.error(`dml train: ${e.message}`);
+          return 3;
+        }
         throw e;
       } finally {
         trainer.dispose();

@@ -6,7 +6,8 @@ function withGrad<T>(enabled: boolean, fn: () => T): T {
   const prev = native.setGradEnabled(enabled);
   try {
     const r = fn();
-    if (r instanceof Promise) throw new TypeError('noGrad/enableGrad take synchronous functions: grad mode is not carried across await');
+    if (r instanceof Promise)
+      throw new TypeError('noGrad/enableGrad take synchronous functions: grad mode is not carried across await');
     return r;
   } finally {
     native.setGradEnabled(prev);
@@ -23,12 +24,21 @@ export const setGradEnabled = (v: boolean): boolean => native.setGradEnabled(v);
 export function grad(
   outputs: Tensor | readonly Tensor[],
   inputs: readonly Tensor[],
-  options: { gradOutputs?: readonly Tensor[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {},
+  options: {
+    gradOutputs?: readonly Tensor[];
+    retainGraph?: boolean;
+    createGraph?: boolean;
+    allowUnused?: boolean;
+  } = {},
 ): (Tensor | null)[] {
   const outs = outputs instanceof Tensor ? [outputs] : outputs;
   const r = native.autogradGrad(
-    outs.map((t) => t.handle), inputs.map((t) => t.handle), options.gradOutputs?.map((t) => t.handle),
-    options.retainGraph, options.createGraph ?? false, options.allowUnused ?? false,
+    outs.map((t) => t.handle),
+    inputs.map((t) => t.handle),
+    options.gradOutputs?.map((t) => t.handle),
+    options.retainGraph,
+    options.createGraph ?? false,
+    options.allowUnused ?? false,
   );
   return r.map((x) => (x === null ? null : new Tensor(x)));
 }

@@ -15,17 +15,34 @@ export interface GradcheckResult {
  * Compares autograd's gradient of sum(w · f(inputs)) (w random, fixed) with central differences.
  * Inputs must be float64 leaf tensors; those with requiresGrad are checked.
  */
-export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: { eps?: number; atol?: number; rtol?: number; seed?: number } = {}): GradcheckResult {
-  const eps = o.eps ?? 1e-6, atol = o.atol ?? 1e-5, rtol = o.rtol ?? 1e-3;
+export function gradcheck(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  o: { eps?: number; atol?: number; rtol?: number; seed?: number } = {},
+): GradcheckResult {
+  const eps = o.eps ?? 1e-6,
+    atol = o.atol ?? 1e-5,
+    rtol = o.rtol ?? 1e-3;
   for (const [i, x] of inputs.entries()) {
-    if (x.dtype !== 'float64') throw new TypeError(`gradcheck: input ${i} is ${x.dtype}; use float64 for finite differences`);
+    if (x.dtype !== 'float64')
+      throw new TypeError(`gradcheck: input ${i} is ${x.dtype}; use float64 for finite differences`);
   }
   return tidy(() => {
     const out0 = f(...inputs);
     const w = randn(out0.shape, { dtype: 'float64', generator: new Generator(o.seed ?? 0) });
-    const scalar = (...xs: Tensor[]): number => tidy(() => f(...xs).mul(w).sum().item());
+    const scalar = (...xs: Tensor[]): number =>
+      tidy(() =>
+        f(...xs)
+          .mul(w)
+          .sum()
+          .item(),
+      );
     const checked = inputs.map((x, i) => [x, i] as const).filter(([x]) => x.requiresGrad);
-    const analytic = grad(out0.mul(w).sum(), checked.map(([x]) => x), { allowUnused: true });
+    const analytic = grad(
+      out0.mul(w).sum(),
+      checked.map(([x]) => x),
+      { allowUnused: true },
+    );
     let maxAbsError = 0;
     let worst: GradcheckResult['worst'] = null;
     let ok = true;

@@ -4,7 +4,8 @@ import { native } from './native.js';
 /** Most intra-op threads accepted: OpenMP ends the process when it cannot create the threads asked for. */
 export const MAX_THREADS = 1024;
 export const setNumThreads = (n: number): void => {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new RangeError(`setNumThreads(n): n must be an integer in [1, ${MAX_THREADS}], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)
+    throw new RangeError(`setNumThreads(n): n must be an integer in [1, ${MAX_THREADS}], got ${n}`);
   native.setNumThreads(n);
 };
 export const getNumThreads = (): number => native.getNumThreads();

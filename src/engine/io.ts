@@ -30,9 +30,14 @@ export function loadTensors(path: string): { tensors: Map<string, Tensor>; metad
 }
 
 /** loadTensors of bytes already in memory; `path` names the source in errors. */
-export function tensorsFromBuffer(buf: Uint8Array, path = '<buffer>'): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function tensorsFromBuffer(
+  buf: Uint8Array,
+  path = '<buffer>',
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   const isZip = buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 0x03 && buf[3] === 0x04;
-  const raws = isZip ? { tensors: loadTorchStateDict(buf, path), metadata: {} as Record<string, string> } : readSafetensors(buf, path);
+  const raws = isZip
+    ? { tensors: loadTorchStateDict(buf, path), metadata: {} as Record<string, string> }
+    : readSafetensors(buf, path);
   const tensors = new Map<string, Tensor>();
   for (const [k, r] of raws.tensors) tensors.set(k, fromRaw(r));
   return { tensors, metadata: raws.metadata };

@@ -26,7 +26,9 @@ export interface GeneratorHandle {
 export type { NativeBinding } from './native-ops.generated.js';
 
 /** Names of the exports that are functions (imageSimd is a constant). */
-export type NativeFnName = { [K in keyof NativeBinding]: NativeBinding[K] extends (...a: never[]) => unknown ? K : never }[keyof NativeBinding];
+export type NativeFnName = {
+  [K in keyof NativeBinding]: NativeBinding[K] extends (...a: never[]) => unknown ? K : never;
+}[keyof NativeBinding];
 
 function addonPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -35,7 +37,9 @@ function addonPath(): string {
     const p = path.resolve(here, up, 'build/Release/dml_native.node');
     if (existsSync(p)) return p;
   }
-  throw new Error('native addon build/Release/dml_native.node not found: run `npm run build:native` (needs libtorch-dev)');
+  throw new Error(
+    'native addon build/Release/dml_native.node not found: run `npm run build:native` (needs libtorch-dev)',
+  );
 }
 
 const require = createRequire(import.meta.url);

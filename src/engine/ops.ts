@@ -9,7 +9,8 @@ const h = (x: TensorOrScalar): Handle | Scalar => (x instanceof Tensor ? x.handl
 export const cat = (tensors: readonly Tensor[], dim = 0): Tensor => wrap(native.cat(hs(tensors), dim));
 export const stack = (tensors: readonly Tensor[], dim = 0): Tensor => wrap(native.stack(hs(tensors), dim));
 /** Elements of x where cond is true, else of y; x or y may be numbers. */
-export const where = (cond: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tensor => wrap(native.where(cond.handle, h(x), h(y)));
+export const where = (cond: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tensor =>
+  wrap(native.where(cond.handle, h(x), h(y)));
 export const matmul = (a: Tensor, b: Tensor): Tensor => a.matmul(b);
 export const maximum = (a: Tensor, b: TensorOrScalar): Tensor => a.maximum(b);
 export const minimum = (a: Tensor, b: TensorOrScalar): Tensor => a.minimum(b);
@@ -28,7 +29,9 @@ export function normalize(x: Tensor, p = 2, dim = 1, eps = 1e-12): Tensor {
   const c = n.clampMin(eps);
   const e = c.expandAs(x);
   const out = x.div(e);
-  n.dispose(); c.dispose(); e.dispose();
+  n.dispose();
+  c.dispose();
+  e.dispose();
   return out;
 }
 /** Integer labels → one-hot rows (int64), as F.one_hot. */

@@ -7,16 +7,22 @@ import { dtypeCode } from './dtype.js';
 export class Generator {
   readonly handle: GeneratorHandle;
   constructor(seed = 0) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`Generator(seed): seed must be a non-negative safe integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`Generator(seed): seed must be a non-negative safe integer, got ${seed}`);
     this.handle = native.newGenerator(seed);
   }
   /** The full generator state (uint8 tensor), for bit-exact resumption. */
-  getState(): Tensor { return new Tensor(native.getRngState(this.handle)); }
-  setState(state: Tensor): void { native.setRngState(state.handle, this.handle); }
+  getState(): Tensor {
+    return new Tensor(native.getRngState(this.handle));
+  }
+  setState(state: Tensor): void {
+    native.setRngState(state.handle, this.handle);
+  }
 }
 
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`manualSeed(seed): seed must be a non-negative safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`manualSeed(seed): seed must be a non-negative safe integer, got ${seed}`);
   native.manualSeed(seed);
 }
 export const getRngState = (): Tensor => new Tensor(native.getRngState(null));

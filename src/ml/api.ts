@@ -24,7 +24,10 @@ export interface ConfigInput {
  * Trains and evaluates as `dml train` does, in this process: `train({ overrides: ['epochs=1'] })`
  * or `train(resolveConfig(...))`. The run folder (config key `out`) receives the checkpoints.
  */
-export async function train(config: TrainConfig | ConfigInput = {}, o: { resume?: boolean } = {}): Promise<TrainResult> {
+export async function train(
+  config: TrainConfig | ConfigInput = {},
+  o: { resume?: boolean } = {},
+): Promise<TrainResult> {
   const cfg = 'data' in config ? config : resolveConfig(config);
   const ds = await openDatasets(cfg);
   let trainer: Trainer | null = null;
@@ -65,9 +68,14 @@ export interface Run {
 export function openRun(checkpoint: string): Run {
   const { model, config, epoch, file } = loadEmbedder(checkpoint);
   let closed = false;
-  const live = (): void => { if (closed) throw new Error(`run ${file} is closed`); };
+  const live = (): void => {
+    if (closed) throw new Error(`run ${file} is closed`);
+  };
   return {
-    model, config, epoch, file,
+    model,
+    config,
+    epoch,
+    file,
     async embed(images) {
       live();
       if (!Array.isArray(images)) {
@@ -75,7 +83,9 @@ export function openRun(checkpoint: string): Run {
         return noGrad(() => tidy(() => model.forward(x).features));
       }
       const samples: Sample[] = (images as readonly string[]).map((p) => ({ path: p, label: 0 }));
-      const loader = new ImageLoader(samples, { pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)) });
+      const loader = new ImageLoader(samples, {
+        pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)),
+      });
       try {
         const { features, labels } = await embedSource(model, loader, 64);
         labels.dispose();
@@ -86,9 +96,13 @@ export function openRun(checkpoint: string): Run {
     },
     async evaluate(overrides = []) {
       live();
-      const cfg = resolveConfig({ preset: config.preset, overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...overrides] });
+      const cfg = resolveConfig({
+        preset: config.preset,
+        overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...overrides],
+      });
       const ds = await openDatasets(cfg);
-      let q = null, g = null;
+      let q = null,
+        g = null;
       try {
         q = await embedSource(model, ds.test.query);
         g = ds.test.gallery ? await embedSource(model, ds.test.gallery) : null;
@@ -109,4 +123,3 @@ export function openRun(checkpoint: string): Run {
     },
   };
 }
-

@@ -28,7 +28,8 @@ export function symmetricEigen(matrix: Float64Array, n: number): { values: Float
  */
 export function orthonormaliseRows(q: Float64Array, rows: number, cols: number): void {
   if (rows > cols) throw new RangeError(`orthonormaliseRows: ${rows} rows cannot be orthonormal in ${cols} dimensions`);
-  if (q.length !== rows * cols) throw new RangeError(`orthonormaliseRows: expected ${rows * cols} entries, got ${q.length}`);
+  if (q.length !== rows * cols)
+    throw new RangeError(`orthonormaliseRows: expected ${rows * cols} entries, got ${q.length}`);
   for (let pass = 0; pass < 2; pass++) {
     for (let j = 0; j < rows; j++) {
       const before = rowNorm(q, j, cols);
@@ -82,16 +83,24 @@ export function topEigen(cov: Tensor, m: number, seed = 0): { values: Float64Arr
   }
   // The basis Q is kept as m rows of length n (one direction per contiguous row).
   const gen = new Generator(seed);
-  let q = Float64Array.from(tidy(() => randn([n, m], { dtype: 'float64', generator: gen }).t().contiguous().data() as Float64Array));
+  let q = Float64Array.from(
+    tidy(() => randn([n, m], { dtype: 'float64', generator: gen }).t().contiguous().data() as Float64Array),
+  );
   orthonormaliseRows(q, m, n);
-  let ritz: { values: Float64Array; vectors: Float64Array } = { values: new Float64Array(m), vectors: new Float64Array(m * m) };
+  let ritz: { values: Float64Array; vectors: Float64Array } = {
+    values: new Float64Array(m),
+    vectors: new Float64Array(m * m),
+  };
   const check = Math.max(1, Math.ceil(m / 2));
   for (let it = 0; it < 500; it++) {
     // Y = Q C (rows: C q_j, as C is symmetric) and B = Q C Q^T.
     const { y, b } = tidy(() => {
       const qt = tensor(q, { shape: [m, n] });
       const yq = qt.mm(cov);
-      return { y: Float64Array.from(yq.data() as Float64Array), b: Float64Array.from(yq.mm(qt.t()).data() as Float64Array) };
+      return {
+        y: Float64Array.from(yq.data() as Float64Array),
+        b: Float64Array.from(yq.mm(qt.t()).data() as Float64Array),
+      };
     });
     ritz = symmetricEigen(symmetrize(b, m), m);
     // Converged when the leading half of the Ritz pairs (the oversampled rest converges slower and
@@ -100,8 +109,13 @@ export function topEigen(cov: Tensor, m: number, seed = 0): { values: Float64Arr
     for (let c = 0; c < check; c++) {
       let res = 0;
       for (let r = 0; r < n; r++) {
-        let cv = 0, v = 0;
-        for (let j = 0; j < m; j++) { const u = ritz.vectors[j * m + c]!; cv += y[j * n + r]! * u; v += q[j * n + r]! * u; }
+        let cv = 0,
+          v = 0;
+        for (let j = 0; j < m; j++) {
+          const u = ritz.vectors[j * m + c]!;
+          cv += y[j * n + r]! * u;
+          v += q[j * n + r]! * u;
+        }
         res += (cv - ritz.values[c]! * v) ** 2;
       }
       worst = Math.max(worst, Math.sqrt(res));
@@ -112,7 +126,11 @@ export function topEigen(cov: Tensor, m: number, seed = 0): { values: Float64Arr
   }
   // Ritz vectors: Q^T U (U from the last Rayleigh-Ritz step on the current Q).
   const u = ritz.vectors;
-  const vectors = tidy(() => tensor(q, { shape: [m, n] }).t().mm(tensor(u, { shape: [m, m] })));
+  const vectors = tidy(() =>
+    tensor(q, { shape: [m, n] })
+      .t()
+      .mm(tensor(u, { shape: [m, m] })),
+  );
   return { values: ritz.values, vectors };
 }
 

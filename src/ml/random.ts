@@ -90,12 +90,14 @@ export class Rng {
       // Reject the top partial bucket so every value has the same number of preimages.
       const limit = TWO_POW_32 - (TWO_POW_32 % span);
       let x: number;
-      do x = this.nextUint32(); while (x >= limit);
+      do x = this.nextUint32();
+      while (x >= limit);
       return lo + (x % span);
     }
     let x: number;
     const limit = TWO_POW_53 - (TWO_POW_53 % span);
-    do x = (this.nextUint32() >>> 5) * 67108864 + (this.nextUint32() >>> 6); while (x >= limit);
+    do x = (this.nextUint32() >>> 5) * 67108864 + (this.nextUint32() >>> 6);
+    while (x >= limit);
     return lo + (x % span);
   }
 
@@ -124,7 +126,8 @@ export class Rng {
 
   /** A random permutation of 0..n-1. */
   permutation(n: number): number[] {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`Rng.permutation: n must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`Rng.permutation: n must be a non-negative integer, got ${n}`);
     return this.shuffle(Array.from({ length: n }, (_, i) => i));
   }
 

@@ -132,7 +132,8 @@ figcaption.s{color:var(--muted)}
 footer{color:var(--muted);font-size:12px}
 `;
 
-const num = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
+const num = (v: number | null | undefined, digits = 2): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
 
 /** The whole page. */
 export function buildReportHtml(r: ReportInput): string {
@@ -141,9 +142,17 @@ export function buildReportHtml(r: ReportInput): string {
   sections.push({ id: 'training', title: 'Training curves', html: trainingSection(r.metrics) });
   sections.push({ id: 'recall', title: 'Recall@K per epoch', html: recallSection(r.metrics.eval) });
   sections.push({ id: 'metrics', title: 'Final retrieval metrics', html: metricsSection(r) });
-  sections.push({ id: 'mi', title: 'Mutual information I(Z;Y)', html: miSection(r.mi ?? { status: 'unavailable', reason: 'not computed for this report' }) });
+  sections.push({
+    id: 'mi',
+    title: 'Mutual information I(Z;Y)',
+    html: miSection(r.mi ?? { status: 'unavailable', reason: 'not computed for this report' }),
+  });
   sections.push({ id: 'tsne', title: 't-SNE of the test embeddings', html: tsneSection(r.tsne ?? null, r.classNames) });
-  sections.push({ id: 'retrieval', title: 'Retrieval examples', html: retrievalSection(r.retrieval ?? null, className) });
+  sections.push({
+    id: 'retrieval',
+    title: 'Retrieval examples',
+    html: retrievalSection(r.retrieval ?? null, className),
+  });
 
   const last = r.metrics.eval[r.metrics.eval.length - 1];
   const ev = r.evaluation ?? last;
@@ -154,14 +163,27 @@ export function buildReportHtml(r: ReportInput): string {
     chips.push([num(ev.mapAtR), 'MAP@R']);
     if (ev.nmi !== null && ev.nmi !== undefined) chips.push([num(ev.nmi), 'NMI']);
   }
-  const lastEpoch = Math.max(0, ...r.metrics.epochs.map((e) => e.epoch), ...r.metrics.eval.map((e) => e.epoch), ...r.metrics.train.map((t) => t.epoch));
+  const lastEpoch = Math.max(
+    0,
+    ...r.metrics.epochs.map((e) => e.epoch),
+    ...r.metrics.eval.map((e) => e.epoch),
+    ...r.metrics.train.map((t) => t.epoch),
+  );
   chips.push([String(lastEpoch), 'epochs logged']);
   if (trainSeconds > 0) chips.push([duration(trainSeconds), 'training time']);
   if (r.checkpoint) chips.push([`${esc(r.checkpoint.kind)} · ep ${r.checkpoint.epoch}`, 'checkpoint shown']);
 
   const warnings = [...r.metrics.warnings, ...(r.warnings ?? [])];
-  const settings = r.settings ? Object.entries(r.settings).map(([k, v]) => `${esc(k)} <b>${esc(String(v))}</b>`).join(' · ') : '';
-  const timings = r.timings ? Object.entries(r.timings).map(([k, v]) => `${esc(k)} ${v.toFixed(1)} s`).join(' · ') : '';
+  const settings = r.settings
+    ? Object.entries(r.settings)
+        .map(([k, v]) => `${esc(k)} <b>${esc(String(v))}</b>`)
+        .join(' · ')
+    : '';
+  const timings = r.timings
+    ? Object.entries(r.timings)
+        .map(([k, v]) => `${esc(k)} ${v.toFixed(1)} s`)
+        .join(' · ')
+    : '';
 
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -188,7 +210,14 @@ function duration(s: number): string {
 
 function trainingSection(m: RunMetrics): string {
   const guides = m.epochs.length > 1 ? m.epochs.slice(0, -1).map((e) => ({ x: e.step, label: `ep ${e.epoch}` })) : [];
-  const lossSeries: Series[] = [{ name: `training loss (every ${logEvery(m)} steps)`, color: '#4e79a7', points: m.train.map((t) => [t.step, t.loss] as const), width: 1.4 }];
+  const lossSeries: Series[] = [
+    {
+      name: `training loss (every ${logEvery(m)} steps)`,
+      color: '#4e79a7',
+      points: m.train.map((t) => [t.step, t.loss] as const),
+      width: 1.4,
+    },
+  ];
   // Each epoch's mean loss as a flat segment over the steps of that epoch.
   const epochLoss: Array<readonly [number, number]> = [];
   let prevStep = m.train.length ? Math.min(m.train[0]!.step, 0) : 0;
@@ -196,17 +225,29 @@ function trainingSection(m: RunMetrics): string {
     if (e.loss !== null && e.step > prevStep) epochLoss.push([prevStep, e.loss], [e.step, e.loss], [NaN, NaN]);
     prevStep = e.step;
   }
-  if (epochLoss.length) lossSeries.push({ name: 'epoch mean loss', color: '#e15759', points: epochLoss, markers: false, width: 2.4 });
+  if (epochLoss.length)
+    lossSeries.push({ name: 'epoch mean loss', color: '#e15759', points: epochLoss, markers: false, width: 2.4 });
   const lr = m.train.filter((t) => t.lr !== null).map((t) => [t.step, t.lr!] as const);
   const charts = [
     lineChart({ title: 'Loss', xLabel: 'step', yLabel: 'loss', series: lossSeries, guides, yInclude: [0] }),
-    lineChart({ title: 'Learning rate', xLabel: 'step', yLabel: 'learning rate', series: [{ name: 'lr', color: '#59a14f', points: lr, markers: lr.length <= 30 }], guides, yInclude: [0] }),
+    lineChart({
+      title: 'Learning rate',
+      xLabel: 'step',
+      yLabel: 'learning rate',
+      series: [{ name: 'lr', color: '#59a14f', points: lr, markers: lr.length <= 30 }],
+      guides,
+      yInclude: [0],
+    }),
   ];
   let table = '';
   if (m.epochs.length) {
     const r1 = new Map(m.eval.map((e) => [e.epoch, e.recall.cosine?.['1']]));
-    table = `<h3>Epochs</h3><table><tr><th>epoch</th><th>step</th><th>mean loss</th><th>images/s</th><th>time</th><th>R@1 cos</th></tr>${m.epochs.map((e) =>
-      `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${num(e.loss, 4)}</td><td>${num(e.imagesPerSecond, 0)}</td><td>${e.seconds === null ? '—' : duration(e.seconds)}</td><td>${num(r1.get(e.epoch))}</td></tr>`).join('')}</table>`;
+    table = `<h3>Epochs</h3><table><tr><th>epoch</th><th>step</th><th>mean loss</th><th>images/s</th><th>time</th><th>R@1 cos</th></tr>${m.epochs
+      .map(
+        (e) =>
+          `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${num(e.loss, 4)}</td><td>${num(e.imagesPerSecond, 0)}</td><td>${e.seconds === null ? '—' : duration(e.seconds)}</td><td>${num(r1.get(e.epoch))}</td></tr>`,
+      )
+      .join('')}</table>`;
   }
   const note = m.train.length === 0 ? '<p class="note">No training-step records in metrics.jsonl.</p>' : '';
   return `<div class="row">${charts.join('')}</div>${note}${table}${boundSection(m)}`;
@@ -216,9 +257,13 @@ function trainingSection(m: RunMetrics): string {
 function boundSection(m: RunMetrics): string {
   const b = m.bounds;
   if (b.length === 0) return '';
-  const pts = (get: (p: (typeof b)[number]) => number): Array<readonly [number, number]> => b.map((p) => [p.epoch, get(p)] as const);
+  const pts = (get: (p: (typeof b)[number]) => number): Array<readonly [number, number]> =>
+    b.map((p) => [p.epoch, get(p)] as const);
   const chart = lineChart({
-    title: 'Cross-entropy and pairwise cross-entropy (PCE)', xLabel: 'epoch', yLabel: 'nats', integerX: true,
+    title: 'Cross-entropy and pairwise cross-entropy (PCE)',
+    xLabel: 'epoch',
+    yLabel: 'nats',
+    integerX: true,
     series: [
       { name: 'CE of the classifier', color: '#4e79a7', points: pts((p) => p.ce) },
       { name: 'PCE (soft means from its softmax)', color: '#e15759', points: pts((p) => p.pce) },
@@ -226,10 +271,17 @@ function boundSection(m: RunMetrics): string {
       { name: 'PCE contrastive', color: '#f28e2b', dash: '6 4', points: pts((p) => p.contrastive) },
     ],
   });
-  const rows = b.map((p) => `<tr><td>${p.epoch}</td><td>${num(p.ce, 4)}</td><td>${num(p.pce, 4)}</td><td>${num(p.tightness, 4)}</td><td>${num(p.contrastive, 4)}</td><td>${num(p.lambda, 3)}</td><td>${p.ceAbovePce === null ? '—' : `${(p.ceAbovePce * 100).toFixed(0)}%`}</td></tr>`).join('');
-  return `<h3>CE and PCE</h3><p class="note">Means over the logged training batches of each epoch: the plain cross-entropy of the classifier, and the PCE `
-    + 'whose soft means use that classifier\'s softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (src/ml/losses/pce.ts). The last column is the share of batches with CE ≥ PCE.</p>'
-    + `<div class="row">${chart}</div><table><tr><th>epoch</th><th>CE</th><th>PCE</th><th>tightness</th><th>contrastive</th><th>λ</th><th>CE ≥ PCE</th></tr>${rows}</table>`;
+  const rows = b
+    .map(
+      (p) =>
+        `<tr><td>${p.epoch}</td><td>${num(p.ce, 4)}</td><td>${num(p.pce, 4)}</td><td>${num(p.tightness, 4)}</td><td>${num(p.contrastive, 4)}</td><td>${num(p.lambda, 3)}</td><td>${p.ceAbovePce === null ? '—' : `${(p.ceAbovePce * 100).toFixed(0)}%`}</td></tr>`,
+    )
+    .join('');
+  return (
+    `<h3>CE and PCE</h3><p class="note">Means over the logged training batches of each epoch: the plain cross-entropy of the classifier, and the PCE ` +
+    "whose soft means use that classifier's softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (src/ml/losses/pce.ts). The last column is the share of batches with CE ≥ PCE.</p>" +
+    `<div class="row">${chart}</div><table><tr><th>epoch</th><th>CE</th><th>PCE</th><th>tightness</th><th>contrastive</th><th>λ</th><th>CE ≥ PCE</th></tr>${rows}</table>`
+  );
 }
 
 function logEvery(m: RunMetrics): number | string {
@@ -239,14 +291,23 @@ function logEvery(m: RunMetrics): number | string {
 }
 
 function recallSection(evals: readonly EvalPoint[]): string {
-  if (evals.length === 0) return '<p class="unavail">No evaluation records in metrics.jsonl (evalEvery = 0, or the first evaluation has not run yet).</p>';
+  if (evals.length === 0)
+    return '<p class="unavail">No evaluation records in metrics.jsonl (evalEvery = 0, or the first evaluation has not run yet).</p>';
   const { metrics, ks } = recallKeys(evals);
   const colors = palette(ks.length);
   const series: Series[] = [];
   for (const metric of metrics) {
     ks.forEach((k, i) => {
-      const pts = evals.filter((e) => e.recall[metric]?.[k] !== undefined).map((e) => [e.epoch, e.recall[metric]![k]!] as const);
-      if (pts.length) series.push({ name: `R@${k} ${metric === 'l2' ? 'L2' : metric}`, color: colors[i]!, dash: metric === 'cosine' ? undefined : '6 4', points: pts });
+      const pts = evals
+        .filter((e) => e.recall[metric]?.[k] !== undefined)
+        .map((e) => [e.epoch, e.recall[metric]![k]!] as const);
+      if (pts.length)
+        series.push({
+          name: `R@${k} ${metric === 'l2' ? 'L2' : metric}`,
+          color: colors[i]!,
+          dash: metric === 'cosine' ? undefined : '6 4',
+          points: pts,
+        });
     });
   }
   const unit = evals[0]!.unit === 'percent' ? ' (%)' : '';
@@ -259,8 +320,10 @@ function recallSection(evals: readonly EvalPoint[]): string {
   add('R-Precision', '#f28e2b', (e) => e.rPrecision);
   add('P@1', '#59a14f', (e) => e.precisionAt1);
   add('NMI', '#b07aa1', (e) => e.nmi);
-  return `<div class="row">${lineChart({ title: 'Recall@K (solid: cosine, dashed: L2)', xLabel: 'epoch', yLabel: `Recall@K${unit}`, series, integerX: true })}`
-    + `${lineChart({ title: 'MAP@R, R-Precision, P@1, NMI', xLabel: 'epoch', yLabel: `value${unit}`, series: other, integerX: true })}</div>`;
+  return (
+    `<div class="row">${lineChart({ title: 'Recall@K (solid: cosine, dashed: L2)', xLabel: 'epoch', yLabel: `Recall@K${unit}`, series, integerX: true })}` +
+    `${lineChart({ title: 'MAP@R, R-Precision, P@1, NMI', xLabel: 'epoch', yLabel: `value${unit}`, series: other, integerX: true })}</div>`
+  );
 }
 
 function metricsRow(label: string, e: MetricsSummary, metrics: string[], ks: string[]): string {
@@ -275,38 +338,63 @@ function metricsSection(r: ReportInput): string {
   const best = bestEval(evals);
   if (last) rows.push({ label: `epoch ${last.epoch} — last logged evaluation`, e: last });
   if (best && best !== last) rows.push({ label: `epoch ${best.epoch} — best logged (max R@1 cosine)`, e: best });
-  if (r.evaluation) rows.push({ label: `${r.checkpoint ? `${esc(r.checkpoint.kind)} checkpoint (epoch ${r.checkpoint.epoch})` : 'checkpoint'} — re-evaluated now`, e: r.evaluation });
+  if (r.evaluation)
+    rows.push({
+      label: `${r.checkpoint ? `${esc(r.checkpoint.kind)} checkpoint (epoch ${r.checkpoint.epoch})` : 'checkpoint'} — re-evaluated now`,
+      e: r.evaluation,
+    });
   if (rows.length === 0) return '<p class="unavail">No evaluation available.</p>';
-  const keys = recallKeys(rows.map((x) => ({ recall: x.e.recall } as EvalPoint)));
+  const keys = recallKeys(rows.map((x) => ({ recall: x.e.recall }) as EvalPoint));
   const unit = (rows[0]!.e.unit ?? 'percent') === 'percent' ? 'All values in percent. ' : '';
-  const header = `<tr><th class="l" rowspan="2">evaluation</th>${keys.metrics.map((m) => `<th colspan="${keys.ks.length}">Recall@K ${m === 'l2' ? 'L2' : esc(m)}</th>`).join('')}<th rowspan="2">MAP@R</th><th rowspan="2">R-Precision</th><th rowspan="2">P@1</th><th rowspan="2">NMI</th></tr>`
-    + `<tr>${keys.metrics.map(() => keys.ks.map((k) => `<th>K=${esc(k)}</th>`).join('')).join('')}</tr>`;
+  const header =
+    `<tr><th class="l" rowspan="2">evaluation</th>${keys.metrics.map((m) => `<th colspan="${keys.ks.length}">Recall@K ${m === 'l2' ? 'L2' : esc(m)}</th>`).join('')}<th rowspan="2">MAP@R</th><th rowspan="2">R-Precision</th><th rowspan="2">P@1</th><th rowspan="2">NMI</th></tr>` +
+    `<tr>${keys.metrics.map(() => keys.ks.map((k) => `<th>K=${esc(k)}</th>`).join('')).join('')}</tr>`;
   const ev = r.evaluation;
-  const protocol = ev?.protocol ? ` Protocol: ${esc(ev.protocol)}${ev.queries ? `, ${ev.queries} queries` : ''}${ev.gallery && ev.protocol === 'query-gallery' ? `, ${ev.gallery} gallery items` : ''}.` : '';
-  return `<table>${header}${rows.map((x) => metricsRow(x.label, x.e, keys.metrics, keys.ks)).join('')}</table>`
-    + `<p class="note">${unit}MAP@R, R-Precision and P@1 by cosine similarity; NMI of k-means clustering (k = number of classes) on the L2-normalised embeddings.${protocol}</p>`;
+  const protocol = ev?.protocol
+    ? ` Protocol: ${esc(ev.protocol)}${ev.queries ? `, ${ev.queries} queries` : ''}${ev.gallery && ev.protocol === 'query-gallery' ? `, ${ev.gallery} gallery items` : ''}.`
+    : '';
+  return (
+    `<table>${header}${rows.map((x) => metricsRow(x.label, x.e, keys.metrics, keys.ks)).join('')}</table>` +
+    `<p class="note">${unit}MAP@R, R-Precision and P@1 by cosine similarity; NMI of k-means clustering (k = number of classes) on the L2-normalised embeddings.${protocol}</p>`
+  );
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isQty = (v: unknown): v is { nats: number; bits: number } => isObj(v) && typeof v.nats === 'number' && typeof v.bits === 'number';
+const isQty = (v: unknown): v is { nats: number; bits: number } =>
+  isObj(v) && typeof v.nats === 'number' && typeof v.bits === 'number';
 
 function miSection(mi: MiSection): string {
   if (mi.status === 'unavailable') return `<div class="unavail"><b>MI unavailable.</b> ${esc(mi.reason)}</div>`;
   const rep = mi.report;
   if (!isObj(rep)) return `<div class="unavail"><b>MI unavailable.</b> The estimator returned no report.</div>`;
-  const q = (v: unknown): string => (isQty(v) ? `<td>${num(v.nats, 3)}</td><td>${num(v.bits, 3)}</td>` : '<td>—</td><td>—</td>');
+  const q = (v: unknown): string =>
+    isQty(v) ? `<td>${num(v.nats, 3)}</td><td>${num(v.bits, 3)}</td>` : '<td>—</td><td>—</td>';
   const rows: string[] = [];
-  if (isQty(rep.hY)) rows.push(`<tr><td class="l">H(Y), label entropy: the ceiling of I(Z;Y)</td>${q(rep.hY)}<td class="l">${typeof rep.classes === 'number' ? `${rep.classes} classes` : ''}</td></tr>`);
+  if (isQty(rep.hY))
+    rows.push(
+      `<tr><td class="l">H(Y), label entropy: the ceiling of I(Z;Y)</td>${q(rep.hY)}<td class="l">${typeof rep.classes === 'number' ? `${rep.classes} classes` : ''}</td></tr>`,
+    );
   const d = rep.discriminative;
   if (isObj(d)) {
-    const how = d.source === 'logits' ? "the model's classifier logits" : `a cross-fitted linear probe${typeof d.folds === 'number' ? ` (${d.folds} folds)` : ''}`;
-    rows.push(`<tr><td class="l">discriminative I(Z;Y) = H(Y) − CE, CE of ${esc(how)}</td>${q(d.mi)}<td class="l">CE ${isQty(d.crossEntropy) ? num(d.crossEntropy.nats, 3) : '—'} nats, accuracy ${typeof d.accuracy === 'number' ? (100 * d.accuracy).toFixed(1) : '—'}%</td></tr>`);
+    const how =
+      d.source === 'logits'
+        ? "the model's classifier logits"
+        : `a cross-fitted linear probe${typeof d.folds === 'number' ? ` (${d.folds} folds)` : ''}`;
+    rows.push(
+      `<tr><td class="l">discriminative I(Z;Y) = H(Y) − CE, CE of ${esc(how)}</td>${q(d.mi)}<td class="l">CE ${isQty(d.crossEntropy) ? num(d.crossEntropy.nats, 3) : '—'} nats, accuracy ${typeof d.accuracy === 'number' ? (100 * d.accuracy).toFixed(1) : '—'}%</td></tr>`,
+    );
   }
   const g = rep.generative;
   if (isObj(g)) {
-    rows.push(`<tr><td class="l">generative I(Z;Y) = H(Z) − H(Z|Y), Kozachenko-Leonenko k=${esc(String(g.k))}</td>${q(g.mi)}<td class="l">${esc(String(g.transform ?? ''))} in ${esc(String(g.dims))} dims${typeof g.intrinsicDim === 'number' ? ` (intrinsic dimension ${g.intrinsicDim.toFixed(1)})` : ''}</td></tr>`);
-    rows.push(`<tr><td class="l">&nbsp;&nbsp;H(Z)</td>${q(g.hZ)}<td class="l">differential entropy (can be negative)</td></tr>`);
-    rows.push(`<tr><td class="l">&nbsp;&nbsp;H(Z|Y)</td>${q(g.hZgivenY)}<td class="l">${typeof g.classesUsed === 'number' ? `${g.classesUsed} classes used` : ''}</td></tr>`);
+    rows.push(
+      `<tr><td class="l">generative I(Z;Y) = H(Z) − H(Z|Y), Kozachenko-Leonenko k=${esc(String(g.k))}</td>${q(g.mi)}<td class="l">${esc(String(g.transform ?? ''))} in ${esc(String(g.dims))} dims${typeof g.intrinsicDim === 'number' ? ` (intrinsic dimension ${g.intrinsicDim.toFixed(1)})` : ''}</td></tr>`,
+    );
+    rows.push(
+      `<tr><td class="l">&nbsp;&nbsp;H(Z)</td>${q(g.hZ)}<td class="l">differential entropy (can be negative)</td></tr>`,
+    );
+    rows.push(
+      `<tr><td class="l">&nbsp;&nbsp;H(Z|Y)</td>${q(g.hZgivenY)}<td class="l">${typeof g.classesUsed === 'number' ? `${g.classesUsed} classes used` : ''}</td></tr>`,
+    );
   }
   if (rows.length === 0) {
     // An unknown report shape: list its numbers rather than guess their meaning.
@@ -319,36 +407,55 @@ function miSection(mi: MiSection): string {
     return `<table><tr><th class="l">quantity</th><th>value</th></tr>${flat.map(([k, v]) => `<tr><td class="l">${esc(k)}</td><td>${num(v, 4)}</td></tr>`).join('')}</table>`;
   }
   const warnings = Array.isArray(rep.warnings) ? rep.warnings.filter((w): w is string => typeof w === 'string') : [];
-  return `<table><tr><th class="l">quantity</th><th>nats</th><th>bits</th><th class="l">details</th></tr>${rows.join('')}</table>`
-    + `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (src/ml/mi, Boudiaf et al. 2020: the discriminative view is a lower bound; the generative view estimates both entropies with kNN distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>`
-    + (warnings.length ? `<p class="note">Estimator warnings: ${warnings.map(esc).join('; ')}.</p>` : '');
+  return (
+    `<table><tr><th class="l">quantity</th><th>nats</th><th>bits</th><th class="l">details</th></tr>${rows.join('')}</table>` +
+    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (src/ml/mi, Boudiaf et al. 2020: the discriminative view is a lower bound; the generative view estimates both entropies with kNN distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>` +
+    (warnings.length ? `<p class="note">Estimator warnings: ${warnings.map(esc).join('; ')}.</p>` : '')
+  );
 }
 
 function tsneSection(t: TsneSection | null, classNames: readonly string[] | undefined): string {
   if (!t) return '<p class="unavail">t-SNE not computed.</p>';
-  const svg = scatterPlot({ title: `t-SNE, ${t.labels.length} of ${t.total} test embeddings`, points: t.points, labels: t.labels, classNames });
-  return svg + `<p class="note">Exact t-SNE (perplexity ${num(t.perplexity, 0)}, ${t.iterations} iterations, early exaggeration 12, seed ${t.seed}) of ${t.normalized ? 'L2-normalised ' : ''}embeddings`
-    + ` after PCA to 50 dimensions (${(100 * t.pcaExplained).toFixed(1)}% of the variance kept); final KL divergence ${num(t.kl, 3)}; ${t.seconds.toFixed(1)} s.`
-    + ' Distances between well-separated clusters and cluster sizes are not meaningful in t-SNE; neighbourhoods are.</p>';
+  const svg = scatterPlot({
+    title: `t-SNE, ${t.labels.length} of ${t.total} test embeddings`,
+    points: t.points,
+    labels: t.labels,
+    classNames,
+  });
+  return (
+    svg +
+    `<p class="note">Exact t-SNE (perplexity ${num(t.perplexity, 0)}, ${t.iterations} iterations, early exaggeration 12, seed ${t.seed}) of ${t.normalized ? 'L2-normalised ' : ''}embeddings` +
+    ` after PCA to 50 dimensions (${(100 * t.pcaExplained).toFixed(1)}% of the variance kept); final KL divergence ${num(t.kl, 3)}; ${t.seconds.toFixed(1)} s.` +
+    ' Distances between well-separated clusters and cluster sizes are not meaningful in t-SNE; neighbourhoods are.</p>'
+  );
 }
 
 function thumb(uri: string | undefined, alt: string): string {
-  return uri && uri.startsWith('data:image/') ? `<img src="${esc(uri)}" alt="${esc(alt)}">` : '<div class="noimg">no image</div>';
+  return uri && uri.startsWith('data:image/')
+    ? `<img src="${esc(uri)}" alt="${esc(alt)}">`
+    : '<div class="noimg">no image</div>';
 }
 
 function retrievalSection(r: RetrievalSection | null, className: (c: number) => string): string {
   if (!r) return '<p class="unavail">Retrieval examples not computed.</p>';
   const rows = r.examples.map((ex) => {
-    const q = `<div class="q"><figure class="query"><div class="img">${thumb(ex.queryThumb, `query ${ex.query}`)}</div><figcaption title="${esc(className(ex.label))}">${esc(className(ex.label))}</figcaption><figcaption class="s">query #${ex.query}</figcaption></figure>`
-      + `<span class="tag${ex.kind === 'miss' ? ' miss' : ''}">${ex.kind === 'miss' ? 'top-1 miss' : 'random'}</span></div>`;
-    const nb = ex.neighbours.map((n, j) => {
-      const ok = n.correct;
-      return `<figure class="${ok ? 'right' : 'wrong'}"><div class="img">${thumb(ex.neighbourThumbs?.[j], `neighbour ${j + 1}`)}<span class="mark">${ok ? '✓' : '✗'}</span></div>`
-        + `<figcaption title="${esc(className(n.label))}">${j + 1}. ${esc(className(n.label))}</figcaption><figcaption class="s">cos ${n.score.toFixed(3)}</figcaption></figure>`;
-    }).join('');
+    const q =
+      `<div class="q"><figure class="query"><div class="img">${thumb(ex.queryThumb, `query ${ex.query}`)}</div><figcaption title="${esc(className(ex.label))}">${esc(className(ex.label))}</figcaption><figcaption class="s">query #${ex.query}</figcaption></figure>` +
+      `<span class="tag${ex.kind === 'miss' ? ' miss' : ''}">${ex.kind === 'miss' ? 'top-1 miss' : 'random'}</span></div>`;
+    const nb = ex.neighbours
+      .map((n, j) => {
+        const ok = n.correct;
+        return (
+          `<figure class="${ok ? 'right' : 'wrong'}"><div class="img">${thumb(ex.neighbourThumbs?.[j], `neighbour ${j + 1}`)}<span class="mark">${ok ? '✓' : '✗'}</span></div>` +
+          `<figcaption title="${esc(className(n.label))}">${j + 1}. ${esc(className(n.label))}</figcaption><figcaption class="s">cos ${n.score.toFixed(3)}</figcaption></figure>`
+        );
+      })
+      .join('');
     return `<div class="ex">${q}<div class="nbrs">${nb}</div></div>`;
   });
-  return `<p class="note">Top-${r.k} neighbours by cosine similarity (${r.protocol === 'leave-one-out' ? 'leave-one-out over the test set' : 'from the gallery'}). Green border ✓: same class as the query; red border ✗: another class. `
-    + `${r.misses} of ${r.queries} queries (${(100 * r.misses / Math.max(1, r.queries)).toFixed(1)}%) have a wrong nearest neighbour; the examples tagged "top-1 miss" are drawn among them.</p>`
-    + rows.join('');
+  return (
+    `<p class="note">Top-${r.k} neighbours by cosine similarity (${r.protocol === 'leave-one-out' ? 'leave-one-out over the test set' : 'from the gallery'}). Green border ✓: same class as the query; red border ✗: another class. ` +
+    `${r.misses} of ${r.queries} queries (${((100 * r.misses) / Math.max(1, r.queries)).toFixed(1)}%) have a wrong nearest neighbour; the examples tagged "top-1 miss" are drawn among them.</p>` +
+    rows.join('')
+  );
 }

@@ -14,8 +14,11 @@ export interface RawImage {
 /** A PNG data URI of an image, downscaled (never upscaled) to fit maxSize x maxSize. */
 export async function thumbnailDataUri(img: RawImage, maxSize = 96): Promise<string> {
   const { width, height, channels } = img;
-  if (img.pixels.length !== width * height * channels) throw new RangeError(`thumbnail: ${img.pixels.length} bytes for ${width}x${height}x${channels}`);
-  let p = sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength), { raw: { width, height, channels } });
+  if (img.pixels.length !== width * height * channels)
+    throw new RangeError(`thumbnail: ${img.pixels.length} bytes for ${width}x${height}x${channels}`);
+  let p = sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength), {
+    raw: { width, height, channels },
+  });
   if (width > maxSize || height > maxSize) p = p.resize({ width: maxSize, height: maxSize, fit: 'inside' });
   const png = await p.png({ compressionLevel: 9 }).toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
@@ -27,14 +30,24 @@ interface RawBacked {
 }
 function isRawBacked(s: unknown): s is RawBacked {
   const d = (s as Partial<RawBacked>).data;
-  return typeof d === 'object' && d !== null && d.images instanceof Uint8Array && Number.isInteger(d.height) && Number.isInteger(d.width);
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    d.images instanceof Uint8Array &&
+    Number.isInteger(d.height) &&
+    Number.isInteger(d.width)
+  );
 }
 
 /**
  * The images of the given sample indices of an evaluation source: straight from the raw arrays
  * of an IDX source, else by reading its batches in order (floats in [0, 1], N x C x H x W).
  */
-export async function gatherImages(source: EvalSource, indices: Iterable<number>, batchSize = 256): Promise<Map<number, RawImage>> {
+export async function gatherImages(
+  source: EvalSource,
+  indices: Iterable<number>,
+  batchSize = 256,
+): Promise<Map<number, RawImage>> {
   const want = new Set(indices);
   const out = new Map<number, RawImage>();
   if (want.size === 0) return out;

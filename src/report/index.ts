@@ -10,7 +10,13 @@ import { embedProgress } from '../ml/train/progress.js';
 import { resolveConfig, toOverrides, type TrainConfig } from '../ml/train/config.js';
 import { openDatasets } from '../ml/train/datasets.js';
 import { embedSource } from '../ml/train/embed.js';
-import { buildReportHtml, type MiSection, type RenderedExample, type RetrievalSection, type TsneSection } from './html.js';
+import {
+  buildReportHtml,
+  type MiSection,
+  type RenderedExample,
+  type RetrievalSection,
+  type TsneSection,
+} from './html.js';
 import { gatherImages, thumbnailDataUri, type RawImage } from './images.js';
 import { readMetrics, type RunMetrics } from './metrics.js';
 import { REPORT_STREAM, sampleIndices } from './random.js';
@@ -72,7 +78,10 @@ export function classNamesFor(cfg: TrainConfig, classes: number, recorded?: read
 }
 
 /** Checks the run directory and reads its metrics (the errors name the file). */
-export function openRun(runDir: string, checkpoint: 'best' | 'last' | (string & {}) = 'best'): { metrics: RunMetrics; checkpointFile: string } {
+export function openRun(
+  runDir: string,
+  checkpoint: 'best' | 'last' | (string & {}) = 'best',
+): { metrics: RunMetrics; checkpointFile: string } {
   let st;
   try {
     st = statSync(runDir);
@@ -85,7 +94,9 @@ export function openRun(runDir: string, checkpoint: 'best' | 'last' | (string & 
   const checkpointFile = path.join(runDir, `${checkpoint}.safetensors`);
   if (!existsSync(checkpointFile)) {
     const other = path.join(runDir, `${checkpoint === 'best' ? 'last' : 'best'}.safetensors`);
-    throw new Error(`${checkpointFile}: checkpoint not found${existsSync(other) ? ` (the run has ${path.basename(other)}: try --checkpoint ${checkpoint === 'best' ? 'last' : 'best'})` : ''}`);
+    throw new Error(
+      `${checkpointFile}: checkpoint not found${existsSync(other) ? ` (the run has ${path.basename(other)}: try --checkpoint ${checkpoint === 'best' ? 'last' : 'best'})` : ''}`,
+    );
   }
   return { metrics, checkpointFile };
 }
@@ -109,7 +120,8 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
   } catch (e) {
     return { status: 'unavailable', reason: `the MI module (src/ml/mi) could not be loaded: ${(e as Error).message}` };
   }
-  if (typeof mod.mutualInformation !== 'function') return { status: 'unavailable', reason: 'src/ml/mi exports no mutualInformation() report function.' };
+  if (typeof mod.mutualInformation !== 'function')
+    return { status: 'unavailable', reason: 'src/ml/mi exports no mutualInformation() report function.' };
   const n = labels.length;
   const idx = sampleIndices(n, maxPoints, seed, REPORT_STREAM.miSubsample);
   const t0 = performance.now();
@@ -118,7 +130,10 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
     const y = idx.length < n ? Int32Array.from(idx, (i) => labels[i]!) : labels;
     const report = mod.mutualInformation(sub, y, { probe: { seed }, generative: { seed } });
     return {
-      status: 'ok', report, n: idx.length, seconds: (performance.now() - t0) / 1000,
+      status: 'ok',
+      report,
+      n: idx.length,
+      seconds: (performance.now() - t0) / 1000,
       note: idx.length < n ? `A seeded random subsample of ${idx.length} of the ${n} embeddings.` : undefined,
     };
   } catch (e) {
@@ -135,11 +150,17 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   const timings: Record<string, number> = {};
   const warnings: string[] = [];
   let t = performance.now();
-  const lap = (name: string): void => { const now = performance.now(); timings[name] = (now - t) / 1000; t = now; };
+  const lap = (name: string): void => {
+    const now = performance.now();
+    timings[name] = (now - t) / 1000;
+    t = now;
+  };
 
   const kind = o.checkpoint ?? 'best';
   const { metrics, checkpointFile } = openRun(o.runDir, kind);
-  log(`${metrics.file}: ${metrics.train.length} train, ${metrics.eval.length} eval, ${metrics.epochs.length} epoch records`);
+  log(
+    `${metrics.file}: ${metrics.train.length} train, ${metrics.eval.length} eval, ${metrics.epochs.length} epoch records`,
+  );
   let loaded;
   try {
     loaded = loadEmbedder(checkpointFile);
@@ -150,22 +171,43 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   const { model, config, epoch } = loaded;
   const tensors: Array<Tensor | null> = [];
   try {
-    const cfg = o.overrides && o.overrides.length
-      ? resolveConfig({ preset: config.preset, overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...o.overrides] })
-      : config;
+    const cfg =
+      o.overrides && o.overrides.length
+        ? resolveConfig({
+            preset: config.preset,
+            overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...o.overrides],
+          })
+        : config;
     const { test, description } = await openDatasets(cfg);
     lap('load');
     log(`embedding ${description} with ${checkpointFile} (epoch ${epoch})`);
-    const q = await embedSource(model, test.query, 256, undefined, embedProgress('report: embedding the test set', o.log === undefined));
+    const q = await embedSource(
+      model,
+      test.query,
+      256,
+      undefined,
+      embedProgress('report: embedding the test set', o.log === undefined),
+    );
     tensors.push(q.features, q.labels);
-    const g = test.gallery ? await embedSource(model, test.gallery, 256, undefined, embedProgress('report: embedding the gallery', o.log === undefined)) : null;
+    const g = test.gallery
+      ? await embedSource(
+          model,
+          test.gallery,
+          256,
+          undefined,
+          embedProgress('report: embedding the gallery', o.log === undefined),
+        )
+      : null;
     if (g) tensors.push(g.features, g.labels);
-    const qLabels = labelArray(q.labels), gLabels = g ? labelArray(g.labels) : null;
+    const qLabels = labelArray(q.labels),
+      gLabels = g ? labelArray(g.labels) : null;
     lap('embed');
 
     const evaluation = evaluateRetrieval(q, g, { ks: cfg.recallKs });
     lap('evaluate');
-    log(`evaluated: R@1 cosine ${evaluation.recall.cosine['1']?.toFixed(2) ?? 'n/a'} (${timings.evaluate!.toFixed(1)} s)`);
+    log(
+      `evaluated: R@1 cosine ${evaluation.recall.cosine['1']?.toFixed(2) ?? 'n/a'} (${timings.evaluate!.toFixed(1)} s)`,
+    );
 
     const classes = new Set([...qLabels, ...(gLabels ?? [])]).size;
     const classNames = classNamesFor(cfg, classes, loaded.classNames?.test);
@@ -188,17 +230,32 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     log(`t-SNE of ${idx.length} of ${n} embeddings (${d} dims)...`);
     const ts = tsne(x, idx.length, d, { seed, normalize: true, iterations: o.tsneIterations });
     const tsneSec: TsneSection = {
-      points: ts.embedding, labels: Int32Array.from(idx, (i) => qLabels[i]!), total: n, kl: ts.kl, perplexity: ts.perplexity,
-      iterations: ts.iterations, seconds: ts.seconds, pcaExplained: ts.pcaExplained, normalized: true, seed,
+      points: ts.embedding,
+      labels: Int32Array.from(idx, (i) => qLabels[i]!),
+      total: n,
+      kl: ts.kl,
+      perplexity: ts.perplexity,
+      iterations: ts.iterations,
+      seconds: ts.seconds,
+      pcaExplained: ts.pcaExplained,
+      normalized: true,
+      seed,
     };
     lap('tsne');
     log(`t-SNE: ${ts.seconds.toFixed(1)} s, KL ${ts.kl.toFixed(3)}`);
 
-    const ex = retrievalExamples(q.features, qLabels, g ? g.features : null, gLabels, { count: o.examples ?? 8, misses: o.misses ?? 2, k: o.topK ?? 8, seed });
+    const ex = retrievalExamples(q.features, qLabels, g ? g.features : null, gLabels, {
+      count: o.examples ?? 8,
+      misses: o.misses ?? 2,
+      k: o.topK ?? 8,
+      seed,
+    });
     // Leave-one-out: queries and neighbours come from one source, read once.
     const queryIdx = ex.examples.map((e) => e.query);
     const neighbourIdx = ex.examples.flatMap((e) => e.neighbours.map((nb) => nb.index));
-    const gImages = test.gallery ? await gatherImages(test.gallery, neighbourIdx) : await gatherImages(test.query, [...queryIdx, ...neighbourIdx]);
+    const gImages = test.gallery
+      ? await gatherImages(test.gallery, neighbourIdx)
+      : await gatherImages(test.query, [...queryIdx, ...neighbourIdx]);
     const qImages = test.gallery ? await gatherImages(test.query, queryIdx) : gImages;
     const thumbOf = async (m: Map<number, RawImage>, i: number): Promise<string | undefined> => {
       const img = m.get(i);
@@ -213,20 +270,40 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
       });
     }
     const retrieval: RetrievalSection = {
-      k: ex.k, examples: rendered, top1: ex.top1, misses: ex.misses, queries: n, protocol: g ? 'query-gallery' : 'leave-one-out',
+      k: ex.k,
+      examples: rendered,
+      top1: ex.top1,
+      misses: ex.misses,
+      queries: n,
+      protocol: g ? 'query-gallery' : 'leave-one-out',
     };
     lap('retrieval');
 
     const out = o.out ?? path.join(o.runDir, 'report.html');
     const settings: Record<string, string | number | boolean> = {
-      model: config.model.arch, loss: config.loss.name, epochs: config.epochs, 'batch size': config.batchSize,
-      lr: config.optim.lr, schedule: config.optim.schedule, seed: config.seed,
+      model: config.model.arch,
+      loss: config.loss.name,
+      epochs: config.epochs,
+      'batch size': config.batchSize,
+      lr: config.optim.lr,
+      schedule: config.optim.schedule,
+      seed: config.seed,
     };
     const html = buildReportHtml({
       title: `Training report — ${path.basename(path.resolve(o.runDir))}`,
-      runDir: o.runDir, generatedAt: new Date().toISOString(), metrics, dataset: description, settings,
-      checkpoint: { kind, file: checkpointFile, epoch }, evaluation, mi, tsne: tsneSec, retrieval, classNames,
-      timings: { ...timings }, warnings,
+      runDir: o.runDir,
+      generatedAt: new Date().toISOString(),
+      metrics,
+      dataset: description,
+      settings,
+      checkpoint: { kind, file: checkpointFile, epoch },
+      evaluation,
+      mi,
+      tsne: tsneSec,
+      retrieval,
+      classNames,
+      timings: { ...timings },
+      warnings,
     });
     mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
     writeFileSync(out, html);

@@ -61,7 +61,11 @@ export interface RunMetrics {
 }
 
 export class MetricsError extends Error {
-  constructor(readonly file: string, readonly line: number | null, message: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    message: string,
+  ) {
     super(line === null ? `${file}: ${message}` : `${file}:${line}: ${message}`);
     this.name = 'MetricsError';
   }
@@ -74,7 +78,11 @@ export function readMetrics(file: string): RunMetrics {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new MetricsError(file, null, code === 'ENOENT' ? 'not found (no metrics.jsonl in the run directory)' : `cannot read: ${(e as Error).message}`);
+    throw new MetricsError(
+      file,
+      null,
+      code === 'ENOENT' ? 'not found (no metrics.jsonl in the run directory)' : `cannot read: ${(e as Error).message}`,
+    );
   }
   return parseMetrics(text, file);
 }
@@ -109,7 +117,12 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
       }
       throw new MetricsError(file, no, `malformed JSON (${(e as Error).message}): ${clip(line)}`);
     }
-    if (!isObj(rec)) throw new MetricsError(file, no, `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : typeof rec}: ${clip(line)}`);
+    if (!isObj(rec))
+      throw new MetricsError(
+        file,
+        no,
+        `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : typeof rec}: ${clip(line)}`,
+      );
     const type = rec.type;
     if (typeof type !== 'string') throw new MetricsError(file, no, `record has no "type" field: ${clip(line)}`);
     out.lines++;
@@ -119,12 +132,18 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
         if (required) throw new MetricsError(file, no, `${type} record lacks numeric "${key}"`);
         return null;
       }
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new MetricsError(file, no, `${type} record: "${key}" must be a finite number, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new MetricsError(file, no, `${type} record: "${key}" must be a finite number, got ${JSON.stringify(v)}`);
       return v;
     };
     switch (type) {
       case 'train': {
-        const p: TrainPoint = { epoch: num('epoch', true)!, step: num('step', true)!, loss: num('loss', true)!, lr: num('lr', false) };
+        const p: TrainPoint = {
+          epoch: num('epoch', true)!,
+          step: num('step', true)!,
+          loss: num('loss', true)!,
+          lr: num('lr', false),
+        };
         if (trainByStep.has(p.step)) replaced++;
         trainByStep.set(p.step, p);
         break;
@@ -133,17 +152,29 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
         const recall: Record<string, Record<string, number>> = {};
         if (!isObj(rec.recall)) throw new MetricsError(file, no, 'eval record lacks the "recall" object');
         for (const [metric, byK] of Object.entries(rec.recall)) {
-          if (!isObj(byK)) throw new MetricsError(file, no, `eval record: recall.${metric} must be an object of K -> value`);
+          if (!isObj(byK))
+            throw new MetricsError(file, no, `eval record: recall.${metric} must be an object of K -> value`);
           recall[metric] = {};
           for (const [k, v] of Object.entries(byK)) {
-            if (typeof v !== 'number' || !Number.isFinite(v)) throw new MetricsError(file, no, `eval record: recall.${metric}.${k} must be a finite number, got ${JSON.stringify(v)}`);
+            if (typeof v !== 'number' || !Number.isFinite(v))
+              throw new MetricsError(
+                file,
+                no,
+                `eval record: recall.${metric}.${k} must be a finite number, got ${JSON.stringify(v)}`,
+              );
             recall[metric]![k] = v;
           }
         }
         const p: EvalPoint = {
-          epoch: num('epoch', true)!, step: num('step', false) ?? 0, recall,
-          mapAtR: num('mapAtR', false), rPrecision: num('rPrecision', false), precisionAt1: num('precisionAt1', false), nmi: num('nmi', false),
-          unit: typeof rec.unit === 'string' ? rec.unit : 'percent', raw: rec,
+          epoch: num('epoch', true)!,
+          step: num('step', false) ?? 0,
+          recall,
+          mapAtR: num('mapAtR', false),
+          rPrecision: num('rPrecision', false),
+          precisionAt1: num('precisionAt1', false),
+          nmi: num('nmi', false),
+          unit: typeof rec.unit === 'string' ? rec.unit : 'percent',
+          raw: rec,
         };
         if (evalByEpoch.has(p.epoch)) replaced++;
         evalByEpoch.set(p.epoch, p);
@@ -151,8 +182,11 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
       }
       case 'epoch': {
         const p: EpochPoint = {
-          epoch: num('epoch', true)!, step: num('step', false) ?? 0, loss: num('loss', false),
-          imagesPerSecond: num('imagesPerSecond', false), seconds: num('seconds', false),
+          epoch: num('epoch', true)!,
+          step: num('step', false) ?? 0,
+          loss: num('loss', false),
+          imagesPerSecond: num('imagesPerSecond', false),
+          seconds: num('seconds', false),
         };
         if (epochByEpoch.has(p.epoch)) replaced++;
         epochByEpoch.set(p.epoch, p);
@@ -160,9 +194,15 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
       }
       case 'bound': {
         const p: BoundPoint = {
-          epoch: num('epoch', true)!, step: num('step', false) ?? 0, ce: num('ce', true)!, pce: num('pce', true)!,
-          tightness: num('tightness', true)!, contrastive: num('contrastive', true)!, lambda: num('lambda', true)!,
-          ceAbovePce: num('ceAbovePce', false), batches: num('batches', false),
+          epoch: num('epoch', true)!,
+          step: num('step', false) ?? 0,
+          ce: num('ce', true)!,
+          pce: num('pce', true)!,
+          tightness: num('tightness', true)!,
+          contrastive: num('contrastive', true)!,
+          lambda: num('lambda', true)!,
+          ceAbovePce: num('ceAbovePce', false),
+          batches: num('batches', false),
         };
         if (boundByEpoch.has(p.epoch)) replaced++;
         boundByEpoch.set(p.epoch, p);
@@ -177,7 +217,8 @@ export function parseMetrics(text: string, file = 'metrics.jsonl'): RunMetrics {
   out.eval = [...evalByEpoch.values()].sort((a, b) => a.epoch - b.epoch);
   out.epochs = [...epochByEpoch.values()].sort((a, b) => a.epoch - b.epoch);
   out.bounds = [...boundByEpoch.values()].sort((a, b) => a.epoch - b.epoch);
-  if (replaced > 0) out.warnings.push(`${replaced} records repeat an earlier step or epoch (a resumed run); the later ones are shown`);
+  if (replaced > 0)
+    out.warnings.push(`${replaced} records repeat an earlier step or epoch (a resumed run); the later ones are shown`);
   return out;
 }
 
@@ -187,11 +228,18 @@ function clip(s: string, n = 80): string {
 
 /** Recall@K values present in the evaluations: metric names and K values sorted numerically. */
 export function recallKeys(evals: readonly EvalPoint[]): { metrics: string[]; ks: string[] } {
-  const metrics = new Set<string>(), ks = new Set<string>();
-  for (const e of evals) for (const [m, byK] of Object.entries(e.recall)) { metrics.add(m); for (const k of Object.keys(byK)) ks.add(k); }
+  const metrics = new Set<string>(),
+    ks = new Set<string>();
+  for (const e of evals)
+    for (const [m, byK] of Object.entries(e.recall)) {
+      metrics.add(m);
+      for (const k of Object.keys(byK)) ks.add(k);
+    }
   const order = ['cosine', 'l2'];
   return {
-    metrics: [...metrics].sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99) || a.localeCompare(b)),
+    metrics: [...metrics].sort(
+      (a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99) || a.localeCompare(b),
+    ),
     ks: [...ks].sort((a, b) => Number(a) - Number(b)),
   };
 }

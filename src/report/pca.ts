@@ -37,12 +37,24 @@ export function centre(x: Matrix, n: number, d: number): Float64Array {
 
 /** out (l x n) with out[j][i] = <x_i, w_j> for x (n x d) and w (l x d): W X^T, on the engine. */
 function project(x: Tensor, w: Float64Array, d: number, l: number): Float64Array {
-  return tidy(() => tensor(w, { shape: [l, d] }).mm(x.t()).contiguous().data() as Float64Array);
+  return tidy(
+    () =>
+      tensor(w, { shape: [l, d] })
+        .mm(x.t())
+        .contiguous()
+        .data() as Float64Array,
+  );
 }
 
 /** out (l x d) = q (l x n) @ x (n x d), i.e. (X^T Q)^T, on the engine. */
 function backProject(x: Tensor, q: Float64Array, n: number, l: number): Float64Array {
-  return tidy(() => tensor(q, { shape: [l, n] }).mm(x).contiguous().data() as Float64Array);
+  return tidy(
+    () =>
+      tensor(q, { shape: [l, n] })
+        .mm(x)
+        .contiguous()
+        .data() as Float64Array,
+  );
 }
 
 export interface PcaOptions {
@@ -95,7 +107,14 @@ export function pca(x: Matrix, n: number, d: number, k: number, o: PcaOptions = 
 }
 
 /** Orthonormal basis (l x n, rows) of the range of X (X^T X)^q Omega, and X on the engine (the caller disposes it). */
-function rangeFinder(xc: Float64Array, n: number, d: number, l: number, powerIterations: number, seed: number): { q: Float64Array; x: Tensor } {
+function rangeFinder(
+  xc: Float64Array,
+  n: number,
+  d: number,
+  l: number,
+  powerIterations: number,
+  seed: number,
+): { q: Float64Array; x: Tensor } {
   const rng = reportRng(seed, REPORT_STREAM.pcaDirections);
   const omega = new Float64Array(l * d);
   for (let i = 0; i < omega.length; i++) omega[i] = rng.normal();

@@ -18,7 +18,9 @@ export function sampleIndices(n: number, k: number, seed: number, ...streams: nu
   const perm = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < k; i++) {
     const j = rng.int(i, n);
-    const t = perm[i]!; perm[i] = perm[j]!; perm[j] = t;
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
   }
   return perm.slice(0, k).sort();
 }

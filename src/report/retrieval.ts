@@ -40,16 +40,24 @@ export interface RetrievalExamples {
 }
 
 /** Picks example queries and their neighbours (gallery null: leave-one-out over the queries). */
-export function retrievalExamples(query: Tensor, queryLabels: Int32Array, gallery: Tensor | null, galleryLabels: Int32Array | null, o: RetrievalExampleOptions = {}): RetrievalExamples {
+export function retrievalExamples(
+  query: Tensor,
+  queryLabels: Int32Array,
+  gallery: Tensor | null,
+  galleryLabels: Int32Array | null,
+  o: RetrievalExampleOptions = {},
+): RetrievalExamples {
   const nq = query.shape[0]!;
-  if (queryLabels.length !== nq) throw new RangeError(`retrievalExamples: ${queryLabels.length} labels for ${nq} queries`);
+  if (queryLabels.length !== nq)
+    throw new RangeError(`retrievalExamples: ${queryLabels.length} labels for ${nq} queries`);
   const gl = gallery ? galleryLabels : queryLabels;
   if (!gl) throw new RangeError('retrievalExamples: gallery labels missing');
   const candidates = gallery ? gallery.shape[0]! : nq - 1;
   const k = Math.max(1, Math.min(o.k ?? 8, candidates));
   const r = knn(query, gallery, { k, metric: 'cosine' });
   const kk = r.k;
-  const misses: number[] = [], hits: number[] = [];
+  const misses: number[] = [],
+    hits: number[] = [];
   for (let i = 0; i < nq; i++) (gl[r.indices[i * kk]!] === queryLabels[i] ? hits : misses).push(i);
   const rng = reportRng(o.seed ?? 0, REPORT_STREAM.examples);
   const count = Math.min(o.count ?? 8, nq);
@@ -71,7 +79,9 @@ export function retrievalExamples(query: Tensor, queryLabels: Int32Array, galler
   randomPicks.forEach((i) => taken.add(i));
   const missPicks = pick(misses, nMiss, taken);
   const make = (i: number, kind: 'random' | 'miss'): RetrievalExample => ({
-    kind, query: i, label: queryLabels[i]!,
+    kind,
+    query: i,
+    label: queryLabels[i]!,
     neighbours: Array.from({ length: kk }, (_, j) => {
       const g = r.indices[i * kk + j]!;
       return { index: g, label: gl[g]!, score: r.scores[i * kk + j]!, correct: gl[g] === queryLabels[i] };

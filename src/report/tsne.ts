@@ -50,7 +50,10 @@ export function squaredDistances(x: Float64Array, n: number, d: number): Float64
     for (let j = i + 1; j < n; j++) {
       const oj = j * d;
       let s = 0;
-      for (let k = 0; k < d; k++) { const t = x[oi + k]! - x[oj + k]!; s += t * t; }
+      for (let k = 0; k < d; k++) {
+        const t = x[oi + k]! - x[oj + k]!;
+        s += t * t;
+      }
       out[i * n + j] = s;
       out[j * n + i] = s;
     }
@@ -72,15 +75,22 @@ export function conditionalProbabilities(dist: Float64Array, n: number, perplexi
     for (let j = 0; j < n; j++) if (j !== i && dist[off + j]! < dmin) dmin = dist[off + j]!;
     // Safeguarded Newton on beta (dH/dbeta = -beta Var(d)), bisection when a step leaves the
     // bracket: ~7 passes per row instead of ~20 for plain bisection.
-    let beta = 1, lo = 0, hi = Infinity;
+    let beta = 1,
+      lo = 0,
+      hi = Infinity;
     let mean = 0;
     for (let j = 0; j < n; j++) mean += dist[off + j]!;
     mean = mean / Math.max(1, n - 1) - dmin;
     if (mean > 0) beta = 1 / mean;
     for (let it = 0; it < 200; it++) {
-      let sum = 0, dsum = 0, d2sum = 0;
+      let sum = 0,
+        dsum = 0,
+        d2sum = 0;
       for (let j = 0; j < n; j++) {
-        if (j === i) { row[j] = 0; continue; }
+        if (j === i) {
+          row[j] = 0;
+          continue;
+        }
         const dd = dist[off + j]! - dmin;
         const e = dd * beta;
         // exp(-40) < 5e-18 of the nearest point's weight: below double precision in every sum here.
@@ -93,7 +103,8 @@ export function conditionalProbabilities(dist: Float64Array, n: number, perplexi
       const mu = dsum / sum;
       const diff = Math.log(sum) + beta * mu - target;
       if (Math.abs(diff) < tol) break;
-      if (diff > 0) lo = beta; else hi = beta;
+      if (diff > 0) lo = beta;
+      else hi = beta;
       const variance = d2sum / sum - mu * mu;
       let next = variance > 0 ? beta + diff / (beta * variance) : NaN;
       if (!(next > lo && next < hi)) next = hi === Infinity ? beta * 2 : (lo + hi) / 2;
@@ -131,7 +142,8 @@ export function klDivergence(p: Float64Array, y: Float64Array, n: number): numbe
   let z = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const dx = y[2 * i]! - y[2 * j]!,
+        dy = y[2 * i + 1]! - y[2 * j + 1]!;
       z += 2 / (1 + dx * dx + dy * dy);
     }
   }
@@ -139,7 +151,8 @@ export function klDivergence(p: Float64Array, y: Float64Array, n: number): numbe
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       const pij = p[i * n + j]!;
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const dx = y[2 * i]! - y[2 * j]!,
+        dy = y[2 * i + 1]! - y[2 * j + 1]!;
       const q = Math.max(1 / (1 + dx * dx + dy * dy) / z, 1e-300);
       kl += 2 * pij * Math.log(pij / q);
     }
@@ -152,27 +165,45 @@ export function klDivergence(p: Float64Array, y: Float64Array, n: number): numbe
  * 4 sum_j (e p_ij - q_ij) w_ij (y_i - y_j) with w_ij = 1 / (1 + |y_i - y_j|^2), q_ij = w_ij / Z.
  * Attraction and repulsion are summed apart so that Z is needed only at the end.
  */
-function gradient(p: Float64Array, y: Float64Array, n: number, exaggeration: number, grad: Float64Array, rep: Float64Array): void {
+function gradient(
+  p: Float64Array,
+  y: Float64Array,
+  n: number,
+  exaggeration: number,
+  grad: Float64Array,
+  rep: Float64Array,
+): void {
   grad.fill(0);
   rep.fill(0);
   let z = 0;
   for (let i = 0; i < n; i++) {
-    const yix = y[2 * i]!, yiy = y[2 * i + 1]!;
+    const yix = y[2 * i]!,
+      yiy = y[2 * i + 1]!;
     const off = i * n;
-    let ax = 0, ay = 0, rx = 0, ry = 0;
+    let ax = 0,
+      ay = 0,
+      rx = 0,
+      ry = 0;
     for (let j = i + 1; j < n; j++) {
-      const dx = yix - y[2 * j]!, dy = yiy - y[2 * j + 1]!;
+      const dx = yix - y[2 * j]!,
+        dy = yiy - y[2 * j + 1]!;
       const w = 1 / (1 + dx * dx + dy * dy);
       z += w;
       const a = p[off + j]! * w;
       const r = w * w;
-      ax += a * dx; ay += a * dy;
-      rx += r * dx; ry += r * dy;
-      grad[2 * j]! -= a * dx; grad[2 * j + 1]! -= a * dy;
-      rep[2 * j]! -= r * dx; rep[2 * j + 1]! -= r * dy;
+      ax += a * dx;
+      ay += a * dy;
+      rx += r * dx;
+      ry += r * dy;
+      grad[2 * j]! -= a * dx;
+      grad[2 * j + 1]! -= a * dy;
+      rep[2 * j]! -= r * dx;
+      rep[2 * j + 1]! -= r * dy;
     }
-    grad[2 * i]! += ax; grad[2 * i + 1]! += ay;
-    rep[2 * i]! += rx; rep[2 * i + 1]! += ry;
+    grad[2 * i]! += ax;
+    grad[2 * i + 1]! += ay;
+    rep[2 * i]! += rx;
+    rep[2 * i + 1]! += ry;
   }
   const invZ = 1 / (2 * z);
   for (let k = 0; k < 2 * n; k++) grad[k] = 4 * (exaggeration * grad[k]! - rep[k]! * invZ);
@@ -183,13 +214,15 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
   const t0 = performance.now();
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`tsne: need at least 2 points, got ${n}`);
   if (x.length !== n * d) throw new RangeError(`tsne: ${x.length} values for ${n} x ${d}`);
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) throw new RangeError(`tsne: non-finite input at row ${Math.floor(i / d)}`);
+  for (let i = 0; i < x.length; i++)
+    if (!Number.isFinite(x[i]!)) throw new RangeError(`tsne: non-finite input at row ${Math.floor(i / d)}`);
   const seed = o.seed ?? 0;
   const perplexity = Math.max(1, Math.min(o.perplexity ?? 30, (n - 1) / 3));
   const iterations = o.iterations ?? 500;
   const exaggeration = o.earlyExaggeration ?? 12;
   const exIters = Math.min(iterations, o.exaggerationIterations ?? Math.round(iterations / 4));
-  const lr = o.learningRate === undefined || o.learningRate === 'auto' ? Math.max(n / exaggeration, 50) : o.learningRate;
+  const lr =
+    o.learningRate === undefined || o.learningRate === 'auto' ? Math.max(n / exaggeration, 50) : o.learningRate;
 
   let input: Float64Array = Float64Array.from(x);
   if (o.normalize) {
@@ -200,11 +233,14 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
       for (let k = 0; k < d; k++) input[i * d + k]! *= inv;
     }
   }
-  let dims = d, pcaExplained = 1;
+  let dims = d,
+    pcaExplained = 1;
   const pcaDims = o.pcaDims ?? 50;
   if (pcaDims > 0 && d > pcaDims) {
     const r = pca(input, n, d, pcaDims, { seed });
-    input = r.scores; dims = r.k; pcaExplained = r.explained;
+    input = r.scores;
+    dims = r.k;
+    pcaExplained = r.explained;
   }
 
   const p = jointProbabilities(squaredDistances(input, n, dims), n, perplexity);
@@ -214,7 +250,8 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
   const init = o.init ?? 'pca';
   if (init === 'pca' && dims >= 2) {
     const r = dims === 2 ? { scores: input } : pca(input, n, dims, 2, { seed });
-    let sd = 0, m0 = 0;
+    let sd = 0,
+      m0 = 0;
     for (let i = 0; i < n; i++) m0 += r.scores[i * 2]!;
     m0 /= n;
     for (let i = 0; i < n; i++) sd += (r.scores[i * 2]! - m0) ** 2;
@@ -227,8 +264,10 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
     for (let i = 0; i < 2 * n; i++) y[i] = 1e-4 * rng.normal();
   }
 
-  const grad = new Float64Array(2 * n), rep = new Float64Array(2 * n);
-  const update = new Float64Array(2 * n), gains = new Float64Array(2 * n).fill(1);
+  const grad = new Float64Array(2 * n),
+    rep = new Float64Array(2 * n);
+  const update = new Float64Array(2 * n),
+    gains = new Float64Array(2 * n).fill(1);
   for (let it = 0; it < iterations; it++) {
     const ex = it < exIters ? exaggeration : 1;
     const momentum = it < exIters ? 0.5 : 0.8;
@@ -236,18 +275,31 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
     for (let k = 0; k < 2 * n; k++) {
       const g = grad[k]!;
       // Delta-bar-delta gains: grow while the gradient keeps opposing the last step.
-      gains[k] = (g > 0) !== (update[k]! > 0) ? gains[k]! + 0.2 : Math.max(gains[k]! * 0.8, 0.01);
+      gains[k] = g > 0 !== update[k]! > 0 ? gains[k]! + 0.2 : Math.max(gains[k]! * 0.8, 0.01);
       update[k] = momentum * update[k]! - lr * gains[k]! * g;
       y[k]! += update[k]!;
     }
-    let mx = 0, my = 0;
-    for (let i = 0; i < n; i++) { mx += y[2 * i]!; my += y[2 * i + 1]!; }
-    mx /= n; my /= n;
-    for (let i = 0; i < n; i++) { y[2 * i]! -= mx; y[2 * i + 1]! -= my; }
+    let mx = 0,
+      my = 0;
+    for (let i = 0; i < n; i++) {
+      mx += y[2 * i]!;
+      my += y[2 * i + 1]!;
+    }
+    mx /= n;
+    my /= n;
+    for (let i = 0; i < n; i++) {
+      y[2 * i]! -= mx;
+      y[2 * i + 1]! -= my;
+    }
     if (o.onProgress && (it + 1) % 50 === 0) o.onProgress(it + 1, klDivergence(p, y, n));
   }
   return {
-    embedding: y, n, kl: klDivergence(p, y, n), perplexity, iterations, pcaExplained,
+    embedding: y,
+    n,
+    kl: klDivergence(p, y, n),
+    perplexity,
+    iterations,
+    pcaExplained,
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -263,10 +315,13 @@ export function knnAgreement(y: Float64Array, labels: ArrayLike<number>, k = 5):
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      const dx = y[2 * i]! - y[2 * j]!, dy = y[2 * i + 1]! - y[2 * j + 1]!;
+      const dx = y[2 * i]! - y[2 * j]!,
+        dy = y[2 * i + 1]! - y[2 * j + 1]!;
       dist[j] = j === i ? Infinity : dx * dx + dy * dy;
     }
-    const order = Array.from(idx).sort((a, b) => dist[a]! - dist[b]!).slice(0, Math.min(k, n - 1));
+    const order = Array.from(idx)
+      .sort((a, b) => dist[a]! - dist[b]!)
+      .slice(0, Math.min(k, n - 1));
     const counts = new Map<number, number>();
     for (const j of order) counts.set(labels[j]!, (counts.get(labels[j]!) ?? 0) + 1);
     const own = counts.get(labels[i]!) ?? 0;

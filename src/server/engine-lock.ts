@@ -33,7 +33,11 @@ export class EngineLock {
   run<T>(fn: () => T): T {
     if (this.#depth > 0) {
       this.#depth++;
-      try { return fn(); } finally { this.#depth--; }
+      try {
+        return fn();
+      } finally {
+        this.#depth--;
+      }
     }
     while (Atomics.compareExchange(this.#cell, 0, 0, 1) !== 0) Atomics.wait(this.#cell, 0, 1, 50);
     this.#depth = 1;

@@ -3,13 +3,34 @@
 
 /** Stable error codes of the retrieval API (clients switch on these, not on messages). */
 export type ApiErrorCode =
-  | 'bad_request' | 'bad_id' | 'bad_k' | 'bad_metric' | 'bad_vector' | 'bad_json' | 'bad_multipart'
-  | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unsupported_media_type'
-  | 'image_too_large' | 'undecodable_image' | 'queue_full' | 'timeout' | 'internal' | 'unavailable' | 'unauthorized' | 'forbidden_host';
+  | 'bad_request'
+  | 'bad_id'
+  | 'bad_k'
+  | 'bad_metric'
+  | 'bad_vector'
+  | 'bad_json'
+  | 'bad_multipart'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'image_too_large'
+  | 'undecodable_image'
+  | 'queue_full'
+  | 'timeout'
+  | 'internal'
+  | 'unavailable'
+  | 'unauthorized'
+  | 'forbidden_host';
 
 export class ApiError extends Error {
   override name = 'ApiError';
-  constructor(readonly status: number, readonly code: ApiErrorCode, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
   toJSON(): { error: { code: ApiErrorCode; message: string } } {

@@ -36,11 +36,18 @@ export interface HttpOptions {
   token?: string | null;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
 const UPLOAD_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'application/octet-stream']);
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) { res.destroy(); return; }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   const text = JSON.stringify(body);
   res.writeHead(status, { ...JSON_HEADERS, 'content-length': String(Buffer.byteLength(text)), ...headers });
   res.end(text);
@@ -56,7 +63,8 @@ function sendError(res: ServerResponse, e: ApiError): void {
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const tooLarge = (): ApiError => new ApiError(413, 'payload_too_large', `body exceeds the limit of ${limit} bytes`, { connection: 'close' });
+    const tooLarge = (): ApiError =>
+      new ApiError(413, 'payload_too_large', `body exceeds the limit of ${limit} bytes`, { connection: 'close' });
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
       drain(req, limit);
@@ -78,10 +86,22 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       chunks.push(c);
     });
-    req.on('end', () => { if (!failed) resolve(Buffer.concat(chunks, size)); });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks, size));
+    });
     // A client that goes away mid-body must not leave this promise (and its chunks) pending.
-    req.on('close', () => { if (!failed && !req.complete) { failed = true; reject(new ApiError(400, 'bad_request', 'the request body was cut off')); } });
-    req.on('error', (e) => { if (!failed) { failed = true; reject(new ApiError(400, 'bad_request', `request body: ${e.message}`)); } });
+    req.on('close', () => {
+      if (!failed && !req.complete) {
+        failed = true;
+        reject(new ApiError(400, 'bad_request', 'the request body was cut off'));
+      }
+    });
+    req.on('error', (e) => {
+      if (!failed) {
+        failed = true;
+        reject(new ApiError(400, 'bad_request', `request body: ${e.message}`));
+      }
+    });
   });
 }
 
@@ -113,23 +133,47 @@ export class ApiServer {
 
   constructor(service: RetrievalService, o: HttpOptions = {}) {
     this.#svc = service;
-    this.#o = { maxUploadBytes: 10 * 1024 * 1024, maxJsonBytes: 1024 * 1024, requestTimeoutMs: 30_000, maxK: 100, defaultK: 10, allowedHosts: null, token: null, ...o };
+    this.#o = {
+      maxUploadBytes: 10 * 1024 * 1024,
+      maxJsonBytes: 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      maxK: 100,
+      defaultK: 10,
+      allowedHosts: null,
+      token: null,
+      ...o,
+    };
     const t = this.#o.requestTimeoutMs;
     // Node checks request timeouts every connectionsCheckingInterval (30 s by default): check often
     // enough that a stalled upload is cut near its deadline.
-    this.server = createServer({ requestTimeout: t, headersTimeout: Math.min(t, 20_000), connectionsCheckingInterval: Math.max(100, Math.min(1000, t / 4)) },
-      (req, res) => { void this.#handle(req, res); });
+    this.server = createServer(
+      {
+        requestTimeout: t,
+        headersTimeout: Math.min(t, 20_000),
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, t / 4)),
+      },
+      (req, res) => {
+        void this.#handle(req, res);
+      },
+    );
     this.server.keepAliveTimeout = 5_000;
     // Errors Node detects before a request reaches us (timeouts, malformed requests) get the same
     // JSON error shape instead of Node's bare status line.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) { socket.destroy(); return; }
-      const [status, reason, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'timeout', `the request was not received within ${t} ms`]
-        : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'bad_request', 'request headers are too large']
-          : [400, 'Bad Request', 'bad_request', `malformed HTTP request (${err.code ?? 'error'})`];
+      if (!socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+        socket.destroy();
+        return;
+      }
+      const [status, reason, code, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'timeout', `the request was not received within ${t} ms`]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', 'bad_request', 'request headers are too large']
+            : [400, 'Bad Request', 'bad_request', `malformed HTTP request (${err.code ?? 'error'})`];
       const body = JSON.stringify({ error: { code, message } });
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     });
   }
 
@@ -165,7 +209,9 @@ export class ApiServer {
     if (this.#shedTimer || !this.#o.log) return;
     this.#shedTimer = setTimeout(() => {
       this.#shedTimer = null;
-      this.#o.log?.(`${this.#shed} request${this.#shed > 1 ? 's' : ''} refused with 503 (overloaded or shutting down) in the last 10 s`);
+      this.#o.log?.(
+        `${this.#shed} request${this.#shed > 1 ? 's' : ''} refused with 503 (overloaded or shutting down) in the last 10 s`,
+      );
       this.#shed = 0;
     }, 10_000);
     this.#shedTimer.unref();
@@ -177,7 +223,12 @@ export class ApiServer {
     if (!allowed) return;
     const host = (req.headers.host ?? '').toLowerCase();
     const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
-    if (!allowed.includes(name)) throw new ApiError(403, 'forbidden_host', `Host '${host.slice(0, 100)}' is not one this server answers to (${allowed.join(', ')})`);
+    if (!allowed.includes(name))
+      throw new ApiError(
+        403,
+        'forbidden_host',
+        `Host '${host.slice(0, 100)}' is not one this server answers to (${allowed.join(', ')})`,
+      );
   }
 
   /** The token from Authorization: Bearer, or the page's cookie. */
@@ -186,7 +237,8 @@ export class ApiServer {
     if (!token) return true;
     const same = (given: string | undefined | null): boolean => {
       if (!given) return false;
-      const a = Buffer.from(given), b = Buffer.from(token);
+      const a = Buffer.from(given),
+        b = Buffer.from(token);
       return a.length === b.length && timingSafeEqual(a, b);
     };
     const auth = req.headers.authorization ?? '';
@@ -209,20 +261,37 @@ export class ApiServer {
     this.#checkHost(req);
     if (!this.#authorized(req, url, res)) {
       req.resume();
-      throw new ApiError(401, 'unauthorized', 'this server needs its token: Authorization: Bearer TOKEN, or open /?token=TOKEN in a browser', { 'www-authenticate': 'Bearer' });
+      throw new ApiError(
+        401,
+        'unauthorized',
+        'this server needs its token: Authorization: Bearer TOKEN, or open /?token=TOKEN in a browser',
+        { 'www-authenticate': 'Bearer' },
+      );
     }
     const only = (...allowed: string[]): void => {
-      if (!allowed.includes(method)) throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${p}`, { allow: allowed.join(', ') });
+      if (!allowed.includes(method))
+        throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${p}`, {
+          allow: allowed.join(', '),
+        });
     };
     if (p === '/' || p === '/index.html') {
       only('GET', 'HEAD');
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' });
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': PAGE_CSP,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-cache',
+      });
       res.end(method === 'HEAD' ? undefined : PAGE_HTML);
       return;
     }
     if (p === '/app.js') {
       only('GET', 'HEAD');
-      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' });
+      res.writeHead(200, {
+        'content-type': 'text/javascript; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-cache',
+      });
       res.end(method === 'HEAD' ? undefined : PAGE_JS);
       return;
     }
@@ -244,7 +313,11 @@ export class ApiServer {
     if (p === '/api/gallery/random') {
       only('GET');
       const n = this.#intParam(url, 'n', 8, 1, 64, 'bad_request');
-      sendJson(res, 200, { items: this.#svc.randomItems(n).map((it) => ({ id: it.id, path: it.path, label: it.label, imageUrl: `/api/image/${it.id}` })) });
+      sendJson(res, 200, {
+        items: this.#svc
+          .randomItems(n)
+          .map((it) => ({ id: it.id, path: it.path, label: it.label, imageUrl: `/api/image/${it.id}` })),
+      });
       return;
     }
     if (p === '/api/query') {
@@ -267,11 +340,21 @@ export class ApiServer {
     }
     if (p === '/api/query/vector') {
       only('POST');
-      if (mediaType(req) !== 'application/json') throw new ApiError(415, 'unsupported_media_type', 'POST /api/query/vector takes application/json: {"vector": [...], "k": 10}');
+      if (mediaType(req) !== 'application/json')
+        throw new ApiError(
+          415,
+          'unsupported_media_type',
+          'POST /api/query/vector takes application/json: {"vector": [...], "k": 10}',
+        );
       const body = await readBody(req, this.#o.maxJsonBytes);
       let json: unknown;
-      try { json = JSON.parse(body.toString('utf8')); } catch (e) { throw new ApiError(400, 'bad_json', `invalid JSON: ${(e as Error).message}`); }
-      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ApiError(400, 'bad_json', 'the body must be a JSON object {"vector": [...]}');
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch (e) {
+        throw new ApiError(400, 'bad_json', `invalid JSON: ${(e as Error).message}`);
+      }
+      if (typeof json !== 'object' || json === null || Array.isArray(json))
+        throw new ApiError(400, 'bad_json', 'the body must be a JSON object {"vector": [...]}');
       const j = json as Record<string, unknown>;
       const v = j.vector;
       if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
@@ -279,7 +362,11 @@ export class ApiServer {
       }
       const fields = new Map<string, string>();
       for (const key of ['k', 'metric', 'label']) if (j[key] !== undefined) fields.set(key, String(j[key]));
-      sendJson(res, 200, await this.#svc.queryVector(Float32Array.from(v as number[]), this.#queryOptions(url, fields, signal)));
+      sendJson(
+        res,
+        200,
+        await this.#svc.queryVector(Float32Array.from(v as number[]), this.#queryOptions(url, fields, signal)),
+      );
       return;
     }
     const img = /^\/api\/image\/([^/]*)$/.exec(p);
@@ -294,16 +381,31 @@ export class ApiServer {
 
   /** A gallery id: decimal digits only, so nothing path-like ever reaches the file system. */
   #galleryId(raw: string): number {
-    if (!/^\d{1,15}$/.test(raw)) throw new ApiError(400, 'bad_id', `gallery id must be a non-negative integer, got '${raw.slice(0, 64)}'`);
+    if (!/^\d{1,15}$/.test(raw))
+      throw new ApiError(400, 'bad_id', `gallery id must be a non-negative integer, got '${raw.slice(0, 64)}'`);
     const id = Number(raw);
-    if (!this.#svc.item(id)) throw new ApiError(404, 'not_found', `no gallery item with id ${id} (the gallery has ${this.#svc.gallery.items.length})`);
+    if (!this.#svc.item(id))
+      throw new ApiError(
+        404,
+        'not_found',
+        `no gallery item with id ${id} (the gallery has ${this.#svc.gallery.items.length})`,
+      );
     return id;
   }
 
-  #intParam(url: URL, name: string, dflt: number, min: number, max: number, code: 'bad_k' | 'bad_request', fallback?: string): number {
+  #intParam(
+    url: URL,
+    name: string,
+    dflt: number,
+    min: number,
+    max: number,
+    code: 'bad_k' | 'bad_request',
+    fallback?: string,
+  ): number {
     const raw = url.searchParams.get(name) ?? fallback;
     if (raw === null || raw === undefined || raw === '') return dflt;
-    if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ApiError(400, code, `${name} must be an integer in [${min}, ${max}], got '${raw.slice(0, 32)}'`);
+    if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max)
+      throw new ApiError(400, code, `${name} must be an integer in [${min}, ${max}], got '${raw.slice(0, 32)}'`);
     return Number(raw);
   }
 
@@ -311,9 +413,11 @@ export class ApiServer {
   #queryOptions(url: URL, fields: Map<string, string>, signal: AbortSignal): QueryOptions {
     const k = this.#intParam(url, 'k', this.#o.defaultK, 1, this.#o.maxK, 'bad_k', fields.get('k'));
     const m = url.searchParams.get('metric') ?? fields.get('metric') ?? 'cosine';
-    if (!(METRICS as readonly string[]).includes(m)) throw new ApiError(400, 'bad_metric', `metric must be one of ${METRICS.join(', ')}, got '${m.slice(0, 32)}'`);
+    if (!(METRICS as readonly string[]).includes(m))
+      throw new ApiError(400, 'bad_metric', `metric must be one of ${METRICS.join(', ')}, got '${m.slice(0, 32)}'`);
     const label = url.searchParams.get('label') ?? fields.get('label');
-    if (label !== undefined && label !== null && label.length > 256) throw new ApiError(400, 'bad_request', 'label is too long');
+    if (label !== undefined && label !== null && label.length > 256)
+      throw new ApiError(400, 'bad_request', 'label is too long');
     return { k, metric: m as Metric, ...(label ? { label } : {}), signal };
   }
 
@@ -322,20 +426,31 @@ export class ApiServer {
     const type = mediaType(req);
     const multipart = type === 'multipart/form-data';
     if (!multipart && type !== '' && !UPLOAD_TYPES.has(type)) {
-      throw new ApiError(415, 'unsupported_media_type', `uploads must be image/jpeg, image/png, image/webp or multipart/form-data, got '${type.slice(0, 64)}'`);
+      throw new ApiError(
+        415,
+        'unsupported_media_type',
+        `uploads must be image/jpeg, image/png, image/webp or multipart/form-data, got '${type.slice(0, 64)}'`,
+      );
     }
     // A form carries some bytes of framing around the file.
     const body = await readBody(req, this.#o.maxUploadBytes + (multipart ? 64 * 1024 : 0));
-    let bytes = body, fields = new Map<string, string>();
+    let bytes = body,
+      fields = new Map<string, string>();
     if (multipart) {
       const form = parseMultipart(body, req.headers['content-type'] ?? '');
       if (!form.file) throw new ApiError(400, 'bad_multipart', 'the form has no file part');
       bytes = form.file.data;
       fields = form.fields;
-      if (bytes.length > this.#o.maxUploadBytes) throw new ApiError(413, 'payload_too_large', `image exceeds the limit of ${this.#o.maxUploadBytes} bytes`);
+      if (bytes.length > this.#o.maxUploadBytes)
+        throw new ApiError(413, 'payload_too_large', `image exceeds the limit of ${this.#o.maxUploadBytes} bytes`);
     }
     if (bytes.length === 0) throw new ApiError(400, 'bad_request', 'empty upload');
-    if (!sniffImageType(bytes)) throw new ApiError(415, 'unsupported_media_type', 'the upload is not a JPEG, PNG or WebP image (checked by its magic bytes)');
+    if (!sniffImageType(bytes))
+      throw new ApiError(
+        415,
+        'unsupported_media_type',
+        'the upload is not a JPEG, PNG or WebP image (checked by its magic bytes)',
+      );
     return { bytes, fields };
   }
 
@@ -357,7 +472,13 @@ export class ApiServer {
       }
       type = 'image/png';
     }
-    res.writeHead(200, { 'content-type': type, 'content-length': String(data.length), 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'" });
+    res.writeHead(200, {
+      'content-type': type,
+      'content-length': String(data.length),
+      'cache-control': 'private, max-age=3600',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'",
+    });
     res.end(head ? undefined : data);
   }
 
@@ -369,7 +490,10 @@ export class ApiServer {
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
         const a = this.server.address();
-        if (a === null || typeof a === 'string') { reject(new Error('server has no TCP address')); return; }
+        if (a === null || typeof a === 'string') {
+          reject(new Error('server has no TCP address'));
+          return;
+        }
         const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
         resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
       });
@@ -388,7 +512,10 @@ export class ApiServer {
     if (this.#active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, o.drainMs ?? 10_000);
-        this.#idle.push(() => { clearTimeout(timer); resolve(); });
+        this.#idle.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -27,7 +27,9 @@ export interface CacheMeta {
 
 /** sha256 of an embedding matrix's bytes. */
 export function embeddingsSha256(data: Float32Array): string {
-  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    .digest('hex');
 }
 
 /** sha256 of a file, streamed (checkpoints can be hundreds of MB). */
@@ -37,10 +39,22 @@ export async function fileSha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-export function makeCacheMeta(o: { checkpointSha256: string; preprocess: string; galleryFingerprint: string; gallery: Gallery; dim: number }): CacheMeta {
+export function makeCacheMeta(o: {
+  checkpointSha256: string;
+  preprocess: string;
+  galleryFingerprint: string;
+  gallery: Gallery;
+  dim: number;
+}): CacheMeta {
   return {
-    format: CACHE_FORMAT, checkpointSha256: o.checkpointSha256, preprocess: o.preprocess, galleryFingerprint: o.galleryFingerprint,
-    count: o.gallery.items.length, dim: o.dim, paths: o.gallery.items.map((i) => i.path), labels: o.gallery.items.map((i) => i.label),
+    format: CACHE_FORMAT,
+    checkpointSha256: o.checkpointSha256,
+    preprocess: o.preprocess,
+    galleryFingerprint: o.galleryFingerprint,
+    count: o.gallery.items.length,
+    dim: o.dim,
+    paths: o.gallery.items.map((i) => i.path),
+    labels: o.gallery.items.map((i) => i.label),
     createdAt: new Date().toISOString(),
   };
 }
@@ -54,8 +68,14 @@ export function staleReason(found: unknown, expected: CacheMeta, shape: readonly
   if (f.preprocess !== expected.preprocess) return 'built with other preprocessing';
   if (f.count !== expected.count) return `holds ${String(f.count)} items, the gallery has ${expected.count}`;
   if (f.dim !== expected.dim) return `holds ${String(f.dim)}-d embeddings, the model gives ${expected.dim}`;
-  if (shape.length !== 2 || shape[0] !== expected.count || shape[1] !== expected.dim) return `embeddings tensor has shape [${shape.join(', ')}]`;
-  if (!Array.isArray(f.paths) || !Array.isArray(f.labels) || f.paths.some((p, i) => p !== expected.paths[i]) || f.labels.some((l, i) => l !== expected.labels[i])) {
+  if (shape.length !== 2 || shape[0] !== expected.count || shape[1] !== expected.dim)
+    return `embeddings tensor has shape [${shape.join(', ')}]`;
+  if (
+    !Array.isArray(f.paths) ||
+    !Array.isArray(f.labels) ||
+    f.paths.some((p, i) => p !== expected.paths[i]) ||
+    f.labels.some((l, i) => l !== expected.labels[i])
+  ) {
     return 'gallery paths or labels differ';
   }
   if (f.galleryFingerprint !== expected.galleryFingerprint) return 'gallery files changed (size or mtime)';

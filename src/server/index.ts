@@ -7,7 +7,15 @@ import { RetrievalService, type RetrievalOptions } from './service.js';
 export { ApiError, QueueFullError, type ApiErrorCode } from './errors.js';
 export { loadGallery, type Gallery, type GalleryItem } from './gallery.js';
 export { sniffImageType, preprocessSpec, type ImageType, type PreprocessOverrides } from './preprocess.js';
-export { RetrievalService, type RetrievalOptions, type QueryResponse, type Neighbour, type QueryOptions, type ServiceStats, type IndexKind } from './service.js';
+export {
+  RetrievalService,
+  type RetrievalOptions,
+  type QueryResponse,
+  type Neighbour,
+  type QueryOptions,
+  type ServiceStats,
+  type IndexKind,
+} from './service.js';
 export { ApiServer, type HttpOptions } from './http.js';
 export type { Metric } from './exact-index.js';
 
@@ -36,7 +44,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const service = await RetrievalService.create(o);
   // A loopback server answers to loopback names only (DNS rebinding would otherwise reach it).
   const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
-  const allowedHosts = o.allowedHosts !== undefined ? o.allowedHosts : loopback ? ['localhost', '127.0.0.1', '::1', host] : null;
+  const allowedHosts =
+    o.allowedHosts !== undefined ? o.allowedHosts : loopback ? ['localhost', '127.0.0.1', '::1', host] : null;
   const api = new ApiServer(service, { ...o, allowedHosts, ...(o.log ? { log: o.log } : {}) });
   let addr;
   try {
@@ -45,11 +54,20 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     await service.close();
     throw e;
   }
-  if (!loopback && !o.token) o.log?.(`warning: listening on ${host} without --token: anyone who can reach port ${addr.port} can query the gallery and read its images`);
+  if (!loopback && !o.token)
+    o.log?.(
+      `warning: listening on ${host} without --token: anyone who can reach port ${addr.port} can query the gallery and read its images`,
+    );
   let closing: Promise<void> | null = null;
   return {
-    ...addr, service, api,
-    close: () => (closing ??= (async () => { await api.close(); await service.close(); })()),
+    ...addr,
+    service,
+    api,
+    close: () =>
+      (closing ??= (async () => {
+        await api.close();
+        await service.close();
+      })()),
   };
 }
 
@@ -58,7 +76,14 @@ function probePort(port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'EADDRINUSE' ? 'the port is in use (--port sets another)' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such address on this machine (--host)' : e.message;
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'the port is in use (--port sets another)'
+          : e.code === 'EACCES'
+            ? 'permission denied'
+            : e.code === 'EADDRNOTAVAIL'
+              ? 'no such address on this machine (--host)'
+              : e.message;
       reject(new Error(`cannot listen on ${host}:${port}: ${why}`));
     });
     probe.listen(port, host, () => probe.close(() => resolve()));

@@ -22,7 +22,7 @@ export async function loadLanceDb(): Promise<LanceModule> {
   } catch (e) {
     throw new Error(
       `--index lancedb needs the npm package @lancedb/lancedb 0.31.0 and its native binary for ${process.platform}-${process.arch} ` +
-      `(npm install --save-exact @lancedb/lancedb@0.31.0): ${(e as Error).message}`,
+        `(npm install --save-exact @lancedb/lancedb@0.31.0): ${(e as Error).message}`,
       { cause: e },
     );
   }
@@ -37,13 +37,23 @@ export class LanceIndex {
   readonly kind = 'lancedb';
   #annMetric: Metric | null = null;
 
-  private constructor(readonly dir: string, readonly size: number, readonly dim: number, private readonly db: Connection, private readonly table: Table) {}
+  private constructor(
+    readonly dir: string,
+    readonly size: number,
+    readonly dim: number,
+    private readonly db: Connection,
+    private readonly table: Table,
+  ) {}
 
   /**
    * Opens the table in `dir` if its recorded metadata matches `expected`; null (with the reason
    * passed to onStale) when it must be rebuilt.
    */
-  static async open(dir: string, expected: CacheMeta, onStale: (why: string) => void = () => undefined): Promise<LanceIndex | null> {
+  static async open(
+    dir: string,
+    expected: CacheMeta,
+    onStale: (why: string) => void = () => undefined,
+  ): Promise<LanceIndex | null> {
     const metaFile = path.join(dir, META_FILE);
     if (!existsSync(metaFile)) return null;
     let meta: unknown;
@@ -54,13 +64,25 @@ export class LanceIndex {
       return null;
     }
     const why = staleReason(meta, expected, [expected.count, expected.dim]);
-    if (why) { onStale(why); return null; }
+    if (why) {
+      onStale(why);
+      return null;
+    }
     const lancedb = await loadLanceDb();
     const db = await lancedb.connect(dir);
-    if (!(await db.tableNames()).includes(TABLE)) { onStale('no gallery table'); db.close(); return null; }
+    if (!(await db.tableNames()).includes(TABLE)) {
+      onStale('no gallery table');
+      db.close();
+      return null;
+    }
     const table = await db.openTable(TABLE);
     const rows = await table.countRows();
-    if (rows !== expected.count) { onStale(`table holds ${rows} rows`); table.close(); db.close(); return null; }
+    if (rows !== expected.count) {
+      onStale(`table holds ${rows} rows`);
+      table.close();
+      db.close();
+      return null;
+    }
     const ix = new LanceIndex(dir, rows, expected.dim, db, table);
     ix.#annMetric = (meta as { annMetric?: Metric }).annMetric ?? null;
     return ix;
@@ -70,7 +92,13 @@ export class LanceIndex {
    * Writes a new table from batches of (ids, vectors) in any order, then the metadata file last,
    * so an interrupted build is never mistaken for a complete one.
    */
-  static async build(dir: string, dim: number, meta: CacheMeta, batches: AsyncIterable<{ ids: readonly number[]; vectors: Float32Array }>, o: LanceOptions = {}): Promise<LanceIndex> {
+  static async build(
+    dir: string,
+    dim: number,
+    meta: CacheMeta,
+    batches: AsyncIterable<{ ids: readonly number[]; vectors: Float32Array }>,
+    o: LanceOptions = {},
+  ): Promise<LanceIndex> {
     const lancedb = await loadLanceDb();
     mkdirSync(dir, { recursive: true });
     rmSync(path.join(dir, META_FILE), { force: true });
@@ -78,7 +106,8 @@ export class LanceIndex {
     let table: Table | null = null;
     let size = 0;
     for await (const b of batches) {
-      if (b.vectors.length !== b.ids.length * dim) throw new Error(`LanceIndex.build: batch of ${b.ids.length} ids has ${b.vectors.length} floats, not ×${dim}`);
+      if (b.vectors.length !== b.ids.length * dim)
+        throw new Error(`LanceIndex.build: batch of ${b.ids.length} ids has ${b.vectors.length} floats, not ×${dim}`);
       const rows = b.ids.map((id, i) => ({ id, vector: b.vectors.subarray(i * dim, (i + 1) * dim) }));
       if (!table) table = await db.createTable(TABLE, rows, { mode: 'overwrite' });
       else await table.add(rows);
@@ -100,7 +129,8 @@ export class LanceIndex {
 
   /** k nearest items: cosine similarity (cosine) or Euclidean distance (l2), as ExactIndex reports them. */
   async search(vector: Float32Array, k: number, metric: Metric): Promise<Hits> {
-    if (vector.length !== this.dim) throw new RangeError(`vector has ${vector.length} values, the index holds ${this.dim}-d embeddings`);
+    if (vector.length !== this.dim)
+      throw new RangeError(`vector has ${vector.length} values, the index holds ${this.dim}-d embeddings`);
     let q = this.table.vectorSearch(vector).distanceType(metric).limit(Math.min(k, this.size)).select(['id']);
     // The IVF-PQ index was trained for cosine; other metrics scan exhaustively.
     if (this.#annMetric !== null && this.#annMetric !== metric) q = q.bypassVectorIndex();
@@ -108,14 +138,18 @@ export class LanceIndex {
     const rows = (await q.toArray()) as { id: number; _distance: number }[];
     const ids = Int32Array.from(rows, (r) => Number(r.id));
     // LanceDB's cosine distance is 1 − cos; its l2 is the squared distance.
-    const scores = Float64Array.from(rows, (r) => (metric === 'cosine' ? 1 - r._distance : Math.sqrt(Math.max(0, r._distance))));
+    const scores = Float64Array.from(rows, (r) =>
+      metric === 'cosine' ? 1 - r._distance : Math.sqrt(Math.max(0, r._distance)),
+    );
     return { ids, scores };
   }
 
   /** The stored embedding of a gallery item. */
   async vector(id: number): Promise<Float32Array> {
     if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new RangeError(`id ${id} is outside the gallery`);
-    const rows = (await this.table.query().where(`id = ${id}`).select(['vector']).limit(1).toArray()) as { vector: { toArray(): Float32Array } }[];
+    const rows = (await this.table.query().where(`id = ${id}`).select(['vector']).limit(1).toArray()) as {
+      vector: { toArray(): Float32Array };
+    }[];
     if (rows.length === 0) throw new Error(`gallery item ${id} is missing from the Lance table`);
     return Float32Array.from(rows[0]!.vector.toArray());
   }

@@ -25,9 +25,14 @@ export class Limiter {
   #failed = 0;
   #rejected = 0;
 
-  constructor(readonly maxActive: number, readonly maxQueue: number) {
-    if (!Number.isInteger(maxActive) || maxActive < 1) throw new RangeError(`maxActive must be a positive integer, got ${maxActive}`);
-    if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
+  constructor(
+    readonly maxActive: number,
+    readonly maxQueue: number,
+  ) {
+    if (!Number.isInteger(maxActive) || maxActive < 1)
+      throw new RangeError(`maxActive must be a positive integer, got ${maxActive}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 0)
+      throw new RangeError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
   }
 
   /** Whether run() would refuse a job now (every slot busy, the queue full): callers shed load early. */
@@ -53,7 +58,9 @@ export class Limiter {
     }
     return new Promise<T>((resolve, reject) => {
       const w: Waiter = {
-        start: () => { this.#start(fn).then(resolve, reject); },
+        start: () => {
+          this.#start(fn).then(resolve, reject);
+        },
         signal,
         cancel: reject,
       };
@@ -89,8 +96,13 @@ export class Limiter {
 
   stats(): LimiterStats {
     return {
-      active: this.#active, queued: this.#queue.length, maxActive: this.maxActive, maxQueue: this.maxQueue,
-      completed: this.#completed, failed: this.#failed, rejected: this.#rejected,
+      active: this.#active,
+      queued: this.#queue.length,
+      maxActive: this.maxActive,
+      maxQueue: this.maxQueue,
+      completed: this.#completed,
+      failed: this.#failed,
+      rejected: this.#rejected,
     };
   }
 }

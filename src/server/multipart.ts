@@ -37,11 +37,13 @@ export function parseMultipart(body: Buffer, contentType: string): MultipartResu
     const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delim]), headEnd + 4);
     if (next < 0) throw new ApiError(400, 'bad_multipart', 'multipart part is not terminated (truncated body?)');
     const data = body.subarray(headEnd + 4, next);
-    let disposition = '', type = 'application/octet-stream';
+    let disposition = '',
+      type = 'application/octet-stream';
     for (const h of headers) {
       const c = h.indexOf(':');
       if (c < 0) continue;
-      const key = h.slice(0, c).trim().toLowerCase(), value = h.slice(c + 1).trim();
+      const key = h.slice(0, c).trim().toLowerCase(),
+        value = h.slice(c + 1).trim();
       if (key === 'content-disposition') disposition = value;
       else if (key === 'content-type') type = value;
     }

@@ -1,7 +1,8 @@
 // The single web page of `dml serve`: plain HTML, CSS and a script, no build step. The script is
 // served from /app.js (not inline) so the page can run under a strict Content-Security-Policy.
 
-export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">

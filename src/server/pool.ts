@@ -69,14 +69,22 @@ export class InferencePool {
   #spawn(index: number): Slot {
     // Workers inherit the process's Node flags; --input-type (from `node --input-type=module -e`) is refused in workers.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...this.#init, lock: this.#lock } satisfies WorkerInit, execArgv });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData: { ...this.#init, lock: this.#lock } satisfies WorkerInit,
+      execArgv,
+    });
     let readyResolve!: (i: ModelInfo) => void, readyReject!: (e: Error) => void;
-    const ready = new Promise<ModelInfo>((res, rej) => { readyResolve = res; readyReject = rej; });
+    const ready = new Promise<ModelInfo>((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
     ready.catch(() => undefined); // observed by start() or by a replacement's first call
     const slot: Slot = { index, worker, ready, inflight: new Map(), dead: false, started: false };
     worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'ready') { slot.started = true; readyResolve(m.info); }
-      else if (m.type === 'init-error') {
+      if (m.type === 'ready') {
+        slot.started = true;
+        readyResolve(m.info);
+      } else if (m.type === 'init-error') {
         readyReject(new Error(`inference worker ${index} cannot load the model: ${m.message}`));
         void worker.terminate();
       } else {
@@ -96,7 +104,8 @@ export class InferencePool {
     if (slot.dead) return;
     slot.dead = true;
     readyReject(new Error(`inference worker ${slot.index} ${why} while starting`));
-    for (const p of slot.inflight.values()) p.reject(new ApiError(500, 'internal', `inference worker ${slot.index} ${why}`));
+    for (const p of slot.inflight.values())
+      p.reject(new ApiError(500, 'internal', `inference worker ${slot.index} ${why}`));
     slot.inflight.clear();
     if (this.#closed || !this.#info || !slot.started) return;
     // Replace it; its setup (the index) is replayed before the slot takes requests again.
@@ -142,7 +151,12 @@ export class InferencePool {
   /** Sends a request to every worker (e.g. the index); remembered for replacements when `setup`. */
   async broadcast(req: WorkerRequest, setup = false): Promise<WorkerResult[]> {
     if (setup) this.#setup.push(req);
-    return Promise.all(this.#slots.map(async (s) => { await s.ready; return this.#send(s, req); }));
+    return Promise.all(
+      this.#slots.map(async (s) => {
+        await s.ready;
+        return this.#send(s, req);
+      }),
+    );
   }
 
   /** Jobs running or waiting in the workers. */
@@ -153,12 +167,14 @@ export class InferencePool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#slots.map(async (s) => {
-      for (const p of s.inflight.values()) p.reject(new ApiError(503, 'unavailable', 'the server is shutting down'));
-      s.inflight.clear();
-      s.dead = true;
-      await s.worker.terminate();
-    }));
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        for (const p of s.inflight.values()) p.reject(new ApiError(503, 'unavailable', 'the server is shutting down'));
+        s.inflight.clear();
+        s.dead = true;
+        await s.worker.terminate();
+      }),
+    );
   }
 }
 

@@ -20,8 +20,14 @@ export interface PreprocessOverrides {
  * grey images with no resize or crop, so any upload is squashed to 28×28 there; image data sets
  * use Resize(resize) + CenterCrop(imageSize), as evaluation does.
  */
-export function preprocessSpec(config: Pick<TrainConfig, 'data'>, inChannels: number, maxPixels: number, o: PreprocessOverrides = {}): PipelineSpec {
-  if (inChannels !== 1 && inChannels !== 3) throw new Error(`the model takes ${inChannels}-channel images; only 1 (grey) or 3 (RGB) can be served`);
+export function preprocessSpec(
+  config: Pick<TrainConfig, 'data'>,
+  inChannels: number,
+  maxPixels: number,
+  o: PreprocessOverrides = {},
+): PipelineSpec {
+  if (inChannels !== 1 && inChannels !== 3)
+    throw new Error(`the model takes ${inChannels}-channel images; only 1 (grey) or 3 (RGB) can be served`);
   const channels = inChannels as 1 | 3;
   const options = { channels, maxPixels, failOn: 'error' as const };
   if (config.data.kind === 'fashion-mnist' && o.resize === undefined) {
@@ -30,20 +36,49 @@ export function preprocessSpec(config: Pick<TrainConfig, 'data'>, inChannels: nu
   }
   const size = o.imageSize ?? config.data.imageSize;
   const resize = o.resize ?? config.data.resize;
-  const t = resize > 0 ? [new Resize(resize), new CenterCrop(size), new ToTensor()] : [new Resize([size, size]), new ToTensor()];
+  const t =
+    resize > 0
+      ? [new Resize(resize), new CenterCrop(size), new ToTensor()]
+      : [new Resize([size, size]), new ToTensor()];
   return new Pipeline(t, options).toSpec();
 }
 
 /** The upload formats the API accepts, told apart by their magic bytes (never by Content-Type). */
 export type ImageType = 'jpeg' | 'png' | 'webp';
 
-export const IMAGE_MIME: Readonly<Record<ImageType, string>> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
+export const IMAGE_MIME: Readonly<Record<ImageType, string>> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+};
 
 /** The image type by magic bytes, or null when the bytes are not JPEG, PNG or WebP. */
 export function sniffImageType(b: Uint8Array): ImageType | null {
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
-  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
+  if (
+    b.length >= 8 &&
+    b[0] === 0x89 &&
+    b[1] === 0x50 &&
+    b[2] === 0x4e &&
+    b[3] === 0x47 &&
+    b[4] === 0x0d &&
+    b[5] === 0x0a &&
+    b[6] === 0x1a &&
+    b[7] === 0x0a
+  )
+    return 'png';
+  if (
+    b.length >= 12 &&
+    b[0] === 0x52 &&
+    b[1] === 0x49 &&
+    b[2] === 0x46 &&
+    b[3] === 0x46 &&
+    b[8] === 0x57 &&
+    b[9] === 0x45 &&
+    b[10] === 0x42 &&
+    b[11] === 0x50
+  )
+    return 'webp';
   return null;
 }
 

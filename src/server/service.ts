@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApiError } from './errors.js';
 import { loadGallery, galleryFingerprint, type Gallery, type GalleryItem } from './gallery.js';
-import { corruptReason, embeddingsSha256, fileSha256, makeCacheMeta, staleReason, type CacheMeta } from './index-cache.js';
+import {
+  corruptReason,
+  embeddingsSha256,
+  fileSha256,
+  makeCacheMeta,
+  staleReason,
+  type CacheMeta,
+} from './index-cache.js';
 import { LanceIndex } from './lance-index.js';
 import { Limiter, type LimiterStats } from './limiter.js';
 import { InferencePool } from './pool.js';
@@ -96,17 +103,53 @@ export interface QueryOptions {
 
 export interface ServiceStats {
   gallery: { source: string; kind: 'list' | 'folder'; size: number; classes: number };
-  model: { arch: string; dim: number; inChannels: number; inputSize: [number, number]; numClasses: number; checkpoint: string; epoch: number; dataKind: string; maxQueryPixels: number };
-  index: { kind: IndexKind; size: number; dim: number; approximate: boolean; cache: string | null; builtFrom: 'cache' | 'embedded' | 'provided'; buildSeconds: number };
+  model: {
+    arch: string;
+    dim: number;
+    inChannels: number;
+    inputSize: [number, number];
+    numClasses: number;
+    checkpoint: string;
+    epoch: number;
+    dataKind: string;
+    maxQueryPixels: number;
+  };
+  index: {
+    kind: IndexKind;
+    size: number;
+    dim: number;
+    approximate: boolean;
+    cache: string | null;
+    builtFrom: 'cache' | 'embedded' | 'provided';
+    buildSeconds: number;
+  };
   queue: LimiterStats & {
-    workers: number; workerInflight: number; workerRestarts: number; jobTimeoutMs: number;
+    workers: number;
+    workerInflight: number;
+    workerRestarts: number;
+    jobTimeoutMs: number;
     /** Uploaded query images embedded so far, and how many shared a forward pass on average. */
-    imageQueries: number; imageBatchMean: number | null; batchWindowMs: number;
+    imageQueries: number;
+    imageBatchMean: number | null;
+    batchWindowMs: number;
   };
   uptimeSeconds: number;
 }
 
-const DEFAULTS = { index: 'exact' as IndexKind, workers: 1, maxQueue: 32, threads: 0, maxPixels: 40_000_000, embedBatch: 32, chunkRows: 16384, maxBatch: 16, batchWindowMs: 10, lanceAnnThreshold: 100_000, jobTimeoutMs: 30_000, debugDelayMs: 0 };
+const DEFAULTS = {
+  index: 'exact' as IndexKind,
+  workers: 1,
+  maxQueue: 32,
+  threads: 0,
+  maxPixels: 40_000_000,
+  embedBatch: 32,
+  chunkRows: 16384,
+  maxBatch: 16,
+  batchWindowMs: 10,
+  lanceAnnThreshold: 100_000,
+  jobTimeoutMs: 30_000,
+  debugDelayMs: 0,
+};
 
 export class RetrievalService {
   readonly gallery: Gallery;
@@ -134,20 +177,32 @@ export class RetrievalService {
 
   /** Reads the gallery, starts the workers, and builds (or reloads) the index. */
   static async create(options: RetrievalOptions): Promise<RetrievalService> {
-    const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as RetrievalOptions & typeof DEFAULTS;
+    const o = {
+      ...DEFAULTS,
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    } as RetrievalOptions & typeof DEFAULTS;
     const log = o.log ?? (() => undefined);
-    if (o.index !== 'exact' && o.index !== 'lancedb') throw new Error(`unknown index kind '${String(o.index)}' (exact or lancedb)`);
+    if (o.index !== 'exact' && o.index !== 'lancedb')
+      throw new Error(`unknown index kind '${String(o.index)}' (exact or lancedb)`);
     o.checkpoint = resolveCheckpoint(o.checkpoint);
     const gallery = loadGallery(o.gallery);
     log(`gallery ${o.gallery}: ${gallery.items.length} images in ${gallery.classNames.length} classes`);
     const pool = await InferencePool.start(o.workers, {
-      checkpoint: o.checkpoint, overrides: { ...(o.imageSize ? { imageSize: o.imageSize } : {}), ...(o.resize ? { resize: o.resize } : {}) },
-      maxPixels: o.maxPixels, maxQueryPixels: options.maxPixels ?? null, threads: o.threads, maxBatch: o.maxBatch, batchWindowMs: o.batchWindowMs, debugDelayMs: o.debugDelayMs,
+      checkpoint: o.checkpoint,
+      overrides: { ...(o.imageSize ? { imageSize: o.imageSize } : {}), ...(o.resize ? { resize: o.resize } : {}) },
+      maxPixels: o.maxPixels,
+      maxQueryPixels: options.maxPixels ?? null,
+      threads: o.threads,
+      maxBatch: o.maxBatch,
+      batchWindowMs: o.batchWindowMs,
+      debugDelayMs: o.debugDelayMs,
     });
     const svc = new RetrievalService(gallery, pool, o);
     try {
       const info = pool.info;
-      log(`model ${info.arch} (epoch ${info.epoch}): ${info.inChannels}×${info.inputSize.join('×')} → ${info.dim}-d, ${o.workers} worker(s)`);
+      log(
+        `model ${info.arch} (epoch ${info.epoch}): ${info.inChannels}×${info.inputSize.join('×')} → ${info.dim}-d, ${o.workers} worker(s)`,
+      );
       const t0 = performance.now();
       if (o.index === 'exact') await svc.#buildExact();
       else await svc.#buildLance();
@@ -166,8 +221,11 @@ export class RetrievalService {
 
   async #expectedMeta(): Promise<CacheMeta> {
     return makeCacheMeta({
-      checkpointSha256: await fileSha256(this.#o.checkpoint), preprocess: this.info.preprocess,
-      galleryFingerprint: galleryFingerprint(this.gallery), gallery: this.gallery, dim: this.info.dim,
+      checkpointSha256: await fileSha256(this.#o.checkpoint),
+      preprocess: this.info.preprocess,
+      galleryFingerprint: galleryFingerprint(this.gallery),
+      gallery: this.gallery,
+      dim: this.info.dim,
     });
   }
 
@@ -175,13 +233,17 @@ export class RetrievalService {
     const e = this.#o.embeddings;
     if (!e) return null;
     const want = this.gallery.items.length * this.info.dim;
-    if (e.length !== want) throw new Error(`embeddings: ${e.length} floats given, the gallery needs ${this.gallery.items.length} × ${this.info.dim}`);
+    if (e.length !== want)
+      throw new Error(
+        `embeddings: ${e.length} floats given, the gallery needs ${this.gallery.items.length} × ${this.info.dim}`,
+      );
     this.#builtFrom = 'provided';
     return e;
   }
 
   async #buildExact(): Promise<void> {
-    const n = this.gallery.items.length, dim = this.info.dim;
+    const n = this.gallery.items.length,
+      dim = this.info.dim;
     const shared = new Float32Array(new SharedArrayBuffer(n * dim * 4));
     const log = this.#o.log ?? (() => undefined);
     const provided = this.#provided();
@@ -194,12 +256,23 @@ export class RetrievalService {
         meta = await this.#expectedMeta();
         if (existsSync(cache)) {
           try {
-            const r = await this.#pool.call({ op: 'load-cache', file: cache }) as Extract<WorkerResult, { op: 'load-cache' }>;
+            const r = (await this.#pool.call({ op: 'load-cache', file: cache })) as Extract<
+              WorkerResult,
+              { op: 'load-cache' }
+            >;
             let found: unknown = null;
-            try { found = r.meta === null ? null : JSON.parse(r.meta); } catch { found = null; }
+            try {
+              found = r.meta === null ? null : JSON.parse(r.meta);
+            } catch {
+              found = null;
+            }
             const why = staleReason(found, meta, r.shape) ?? corruptReason(found, r.data);
             if (why) log(`index cache ${cache} is stale (${why}); rebuilding`);
-            else { shared.set(r.data); fromCache = true; this.#builtFrom = 'cache'; }
+            else {
+              shared.set(r.data);
+              fromCache = true;
+              this.#builtFrom = 'cache';
+            }
           } catch (e) {
             log(`index cache ${cache} is unreadable (${(e as Error).message}); rebuilding`);
           }
@@ -209,13 +282,23 @@ export class RetrievalService {
         for await (const b of this.#embedGallery()) shared.set(b.vectors, b.ids[0]! * dim);
         if (cache && meta) {
           const withSum = { ...meta, embeddingsSha256: embeddingsSha256(shared) };
-          await this.#pool.call({ op: 'save-cache', file: cache, data: shared.buffer as SharedArrayBuffer, size: n, dim, meta: JSON.stringify(withSum) });
+          await this.#pool.call({
+            op: 'save-cache',
+            file: cache,
+            data: shared.buffer as SharedArrayBuffer,
+            size: n,
+            dim,
+            meta: JSON.stringify(withSum),
+          });
           log(`index cache written to ${cache}`);
         }
       }
     }
     this.#exact = shared;
-    await this.#pool.broadcast({ op: 'set-index', data: shared.buffer as SharedArrayBuffer, size: n, dim, chunkRows: this.#o.chunkRows }, true);
+    await this.#pool.broadcast(
+      { op: 'set-index', data: shared.buffer as SharedArrayBuffer, size: n, dim, chunkRows: this.#o.chunkRows },
+      true,
+    );
   }
 
   async #buildLance(): Promise<void> {
@@ -224,8 +307,13 @@ export class RetrievalService {
     const meta = await this.#expectedMeta();
     const provided = this.#provided();
     if (!provided && this.#o.indexCache) {
-      this.#lance = await LanceIndex.open(dir, meta, (why) => log(`lancedb index ${dir} is stale (${why}); rebuilding`));
-      if (this.#lance) { this.#builtFrom = 'cache'; return; }
+      this.#lance = await LanceIndex.open(dir, meta, (why) =>
+        log(`lancedb index ${dir} is stale (${why}); rebuilding`),
+      );
+      if (this.#lance) {
+        this.#builtFrom = 'cache';
+        return;
+      }
     }
     const dim = this.info.dim;
     const batches = provided ? providedBatches(provided, dim, this.#o.embedBatch * 32) : this.#embedGallery();
@@ -234,18 +322,25 @@ export class RetrievalService {
 
   /** Embeds the gallery in order, a few batches in flight per worker; yields (ids, vectors). */
   async *#embedGallery(): AsyncGenerator<{ ids: number[]; vectors: Float32Array }> {
-    const items = this.gallery.items, bs = Math.max(1, this.#o.embedBatch);
+    const items = this.gallery.items,
+      bs = Math.max(1, this.#o.embedBatch);
     const log = this.#o.log ?? (() => undefined);
     const window = 2 * this.#pool.size;
     const inflight: Promise<{ ids: number[]; vectors: Float32Array }>[] = [];
-    let next = 0, done = 0, lastLog = performance.now();
+    let next = 0,
+      done = 0,
+      lastLog = performance.now();
     const launch = (): void => {
       const batch = items.slice(next, next + bs);
       next += batch.length;
-      inflight.push(this.#pool.call({ op: 'embed', inputs: batch.map((it) => ({ file: it.file, where: it.where })) }).then(
-        (r) => ({ ids: batch.map((it) => it.id), vectors: (r as Extract<WorkerResult, { op: 'embed' }>).features }),
-        (e: unknown) => { throw new Error(`embedding the gallery: ${(e as Error).message}`); },
-      ));
+      inflight.push(
+        this.#pool.call({ op: 'embed', inputs: batch.map((it) => ({ file: it.file, where: it.where })) }).then(
+          (r) => ({ ids: batch.map((it) => it.id), vectors: (r as Extract<WorkerResult, { op: 'embed' }>).features }),
+          (e: unknown) => {
+            throw new Error(`embedding the gallery: ${(e as Error).message}`);
+          },
+        ),
+      );
     };
     try {
       while (next < items.length && inflight.length < window) launch();
@@ -253,7 +348,10 @@ export class RetrievalService {
         const b = await inflight.shift()!;
         if (next < items.length) launch();
         done += b.ids.length;
-        if (performance.now() - lastLog > 5000) { log(`embedded ${done}/${items.length} gallery images`); lastLog = performance.now(); }
+        if (performance.now() - lastLog > 5000) {
+          log(`embedded ${done}/${items.length} gallery images`);
+          lastLog = performance.now();
+        }
         yield b;
       }
     } finally {
@@ -271,7 +369,16 @@ export class RetrievalService {
     return new Promise<T>((resolve, reject) => {
       // The job keeps its slot until it really ends, so the concurrency bound stays honest.
       const timer = setTimeout(() => reject(new ApiError(504, 'timeout', `inference took longer than ${ms} ms`)), ms);
-      job.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+      job.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
     });
   }
 
@@ -288,7 +395,13 @@ export class RetrievalService {
       throw new ApiError(400, 'bad_request', `label '${q.label}' is not a gallery class`);
     }
     const hits = await this.#job(async () => {
-      const r = await this.#pool.call({ op: 'query-image', bytes, k: q.k, metric: q.metric, search: this.#lance === null }) as Extract<WorkerResult, { op: 'query-image' }>;
+      const r = (await this.#pool.call({
+        op: 'query-image',
+        bytes,
+        k: q.k,
+        metric: q.metric,
+        search: this.#lance === null,
+      })) as Extract<WorkerResult, { op: 'query-image' }>;
       this.#imageQueries++;
       this.#imageForwards += 1 / r.batch;
       return r.hits ?? this.#lance!.search(r.vector, q.k, q.metric);
@@ -300,7 +413,12 @@ export class RetrievalService {
   async queryId(id: number, q: QueryOptions): Promise<QueryResponse> {
     const t0 = performance.now();
     const item = this.item(id);
-    if (!item) throw new ApiError(404, 'not_found', `no gallery item with id ${id} (the gallery has ${this.gallery.items.length}: 0..${this.gallery.items.length - 1})`);
+    if (!item)
+      throw new ApiError(
+        404,
+        'not_found',
+        `no gallery item with id ${id} (the gallery has ${this.gallery.items.length}: 0..${this.gallery.items.length - 1})`,
+      );
     const hits = await this.#job(async () => {
       const dim = this.info.dim;
       const v = this.#exact ? this.#exact.slice(id * dim, (id + 1) * dim) : await this.#lance!.vector(id);
@@ -315,23 +433,46 @@ export class RetrievalService {
   /** Neighbours of an embedding given by the client. */
   async queryVector(vector: Float32Array, q: QueryOptions): Promise<QueryResponse> {
     const t0 = performance.now();
-    if (vector.length !== this.info.dim) throw new ApiError(400, 'bad_vector', `vector has ${vector.length} values; the model's embeddings have ${this.info.dim}`);
+    if (vector.length !== this.info.dim)
+      throw new ApiError(
+        400,
+        'bad_vector',
+        `vector has ${vector.length} values; the model's embeddings have ${this.info.dim}`,
+      );
     const hits = await this.#job(() => this.#search(vector, q.k, q.metric), q.signal);
     return this.#respond(hits, q, { kind: 'vector' }, q.label, t0);
   }
 
-  #respond(h: Hits, q: QueryOptions, query: QueryResponse['query'], queryLabel: string | undefined, t0: number): QueryResponse {
+  #respond(
+    h: Hits,
+    q: QueryOptions,
+    query: QueryResponse['query'],
+    queryLabel: string | undefined,
+    t0: number,
+  ): QueryResponse {
     const neighbours: Neighbour[] = [];
     for (let i = 0; i < h.ids.length; i++) {
       const it = this.gallery.items[h.ids[i]!];
       if (!it) continue;
       const score = h.scores[i]!;
       neighbours.push({
-        id: it.id, path: it.path, label: it.label, score, distance: q.metric === 'cosine' ? 1 - score : score,
-        ...(queryLabel !== undefined ? { sameClass: it.label === queryLabel } : {}), imageUrl: `/api/image/${it.id}`,
+        id: it.id,
+        path: it.path,
+        label: it.label,
+        score,
+        distance: q.metric === 'cosine' ? 1 - score : score,
+        ...(queryLabel !== undefined ? { sameClass: it.label === queryLabel } : {}),
+        imageUrl: `/api/image/${it.id}`,
       });
     }
-    return { neighbours, ...(queryLabel !== undefined ? { queryLabel } : {}), query, metric: q.metric, k: q.k, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
+    return {
+      neighbours,
+      ...(queryLabel !== undefined ? { queryLabel } : {}),
+      query,
+      metric: q.metric,
+      k: q.k,
+      tookMs: Math.round((performance.now() - t0) * 100) / 100,
+    };
   }
 
   // ---- gallery and stats ----
@@ -352,18 +493,43 @@ export class RetrievalService {
   stats(): ServiceStats {
     const info = this.info;
     return {
-      gallery: { source: path.basename(this.gallery.source), kind: this.gallery.kind, size: this.gallery.items.length, classes: this.gallery.classNames.length },
+      gallery: {
+        source: path.basename(this.gallery.source),
+        kind: this.gallery.kind,
+        size: this.gallery.items.length,
+        classes: this.gallery.classNames.length,
+      },
       model: {
-        arch: info.arch, dim: info.dim, inChannels: info.inChannels, inputSize: info.inputSize, numClasses: info.numClasses,
-        checkpoint: path.basename(this.#o.checkpoint), epoch: info.epoch, dataKind: info.dataKind, maxQueryPixels: info.maxQueryPixels,
+        arch: info.arch,
+        dim: info.dim,
+        inChannels: info.inChannels,
+        inputSize: info.inputSize,
+        numClasses: info.numClasses,
+        checkpoint: path.basename(this.#o.checkpoint),
+        epoch: info.epoch,
+        dataKind: info.dataKind,
+        maxQueryPixels: info.maxQueryPixels,
       },
       index: {
-        kind: this.#o.index, size: this.gallery.items.length, dim: info.dim, approximate: this.#lance?.approximate ?? false,
-        cache: this.#o.indexCache ? path.basename(this.#o.indexCache) : null, builtFrom: this.#builtFrom, buildSeconds: Math.round(this.#buildSeconds * 100) / 100,
+        kind: this.#o.index,
+        size: this.gallery.items.length,
+        dim: info.dim,
+        approximate: this.#lance?.approximate ?? false,
+        cache: this.#o.indexCache ? path.basename(this.#o.indexCache) : null,
+        builtFrom: this.#builtFrom,
+        buildSeconds: Math.round(this.#buildSeconds * 100) / 100,
       },
-      queue: { ...this.limiter.stats(), workers: this.#pool.size, workerInflight: this.#pool.inflight(), workerRestarts: this.#pool.restarts, jobTimeoutMs: this.#o.jobTimeoutMs,
-        imageQueries: this.#imageQueries, imageBatchMean: this.#imageForwards > 0 ? Math.round((this.#imageQueries / this.#imageForwards) * 100) / 100 : null,
-        batchWindowMs: this.#o.batchWindowMs },
+      queue: {
+        ...this.limiter.stats(),
+        workers: this.#pool.size,
+        workerInflight: this.#pool.inflight(),
+        workerRestarts: this.#pool.restarts,
+        jobTimeoutMs: this.#o.jobTimeoutMs,
+        imageQueries: this.#imageQueries,
+        imageBatchMean:
+          this.#imageForwards > 0 ? Math.round((this.#imageQueries / this.#imageForwards) * 100) / 100 : null,
+        batchWindowMs: this.#o.batchWindowMs,
+      },
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
     };
   }
@@ -378,7 +544,11 @@ export class RetrievalService {
   }
 }
 
-async function* providedBatches(e: Float32Array, dim: number, rows: number): AsyncGenerator<{ ids: number[]; vectors: Float32Array }> {
+async function* providedBatches(
+  e: Float32Array,
+  dim: number,
+  rows: number,
+): AsyncGenerator<{ ids: number[]; vectors: Float32Array }> {
   const n = e.length / dim;
   for (let s = 0; s < n; s += rows) {
     const m = Math.min(rows, n - s);

@@ -18,7 +18,16 @@ import { EngineLock, guardNativeDispose } from './engine-lock.js';
 import { ExactIndex, type Metric } from './exact-index.js';
 import { CACHE_FORMAT, CACHE_META_KEY } from './index-cache.js';
 import { inputSizeOf, preprocessSpec } from './preprocess.js';
-import type { GalleryInput, Hits, ModelInfo, WorkerFailure, WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './protocol.js';
+import type {
+  GalleryInput,
+  Hits,
+  ModelInfo,
+  WorkerFailure,
+  WorkerInit,
+  WorkerMessage,
+  WorkerRequest,
+  WorkerResult,
+} from './protocol.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -32,7 +41,8 @@ class Failure extends Error {
     super(failure.message);
   }
 }
-const imageFailure = (code: 'image_too_large' | 'undecodable_image', message: string): Failure => new Failure({ kind: 'image', code, message });
+const imageFailure = (code: 'image_too_large' | 'undecodable_image', message: string): Failure =>
+  new Failure({ kind: 'image', code, message });
 
 let loaded: LoadedEmbedder;
 let pipeline: Pipeline;
@@ -48,11 +58,23 @@ try {
   const o = loaded!.model.options;
   // A ViT takes one image size only: its own, whatever the overrides say.
   const fixed = fixedInputSize(loaded!.model);
-  const spec = preprocessSpec(loaded!.config, o.inChannels, init.maxPixels, fixed !== undefined ? { ...init.overrides, imageSize: fixed } : init.overrides);
+  const spec = preprocessSpec(
+    loaded!.config,
+    o.inChannels,
+    init.maxPixels,
+    fixed !== undefined ? { ...init.overrides, imageSize: fixed } : init.overrides,
+  );
   pipeline = Pipeline.fromSpec(spec);
   info = {
-    arch: loaded!.config.model.arch, dim: o.numFeatures, inChannels: o.inChannels, numClasses: o.numClasses, epoch: loaded!.epoch,
-    dataKind: loaded!.config.data.kind, preprocess: JSON.stringify(spec), inputSize: inputSizeOf(spec), maxQueryPixels: 0,
+    arch: loaded!.config.model.arch,
+    dim: o.numFeatures,
+    inChannels: o.inChannels,
+    numClasses: o.numClasses,
+    epoch: loaded!.epoch,
+    dataKind: loaded!.config.data.kind,
+    preprocess: JSON.stringify(spec),
+    inputSize: inputSizeOf(spec),
+    maxQueryPixels: 0,
   };
   info.maxQueryPixels = Math.min(init.maxPixels, init.maxQueryPixels ?? defaultQueryPixels(...info.inputSize));
   post({ type: 'ready', info });
@@ -77,12 +99,18 @@ async function decode(bytes: Uint8Array, what: string, upload = false): Promise<
   }
   if (!width || !height) throw imageFailure('undecodable_image', `${what}: the image has no dimensions`);
   if (width * height > init.maxPixels) {
-    throw imageFailure('image_too_large', `${what}: ${width}×${height} = ${width * height} pixels exceeds the limit of ${init.maxPixels}`);
+    throw imageFailure(
+      'image_too_large',
+      `${what}: ${width}×${height} = ${width * height} pixels exceeds the limit of ${init.maxPixels}`,
+    );
   }
   if (upload && width * height > info.maxQueryPixels) {
     const [h, w] = info.inputSize;
-    throw imageFailure('image_too_large', `${what}: ${width}×${height} = ${width * height} pixels exceeds this server's upload limit of ${info.maxQueryPixels} `
-      + `(${init.maxQueryPixels === null ? `derived from the model's ${h}×${w} input; ` : ''}dml serve --max-pixels sets it); send a smaller image`);
+    throw imageFailure(
+      'image_too_large',
+      `${what}: ${width}×${height} = ${width * height} pixels exceeds this server's upload limit of ${info.maxQueryPixels} ` +
+        `(${init.maxQueryPixels === null ? `derived from the model's ${h}×${w} input; ` : ''}dml serve --max-pixels sets it); send a smaller image`,
+    );
   }
   let img;
   try {
@@ -90,11 +118,17 @@ async function decode(bytes: Uint8Array, what: string, upload = false): Promise<
     img = pipeline.finish(decoded, rng);
   } catch (e) {
     const m = errMsg(e);
-    throw imageFailure(/pixel limit/i.test(m) ? 'image_too_large' : 'undecodable_image', `${what}: cannot decode: ${m}`);
+    throw imageFailure(
+      /pixel limit/i.test(m) ? 'image_too_large' : 'undecodable_image',
+      `${what}: cannot decode: ${m}`,
+    );
   }
   const [h, w] = info.inputSize;
   if (img.channels !== info.inChannels || img.height !== h || img.width !== w) {
-    throw new Failure({ kind: 'internal', message: `${what}: preprocessing gave ${img.channels}×${img.height}×${img.width}, the model takes ${info.inChannels}×${h}×${w}` });
+    throw new Failure({
+      kind: 'internal',
+      message: `${what}: preprocessing gave ${img.channels}×${img.height}×${img.width}, the model takes ${info.inChannels}×${h}×${w}`,
+    });
   }
   return img.data;
 }
@@ -105,17 +139,25 @@ function embedBatch(images: readonly Float32Array[]): Float32Array {
   const plane = info.inChannels * h * w;
   const x = new Float32Array(images.length * plane);
   images.forEach((img, i) => x.set(img, i * plane));
-  return lock.run(() => noGrad(() => tidy(() => {
-    const out = loaded.model.forward(tensor(x, { shape: [images.length, info.inChannels, h, w] }));
-    return out.features.contiguous().data() as Float32Array;
-  })));
+  return lock.run(() =>
+    noGrad(() =>
+      tidy(() => {
+        const out = loaded.model.forward(tensor(x, { shape: [images.length, info.inChannels, h, w] }));
+        return out.features.contiguous().data() as Float32Array;
+      }),
+    ),
+  );
 }
 
 // Micro-batching of query images. A forward pass blocks this thread, and each decode needs
 // several turns of its event loop, so "whatever finished decoding in this turn" is mostly one image:
 // the batch instead closes when every query being decoded here has joined it, when it is full, or
 // when the oldest query has waited batchWindowMs, whichever comes first.
-interface Waiting { image: Float32Array; resolve: (v: { vector: Float32Array; batch: number }) => void; reject: (e: unknown) => void }
+interface Waiting {
+  image: Float32Array;
+  resolve: (v: { vector: Float32Array; batch: number }) => void;
+  reject: (e: unknown) => void;
+}
 const waiting: Waiting[] = [];
 let decoding = 0;
 let flushScheduled = false;
@@ -133,10 +175,19 @@ function scheduleFlush(): void {
   if (waiting.length === 0 || flushScheduled) return;
   if (decoding === 0 || waiting.length >= init.maxBatch || init.batchWindowMs <= 0) {
     flushScheduled = true;
-    if (windowTimer) { clearTimeout(windowTimer); windowTimer = null; }
+    if (windowTimer) {
+      clearTimeout(windowTimer);
+      windowTimer = null;
+    }
     setImmediate(flush);
   } else if (!windowTimer) {
-    windowTimer = setTimeout(() => { windowTimer = null; if (!flushScheduled) { flushScheduled = true; flush(); } }, init.batchWindowMs);
+    windowTimer = setTimeout(() => {
+      windowTimer = null;
+      if (!flushScheduled) {
+        flushScheduled = true;
+        flush();
+      }
+    }, init.batchWindowMs);
   }
 }
 
@@ -172,13 +223,23 @@ function requireIndex(): ExactIndex {
 
 // Micro-batching of searches: queries waiting in the same turn share one GEMM per metric
 // (8 queries cost about twice one, not eight times).
-interface Searching { vector: Float32Array; k: number; metric: Metric; resolve: (h: Hits) => void; reject: (e: unknown) => void }
+interface Searching {
+  vector: Float32Array;
+  k: number;
+  metric: Metric;
+  resolve: (h: Hits) => void;
+  reject: (e: unknown) => void;
+}
 const searching: Searching[] = [];
 let searchScheduled = false;
 
 function search(vector: Float32Array, k: number, metric: Metric): Promise<Hits> {
   const ix = requireIndex();
-  if (vector.length !== ix.dim) throw new Failure({ kind: 'bad', message: `vector has ${vector.length} values, the index holds ${ix.dim}-d embeddings` });
+  if (vector.length !== ix.dim)
+    throw new Failure({
+      kind: 'bad',
+      message: `vector has ${vector.length} values, the index holds ${ix.dim}-d embeddings`,
+    });
   return new Promise((resolve, reject) => {
     searching.push({ vector, k, metric, resolve, reject });
     if (!searchScheduled) {
@@ -218,7 +279,10 @@ async function inputBytes(input: GalleryInput): Promise<{ bytes: Uint8Array; wha
   } catch (e) {
     // The read error starts with the file; a list entry's line goes in front of it.
     const m = errMsg(e);
-    throw imageFailure('undecodable_image', input.where === input.file || m.startsWith(`${input.where}: `) ? m : `${input.where}: ${m}`);
+    throw imageFailure(
+      'undecodable_image',
+      input.where === input.file || m.startsWith(`${input.where}: `) ? m : `${input.where}: ${m}`,
+    );
   }
 }
 
@@ -227,10 +291,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; transfer: ArrayBuffer[] }> {
   switch (req.op) {
     case 'embed': {
-      const images = await Promise.all(req.inputs.map(async (inp) => {
-        const { bytes, what } = await inputBytes(inp);
-        return decode(bytes, what);
-      }));
+      const images = await Promise.all(
+        req.inputs.map(async (inp) => {
+          const { bytes, what } = await inputBytes(inp);
+          return decode(bytes, what);
+        }),
+      );
       const features = embedBatch(images);
       return { result: { op: 'embed', features, count: images.length }, transfer: [features.buffer as ArrayBuffer] };
     }
@@ -257,22 +323,31 @@ async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; trans
       return { result: { op: 'vector-of', vector: lock.run(() => ix.vector(req.galleryId)) }, transfer: [] };
     }
     case 'load-cache': {
-      const r = lock.run(() => tidy(() => {
-        const { tensors, metadata } = loadTensors(req.file);
-        const e = tensors.get('embeddings');
-        if (!e) throw new Failure({ kind: 'bad', message: `${req.file} has no 'embeddings' tensor` });
-        if (e.dtype !== 'float32') throw new Failure({ kind: 'bad', message: `${req.file}: embeddings are ${e.dtype}, expected float32` });
-        return { data: e.contiguous().data() as Float32Array, shape: e.shape, meta: metadata[CACHE_META_KEY] ?? null };
-      }));
+      const r = lock.run(() =>
+        tidy(() => {
+          const { tensors, metadata } = loadTensors(req.file);
+          const e = tensors.get('embeddings');
+          if (!e) throw new Failure({ kind: 'bad', message: `${req.file} has no 'embeddings' tensor` });
+          if (e.dtype !== 'float32')
+            throw new Failure({ kind: 'bad', message: `${req.file}: embeddings are ${e.dtype}, expected float32` });
+          return {
+            data: e.contiguous().data() as Float32Array,
+            shape: e.shape,
+            meta: metadata[CACHE_META_KEY] ?? null,
+          };
+        }),
+      );
       return { result: { op: 'load-cache', ...r }, transfer: [r.data.buffer as ArrayBuffer] };
     }
     case 'save-cache': {
       mkdirSync(path.dirname(path.resolve(req.file)), { recursive: true });
       const data = new Float32Array(req.data, 0, req.size * req.dim).slice();
-      lock.run(() => tidy(() => {
-        const t = tensor(data, { shape: [req.size, req.dim] });
-        saveTensors(req.file, new Map([['embeddings', t]]), { [CACHE_META_KEY]: req.meta, format: CACHE_FORMAT });
-      }));
+      lock.run(() =>
+        tidy(() => {
+          const t = tensor(data, { shape: [req.size, req.dim] });
+          saveTensors(req.file, new Map([['embeddings', t]]), { [CACHE_META_KEY]: req.meta, format: CACHE_FORMAT });
+        }),
+      );
       return { result: { op: 'save-cache' }, transfer: [] };
     }
   }
@@ -281,6 +356,12 @@ async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; trans
 port.on('message', (m: WorkerRequest & { id: number }) => {
   handle(m).then(
     ({ result, transfer }) => post({ type: 'reply', id: m.id, ok: true, result }, transfer),
-    (e: unknown) => post({ type: 'reply', id: m.id, ok: false, failure: e instanceof Failure ? e.failure : { kind: 'internal', message: errMsg(e) } }),
+    (e: unknown) =>
+      post({
+        type: 'reply',
+        id: m.id,
+        ok: false,
+        failure: e instanceof Failure ? e.failure : { kind: 'internal', message: errMsg(e) },
+      }),
   );
 });

@@ -6,8 +6,16 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const exitModule = fileURLToPath(new URL('../../src/cli/exit.js', import.meta.url));
-const run = (command: string) => spawnSync(process.execPath, ['--input-type=module', '-e',
-  `const { runToExit } = await import(${JSON.stringify(exitModule)}); runToExit('demo', ${command});`], { encoding: 'utf8' });
+const run = (command: string) =>
+  spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { runToExit } = await import(${JSON.stringify(exitModule)}); runToExit('demo', ${command});`,
+    ],
+    { encoding: 'utf8' },
+  );
 
 test('runToExit: exit code, error line, and a pending command reported instead of exiting 0', () => {
   assert.equal(run('Promise.resolve(3)').status, 3);

@@ -8,8 +8,31 @@ import { command, parseServeArgs } from '../../src/cli/serve.js';
 import { makeFixture, removeFixture, fetchJson } from '../server/helpers.js';
 
 test('parseServeArgs maps flags to server options', () => {
-  const o = parseServeArgs(['--checkpoint', 'c.safetensors', '--gallery', 'g.txt', '--port', '0', '--index', 'lancedb', '--index-cache', 'db',
-    '--workers', '2', '--queue', '0', '--max-upload-mb', '0.5', '--max-pixels', '1000', '--timeout-ms', '500', '--image-size', '64', '-q']);
+  const o = parseServeArgs([
+    '--checkpoint',
+    'c.safetensors',
+    '--gallery',
+    'g.txt',
+    '--port',
+    '0',
+    '--index',
+    'lancedb',
+    '--index-cache',
+    'db',
+    '--workers',
+    '2',
+    '--queue',
+    '0',
+    '--max-upload-mb',
+    '0.5',
+    '--max-pixels',
+    '1000',
+    '--timeout-ms',
+    '500',
+    '--image-size',
+    '64',
+    '-q',
+  ]);
   assert.notEqual(o, 'help');
   if (o === 'help') return;
   assert.equal(o.checkpoint, 'c.safetensors');
@@ -28,11 +51,23 @@ test('parseServeArgs maps flags to server options', () => {
   const d = parseServeArgs(['--checkpoint', 'c', '--gallery', 'g']);
   assert.ok(d !== 'help' && d.port === 8080 && d.index === 'exact' && typeof d.log === 'function');
   assert.equal(parseServeArgs(['--help']), 'help');
-  for (const bad of [[], ['--checkpoint', 'c'], ['--gallery', 'g'], ['--checkpoint', 'c', '--gallery', 'g', '--index', 'faiss'],
-    ['--checkpoint', 'c', '--gallery', 'g', '--port', '70000'], ['--checkpoint', 'c', '--gallery', 'g', '--workers', '0'],
-    ['--checkpoint', 'c', '--gallery', 'g', '--workers', '1.5'], ['--checkpoint', 'c', '--gallery', 'g', '--bogus'], ['--checkpoint', 'c', '--gallery', 'g', 'extra']]) {
+  for (const bad of [
+    [],
+    ['--checkpoint', 'c'],
+    ['--gallery', 'g'],
+    ['--checkpoint', 'c', '--gallery', 'g', '--index', 'faiss'],
+    ['--checkpoint', 'c', '--gallery', 'g', '--port', '70000'],
+    ['--checkpoint', 'c', '--gallery', 'g', '--workers', '0'],
+    ['--checkpoint', 'c', '--gallery', 'g', '--workers', '1.5'],
+    ['--checkpoint', 'c', '--gallery', 'g', '--bogus'],
+    ['--checkpoint', 'c', '--gallery', 'g', 'extra'],
+  ]) {
     // UsageError, or parseArgs's own error (dml's main turns it into exit 2 with "did you mean").
-    assert.throws(() => parseServeArgs(bad), (e: Error) => e.name === 'Error' || String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_'), bad.join(' '));
+    assert.throws(
+      () => parseServeArgs(bad),
+      (e: Error) => e.name === 'Error' || String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_'),
+      bad.join(' '),
+    );
   }
 });
 
@@ -55,11 +90,29 @@ test('the command prints help with 0 and usage errors with 2', async () => {
 test('dml serve starts, answers, and shuts down on SIGTERM', async () => {
   const fx = await makeFixture(2);
   const serveJs = fileURLToPath(new URL('../../src/cli/serve.js', import.meta.url));
-  const child = spawn(process.execPath, ['--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`, '--',
-    '--checkpoint', fx.checkpoint, '--gallery', fx.folder, '--port', '0', '--index-cache', `${fx.dir}/index.safetensors`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`,
+      '--',
+      '--checkpoint',
+      fx.checkpoint,
+      '--gallery',
+      fx.folder,
+      '--port',
+      '0',
+      '--index-cache',
+      `${fx.dir}/index.safetensors`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '',
+    err = '';
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
@@ -73,7 +126,10 @@ test('dml serve starts, answers, and shuts down on SIGTERM', async () => {
   assert.deepEqual(h.body, { status: 'ok', gallery: 6 });
   const q = await fetchJson<{ neighbours: unknown[] }>(`${url}/api/query?id=1&k=3`);
   assert.equal(q.body.neighbours.length, 3);
-  const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('exit', resolve);
+    child.kill('SIGTERM');
+  });
   assert.equal(code, 0, err);
   assert.match(err, /dml serve: gallery .*: 6 images in 3 classes/);
   assert.match(err, /index cache written to/);
@@ -84,9 +140,25 @@ test('dml serve starts, answers, and shuts down on SIGTERM', async () => {
 test('an absurd --image-size stops dml serve with a message, not an abort', async () => {
   const fx = await makeFixture(1);
   const serveJs = fileURLToPath(new URL('../../src/cli/serve.js', import.meta.url));
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`, '--',
-    '--checkpoint', fx.checkpoint, '--gallery', fx.folder, '--port', '0', '--image-size', '70000', '-q'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`,
+      '--',
+      '--checkpoint',
+      fx.checkpoint,
+      '--gallery',
+      fx.folder,
+      '--port',
+      '0',
+      '--image-size',
+      '70000',
+      '-q',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.notEqual(r.status, null, `killed by ${r.signal}: ${r.stderr}`);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /size\S* 70000 is over the 8192-pixel limit/);
@@ -94,33 +166,63 @@ test('an absurd --image-size stops dml serve with a message, not an abort', asyn
   removeFixture(fx);
 });
 
-test('SIGTERM under load: every request in flight gets its answer, then dml serve exits 0', { timeout: 120_000 }, async () => {
-  const fx = await makeFixture(2);
-  const serveJs = fileURLToPath(new URL('../../src/cli/serve.js', import.meta.url));
-  for (let round = 0; round < 3; round++) {
-    const child = spawn(process.execPath, ['--input-type=module', '-e',
-      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`, '--',
-      '--checkpoint', fx.checkpoint, '--gallery', fx.folder, '--port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-        if (m) resolve(m[1]!);
+test(
+  'SIGTERM under load: every request in flight gets its answer, then dml serve exits 0',
+  { timeout: 120_000 },
+  async () => {
+    const fx = await makeFixture(2);
+    const serveJs = fileURLToPath(new URL('../../src/cli/serve.js', import.meta.url));
+    for (let round = 0; round < 3; round++) {
+      const child = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`,
+          '--',
+          '--checkpoint',
+          fx.checkpoint,
+          '--gallery',
+          fx.folder,
+          '--port',
+          '0',
+          '--workers',
+          '2',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '',
+        err = '';
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
       });
-      setTimeout(() => reject(new Error(`not listening after 30 s:\n${out}\n${err}`)), 30_000).unref();
-    });
-    const body = new Uint8Array(fx.bytes.get('lime/1.png')!);
-    const requests = Array.from({ length: 16 }, () => fetch(`${url}/api/query?k=3`, { method: 'POST', headers: { 'content-type': 'image/png' }, body })
-      .then((r) => r.status, (e: Error) => `failed: ${String((e.cause as Error | undefined)?.message ?? e.message)}`));
-    await new Promise((r) => setTimeout(r, 30));
-    child.kill('SIGTERM');
-    const statuses = await Promise.all(requests);
-    assert.equal(await exited, 0, err);
-    for (const s of statuses) assert.ok(s === 200 || s === 503, `round ${round}: a request got ${String(s)}; all: ${statuses.join(', ')}`);
-    assert.ok(statuses.filter((s) => s === 200).length > 0, `round ${round}: nothing was answered: ${statuses.join(', ')}`);
-  }
-  removeFixture(fx);
-});
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        setTimeout(() => reject(new Error(`not listening after 30 s:\n${out}\n${err}`)), 30_000).unref();
+      });
+      const body = new Uint8Array(fx.bytes.get('lime/1.png')!);
+      const requests = Array.from({ length: 16 }, () =>
+        fetch(`${url}/api/query?k=3`, { method: 'POST', headers: { 'content-type': 'image/png' }, body }).then(
+          (r) => r.status,
+          (e: Error) => `failed: ${String((e.cause as Error | undefined)?.message ?? e.message)}`,
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 30));
+      child.kill('SIGTERM');
+      const statuses = await Promise.all(requests);
+      assert.equal(await exited, 0, err);
+      for (const s of statuses)
+        assert.ok(s === 200 || s === 503, `round ${round}: a request got ${String(s)}; all: ${statuses.join(', ')}`);
+      assert.ok(
+        statuses.filter((s) => s === 200).length > 0,
+        `round ${round}: nothing was answered: ${statuses.join(', ')}`,
+      );
+    }
+    removeFixture(fx);
+  },
+);

@@ -3,17 +3,54 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  tensor, zeros, ones, full, empty, eye, arange, linspace, zerosLike, onesLike, fullLike, rand, randn, randint, randperm,
-  bernoulli, multinomial, Generator, manualSeed, getRngState, setRngState, tidy, liveTensors, type DType, type Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  empty,
+  eye,
+  arange,
+  linspace,
+  zerosLike,
+  onesLike,
+  fullLike,
+  rand,
+  randn,
+  randint,
+  randperm,
+  bernoulli,
+  multinomial,
+  Generator,
+  manualSeed,
+  getRngState,
+  setRngState,
+  tidy,
+  liveTensors,
+  type DType,
+  type Tensor,
 } from '../../src/engine/index.js';
-import { loadFixture, fromFix, assertMatches, assertClose, assertMatchesValue, type FixTensor, type FixValue } from './engine-helpers.js';
+import {
+  loadFixture,
+  fromFix,
+  assertMatches,
+  assertClose,
+  assertMatchesValue,
+  type FixTensor,
+  type FixValue,
+} from './engine-helpers.js';
 
 test('tensor(): dtype inference from nested arrays and scalars, like torch.tensor', () => {
   tidy(() => {
-    const ints = tensor([[1, 2, 3], [4, 5, 6]]);
+    const ints = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.equal(ints.dtype, 'int64');
     assert.deepEqual(ints.shape, [2, 3]);
-    assert.deepEqual(ints.tolist(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(ints.tolist(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const floats = tensor([1, 2.5]);
     assert.equal(floats.dtype, 'float32', 'one non-integer makes the tensor float32');
     assert.deepEqual(floats.tolist(), [1, 2.5]);
@@ -42,10 +79,27 @@ test('tensor(): ragged arrays and non-numeric elements are refused with clear er
   assert.throws(() => tensor([1, 'x' as unknown as number]), /element 1 is string/);
   assert.throws(() => tensor([[1], 2] as never), /ragged/);
   assert.throws(() => tensor([1, [2]] as never), /ragged nested array at data\[1\] \(shape \[1\] vs \[\]\)/);
-  assert.throws(() => tensor([[[1, 2], [3, 4]], [[5, 6], [7]]]), /ragged nested array at data\[1\]\[1\]/);
+  assert.throws(
+    () =>
+      tensor([
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        [[5, 6], [7]],
+      ]),
+    /ragged nested array at data\[1\]\[1\]/,
+  );
   // eslint-disable-next-line no-sparse-arrays
   assert.throws(() => tensor([1, , 3] as unknown as number[]), /element 1 is undefined/);
-  assert.throws(() => tensor([[1, 2], [3, null as unknown as number]]), /element 3 is object/);
+  assert.throws(
+    () =>
+      tensor([
+        [1, 2],
+        [3, null as unknown as number],
+      ]),
+    /element 3 is object/,
+  );
 });
 
 test('tensor(): large nested arrays keep row-major order and infer their dtype from every element', () => {
@@ -53,7 +107,10 @@ test('tensor(): large nested arrays keep row-major order and infer their dtype f
     const rows = Array.from({ length: 300 }, (_, r) => Array.from({ length: 200 }, (_, c) => r * 200 + c));
     const t = tensor(rows);
     assert.deepEqual([t.shape, t.dtype], [[300, 200], 'int64']);
-    assert.deepEqual(t.flatten().tolist(), Array.from({ length: 60000 }, (_, i) => i));
+    assert.deepEqual(
+      t.flatten().tolist(),
+      Array.from({ length: 60000 }, (_, i) => i),
+    );
     rows[299]![199] = 0.5; // one non-integer anywhere makes the whole tensor float32
     assert.equal(tensor(rows).dtype, 'float32');
   });
@@ -62,14 +119,22 @@ test('tensor(): large nested arrays keep row-major order and infer their dtype f
 test('tensor(): TypedArrays keep their element type and are copied', () => {
   tidy(() => {
     const cases: [ArrayLike<number> | BigInt64Array, DType][] = [
-      [new Float32Array([1.5, -2]), 'float32'], [new Float64Array([1e-300, 2]), 'float64'], [new Int32Array([-7, 9]), 'int32'],
-      [new Uint8Array([0, 255]), 'uint8'], [new Int8Array([-128, 127]), 'int8'], [new Int16Array([-300, 300]), 'int16'],
+      [new Float32Array([1.5, -2]), 'float32'],
+      [new Float64Array([1e-300, 2]), 'float64'],
+      [new Int32Array([-7, 9]), 'int32'],
+      [new Uint8Array([0, 255]), 'uint8'],
+      [new Int8Array([-128, 127]), 'int8'],
+      [new Int16Array([-300, 300]), 'int16'],
     ];
     for (const [arr, d] of cases) {
       const t = tensor(arr as Float32Array);
       assert.equal(t.dtype, d);
       assert.deepEqual(t.dataNumbers(), Array.from(arr as ArrayLike<number>), d);
-      assert.equal((t.data() as object).constructor, (arr as object).constructor, `${d} reads back into the same TypedArray type`);
+      assert.equal(
+        (t.data() as object).constructor,
+        (arr as object).constructor,
+        `${d} reads back into the same TypedArray type`,
+      );
     }
     const big = BigInt64Array.from([2n ** 62n + 1n, -5n]);
     const tb = tensor(big);
@@ -78,13 +143,23 @@ test('tensor(): TypedArrays keep their element type and are copied', () => {
     const src = new Float32Array([1, 2, 3, 4, 5, 6]);
     const m = tensor(src, { shape: [2, 3] });
     src[0] = 100;
-    assert.deepEqual(m.tolist(), [[1, 2, 3], [4, 5, 6]], 'the data were copied, not shared');
+    assert.deepEqual(
+      m.tolist(),
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      'the data were copied, not shared',
+    );
     // A view with a byte offset reads from its own window of the buffer.
     const view = new Float32Array(src.buffer, 8, 2);
     assert.deepEqual(tensor(view).dataNumbers(), [3, 4]);
     assert.equal(tensor(new Int32Array([1, 2]), { dtype: 'float64' }).dtype, 'float64');
     assert.throws(() => tensor(new Float32Array(5), { shape: [2, 3] }), /shape needs 24 bytes, buffer has 20/);
-    assert.throws(() => tensor(new Uint8ClampedArray(2) as unknown as Uint8Array), /unsupported TypedArray Uint8ClampedArray/);
+    assert.throws(
+      () => tensor(new Uint8ClampedArray(2) as unknown as Uint8Array),
+      /unsupported TypedArray Uint8ClampedArray/,
+    );
   });
 });
 
@@ -101,8 +176,15 @@ test('zeros / ones / full / empty / eye / *Like: shapes, dtypes and values', () 
     assert.equal(full([1], 3, 'int64').item(), 3);
     assert.equal(full([1], 3, undefined, { dtype: 'float64' }).dtype, 'float64');
     assert.deepEqual(empty([3, 1], { dtype: 'float64' }).shape, [3, 1]);
-    assert.deepEqual(eye(3).tolist(), [[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
-    assert.deepEqual(eye(2, 3, { dtype: 'int64' }).tolist(), [[1, 0, 0], [0, 1, 0]]);
+    assert.deepEqual(eye(3).tolist(), [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
+    assert.deepEqual(eye(2, 3, { dtype: 'int64' }).tolist(), [
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
     const base = tensor([[1, 2]], { dtype: 'int32' });
     assert.deepEqual([zerosLike(base).dtype, zerosLike(base).shape], ['int32', [1, 2]]);
     assert.deepEqual(onesLike(base, { dtype: 'float64' }).dtype, 'float64');
@@ -124,17 +206,27 @@ test('arange and linspace follow torch: integer arguments give int64, the end is
     const l = linspace(-1, 1, 5);
     assert.deepEqual([l.dtype, l.dataNumbers()], ['float32', [-1, -0.5, 0, 0.5, 1]]);
     assert.deepEqual(linspace(0, 1, 1).dataNumbers(), [0]);
-    assertClose(linspace(0, 1, 4, { dtype: 'float64' }).dataNumbers(), [0, 1 / 3, 2 / 3, 1], 'linspace f64', { rtol: 1e-15, atol: 0 });
+    assertClose(linspace(0, 1, 4, { dtype: 'float64' }).dataNumbers(), [0, 1 / 3, 2 / 3, 1], 'linspace f64', {
+      rtol: 1e-15,
+      atol: 0,
+    });
   });
 });
 
 test('dtype round trips: every supported dtype stores, converts and reads back', () => {
   tidy(() => {
     const exact: Record<DType, number[]> = {
-      float32: [1.5, -2.25, 1e10], float64: [0.1, -1e-300, 1e300], int64: [-3, 0, 2 ** 40], int32: [-2147483648, 0, 2147483647],
-      int16: [-32768, 1, 32767], int8: [-128, 0, 127], uint8: [0, 1, 255], bool: [1, 0, 1],
+      float32: [1.5, -2.25, 1e10],
+      float64: [0.1, -1e-300, 1e300],
+      int64: [-3, 0, 2 ** 40],
+      int32: [-2147483648, 0, 2147483647],
+      int16: [-32768, 1, 32767],
+      int8: [-128, 0, 127],
+      uint8: [0, 1, 255],
+      bool: [1, 0, 1],
       // float16 and bfloat16 hold these exactly (few mantissa bits).
-      float16: [0.5, -2, 1024], bfloat16: [0.5, -2, 1.5e10 - 1.5e10 % 2 ** 26],
+      float16: [0.5, -2, 1024],
+      bfloat16: [0.5, -2, 1.5e10 - (1.5e10 % 2 ** 26)],
     };
     for (const [d, vals] of Object.entries(exact) as [DType, number[]][]) {
       const t = tensor(vals, { dtype: d });
@@ -148,15 +240,20 @@ test('dtype round trips: every supported dtype stores, converts and reads back',
     assert.equal(tensor([0.1], { dtype: 'float16' }).item(), 0.0999755859375);
     assert.equal(tensor([0.1], { dtype: 'bfloat16' }).item(), 0.10009765625);
     assert.equal(tensor([70000], { dtype: 'float16' }).item(), Infinity, 'float16 overflows to inf');
-    assert.ok(tensor([0.5], { dtype: 'float16' }).data() instanceof Float32Array, 'half types read back as Float32Array');
+    assert.ok(
+      tensor([0.5], { dtype: 'float16' }).data() instanceof Float32Array,
+      'half types read back as Float32Array',
+    );
     // Casting to integers truncates toward zero, to bool tests non-zero, uint8 wraps.
     assert.deepEqual(tensor([-1.7, 2.9]).to('int64').dataNumbers(), [-1, 2]);
     assert.deepEqual(tensor([0, -0.5, 3]).to('bool').tolist(), [false, true, true]);
     assert.deepEqual(tensor([-1, 256], { dtype: 'int32' }).to('uint8').dataNumbers(), [255, 0]);
     // The shorthands.
     const x = tensor([1.5]);
-    assert.deepEqual([x.double().dtype, x.long().dtype, x.int().dtype, x.bool().dtype, x.long().float().dtype],
-      ['float64', 'int64', 'int32', 'bool', 'float32']);
+    assert.deepEqual(
+      [x.double().dtype, x.long().dtype, x.int().dtype, x.bool().dtype, x.long().float().dtype],
+      ['float64', 'int64', 'int32', 'bool', 'float32'],
+    );
     assert.throws(() => x.to('complex64' as DType), /unknown dtype 'complex64'/);
   });
 });
@@ -180,14 +277,28 @@ test('metadata: shape, strides, ndim, numel, size, contiguity, device, toString,
     assert.throws(() => t.item(), /item\(\): tensor has 24 elements, expected 1/);
     // Views share storage: data() of a non-contiguous view is still in logical order.
     assert.deepEqual(tr.select(0, 1).dataNumbers(), [1, 13, 5, 17, 9, 21]);
-    assert.deepEqual(tensor([[1, 2], [3, 4]], { dtype: 'float32' }).tolist(), [[1, 2], [3, 4]]);
+    assert.deepEqual(
+      tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float32' },
+      ).tolist(),
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    );
     assert.deepEqual(tensor(5).tolist(), 5);
   });
 });
 
 // ---- randomness ----
 
-interface RandomFixture { cases: Record<string, { seed: number; values: FixValue; probs?: FixTensor }> }
+interface RandomFixture {
+  cases: Record<string, { seed: number; values: FixValue; probs?: FixTensor }>;
+}
 const rfx = loadFixture<RandomFixture>('random.json');
 const rcase = (name: string): { seed: number; values: FixValue; probs?: FixTensor } => rfx.cases[name]!;
 
@@ -215,16 +326,31 @@ test('a Generator stream continues across calls and across kinds of draw, as in 
   tidy(() => {
     const c = rcase('sequence.seed2024');
     const g = new Generator(c.seed);
-    assertMatchesValue([rand([3], { generator: g }), randn([3], { generator: g }), randperm(6, { generator: g })], c.values, 'sequence', { rtol: 0, atol: 0 });
+    assertMatchesValue(
+      [rand([3], { generator: g }), randn([3], { generator: g }), randperm(6, { generator: g })],
+      c.values,
+      'sequence',
+      { rtol: 0, atol: 0 },
+    );
     const ci = rcase('inplace.seed9');
     const g2 = new Generator(ci.seed);
     const u = empty([6]).uniform_(-1, 2, g2);
     const n = empty([6]).normal_(3, 0.5, g2);
     assertMatchesValue([u, n], ci.values, 'uniform_/normal_', { rtol: 0, atol: 0 });
     const cb = rcase('bernoulli.seed13');
-    assertMatches(bernoulli(fromFix(cb.probs!), undefined, new Generator(cb.seed)), cb.values as FixTensor, 'bernoulli', { rtol: 0, atol: 0 });
+    assertMatches(
+      bernoulli(fromFix(cb.probs!), undefined, new Generator(cb.seed)),
+      cb.values as FixTensor,
+      'bernoulli',
+      { rtol: 0, atol: 0 },
+    );
     const cm = rcase('multinomial.seed17');
-    assertMatches(multinomial(fromFix(cm.probs!), 3, false, new Generator(cm.seed)), cm.values as FixTensor, 'multinomial', { rtol: 0, atol: 0 });
+    assertMatches(
+      multinomial(fromFix(cm.probs!), 3, false, new Generator(cm.seed)),
+      cm.values as FixTensor,
+      'multinomial',
+      { rtol: 0, atol: 0 },
+    );
   });
 });
 
@@ -255,7 +381,12 @@ test('same seed → same values; different seeds or continued streams → differ
     // randint bounds, bernoulli with a constant p, randperm is a permutation.
     const r = randint(2, 5, [200], { generator: new Generator(3) }).dataNumbers();
     assert.ok(r.every((v) => v >= 2 && v < 5) && new Set(r).size === 3);
-    assert.deepEqual(randperm(50, { generator: new Generator(4) }).sort().values.dataNumbers(), arange(50).dataNumbers());
+    assert.deepEqual(
+      randperm(50, { generator: new Generator(4) })
+        .sort()
+        .values.dataNumbers(),
+      arange(50).dataNumbers(),
+    );
     const bern = bernoulli(0.5, [1000], new Generator(8)).mean().item();
     assert.ok(bern > 0.4 && bern < 0.6, `bernoulli(0.5) mean ${bern}`);
     assert.equal(bernoulli(1, [4]).sum().item(), 4);
@@ -286,7 +417,13 @@ test('generator state: getState/setState and the global getRngState/setRngState 
 test('creation inside tidy leaves no tensors behind', () => {
   const before = liveTensors();
   tidy(() => {
-    tensor([[1, 2]]); zeros([3]); arange(4); linspace(0, 1, 3); eye(2); rand([2]); randperm(3);
+    tensor([[1, 2]]);
+    zeros([3]);
+    arange(4);
+    linspace(0, 1, 3);
+    eye(2);
+    rand([2]);
+    randperm(3);
     tensor(new Float32Array(2), { dtype: 'float64' });
   });
   assert.equal(liveTensors(), before);

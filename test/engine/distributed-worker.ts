@@ -26,7 +26,18 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     const avg = tensor([2 * r], { dtype: 'float32' });
     g.allReduce(avg, 'avg');
     const b = tensor(r === 1 ? [7, 8, 9] : [0, 0, 0], { dtype: 'float32' });
-    const c = tensor(r === 1 ? [[1, 2], [3, 4]] : [[0, 0], [0, 0]], { dtype: 'float64' });
+    const c = tensor(
+      r === 1
+        ? [
+            [1, 2],
+            [3, 4],
+          ]
+        : [
+            [0, 0],
+            [0, 0],
+          ],
+      { dtype: 'float64' },
+    );
     g.broadcast([b, c], 1);
     const parts = g.allGather(tensor([r, r * r], { dtype: 'int32' })).map((p) => p.dataNumbers());
     const rows = Array.from({ length: r + 1 }, (_, i) => [r, i]);
@@ -34,25 +45,40 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     g.store.set(`k${r}`, `hello from ${r}`);
     const other = g.store.get(`k${(r + 1) % g.worldSize}`);
     g.barrier();
-    return { sum, max: m.dataNumbers(), avg: avg.dataNumbers(), bcast: [b.dataNumbers(), c.dataNumbers()], parts, vparts, other };
+    return {
+      sum,
+      max: m.dataNumbers(),
+      avg: avg.dataNumbers(),
+      bcast: [b.dataNumbers(), c.dataNumbers()],
+      parts,
+      vparts,
+      other,
+    };
   },
 
   // Synchronised BatchNorm on each rank's slice == BatchNorm on the whole batch: output, input
   // gradient, weight/bias gradients (summed over ranks) and running statistics.
   syncbn(g) {
     manualSeed(5);
-    const n = 7, C = 3;
+    const n = 7,
+      C = 3;
     const x = randn([n, C, 4, 5], { dtype: 'float64' }).mul(2).add(1);
     const upstream = randn([n, C, 4, 5], { dtype: 'float64' });
     const ref = new nn.BatchNorm2d(C).to('float64');
     const mine = new nn.BatchNorm2d(C).to('float64');
-    tidy(() => { ref.weight!.detach().copy_(tensor([0.5, 1.5, -1], { dtype: 'float64' })); mine.weight!.detach().copy_(tensor([0.5, 1.5, -1], { dtype: 'float64' })); });
+    tidy(() => {
+      ref.weight!.detach().copy_(tensor([0.5, 1.5, -1], { dtype: 'float64' }));
+      mine.weight!.detach().copy_(tensor([0.5, 1.5, -1], { dtype: 'float64' }));
+    });
     distributed.convertSyncBatchNorm(mine, g);
     const [s, e] = slice(n, g.rank, g.worldSize);
     const xr = x.detach().requiresGrad_(true);
     const yRef = ref.forward(xr);
     const [gx, gw, gb] = grad(yRef.mul(upstream).sum(), [xr, ref.weight!, ref.bias!]) as Tensor[];
-    const xl = x.narrow(0, s, e - s).detach().requiresGrad_(true);
+    const xl = x
+      .narrow(0, s, e - s)
+      .detach()
+      .requiresGrad_(true);
     const y = mine.forward(xl);
     const [glx, glw, glb] = grad(y.mul(upstream.narrow(0, s, e - s)).sum(), [xl, mine.weight!, mine.bias!]) as Tensor[];
     g.allReduce([glw!, glb!], 'sum');
@@ -81,7 +107,12 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     distributed.broadcastModule(model, g);
     const [s, e] = slice(n, g.rank, g.worldSize);
     const reducer = new distributed.GradientReducer(g, model.parameters(), { bucketBytes: 64, overlap: false });
-    const loss = model.forward(x.narrow(0, s, e - s)).sub(target.narrow(0, s, e - s)).square().mean().mul(((e - s) * g.worldSize) / n);
+    const loss = model
+      .forward(x.narrow(0, s, e - s))
+      .sub(target.narrow(0, s, e - s))
+      .square()
+      .mean()
+      .mul(((e - s) * g.worldSize) / n);
     loss.backward();
     const info = reducer.reduce();
     return { diffs: model.parameters().map((p, i) => maxDiff(p.grad!, full[i]!)), info };
@@ -93,7 +124,13 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
   overlap(g) {
     manualSeed(8);
     const n = 9;
-    const model = new nn.Sequential(new nn.Linear(6, 32), new nn.ReLU(), new nn.Linear(32, 32), new nn.ReLU(), new nn.Linear(32, 3)).to('float64');
+    const model = new nn.Sequential(
+      new nn.Linear(6, 32),
+      new nn.ReLU(),
+      new nn.Linear(32, 32),
+      new nn.ReLU(),
+      new nn.Linear(32, 3),
+    ).to('float64');
     const unused = new nn.Linear(3, 2).to('float64');
     const params = [...model.parameters(), ...unused.parameters()];
     distributed.broadcastModule(model, g);
@@ -105,9 +142,18 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
       const full = model.parameters().map((p) => grad(model.forward(x).square().mean(), [p])[0]!);
       for (const p of params) p.grad = null;
       reducer.prepare();
-      model.forward(x.narrow(0, s, e - s)).square().mean().mul(((e - s) * g.worldSize) / n).backward();
+      model
+        .forward(x.narrow(0, s, e - s))
+        .square()
+        .mean()
+        .mul(((e - s) * g.worldSize) / n)
+        .backward();
       const info = reducer.reduce();
-      steps.push({ info, diffs: model.parameters().map((p, i) => maxDiff(p.grad!, full[i]!)), unusedGrad: unused.parameters().map((p) => p.grad === null) });
+      steps.push({
+        info,
+        diffs: model.parameters().map((p, i) => maxDiff(p.grad!, full[i]!)),
+        unusedGrad: unused.parameters().map((p) => p.grad === null),
+      });
     }
     reducer.dispose();
     return { steps };
@@ -127,7 +173,21 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
       return { error: null };
     } catch (e) {
       const err = e as distributed.DistributedError;
-      return { error: err.message, name: err.name, lostRanks: err.lostRanks, op: err.op, ms: Date.now() - t0, again: (() => { try { g.barrier(); return 'no error'; } catch (e2) { return (e2 as Error).message === err.message ? 'same' : (e2 as Error).message; } })() };
+      return {
+        error: err.message,
+        name: err.name,
+        lostRanks: err.lostRanks,
+        op: err.op,
+        ms: Date.now() - t0,
+        again: (() => {
+          try {
+            g.barrier();
+            return 'no error';
+          } catch (e2) {
+            return (e2 as Error).message === err.message ? 'same' : (e2 as Error).message;
+          }
+        })(),
+      };
     }
   },
 
@@ -135,7 +195,9 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
   slow(g) {
     if (g.rank === 1) {
       const until = Date.now() + 6000;
-      while (Date.now() < until) { /* busy, not in the barrier */ }
+      while (Date.now() < until) {
+        /* busy, not in the barrier */
+      }
       return { rank1: 'done' };
     }
     const t0 = Date.now();
@@ -143,7 +205,11 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
       g.barrier();
       return { error: null };
     } catch (e) {
-      return { error: (e as Error).message, lostRanks: (e as distributed.DistributedError).lostRanks, ms: Date.now() - t0 };
+      return {
+        error: (e as Error).message,
+        lostRanks: (e as distributed.DistributedError).lostRanks,
+        ms: Date.now() - t0,
+      };
     }
   },
 
@@ -161,7 +227,12 @@ if (process.env.DML_TEST_WORKER === '1') {
   const timeoutMs = Number(process.env.DML_TEST_TIMEOUT_MS ?? 20_000);
   const file = process.env.DML_TEST_FILESTORE;
   const g = file
-    ? new ProcessGroup({ rank: Number(process.env.RANK), worldSize: Number(process.env.WORLD_SIZE), store: { kind: 'file', path: file }, timeoutMs })
+    ? new ProcessGroup({
+        rank: Number(process.env.RANK),
+        worldSize: Number(process.env.WORLD_SIZE),
+        store: { kind: 'file', path: file },
+        timeoutMs,
+      })
     : ProcessGroup.fromEnv({ timeoutMs });
   if (!g) throw new Error('no launch environment');
   const run = scenarios[name];

@@ -27,9 +27,27 @@ test('collectives: all-reduce, broadcast, all-gather (equal and ragged), barrier
     assert.deepEqual(r.sum, [6, 60]);
     assert.deepEqual(r.max, [2, 0]);
     assert.deepEqual(r.avg, [2]);
-    assert.deepEqual(r.bcast, [[7, 8, 9], [1, 2, 3, 4]]);
-    assert.deepEqual(r.parts, [[0, 0], [1, 1], [2, 4]]);
-    assert.deepEqual(r.vparts, [[[0, 0]], [[1, 0], [1, 1]], [[2, 0], [2, 1], [2, 2]]]);
+    assert.deepEqual(r.bcast, [
+      [7, 8, 9],
+      [1, 2, 3, 4],
+    ]);
+    assert.deepEqual(r.parts, [
+      [0, 0],
+      [1, 1],
+      [2, 4],
+    ]);
+    assert.deepEqual(r.vparts, [
+      [[0, 0]],
+      [
+        [1, 0],
+        [1, 1],
+      ],
+      [
+        [2, 0],
+        [2, 1],
+        [2, 2],
+      ],
+    ]);
   }
   assert.equal(r0!.other, 'hello from 1');
   assert.equal(r2!.other, 'hello from 0');
@@ -37,7 +55,10 @@ test('collectives: all-reduce, broadcast, all-gather (equal and ragged), barrier
 
 test('synchronised BatchNorm over uneven slices equals BatchNorm on the whole batch (float64)', async () => {
   const results = ok(await runRanks(WORKER, 'syncbn', 2));
-  assert.deepEqual(results.map((r) => r.rows), [3, 4]);
+  assert.deepEqual(
+    results.map((r) => r.rows),
+    [3, 4],
+  );
   for (const r of results) {
     for (const k of ['out', 'gradInput', 'gradWeight', 'gradBias', 'runningMean', 'runningVar']) {
       assert.ok((r[k] as number) < 1e-12, `rank ${String(r.rank)} ${k}: ${String(r[k])}`);
@@ -56,7 +77,11 @@ test('bucketed gradient all-reduce (tiny buckets, uneven slices) gives the full-
 test('gradient all-reduce overlapped with backward: same gradients, buckets started during backward, unused parameters untouched', async () => {
   const results = ok(await runRanks(WORKER, 'overlap', 2));
   for (const r of results) {
-    const steps = r.steps as { info: { tensors: number; buckets: number; overlapped: number }; diffs: number[]; unusedGrad: boolean[] }[];
+    const steps = r.steps as {
+      info: { tensors: number; buckets: number; overlapped: number };
+      diffs: number[];
+      unusedGrad: boolean[];
+    }[];
     steps.forEach((st, i) => {
       for (const d of st.diffs) assert.ok(d < 1e-12, `step ${i}: ${String(st.diffs)}`);
       assert.deepEqual(st.unusedGrad, [true, true]);
@@ -87,7 +112,10 @@ test('a rank that dies is named by the survivors, who fail fast and stay failed'
     assert.equal(res.name, 'DistributedError');
     assert.deepEqual(res.lostRanks, [1]);
     assert.equal(res.op, 'all-reduce');
-    assert.match(res.error as string, new RegExp(`^rank ${r.rank}/3: all-reduce failed: .* lost rank 1 .*rank 1 reported: out of memory in step 3`));
+    assert.match(
+      res.error as string,
+      new RegExp(`^rank ${r.rank}/3: all-reduce failed: .* lost rank 1 .*rank 1 reported: out of memory in step 3`),
+    );
     assert.equal(res.again, 'same');
     assert.ok((res.ms as number) < 15_000, `took ${String(res.ms)} ms`);
   }
@@ -105,7 +133,10 @@ test('when rank 0 (the store host) dies, the others name it', async () => {
     } else {
       // libtorch's store thread saw the connection reset first: the process says so and exits 1.
       assert.equal(r1.code, 1, r1.stderr);
-      assert.match(r1.stderr, /rank 1\/2: the connection to the rendezvous store at 127\.0\.0\.1:\d+ \(hosted by rank 0\) broke .* -- lost rank 0/);
+      assert.match(
+        r1.stderr,
+        /rank 1\/2: the connection to the rendezvous store at 127\.0\.0\.1:\d+ \(hosted by rank 0\) broke .* -- lost rank 0/,
+      );
     }
   }
 });
@@ -114,32 +145,76 @@ test('the launch environment: torchrun variables read and checked, naming the va
   const { launchEnvFrom } = distributed;
   assert.equal(launchEnvFrom({}), null);
   assert.equal(launchEnvFrom({ WORLD_SIZE: '1', RANK: '0' }), null);
-  assert.deepEqual(launchEnvFrom({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: 'n0', MASTER_PORT: '29500' }), {
-    rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: 'n0', masterPort: 29500, agentHosted: false, attempt: 0,
+  assert.deepEqual(
+    launchEnvFrom({
+      RANK: '3',
+      WORLD_SIZE: '4',
+      LOCAL_RANK: '1',
+      LOCAL_WORLD_SIZE: '2',
+      MASTER_ADDR: 'n0',
+      MASTER_PORT: '29500',
+    }),
+    {
+      rank: 3,
+      worldSize: 4,
+      localRank: 1,
+      localWorldSize: 2,
+      masterAddr: 'n0',
+      masterPort: 29500,
+      agentHosted: false,
+      attempt: 0,
+    },
+  );
+  const agent = launchEnvFrom({
+    RANK: '0',
+    WORLD_SIZE: '2',
+    MASTER_ADDR: 'h',
+    MASTER_PORT: '1',
+    TORCHELASTIC_USE_AGENT_STORE: 'True',
+    TORCHELASTIC_RESTART_COUNT: '2',
   });
-  const agent = launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1', TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '2' });
   assert.equal(agent?.agentHosted, true);
   assert.equal(agent?.attempt, 2);
-  assert.throws(() => launchEnvFrom({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), /RANK="2": expected an integer in \[0, 1\]/);
+  assert.throws(
+    () => launchEnvFrom({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }),
+    /RANK="2": expected an integer in \[0, 1\]/,
+  );
   assert.throws(() => launchEnvFrom({ RANK: '0', WORLD_SIZE: 'two' }), /WORLD_SIZE="two"/);
   assert.throws(() => launchEnvFrom({ RANK: '0' }), /RANK is set but WORLD_SIZE is not/);
   assert.throws(() => launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: '1' }), /MASTER_ADDR is not set/);
-  assert.throws(() => launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '70000' }), /MASTER_PORT="70000"/);
+  assert.throws(
+    () => launchEnvFrom({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '70000' }),
+    /MASTER_PORT="70000"/,
+  );
 });
 
 test('bad process-group arguments are refused before any rendezvous', () => {
   const { ProcessGroup } = distributed;
-  assert.throws(() => new ProcessGroup({ rank: 2, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: 1 } }), /rank 2 is not in \[0, 2\)/);
-  assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: 0 } }), /port must be in \[1, 65535\]/);
-  assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 1, backend: 'mpi' as never, store: { kind: 'file', path: '/tmp/x' } }), /backend must be 'gloo' or 'nccl'/);
+  assert.throws(
+    () => new ProcessGroup({ rank: 2, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: 1 } }),
+    /rank 2 is not in \[0, 2\)/,
+  );
+  assert.throws(
+    () => new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: 0 } }),
+    /port must be in \[1, 65535\]/,
+  );
+  assert.throws(
+    () => new ProcessGroup({ rank: 0, worldSize: 1, backend: 'mpi' as never, store: { kind: 'file', path: '/tmp/x' } }),
+    /backend must be 'gloo' or 'nccl'/,
+  );
   if (!ProcessGroup.backends().nccl) {
-    assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 1, backend: 'nccl', store: { kind: 'file', path: '/tmp/x' } }), /no NCCL/);
+    assert.throws(
+      () => new ProcessGroup({ rank: 0, worldSize: 1, backend: 'nccl', store: { kind: 'file', path: '/tmp/x' } }),
+      /no NCCL/,
+    );
   }
 });
 
 test('a FileStore rendezvous (a shared file instead of MASTER_ADDR/PORT)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dml-fs-'));
-  const [r0, r1] = ok(await runRanks(WORKER, 'collectives', 2, { env: { DML_TEST_FILESTORE: path.join(dir, 'store') } }));
+  const [r0, r1] = ok(
+    await runRanks(WORKER, 'collectives', 2, { env: { DML_TEST_FILESTORE: path.join(dir, 'store') } }),
+  );
   assert.deepEqual(r0!.sum, [3, 30]);
   assert.equal(r1!.other, 'hello from 0');
 });
@@ -147,7 +222,10 @@ test('a FileStore rendezvous (a shared file instead of MASTER_ADDR/PORT)', async
 test('a rank that is alive but late past the timeout: the collective times out, naming no lost rank', async () => {
   const out = await runRanks(WORKER, 'slow', 2, { env: { DML_TEST_TIMEOUT_MS: '2000' }, timeoutMs: 60_000 });
   const res = out[0]!.result!;
-  assert.match(res.error as string, /^rank 0\/2: barrier failed: .*every rank is still alive.*raise distributed\.timeout/);
+  assert.match(
+    res.error as string,
+    /^rank 0\/2: barrier failed: .*every rank is still alive.*raise distributed\.timeout/,
+  );
   assert.deepEqual(res.lostRanks, []);
   assert.ok((res.ms as number) < 10_000);
 });
@@ -158,14 +236,27 @@ test('a port in use and a rendezvous nobody joins fail with the rank, the addres
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   const port = (busy.address() as { port: number }).port;
   try {
-    assert.throws(() => new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port }, timeoutMs: 2000 }),
-      new RegExp(`rank 0/2: rendezvous at 127\\.0\\.0\\.1:${port} failed: .*(another job uses port ${port}|ddress already in use)`));
+    assert.throws(
+      () =>
+        new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port }, timeoutMs: 2000 }),
+      new RegExp(
+        `rank 0/2: rendezvous at 127\\.0\\.0\\.1:${port} failed: .*(another job uses port ${port}|ddress already in use)`,
+      ),
+    );
   } finally {
     busy.close();
   }
   const free = await freePort();
   const t0 = Date.now();
-  assert.throws(() => new ProcessGroup({ rank: 1, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port: free }, timeoutMs: 1500 }),
-    new RegExp(`rank 1/2: rendezvous at 127\\.0\\.0\\.1:${free} failed: .*are all 2 ranks started`));
+  assert.throws(
+    () =>
+      new ProcessGroup({
+        rank: 1,
+        worldSize: 2,
+        store: { kind: 'tcp', host: '127.0.0.1', port: free },
+        timeoutMs: 1500,
+      }),
+    new RegExp(`rank 1/2: rendezvous at 127\\.0\\.0\\.1:${free} failed: .*are all 2 ranks started`),
+  );
   assert.ok(Date.now() - t0 < 15_000);
 });

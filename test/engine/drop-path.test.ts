@@ -13,7 +13,10 @@ test('dropPath drops whole samples with probability p and rescales the kept ones
   let dropped = 0;
   for (const r of rows) {
     const v = r[0]!;
-    assert.ok(r.every((x) => x === v), 'a sample is kept or dropped as a whole');
+    assert.ok(
+      r.every((x) => x === v),
+      'a sample is kept or dropped as a whole',
+    );
     if (v === 0) dropped++;
     else assert.ok(Math.abs(v - 1 / 0.7) < 1e-12);
   }

@@ -21,7 +21,8 @@ export interface FixTensor {
 }
 export type FixValue = FixTensor | FixValue[];
 
-const num = (v: number | string): number => (v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : (v as number));
+const num = (v: number | string): number =>
+  v === 'nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : (v as number);
 
 export function fromFix(f: FixTensor, o: { requiresGrad?: boolean } = {}): Tensor {
   return tensor(Float64Array.from(f.data, num), { shape: f.shape, dtype: f.dtype, requiresGrad: o.requiresGrad });
@@ -47,14 +48,30 @@ export function assertMatches(actual: Tensor, expected: FixTensor, where: string
 }
 
 /** Element-wise closeness with NaN == NaN and matching infinities. */
-export function assertClose(actual: readonly number[], expected: readonly number[], where: string, tol: Tol = {}): void {
-  const rtol = tol.rtol ?? 1e-5, atol = tol.atol ?? 1e-6;
+export function assertClose(
+  actual: readonly number[],
+  expected: readonly number[],
+  where: string,
+  tol: Tol = {},
+): void {
+  const rtol = tol.rtol ?? 1e-5,
+    atol = tol.atol ?? 1e-6;
   assert.equal(actual.length, expected.length, `${where}: length`);
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    if (Number.isNaN(e)) { assert.ok(Number.isNaN(a), `${where}[${i}]: expected NaN, got ${a}`); continue; }
-    if (!Number.isFinite(e)) { assert.equal(a, e, `${where}[${i}]`); continue; }
-    assert.ok(Math.abs(a - e) <= atol + rtol * Math.abs(e), `${where}[${i}]: got ${a}, expected ${e} (|Δ| ${Math.abs(a - e)})`);
+    const a = actual[i]!,
+      e = expected[i]!;
+    if (Number.isNaN(e)) {
+      assert.ok(Number.isNaN(a), `${where}[${i}]: expected NaN, got ${a}`);
+      continue;
+    }
+    if (!Number.isFinite(e)) {
+      assert.equal(a, e, `${where}[${i}]`);
+      continue;
+    }
+    assert.ok(
+      Math.abs(a - e) <= atol + rtol * Math.abs(e),
+      `${where}[${i}]: got ${a}, expected ${e} (|Δ| ${Math.abs(a - e)})`,
+    );
   }
 }
 

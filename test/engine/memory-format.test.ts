@@ -27,17 +27,23 @@ test('a ResNet in channels-last gives the NCHW features and gradients', () => {
     b.toMemoryFormat('channelsLast');
     assert.ok(b.conv1.weight.isContiguous('channelsLast'));
     const x = randn([2, 3, 64, 64]);
-    const fa = noGrad(() => a.forward(x)), fb = noGrad(() => b.forward(x.contiguous('channelsLast')));
+    const fa = noGrad(() => a.forward(x)),
+      fb = noGrad(() => b.forward(x.contiguous('channelsLast')));
     const d = tidy(() => fa.features.sub(fb.features).abs().max().item() / fa.features.abs().max().item());
     assert.ok(d < 1e-5, `relative difference ${d}`);
-    const g = (m: ResNetEmbedder, input: typeof x): number[] => tidy(() => {
-      const out = m.forward(input);
-      out.features.square().sum().backward();
-      return m.conv1.weight.grad!.dataNumbers();
-    });
-    const ga = g(a, x), gb = g(b, x.contiguous('channelsLast'));
+    const g = (m: ResNetEmbedder, input: typeof x): number[] =>
+      tidy(() => {
+        const out = m.forward(input);
+        out.features.square().sum().backward();
+        return m.conv1.weight.grad!.dataNumbers();
+      });
+    const ga = g(a, x),
+      gb = g(b, x.contiguous('channelsLast'));
     const scale = Math.max(...ga.map(Math.abs));
-    assert.ok(ga.every((v, i) => Math.abs(v - gb[i]!) <= 1e-4 * scale), 'conv1 gradients agree');
+    assert.ok(
+      ga.every((v, i) => Math.abs(v - gb[i]!) <= 1e-4 * scale),
+      'conv1 gradients agree',
+    );
     x.dispose();
   } finally {
     a.dispose();
@@ -45,25 +51,48 @@ test('a ResNet in channels-last gives the NCHW features and gradients', () => {
   }
 });
 
-test('model.memoryFormat=channelsLast trains and its checkpoint evaluates like the NCHW run', { timeout: 180_000 }, async () => {
-  const { spawnSync } = await import('node:child_process');
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = (await import('node:path')).default;
-  const { fileURLToPath } = await import('node:url');
-  const { writeSyntheticIdx } = await import('../ml/train/helpers.js');
-  const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-  const root = mkdtempSync(path.join(tmpdir(), 'dml-cl-'));
-  writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
-  const runs: Record<string, number> = {};
-  for (const fmt of ['contiguousFormat', 'channelsLast']) {
-    const r = spawnSync(process.execPath, [cli, 'train', `data.root=${path.join(root, 'data')}`, 'model.arch=resnet18', 'model.smallInput=true', 'model.numFeatures=16',
-      'batchSize=16', 'epochs=1', 'threads=1', `model.memoryFormat=${fmt}`, `out=${path.join(root, fmt)}`], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const e = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(root, fmt), '--json'], { encoding: 'utf8' });
-    assert.equal(e.status, 0, e.stderr);
-    runs[fmt] = (JSON.parse(e.stdout.trim().split('\n').pop()!) as { recall: { cosine: Record<string, number> } }).recall.cosine['1']!;
-  }
-  // One epoch of the same batches: tiny float differences may move a rank, not the whole result.
-  assert.ok(Math.abs(runs.contiguousFormat! - runs.channelsLast!) <= 10, JSON.stringify(runs));
-});
+test(
+  'model.memoryFormat=channelsLast trains and its checkpoint evaluates like the NCHW run',
+  { timeout: 180_000 },
+  async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = (await import('node:path')).default;
+    const { fileURLToPath } = await import('node:url');
+    const { writeSyntheticIdx } = await import('../ml/train/helpers.js');
+    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+    const root = mkdtempSync(path.join(tmpdir(), 'dml-cl-'));
+    writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
+    const runs: Record<string, number> = {};
+    for (const fmt of ['contiguousFormat', 'channelsLast']) {
+      const r = spawnSync(
+        process.execPath,
+        [
+          cli,
+          'train',
+          `data.root=${path.join(root, 'data')}`,
+          'model.arch=resnet18',
+          'model.smallInput=true',
+          'model.numFeatures=16',
+          'batchSize=16',
+          'epochs=1',
+          'threads=1',
+          `model.memoryFormat=${fmt}`,
+          `out=${path.join(root, fmt)}`,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const e = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(root, fmt), '--json'], {
+        encoding: 'utf8',
+      });
+      assert.equal(e.status, 0, e.stderr);
+      runs[fmt] = (
+        JSON.parse(e.stdout.trim().split('\n').pop()!) as { recall: { cosine: Record<string, number> } }
+      ).recall.cosine['1']!;
+    }
+    // One epoch of the same batches: tiny float differences may move a rank, not the whole result.
+    assert.ok(Math.abs(runs.contiguousFormat! - runs.channelsLast!) <= 10, JSON.stringify(runs));
+  },
+);

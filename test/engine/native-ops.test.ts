@@ -13,7 +13,11 @@ import { NATIVE_EXPORTS } from '../../src/engine/native-ops.generated.js';
 // Compiled to dist/test/engine: the sources are three levels up.
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-interface TableEntry { name: string; file: string; isFunction: boolean }
+interface TableEntry {
+  name: string;
+  file: string;
+  isFunction: boolean;
+}
 interface Generator {
   TABLE: string;
   OUTPUT: string;
@@ -30,18 +34,29 @@ test('the generated binding is current with src/native/ops.table', async () => {
   const want = gen.generate(readFileSync(gen.TABLE, 'utf8'));
   const have = readFileSync(gen.OUTPUT, 'utf8');
   if (have !== want) {
-    const a = have.split('\n'), b = want.split('\n');
+    const a = have.split('\n'),
+      b = want.split('\n');
     const i = a.findIndex((l, k) => l !== b[k]);
-    assert.fail(`src/engine/native-ops.generated.ts is stale (first difference at line ${i + 1}: ${JSON.stringify(a[i])} vs ${JSON.stringify(b[i])}); run \`npm run gen:native\``);
+    assert.fail(
+      `src/engine/native-ops.generated.ts is stale (first difference at line ${i + 1}: ${JSON.stringify(a[i])} vs ${JSON.stringify(b[i])}); run \`npm run gen:native\``,
+    );
   }
 });
 
-test('the addon exports exactly the table\'s names, functions where the table says so', async () => {
+test("the addon exports exactly the table's names, functions where the table says so", async () => {
   const { entries } = (await loadGenerator()).parseTable(readFileSync(path.join(repo, 'src/native/ops.table'), 'utf8'));
   const exported = Object.keys(native);
   const listed = new Set(entries.map((e) => e.name));
-  assert.deepEqual(exported.filter((n) => !listed.has(n)), [], 'exported by the addon but missing from ops.table');
-  assert.deepEqual(entries.map((e) => e.name).filter((n) => !(n in native)), [], 'in ops.table but not exported by the addon');
+  assert.deepEqual(
+    exported.filter((n) => !listed.has(n)),
+    [],
+    'exported by the addon but missing from ops.table',
+  );
+  assert.deepEqual(
+    entries.map((e) => e.name).filter((n) => !(n in native)),
+    [],
+    'in ops.table but not exported by the addon',
+  );
   assert.deepEqual(sorted(Object.keys(NATIVE_EXPORTS)), sorted(exported));
   for (const e of entries) {
     // The name is one of NativeBinding's keys: checked just above.

@@ -3,7 +3,19 @@
 // initialisation equal to PyTorch's under the same seed, and the Module API.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nn, tensor, zeros, ones, randn, tidy, liveTensors, noGrad, manualSeed, Generator, type Tensor } from '../../src/engine/index.js';
+import {
+  nn,
+  tensor,
+  zeros,
+  ones,
+  randn,
+  tidy,
+  liveTensors,
+  noGrad,
+  manualSeed,
+  Generator,
+  type Tensor,
+} from '../../src/engine/index.js';
 import { loadFixture, fromFix, assertMatches, assertMatchesValue, type FixTensor } from './engine-helpers.js';
 
 interface BnCase {
@@ -21,39 +33,56 @@ interface BnCase {
 interface NnFixture {
   keys: Record<'cnn' | 'nested', [string, number[], string][]>;
   cnn: {
-    state_dict: Record<string, FixTensor>; input: FixTensor; train_output: FixTensor; eval_output: FixTensor;
+    state_dict: Record<string, FixTensor>;
+    input: FixTensor;
+    train_output: FixTensor;
+    eval_output: FixTensor;
     buffers_after_train: Record<string, FixTensor>;
   };
   batchnorm: Record<string, BnCase>;
-  layernorm: { input: FixTensor; noAffine: FixTensor; affine: { weight: FixTensor; bias: FixTensor; output: FixTensor } };
+  layernorm: {
+    input: FixTensor;
+    noAffine: FixTensor;
+    affine: { weight: FixTensor; bias: FixTensor; output: FixTensor };
+  };
   pools: Record<string, FixTensor>;
 }
 const fx = loadFixture<NnFixture>('nn.json');
 
 // The same two models the fixture script builds in PyTorch.
-const smallCnn = (): nn.Sequential => new nn.Sequential(
-  new nn.Conv2d(1, 4, 3), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.Flatten(), new nn.Linear(4 * 4 * 4, 3));
-const nestedModel = (): nn.Sequential => new nn.Sequential(
-  new nn.Sequential(new nn.Linear(5, 6), new nn.BatchNorm1d(6, { affine: false })),
-  new nn.LayerNorm(6, 1e-5, false),
-  new nn.Dropout(0.3),
-  new nn.Linear(6, 2, false),
-  new nn.BatchNorm1d(2, { trackRunningStats: false }),
-  new nn.LayerNorm([2]),
-);
-const entries = (sd: Map<string, Tensor>): [string, number[], string][] => [...sd].map(([k, t]) => [k, t.shape, t.dtype]);
+const smallCnn = (): nn.Sequential =>
+  new nn.Sequential(
+    new nn.Conv2d(1, 4, 3),
+    new nn.BatchNorm2d(4),
+    new nn.ReLU(),
+    new nn.Flatten(),
+    new nn.Linear(4 * 4 * 4, 3),
+  );
+const nestedModel = (): nn.Sequential =>
+  new nn.Sequential(
+    new nn.Sequential(new nn.Linear(5, 6), new nn.BatchNorm1d(6, { affine: false })),
+    new nn.LayerNorm(6, 1e-5, false),
+    new nn.Dropout(0.3),
+    new nn.Linear(6, 2, false),
+    new nn.BatchNorm1d(2, { trackRunningStats: false }),
+    new nn.LayerNorm([2]),
+  );
+const entries = (sd: Map<string, Tensor>): [string, number[], string][] =>
+  [...sd].map(([k, t]) => [k, t.shape, t.dtype]);
 const fixSd = (): Map<string, Tensor> => new Map(Object.entries(fx.cnn.state_dict).map(([k, v]) => [k, fromFix(v)]));
 
-test('state_dict keys, order, shapes and dtypes equal PyTorch\'s for the same models', () => {
+test("state_dict keys, order, shapes and dtypes equal PyTorch's for the same models", () => {
   tidy(() => {
-    const cnn = smallCnn(), nested = nestedModel();
+    const cnn = smallCnn(),
+      nested = nestedModel();
     assert.deepEqual(entries(cnn.stateDict()), fx.keys.cnn);
     assert.deepEqual(entries(nested.stateDict()), fx.keys.nested);
-    cnn.dispose(); nested.dispose();
+    cnn.dispose();
+    nested.dispose();
   });
 });
 
-test('default initialisation equals PyTorch\'s under the same global seed', () => {
+test("default initialisation equals PyTorch's under the same global seed", () => {
   tidy(() => {
     // The fixture model was built right after torch.manual_seed(0): Linear/Conv draw
     // kaiming_uniform(a=√5) weights then U(±1/√fan_in) biases from the global stream, in order.
@@ -64,7 +93,7 @@ test('default initialisation equals PyTorch\'s under the same global seed', () =
   });
 });
 
-test('a Sequential CNN forward in train and eval mode, and its running stats, equal PyTorch\'s', () => {
+test("a Sequential CNN forward in train and eval mode, and its running stats, equal PyTorch's", () => {
   const before = liveTensors();
   const cnn = smallCnn();
   tidy(() => {
@@ -94,7 +123,10 @@ test('loadStateDict: strict refuses missing and unexpected keys, non-strict repo
     assertMatches((cnn.child('0') as nn.Conv2d).weight, fx.cnn.state_dict['0.weight']!, 'loaded despite the extra key');
     const bad = fixSd();
     bad.set('4.weight', zeros([3, 63]));
-    assert.throws(() => cnn.loadStateDict(bad), /shape mismatch for '4\.weight': module has \[3,64\], state dict has \[3,63\]/);
+    assert.throws(
+      () => cnn.loadStateDict(bad),
+      /shape mismatch for '4\.weight': module has \[3,64\], state dict has \[3,63\]/,
+    );
     // A plain object works too, and values are copied: changing the source later changes nothing.
     const lin = new nn.Linear(2, 1);
     const w = tensor([[1, 2]], { dtype: 'float32' });
@@ -105,8 +137,12 @@ test('loadStateDict: strict refuses missing and unexpected keys, non-strict repo
     // Non-persistent buffers are not part of the state dict.
     lin.registerBuffer('scratch', zeros([2]), false);
     assert.deepEqual([...lin.stateDict().keys()], ['weight', 'bias']);
-    assert.deepEqual([...lin.namedBuffers()].map(([k]) => k), ['scratch']);
-    cnn.dispose(); lin.dispose();
+    assert.deepEqual(
+      [...lin.namedBuffers()].map(([k]) => k),
+      ['scratch'],
+    );
+    cnn.dispose();
+    lin.dispose();
   });
 });
 
@@ -130,10 +166,15 @@ test('train()/eval() switch every submodule; Dropout is the identity in eval', (
     assert.ok([...m.namedModules()].every(([, x]) => !x.training));
     m.train();
     assert.ok([...m.namedModules()].every(([, x]) => x.training));
-    assert.deepEqual([...m.namedModules()].map(([k]) => k), ['', '0', '0.0', '0.1', '1', '2', '3', '4', '5']);
+    assert.deepEqual(
+      [...m.namedModules()].map(([k]) => k),
+      ['', '0', '0.0', '0.1', '1', '2', '3', '4', '5'],
+    );
 
     const drop = new nn.Dropout(0.25);
-    const x = randn([2000], { generator: new Generator(1) }).abs().add(1);
+    const x = randn([2000], { generator: new Generator(1) })
+      .abs()
+      .add(1);
     drop.eval();
     assert.deepEqual(drop.forward(x).dataNumbers(), x.dataNumbers());
     drop.train();
@@ -148,12 +189,16 @@ test('train()/eval() switch every submodule; Dropout is the identity in eval', (
   });
 });
 
-test('BatchNorm1d/2d (affine, affine=false, momentum=None, untracked) train, eval and running stats equal PyTorch\'s', () => {
+test("BatchNorm1d/2d (affine, affine=false, momentum=None, untracked) train, eval and running stats equal PyTorch's", () => {
   for (const [name, c] of Object.entries(fx.batchnorm)) {
     tidy(() => {
       const Ctor = c.kind === 'BatchNorm2d' ? nn.BatchNorm2d : nn.BatchNorm1d;
       const bn = new Ctor(c.numFeatures, c.options);
-      if (c.weight) noGrad(() => { bn.weight!.copy_(fromFix(c.weight!)); bn.bias!.copy_(fromFix(c.bias!)); });
+      if (c.weight)
+        noGrad(() => {
+          bn.weight!.copy_(fromFix(c.weight!));
+          bn.bias!.copy_(fromFix(c.bias!));
+        });
       assert.equal(bn.weight === null, c.options.affine === false, `${name}: affine=false has no weight`);
       bn.train();
       const outs = c.inputs.map((x) => bn.forward(fromFix(x)));
@@ -168,11 +213,14 @@ test('BatchNorm1d/2d (affine, affine=false, momentum=None, untracked) train, eva
     });
   }
   assert.throws(() => new nn.BatchNorm2d(3).forward(zeros([2, 3])), /BatchNorm2d: expected 4D input, got 2D/);
-  assert.throws(() => new nn.BatchNorm1d(3).forward(zeros([2, 3, 1, 1])), /BatchNorm1d: expected 2D or 3D input, got 4D/);
+  assert.throws(
+    () => new nn.BatchNorm1d(3).forward(zeros([2, 3, 1, 1])),
+    /BatchNorm1d: expected 2D or 3D input, got 4D/,
+  );
   assert.throws(() => new nn.BatchNorm1d(0), /numFeatures must be a positive integer/);
 });
 
-test('LayerNorm with and without elementwise affine equals PyTorch\'s', () => {
+test("LayerNorm with and without elementwise affine equals PyTorch's", () => {
   tidy(() => {
     const x = fromFix(fx.layernorm.input);
     const plain = new nn.LayerNorm(4, 1e-5, false);
@@ -182,21 +230,31 @@ test('LayerNorm with and without elementwise affine equals PyTorch\'s', () => {
     assert.deepEqual([...ln.stateDict().keys()], ['weight', 'bias']);
     ln.loadStateDict({ weight: fromFix(fx.layernorm.affine.weight), bias: fromFix(fx.layernorm.affine.bias) });
     assertMatches(ln.forward(x), fx.layernorm.affine.output, 'affine');
-    plain.dispose(); ln.dispose();
+    plain.dispose();
+    ln.dispose();
   });
 });
 
-test('pool modules equal PyTorch\'s', () => {
+test("pool modules equal PyTorch's", () => {
   tidy(() => {
     const x = fromFix(fx.pools.input!);
     const mods: Record<string, nn.Module> = {
       'MaxPool2d(3,{stride:2,padding:1})': new nn.MaxPool2d(3, { stride: 2, padding: 1 }),
       'AvgPool2d(2)': new nn.AvgPool2d(2),
-      'AvgPool2d(3,{stride:1,padding:1,countIncludePad:false})': new nn.AvgPool2d(3, { stride: 1, padding: 1, countIncludePad: false }),
+      'AvgPool2d(3,{stride:1,padding:1,countIncludePad:false})': new nn.AvgPool2d(3, {
+        stride: 1,
+        padding: 1,
+        countIncludePad: false,
+      }),
       'AdaptiveAvgPool2d(1)': new nn.AdaptiveAvgPool2d(1),
       'AdaptiveAvgPool2d([2,3])': new nn.AdaptiveAvgPool2d([2, 3]),
     };
-    assert.deepEqual(Object.keys(mods).sort(), Object.keys(fx.pools).filter((k) => k !== 'input').sort());
+    assert.deepEqual(
+      Object.keys(mods).sort(),
+      Object.keys(fx.pools)
+        .filter((k) => k !== 'input')
+        .sort(),
+    );
     for (const [k, m] of Object.entries(mods)) assertMatches(m.forward(x), fx.pools[k]!, k);
   });
 });
@@ -205,17 +263,32 @@ test('Module API: parameters, buffers, children, apply, zeroGrad, numParameters,
   const before = liveTensors();
   tidy(() => {
     const m = smallCnn();
-    assert.deepEqual([...m.namedParameters()].map(([k]) => k), ['0.weight', '0.bias', '1.weight', '1.bias', '4.weight', '4.bias']);
-    assert.deepEqual([...m.namedBuffers()].map(([k]) => k), ['1.running_mean', '1.running_var', '1.num_batches_tracked']);
+    assert.deepEqual(
+      [...m.namedParameters()].map(([k]) => k),
+      ['0.weight', '0.bias', '1.weight', '1.bias', '4.weight', '4.bias'],
+    );
+    assert.deepEqual(
+      [...m.namedBuffers()].map(([k]) => k),
+      ['1.running_mean', '1.running_var', '1.num_batches_tracked'],
+    );
     assert.equal(m.numParameters(), 4 * 9 + 4 + 4 + 4 + 64 * 3 + 3);
     assert.ok(m.parameters().every((p) => p.requiresGrad && p.isLeaf));
-    assert.deepEqual([...m.namedChildren()].map(([k]) => k), ['0', '1', '2', '3', '4']);
+    assert.deepEqual(
+      [...m.namedChildren()].map(([k]) => k),
+      ['0', '1', '2', '3', '4'],
+    );
     assert.ok(m.child('1') instanceof nn.BatchNorm2d);
     const visited: string[] = [];
     m.apply((x) => visited.push(x.constructor.name));
-    assert.deepEqual(visited, ['Conv2d', 'BatchNorm2d', 'ReLU', 'Flatten', 'Linear', 'Sequential'], 'children first, then the module');
+    assert.deepEqual(
+      visited,
+      ['Conv2d', 'BatchNorm2d', 'ReLU', 'Flatten', 'Linear', 'Sequential'],
+      'children first, then the module',
+    );
     // zeroGrad clears gradients a backward pass produced.
-    m.forward(randn([2, 1, 6, 6])).sum().backward();
+    m.forward(randn([2, 1, 6, 6]))
+      .sum()
+      .backward();
     assert.ok(m.parameters().every((p) => p.grad !== null));
     m.zeroGrad();
     assert.ok(m.parameters().every((p) => p.grad === null));
@@ -237,7 +310,9 @@ test('Module API: parameters, buffers, children, apply, zeroGrad, numParameters,
     assert.equal(new nn.Identity().forward(x), x);
     assert.deepEqual(new nn.Flatten().forward(x).shape, [2, 12]);
     assert.deepEqual(new nn.ReLU().forward(tensor([-1, 2])).tolist(), [0, 2]);
-    m.dispose(); lin.dispose(); noBias.dispose();
+    m.dispose();
+    lin.dispose();
+    noBias.dispose();
   });
   assert.equal(liveTensors(), before, 'Module.dispose() frees parameters and buffers');
 });
@@ -289,8 +364,10 @@ test('nn.init: gains, fans and initialiser ranges, reproducible with a generator
     assert.ok(w.abs().max().item() <= Math.sqrt(6 / 164));
     init.constant_(w, 0.5);
     assert.equal(w.mean().item(), 0.5);
-    init.zeros_(w); assert.equal(w.abs().sum().item(), 0);
-    init.ones_(w); assert.equal(w.sum().item(), 6400);
+    init.zeros_(w);
+    assert.equal(w.abs().sum().item(), 0);
+    init.ones_(w);
+    assert.equal(w.sum().item(), 6400);
     init.normal_(w, 2, 0.1, new Generator(6));
     assert.ok(Math.abs(w.mean().item() - 2) < 0.01);
     init.uniform_(w, -1, -0.5, new Generator(7));

@@ -5,8 +5,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Tensor, dispose, liveTensors, cat, stack, where, matmul, maximum, minimum, cdist, einsum, addmm, powScalar, normalize,
-  oneHot, zeros, ones, nn, linalg, tidy,
+  Tensor,
+  dispose,
+  liveTensors,
+  cat,
+  stack,
+  where,
+  matmul,
+  maximum,
+  minimum,
+  cdist,
+  einsum,
+  addmm,
+  powScalar,
+  normalize,
+  oneHot,
+  zeros,
+  ones,
+  nn,
+  linalg,
+  tidy,
 } from '../../src/engine/index.js';
 import * as ops from '../../src/engine/ops.js';
 import { loadFixture, fromFix, assertMatchesValue, type FixTensor, type FixValue } from './engine-helpers.js';
@@ -31,11 +49,13 @@ const svdFixed = (x: Tensor, fullMatrices: boolean): Tensor[] => {
   return out;
 };
 /** In-place ops run on a clone; the case's result is the mutated clone. */
-const ip = (f: (x: Tensor, ...rest: Tensor[]) => unknown): Case => (x, ...rest) => {
-  const y = x.clone();
-  f(y, ...rest);
-  return y;
-};
+const ip =
+  (f: (x: Tensor, ...rest: Tensor[]) => unknown): Case =>
+  (x, ...rest) => {
+    const y = x.clone();
+    f(y, ...rest);
+    return y;
+  };
 
 const CASES: Record<string, Case> = {
   // conversion
@@ -51,12 +71,30 @@ const CASES: Record<string, Case> = {
   cpu: (x) => x.cpu(),
 
   // element-wise unary
-  neg: (x) => x.neg(), exp: (x) => x.exp(), expm1: (x) => x.expm1(), abs: (x) => x.abs(), sign: (x) => x.sign(),
-  floor: (x) => x.floor(), ceil: (x) => x.ceil(), trunc: (x) => x.trunc(), sin: (x) => x.sin(), cos: (x) => x.cos(),
-  tan: (x) => x.tan(), relu: (x) => x.relu(), sigmoid: (x) => x.sigmoid(), tanh: (x) => x.tanh(), square: (x) => x.square(),
-  reciprocal: (x) => x.reciprocal(), erf: (x) => x.erf(),
-  log: (x) => x.log(), log1p: (x) => x.log1p(), log2: (x) => x.log2(), sqrt: (x) => x.sqrt(), rsqrt: (x) => x.rsqrt(),
-  lgamma: (x) => x.lgamma(), digamma: (x) => x.digamma(),
+  neg: (x) => x.neg(),
+  exp: (x) => x.exp(),
+  expm1: (x) => x.expm1(),
+  abs: (x) => x.abs(),
+  sign: (x) => x.sign(),
+  floor: (x) => x.floor(),
+  ceil: (x) => x.ceil(),
+  trunc: (x) => x.trunc(),
+  sin: (x) => x.sin(),
+  cos: (x) => x.cos(),
+  tan: (x) => x.tan(),
+  relu: (x) => x.relu(),
+  sigmoid: (x) => x.sigmoid(),
+  tanh: (x) => x.tanh(),
+  square: (x) => x.square(),
+  reciprocal: (x) => x.reciprocal(),
+  erf: (x) => x.erf(),
+  log: (x) => x.log(),
+  log1p: (x) => x.log1p(),
+  log2: (x) => x.log2(),
+  sqrt: (x) => x.sqrt(),
+  rsqrt: (x) => x.rsqrt(),
+  lgamma: (x) => x.lgamma(),
+  digamma: (x) => x.digamma(),
   'neg.int': (x) => x.neg(),
   'abs.int': (x) => x.abs(),
   round: (x) => x.round(),
@@ -108,12 +146,18 @@ const CASES: Record<string, Case> = {
   'remainder.float': (x) => x.remainder(0.7),
   fmod: (x, y) => x.fmod(y!),
   'fmod.float': (x) => x.fmod(0.7),
-  eq: (x, y) => x.eq(y!), 'eq.scalar': (x) => x.eq(0.5),
-  ne: (x, y) => x.ne(y!), 'ne.scalar': (x) => x.ne(0.5),
-  lt: (x, y) => x.lt(y!), 'lt.scalar': (x) => x.lt(0.5),
-  le: (x, y) => x.le(y!), 'le.scalar': (x) => x.le(0.5),
-  gt: (x, y) => x.gt(y!), 'gt.scalar': (x) => x.gt(0.5),
-  ge: (x, y) => x.ge(y!), 'ge.scalar': (x) => x.ge(0.5),
+  eq: (x, y) => x.eq(y!),
+  'eq.scalar': (x) => x.eq(0.5),
+  ne: (x, y) => x.ne(y!),
+  'ne.scalar': (x) => x.ne(0.5),
+  lt: (x, y) => x.lt(y!),
+  'lt.scalar': (x) => x.lt(0.5),
+  le: (x, y) => x.le(y!),
+  'le.scalar': (x) => x.le(0.5),
+  gt: (x, y) => x.gt(y!),
+  'gt.scalar': (x) => x.gt(0.5),
+  ge: (x, y) => x.ge(y!),
+  'ge.scalar': (x) => x.ge(0.5),
   maximum: (x, y) => x.maximum(y!),
   'maximum.scalar': (x) => x.maximum(0.2),
   minimum: (x, y) => x.minimum(y!),
@@ -196,7 +240,12 @@ const CASES: Record<string, Case> = {
   repeatInterleave: (x) => x.repeatInterleave(2, 1),
   transpose: (x) => x.transpose(0, 2),
   permute: (x) => x.permute(2, 0, 1),
-  contiguous: (x) => { const t = x.t(); const r = t.contiguous(); t.dispose(); return r; },
+  contiguous: (x) => {
+    const t = x.t();
+    const r = t.contiguous();
+    t.dispose();
+    return r;
+  },
   clone: (x) => x.clone(),
   detach: (x) => x.detach(),
   narrow: (x) => x.narrow(2, 1, 2),
@@ -239,8 +288,14 @@ const CASES: Record<string, Case> = {
   'oneHot.classes': (x) => x.oneHot(5),
   bincount: (x) => x.bincount(),
   'bincount.weights': (x, w) => x.bincount(w, 4),
-  unique: (x) => { const u = x.unique(); return [u.values, u.inverse, u.counts]; },
-  'unique.float': (x) => { const u = x.unique(); return [u.values, u.inverse, u.counts]; },
+  unique: (x) => {
+    const u = x.unique();
+    return [u.values, u.inverse, u.counts];
+  },
+  'unique.float': (x) => {
+    const u = x.unique();
+    return [u.values, u.inverse, u.counts];
+  },
 
   // in-place
   add_: ip((x, y) => x.add_(y!, 2)),
@@ -297,7 +352,8 @@ const CASES: Record<string, Case> = {
   linear: (x, w, b) => F.linear(x, w!, b),
   'linear.noBias': (x, w) => F.linear(x, w!),
   'batchNorm.train': (x, w, b) => {
-    const rm = zeros([3]), rv = ones([3]);
+    const rm = zeros([3]),
+      rv = ones([3]);
     const y = F.batchNorm(x, rm, rv, { weight: w, bias: b, training: true, momentum: 0.2, eps: 1e-3 });
     return [y, rm, rv];
   },
@@ -356,7 +412,9 @@ const CASES: Record<string, Case> = {
   'binaryCrossEntropyWithLogits.none': (x, t) => F.binaryCrossEntropyWithLogits(x, t!, { reduction: 'none' }),
 };
 
-interface OpsFixture { cases: Record<string, { inputs: FixTensor[]; expected: FixValue }> }
+interface OpsFixture {
+  cases: Record<string, { inputs: FixTensor[]; expected: FixValue }>;
+}
 const fx = loadFixture<OpsFixture>('ops.json');
 
 test('the TypeScript cases and the fixture name the same set of cases', () => {
@@ -375,7 +433,11 @@ for (const [name, c] of Object.entries(fx.cases)) {
     let result: Result | undefined;
     try {
       result = fn(...inputs);
-      assert.equal(liveTensors(), before + inputs.length + new Set(flat(result)).size, `${name}: no temporaries left behind`);
+      assert.equal(
+        liveTensors(),
+        before + inputs.length + new Set(flat(result)).size,
+        `${name}: no temporaries left behind`,
+      );
       assertMatchesValue(result, c.expected, name);
     } finally {
       dispose([inputs, result]);
@@ -386,15 +448,46 @@ for (const [name, c] of Object.entries(fx.cases)) {
 
 // The cases' names start with the method or function they exercise ('fn.'/'F.' mark the free
 // function twin of a method); these checks fail when someone adds an op without a case.
-const caseTargets = new Set(Object.keys(CASES).map((k) => { const p = k.split('.'); return p[0] === 'fn' || p[0] === 'F' ? p[1]! : p[0]!; }));
+const caseTargets = new Set(
+  Object.keys(CASES).map((k) => {
+    const p = k.split('.');
+    return p[0] === 'fn' || p[0] === 'F' ? p[1]! : p[0]!;
+  }),
+);
 
 test('every Tensor method with a PyTorch counterpart has a value case', () => {
   // Metadata, read-back, autograd and RNG members are covered by creation/ops-grad/random tests;
   // cuda() needs a GPU (errors.test.ts checks it throws without one).
   const elsewhere = new Set([
-    'constructor', 'onEscape', 'handle', 'isDisposed', 'dispose', 'shape', 'dtype', 'device', 'ndim', 'strides', 'numel',
-    'size', 'isContiguous', 'toString', 'data', 'dataNumbers', 'item', 'tolist', 'cuda', 'uniform_', 'normal_',
-    'requiresGrad', 'requiresGrad_', 'grad', 'isLeaf', 'gradFn', 'retainGrad', 'backward', 'to',
+    'constructor',
+    'onEscape',
+    'handle',
+    'isDisposed',
+    'dispose',
+    'shape',
+    'dtype',
+    'device',
+    'ndim',
+    'strides',
+    'numel',
+    'size',
+    'isContiguous',
+    'toString',
+    'data',
+    'dataNumbers',
+    'item',
+    'tolist',
+    'cuda',
+    'uniform_',
+    'normal_',
+    'requiresGrad',
+    'requiresGrad_',
+    'grad',
+    'isLeaf',
+    'gradFn',
+    'retainGrad',
+    'backward',
+    'to',
   ]);
   const missing = Object.getOwnPropertyNames(Tensor.prototype).filter((m) => !elsewhere.has(m) && !caseTargets.has(m));
   assert.deepEqual(missing, []);
@@ -402,7 +495,9 @@ test('every Tensor method with a PyTorch counterpart has a value case', () => {
 });
 
 test('every linalg function has a value case', () => {
-  const missing = Object.keys(linalg).filter((n) => !Object.keys(CASES).some((k) => k === `linalg.${n}` || k.startsWith(`linalg.${n}.`)));
+  const missing = Object.keys(linalg).filter(
+    (n) => !Object.keys(CASES).some((k) => k === `linalg.${n}` || k.startsWith(`linalg.${n}.`)),
+  );
   assert.deepEqual(missing, []);
 });
 

@@ -70,21 +70,45 @@ export function buildZip(entries: readonly ZipInput[], opts: { zip64?: boolean }
     const usize = e.uncompressedSize ?? data.byteLength;
     const method = e.deflate ? 8 : 0;
     const local = new Bytes()
-      .u32(0x04034b50).u16(20).u16(0).u16(method).u16(0).u16(0x21)
-      .u32(crc).u32(stored.byteLength).u32(usize).u16(name.byteLength).u16(0)
-      .raw(name).raw(stored).done();
+      .u32(0x04034b50)
+      .u16(20)
+      .u16(0)
+      .u16(method)
+      .u16(0)
+      .u16(0x21)
+      .u32(crc)
+      .u32(stored.byteLength)
+      .u32(usize)
+      .u16(name.byteLength)
+      .u16(0)
+      .raw(name)
+      .raw(stored)
+      .done();
     const extra = zip64
       ? new Bytes().u16(0x0001).u16(24).u64(usize).u64(stored.byteLength).u64(offset).done()
       : new Uint8Array(0);
     centrals.push(
       new Bytes()
-        .u32(0x02014b50).u16(45).u16(45).u16(0).u16(method).u16(0).u16(0x21)
+        .u32(0x02014b50)
+        .u16(45)
+        .u16(45)
+        .u16(0)
+        .u16(method)
+        .u16(0)
+        .u16(0x21)
         .u32(crc)
         .u32(zip64 ? 0xffffffff : stored.byteLength)
         .u32(zip64 ? 0xffffffff : usize)
-        .u16(name.byteLength).u16(extra.byteLength).u16(0).u16(0).u16(0).u32(0)
+        .u16(name.byteLength)
+        .u16(extra.byteLength)
+        .u16(0)
+        .u16(0)
+        .u16(0)
+        .u32(0)
         .u32(zip64 ? 0xffffffff : offset)
-        .raw(name).raw(extra).done(),
+        .raw(name)
+        .raw(extra)
+        .done(),
     );
     locals.push(local);
     offset += local.byteLength;
@@ -94,14 +118,30 @@ export function buildZip(entries: readonly ZipInput[], opts: { zip64?: boolean }
   if (zip64) {
     const eocd64At = offset + cd.byteLength;
     tail
-      .u32(0x06064b50).u64(44).u16(45).u16(45).u32(0).u32(0)
-      .u64(entries.length).u64(entries.length).u64(cd.byteLength).u64(offset)
-      .u32(0x07064b50).u32(0).u64(eocd64At).u32(1);
+      .u32(0x06064b50)
+      .u64(44)
+      .u16(45)
+      .u16(45)
+      .u32(0)
+      .u32(0)
+      .u64(entries.length)
+      .u64(entries.length)
+      .u64(cd.byteLength)
+      .u64(offset)
+      .u32(0x07064b50)
+      .u32(0)
+      .u64(eocd64At)
+      .u32(1);
   }
   tail
-    .u32(0x06054b50).u16(0).u16(0)
-    .u16(zip64 ? 0xffff : entries.length).u16(zip64 ? 0xffff : entries.length)
-    .u32(zip64 ? 0xffffffff : cd.byteLength).u32(zip64 ? 0xffffffff : offset).u16(0);
+    .u32(0x06054b50)
+    .u16(0)
+    .u16(0)
+    .u16(zip64 ? 0xffff : entries.length)
+    .u16(zip64 ? 0xffff : entries.length)
+    .u32(zip64 ? 0xffffffff : cd.byteLength)
+    .u32(zip64 ? 0xffffffff : offset)
+    .u16(0);
   return concat([...locals, cd, tail.done()]);
 }
 
@@ -206,7 +246,8 @@ export function buildTorchZip(
   opts: { zip64?: boolean; deflate?: boolean } = {},
 ): Uint8Array {
   const entries: ZipInput[] = [{ name: 'archive/data.pkl', data: pickle, deflate: opts.deflate }];
-  for (const [k, v] of Object.entries(storages)) entries.push({ name: `archive/data/${k}`, data: v, deflate: opts.deflate });
+  for (const [k, v] of Object.entries(storages))
+    entries.push({ name: `archive/data/${k}`, data: v, deflate: opts.deflate });
   entries.push({ name: 'archive/version', data: '3\n' }, ...extra);
   return buildZip(entries, { zip64: opts.zip64 });
 }

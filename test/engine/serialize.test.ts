@@ -89,8 +89,16 @@ describe('raw tensors', () => {
     assert.deepEqual(
       DTYPE_NAMES.map((d) => [d, bytesPerElement(d)]),
       [
-        ['float32', 4], ['float64', 8], ['float16', 2], ['bfloat16', 2], ['int64', 8],
-        ['int32', 4], ['int16', 2], ['int8', 1], ['uint8', 1], ['bool', 1],
+        ['float32', 4],
+        ['float64', 8],
+        ['float16', 2],
+        ['bfloat16', 2],
+        ['int64', 8],
+        ['int32', 4],
+        ['int16', 2],
+        ['int8', 1],
+        ['uint8', 1],
+        ['bool', 1],
       ],
     );
     assert.equal(shapeNumel([]), 1);
@@ -164,7 +172,10 @@ describe('safetensors', () => {
       const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
       assert.equal(headerLength % 8, 0);
       const back = readSafetensors(bytes);
-      assert.deepEqual(Object.entries(back.metadata), [['__proto__', 'x'], ['a', 'b']]);
+      assert.deepEqual(Object.entries(back.metadata), [
+        ['__proto__', 'x'],
+        ['a', 'b'],
+      ]);
       assert.deepEqual([...back.tensors.keys()], Object.keys(input).sort());
       for (const [k, t] of Object.entries(input)) {
         const u = back.tensors.get(k)!;
@@ -181,7 +192,11 @@ describe('safetensors', () => {
   });
 
   it('refuses to write inconsistent tensors', () => {
-    rejects(() => writeSafetensors({ w: { dtype: 'float32', shape: [3], data: new Uint8Array(8) } }), /"w"/, /needs 12/);
+    rejects(
+      () => writeSafetensors({ w: { dtype: 'float32', shape: [3], data: new Uint8Array(8) } }),
+      /"w"/,
+      /needs 12/,
+    );
     rejects(() => writeSafetensors({ __metadata__: tensor('uint8', [1], [1]) }), /reserved/);
     rejects(
       () => writeSafetensors({ w: { dtype: 'complex64' as DTypeName, shape: [1], data: new Uint8Array(8) } }),
@@ -205,7 +220,10 @@ describe('safetensors', () => {
       assert.deepEqual(fs.readdirSync(dir), ['model.safetensors']);
       assert.deepEqual([...loadSafetensorsFileSync(file).tensors.keys()], ['v']);
 
-      rejects(() => saveSafetensorsFileSync(file, { w: { dtype: 'int8', shape: [2], data: new Uint8Array(1) } }), /"w"/);
+      rejects(
+        () => saveSafetensorsFileSync(file, { w: { dtype: 'int8', shape: [2], data: new Uint8Array(1) } }),
+        /"w"/,
+      );
       await assert.rejects(saveSafetensorsFile(path.join(dir, 'missing', 'x.safetensors'), tensors), /ENOENT/);
       assert.deepEqual(fs.readdirSync(dir), ['model.safetensors'], 'no temp files left behind');
       assert.deepEqual([...loadSafetensorsFileSync(file).tensors.keys()], ['v'], 'failed save kept the old file');
@@ -242,7 +260,8 @@ describe('safetensors', () => {
       rejects(read(buf), srcRe, /runs past the end/);
     });
 
-    it('truncated data', () => rejects(read(sample.subarray(0, sample.byteLength - 3)), srcRe, /out of range|trailing|belong/));
+    it('truncated data', () =>
+      rejects(read(sample.subarray(0, sample.byteLength - 3)), srcRe, /out of range|trailing|belong/));
 
     it('headers that are not JSON objects', () => {
       rejects(read(safetensorsWith('[1, 2]')), srcRe, /does not start with '\{'/);
@@ -269,7 +288,11 @@ describe('safetensors', () => {
 
     it('offsets out of range', () => {
       rejects(read(safetensorsWith({ w: f32([2], [0, 8]) }, 4)), srcRe, /tensor "w"/, /out of range/);
-      rejects(read(safetensorsWith({ w: f32([1], [2 ** 60, 2 ** 60 + 4]) }, 4)), /tensor "w"/, /non-negative integers|out of range/);
+      rejects(
+        read(safetensorsWith({ w: f32([1], [2 ** 60, 2 ** 60 + 4]) }, 4)),
+        /tensor "w"/,
+        /non-negative integers|out of range/,
+      );
     });
 
     it('malformed offsets', () => {
@@ -293,15 +316,28 @@ describe('safetensors', () => {
     });
 
     it('byte length that does not match the shape', () => {
-      rejects(read(safetensorsWith({ w: f32([2, 2], [0, 12]) }, 12)), srcRe, /tensor "w"/, /byte length 12 does not match F32\[2, 2\] \(16 bytes\)/);
+      rejects(
+        read(safetensorsWith({ w: f32([2, 2], [0, 12]) }, 12)),
+        srcRe,
+        /tensor "w"/,
+        /byte length 12 does not match F32\[2, 2\] \(16 bytes\)/,
+      );
     });
 
     it('bad shapes', () => {
       for (const shape of [[-1], [1.5], ['2'], [null]]) {
         rejects(read(safetensorsWith({ w: f32(shape as number[], [0, 4]) }, 4)), srcRe, /tensor "w"/, /shape/);
       }
-      rejects(read(safetensorsWith({ w: { dtype: 'F32', shape: 4, data_offsets: [0, 16] } }, 16)), /tensor "w"/, /shape/);
-      rejects(read(safetensorsWith({ w: f32([2 ** 30, 2 ** 30, 2 ** 30], [0, 4]) }, 4)), /tensor "w"/, /too many|overflow/);
+      rejects(
+        read(safetensorsWith({ w: { dtype: 'F32', shape: 4, data_offsets: [0, 16] } }, 16)),
+        /tensor "w"/,
+        /shape/,
+      );
+      rejects(
+        read(safetensorsWith({ w: f32([2 ** 30, 2 ** 30, 2 ** 30], [0, 4]) }, 4)),
+        /tensor "w"/,
+        /too many|overflow/,
+      );
     });
 
     it('entries and metadata of the wrong type', () => {
@@ -329,7 +365,10 @@ describe('torch.save zip files', () => {
 
   it('keeps num_batches_tracked as a 0-d int64 tensor', () => {
     const t = loadTorchStateDict(fixture('model_state_dict.pt')).get('1.num_batches_tracked')!;
-    assert.deepEqual({ dtype: t.dtype, shape: t.shape, values: rawTensorToNumbers(t) }, { dtype: 'int64', shape: [], values: [1] });
+    assert.deepEqual(
+      { dtype: t.dtype, shape: t.shape, values: rawTensorToNumbers(t) },
+      { dtype: 'int64', shape: [], values: [1] },
+    );
   });
 
   it('prefixes checkpoint tensors and skips plain Python values', () => {
@@ -363,13 +402,21 @@ describe('torch.save zip files', () => {
   });
 
   describe('rejects malicious and malformed pickles', () => {
-    const load = (pkl: Uint8Array, storages: Record<string, Uint8Array> = {}) => () =>
-      loadTorchStateDict(buildTorchZip(pkl, storages), 'evil.pt');
+    const load =
+      (pkl: Uint8Array, storages: Record<string, Uint8Array> = {}) =>
+      () =>
+        loadTorchStateDict(buildTorchZip(pkl, storages), 'evil.pt');
     const callWith = (module: string, name: string) =>
       new PickleWriter().proto().global(module, name).str('id').op(0x85).reduce().stop().bytes();
 
     it('disallowed globals, whatever the opcode', () => {
-      for (const [m, n] of [['os', 'system'], ['builtins', 'eval'], ['subprocess', 'Popen'], ['torch', 'load'], ['torch._utils', '_rebuild_device_tensor_from_numpy']]) {
+      for (const [m, n] of [
+        ['os', 'system'],
+        ['builtins', 'eval'],
+        ['subprocess', 'Popen'],
+        ['torch', 'load'],
+        ['torch._utils', '_rebuild_device_tensor_from_numpy'],
+      ]) {
         rejects(load(callWith(m!, n!)), /evil\.pt/, new RegExp(`'${m}\\.${n}' is not allowed`));
       }
       const stackGlobal = new PickleWriter().proto(4).stackGlobal('builtins', 'exec').str('x').op(0x85).reduce().stop();
@@ -379,7 +426,17 @@ describe('torch.save zip files', () => {
 
     it('calls to allowed names that are not callables, and other refused opcodes', () => {
       rejects(load(callWith('torch', 'FloatStorage')), /cannot call global torch\.FloatStorage/);
-      rejects(load(new PickleWriter().proto().op(0x69).op(...Buffer.from('os\nsystem\n')).stop().bytes()), /unsupported opcode INST/);
+      rejects(
+        load(
+          new PickleWriter()
+            .proto()
+            .op(0x69)
+            .op(...Buffer.from('os\nsystem\n'))
+            .stop()
+            .bytes(),
+        ),
+        /unsupported opcode INST/,
+      );
       rejects(load(new PickleWriter().proto().mark().op(0x6f).stop().bytes()), /unsupported opcode OBJ/);
       rejects(load(new PickleWriter().proto().op(0x82, 1).stop().bytes()), /unsupported opcode EXT1/);
       rejects(load(new PickleWriter().proto().op(0xff).bytes()), /unknown opcode 0xff/);
@@ -415,7 +472,12 @@ describe('torch.save zip files', () => {
 
     it('views that reach outside their storage', () => {
       const pkl = dictOf((w) => w.str('w').tensor('FloatStorage', '0', 4, 2, [2, 2], [2, 1]));
-      rejects(load(pkl, { '0': float32Bytes([1, 2, 3, 4]) }), /evil\.pt/, /tensor 'w'/, /reaches element 5 of storage '0' which has 4/);
+      rejects(
+        load(pkl, { '0': float32Bytes([1, 2, 3, 4]) }),
+        /evil\.pt/,
+        /tensor 'w'/,
+        /reaches element 5 of storage '0' which has 4/,
+      );
     });
 
     it('keys that collide once flattened', () => {
@@ -429,12 +491,22 @@ describe('torch.save zip files', () => {
     it('one storage handed out many times through the memo is refused; tied weights are not', () => {
       const n = 262_144; // 1 MiB of float32
       const aliased = (copies: number): Uint8Array => {
-        const w = new PickleWriter().proto().emptyDict().str('w0').tensor('FloatStorage', '0', n, 0, [n], [1]).put(50).setItem();
+        const w = new PickleWriter()
+          .proto()
+          .emptyDict()
+          .str('w0')
+          .tensor('FloatStorage', '0', n, 0, [n], [1])
+          .put(50)
+          .setItem();
         for (let i = 1; i < copies; i++) w.str(`w${i}`).get(50).setItem();
         return w.stop().bytes();
       };
       const storage = { '0': new Uint8Array(4 * n) };
-      rejects(load(aliased(10), storage), /evil\.pt/, /tensors add up to more than \d+ bytes, over 2x the file's \d+: storages shared by too many tensors, or compressed far past their size \(at 'w\d'\)/);
+      rejects(
+        load(aliased(10), storage),
+        /evil\.pt/,
+        /tensors add up to more than \d+ bytes, over 2x the file's \d+: storages shared by too many tensors, or compressed far past their size \(at 'w\d'\)/,
+      );
       const tied = load(aliased(2), storage)();
       assert.deepEqual([...tied.keys()], ['w0', 'w1']);
     });
@@ -470,7 +542,14 @@ describe('torch.save zip files', () => {
 
     it('a deflated storage that would inflate far past the file is refused before it is inflated', () => {
       const n = 4 << 20; // 16 MiB of zeros deflate to about 16 KiB
-      const big = new PickleWriter().proto().emptyDict().str('w').tensor('FloatStorage', '0', n, 0, [n], [1]).setItem().stop().bytes();
+      const big = new PickleWriter()
+        .proto()
+        .emptyDict()
+        .str('w')
+        .tensor('FloatStorage', '0', n, 0, [n], [1])
+        .setItem()
+        .stop()
+        .bytes();
       const file = buildTorchZip(big, { '0': new Uint8Array(4 * n) }, [], { deflate: true });
       assert.ok(file.byteLength < 1 << 20, `the bomb is ${file.byteLength} bytes`);
       rejects(() => loadTorchStateDict(file, 'bomb.pt'), /bomb\.pt/, /compressed far past their size \(at 'w'\)/);
@@ -483,7 +562,10 @@ describe('torch.save zip files', () => {
       const copy = buf.slice();
       expectGood(loadTorchStateDict(buf));
       assert.deepEqual(buf, copy);
-      rejects(() => loadTorchStateDict(buildTorchZip(pkl, { '0': storage }, [{ name: 'archive/byteorder', data: 'middle' }])), /byteorder/);
+      rejects(
+        () => loadTorchStateDict(buildTorchZip(pkl, { '0': storage }, [{ name: 'archive/byteorder', data: 'middle' }])),
+        /byteorder/,
+      );
     });
 
     it('truncated archives', () => {
@@ -499,15 +581,26 @@ describe('torch.save zip files', () => {
       const flipped = good.slice();
       const at = Buffer.from(flipped).indexOf('archive/data/0') + 'archive/data/0'.length + 2;
       flipped[at] = flipped[at]! ^ 0xff;
-      rejects(() => loadTorchStateDict(flipped, 'crc.pt'), /crc\.pt/, /tensor 'w'/, /CRC-32 mismatch in entry 'archive\/data\/0'/);
+      rejects(
+        () => loadTorchStateDict(flipped, 'crc.pt'),
+        /crc\.pt/,
+        /tensor 'w'/,
+        /CRC-32 mismatch in entry 'archive\/data\/0'/,
+      );
       const bomb = buildZip([
         { name: 'archive/data.pkl', data: pkl },
         { name: 'archive/data/0', data: new Uint8Array(1 << 20), deflate: true, uncompressedSize: 24 },
       ]);
       rejects(() => loadTorchStateDict(bomb), /tensor 'w'/, /cannot inflate 'archive\/data\/0'/);
-      const dup = buildZip([{ name: 'archive/data.pkl', data: pkl }, { name: 'archive/data.pkl', data: pkl }]);
+      const dup = buildZip([
+        { name: 'archive/data.pkl', data: pkl },
+        { name: 'archive/data.pkl', data: pkl },
+      ]);
       rejects(() => new ZipArchive(dup, 'dup.zip'), /dup\.zip/, /duplicate entry/);
-      rejects(() => loadTorchStateDict(buildZip([{ name: 'model/weights.bin', data: 'x' }])), /no <archive>\/data\.pkl/);
+      rejects(
+        () => loadTorchStateDict(buildZip([{ name: 'model/weights.bin', data: 'x' }])),
+        /no <archive>\/data\.pkl/,
+      );
     });
   });
 });

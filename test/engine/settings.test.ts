@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  setNumThreads, getNumThreads, manualSeed, buildInfo, cudaAvailable, rand, randn, tidy, nn, optim,
+  setNumThreads,
+  getNumThreads,
+  manualSeed,
+  buildInfo,
+  cudaAvailable,
+  rand,
+  randn,
+  tidy,
+  nn,
+  optim,
 } from '../../src/engine/index.js';
 import { loadFixture } from './engine-helpers.js';
 import { native } from '../../src/engine/native.js';
@@ -31,7 +40,10 @@ test('setNumThreads / getNumThreads round trip; invalid counts are refused', () 
   assert.throws(() => setNumThreads(1.5), /an integer in \[1, 1024\]/);
   // OpenMP would end the process trying to start a billion threads at the next parallel op.
   assert.throws(() => setNumThreads(1e9), /an integer in \[1, 1024\], got 1000000000/);
-  assert.throws(() => native.setNumThreads(1e9), /setNumThreads\(n\): n must be an integer in \[1, 1024\], got 1000000000/);
+  assert.throws(
+    () => native.setNumThreads(1e9),
+    /setNumThreads\(n\): n must be an integer in \[1, 1024\], got 1000000000/,
+  );
   assert.equal(getNumThreads(), original);
 });
 

@@ -3,9 +3,18 @@ import assert from 'node:assert/strict';
 import { tensor, zeros, tidy, liveTensors, nn, optim, noGrad, gradcheck, buildInfo } from '../../src/engine/index.js';
 
 test('basic arithmetic and readback', () => {
-  const a = tensor([[1, 2], [3, 4]], { dtype: 'float32' });
+  const a = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { dtype: 'float32' },
+  );
   const b = a.add(1).mul(a);
-  assert.deepEqual(b.tolist(), [[2, 6], [12, 20]]);
+  assert.deepEqual(b.tolist(), [
+    [2, 6],
+    [12, 20],
+  ]);
   assert.equal(b.dtype, 'float32');
   assert.deepEqual(tensor([1, 2]).dtype, 'int64');
 });
@@ -25,7 +34,14 @@ test('tidy frees what it does not return', () => {
 test('a linear layer trains with SGD', () => {
   const lin = new nn.Linear(3, 1);
   const opt = new optim.SGD(lin.parameters(), { lr: 0.1, momentum: 0.9 });
-  const x = tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1]], { dtype: 'float32' });
+  const x = tensor(
+    [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ],
+    { dtype: 'float32' },
+  );
   const y = tensor([[1], [2], [3]], { dtype: 'float32' });
   let loss = Infinity;
   for (let i = 0; i < 100; i++) {

@@ -15,18 +15,49 @@ const CALLS = 20_000;
 const SEED = Number(process.env.DML_STRESS_SEED ?? 20240601);
 
 // Float types are drawn more often: most ops (and all differentiable ones) want them.
-const DTYPES: DType[] = ['float32', 'float32', 'float32', 'float64', 'float64', 'int64', 'int32', 'bool', 'uint8', 'float16', 'bfloat16', 'int8', 'int16'];
+const DTYPES: DType[] = [
+  'float32',
+  'float32',
+  'float32',
+  'float64',
+  'float64',
+  'int64',
+  'int32',
+  'bool',
+  'uint8',
+  'float16',
+  'bfloat16',
+  'int8',
+  'int16',
+];
 // Life-cycle members are left out of the random choice: disposal is driven by the loop below, which
 // disposes pool tensors on purpose and leaves them in the pool for a while.
 const SKIP = new Set(['constructor', 'onEscape', 'handle', 'dispose', 'isDisposed']);
 const METHODS = Object.getOwnPropertyNames(Tensor.prototype).filter((m) => !SKIP.has(m));
 const F = E.nn.functional as unknown as Record<string, (...a: unknown[]) => unknown>;
 const FREE: Record<string, (...a: unknown[]) => unknown> = {
-  cat: E.cat as never, stack: E.stack as never, where: E.where as never, cdist: E.cdist as never, einsum: E.einsum as never,
-  addmm: E.addmm as never, powScalar: E.powScalar as never, normalize: E.normalize as never, maximum: E.maximum as never,
-  zeros: E.zeros as never, ones: E.ones as never, full: E.full as never, arange: E.arange as never, eye: E.eye as never,
-  linspace: E.linspace as never, rand: E.rand as never, randn: E.randn as never, randint: E.randint as never,
-  randperm: E.randperm as never, tensor: E.tensor as never, bernoulli: E.bernoulli as never, multinomial: E.multinomial as never,
+  cat: E.cat as never,
+  stack: E.stack as never,
+  where: E.where as never,
+  cdist: E.cdist as never,
+  einsum: E.einsum as never,
+  addmm: E.addmm as never,
+  powScalar: E.powScalar as never,
+  normalize: E.normalize as never,
+  maximum: E.maximum as never,
+  zeros: E.zeros as never,
+  ones: E.ones as never,
+  full: E.full as never,
+  arange: E.arange as never,
+  eye: E.eye as never,
+  linspace: E.linspace as never,
+  rand: E.rand as never,
+  randn: E.randn as never,
+  randint: E.randint as never,
+  randperm: E.randperm as never,
+  tensor: E.tensor as never,
+  bernoulli: E.bernoulli as never,
+  multinomial: E.multinomial as never,
   ...Object.fromEntries(Object.entries(F).filter(([, f]) => typeof f === 'function')),
 };
 const FREE_NAMES = Object.keys(FREE);
@@ -74,14 +105,24 @@ test(`fuzz: ${CALLS} random op calls either succeed or throw an Error, and leak 
     if (r < 0.86) return pick([undefined, null]);
     if (r < 0.88) return pick([NaN, Infinity, -Infinity]);
     if (r < 0.9) return generator;
-    if (r < 0.92) { const t = pick(pool); return { handle: t.isDisposed ? null : t.handle }; }
+    if (r < 0.92) {
+      const t = pick(pool);
+      return { handle: t.isDisposed ? null : t.handle };
+    }
     if (r < 0.94) return {};
     if (r < 0.96) return [null, pick(pool)];
     if (r < 0.98) return new Float32Array(int(0, 4));
-    return { stride: int(0, 3), padding: int(-1, 2), reduction: pick(STRINGS), weight: pick(pool), training: pick([true, false]) };
+    return {
+      stride: int(0, 3),
+      padding: int(-1, 2),
+      reduction: pick(STRINGS),
+      weight: pick(pool),
+      training: pick([true, false]),
+    };
   };
 
-  let ok = 0, failed = 0;
+  let ok = 0,
+    failed = 0;
   const byKind = new Map<string, number>();
   for (let i = 0; i < CALLS; i++) {
     // Now and then, dispose a pool tensor and leave it in the pool for a while: later calls then

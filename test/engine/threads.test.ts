@@ -15,12 +15,17 @@ const WORKER = `
 
 test('three threads run the engine concurrently without interfering', async () => {
   const engine = new URL('../../src/engine/index.js', import.meta.url).href;
-  const results = await Promise.all([0, 1, 2].map(() => new Promise<{ sum: number; live: number }>((resolve, reject) => {
-    const w = new Worker(WORKER, { eval: true, workerData: { engine } });
-    w.once('message', resolve);
-    w.once('error', reject);
-  })));
-  const expected = 8 * (4999 * 5000) / 2;
+  const results = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<{ sum: number; live: number }>((resolve, reject) => {
+          const w = new Worker(WORKER, { eval: true, workerData: { engine } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  const expected = (8 * (4999 * 5000)) / 2;
   for (const r of results) assert.deepEqual(r, { sum: expected, live: 0 });
 });
 

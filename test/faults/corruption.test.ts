@@ -34,10 +34,18 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 test('a checkpoint with a NaN weight is refused by embed and serve, naming the tensor', { timeout: 120_000 }, () => {
   const why = /nan\.safetensors: model weight 'layer1\.0\.conv1\.weight' has 1 non-finite value \(NaN or infinite\)/;
-  const e = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', nanCheckpoint, '--dir', gallery, '--out', path.join(root, 'e.safetensors')], { encoding: 'utf8', timeout: 60_000 });
+  const e = spawnSync(
+    process.execPath,
+    [cli, 'embed', '--checkpoint', nanCheckpoint, '--dir', gallery, '--out', path.join(root, 'e.safetensors')],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.equal(e.status, 1, e.stderr);
   assert.match(e.stderr, why);
-  const s = spawnSync(process.execPath, [cli, 'serve', '--checkpoint', nanCheckpoint, '--gallery', gallery, '--port', '0', '-q'], { encoding: 'utf8', timeout: 60_000 });
+  const s = spawnSync(
+    process.execPath,
+    [cli, 'serve', '--checkpoint', nanCheckpoint, '--gallery', gallery, '--port', '0', '-q'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.notEqual(s.status, 0);
   assert.match(s.stderr, why);
 });

@@ -33,11 +33,19 @@ test('a gzip IDX file that inflates past its header is refused with bounded memo
   const file = path.join(dir, 'labels-idx1-ubyte.gz');
   await writeBomb(file, 1000, 384 * 2 ** 20);
   const idx = fileURLToPath(new URL('../../src/ml/data/idx.js', import.meta.url));
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const { readIdx } = await import(${JSON.stringify(idx)});
     let message = null;
     try { readIdx(${JSON.stringify(file)}); } catch (e) { message = e.message; }
-    console.log(JSON.stringify({ message, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`], { encoding: 'utf8' });
+    console.log(JSON.stringify({ message, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { message: string | null; maxRssMB: number };
   assert.equal(out.message, `${file}: decompresses to more than the 1008 bytes its IDX header announces`);

@@ -4,7 +4,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +24,25 @@ const root = mkdtempSync(path.join(tmpdir(), 'dml-resume-faults-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const data = path.join(root, 'data');
 writeSyntheticIdx(data, 8, 4, 12);
-const common = [`data.root=${data}`, 'batchSize=16', 'model.smallInput=true', 'model.numFeatures=16', 'threads=1', 'logEvery=1'];
-const dml = (...a: string[]) => spawnSync(process.execPath, [cli, 'train', ...common, ...a], { encoding: 'utf8', timeout: 120_000 });
-const steps = (run: string): number[] => readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')
-  .map((l) => JSON.parse(l) as { type: string; step: number }).filter((e) => e.type === 'train').map((e) => e.step);
+const common = [
+  `data.root=${data}`,
+  'batchSize=16',
+  'model.smallInput=true',
+  'model.numFeatures=16',
+  'threads=1',
+  'logEvery=1',
+];
+const dml = (...a: string[]) =>
+  spawnSync(process.execPath, [cli, 'train', ...common, ...a], { encoding: 'utf8', timeout: 120_000 });
+const steps = (run: string): number[] =>
+  readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; step: number })
+    .filter((e) => e.type === 'train')
+    .map((e) => e.step);
 
-test('temporary files of a dead writer are removed at start; a live writer\'s are kept', { timeout: 120_000 }, () => {
+test("temporary files of a dead writer are removed at start; a live writer's are kept", { timeout: 120_000 }, () => {
   const out = path.join(root, 'stale');
   assert.equal(dml(`out=${out}`, 'epochs=1').status, 0);
   // A pid far above the kernel's default pid_max is never a live process.
@@ -30,7 +52,10 @@ test('temporary files of a dead writer are removed at start; a live writer\'s ar
   writeFileSync(live, 'being written');
   const r = dml(`out=${out}`, 'epochs=2', '--resume');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /removed .*\.last\.safetensors\.4999999\.a1b2c3d4e5f6\.tmp, left by a checkpoint write that was interrupted/);
+  assert.match(
+    r.stdout,
+    /removed .*\.last\.safetensors\.4999999\.a1b2c3d4e5f6\.tmp, left by a checkpoint write that was interrupted/,
+  );
   assert.ok(!existsSync(dead));
   assert.ok(existsSync(live));
 });
@@ -44,13 +69,20 @@ test('a missing or corrupt last checkpoint falls back to best.safetensors, sayin
     else truncateSync(last, 100);
     const r = dml(`out=${out}`, 'epochs=2', '--resume');
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, damage === 'missing' ? /last\.safetensors does not exist: resuming from .*best\.safetensors \(epoch 1\)/
-      : /last\.safetensors is unreadable \(.*\): resuming from .*best\.safetensors \(epoch 1\)/);
+    assert.match(
+      r.stdout,
+      damage === 'missing'
+        ? /last\.safetensors does not exist: resuming from .*best\.safetensors \(epoch 1\)/
+        : /last\.safetensors is unreadable \(.*\): resuming from .*best\.safetensors \(epoch 1\)/,
+    );
     assert.match(r.stdout, /resumed from .*best\.safetensors: 1 epochs done/);
     assert.match(r.stdout, /after 2 epochs/);
     // One step per batch, each once: the log reads as one run.
     const s = steps(out);
-    assert.deepEqual(s, [...new Set(s)].sort((a, b) => a - b));
+    assert.deepEqual(
+      s,
+      [...new Set(s)].sort((a, b) => a - b),
+    );
   }
 });
 

@@ -4,6 +4,8 @@
 import { main } from '../../src/cli/main.js';
 import { runToExit } from '../../src/cli/exit.js';
 
-process.on('exit', () => { process.stderr.write(`\nDML_MAX_RSS_KB ${process.resourceUsage().maxRSS}\n`); });
+process.on('exit', () => {
+  process.stderr.write(`\nDML_MAX_RSS_KB ${process.resourceUsage().maxRSS}\n`);
+});
 // Without arguments (node --test runs every file under dist/test/) there is nothing to run.
 if (process.argv.length > 2) runToExit(process.argv[2]!, main(process.argv.slice(2)));

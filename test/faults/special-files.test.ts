@@ -21,7 +21,8 @@ let checkpoint = '';
 
 before(async () => {
   for (const c of ['c0', 'c1']) mkdirSync(path.join(gallery, c), { recursive: true });
-  for (let i = 0; i < 4; i++) await writeImage(path.join(gallery, `c${i % 2}`, `good${i}.png`), 20, 16, { seed: i, format: 'png' });
+  for (let i = 0; i < 4; i++)
+    await writeImage(path.join(gallery, `c${i % 2}`, `good${i}.png`), 20, 16, { seed: i, format: 'png' });
   execFileSync('mkfifo', [path.join(gallery, 'c0', 'fifo.png')]);
   symlinkSync('/dev/zero', path.join(gallery, 'c0', 'zero.png'));
   symlinkSync('loop.png', path.join(gallery, 'c1', 'loop.png'));
@@ -40,7 +41,10 @@ test('reading special files fails at once with what they are', async () => {
   ];
   for (const [rel, why] of cases) {
     const file = path.join(gallery, rel);
-    assert.throws(() => readImageBytesSync(file), new RegExp(`^Error: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read image: ${why.source}`));
+    assert.throws(
+      () => readImageBytesSync(file),
+      new RegExp(`^Error: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read image: ${why.source}`),
+    );
     await assert.rejects(readImageBytes(file), why);
   }
 });
@@ -52,18 +56,33 @@ test('a folder scan lists broken links as images and does not follow a link back
   // c1/up -> gallery/: its c0 and c1 are walked once more from c1 (the images appear under c1 too),
   // but c1/up/c1/up is the folder already walked and is not entered again.
   assert.ok(names.includes('c1/loop.png'));
-  assert.ok(names.every((n) => !n.includes('up/c1/up')), names.join(', '));
+  assert.ok(
+    names.every((n) => !n.includes('up/c1/up')),
+    names.join(', '),
+  );
 });
 
 test('dml embed --skip-bad skips every special file, and without it names the first', { timeout: 120_000 }, () => {
   const out = path.join(root, 'emb.safetensors');
-  const r = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', checkpoint, '--dir', gallery, '--out', out, '--skip-bad', '--workers', '0'], { encoding: 'utf8', timeout: 100_000 });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'embed', '--checkpoint', checkpoint, '--dir', gallery, '--out', out, '--skip-bad', '--workers', '0'],
+    { encoding: 'utf8', timeout: 100_000 },
+  );
   assert.equal(r.signal, null, `killed: ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
-  for (const why of [/fifo\.png: cannot read image: it is a FIFO/, /zero\.png: cannot read image: it is a character device/, /loop\.png: cannot read image: too many levels/]) {
+  for (const why of [
+    /fifo\.png: cannot read image: it is a FIFO/,
+    /zero\.png: cannot read image: it is a character device/,
+    /loop\.png: cannot read image: too many levels/,
+  ]) {
     assert.match(r.stderr, why);
   }
-  const strict = spawnSync(process.execPath, [cli, 'embed', '--checkpoint', checkpoint, '--dir', gallery, '--out', out, '--workers', '0'], { encoding: 'utf8', timeout: 100_000 });
+  const strict = spawnSync(
+    process.execPath,
+    [cli, 'embed', '--checkpoint', checkpoint, '--dir', gallery, '--out', out, '--workers', '0'],
+    { encoding: 'utf8', timeout: 100_000 },
+  );
   assert.equal(strict.signal, null);
   assert.equal(strict.status, 1);
   assert.match(strict.stderr, /cannot read image: (it is a|too many levels)/);
@@ -80,7 +99,10 @@ test('names that are not valid UTF-8 are skipped with a warning instead of faili
   const warnings: string[] = [];
   const r = readImageFolder(dir, undefined, (m) => warnings.push(m));
   assert.deepEqual(r.classNames, ['good']);
-  assert.deepEqual(r.samples.map((s) => path.basename(s.path)), ['ok.png']);
+  assert.deepEqual(
+    r.samples.map((s) => path.basename(s.path)),
+    ['ok.png'],
+  );
   assert.deepEqual(warnings.sort(), [
     `skipping ${dir}/bad\\xff: its name is not valid UTF-8`,
     `skipping ${dir}/good/x\\xfe.png: its name is not valid UTF-8`,

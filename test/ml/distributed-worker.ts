@@ -1,7 +1,17 @@
 // One rank of the metric-learning library's multi-process scenarios (spawned by
 // distributed.test.ts). Each rank computes the single-process answer itself from the same seeded
 // data and reports it beside the distributed one.
-import { tensor, tidy, nn, grad, manualSeed, randn, randint, distributed, type Tensor } from '../../src/engine/index.js';
+import {
+  tensor,
+  tidy,
+  nn,
+  grad,
+  manualSeed,
+  randn,
+  randint,
+  distributed,
+  type Tensor,
+} from '../../src/engine/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../../src/ml/eval/index.js';
 import { asTrainLoss, createLoss, type LossName } from '../../src/ml/losses/index.js';
 import { report } from '../distributed-helpers.js';
@@ -18,14 +28,26 @@ function strip(r: Record<string, unknown>): Record<string, unknown> {
   return rest;
 }
 
-function retrieval(g: Group, features: Tensor, labels: Tensor, gallery: { features: Tensor; labels: Tensor } | null, o: { chunkRows?: number; ks: number[] }): Record<string, unknown> {
+function retrieval(
+  g: Group,
+  features: Tensor,
+  labels: Tensor,
+  gallery: { features: Tensor; labels: Tensor } | null,
+  o: { chunkRows?: number; ks: number[] },
+): Record<string, unknown> {
   const single = evaluateRetrieval({ features, labels }, gallery, { ks: o.ks, nmi: true, chunkRows: o.chunkRows });
   const q = shardRange(features.shape[0]!, g.rank, g.worldSize);
-  const mineQ = { features: features.narrow(0, q.start, q.end - q.start), labels: labels.narrow(0, q.start, q.end - q.start) };
+  const mineQ = {
+    features: features.narrow(0, q.start, q.end - q.start),
+    labels: labels.narrow(0, q.start, q.end - q.start),
+  };
   let mineG = null;
   if (gallery) {
     const s = shardRange(gallery.features.shape[0]!, g.rank, g.worldSize);
-    mineG = { features: gallery.features.narrow(0, s.start, s.end - s.start), labels: gallery.labels.narrow(0, s.start, s.end - s.start) };
+    mineG = {
+      features: gallery.features.narrow(0, s.start, s.end - s.start),
+      labels: gallery.labels.narrow(0, s.start, s.end - s.start),
+    };
   }
   const sharded = evaluateRetrievalSharded(g, mineQ, mineG, { ks: o.ks, nmi: true, chunkRows: o.chunkRows });
   return { single: strip(single), sharded: strip(sharded) };
@@ -34,10 +56,16 @@ function retrieval(g: Group, features: Tensor, labels: Tensor, gallery: { featur
 /** Model parameters' gradients of `loss` on the whole batch vs on rank slices with gathering + averaging. */
 function lossGradients(g: Group, name: LossName, options: Record<string, unknown>): Record<string, unknown> {
   manualSeed(11);
-  const n = 24, din = 6, dout = 4, classes = 6;
+  const n = 24,
+    din = 6,
+    dout = 4,
+    classes = 6;
   const x = randn([n, din], { dtype: 'float64' });
   // Four samples of each class, in the class-balanced sampler's order.
-  const y = tensor(Array.from({ length: n }, (_, i) => Math.floor(i / 4) % classes), { dtype: 'int64' });
+  const y = tensor(
+    Array.from({ length: n }, (_, i) => Math.floor(i / 4) % classes),
+    { dtype: 'int64' },
+  );
   const model = new nn.Linear(din, dout).to('float64');
   const make = (): ReturnType<typeof asTrainLoss> & { raw: ReturnType<typeof createLoss> } => {
     const raw = createLoss(name, { ...options } as never);

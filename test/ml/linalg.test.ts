@@ -5,16 +5,18 @@ import { orthonormaliseRows, symmetricEigen, topEigen } from '../../src/ml/linal
 import { Rng } from '../../src/ml/random.js';
 
 function assertOrthonormalRows(q: Float64Array, rows: number, cols: number): void {
-  for (let a = 0; a < rows; a++) for (let b = 0; b < rows; b++) {
-    let dot = 0;
-    for (let i = 0; i < cols; i++) dot += q[a * cols + i]! * q[b * cols + i]!;
-    assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-12, `rows ${a}, ${b}: ${dot}`);
-  }
+  for (let a = 0; a < rows; a++)
+    for (let b = 0; b < rows; b++) {
+      let dot = 0;
+      for (let i = 0; i < cols; i++) dot += q[a * cols + i]! * q[b * cols + i]!;
+      assert.ok(Math.abs(dot - (a === b ? 1 : 0)) < 1e-12, `rows ${a}, ${b}: ${dot}`);
+    }
 }
 
 test('orthonormaliseRows: an orthonormal basis of the same flag of subspaces', () => {
   const rng = new Rng(1);
-  const rows = 5, cols = 9;
+  const rows = 5,
+    cols = 9;
   const x = Float64Array.from({ length: rows * cols }, () => rng.normal());
   const q = Float64Array.from(x);
   orthonormaliseRows(q, rows, cols);
@@ -33,9 +35,11 @@ test('orthonormaliseRows: zero and repeated rows are replaced, the basis stays c
 
 test('topEigen (n <= 256) agrees with symmetricEigen and returns the top m descending', () => {
   const rng = new Rng(2);
-  const n = 6, b = Float64Array.from({ length: n * n }, () => rng.normal());
+  const n = 6,
+    b = Float64Array.from({ length: n * n }, () => rng.normal());
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let t = 0; t < n; t++) a[i * n + j]! += b[i * n + t]! * b[j * n + t]!;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) for (let t = 0; t < n; t++) a[i * n + j]! += b[i * n + t]! * b[j * n + t]!;
   const full = symmetricEigen(a, n);
   const cov = tensor(a, { shape: [n, n] });
   const top = topEigen(cov, 3);

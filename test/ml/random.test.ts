@@ -4,14 +4,25 @@ import { Rng, STREAM, mixSeed, rngFor, sampleRng } from '../../src/ml/random.js'
 
 test('xoshiro128** matches the reference test vector', () => {
   const r = Rng.fromState({ s: [1, 2, 3, 4] });
-  assert.deepEqual(Array.from({ length: 6 }, () => r.nextUint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => r.nextUint32()),
+    [11520, 0, 5927040, 70819200, 2031721883, 1637235492],
+  );
 });
 
 test('equal seeds give equal streams, different seeds different ones', () => {
-  const a = new Rng(42), b = new Rng(42), c = new Rng(43);
+  const a = new Rng(42),
+    b = new Rng(42),
+    c = new Rng(43);
   const xa = Array.from({ length: 8 }, () => a.uniform());
-  assert.deepEqual(xa, Array.from({ length: 8 }, () => b.uniform()));
-  assert.notDeepEqual(xa, Array.from({ length: 8 }, () => c.uniform()));
+  assert.deepEqual(
+    xa,
+    Array.from({ length: 8 }, () => b.uniform()),
+  );
+  assert.notDeepEqual(
+    xa,
+    Array.from({ length: 8 }, () => c.uniform()),
+  );
   // Large and negative seeds are accepted and distinct.
   assert.notEqual(new Rng(2 ** 40).nextUint32(), new Rng(2 ** 40 + 1).nextUint32());
   assert.notEqual(new Rng(-1).nextUint32(), new Rng(1).nextUint32());
@@ -21,7 +32,9 @@ test('equal seeds give equal streams, different seeds different ones', () => {
 test('uniform, int and normal have the right ranges and moments', () => {
   const r = new Rng(7);
   const n = 100_000;
-  let sum = 0, min = 1, max = 0;
+  let sum = 0,
+    min = 1,
+    max = 0;
   for (let i = 0; i < n; i++) {
     const u = r.uniform();
     sum += u;
@@ -41,7 +54,8 @@ test('uniform, int and normal have the right ranges and moments', () => {
   const big = r.int(0, 2 ** 40);
   assert.ok(Number.isInteger(big) && big >= 0 && big < 2 ** 40);
 
-  let s1 = 0, s2 = 0;
+  let s1 = 0,
+    s2 = 0;
   for (let i = 0; i < n; i++) {
     const z = r.normal();
     s1 += z;
@@ -55,9 +69,15 @@ test('uniform, int and normal have the right ranges and moments', () => {
 
 test('permutation and shuffle are permutations, reproducibly', () => {
   const p = new Rng(3).permutation(50);
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.deepEqual(p, new Rng(3).permutation(50));
-  assert.notDeepEqual(p, Array.from({ length: 50 }, (_, i) => i));
+  assert.notDeepEqual(
+    p,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   const arr = ['a', 'b', 'c', 'd'];
   assert.equal(new Rng(1).shuffle(arr), arr);
   assert.deepEqual([...arr].sort(), ['a', 'b', 'c', 'd']);
@@ -67,16 +87,33 @@ test('permutation and shuffle are permutations, reproducibly', () => {
 test('fork names streams without advancing the parent', () => {
   const parent = new Rng(9);
   const before = parent.getState();
-  const f1 = parent.fork(1), f1b = parent.fork(1), f2 = parent.fork(2);
+  const f1 = parent.fork(1),
+    f1b = parent.fork(1),
+    f2 = parent.fork(2);
   assert.deepEqual(parent.getState(), before);
   const a = Array.from({ length: 4 }, () => f1.nextUint32());
-  assert.deepEqual(a, Array.from({ length: 4 }, () => f1b.nextUint32()));
-  assert.notDeepEqual(a, Array.from({ length: 4 }, () => f2.nextUint32()));
-  assert.notDeepEqual(a, Array.from({ length: 4 }, () => new Rng(9).nextUint32()));
+  assert.deepEqual(
+    a,
+    Array.from({ length: 4 }, () => f1b.nextUint32()),
+  );
+  assert.notDeepEqual(
+    a,
+    Array.from({ length: 4 }, () => f2.nextUint32()),
+  );
+  assert.notDeepEqual(
+    a,
+    Array.from({ length: 4 }, () => new Rng(9).nextUint32()),
+  );
   // sampleRng is a fork chain: equal tuples equal streams, any differing coordinate a new one.
   const s = sampleRng(1, 2, 3, 4).nextUint32();
   assert.equal(sampleRng(1, 2, 3, 4).nextUint32(), s);
-  for (const t of [[0, 2, 3, 4], [1, 0, 3, 4], [1, 2, 0, 4], [1, 2, 3, 0], [1, 3, 2, 4]] as Array<[number, number, number, number]>) {
+  for (const t of [
+    [0, 2, 3, 4],
+    [1, 0, 3, 4],
+    [1, 2, 0, 4],
+    [1, 2, 3, 0],
+    [1, 3, 2, 4],
+  ] as Array<[number, number, number, number]>) {
     assert.notEqual(sampleRng(...t).nextUint32(), s, `sampleRng(${t.join(',')})`);
   }
 });
@@ -88,7 +125,10 @@ test('state round-trips through JSON for a bit-exact resume', () => {
   const expected = Array.from({ length: 5 }, () => r.normal());
   const resumed = new Rng(0);
   resumed.setState(saved);
-  assert.deepEqual(Array.from({ length: 5 }, () => resumed.normal()), expected);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => resumed.normal()),
+    expected,
+  );
   assert.deepEqual(Rng.fromState(saved).getState(), saved);
   const c = r.clone();
   assert.equal(c.nextUint32(), r.nextUint32());

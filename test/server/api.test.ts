@@ -6,7 +6,15 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { makeFixture, removeFixture, serve, fetchJson, pngImage, type GalleryFixture, type ErrorBody } from './helpers.js';
+import {
+  makeFixture,
+  removeFixture,
+  serve,
+  fetchJson,
+  pngImage,
+  type GalleryFixture,
+  type ErrorBody,
+} from './helpers.js';
 import type { RunningServer, QueryResponse } from '../../src/server/index.js';
 
 let fx: GalleryFixture;
@@ -17,10 +25,20 @@ const MAX_PIXELS = 64 * 64;
 
 before(async () => {
   fx = await makeFixture();
-  srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.list, maxUploadBytes: MAX_UPLOAD, maxPixels: MAX_PIXELS, maxJsonBytes: 16 * 1024, requestTimeoutMs: 1000 });
+  srv = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.list,
+    maxUploadBytes: MAX_UPLOAD,
+    maxPixels: MAX_PIXELS,
+    maxJsonBytes: 16 * 1024,
+    requestTimeoutMs: 1000,
+  });
   base = srv.url;
 });
-after(async () => { await srv?.close(); removeFixture(fx); });
+after(async () => {
+  await srv?.close();
+  removeFixture(fx);
+});
 
 /** A request with the path exactly as given (fetch would normalise dot segments itself). */
 function rawGet(path: string): Promise<{ status: number; body: string; type: string | undefined }> {
@@ -28,7 +46,13 @@ function rawGet(path: string): Promise<{ status: number; body: string; type: str
     const req = request({ host: '127.0.0.1', port: srv.port, path, method: 'GET' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('latin1'), type: res.headers['content-type'] }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          body: Buffer.concat(chunks).toString('latin1'),
+          type: res.headers['content-type'],
+        }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -43,14 +67,27 @@ function assertError(r: { status: number; body: unknown }, status: number, code:
   assert.ok(e.message.length > 0);
 }
 
-const postImage = (body: Uint8Array | string, type: string, query = ''): Promise<{ status: number; body: QueryResponse & ErrorBody; headers: Headers }> =>
-  fetchJson<QueryResponse & ErrorBody>(`${base}/api/query${query}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+const postImage = (
+  body: Uint8Array | string,
+  type: string,
+  query = '',
+): Promise<{ status: number; body: QueryResponse & ErrorBody; headers: Headers }> =>
+  fetchJson<QueryResponse & ErrorBody>(`${base}/api/query${query}`, {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
 
 test('health, stats and gallery describe the server', async () => {
   const h = await fetchJson(`${base}/api/health`);
   assert.equal(h.status, 200);
   assert.deepEqual(h.body, { status: 'ok', gallery: 13 });
-  const s = await fetchJson<{ gallery: { size: number; classes: number; kind: string }; model: Record<string, unknown>; index: Record<string, unknown>; queue: Record<string, number> }>(`${base}/api/stats`);
+  const s = await fetchJson<{
+    gallery: { size: number; classes: number; kind: string };
+    model: Record<string, unknown>;
+    index: Record<string, unknown>;
+    queue: Record<string, number>;
+  }>(`${base}/api/stats`);
   assert.equal(s.status, 200);
   assert.deepEqual(s.body.gallery, { source: 'gallery.txt', kind: 'list', size: 13, classes: 3 });
   assert.equal(s.body.model.arch, 'resnet18');
@@ -60,11 +97,14 @@ test('health, stats and gallery describe the server', async () => {
   assert.deepEqual(s.body.model.inputSize, [16, 16]);
   assert.equal(s.body.index.kind, 'exact');
   assert.equal(s.body.index.size, 13);
-  for (const k of ['active', 'queued', 'maxActive', 'maxQueue', 'completed', 'rejected', 'workers']) assert.equal(typeof s.body.queue[k], 'number', k);
+  for (const k of ['active', 'queued', 'maxActive', 'maxQueue', 'completed', 'rejected', 'workers'])
+    assert.equal(typeof s.body.queue[k], 'number', k);
   assert.ok(!JSON.stringify(s.body).includes(fx.dir), 'stats must not reveal server paths');
   const g = await fetchJson<{ size: number; classes: string[] }>(`${base}/api/gallery`);
   assert.deepEqual(g.body, { size: 13, classes: ['0', '1', '2'] });
-  const r = await fetchJson<{ items: { id: number; label: string; imageUrl: string }[] }>(`${base}/api/gallery/random?n=5`);
+  const r = await fetchJson<{ items: { id: number; label: string; imageUrl: string }[] }>(
+    `${base}/api/gallery/random?n=5`,
+  );
   assert.equal(r.body.items.length, 5);
   assert.equal(new Set(r.body.items.map((i) => i.id)).size, 5);
   for (const it of r.body.items) assert.equal(it.imageUrl, `/api/image/${it.id}`);
@@ -91,8 +131,12 @@ test('GET /api/query?id= ranks the gallery, leaves the query out and marks class
   assert.equal(q.neighbours.length, 5);
   assert.equal(q.queryLabel, '0');
   assert.deepEqual(q.query, { kind: 'id', id: 0, path: '../gallery/cherry/0.png' });
-  assert.ok(q.neighbours.every((n) => n.id !== 0), 'the query itself is not its own neighbour');
-  for (let i = 1; i < q.neighbours.length; i++) assert.ok(q.neighbours[i - 1]!.score >= q.neighbours[i]!.score, 'cosine scores descend');
+  assert.ok(
+    q.neighbours.every((n) => n.id !== 0),
+    'the query itself is not its own neighbour',
+  );
+  for (let i = 1; i < q.neighbours.length; i++)
+    assert.ok(q.neighbours[i - 1]!.score >= q.neighbours[i]!.score, 'cosine scores descend');
   for (const n of q.neighbours) {
     assert.equal(n.sameClass, n.label === '0');
     assert.ok(Math.abs(n.distance - (1 - n.score)) < 1e-6);
@@ -103,7 +147,8 @@ test('GET /api/query?id= ranks the gallery, leaves the query out and marks class
   assert.equal(l2.status, 200);
   assert.equal(l2.body.metric, 'l2');
   assert.equal(l2.body.neighbours.length, 12, 'k is capped at the gallery size minus the query');
-  for (let i = 1; i < 12; i++) assert.ok(l2.body.neighbours[i - 1]!.distance <= l2.body.neighbours[i]!.distance, 'L2 distances ascend');
+  for (let i = 1; i < 12; i++)
+    assert.ok(l2.body.neighbours[i - 1]!.distance <= l2.body.neighbours[i]!.distance, 'L2 distances ascend');
   for (const n of l2.body.neighbours) assert.equal(n.score, n.distance);
 });
 
@@ -178,15 +223,28 @@ test('413 for uploads over the size limit, declared or streamed', async () => {
   assertError(r, 413, 'payload_too_large');
   // Chunked, no Content-Length: cut while streaming.
   const chunks = [big.subarray(0, 40_000), big.subarray(40_000)];
-  const stream = new ReadableStream<Uint8Array>({ pull(c) { const x = chunks.shift(); if (x) c.enqueue(x); else c.close(); } });
-  const s = await fetchJson(`${base}/api/query`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: stream, duplex: 'half' } as RequestInit);
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const x = chunks.shift();
+      if (x) c.enqueue(x);
+      else c.close();
+    },
+  });
+  const s = await fetchJson(`${base}/api/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: stream,
+    duplex: 'half',
+  } as RequestInit);
   assertError(s, 413, 'payload_too_large');
   // The server still answers afterwards.
   assert.equal((await fetchJson(`${base}/api/health`)).status, 200);
 });
 
 test('422 for images over the pixel limit and for undecodable ones', async () => {
-  const huge = await sharp({ create: { width: 100, height: 100, channels: 3, background: { r: 10, g: 20, b: 30 } } }).png().toBuffer();
+  const huge = await sharp({ create: { width: 100, height: 100, channels: 3, background: { r: 10, g: 20, b: 30 } } })
+    .png()
+    .toBuffer();
   const r = await postImage(huge, 'image/png');
   assertError(r, 422, 'image_too_large');
   assert.match(r.body.error.message, /10000 pixels exceeds the limit of 4096/);
@@ -200,12 +258,20 @@ test('422 for images over the pixel limit and for undecodable ones', async () =>
 test('POST /api/query/vector searches with a given embedding', async () => {
   const dim = 32;
   const v = Array.from({ length: dim }, (_, i) => Math.sin(i + 1));
-  const r = await fetchJson<QueryResponse>(`${base}/api/query/vector`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector: v, k: 4, metric: 'l2' }) });
+  const r = await fetchJson<QueryResponse>(`${base}/api/query/vector`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vector: v, k: 4, metric: 'l2' }),
+  });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.neighbours.length, 4);
   assert.equal(r.body.metric, 'l2');
   assert.deepEqual(r.body.query, { kind: 'vector' });
-  const withLabel = await fetchJson<QueryResponse>(`${base}/api/query/vector?k=2`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector: v, label: '1' }) });
+  const withLabel = await fetchJson<QueryResponse>(`${base}/api/query/vector?k=2`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vector: v, label: '1' }),
+  });
   assert.equal(withLabel.body.neighbours.length, 2);
   assert.equal(withLabel.body.queryLabel, '1');
   const post = (body: string, type = 'application/json'): Promise<{ status: number; body: unknown }> =>
@@ -238,12 +304,23 @@ test('GET /api/image/:id serves gallery images by id only', async () => {
   assertError(await fetchJson(`${base}/api/image/-1`), 400, 'bad_id');
   assertError(await fetchJson(`${base}/api/image/0x1`), 400, 'bad_id');
   assertError(await fetchJson(`${base}/api/image/%31`), 400, 'bad_id');
-  for (const p of ['/api/image/..%2F..%2Foutside%2Fsecret.png', '/api/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/api/image/..%5c..%5cwin.ini', '/api/image/12%00.png']) {
+  for (const p of [
+    '/api/image/..%2F..%2Foutside%2Fsecret.png',
+    '/api/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+    '/api/image/..%5c..%5cwin.ini',
+    '/api/image/12%00.png',
+  ]) {
     const x = await rawGet(p);
     assert.equal(x.status, 400, `${p}: ${x.body}`);
     assert.match(x.body, /"code":"bad_id"/);
   }
-  for (const p of ['/api/image/../../outside/secret.png', '/api/image/%2e%2e/%2e%2e/etc/passwd', '/../../etc/passwd', '/api/image/0/../../../etc/passwd', '//etc/passwd']) {
+  for (const p of [
+    '/api/image/../../outside/secret.png',
+    '/api/image/%2e%2e/%2e%2e/etc/passwd',
+    '/../../etc/passwd',
+    '/api/image/0/../../../etc/passwd',
+    '//etc/passwd',
+  ]) {
     const x = await rawGet(p);
     assert.equal(x.status, 404, `${p}: ${x.body}`);
     assert.match(x.type!, /application\/json/);
@@ -263,14 +340,21 @@ test('unknown routes get 404 and wrong methods 405, as JSON', async () => {
 test('a stalled upload gets 408 as JSON', async () => {
   const reply = await new Promise<string>((resolve, reject) => {
     const sock = connect(srv.port, '127.0.0.1', () => {
-      sock.write(`POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`);
+      sock.write(
+        `POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n`,
+      );
       sock.write(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
     });
     let data = '';
-    sock.on('data', (c) => { data += c.toString('latin1'); });
+    sock.on('data', (c) => {
+      data += c.toString('latin1');
+    });
     sock.on('close', () => resolve(data));
     sock.on('error', reject);
-    setTimeout(() => { sock.destroy(); reject(new Error(`no answer within 8 s: ${data}`)); }, 8000).unref();
+    setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no answer within 8 s: ${data}`));
+    }, 8000).unref();
   });
   assert.match(reply, /^HTTP\/1\.1 408/);
   assert.match(reply, /"code":"timeout"/);

@@ -8,12 +8,19 @@ import { makeFixture, removeFixture, makeCheckpoint, serve, fetchJson, type Gall
 import type { QueryResponse, ServeOptions } from '../../src/server/index.js';
 
 let fx: GalleryFixture;
-before(async () => { fx = await makeFixture(); });
+before(async () => {
+  fx = await makeFixture();
+});
 after(() => removeFixture(fx));
 
-interface Stats { index: { builtFrom: string; cache: string | null } }
+interface Stats {
+  index: { builtFrom: string; cache: string | null };
+}
 
-async function startAndQuery(o: Partial<ServeOptions>, logs: string[] = []): Promise<{ builtFrom: string; top: QueryResponse }> {
+async function startAndQuery(
+  o: Partial<ServeOptions>,
+  logs: string[] = [],
+): Promise<{ builtFrom: string; top: QueryResponse }> {
   const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.list, log: (l) => logs.push(l), ...o });
   try {
     const s = await fetchJson<Stats>(`${srv.url}/api/stats`);
@@ -32,7 +39,9 @@ test('the exact index cache is written, reused, and rebuilt when stale', async (
   const first = await startAndQuery({ indexCache: cache });
   assert.equal(first.builtFrom, 'embedded');
   assert.ok(existsSync(cache));
-  const header = readFileSync(cache).subarray(8, 8 + Number(readFileSync(cache).readBigUInt64LE(0))).toString('utf8');
+  const header = readFileSync(cache)
+    .subarray(8, 8 + Number(readFileSync(cache).readBigUInt64LE(0)))
+    .toString('utf8');
   assert.match(header, /"embeddings"/);
   assert.match(header, /cherry\/0\.png/, 'the gallery paths travel in the metadata');
   const mtime = statSync(cache).mtimeMs;
@@ -50,7 +59,10 @@ test('the exact index cache is written, reused, and rebuilt when stale', async (
   const logs: string[] = [];
   const third = await startAndQuery({ indexCache: cache }, logs);
   assert.equal(third.builtFrom, 'embedded');
-  assert.ok(logs.some((l) => /stale \(gallery files changed/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /stale \(gallery files changed/.test(l)),
+    logs.join('\n'),
+  );
 
   // Embeddings altered on disk (a valid file, wrong numbers) fail their checksum and are rebuilt.
   const bytes = readFileSync(cache);
@@ -59,20 +71,29 @@ test('the exact index cache is written, reused, and rebuilt when stale', async (
   writeFileSync(cache, bytes);
   const logsT: string[] = [];
   assert.equal((await startAndQuery({ indexCache: cache }, logsT)).builtFrom, 'embedded');
-  assert.ok(logsT.some((l) => /stale \(its embeddings do not match their checksum\)/.test(l)), logsT.join('\n'));
+  assert.ok(
+    logsT.some((l) => /stale \(its embeddings do not match their checksum\)/.test(l)),
+    logsT.join('\n'),
+  );
 
   // Another checkpoint too.
   const other = await makeCheckpoint(path.join(fx.dir, 'other.safetensors'), { seed: 2, epoch: 8 });
   const logs2: string[] = [];
   const r = await startAndQuery({ indexCache: cache, checkpoint: other }, logs2);
   assert.equal(r.builtFrom, 'embedded');
-  assert.ok(logs2.some((l) => /another checkpoint/.test(l)), logs2.join('\n'));
+  assert.ok(
+    logs2.some((l) => /another checkpoint/.test(l)),
+    logs2.join('\n'),
+  );
 
   // A damaged file is reported and replaced, never fatal.
   writeFileSync(cache, 'garbage');
   const logs3: string[] = [];
   assert.equal((await startAndQuery({ indexCache: cache }, logs3)).builtFrom, 'embedded');
-  assert.ok(logs3.some((l) => /unreadable/.test(l)), logs3.join('\n'));
+  assert.ok(
+    logs3.some((l) => /unreadable/.test(l)),
+    logs3.join('\n'),
+  );
   assert.ok(readFileSync(cache).length > 1000, 'and rewritten');
 });
 
@@ -80,8 +101,14 @@ test('a gallery with a missing image fails to start with the list file and line'
   const list = path.join(fx.dir, 'lists', 'broken.txt');
   writeFileSync(list, readFileSync(fx.list));
   appendFileSync(list, '../gallery/cherry/missing.png,0\n');
-  await assert.rejects(serve({ checkpoint: fx.checkpoint, gallery: list }), (e: Error) => /broken\.txt:16/.test(e.message) && /missing\.png/.test(e.message));
-  await assert.rejects(serve({ checkpoint: path.join(fx.dir, 'nope.safetensors'), gallery: fx.list }), /nope\.safetensors: checkpoint not found/);
+  await assert.rejects(
+    serve({ checkpoint: fx.checkpoint, gallery: list }),
+    (e: Error) => /broken\.txt:16/.test(e.message) && /missing\.png/.test(e.message),
+  );
+  await assert.rejects(
+    serve({ checkpoint: path.join(fx.dir, 'nope.safetensors'), gallery: fx.list }),
+    /nope\.safetensors: checkpoint not found/,
+  );
   await assert.rejects(serve({ checkpoint: fx.list, gallery: fx.list }), /cannot load the model/);
 });
 
@@ -89,11 +116,18 @@ test('a grey (1-channel) checkpoint serves a folder-tree gallery', async () => {
   const grey = await makeCheckpoint(path.join(fx.dir, 'grey.safetensors'), { inChannels: 1, numFeatures: 24 });
   const srv = await serve({ checkpoint: grey, gallery: fx.folder });
   try {
-    const s = await fetchJson<{ model: { inChannels: number; dim: number }; gallery: { kind: string; classes: number } }>(`${srv.url}/api/stats`);
+    const s = await fetchJson<{
+      model: { inChannels: number; dim: number };
+      gallery: { kind: string; classes: number };
+    }>(`${srv.url}/api/stats`);
     assert.equal(s.body.model.inChannels, 1);
     assert.equal(s.body.model.dim, 24);
     assert.deepEqual(s.body.gallery.kind, 'folder');
-    const r = await fetchJson<QueryResponse>(`${srv.url}/api/query?k=1&label=sky`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(fx.bytes.get('sky/3.png')!) });
+    const r = await fetchJson<QueryResponse>(`${srv.url}/api/query?k=1&label=sky`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(fx.bytes.get('sky/3.png')!),
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.neighbours[0]!.path, 'sky/3.png');
     assert.equal(r.body.neighbours[0]!.label, 'sky');

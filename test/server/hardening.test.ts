@@ -10,15 +10,25 @@ import { Limiter } from '../../src/server/limiter.js';
 import sharp from 'sharp';
 
 let fx: GalleryFixture;
-before(async () => { fx = await makeFixture(2); });
+before(async () => {
+  fx = await makeFixture(2);
+});
 after(() => removeFixture(fx));
 
 /** A raw request, so that Host and Cookie are exactly what the test says. */
-function raw(srv: RunningServer, path: string, headers: Record<string, string> = {}, method = 'GET', body?: Uint8Array): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(
+  srv: RunningServer,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  body?: Uint8Array,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: srv.port, path, method, headers }, (res) => {
       let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
     });
     req.on('error', reject);
@@ -74,7 +84,12 @@ test('a full queue refuses uploads before reading them, and 503s are summed in t
   const l = new Limiter(1, 0);
   assert.equal(l.full(), false);
   let release: () => void = () => {};
-  const job = l.run(() => new Promise<void>((r) => { release = r; }));
+  const job = l.run(
+    () =>
+      new Promise<void>((r) => {
+        release = r;
+      }),
+  );
   assert.equal(l.full(), true);
   assert.equal(l.reject().status, 503);
   assert.equal(l.stats().rejected, 1);
@@ -83,12 +98,23 @@ test('a full queue refuses uploads before reading them, and 503s are summed in t
   assert.equal(l.full(), false);
 
   const logs: string[] = [];
-  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, maxConcurrent: 1, maxQueue: 0, log: (m) => logs.push(m) });
+  const srv = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.folder,
+    maxConcurrent: 1,
+    maxQueue: 0,
+    log: (m) => logs.push(m),
+  });
   try {
     const png = new Uint8Array(fx.bytes.get('lime/1.png')!);
-    const results = await Promise.all(Array.from({ length: 24 }, () => raw(srv, '/api/query?k=2', { 'content-type': 'image/png' }, 'POST', png)));
+    const results = await Promise.all(
+      Array.from({ length: 24 }, () => raw(srv, '/api/query?k=2', { 'content-type': 'image/png' }, 'POST', png)),
+    );
     const statuses = results.map((r) => r.status);
-    assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(', '));
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 503),
+      statuses.join(', '),
+    );
     assert.ok(statuses.includes(503), `no request was shed: ${statuses.join(', ')}`);
     assert.ok(statuses.includes(200));
     assert.equal(logs.filter((m) => /503|queue_full/.test(m)).length, 0, 'no line per refused request');
@@ -100,19 +126,34 @@ test('a full queue refuses uploads before reading them, and 503s are summed in t
 });
 
 test('the default upload limit follows the model input (16 px: 4 Mpx); gallery images keep 40 Mpx; --max-pixels sets both', async () => {
-  const big = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: { r: 40, g: 90, b: 200 } } }).png().toBuffer();
-  const fine = await sharp({ create: { width: 1900, height: 2000, channels: 3, background: { r: 40, g: 90, b: 200 } } }).png().toBuffer();
+  const big = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: { r: 40, g: 90, b: 200 } } })
+    .png()
+    .toBuffer();
+  const fine = await sharp({ create: { width: 1900, height: 2000, channels: 3, background: { r: 40, g: 90, b: 200 } } })
+    .png()
+    .toBuffer();
   const post = (srv: RunningServer, body: Buffer): ReturnType<typeof raw> =>
-    raw(srv, '/api/query?k=1', { host: `127.0.0.1:${srv.port}`, 'content-type': 'image/png', 'content-length': String(body.length) }, 'POST', body);
+    raw(
+      srv,
+      '/api/query?k=1',
+      { host: `127.0.0.1:${srv.port}`, 'content-type': 'image/png', 'content-length': String(body.length) },
+      'POST',
+      body,
+    );
   const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder });
   try {
-    const stats = JSON.parse((await raw(srv, '/api/stats', { host: `127.0.0.1:${srv.port}` })).body) as { model: { maxQueryPixels: number } };
+    const stats = JSON.parse((await raw(srv, '/api/stats', { host: `127.0.0.1:${srv.port}` })).body) as {
+      model: { maxQueryPixels: number };
+    };
     assert.equal(stats.model.maxQueryPixels, 4_000_000);
     const r = await post(srv, big);
     assert.equal(r.status, 422);
     const e = (JSON.parse(r.body) as { error: { code: string; message: string } }).error;
     assert.equal(e.code, 'image_too_large');
-    assert.match(e.message, /2100×2000 = 4200000 pixels exceeds this server's upload limit of 4000000 \(derived from the model's 16×16 input; dml serve --max-pixels sets it\)/);
+    assert.match(
+      e.message,
+      /2100×2000 = 4200000 pixels exceeds this server's upload limit of 4000000 \(derived from the model's 16×16 input; dml serve --max-pixels sets it\)/,
+    );
     assert.equal((await post(srv, fine)).status, 200);
   } finally {
     await srv.close();

@@ -18,7 +18,9 @@ export async function writeCheckpointInWorker(spec: CheckpointSpec): Promise<voi
   const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'make-checkpoint', spec } });
   await new Promise<void>((resolve, reject) => {
     let ok = false;
-    w.on('message', () => { ok = true; });
+    w.on('message', () => {
+      ok = true;
+    });
     w.on('error', reject);
     w.on('exit', (c) => (ok ? resolve() : reject(new Error(`checkpoint worker exited with code ${c}`))));
   });
@@ -32,19 +34,49 @@ if (!isMainThread && workerData && (workerData as { kind?: string }).kind === 'm
   const { saveCheckpoint } = await import('../../src/ml/train/checkpoint.js');
   manualSeed(spec.seed);
   const config = resolveConfig({
-    overrides: ['data.kind=folder', `data.imageSize=${spec.imageSize}`, `data.resize=${spec.imageSize}`, 'model.arch=resnet18',
-      'model.smallInput=true', `model.numFeatures=${spec.numFeatures}`, 'model.normLayer=none', 'epochs=1'],
+    overrides: [
+      'data.kind=folder',
+      `data.imageSize=${spec.imageSize}`,
+      `data.resize=${spec.imageSize}`,
+      'model.arch=resnet18',
+      'model.smallInput=true',
+      `model.numFeatures=${spec.numFeatures}`,
+      'model.normLayer=none',
+      'epochs=1',
+    ],
   });
   const m = config.model;
   const model = new ResNetEmbedder({
-    arch: 'resnet18', numClasses: spec.numClasses, numFeatures: m.numFeatures, normLayer: m.normLayer, remap: m.remap, dropout: m.dropout,
-    detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight, setBnEval: m.setBnEval, zeroInitResidual: false,
-    smallInput: m.smallInput, inChannels: spec.inChannels, ...(spec.inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
+    arch: 'resnet18',
+    numClasses: spec.numClasses,
+    numFeatures: m.numFeatures,
+    normLayer: m.normLayer,
+    remap: m.remap,
+    dropout: m.dropout,
+    detach: m.detach,
+    normalize: m.normalize,
+    normalizeWeight: m.normalizeWeight,
+    setBnEval: m.setBnEval,
+    zeroInitResidual: false,
+    smallInput: m.smallInput,
+    inChannels: spec.inChannels,
+    ...(spec.inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
   });
   const sd = model.stateDict();
-  saveCheckpoint(spec.file, { model: sd }, {
-    epoch: spec.epoch, step: 0, bestMetric: 0, bestEpoch: spec.epoch, scheduler: { lastStep: 0, baseLrs: [] }, optimizerGroups: [], config, extra: {},
-  });
+  saveCheckpoint(
+    spec.file,
+    { model: sd },
+    {
+      epoch: spec.epoch,
+      step: 0,
+      bestMetric: 0,
+      bestEpoch: spec.epoch,
+      scheduler: { lastStep: 0, baseLrs: [] },
+      optimizerGroups: [],
+      config,
+      extra: {},
+    },
+  );
   dispose(sd);
   model.dispose();
   parentPort!.postMessage('done');

@@ -6,14 +6,23 @@ import { makeFixture, removeFixture, serve, fetchJson, type GalleryFixture, type
 import type { QueryResponse } from '../../src/server/index.js';
 
 let fx: GalleryFixture;
-before(async () => { fx = await makeFixture(); });
+before(async () => {
+  fx = await makeFixture();
+});
 after(() => removeFixture(fx));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('a full queue answers 503 at once, a slow job 504, and the server recovers', async () => {
   // One job at a time, one waiting; each inference takes 500 ms in its worker.
-  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, maxConcurrent: 1, maxQueue: 1, debugDelayMs: 500, jobTimeoutMs: 900 });
+  const srv = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.folder,
+    maxConcurrent: 1,
+    maxQueue: 1,
+    debugDelayMs: 500,
+    jobTimeoutMs: 900,
+  });
   try {
     const q = (id: number): Promise<{ status: number; body: QueryResponse & ErrorBody; headers: Headers }> =>
       fetchJson<QueryResponse & ErrorBody>(`${srv.url}/api/query?id=${id}&k=2`);
@@ -33,7 +42,9 @@ test('a full queue answers 503 at once, a slow job 504, and the server recovers'
     assert.equal(b.status, 504, JSON.stringify(b.body));
     assert.equal(b.body.error.code, 'timeout');
     await sleep(400); // the timed-out job still holds its slot until it really ends
-    const stats = await fetchJson<{ queue: { rejected: number; active: number; queued: number; maxActive: number; maxQueue: number } }>(`${srv.url}/api/stats`);
+    const stats = await fetchJson<{
+      queue: { rejected: number; active: number; queued: number; maxActive: number; maxQueue: number };
+    }>(`${srv.url}/api/stats`);
     assert.equal(stats.body.queue.rejected, 1);
     assert.equal(stats.body.queue.active, 0);
     assert.equal(stats.body.queue.queued, 0);
@@ -53,20 +64,33 @@ test('a full queue answers 503 at once, a slow job 504, and the server recovers'
 });
 
 test('two workers embed concurrent uploads correctly (engine calls are serialised)', async () => {
-  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, workers: 2, maxConcurrent: 8, maxQueue: 64 });
+  const srv = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.folder,
+    workers: 2,
+    maxConcurrent: 8,
+    maxQueue: 64,
+  });
   try {
     const names = [...fx.bytes.keys()];
-    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => {
-      const name = names[i % names.length]!;
-      return fetchJson<QueryResponse>(`${srv.url}/api/query?k=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(fx.bytes.get(name)!) })
-        .then((r) => ({ name, r }));
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => {
+        const name = names[i % names.length]!;
+        return fetchJson<QueryResponse>(`${srv.url}/api/query?k=1`, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: new Uint8Array(fx.bytes.get(name)!),
+        }).then((r) => ({ name, r }));
+      }),
+    );
     for (const { name, r } of results) {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.neighbours[0]!.path, name, 'each upload finds itself');
       assert.ok(r.body.neighbours[0]!.score > 0.9999);
     }
-    const s = await fetchJson<{ queue: { workers: number; completed: number; workerRestarts: number } }>(`${srv.url}/api/stats`);
+    const s = await fetchJson<{ queue: { workers: number; completed: number; workerRestarts: number } }>(
+      `${srv.url}/api/stats`,
+    );
     assert.equal(s.body.queue.workers, 2);
     assert.equal(s.body.queue.completed, 24);
     assert.equal(s.body.queue.workerRestarts, 0);
@@ -77,28 +101,51 @@ test('two workers embed concurrent uploads correctly (engine calls are serialise
 
 test('concurrent uploads share forward passes (the batching window), a broken upload does not hold the batch back, and batched features equal single ones', async () => {
   // A long window: the batch closes when every upload being decoded has joined it, not on the timer.
-  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, maxConcurrent: 16, maxQueue: 64, batchWindowMs: 5000 });
+  const srv = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.folder,
+    maxConcurrent: 16,
+    maxQueue: 64,
+    batchWindowMs: 5000,
+  });
   try {
     const names = [...fx.bytes.keys()];
     const post = (body: Uint8Array<ArrayBuffer>): Promise<{ status: number; body: QueryResponse & ErrorBody }> =>
-      fetchJson<QueryResponse & ErrorBody>(`${srv.url}/api/query?k=1`, { method: 'POST', headers: { 'content-type': 'image/png' }, body });
+      fetchJson<QueryResponse & ErrorBody>(`${srv.url}/api/query?k=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body,
+      });
     const alone = await post(new Uint8Array(fx.bytes.get(names[0]!)!));
     assert.equal(alone.status, 200);
     const stats = async (): Promise<{ imageQueries: number; imageBatchMean: number | null; batchWindowMs: number }> => {
-      const q = (await fetchJson<{ queue: { imageQueries: number; imageBatchMean: number | null; batchWindowMs: number } }>(`${srv.url}/api/stats`)).body.queue;
+      const q = (
+        await fetchJson<{ queue: { imageQueries: number; imageBatchMean: number | null; batchWindowMs: number } }>(
+          `${srv.url}/api/stats`,
+        )
+      ).body.queue;
       return { imageQueries: q.imageQueries, imageBatchMean: q.imageBatchMean, batchWindowMs: q.batchWindowMs };
     };
-    assert.deepEqual(await stats(), { imageQueries: 1, imageBatchMean: 1, batchWindowMs: 5000 }, 'a lone upload runs at once, alone');
+    assert.deepEqual(
+      await stats(),
+      { imageQueries: 1, imageBatchMean: 1, batchWindowMs: 5000 },
+      'a lone upload runs at once, alone',
+    );
     const t0 = performance.now();
     const broken = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
-    const results = await Promise.all(Array.from({ length: 14 }, (_, i) => {
-      if (i === 5 || i === 11) return post(broken).then((r) => ({ name: null, r }));
-      const name = names[i % names.length]!;
-      return post(new Uint8Array(fx.bytes.get(name)!)).then((r) => ({ name, r }));
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 14 }, (_, i) => {
+        if (i === 5 || i === 11) return post(broken).then((r) => ({ name: null, r }));
+        const name = names[i % names.length]!;
+        return post(new Uint8Array(fx.bytes.get(name)!)).then((r) => ({ name, r }));
+      }),
+    );
     assert.ok(performance.now() - t0 < 4000, 'the batches did not wait for the 5 s window');
     for (const { name, r } of results) {
-      if (name === null) { assert.equal(r.status, 422, JSON.stringify(r.body)); continue; }
+      if (name === null) {
+        assert.equal(r.status, 422, JSON.stringify(r.body));
+        continue;
+      }
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.neighbours[0]!.path, name, 'each upload finds itself');
       assert.ok(r.body.neighbours[0]!.score > 0.9999);

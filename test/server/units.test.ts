@@ -16,7 +16,9 @@ import { staleReason, makeCacheMeta } from '../../src/server/index-cache.js';
 import { resolveConfig } from '../../src/ml/train/config.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 function tmp(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'dml-serve-unit-'));
   dirs.push(d);
@@ -30,9 +32,14 @@ test('loadGallery reads list files: comments, header, relative and .. paths, lab
   const g = loadGallery(path.join(d, 'lists', 'g.txt'));
   assert.equal(g.kind, 'list');
   assert.deepEqual(g.classNames, ['3', '7']);
-  assert.deepEqual(g.items.map((i) => [i.id, i.path, i.label, i.classIndex]), [
-    [0, 'imgs/a.png', '7', 1], [1, '../up.png', '3', 0], [2, path.relative(path.join(d, 'lists'), '/abs/b.png'), '7', 1],
-  ]);
+  assert.deepEqual(
+    g.items.map((i) => [i.id, i.path, i.label, i.classIndex]),
+    [
+      [0, 'imgs/a.png', '7', 1],
+      [1, '../up.png', '3', 0],
+      [2, path.relative(path.join(d, 'lists'), '/abs/b.png'), '7', 1],
+    ],
+  );
   assert.equal(g.items[1]!.file, path.join(d, 'up.png'));
   assert.match(g.items[0]!.where, /g\.txt:3$/);
 });
@@ -41,7 +48,10 @@ test('loadGallery errors name the file and line', () => {
   const d = tmp();
   const f = path.join(d, 'bad.txt');
   writeFileSync(f, 'a.png,1\nb.png,one\n');
-  assert.throws(() => loadGallery(f), (e: Error) => e.message.includes(`${f}:2`));
+  assert.throws(
+    () => loadGallery(f),
+    (e: Error) => e.message.includes(`${f}:2`),
+  );
   assert.throws(() => loadGallery(path.join(d, 'missing.txt')), /does not exist/);
   writeFileSync(path.join(d, 'empty.txt'), '# nothing\n');
   assert.throws(() => loadGallery(path.join(d, 'empty.txt')), /no samples/);
@@ -49,7 +59,10 @@ test('loadGallery errors name the file and line', () => {
 
 test('loadGallery reads image-folder trees, one class per subfolder', () => {
   const d = tmp();
-  for (const [cls, files] of [['dog', ['1.png', 'sub/2.jpg']], ['cat', ['x.webp', 'notes.txt']]] as const) {
+  for (const [cls, files] of [
+    ['dog', ['1.png', 'sub/2.jpg']],
+    ['cat', ['x.webp', 'notes.txt']],
+  ] as const) {
     for (const f of files) {
       mkdirSync(path.dirname(path.join(d, cls, f)), { recursive: true });
       writeFileSync(path.join(d, cls, f), 'x');
@@ -58,21 +71,42 @@ test('loadGallery reads image-folder trees, one class per subfolder', () => {
   const g = loadGallery(d);
   assert.equal(g.kind, 'folder');
   assert.deepEqual(g.classNames, ['cat', 'dog']);
-  assert.deepEqual(g.items.map((i) => [i.path, i.label]), [['cat/x.webp', 'cat'], ['dog/1.png', 'dog'], ['dog/sub/2.jpg', 'dog']]);
+  assert.deepEqual(
+    g.items.map((i) => [i.path, i.label]),
+    [
+      ['cat/x.webp', 'cat'],
+      ['dog/1.png', 'dog'],
+      ['dog/sub/2.jpg', 'dog'],
+    ],
+  );
 });
 
 /** Deterministic pseudo-random floats. */
 function randoms(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; });
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
 }
 
-function bruteForce(g: Float32Array, n: number, dim: number, q: Float32Array, k: number, metric: 'cosine' | 'l2'): { id: number; s: number }[] {
+function bruteForce(
+  g: Float32Array,
+  n: number,
+  dim: number,
+  q: Float32Array,
+  k: number,
+  metric: 'cosine' | 'l2',
+): { id: number; s: number }[] {
   const qn = Math.hypot(...q);
   const all = Array.from({ length: n }, (_, i) => {
     const row = g.subarray(i * dim, (i + 1) * dim);
-    let dot = 0, d2 = 0;
-    for (let j = 0; j < dim; j++) { dot += row[j]! * q[j]!; d2 += (row[j]! - q[j]!) ** 2; }
+    let dot = 0,
+      d2 = 0;
+    for (let j = 0; j < dim; j++) {
+      dot += row[j]! * q[j]!;
+      d2 += (row[j]! - q[j]!) ** 2;
+    }
     return { id: i, s: metric === 'cosine' ? dot / (Math.hypot(...row) * qn) : Math.sqrt(d2) };
   });
   all.sort((a, b) => (metric === 'cosine' ? b.s - a.s : a.s - b.s));
@@ -80,7 +114,8 @@ function bruteForce(g: Float32Array, n: number, dim: number, q: Float32Array, k:
 }
 
 test('ExactIndex matches brute force for cosine and L2, across chunk boundaries', () => {
-  const n = 53, dim = 12;
+  const n = 53,
+    dim = 12;
   const g = randoms(n * dim, 3);
   for (const chunkRows of [7, 53, 1000]) {
     const ix = new ExactIndex(g, n, dim, chunkRows);
@@ -91,7 +126,11 @@ test('ExactIndex matches brute force for cosine and L2, across chunk boundaries'
         assert.equal(r.k, 10);
         for (let qi = 0; qi < 3; qi++) {
           const want = bruteForce(g, n, dim, queries.subarray(qi * dim, (qi + 1) * dim), 10, metric);
-          assert.deepEqual(Array.from(r.ids.subarray(qi * 10, qi * 10 + 10)), want.map((w) => w.id), `${metric} chunk ${chunkRows} query ${qi}`);
+          assert.deepEqual(
+            Array.from(r.ids.subarray(qi * 10, qi * 10 + 10)),
+            want.map((w) => w.id),
+            `${metric} chunk ${chunkRows} query ${qi}`,
+          );
           want.forEach((w, j) => assert.ok(Math.abs(r.scores[qi * 10 + j]! - w.s) < 1e-4));
         }
       }
@@ -124,7 +163,9 @@ test('parseMultipart finds the file part and small fields', () => {
   const b = '----x7';
   const body = Buffer.concat([
     Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="k"\r\n\r\n5\r\n`),
-    Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="image"; filename="q \\"1\\".png"\r\nContent-Type: image/png\r\n\r\n`),
+    Buffer.from(
+      `--${b}\r\nContent-Disposition: form-data; name="image"; filename="q \\"1\\".png"\r\nContent-Type: image/png\r\n\r\n`,
+    ),
     Buffer.from([0x89, 0x50, 0x0d, 0x0a, 0x2d, 0x2d, 0x00]),
     Buffer.from(`\r\n--${b}--\r\n`),
   ]);
@@ -136,20 +177,33 @@ test('parseMultipart finds the file part and small fields', () => {
   assert.equal(r.file!.filename, 'q "1".png');
   assert.equal(r.file!.contentType, 'image/png');
   assert.deepEqual([...r.file!.data], [0x89, 0x50, 0x0d, 0x0a, 0x2d, 0x2d, 0x00]);
-  assert.throws(() => parseMultipart(body, 'multipart/form-data'), (e: ApiError) => e.status === 400 && e.code === 'bad_multipart');
-  assert.throws(() => parseMultipart(body.subarray(0, 80), ct), (e: ApiError) => e.code === 'bad_multipart');
-  assert.throws(() => parseMultipart(Buffer.from('nothing here'), ct), (e: ApiError) => e.code === 'bad_multipart');
+  assert.throws(
+    () => parseMultipart(body, 'multipart/form-data'),
+    (e: ApiError) => e.status === 400 && e.code === 'bad_multipart',
+  );
+  assert.throws(
+    () => parseMultipart(body.subarray(0, 80), ct),
+    (e: ApiError) => e.code === 'bad_multipart',
+  );
+  assert.throws(
+    () => parseMultipart(Buffer.from('nothing here'), ct),
+    (e: ApiError) => e.code === 'bad_multipart',
+  );
 });
 
 test('Limiter runs at most maxActive, queues maxQueue, refuses the rest and drops aborted waiters', async () => {
   const l = new Limiter(2, 1);
   const gates: (() => void)[] = [];
   const job = (): Promise<number> => new Promise((resolve) => gates.push(() => resolve(gates.length)));
-  const a = l.run(job), b = l.run(job);
+  const a = l.run(job),
+    b = l.run(job);
   const ctl = new AbortController();
   const c = l.run(job, ctl.signal);
   await assert.rejects(l.run(job), (e: Error) => e instanceof QueueFullError && (e as ApiError).status === 503);
-  assert.deepEqual({ ...l.stats(), completed: 0 }, { active: 2, queued: 1, maxActive: 2, maxQueue: 1, completed: 0, failed: 0, rejected: 1 });
+  assert.deepEqual(
+    { ...l.stats(), completed: 0 },
+    { active: 2, queued: 1, maxActive: 2, maxQueue: 1, completed: 0, failed: 0, rejected: 1 },
+  );
   ctl.abort();
   gates[0]!();
   await a;
@@ -178,7 +232,10 @@ test('sniffImageType goes by magic bytes', () => {
 test('preprocessSpec: the test transform of the checkpoint data set', () => {
   const img = resolveConfig({ overrides: ['data.kind=folder', 'data.imageSize=224', 'data.resize=256'] });
   const s = preprocessSpec(img, 3, 1000);
-  assert.deepEqual(s.transforms.map((t) => t.type), ['Resize', 'CenterCrop', 'ToTensor']);
+  assert.deepEqual(
+    s.transforms.map((t) => t.type),
+    ['Resize', 'CenterCrop', 'ToTensor'],
+  );
   assert.deepEqual(inputSizeOf(s), [224, 224]);
   assert.equal(s.options.channels, 3);
   assert.equal(s.options.maxPixels, 1000);
@@ -190,7 +247,12 @@ test('preprocessSpec: the test transform of the checkpoint data set', () => {
 });
 
 test('staleReason says why a cache does not fit', () => {
-  const gallery = { source: 'g', kind: 'list' as const, classNames: ['a'], items: [{ id: 0, file: '/x', path: 'x', label: 'a', classIndex: 0, where: 'g:1' }] };
+  const gallery = {
+    source: 'g',
+    kind: 'list' as const,
+    classNames: ['a'],
+    items: [{ id: 0, file: '/x', path: 'x', label: 'a', classIndex: 0, where: 'g:1' }],
+  };
   const want = makeCacheMeta({ checkpointSha256: 'c', preprocess: 'p', galleryFingerprint: 'f', gallery, dim: 4 });
   assert.equal(staleReason(want, want, [1, 4]), null);
   assert.match(staleReason({ ...want, checkpointSha256: 'other' }, want, [1, 4])!, /checkpoint/);

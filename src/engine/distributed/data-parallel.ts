@@ -56,12 +56,22 @@ export class GradientReducer {
   /** Seconds spent in reduce() so far: the communication not hidden behind backward. */
   seconds = 0;
   #r: ReducerHandle | null = null;
-  constructor(readonly group: ProcessGroup, readonly parameters: readonly Tensor[], o: DataParallelOptions = {}) {
+  constructor(
+    readonly group: ProcessGroup,
+    readonly parameters: readonly Tensor[],
+    o: DataParallelOptions = {},
+  ) {
     this.bucketBytes = o.bucketBytes ?? DEFAULT_BUCKET_BYTES;
     this.overlap = o.overlap ?? false;
-    if (!(this.bucketBytes > 0)) throw new RangeError(`GradientReducer: bucketBytes must be positive, got ${this.bucketBytes}`);
+    if (!(this.bucketBytes > 0))
+      throw new RangeError(`GradientReducer: bucketBytes must be positive, got ${this.bucketBytes}`);
     if (this.overlap) {
-      this.#r = native.distReducerNew(group.handle, parameters.map((p) => p.handle), Math.round(this.bucketBytes), Math.min(FIRST_BUCKET_BYTES, Math.round(this.bucketBytes)));
+      this.#r = native.distReducerNew(
+        group.handle,
+        parameters.map((p) => p.handle),
+        Math.round(this.bucketBytes),
+        Math.min(FIRST_BUCKET_BYTES, Math.round(this.bucketBytes)),
+      );
     }
   }
   /** Arms the hooks for the next backward (overlap only; a no-op otherwise). */
@@ -77,7 +87,10 @@ export class GradientReducer {
         return native.distReducerFinish(this.#r, divisor);
       } catch (e) {
         const err = e as Error & { lostRanks?: number[]; code?: string };
-        if (err.code === 'DML_DISTRIBUTED') throw new DistributedError(err.message, this.group.rank, 'gradient all-reduce', err.lostRanks ?? [], { cause: e });
+        if (err.code === 'DML_DISTRIBUTED')
+          throw new DistributedError(err.message, this.group.rank, 'gradient all-reduce', err.lostRanks ?? [], {
+            cause: e,
+          });
         throw e;
       }
     } finally {

@@ -21,7 +21,9 @@ function int(env: Env, name: string, min: number, max = Number.MAX_SAFE_INTEGER)
   const raw = env[name];
   const v = Number(raw);
   if (raw === undefined || raw.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`environment variable ${name}=${JSON.stringify(raw ?? '')}: expected an integer in [${min}, ${max}]`);
+    throw new RangeError(
+      `environment variable ${name}=${JSON.stringify(raw ?? '')}: expected an integer in [${min}, ${max}]`,
+    );
   }
   return v;
 }
@@ -38,9 +40,13 @@ export function launchEnvFrom(env: Env = process.env): LaunchEnv | null {
   const rank = int(env, 'RANK', 0, worldSize - 1);
   const localRank = env.LOCAL_RANK === undefined ? rank : int(env, 'LOCAL_RANK', 0, worldSize - 1);
   const localWorldSize = env.LOCAL_WORLD_SIZE === undefined ? worldSize : int(env, 'LOCAL_WORLD_SIZE', 1, worldSize);
-  if (localRank >= localWorldSize) throw new RangeError(`LOCAL_RANK=${localRank} is not below LOCAL_WORLD_SIZE=${localWorldSize}`);
+  if (localRank >= localWorldSize)
+    throw new RangeError(`LOCAL_RANK=${localRank} is not below LOCAL_WORLD_SIZE=${localWorldSize}`);
   const masterAddr = env.MASTER_ADDR;
-  if (!masterAddr) throw new RangeError('environment variable MASTER_ADDR is not set (the host of rank 0, or of the launcher with the store)');
+  if (!masterAddr)
+    throw new RangeError(
+      'environment variable MASTER_ADDR is not set (the host of rank 0, or of the launcher with the store)',
+    );
   const masterPort = int(env, 'MASTER_PORT', 1, 65535);
   const agentHosted = env.TORCHELASTIC_USE_AGENT_STORE === 'True' || env.TORCHELASTIC_USE_AGENT_STORE === '1';
   const attempt = env.TORCHELASTIC_RESTART_COUNT === undefined ? 0 : int(env, 'TORCHELASTIC_RESTART_COUNT', 0);

@@ -34,7 +34,13 @@ export interface ProcessGroupOptions {
 
 /** A failed collective or rendezvous: which rank saw it, in which operation, and which ranks were lost. */
 export class DistributedError extends Error {
-  constructor(message: string, readonly rank: number, readonly op: string, readonly lostRanks: readonly number[], options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly rank: number,
+    readonly op: string,
+    readonly lostRanks: readonly number[],
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'DistributedError';
   }
@@ -63,14 +69,19 @@ export class ProcessGroup {
   /** Joins the group: blocks until every rank has reached the rendezvous (or the timeout). */
   constructor(o: ProcessGroupOptions) {
     const backend = o.backend ?? 'gloo';
-    if (backend !== 'gloo' && backend !== 'nccl') throw new RangeError(`ProcessGroup: backend must be 'gloo' or 'nccl', got '${String(backend)}'`);
+    if (backend !== 'gloo' && backend !== 'nccl')
+      throw new RangeError(`ProcessGroup: backend must be 'gloo' or 'nccl', got '${String(backend)}'`);
     if (!available[backend]) {
-      throw new Error(backend === 'nccl'
-        ? 'ProcessGroup: this build has no NCCL; build against a CUDA libtorch with NCCL (LIBTORCH=/path npm run setup) or use gloo'
-        : 'ProcessGroup: this build has no Gloo; install libgloo-dev and rebuild the addon (npm run build:native)');
+      throw new Error(
+        backend === 'nccl'
+          ? 'ProcessGroup: this build has no NCCL; build against a CUDA libtorch with NCCL (LIBTORCH=/path npm run setup) or use gloo'
+          : 'ProcessGroup: this build has no Gloo; install libgloo-dev and rebuild the addon (npm run build:native)',
+      );
     }
-    if (!Number.isInteger(o.worldSize) || o.worldSize < 1) throw new RangeError(`ProcessGroup: worldSize must be a positive integer, got ${o.worldSize}`);
-    if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) throw new RangeError(`ProcessGroup: rank ${o.rank} is not in [0, ${o.worldSize})`);
+    if (!Number.isInteger(o.worldSize) || o.worldSize < 1)
+      throw new RangeError(`ProcessGroup: worldSize must be a positive integer, got ${o.worldSize}`);
+    if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize)
+      throw new RangeError(`ProcessGroup: rank ${o.rank} is not in [0, ${o.worldSize})`);
     const timeoutMs = o.timeoutMs ?? 60_000;
     if (!(timeoutMs > 0)) throw new RangeError(`ProcessGroup: timeoutMs must be positive, got ${timeoutMs}`);
     this.rank = o.rank;
@@ -81,12 +92,23 @@ export class ProcessGroup {
     this.timeoutMs = timeoutMs;
     const ifname = o.ifname ?? process.env.GLOO_SOCKET_IFNAME;
     const s = o.store;
-    if (s.kind === 'tcp' && (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535)) throw new RangeError(`ProcessGroup: port must be in [1, 65535], got ${s.port}`);
+    if (s.kind === 'tcp' && (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535))
+      throw new RangeError(`ProcessGroup: port must be in [1, 65535], got ${s.port}`);
     const prefix = o.prefix ?? `dml_pg_${groupsCreated++}/`;
     this.#g = native.distInit({
-      backend, rank: o.rank, worldSize: o.worldSize, timeoutMs: Math.round(timeoutMs), prefix,
+      backend,
+      rank: o.rank,
+      worldSize: o.worldSize,
+      timeoutMs: Math.round(timeoutMs),
+      prefix,
       ...(s.kind === 'tcp'
-        ? { store: 'tcp' as const, host: s.host, port: s.port, agentHosted: s.agentHosted ?? false, isServer: !s.agentHosted && o.rank === 0 }
+        ? {
+            store: 'tcp' as const,
+            host: s.host,
+            port: s.port,
+            agentHosted: s.agentHosted ?? false,
+            isServer: !s.agentHosted && o.rank === 0,
+          }
         : { store: 'file' as const, path: s.path }),
       ...(ifname ? { ifname } : s.kind === 'tcp' && isLoopback(s.host) ? { bindHost: '127.0.0.1' } : {}),
     });
@@ -96,14 +118,19 @@ export class ProcessGroup {
    * The group described by the launch environment (torchrun's variables), or null when the
    * process runs alone.
    */
-  static fromEnv(o: { env?: Readonly<Record<string, string | undefined>>; backend?: Backend; timeoutMs?: number } = {}): ProcessGroup | null {
+  static fromEnv(
+    o: { env?: Readonly<Record<string, string | undefined>>; backend?: Backend; timeoutMs?: number } = {},
+  ): ProcessGroup | null {
     const e = launchEnvFrom(o.env);
     return e ? ProcessGroup.fromLaunchEnv(e, o) : null;
   }
 
   static fromLaunchEnv(e: LaunchEnv, o: { backend?: Backend; timeoutMs?: number } = {}): ProcessGroup {
     return new ProcessGroup({
-      rank: e.rank, worldSize: e.worldSize, localRank: e.localRank, localWorldSize: e.localWorldSize,
+      rank: e.rank,
+      worldSize: e.worldSize,
+      localRank: e.localRank,
+      localWorldSize: e.localWorldSize,
       store: { kind: 'tcp', host: e.masterAddr, port: e.masterPort, agentHosted: e.agentHosted },
       prefix: e.agentHosted ? `/worker/attempt_${e.attempt}/dml_pg_${groupsCreated++}/` : undefined,
       ...o,
@@ -114,14 +141,17 @@ export class ProcessGroup {
     if (this.#g === null) throw new Error(`rank ${this.rank}: the process group was destroyed`);
     return this.#g;
   }
-  get isDestroyed(): boolean { return this.#g === null; }
+  get isDestroyed(): boolean {
+    return this.#g === null;
+  }
 
   #call<T>(op: string, fn: (g: GroupHandle) => T): T {
     try {
       return fn(this.handle);
     } catch (e) {
       const err = e as Error & { lostRanks?: number[]; code?: string };
-      if (err.code === 'DML_DISTRIBUTED') throw new DistributedError(err.message, this.rank, op, err.lostRanks ?? [], { cause: e });
+      if (err.code === 'DML_DISTRIBUTED')
+        throw new DistributedError(err.message, this.rank, op, err.lostRanks ?? [], { cause: e });
       throw e;
     }
   }
@@ -130,15 +160,30 @@ export class ProcessGroup {
   broadcast(tensors: Tensor | readonly Tensor[], root = 0): void {
     const ts = tensors instanceof Tensor ? [tensors] : tensors;
     if (ts.length === 0) return;
-    this.#call('broadcast', (g) => native.distBroadcast(g, ts.map((t) => t.handle), root));
+    this.#call('broadcast', (g) =>
+      native.distBroadcast(
+        g,
+        ts.map((t) => t.handle),
+        root,
+      ),
+    );
   }
 
   /** Reduces over ranks in place; 'avg' is the sum divided by the world size. */
   allReduce(tensors: Tensor | readonly Tensor[], op: ReduceOp = 'sum'): void {
     const ts = tensors instanceof Tensor ? [tensors] : tensors;
     if (ts.length === 0) return;
-    this.#call('all-reduce', (g) => native.distAllReduce(g, ts.map((t) => t.handle), op === 'avg' ? 'sum' : op));
-    if (op === 'avg') noGrad(() => { for (const t of ts) t.detach().div_(this.worldSize).dispose(); });
+    this.#call('all-reduce', (g) =>
+      native.distAllReduce(
+        g,
+        ts.map((t) => t.handle),
+        op === 'avg' ? 'sum' : op,
+      ),
+    );
+    if (op === 'avg')
+      noGrad(() => {
+        for (const t of ts) t.detach().div_(this.worldSize).dispose();
+      });
   }
 
   /** Sum of plain numbers over ranks, in float64. */
@@ -157,7 +202,9 @@ export class ProcessGroup {
 
   /** Every rank's tensor, in rank order, when their first dimensions differ (padded in transit). */
   allGatherVariable(t: Tensor): Tensor[] {
-    const sizes = this.allReduceNumbers(Array.from({ length: this.worldSize }, (_, r) => (r === this.rank ? t.shape[0] ?? 0 : 0)));
+    const sizes = this.allReduceNumbers(
+      Array.from({ length: this.worldSize }, (_, r) => (r === this.rank ? (t.shape[0] ?? 0) : 0)),
+    );
     const max = Math.max(...sizes);
     if (sizes.every((s) => s === max)) return this.allGather(t);
     const parts = tidy(() => {
@@ -189,14 +236,28 @@ export class ProcessGroup {
    * divides them by `divisor` (the world size for DDP's average). Parameters without a gradient are
    * skipped; every rank must have gradients for the same ones.
    */
-  reduceGradients(params: readonly Tensor[], o: { bucketBytes?: number; divisor?: number } = {}): { tensors: number; bytes: number } {
+  reduceGradients(
+    params: readonly Tensor[],
+    o: { bucketBytes?: number; divisor?: number } = {},
+  ): { tensors: number; bytes: number } {
     const cap = o.bucketBytes ?? DEFAULT_BUCKET_BYTES;
     if (!(cap > 0)) throw new RangeError(`reduceGradients: bucketBytes must be positive, got ${cap}`);
-    return this.#call('gradient all-reduce', (g) => native.distReduceGrads(g, params.map((p) => p.handle), Math.round(cap), o.divisor ?? this.worldSize));
+    return this.#call('gradient all-reduce', (g) =>
+      native.distReduceGrads(
+        g,
+        params.map((p) => p.handle),
+        Math.round(cap),
+        o.divisor ?? this.worldSize,
+      ),
+    );
   }
 
   /** The rendezvous store under this group's prefix: small strings every rank can read. */
-  get store(): { set(key: string, value: string): void; get(key: string, timeoutMs?: number): string; add(key: string, by: number): number } {
+  get store(): {
+    set(key: string, value: string): void;
+    get(key: string, timeoutMs?: number): string;
+    add(key: string, by: number): number;
+  } {
     return {
       set: (k, v) => native.distStoreSet(this.handle, k, v),
       get: (k, t) => native.distStoreGet(this.handle, k, t ?? this.timeoutMs),
@@ -232,7 +293,8 @@ export class ProcessGroup {
       this.store.add('dml/left', 1);
     } else {
       const until = Date.now() + Math.min(this.timeoutMs, 10_000);
-      while (this.store.add('dml/left', 0) < this.worldSize - 1 && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      while (this.store.add('dml/left', 0) < this.worldSize - 1 && Date.now() < until)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
     this.destroy();
   }

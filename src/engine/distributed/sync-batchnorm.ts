@@ -21,7 +21,12 @@ export interface SyncBatchNormOptions {
  * all-reduces: the channel sums with the sample count, then the centred sums of squares (centring
  * before squaring keeps float32 accurate where E[x²] − E[x]² would cancel).
  */
-export function syncBatchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: SyncBatchNormOptions): Tensor {
+export function syncBatchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  o: SyncBatchNormOptions,
+): Tensor {
   const { group } = o;
   const eps = o.eps ?? 1e-5;
   const momentum = o.momentum ?? 0.1;
@@ -34,7 +39,8 @@ export function syncBatchNorm(x: Tensor, runningMean: Tensor | null, runningVar:
     const local = x.numel() / C;
     const packed = group.allReduceAutograd(cat([x.sum(dims), tensor([local], { dtype: x.dtype, device: x.device })]));
     const count = packed.narrow(0, C, 1).item();
-    if (count <= 1) throw new RangeError(`Expected more than 1 value per channel when training, got ${count} over all ranks`);
+    if (count <= 1)
+      throw new RangeError(`Expected more than 1 value per channel when training, got ${count} over all ranks`);
     const mean = packed.narrow(0, 0, C).div(count);
     const centred = x.sub(mean.view(view));
     const variance = group.allReduceAutograd(centred.square().sum(dims)).div(count);

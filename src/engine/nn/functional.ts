@@ -6,7 +6,8 @@ import { bernoulli } from '../random.js';
 import { tidy } from '../scope.js';
 
 const wrap = (x: Handle): Tensor => new Tensor(x);
-const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+const pair = (v: number | readonly [number, number]): [number, number] =>
+  typeof v === 'number' ? [v, v] : [v[0], v[1]];
 const opt = (t: Tensor | null | undefined): Handle | undefined => t?.handle;
 
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -24,8 +25,19 @@ export interface Conv2dOptions {
   groups?: number;
 }
 export const conv2d = (x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor =>
-  wrap(native.conv2d(x.handle, weight.handle, opt(bias), pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1));
-export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => wrap(native.linear(x.handle, weight.handle, opt(bias)));
+  wrap(
+    native.conv2d(
+      x.handle,
+      weight.handle,
+      opt(bias),
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.groups ?? 1,
+    ),
+  );
+export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor =>
+  wrap(native.linear(x.handle, weight.handle, opt(bias)));
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -35,19 +47,41 @@ export interface BatchNormOptions {
   eps?: number;
 }
 /** Running statistics, when given and training, are updated in place as in PyTorch. */
-export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor {
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  o: BatchNormOptions = {},
+): Tensor {
   const training = o.training ?? false;
   if (training) {
     // F.batch_norm's check: one value per channel gives a zero variance and a meaningless output.
     const s = x.shape;
     let perChannel = 1;
     for (let i = 0; i < s.length; i++) if (i !== 1) perChannel *= s[i]!;
-    if (s.length >= 2 && perChannel === 1) throw new RangeError(`Expected more than 1 value per channel when training, got input size [${s.join(', ')}]`);
+    if (s.length >= 2 && perChannel === 1)
+      throw new RangeError(`Expected more than 1 value per channel when training, got input size [${s.join(', ')}]`);
   }
-  return wrap(native.batchNorm(x.handle, opt(o.weight), opt(o.bias), opt(runningMean), opt(runningVar), training, o.momentum ?? 0.1, o.eps ?? 1e-5));
+  return wrap(
+    native.batchNorm(
+      x.handle,
+      opt(o.weight),
+      opt(o.bias),
+      opt(runningMean),
+      opt(runningVar),
+      training,
+      o.momentum ?? 0.1,
+      o.eps ?? 1e-5,
+    ),
+  );
 }
-export const layerNorm = (x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
-  wrap(native.layerNorm(x.handle, normalizedShape, opt(weight), opt(bias), eps));
+export const layerNorm = (
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor => wrap(native.layerNorm(x.handle, normalizedShape, opt(weight), opt(bias), eps));
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
   return wrap(native.dropout(x.handle, p, training));
@@ -58,12 +92,40 @@ export interface PoolOptions {
   padding?: number | [number, number];
   ceilMode?: boolean;
 }
-export const maxPool2d = (x: Tensor, kernel: number | [number, number], o: PoolOptions & { dilation?: number | [number, number] } = {}): Tensor =>
-  wrap(native.maxPool2d(x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.ceilMode ?? false));
-export const avgPool2d = (x: Tensor, kernel: number | [number, number], o: PoolOptions & { countIncludePad?: boolean } = {}): Tensor =>
-  wrap(native.avgPool2d(x.handle, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), o.ceilMode ?? false, o.countIncludePad ?? true));
-export const adaptiveAvgPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => wrap(native.adaptiveAvgPool2d(x.handle, pair(outputSize)));
-export const adaptiveMaxPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor => wrap(native.adaptiveMaxPool2d(x.handle, pair(outputSize)));
+export const maxPool2d = (
+  x: Tensor,
+  kernel: number | [number, number],
+  o: PoolOptions & { dilation?: number | [number, number] } = {},
+): Tensor =>
+  wrap(
+    native.maxPool2d(
+      x.handle,
+      pair(kernel),
+      pair(o.stride ?? kernel),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.ceilMode ?? false,
+    ),
+  );
+export const avgPool2d = (
+  x: Tensor,
+  kernel: number | [number, number],
+  o: PoolOptions & { countIncludePad?: boolean } = {},
+): Tensor =>
+  wrap(
+    native.avgPool2d(
+      x.handle,
+      pair(kernel),
+      pair(o.stride ?? kernel),
+      pair(o.padding ?? 0),
+      o.ceilMode ?? false,
+      o.countIncludePad ?? true,
+    ),
+  );
+export const adaptiveAvgPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor =>
+  wrap(native.adaptiveAvgPool2d(x.handle, pair(outputSize)));
+export const adaptiveMaxPool2d = (x: Tensor, outputSize: number | [number, number]): Tensor =>
+  wrap(native.adaptiveMaxPool2d(x.handle, pair(outputSize)));
 export const interpolateBilinear = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
   wrap(native.upsampleBilinear2d(x.handle, size, alignCorners));
 /** F.interpolate(x, size, mode='bicubic', align_corners): timm resizes ViT position embeddings with it. */
@@ -77,7 +139,12 @@ export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor =
  * values), as F.scaled_dot_product_attention without dropout. libtorch 1.13 has no public fused
  * kernel, so this is the composed form (the one torch falls back to).
  */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: { mask?: Tensor; scale?: number } = {}): Tensor {
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: { mask?: Tensor; scale?: number } = {},
+): Tensor {
   const d = q.shape[q.shape.length - 1]!;
   return tidy(() => {
     const scores = q.mul(o.scale ?? 1 / Math.sqrt(d)).matmul(k.transpose(-2, -1));
@@ -114,13 +181,32 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
 }
 export const crossEntropy = (logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor =>
-  wrap(native.crossEntropy(logits.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100, o.labelSmoothing ?? 0));
-export const nllLoss = (logProbs: Tensor, target: Tensor, o: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor =>
-  wrap(native.nllLoss(logProbs.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100));
+  wrap(
+    native.crossEntropy(
+      logits.handle,
+      target.handle,
+      opt(o.weight),
+      red(o.reduction ?? 'mean'),
+      o.ignoreIndex ?? -100,
+      o.labelSmoothing ?? 0,
+    ),
+  );
+export const nllLoss = (
+  logProbs: Tensor,
+  target: Tensor,
+  o: Omit<CrossEntropyOptions, 'labelSmoothing'> = {},
+): Tensor =>
+  wrap(
+    native.nllLoss(logProbs.handle, target.handle, opt(o.weight), red(o.reduction ?? 'mean'), o.ignoreIndex ?? -100),
+  );
 /** F.kl_div(input=log q, target=p): sum p (log p - log q), with PyTorch's reductions. */
 export const klDiv = (input: Tensor, target: Tensor, reduction: Reduction = 'mean', logTarget = false): Tensor =>
   wrap(native.klDiv(input.handle, target.handle, red(reduction), logTarget));
 export const mseLoss = (input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor =>
   wrap(native.mseLoss(input.handle, target.handle, red(reduction)));
-export const binaryCrossEntropyWithLogits = (input: Tensor, target: Tensor, o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {}): Tensor =>
+export const binaryCrossEntropyWithLogits = (
+  input: Tensor,
+  target: Tensor,
+  o: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {},
+): Tensor =>
   wrap(native.bceWithLogits(input.handle, target.handle, opt(o.weight), opt(o.posWeight), red(o.reduction ?? 'mean')));

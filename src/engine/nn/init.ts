@@ -7,11 +7,20 @@ export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | '
 
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv2d': case 'sigmoid': return 1;
-    case 'tanh': return 5 / 3;
-    case 'relu': return Math.SQRT2;
-    case 'leaky_relu': { const s = param ?? 0.01; return Math.sqrt(2 / (1 + s * s)); }
-    default: throw new TypeError(`calculateGain: unknown nonlinearity '${String(nonlinearity)}'`);
+    case 'linear':
+    case 'conv2d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leaky_relu': {
+      const s = param ?? 0.01;
+      return Math.sqrt(2 / (1 + s * s));
+    }
+    default:
+      throw new TypeError(`calculateGain: unknown nonlinearity '${String(nonlinearity)}'`);
   }
 }
 
@@ -45,8 +54,10 @@ export const xavierUniform_ = (t: Tensor, gain = 1, generator?: Generator): Tens
   const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
   return noGrad(() => t.uniform_(-bound, bound, generator));
 };
-export const uniform_ = (t: Tensor, a = 0, b = 1, generator?: Generator): Tensor => noGrad(() => t.uniform_(a, b, generator));
-export const normal_ = (t: Tensor, mean = 0, std = 1, generator?: Generator): Tensor => noGrad(() => t.normal_(mean, std, generator));
+export const uniform_ = (t: Tensor, a = 0, b = 1, generator?: Generator): Tensor =>
+  noGrad(() => t.uniform_(a, b, generator));
+export const normal_ = (t: Tensor, mean = 0, std = 1, generator?: Generator): Tensor =>
+  noGrad(() => t.normal_(mean, std, generator));
 export const constant_ = (t: Tensor, value: number): Tensor => noGrad(() => t.fill_(value));
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);

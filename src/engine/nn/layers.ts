@@ -17,16 +17,26 @@ function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
 }
 
 export class Linear extends Module {
-  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias = true,
+  ) {
     super();
     positive('Linear', { inFeatures, outFeatures });
     this.registerParameter('weight', empty([outFeatures, inFeatures]));
     this.registerParameter('bias', bias ? empty([outFeatures]) : null);
     resetLinearLike(this.weight, this.bias);
   }
-  get weight(): Tensor { return this.param('weight')!; }
-  get bias(): Tensor | null { return this.param('bias'); }
-  forward(x: Tensor): Tensor { return F.linear(x, this.weight, this.bias); }
+  get weight(): Tensor {
+    return this.param('weight')!;
+  }
+  get bias(): Tensor | null {
+    return this.param('bias');
+  }
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
 }
 
 export interface Conv2dOptions extends F.Conv2dOptions {
@@ -34,20 +44,32 @@ export interface Conv2dOptions extends F.Conv2dOptions {
 }
 export class Conv2d extends Module {
   readonly options: F.Conv2dOptions;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number | [number, number], o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number | [number, number],
+    o: Conv2dOptions = {},
+  ) {
     super();
     const groups = o.groups ?? 1;
     positive('Conv2d', { inChannels, outChannels, groups });
-    if (inChannels % groups || outChannels % groups) throw new RangeError(`Conv2d: channels (${inChannels}, ${outChannels}) must be divisible by groups ${groups}`);
+    if (inChannels % groups || outChannels % groups)
+      throw new RangeError(`Conv2d: channels (${inChannels}, ${outChannels}) must be divisible by groups ${groups}`);
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     this.options = { stride: o.stride ?? 1, padding: o.padding ?? 0, dilation: o.dilation ?? 1, groups };
     this.registerParameter('weight', empty([outChannels, inChannels / groups, kh, kw]));
     this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
     resetLinearLike(this.weight, this.bias);
   }
-  get weight(): Tensor { return this.param('weight')!; }
-  get bias(): Tensor | null { return this.param('bias'); }
-  forward(x: Tensor): Tensor { return F.conv2d(x, this.weight, this.bias, this.options); }
+  get weight(): Tensor {
+    return this.param('weight')!;
+  }
+  get bias(): Tensor | null {
+    return this.param('bias');
+  }
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, this.options);
+  }
 }
 
 export interface BatchNormOptions {
@@ -67,7 +89,10 @@ export abstract class BatchNormBase extends Module {
    * (torch.nn.SyncBatchNorm; see distributed.convertSyncBatchNorm). Eval mode is unaffected.
    */
   syncGroup: ProcessGroup | null = null;
-  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    o: BatchNormOptions = {},
+  ) {
     super();
     positive(this.constructor.name, { numFeatures });
     this.eps = o.eps ?? 1e-5;
@@ -82,10 +107,18 @@ export abstract class BatchNormBase extends Module {
       this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int64' }));
     }
   }
-  get weight(): Tensor | null { return this.param('weight'); }
-  get bias(): Tensor | null { return this.param('bias'); }
-  get runningMean(): Tensor | null { return this.buffer('running_mean'); }
-  get runningVar(): Tensor | null { return this.buffer('running_var'); }
+  get weight(): Tensor | null {
+    return this.param('weight');
+  }
+  get bias(): Tensor | null {
+    return this.param('bias');
+  }
+  get runningMean(): Tensor | null {
+    return this.buffer('running_mean');
+  }
+  get runningVar(): Tensor | null {
+    return this.buffer('running_var');
+  }
   protected abstract checkInput(x: Tensor): void;
   forward(x: Tensor): Tensor {
     this.checkInput(x);
@@ -96,11 +129,21 @@ export abstract class BatchNormBase extends Module {
       if (this.momentum === null) momentum = 1 / n.item();
     }
     if (this.syncGroup && this.training && this.syncGroup.worldSize > 1) {
-      return syncBatchNorm(x, this.runningMean, this.runningVar, { group: this.syncGroup, weight: this.weight, bias: this.bias, momentum, eps: this.eps });
+      return syncBatchNorm(x, this.runningMean, this.runningVar, {
+        group: this.syncGroup,
+        weight: this.weight,
+        bias: this.bias,
+        momentum,
+        eps: this.eps,
+      });
     }
     // Running statistics are updated while training and used in eval; untracked ones stay null.
     return F.batchNorm(x, this.runningMean, this.runningVar, {
-      weight: this.weight, bias: this.bias, training: this.training || !this.trackRunningStats, momentum, eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      training: this.training || !this.trackRunningStats,
+      momentum,
+      eps: this.eps,
     });
   }
 }
@@ -118,13 +161,19 @@ export class BatchNorm2d extends BatchNormBase {
 
 export class LayerNorm extends Module {
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | readonly number[], readonly eps = 1e-5, elementwiseAffine = true) {
+  constructor(
+    normalizedShape: number | readonly number[],
+    readonly eps = 1e-5,
+    elementwiseAffine = true,
+  ) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     this.registerParameter('weight', elementwiseAffine ? ones(this.normalizedShape) : null);
     this.registerParameter('bias', elementwiseAffine ? zeros(this.normalizedShape) : null);
   }
-  forward(x: Tensor): Tensor { return F.layerNorm(x, this.normalizedShape, this.param('weight'), this.param('bias'), this.eps); }
+  forward(x: Tensor): Tensor {
+    return F.layerNorm(x, this.normalizedShape, this.param('weight'), this.param('bias'), this.eps);
+  }
 }
 
 export class Dropout extends Module {
@@ -132,31 +181,62 @@ export class Dropout extends Module {
     super();
     if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
   }
-  forward(x: Tensor): Tensor { return F.dropout(x, this.p, this.training); }
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number | [number, number], readonly options: F.PoolOptions & { dilation?: number | [number, number] } = {}) { super(); }
-  forward(x: Tensor): Tensor { return F.maxPool2d(x, this.kernelSize, this.options); }
+  constructor(
+    readonly kernelSize: number | [number, number],
+    readonly options: F.PoolOptions & { dilation?: number | [number, number] } = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.kernelSize, this.options);
+  }
 }
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: number | [number, number], readonly options: F.PoolOptions & { countIncludePad?: boolean } = {}) { super(); }
-  forward(x: Tensor): Tensor { return F.avgPool2d(x, this.kernelSize, this.options); }
+  constructor(
+    readonly kernelSize: number | [number, number],
+    readonly options: F.PoolOptions & { countIncludePad?: boolean } = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.kernelSize, this.options);
+  }
 }
 export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: number | [number, number]) { super(); }
-  forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
+  constructor(readonly outputSize: number | [number, number]) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
 }
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
 }
 export class Identity extends Module {
   // Returns the input itself, as nn.Identity does: the caller keeps ownership.
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) { super(); }
-  forward(x: Tensor): Tensor { return x.flatten(this.startDim, this.endDim); }
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
 }
 
 /** Runs children in order; they are registered as "0", "1", ... like nn.Sequential. */

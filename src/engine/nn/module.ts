@@ -44,11 +44,19 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return m;
   }
   /** The parameter or buffer registered under name on this module (not recursive). */
-  param(name: string): Tensor | null { return this.#params.get(name) ?? null; }
-  buffer(name: string): Tensor | null { return this.#buffers.get(name) ?? null; }
-  child(name: string): Module<never[], unknown> | undefined { return this.#children.get(name); }
+  param(name: string): Tensor | null {
+    return this.#params.get(name) ?? null;
+  }
+  buffer(name: string): Tensor | null {
+    return this.#buffers.get(name) ?? null;
+  }
+  child(name: string): Module<never[], unknown> | undefined {
+    return this.#children.get(name);
+  }
 
-  *namedChildren(): IterableIterator<[string, Module<never[], unknown>]> { yield* this.#children; }
+  *namedChildren(): IterableIterator<[string, Module<never[], unknown>]> {
+    yield* this.#children;
+  }
   *namedModules(prefix = ''): IterableIterator<[string, Module<never[], unknown>]> {
     yield [prefix, this as unknown as Module<never[], unknown>];
     for (const [n, c] of this.#children) yield* c.namedModules(prefix ? `${prefix}.${n}` : n);
@@ -57,11 +65,16 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     const seen = new Set<Tensor>();
     for (const [mp, m] of this.namedModules(prefix)) {
       for (const [n, p] of m.#params) {
-        if (p && !seen.has(p)) { seen.add(p); yield [mp ? `${mp}.${n}` : n, p]; }
+        if (p && !seen.has(p)) {
+          seen.add(p);
+          yield [mp ? `${mp}.${n}` : n, p];
+        }
       }
     }
   }
-  parameters(): Tensor[] { return [...this.namedParameters()].map(([, p]) => p); }
+  parameters(): Tensor[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
   *namedBuffers(prefix = '', persistentOnly = false): IterableIterator<[string, Tensor]> {
     for (const [mp, m] of this.namedModules(prefix)) {
       for (const [n, b] of m.#buffers) {
@@ -69,7 +82,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       }
     }
   }
-  buffers(): Tensor[] { return [...this.namedBuffers()].map(([, b]) => b); }
+  buffers(): Tensor[] {
+    return [...this.namedBuffers()].map(([, b]) => b);
+  }
 
   /**
    * Parameters and persistent buffers by their PyTorch key names. Values are detached tensors that
@@ -93,13 +108,16 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     const missingKeys = [...targets.keys()].filter((k) => !src.has(k));
     const unexpectedKeys = [...src.keys()].filter((k) => !targets.has(k));
     if (strict && (missingKeys.length || unexpectedKeys.length)) {
-      throw new Error(`loadStateDict: missing keys [${missingKeys.join(', ')}], unexpected keys [${unexpectedKeys.join(', ')}]`);
+      throw new Error(
+        `loadStateDict: missing keys [${missingKeys.join(', ')}], unexpected keys [${unexpectedKeys.join(', ')}]`,
+      );
     }
     noGrad(() => {
       for (const [k, dst] of targets) {
         const v = src.get(k);
         if (!v) continue;
-        const a = dst.shape, b = v.shape;
+        const a = dst.shape,
+          b = v.shape;
         if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
           throw new Error(`loadStateDict: shape mismatch for '${k}': module has [${a}], state dict has [${b}]`);
         }
@@ -115,7 +133,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     for (const [, c] of this.#children) c.train(mode);
     return this;
   }
-  eval(): this { return this.train(false); }
+  eval(): this {
+    return this.train(false);
+  }
 
   /** Calls fn on every sub-module (children first, then this), like nn.Module.apply. */
   apply(fn: (m: Module<never[], unknown>) => void): this {
@@ -170,7 +190,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     });
     return this;
   }
-  numParameters(): number { return this.parameters().reduce((s, p) => s + p.numel(), 0); }
+  numParameters(): number {
+    return this.parameters().reduce((s, p) => s + p.numel(), 0);
+  }
   /** Frees every parameter and buffer. */
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
@@ -179,5 +201,6 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
 }
 
 function checkName(name: string, m: object): void {
-  if (!name || name.includes('.')) throw new Error(`${m.constructor.name}: invalid member name '${name}' (non-empty, no dots)`);
+  if (!name || name.includes('.'))
+    throw new Error(`${m.constructor.name}: invalid member name '${name}' (non-empty, no dots)`);
 }

@@ -10,13 +10,21 @@ export abstract class Optimizer<O extends { lr: number }> {
   /** Per-parameter state tensors (momentum buffers, moments), by name. */
   protected readonly state = new Map<Tensor, Map<string, Tensor>>();
 
-  constructor(params: ParamsArg<O>, readonly defaults: O) {
-    const groups = params.length > 0 && !isTensorLike(params[0]) ? (params as (Partial<O> & { params: Tensor[] })[]) : [{ params: params as Tensor[] }];
-    if (groups.length === 0 || groups.every((g) => g.params.length === 0)) throw new Error(`${this.constructor.name}: got an empty parameter list`);
+  constructor(
+    params: ParamsArg<O>,
+    readonly defaults: O,
+  ) {
+    const groups =
+      params.length > 0 && !isTensorLike(params[0])
+        ? (params as (Partial<O> & { params: Tensor[] })[])
+        : [{ params: params as Tensor[] }];
+    if (groups.length === 0 || groups.every((g) => g.params.length === 0))
+      throw new Error(`${this.constructor.name}: got an empty parameter list`);
     const seen = new Set<Tensor>();
     this.paramGroups = groups.map((g, i) => {
       for (const p of g.params) {
-        if (seen.has(p)) throw new Error(`${this.constructor.name}: a parameter appears in more than one group (group ${i})`);
+        if (seen.has(p))
+          throw new Error(`${this.constructor.name}: a parameter appears in more than one group (group ${i})`);
         seen.add(p);
       }
       return { ...defaults, ...g, params: [...g.params] } as ParamGroup<O>;
@@ -33,7 +41,10 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   protected stateOf(p: Tensor): Map<string, Tensor> {
     let s = this.state.get(p);
-    if (!s) { s = new Map(); this.state.set(p, s); }
+    if (!s) {
+      s = new Map();
+      this.state.set(p, s);
+    }
     return s;
   }
   protected setState(p: Tensor, name: string, t: Tensor): Tensor {

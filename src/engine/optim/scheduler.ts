@@ -7,7 +7,10 @@ export type LrFactor = (step: number) => number;
 export class LambdaLR {
   readonly baseLrs: number[];
   lastStep = 0;
-  constructor(readonly optimizer: Optimizer<{ lr: number }>, readonly factor: LrFactor | LrFactor[]) {
+  constructor(
+    readonly optimizer: Optimizer<{ lr: number }>,
+    readonly factor: LrFactor | LrFactor[],
+  ) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
     if (Array.isArray(factor) && factor.length !== this.baseLrs.length) {
       throw new Error(`LambdaLR: ${factor.length} factors for ${this.baseLrs.length} parameter groups`);
@@ -18,8 +21,12 @@ export class LambdaLR {
     this.lastStep++;
     this.apply();
   }
-  getLastLr(): number[] { return this.optimizer.paramGroups.map((g) => g.lr); }
-  stateDict(): { lastStep: number; baseLrs: number[] } { return { lastStep: this.lastStep, baseLrs: [...this.baseLrs] }; }
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+  stateDict(): { lastStep: number; baseLrs: number[] } {
+    return { lastStep: this.lastStep, baseLrs: [...this.baseLrs] };
+  }
   loadStateDict(s: { lastStep: number; baseLrs: number[] }): void {
     this.lastStep = s.lastStep;
     s.baseLrs.forEach((v, i) => (this.baseLrs[i] = v));

@@ -11,7 +11,10 @@ export abstract class PyHostObject {
 
 /** A resolved global reference (module + qualified name), never imported. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get qualifiedName(): string {
     return `${this.module}.${this.name}`;
   }
@@ -33,17 +36,7 @@ export class PyDict {
 }
 
 export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyTuple
-  | PyList
-  | PyDict
-  | PyGlobal
-  | PyHostObject;
+  null | boolean | number | bigint | string | Uint8Array | PyTuple | PyList | PyDict | PyGlobal | PyHostObject;
 
 export interface PickleHooks {
   /** GLOBAL / STACK_GLOBAL. Must throw for anything not allow-listed. */
@@ -75,19 +68,74 @@ const latin1 = new TextDecoder('latin1');
 
 // Opcode names, kept for error messages about opcodes we refuse.
 const OPCODE_NAMES: Readonly<Record<number, string>> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT',
-  0x49: 'INT', 0x4a: 'BININT', 0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE',
-  0x50: 'PERSID', 0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING',
-  0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD',
-  0x63: 'GLOBAL', 0x64: 'DICT', 0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET',
-  0x69: 'INST', 0x6a: 'LONG_BINGET', 0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT',
-  0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE',
-  0x75: 'SETITEMS', 0x47: 'BINFLOAT', 0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2',
-  0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2', 0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE',
-  0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE',
-  0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET',
-  0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8',
-  0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 
 class Machine {
@@ -223,7 +271,8 @@ class Machine {
       if (this.pos >= this.data.byteLength) throw this.fail('truncated pickle (no STOP opcode)');
       const op = this.data[this.pos++]!;
       switch (op) {
-        case 0x80: { // PROTO
+        case 0x80: {
+          // PROTO
           const proto = this.u8();
           if (proto > 5) throw this.fail(`unsupported pickle protocol ${proto}`);
           break;
@@ -246,14 +295,29 @@ class Machine {
         case 0x32: // DUP
           this.push(this.top());
           break;
-        case 0x4e: this.push(null); break; // NONE
-        case 0x88: this.push(true); break; // NEWTRUE
-        case 0x89: this.push(false); break; // NEWFALSE
-        case 0x4a: this.push(this.i32()); break; // BININT
-        case 0x4b: this.push(this.u8()); break; // BININT1
-        case 0x4d: this.push(this.u16()); break; // BININT2
-        case 0x8a: this.push(this.decodeLong(this.take(this.u8()))); break; // LONG1
-        case 0x8b: { // LONG4
+        case 0x4e:
+          this.push(null);
+          break; // NONE
+        case 0x88:
+          this.push(true);
+          break; // NEWTRUE
+        case 0x89:
+          this.push(false);
+          break; // NEWFALSE
+        case 0x4a:
+          this.push(this.i32());
+          break; // BININT
+        case 0x4b:
+          this.push(this.u8());
+          break; // BININT1
+        case 0x4d:
+          this.push(this.u16());
+          break; // BININT2
+        case 0x8a:
+          this.push(this.decodeLong(this.take(this.u8())));
+          break; // LONG1
+        case 0x8b: {
+          // LONG4
           const n = this.i32();
           if (n < 0) throw this.fail('negative LONG4 length');
           this.push(this.decodeLong(this.take(n)));
@@ -263,101 +327,151 @@ class Machine {
           this.take(8);
           this.push(this.view.getFloat64(this.pos - 8, false));
           break;
-        case 0x58: this.push(this.utf8(this.u32())); break; // BINUNICODE
-        case 0x8c: this.push(this.utf8(this.u8())); break; // SHORT_BINUNICODE
-        case 0x8d: this.push(this.utf8(this.u64())); break; // BINUNICODE8
-        case 0x42: this.push(this.take(this.u32()).slice()); break; // BINBYTES
-        case 0x43: this.push(this.take(this.u8()).slice()); break; // SHORT_BINBYTES
-        case 0x8e: this.push(this.take(this.u64()).slice()); break; // BINBYTES8
-        case 0x96: this.push(this.take(this.u64()).slice()); break; // BYTEARRAY8
-        case 0x7d: this.push(new PyDict()); break; // EMPTY_DICT
-        case 0x5d: this.push(new PyList()); break; // EMPTY_LIST
-        case 0x29: this.push(new PyTuple([])); break; // EMPTY_TUPLE
-        case 0x64: { // DICT
+        case 0x58:
+          this.push(this.utf8(this.u32()));
+          break; // BINUNICODE
+        case 0x8c:
+          this.push(this.utf8(this.u8()));
+          break; // SHORT_BINUNICODE
+        case 0x8d:
+          this.push(this.utf8(this.u64()));
+          break; // BINUNICODE8
+        case 0x42:
+          this.push(this.take(this.u32()).slice());
+          break; // BINBYTES
+        case 0x43:
+          this.push(this.take(this.u8()).slice());
+          break; // SHORT_BINBYTES
+        case 0x8e:
+          this.push(this.take(this.u64()).slice());
+          break; // BINBYTES8
+        case 0x96:
+          this.push(this.take(this.u64()).slice());
+          break; // BYTEARRAY8
+        case 0x7d:
+          this.push(new PyDict());
+          break; // EMPTY_DICT
+        case 0x5d:
+          this.push(new PyList());
+          break; // EMPTY_LIST
+        case 0x29:
+          this.push(new PyTuple([]));
+          break; // EMPTY_TUPLE
+        case 0x64: {
+          // DICT
           const d = new PyDict();
           this.setItems(d, this.popMark());
           this.push(d);
           break;
         }
-        case 0x6c: { // LIST
+        case 0x6c: {
+          // LIST
           const l = new PyList();
           l.items.push(...this.popMark());
           this.push(l);
           break;
         }
-        case 0x74: this.push(new PyTuple(this.popMark())); break; // TUPLE
-        case 0x85: this.push(new PyTuple([this.pop()])); break; // TUPLE1
-        case 0x86: { // TUPLE2
+        case 0x74:
+          this.push(new PyTuple(this.popMark()));
+          break; // TUPLE
+        case 0x85:
+          this.push(new PyTuple([this.pop()]));
+          break; // TUPLE1
+        case 0x86: {
+          // TUPLE2
           const b = this.pop();
           this.push(new PyTuple([this.pop(), b]));
           break;
         }
-        case 0x87: { // TUPLE3
+        case 0x87: {
+          // TUPLE3
           const c = this.pop();
           const b = this.pop();
           this.push(new PyTuple([this.pop(), b, c]));
           break;
         }
-        case 0x71: this.memo.set(this.u8(), this.top()); break; // BINPUT
-        case 0x72: this.memo.set(this.u32(), this.top()); break; // LONG_BINPUT
-        case 0x94: this.memo.set(this.memo.size, this.top()); break; // MEMOIZE
-        case 0x68: this.push(this.memoGet(this.u8())); break; // BINGET
-        case 0x6a: this.push(this.memoGet(this.u32())); break; // LONG_BINGET
-        case 0x63: { // GLOBAL
+        case 0x71:
+          this.memo.set(this.u8(), this.top());
+          break; // BINPUT
+        case 0x72:
+          this.memo.set(this.u32(), this.top());
+          break; // LONG_BINPUT
+        case 0x94:
+          this.memo.set(this.memo.size, this.top());
+          break; // MEMOIZE
+        case 0x68:
+          this.push(this.memoGet(this.u8()));
+          break; // BINGET
+        case 0x6a:
+          this.push(this.memoGet(this.u32()));
+          break; // LONG_BINGET
+        case 0x63: {
+          // GLOBAL
           const module = this.line();
           const name = this.line();
           this.push(this.withContext(() => this.hooks.resolveGlobal(module, name)));
           break;
         }
-        case 0x93: { // STACK_GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') throw this.fail('STACK_GLOBAL needs two strings');
           this.push(this.withContext(() => this.hooks.resolveGlobal(module, name)));
           break;
         }
-        case 0x52: { // REDUCE
+        case 0x52: {
+          // REDUCE
           const args = this.pop();
           const callable = this.pop();
-          if (!(args instanceof PyTuple)) throw this.fail(`REDUCE arguments must be a tuple, got ${describePyValue(args)}`);
+          if (!(args instanceof PyTuple))
+            throw this.fail(`REDUCE arguments must be a tuple, got ${describePyValue(args)}`);
           this.push(this.withContext(() => this.hooks.call(callable, args, 'REDUCE')));
           break;
         }
-        case 0x81: { // NEWOBJ
+        case 0x81: {
+          // NEWOBJ
           const args = this.pop();
           const cls = this.pop();
-          if (!(args instanceof PyTuple)) throw this.fail(`NEWOBJ arguments must be a tuple, got ${describePyValue(args)}`);
+          if (!(args instanceof PyTuple))
+            throw this.fail(`NEWOBJ arguments must be a tuple, got ${describePyValue(args)}`);
           this.push(this.withContext(() => this.hooks.call(cls, args, 'NEWOBJ')));
           break;
         }
-        case 0x62: { // BUILD
+        case 0x62: {
+          // BUILD
           const state = this.pop();
           const obj = this.pop();
           this.push(this.withContext(() => this.hooks.build(obj, state)));
           break;
         }
-        case 0x51: { // BINPERSID
+        case 0x51: {
+          // BINPERSID
           const pid = this.pop();
           this.push(this.withContext(() => this.hooks.persistentLoad(pid)));
           break;
         }
-        case 0x73: { // SETITEM
+        case 0x73: {
+          // SETITEM
           const value = this.pop();
           const key = this.pop();
           this.setItems(this.top(), [key, value]);
           break;
         }
-        case 0x75: { // SETITEMS
+        case 0x75: {
+          // SETITEMS
           const items = this.popMark();
           this.setItems(this.top(), items);
           break;
         }
-        case 0x61: { // APPEND
+        case 0x61: {
+          // APPEND
           const value = this.pop();
           this.appendItems(this.top(), [value]);
           break;
         }
-        case 0x65: { // APPENDS
+        case 0x65: {
+          // APPENDS
           const items = this.popMark();
           this.appendItems(this.top(), items);
           break;

@@ -3,16 +3,7 @@
 // loading the native addon.
 
 export type DTypeName =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /**
  * A dense tensor as bytes: little-endian, contiguous, row-major.
@@ -39,9 +30,7 @@ const BYTES_PER_ELEMENT: Readonly<Record<DTypeName, number>> = {
   bool: 1,
 };
 
-export const DTYPE_NAMES: readonly DTypeName[] = Object.freeze(
-  Object.keys(BYTES_PER_ELEMENT) as DTypeName[],
-);
+export const DTYPE_NAMES: readonly DTypeName[] = Object.freeze(Object.keys(BYTES_PER_ELEMENT) as DTypeName[]);
 
 export function isDTypeName(name: string): name is DTypeName {
   return Object.prototype.hasOwnProperty.call(BYTES_PER_ELEMENT, name);
@@ -62,7 +51,9 @@ export function shapeNumel(shape: readonly unknown[], what = 'tensor'): number {
   let n = 1;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new Error(`${what}: invalid shape [${shape.map(String).join(', ')}]: dimensions must be non-negative integers`);
+      throw new Error(
+        `${what}: invalid shape [${shape.map(String).join(', ')}]: dimensions must be non-negative integers`,
+      );
     }
     n *= d;
     if (!Number.isSafeInteger(n)) {
@@ -118,7 +109,7 @@ export function float16BitsToNumber(h: number): number {
 
 export function bfloat16BitsToNumber(h: number): number {
   const view = new DataView(new ArrayBuffer(4));
-  view.setUint32(0, (h & 0xffff) << 16 >>> 0);
+  view.setUint32(0, ((h & 0xffff) << 16) >>> 0);
   return view.getFloat32(0);
 }
 
@@ -181,16 +172,36 @@ export function rawTensorToNumbers(t: RawTensor): number[] {
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     switch (t.dtype) {
-      case 'float32': out[i] = v.getFloat32(i * 4, true); break;
-      case 'float64': out[i] = v.getFloat64(i * 8, true); break;
-      case 'float16': out[i] = float16BitsToNumber(v.getUint16(i * 2, true)); break;
-      case 'bfloat16': out[i] = bfloat16BitsToNumber(v.getUint16(i * 2, true)); break;
-      case 'int64': out[i] = Number(v.getBigInt64(i * 8, true)); break;
-      case 'int32': out[i] = v.getInt32(i * 4, true); break;
-      case 'int16': out[i] = v.getInt16(i * 2, true); break;
-      case 'int8': out[i] = v.getInt8(i); break;
-      case 'uint8': out[i] = v.getUint8(i); break;
-      case 'bool': out[i] = v.getUint8(i) !== 0 ? 1 : 0; break;
+      case 'float32':
+        out[i] = v.getFloat32(i * 4, true);
+        break;
+      case 'float64':
+        out[i] = v.getFloat64(i * 8, true);
+        break;
+      case 'float16':
+        out[i] = float16BitsToNumber(v.getUint16(i * 2, true));
+        break;
+      case 'bfloat16':
+        out[i] = bfloat16BitsToNumber(v.getUint16(i * 2, true));
+        break;
+      case 'int64':
+        out[i] = Number(v.getBigInt64(i * 8, true));
+        break;
+      case 'int32':
+        out[i] = v.getInt32(i * 4, true);
+        break;
+      case 'int16':
+        out[i] = v.getInt16(i * 2, true);
+        break;
+      case 'int8':
+        out[i] = v.getInt8(i);
+        break;
+      case 'uint8':
+        out[i] = v.getUint8(i);
+        break;
+      case 'bool':
+        out[i] = v.getUint8(i) !== 0 ? 1 : 0;
+        break;
     }
   }
   return out;
@@ -225,7 +236,9 @@ export function rawTensorFromNumbers(
 ): RawTensor {
   const numel = shapeNumel(shape);
   if (values.length !== numel) {
-    throw new Error(`rawTensorFromNumbers: ${values.length} values for shape [${shape.join(', ')}] (${numel} elements)`);
+    throw new Error(
+      `rawTensorFromNumbers: ${values.length} values for shape [${shape.join(', ')}] (${numel} elements)`,
+    );
   }
   const data = new Uint8Array(numel * bytesPerElement(dtype));
   const v = dataView(data);
@@ -233,21 +246,40 @@ export function rawTensorFromNumbers(
     const raw = values[i]!;
     if (dtype === 'int64') {
       const b = typeof raw === 'bigint' ? raw : BigInt(checkInteger(raw, -(2 ** 63), 2 ** 63, dtype));
-      if (b < -(2n ** 63n) || b >= 2n ** 63n) throw new Error(`rawTensorFromNumbers: ${b} is not representable as int64`);
+      if (b < -(2n ** 63n) || b >= 2n ** 63n)
+        throw new Error(`rawTensorFromNumbers: ${b} is not representable as int64`);
       v.setBigInt64(i * 8, b, true);
       continue;
     }
     const x = Number(raw);
     switch (dtype) {
-      case 'float32': v.setFloat32(i * 4, x, true); break;
-      case 'float64': v.setFloat64(i * 8, x, true); break;
-      case 'float16': v.setUint16(i * 2, numberToFloat16Bits(x), true); break;
-      case 'bfloat16': v.setUint16(i * 2, numberToBfloat16Bits(x), true); break;
-      case 'int32': v.setInt32(i * 4, checkInteger(x, -(2 ** 31), 2 ** 31 - 1, dtype), true); break;
-      case 'int16': v.setInt16(i * 2, checkInteger(x, -(2 ** 15), 2 ** 15 - 1, dtype), true); break;
-      case 'int8': v.setInt8(i, checkInteger(x, -128, 127, dtype)); break;
-      case 'uint8': v.setUint8(i, checkInteger(x, 0, 255, dtype)); break;
-      case 'bool': v.setUint8(i, x !== 0 ? 1 : 0); break;
+      case 'float32':
+        v.setFloat32(i * 4, x, true);
+        break;
+      case 'float64':
+        v.setFloat64(i * 8, x, true);
+        break;
+      case 'float16':
+        v.setUint16(i * 2, numberToFloat16Bits(x), true);
+        break;
+      case 'bfloat16':
+        v.setUint16(i * 2, numberToBfloat16Bits(x), true);
+        break;
+      case 'int32':
+        v.setInt32(i * 4, checkInteger(x, -(2 ** 31), 2 ** 31 - 1, dtype), true);
+        break;
+      case 'int16':
+        v.setInt16(i * 2, checkInteger(x, -(2 ** 15), 2 ** 15 - 1, dtype), true);
+        break;
+      case 'int8':
+        v.setInt8(i, checkInteger(x, -128, 127, dtype));
+        break;
+      case 'uint8':
+        v.setUint8(i, checkInteger(x, 0, 255, dtype));
+        break;
+      case 'bool':
+        v.setUint8(i, x !== 0 ? 1 : 0);
+        break;
     }
   }
   return { dtype, shape: [...shape], data };

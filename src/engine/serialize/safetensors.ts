@@ -102,17 +102,17 @@ function readEntry(key: string, value: JsonValue, dataLength: number, f: Failure
   }
   const [begin, end] = offsets;
   if (!isOffset(begin) || !isOffset(end)) {
-    throw f.error(`"data_offsets" [${offsets.map((o) => JSON.stringify(o)).join(', ')}] must be non-negative integers`, key);
+    throw f.error(
+      `"data_offsets" [${offsets.map((o) => JSON.stringify(o)).join(', ')}] must be non-negative integers`,
+      key,
+    );
   }
   if (end < begin) throw f.error(`"data_offsets" [${begin}, ${end}] end before begin`, key);
   if (end > dataLength) {
     throw f.error(`"data_offsets" [${begin}, ${end}] out of range: the byte buffer has ${dataLength} bytes`, key);
   }
   if (end - begin !== expected) {
-    throw f.error(
-      `byte length ${end - begin} does not match ${code}[${shape.join(', ')}] (${expected} bytes)`,
-      key,
-    );
+    throw f.error(`byte length ${end - begin} does not match ${code}[${shape.join(', ')}] (${expected} bytes)`, key);
   }
   return { key, dtype, shape: shape as number[], begin, end };
 }
@@ -244,10 +244,7 @@ function encodeChunks(tensors: TensorCollection, metadata?: Readonly<Record<stri
  * Serialises tensors (keys sorted, header space-padded to 8-byte alignment).
  * Empty `metadata` is omitted from the header.
  */
-export function writeSafetensors(
-  tensors: TensorCollection,
-  metadata?: Readonly<Record<string, string>>,
-): Uint8Array {
+export function writeSafetensors(tensors: TensorCollection, metadata?: Readonly<Record<string, string>>): Uint8Array {
   const chunks = encodeChunks(tensors, metadata);
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let off = 0;

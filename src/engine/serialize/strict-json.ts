@@ -39,13 +39,20 @@ class Parser {
     if (depth > MAX_DEPTH) this.fail('nesting too deep');
     const c = this.text[this.pos];
     switch (c) {
-      case '{': return this.parseObject(depth);
-      case '[': return this.parseArray(depth);
-      case '"': return this.parseString();
-      case 't': return this.parseLiteral('true', true);
-      case 'f': return this.parseLiteral('false', false);
-      case 'n': return this.parseLiteral('null', null);
-      case undefined: return this.fail('unexpected end of input');
+      case '{':
+        return this.parseObject(depth);
+      case '[':
+        return this.parseArray(depth);
+      case '"':
+        return this.parseString();
+      case 't':
+        return this.parseLiteral('true', true);
+      case 'f':
+        return this.parseLiteral('false', false);
+      case 'n':
+        return this.parseLiteral('null', null);
+      case undefined:
+        return this.fail('unexpected end of input');
       default:
         if (c === '-' || (c >= '0' && c <= '9')) return this.parseNumber();
         return this.fail(`unexpected character ${JSON.stringify(c)}`);
@@ -132,14 +139,30 @@ class Parser {
       const e = t[this.pos + 1];
       this.pos += 2;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           const hex = t.slice(this.pos, this.pos + 4);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('bad \\u escape');

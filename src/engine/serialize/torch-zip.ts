@@ -43,7 +43,9 @@ const STORAGE_DTYPES: Readonly<Record<string, DTypeName>> = {
 const DTYPELESS_STORAGES = new Set(['torch.storage.TypedStorage', 'torch.TypedStorage']);
 
 function storageDType(qualifiedName: string): DTypeName | undefined {
-  return Object.prototype.hasOwnProperty.call(STORAGE_DTYPES, qualifiedName) ? STORAGE_DTYPES[qualifiedName] : undefined;
+  return Object.prototype.hasOwnProperty.call(STORAGE_DTYPES, qualifiedName)
+    ? STORAGE_DTYPES[qualifiedName]
+    : undefined;
 }
 
 const ORDERED_DICT = 'collections.OrderedDict';
@@ -231,7 +233,9 @@ class TorchHooks implements PickleHooks {
         // Parameter is its data as far as a state dict is concerned.
         const data = args.items[0];
         if (!(data instanceof TensorValue)) {
-          throw new Error(`${callable.qualifiedName}: first argument must be a tensor, got ${describePyValue(data ?? null)}`);
+          throw new Error(
+            `${callable.qualifiedName}: first argument must be a tensor, got ${describePyValue(data ?? null)}`,
+          );
         }
         return data;
       }
@@ -249,7 +253,9 @@ class TorchHooks implements PickleHooks {
 
   persistentLoad(pid: PyValue): PyValue {
     if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage') {
-      throw new Error(`unsupported persistent id ${describePyValue(pid)}: expected ('storage', type, key, location, numel)`);
+      throw new Error(
+        `unsupported persistent id ${describePyValue(pid)}: expected ('storage', type, key, location, numel)`,
+      );
     }
     const [, type, key, , numelV] = pid.items;
     if (!(type instanceof PyGlobal)) throw new Error(`storage type must be a class, got ${describePyValue(type!)}`);
@@ -299,7 +305,8 @@ function orderedDict(args: PyTuple): PyDict {
   const pairs = args.items[0];
   if (args.items.length === 1 && (pairs instanceof PyList || pairs instanceof PyTuple)) {
     for (const p of pairs.items) {
-      if (!(p instanceof PyTuple) || p.items.length !== 2) throw new Error('OrderedDict(...) expects (key, value) pairs');
+      if (!(p instanceof PyTuple) || p.items.length !== 2)
+        throw new Error('OrderedDict(...) expects (key, value) pairs');
       d.items.set(p.items[0]!, p.items[1]!);
     }
     return d;
@@ -342,8 +349,10 @@ function flatten(root: PyValue, fail: (m: string) => Error, fileBytes: number): 
       if (out.has(name)) throw fail(`two tensors flatten to the same key '${name}'`);
       total += shapeNumel(value.size, 'tensor') * bytesPerElement(value.storage.dtype);
       if (total > budget) {
-        throw fail(`its tensors add up to more than ${budget} bytes, over ${MAX_TENSOR_BYTES_PER_FILE_BYTE}x the file's ${fileBytes}: `
-          + `storages shared by too many tensors, or compressed far past their size (at '${name}')`);
+        throw fail(
+          `its tensors add up to more than ${budget} bytes, over ${MAX_TENSOR_BYTES_PER_FILE_BYTE}x the file's ${fileBytes}: ` +
+            `storages shared by too many tensors, or compressed far past their size (at '${name}')`,
+        );
       }
       try {
         out.set(name, value.tensor());
@@ -398,7 +407,8 @@ export function loadTorchStateDict(buf: Uint8Array, source = '<buffer>'): Map<st
       'legacy (pre-1.6 / _use_new_zipfile_serialization=False) torch.save format is not supported; re-save with a current PyTorch',
     );
   }
-  if (buf.byteLength < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b) throw fail('not a zip archive (torch.save >= 1.6 writes zip files)');
+  if (buf.byteLength < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b)
+    throw fail('not a zip archive (torch.save >= 1.6 writes zip files)');
   const zip = new ZipArchive(buf, source);
   const prefix = findArchivePrefix(zip, fail);
   const hooks = new TorchHooks(zip, prefix, readByteOrder(zip, prefix, fail));

@@ -50,7 +50,10 @@ export class ZipArchive {
   private readonly view: DataView;
 
   /** `source` prefixes every error message. */
-  constructor(private readonly buf: Uint8Array, private readonly source = '<buffer>') {
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly source = '<buffer>',
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.entries = this.readCentralDirectory();
   }
@@ -75,7 +78,9 @@ export class ZipArchive {
 
   private need(off: number, len: number, what: string): void {
     if (off < 0 || len < 0 || off + len > this.buf.byteLength) {
-      throw this.fail(`truncated or corrupt: ${what} at offset ${off} (+${len}) lies outside the ${this.buf.byteLength}-byte file`);
+      throw this.fail(
+        `truncated or corrupt: ${what} at offset ${off} (+${len}) lies outside the ${this.buf.byteLength}-byte file`,
+      );
     }
   }
 
@@ -91,7 +96,8 @@ export class ZipArchive {
   }
 
   private readCentralDirectory(): Map<string, ZipEntry> {
-    if (this.buf.byteLength < EOCD_SIZE) throw this.fail(`truncated: ${this.buf.byteLength} bytes is too short for a zip archive`);
+    if (this.buf.byteLength < EOCD_SIZE)
+      throw this.fail(`truncated: ${this.buf.byteLength} bytes is too short for a zip archive`);
     const eocd = this.findEocd();
     if (this.u16(eocd + 4) !== 0 || this.u16(eocd + 6) !== 0) throw this.fail('multi-disk archives are not supported');
     let count = this.u16(eocd + 10);
@@ -134,7 +140,7 @@ export class ZipArchive {
       // ZIP64 extended information: present fields follow, in this order, only
       // for the 32-bit fields saturated at 0xffffffff.
       const extraStart = off + 46 + nameLen;
-      for (let p = extraStart; p + 4 <= extraStart + extraLen; ) {
+      for (let p = extraStart; p + 4 <= extraStart + extraLen;) {
         const id = this.u16(p);
         const size = this.u16(p + 2);
         if (p + 4 + size > extraStart + extraLen) throw this.fail(`entry '${name}': corrupt extra field`);

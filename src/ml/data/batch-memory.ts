@@ -8,7 +8,8 @@ export class BatchMemory {
   #out = 0;
 
   constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 0) throw new RangeError(`BatchMemory: max must be a non-negative integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 0)
+      throw new RangeError(`BatchMemory: max must be a non-negative integer, got ${max}`);
   }
 
   /** Buffers handed out and not given back. */

@@ -10,11 +10,18 @@ import type { JitterStep } from './jitter.js';
 export function colorJitter8(img: RawImage, steps: readonly JitterStep[]): RawImage {
   const C = img.channels;
   if (C !== 1 && C !== 3) throw new RangeError(`ColorJitter: expected 1 or 3 channels, got ${C}`);
-  if (img.data.length !== img.width * img.height * C) throw new RangeError(`ColorJitter: ${img.data.length} bytes for a ${img.width}x${img.height}x${C} image`);
+  if (img.data.length !== img.width * img.height * C)
+    throw new RangeError(`ColorJitter: ${img.data.length} bytes for a ${img.width}x${img.height}x${C} image`);
   for (const s of steps) {
-    if (s.op === 3 && !(s.factor >= -0.5 && s.factor <= 0.5)) throw new RangeError(`adjustHue: factor must be in [-0.5, 0.5], got ${s.factor}`);
+    if (s.op === 3 && !(s.factor >= -0.5 && s.factor <= 0.5))
+      throw new RangeError(`adjustHue: factor must be in [-0.5, 0.5], got ${s.factor}`);
   }
-  return { data: jitterBytes(img.data, img.width, img.height, C, steps), width: img.width, height: img.height, channels: C };
+  return {
+    data: jitterBytes(img.data, img.width, img.height, C, steps),
+    width: img.width,
+    height: img.height,
+    channels: C,
+  };
 }
 
 /** The single adjustments, as torchvision.transforms.functional does them to a PIL image. */

@@ -28,7 +28,8 @@ function bilinearCoeffs(in0: number, inLen: number, outSize: number): Coeffs {
   const filterscale = Math.max(scale, 1);
   const support = filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const first = new Int32Array(outSize), count = new Int32Array(outSize);
+  const first = new Int32Array(outSize),
+    count = new Int32Array(outSize);
   const weights = new Float32Array(outSize * ksize);
   const ss = 1 / filterscale;
   for (let xx = 0; xx < outSize; xx++) {
@@ -56,7 +57,12 @@ function bilinearCoeffs(in0: number, inLen: number, outSize: number): Coeffs {
  * (horizontal pass, then vertical): PIL's img.crop(box).resize(size, BILINEAR), without the copy.
  * A RawImage (HWC uint8) input is read directly and scaled by 1/255, as ToTensor would.
  */
-export function resizeBilinear(img: FloatImage | RawImage, outWidth: number, outHeight: number, box: Box = { x: 0, y: 0, width: img.width, height: img.height }): FloatImage {
+export function resizeBilinear(
+  img: FloatImage | RawImage,
+  outWidth: number,
+  outHeight: number,
+  box: Box = { x: 0, y: 0, width: img.width, height: img.height },
+): FloatImage {
   const { channels: C, height: H, width: W, data } = img;
   if (!(outWidth >= 1 && outHeight >= 1 && Number.isInteger(outWidth) && Number.isInteger(outHeight))) {
     throw new RangeError(`resize: output size must be positive integers, got ${outWidth}x${outHeight}`);
@@ -72,17 +78,22 @@ export function resizeBilinear(img: FloatImage | RawImage, outWidth: number, out
   const rows = yLast - yFirst;
   const tmp = new Float32Array(C * rows * outWidth);
   // Locals rather than property loads in the hot loops.
-  const hFirst = hc.first, hCount = hc.count, hW = hc.weights, hK = hc.ksize;
+  const hFirst = hc.first,
+    hCount = hc.count,
+    hW = hc.weights,
+    hK = hc.ksize;
   // Decoded bytes (HWC) are read through ToTensor's lookup table, floats (CHW) directly.
   if (data instanceof Uint8Array) {
     const lut = BYTE_TO_UNIT;
     for (let c = 0; c < C; c++) {
       const tmpPlane = c * rows * outWidth;
       for (let r = 0; r < rows; r++) {
-        const inRow = c + (yFirst + r) * W * C, tmpRow = tmpPlane + r * outWidth;
+        const inRow = c + (yFirst + r) * W * C,
+          tmpRow = tmpPlane + r * outWidth;
         for (let xx = 0; xx < outWidth; xx++) {
           let p = inRow + hFirst[xx]! * C;
-          const n = hCount[xx]!, k = xx * hK;
+          const n = hCount[xx]!,
+            k = xx * hK;
           let s = 0;
           for (let t = 0; t < n; t++, p += C) s += lut[data[p]!]! * hW[k + t]!;
           tmp[tmpRow + xx] = s;
@@ -93,9 +104,12 @@ export function resizeBilinear(img: FloatImage | RawImage, outWidth: number, out
     for (let c = 0; c < C; c++) {
       const tmpPlane = c * rows * outWidth;
       for (let r = 0; r < rows; r++) {
-        const inRow = c * H * W + (yFirst + r) * W, tmpRow = tmpPlane + r * outWidth;
+        const inRow = c * H * W + (yFirst + r) * W,
+          tmpRow = tmpPlane + r * outWidth;
         for (let xx = 0; xx < outWidth; xx++) {
-          const x0 = inRow + hFirst[xx]!, n = hCount[xx]!, k = xx * hK;
+          const x0 = inRow + hFirst[xx]!,
+            n = hCount[xx]!,
+            k = xx * hK;
           let s = 0;
           for (let t = 0; t < n; t++) s += data[x0 + t]! * hW[k + t]!;
           tmp[tmpRow + xx] = s;
@@ -104,11 +118,17 @@ export function resizeBilinear(img: FloatImage | RawImage, outWidth: number, out
     }
   }
   const out = new Float32Array(C * outHeight * outWidth);
-  const vFirst = vc.first, vCount = vc.count, vW = vc.weights, vK = vc.ksize;
+  const vFirst = vc.first,
+    vCount = vc.count,
+    vW = vc.weights,
+    vK = vc.ksize;
   for (let c = 0; c < C; c++) {
-    const tmpPlane = c * rows * outWidth, outPlane = c * outHeight * outWidth;
+    const tmpPlane = c * rows * outWidth,
+      outPlane = c * outHeight * outWidth;
     for (let yy = 0; yy < outHeight; yy++) {
-      const y0 = vFirst[yy]! - yFirst, n = vCount[yy]!, k = yy * vK;
+      const y0 = vFirst[yy]! - yFirst,
+        n = vCount[yy]!,
+        k = yy * vK;
       const outRow = outPlane + yy * outWidth;
       for (let t = 0; t < n; t++) {
         const w = vW[k + t]!;
@@ -126,7 +146,8 @@ export function crop(img: FloatImage, box: Box): FloatImage {
   const { x, y, width: w, height: h } = box;
   if (!(w >= 1 && h >= 1)) throw new RangeError(`crop: empty box ${JSON.stringify(box)}`);
   const out = new Float32Array(C * h * w);
-  const c0 = Math.max(0, -x), c1 = Math.min(w, W - x);
+  const c0 = Math.max(0, -x),
+    c1 = Math.min(w, W - x);
   for (let c = 0; c < C; c++) {
     for (let r = 0; r < h; r++) {
       const sr = y + r;
@@ -160,13 +181,22 @@ export function pyRound(v: number): number {
  * `degrees` about `center` (default: the image centre), sampling the inverse affine map at output
  * pixel centres; pixels mapping outside the image get `fill`.
  */
-export function rotate(img: FloatImage, degrees: number, interpolation: 'nearest' | 'bilinear' = 'nearest', fill: readonly number[] = [0], center?: [number, number]): FloatImage {
+export function rotate(
+  img: FloatImage,
+  degrees: number,
+  interpolation: 'nearest' | 'bilinear' = 'nearest',
+  fill: readonly number[] = [0],
+  center?: [number, number],
+): FloatImage {
   const { channels: C, height: H, width: W, data } = img;
   const [cx, cy] = center ?? [W / 2, H / 2];
   const rad = -(degrees * Math.PI) / 180;
   // PIL rounds the matrix to 15 decimals, which makes multiples of 90° exact.
   const r15 = (v: number): number => Math.round(v * 1e15) / 1e15;
-  const a = r15(Math.cos(rad)), b = r15(Math.sin(rad)), d = r15(-Math.sin(rad)), e = r15(Math.cos(rad));
+  const a = r15(Math.cos(rad)),
+    b = r15(Math.sin(rad)),
+    d = r15(-Math.sin(rad)),
+    e = r15(Math.cos(rad));
   const c = a * -cx + b * -cy + cx;
   const f = d * -cx + e * -cy + cy;
   const out = new Float32Array(data.length);
@@ -181,14 +211,21 @@ export function rotate(img: FloatImage, degrees: number, interpolation: 'nearest
         let v = fv;
         if (interpolation === 'nearest') {
           // PIL's COORD(): truncation, anything below 0 is out.
-          const ix = xin < 0 ? -1 : Math.trunc(xin), iy = yin < 0 ? -1 : Math.trunc(yin);
+          const ix = xin < 0 ? -1 : Math.trunc(xin),
+            iy = yin < 0 ? -1 : Math.trunc(yin);
           if (ix >= 0 && ix < W && iy >= 0 && iy < H) v = data[base + iy * W + ix]!;
         } else if (xin >= 0 && xin < W && yin >= 0 && yin < H) {
-          const xs = xin - 0.5, ys = yin - 0.5;
-          const x0 = Math.floor(xs), y0 = Math.floor(ys);
-          const dx = xs - x0, dy = ys - y0;
+          const xs = xin - 0.5,
+            ys = yin - 0.5;
+          const x0 = Math.floor(xs),
+            y0 = Math.floor(ys);
+          const dx = xs - x0,
+            dy = ys - y0;
           // PIL clamps the neighbours to the image edge.
-          const xa = Math.max(x0, 0), xb = Math.min(x0 + 1, W - 1), ya = Math.max(y0, 0), yb = Math.min(y0 + 1, H - 1);
+          const xa = Math.max(x0, 0),
+            xb = Math.min(x0 + 1, W - 1),
+            ya = Math.max(y0, 0),
+            yb = Math.min(y0 + 1, H - 1);
           const top = data[base + ya * W + xa]! * (1 - dx) + data[base + ya * W + xb]! * dx;
           const bot = data[base + yb * W + xa]! * (1 - dx) + data[base + yb * W + xb]! * dx;
           v = top * (1 - dy) + bot * dy;

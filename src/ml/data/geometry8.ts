@@ -7,7 +7,12 @@ import type { Box } from './geometry.js';
 
 function checkBox(img: RawImage, box: Box, what: string): void {
   const { width: W, height: H } = img;
-  if (!(Number.isInteger(box.x) && Number.isInteger(box.y) && Number.isInteger(box.width) && Number.isInteger(box.height))) {
+  if (!(
+    Number.isInteger(box.x) &&
+    Number.isInteger(box.y) &&
+    Number.isInteger(box.width) &&
+    Number.isInteger(box.height)
+  )) {
     throw new RangeError(`${what}: box must have integer coordinates, got ${JSON.stringify(box)}`);
   }
   if (box.width <= 0 || box.height <= 0 || box.x < 0 || box.y < 0 || box.x + box.width > W || box.y + box.height > H) {
@@ -19,7 +24,13 @@ function checkBox(img: RawImage, box: Box, what: string): void {
  * PIL's img.crop(box).resize((outWidth, outHeight), BILINEAR) on HWC bytes (Pillow's fixed-point
  * resampler, in the addon); with `window`, only that crop of the result, computed on its own.
  */
-export function resize8(img: RawImage, outWidth: number, outHeight: number, box: Box = { x: 0, y: 0, width: img.width, height: img.height }, window?: Box): RawImage {
+export function resize8(
+  img: RawImage,
+  outWidth: number,
+  outHeight: number,
+  box: Box = { x: 0, y: 0, width: img.width, height: img.height },
+  window?: Box,
+): RawImage {
   if (!(outWidth >= 1 && outHeight >= 1 && Number.isInteger(outWidth) && Number.isInteger(outHeight))) {
     throw new RangeError(`resize: output size must be positive integers, got ${outWidth}x${outHeight}`);
   }
@@ -38,7 +49,8 @@ export function crop8(img: RawImage, box: Box): RawImage {
   const { x, y, width: w, height: h } = box;
   if (!(w >= 1 && h >= 1)) throw new RangeError(`crop: empty box ${JSON.stringify(box)}`);
   const out = new Uint8Array(h * w * C);
-  const c0 = Math.max(0, -x), c1 = Math.min(w, W - x);
+  const c0 = Math.max(0, -x),
+    c1 = Math.min(w, W - x);
   if (c1 > c0) {
     for (let r = 0; r < h; r++) {
       const sr = y + r;
@@ -71,7 +83,13 @@ const cFloor = (v: number): number => (v < 0 ? Math.floor(v) : Math.trunc(v));
  * loop when the image is too large for it), BILINEAR through its generic transform, which
  * truncates the interpolated value. Pixels that map outside the image get `fill`.
  */
-export function rotate8(img: RawImage, degrees: number, interpolation: 'nearest' | 'bilinear' = 'nearest', fill: readonly number[] = [0], center?: readonly [number, number]): RawImage {
+export function rotate8(
+  img: RawImage,
+  degrees: number,
+  interpolation: 'nearest' | 'bilinear' = 'nearest',
+  fill: readonly number[] = [0],
+  center?: readonly [number, number],
+): RawImage {
   const { channels: C, height: H, width: W, data } = img;
   if (data.length !== W * H * C) throw new RangeError(`rotate: ${data.length} bytes for a ${W}x${H}x${C} image`);
   if (!Number.isFinite(degrees)) throw new RangeError(`rotate: degrees must be finite, got ${degrees}`);
@@ -83,24 +101,35 @@ export function rotate8(img: RawImage, degrees: number, interpolation: 'nearest'
   }
   const [cx, cy] = center ?? [W / 2, H / 2];
   const rad = -(angle * Math.PI) / 180;
-  const a = round15(Math.cos(rad)), b = round15(Math.sin(rad)), d = round15(-Math.sin(rad)), e = round15(Math.cos(rad));
+  const a = round15(Math.cos(rad)),
+    b = round15(Math.sin(rad)),
+    d = round15(-Math.sin(rad)),
+    e = round15(Math.cos(rad));
   const c = a * -cx + b * -cy + 0 + cx;
   const f = d * -cx + e * -cy + 0 + cy;
   const out = new Uint8Array(data.length);
-  const fillPx = Uint8Array.from({ length: C }, (_, k) => Math.max(0, Math.min(255, Math.trunc(fill[k] ?? fill[0] ?? 0))));
+  const fillPx = Uint8Array.from({ length: C }, (_, k) =>
+    Math.max(0, Math.min(255, Math.trunc(fill[k] ?? fill[0] ?? 0))),
+  );
   for (let i = 0; i < W * H; i++) out.set(fillPx, i * C);
   const copyPixel = (o: number, xin: number, yin: number): void => {
     const s = (yin * W + xin) * C;
     for (let k = 0; k < C; k++) out[o + k] = data[s + k]!;
   };
   if (interpolation === 'nearest') {
-    const fits = (x: number, y: number): boolean => Math.abs(x * a + y * b + c) < 32768 && Math.abs(x * d + y * e + f) < 32768;
+    const fits = (x: number, y: number): boolean =>
+      Math.abs(x * a + y * b + c) < 32768 && Math.abs(x * d + y * e + f) < 32768;
     if (fits(0, 0) && fits(W, H) && fits(0, H) && fits(W, 0)) {
       const fix = (v: number): number => cFloor(v * 65536 + 0.5);
-      const a0 = fix(a), a1 = fix(b), a3 = fix(d), a4 = fix(e);
-      let a2 = fix(c + a * 0.5 + b * 0.5), a5 = fix(f + d * 0.5 + e * 0.5);
+      const a0 = fix(a),
+        a1 = fix(b),
+        a3 = fix(d),
+        a4 = fix(e);
+      let a2 = fix(c + a * 0.5 + b * 0.5),
+        a5 = fix(f + d * 0.5 + e * 0.5);
       for (let y = 0; y < H; y++) {
-        let xx = a2, yy = a5;
+        let xx = a2,
+          yy = a5;
         for (let x = 0; x < W; x++) {
           const xin = xx >> 16;
           if (xin >= 0 && xin < W) {
@@ -115,9 +144,11 @@ export function rotate8(img: RawImage, degrees: number, interpolation: 'nearest'
       }
     } else {
       const coord = (v: number): number => (v < 0 ? -1 : Math.trunc(v));
-      let xo = c + b * 0.5 + a * 0.5, yo = f + e * 0.5 + d * 0.5;
+      let xo = c + b * 0.5 + a * 0.5,
+        yo = f + e * 0.5 + d * 0.5;
       for (let y = 0; y < H; y++) {
-        let xx = xo, yy = yo;
+        let xx = xo,
+          yy = yo;
         for (let x = 0; x < W; x++) {
           const xin = coord(xx);
           if (xin >= 0 && xin < W) {
@@ -140,18 +171,23 @@ export function rotate8(img: RawImage, degrees: number, interpolation: 'nearest'
       if (xin < 0 || xin >= W || yin < 0 || yin >= H) continue;
       xin -= 0.5;
       yin -= 0.5;
-      const x0 = cFloor(xin), y0 = cFloor(yin);
-      const dx = xin - x0, dy = yin - y0;
-      const xa = Math.min(Math.max(x0, 0), W - 1), xb = Math.min(Math.max(x0 + 1, 0), W - 1);
+      const x0 = cFloor(xin),
+        y0 = cFloor(yin);
+      const dx = xin - x0,
+        dy = yin - y0;
+      const xa = Math.min(Math.max(x0, 0), W - 1),
+        xb = Math.min(Math.max(x0 + 1, 0), W - 1);
       const row0 = Math.min(Math.max(y0, 0), H - 1) * W;
       const hasRow1 = y0 + 1 >= 0 && y0 + 1 < H;
       const o = (y * W + x) * C;
       for (let k = 0; k < C; k++) {
-        const p0 = data[(row0 + xa) * C + k]!, p1 = data[(row0 + xb) * C + k]!;
+        const p0 = data[(row0 + xa) * C + k]!,
+          p1 = data[(row0 + xb) * C + k]!;
         const v1 = p0 + (p1 - p0) * dx;
         let v2 = v1;
         if (hasRow1) {
-          const q0 = data[((y0 + 1) * W + xa) * C + k]!, q1 = data[((y0 + 1) * W + xb) * C + k]!;
+          const q0 = data[((y0 + 1) * W + xa) * C + k]!,
+            q1 = data[((y0 + 1) * W + xb) * C + k]!;
           v2 = q0 + (q1 - q0) * dx;
         }
         out[o + k] = Math.trunc(v1 + (v2 - v1) * dy);
@@ -164,7 +200,8 @@ export function rotate8(img: RawImage, degrees: number, interpolation: 'nearest'
 /** PIL's FLIP_TOP_BOTTOM. */
 export function vflip8(img: RawImage): RawImage {
   const { channels: C, height: H, width: W, data } = img;
-  const out = new Uint8Array(data.length), row = W * C;
+  const out = new Uint8Array(data.length),
+    row = W * C;
   for (let y = 0; y < H; y++) out.set(data.subarray(y * row, (y + 1) * row), (H - 1 - y) * row);
   return { data: out, width: W, height: H, channels: C };
 }
@@ -177,7 +214,8 @@ function transpose8(img: RawImage, ccw: boolean): RawImage {
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const [ox, oy] = ccw ? [y, W - 1 - x] : [H - 1 - y, x];
-      const s = (y * W + x) * C, o = (oy * H + ox) * C;
+      const s = (y * W + x) * C,
+        o = (oy * H + ox) * C;
       for (let k = 0; k < C; k++) out[o + k] = data[s + k]!;
     }
   }

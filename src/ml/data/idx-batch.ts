@@ -30,10 +30,16 @@ function checkIndex(data: IdxImages, i: number, b: number): void {
  * One batch of samples `indices`; with `rngFor` each sample b is augmented with the stream
  * `rngFor(b)` (pad/crop draws dx then dy, then the flip draw), without it the images are copied as-is.
  */
-export function idxBatch(data: IdxImages, indices: readonly number[], rngFor?: (position: number) => Rng, opts: IdxAugment = {}): Batch {
+export function idxBatch(
+  data: IdxImages,
+  indices: readonly number[],
+  rngFor?: (position: number) => Rng,
+  opts: IdxAugment = {},
+): Batch {
   const pad = opts.pad ?? 2;
   const flipP = opts.flipP ?? 0.5;
-  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`idxBatch: pad must be a non-negative integer, got ${pad}`);
+  if (!Number.isInteger(pad) || pad < 0)
+    throw new RangeError(`idxBatch: pad must be a non-negative integer, got ${pad}`);
   const { images, labels, height: H, width: W } = data;
   const plane = H * W;
   const n = indices.length;
@@ -43,7 +49,8 @@ export function idxBatch(data: IdxImages, indices: readonly number[], rngFor?: (
     const i = indices[b]!;
     checkIndex(data, i, b);
     y[b] = labels[i]!;
-    const src = i * plane, dst = b * plane;
+    const src = i * plane,
+      dst = b * plane;
     if (!rngFor) {
       for (let k = 0; k < plane; k++) out[dst + k] = images[src + k]! / 255;
       continue;
@@ -56,7 +63,8 @@ export function idxBatch(data: IdxImages, indices: readonly number[], rngFor?: (
     for (let r = 0; r < H; r++) {
       const sr = r + dy;
       if (sr < 0 || sr >= H) continue;
-      const rowIn = src + sr * W, rowOut = dst + r * W;
+      const rowIn = src + sr * W,
+        rowOut = dst + r * W;
       for (let c = 0; c < W; c++) {
         const sc = c + dx;
         if (sc < 0 || sc >= W) continue;
@@ -72,9 +80,15 @@ export class IdxLoader {
   readonly inChannels = 1;
   readonly numClasses: number;
   readonly skipped = 0;
-  constructor(readonly data: IdxImages, readonly seed = 0, readonly augment: IdxAugment | false = {}) {
+  constructor(
+    readonly data: IdxImages,
+    readonly seed = 0,
+    readonly augment: IdxAugment | false = {},
+  ) {
     if (data.images.length !== data.labels.length * data.height * data.width) {
-      throw new RangeError(`IdxLoader: ${data.images.length} image bytes for ${data.labels.length} labels of ${data.height}x${data.width}`);
+      throw new RangeError(
+        `IdxLoader: ${data.images.length} image bytes for ${data.labels.length} labels of ${data.height}x${data.width}`,
+      );
     }
     this.numClasses = data.labels.reduce((m, v) => Math.max(m, v), -1) + 1;
   }
@@ -86,15 +100,24 @@ export class IdxLoader {
   /** `positionOffset`: where indices[0] sits in a batch shared by several processes. */
   async load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
     if (this.augment === false) return idxBatch(this.data, indices);
-    return idxBatch(this.data, indices, (b) => sampleRng(this.seed, epoch, batchIndex, positionOffset + b), this.augment);
+    return idxBatch(
+      this.data,
+      indices,
+      (b) => sampleRng(this.seed, epoch, batchIndex, positionOffset + b),
+      this.augment,
+    );
   }
 
   /** Un-augmented batches in order, covering every sample once (or samples [start, end) of `range`). */
   async *batches(batchSize: number, range?: { start: number; end: number }): AsyncGenerator<Batch> {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`IdxLoader.batches: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`IdxLoader.batches: batchSize must be a positive integer, got ${batchSize}`);
     const [first, n] = checkRange(range, this.data.labels.length, 'IdxLoader.batches');
     for (let s = first; s < n; s += batchSize) {
-      yield idxBatch(this.data, Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
+      yield idxBatch(
+        this.data,
+        Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k),
+      );
     }
   }
 }

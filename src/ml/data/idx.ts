@@ -54,7 +54,10 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
   for (const n of [256, 4096]) {
     let head: Buffer;
     try {
-      head = gunzipSync(raw.subarray(0, Math.min(raw.length, n)), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: n * 1100 });
+      head = gunzipSync(raw.subarray(0, Math.min(raw.length, n)), {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: n * 1100,
+      });
     } catch (e) {
       throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`, { cause: e });
     }
@@ -66,9 +69,12 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
     return gunzipSync(raw, { maxOutputLength: limit + 1 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new Error(announced !== null && announced <= MAX_IDX_BYTES
-        ? `${file}: decompresses to more than the ${announced} bytes its IDX header announces`
-        : `${file}: decompresses to more than ${MAX_IDX_BYTES} bytes`, { cause: e });
+      throw new Error(
+        announced !== null && announced <= MAX_IDX_BYTES
+          ? `${file}: decompresses to more than the ${announced} bytes its IDX header announces`
+          : `${file}: decompresses to more than ${MAX_IDX_BYTES} bytes`,
+        { cause: e },
+      );
     }
     throw new Error(`${file}: corrupt gzip data: ${(e as Error).message}`, { cause: e });
   }
@@ -88,28 +94,46 @@ function readMaybeGzipped(file: string): Buffer {
 /** Reads an IDX file of any element type; multi-byte elements are big-endian on disk. */
 export function readIdxTyped(file: string): IdxTypedArray {
   const raw = readMaybeGzipped(file);
-  if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0) throw new Error(`${file}: not an IDX file (bad magic, expected 00 00 at offset 0)`);
+  if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0)
+    throw new Error(`${file}: not an IDX file (bad magic, expected 00 00 at offset 0)`);
   const type = DTYPES[raw[2]!];
   if (!type) throw new Error(`${file}: unknown IDX element type code 0x${raw[2]!.toString(16).padStart(2, '0')}`);
   const ndim = raw[3]!;
   if (ndim < 1) throw new Error(`${file}: IDX header declares 0 dimensions`);
-  if (raw.length < 4 + 4 * ndim) throw new Error(`${file}: truncated IDX header (${ndim} dimensions need ${4 + 4 * ndim} bytes, file has ${raw.length})`);
+  if (raw.length < 4 + 4 * ndim)
+    throw new Error(
+      `${file}: truncated IDX header (${ndim} dimensions need ${4 + 4 * ndim} bytes, file has ${raw.length})`,
+    );
   const dims = Array.from({ length: ndim }, (_, i) => raw.readUInt32BE(4 + 4 * i));
   const count = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * ndim;
   const body = raw.length - start;
   if (body !== count * type.size) {
-    throw new Error(`${file}: header says ${dims.join('x')} ${type.dtype} = ${count * type.size} bytes of data, file has ${body}`);
+    throw new Error(
+      `${file}: header says ${dims.join('x')} ${type.dtype} = ${count * type.size} bytes of data, file has ${body}`,
+    );
   }
   const bytes = raw.subarray(start);
   let data: IdxData;
   switch (type.dtype) {
-    case 'uint8': data = new Uint8Array(bytes.buffer, bytes.byteOffset, count); break;
-    case 'int8': data = new Int8Array(bytes.buffer, bytes.byteOffset, count); break;
-    case 'int16': data = Int16Array.from({ length: count }, (_, i) => bytes.readInt16BE(2 * i)); break;
-    case 'int32': data = Int32Array.from({ length: count }, (_, i) => bytes.readInt32BE(4 * i)); break;
-    case 'float32': data = Float32Array.from({ length: count }, (_, i) => bytes.readFloatBE(4 * i)); break;
-    case 'float64': data = Float64Array.from({ length: count }, (_, i) => bytes.readDoubleBE(8 * i)); break;
+    case 'uint8':
+      data = new Uint8Array(bytes.buffer, bytes.byteOffset, count);
+      break;
+    case 'int8':
+      data = new Int8Array(bytes.buffer, bytes.byteOffset, count);
+      break;
+    case 'int16':
+      data = Int16Array.from({ length: count }, (_, i) => bytes.readInt16BE(2 * i));
+      break;
+    case 'int32':
+      data = Int32Array.from({ length: count }, (_, i) => bytes.readInt32BE(4 * i));
+      break;
+    case 'float32':
+      data = Float32Array.from({ length: count }, (_, i) => bytes.readFloatBE(4 * i));
+      break;
+    case 'float64':
+      data = Float64Array.from({ length: count }, (_, i) => bytes.readDoubleBE(8 * i));
+      break;
   }
   return { dims, dtype: type.dtype, data };
 }
@@ -117,16 +141,34 @@ export function readIdxTyped(file: string): IdxTypedArray {
 /** Reads an unsigned-byte IDX file (type 0x08), the type MNIST-style datasets use. */
 export function readIdx(file: string): IdxArray {
   const a = readIdxTyped(file);
-  if (a.dtype !== 'uint8') throw new Error(`${file}: IDX element type ${a.dtype} is not supported here (only unsigned bytes, 0x08)`);
+  if (a.dtype !== 'uint8')
+    throw new Error(`${file}: IDX element type ${a.dtype} is not supported here (only unsigned bytes, 0x08)`);
   return { dims: a.dims, data: a.data as Uint8Array };
 }
 
 /** Fashion-MNIST's ten classes by label; the trainer trains on 0-4 and tests on 5-9. */
-export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_CLASSES: readonly string[] = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
-const SPLIT_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
-const INSTALL_HINT = 'install it with `sudo apt-get install dataset-fashion-mnist`, or pass the folder holding the four *-ubyte(.gz) files';
+const SPLIT_FILES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+];
+const INSTALL_HINT =
+  'install it with `sudo apt-get install dataset-fashion-mnist`, or pass the folder holding the four *-ubyte(.gz) files';
 
 function hasAllSplitFiles(dir: string): boolean {
   return SPLIT_FILES.every((b) => existsSync(path.join(dir, `${b}.gz`)) || existsSync(path.join(dir, b)));
@@ -139,14 +181,19 @@ function hasAllSplitFiles(dir: string): boolean {
 export function findFashionMnist(dir?: string): string {
   if (dir) {
     if (!hasAllSplitFiles(dir)) {
-      const missing = SPLIT_FILES.filter((b) => !existsSync(path.join(dir, `${b}.gz`)) && !existsSync(path.join(dir, b)));
+      const missing = SPLIT_FILES.filter(
+        (b) => !existsSync(path.join(dir, `${b}.gz`)) && !existsSync(path.join(dir, b)),
+      );
       throw new Error(`${dir}: not a Fashion-MNIST folder, missing ${missing.map((m) => `${m}(.gz)`).join(', ')}`);
     }
     return dir;
   }
   if (hasAllSplitFiles(DEBIAN_DIR)) return DEBIAN_DIR;
   try {
-    const files = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n');
+    const files = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).split('\n');
     const hit = files.find((f) => f.endsWith('train-images-idx3-ubyte.gz'));
     if (hit && hasAllSplitFiles(path.dirname(hit))) return path.dirname(hit);
   } catch {
@@ -185,7 +232,8 @@ export function loadIdxSplit(dir: string, split: 'train' | 't10k', classRange: [
   const lbl = readIdx(lblFile);
   if (img.dims.length !== 3) throw new Error(`${imgFile}: expected 3 dims (N, H, W), got ${img.dims.length}`);
   if (lbl.dims.length !== 1) throw new Error(`${lblFile}: expected 1 dim (N), got ${lbl.dims.length}`);
-  if (lbl.dims[0] !== img.dims[0]) throw new Error(`${lblFile}: ${lbl.dims[0]} labels for ${img.dims[0]} images in ${imgFile}`);
+  if (lbl.dims[0] !== img.dims[0])
+    throw new Error(`${lblFile}: ${lbl.dims[0]} labels for ${img.dims[0]} images in ${imgFile}`);
   const [n, h, w] = img.dims as [number, number, number];
   const keep: number[] = [];
   for (let i = 0; i < n; i++) if (lbl.data[i]! >= lo && lbl.data[i]! <= hi) keep.push(i);

@@ -48,7 +48,14 @@ export const MAX_IMAGE_FILE_BYTES = 512 * 2 ** 20;
 
 function readError(file: string, e: unknown): Error {
   const err = e as NodeJS.ErrnoException;
-  const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'ELOOP' ? 'too many levels of symbolic links' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+  const why =
+    err.code === 'ENOENT'
+      ? 'no such file'
+      : err.code === 'ELOOP'
+        ? 'too many levels of symbolic links'
+        : err.code === 'EISDIR'
+          ? 'is a directory'
+          : err.message;
   return new Error(`${file}: cannot read image: ${why}`);
 }
 
@@ -58,11 +65,21 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 /** Only regular files of a bounded size are read (not FIFOs, devices, sockets or directories). */
 function checkRegular(file: string, st: Stats): number {
   if (!st.isFile()) {
-    const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device'
-      : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+    const kind = st.isDirectory()
+      ? 'a directory'
+      : st.isFIFO()
+        ? 'a FIFO'
+        : st.isCharacterDevice()
+          ? 'a character device'
+          : st.isBlockDevice()
+            ? 'a block device'
+            : st.isSocket()
+              ? 'a socket'
+              : 'not a regular file';
     throw new Error(`${file}: cannot read image: it is ${kind}, not a regular file`);
   }
-  if (st.size > MAX_IMAGE_FILE_BYTES) throw new Error(`${file}: cannot read image: ${st.size} bytes, over the ${MAX_IMAGE_FILE_BYTES >> 20} MiB limit`);
+  if (st.size > MAX_IMAGE_FILE_BYTES)
+    throw new Error(`${file}: cannot read image: ${st.size} bytes, over the ${MAX_IMAGE_FILE_BYTES >> 20} MiB limit`);
   return st.size;
 }
 
@@ -126,8 +143,19 @@ export function readImageBytesSync(file: string): Buffer {
  */
 export function headerSize(b: Uint8Array): { width: number; height: number } | null {
   const be16 = (i: number): number => (b[i]! << 8) | b[i + 1]!;
-  if (b.length >= 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[12] === 0x49 && b[13] === 0x48 && b[14] === 0x44 && b[15] === 0x52) {
-    const width = (be16(16) << 16) + be16(18), height = (be16(20) << 16) + be16(22);
+  if (
+    b.length >= 24 &&
+    b[0] === 0x89 &&
+    b[1] === 0x50 &&
+    b[2] === 0x4e &&
+    b[3] === 0x47 &&
+    b[12] === 0x49 &&
+    b[13] === 0x48 &&
+    b[14] === 0x44 &&
+    b[15] === 0x52
+  ) {
+    const width = (be16(16) << 16) + be16(18),
+      height = (be16(20) << 16) + be16(22);
     return width > 0 && height > 0 ? { width, height } : null;
   }
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return null;
@@ -135,13 +163,20 @@ export function headerSize(b: Uint8Array): { width: number; height: number } | n
   while (i + 4 <= b.length) {
     if (b[i] !== 0xff) return null;
     const m = b[i + 1]!;
-    if (m === 0xff) { i++; continue; } // fill byte
-    if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // markers without a length
+    if (m === 0xff) {
+      i++;
+      continue;
+    } // fill byte
+    if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    } // markers without a length
     if (m === 0xd9 || m === 0xda) return null; // end of image / scan before any frame header
     // SOF0–SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
       if (i + 9 > b.length) return null;
-      const height = be16(i + 5), width = be16(i + 7);
+      const height = be16(i + 5),
+        width = be16(i + 7);
       return width > 0 && height > 0 ? { width, height } : null;
     }
     i += 2 + be16(i + 2);
@@ -150,10 +185,16 @@ export function headerSize(b: Uint8Array): { width: number; height: number } | n
 }
 
 /** Width and height from the header alone. */
-export async function imageSize(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<{ width: number; height: number }> {
+export async function imageSize(
+  bytes: Uint8Array,
+  opts: DecodeOptions = {},
+): Promise<{ width: number; height: number }> {
   const fast = headerSize(bytes);
   if (fast) return fast;
-  const meta = await sharp(bytes, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: opts.failOn ?? 'error' }).metadata();
+  const meta = await sharp(bytes, {
+    limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+    failOn: opts.failOn ?? 'error',
+  }).metadata();
   if (!meta.width || !meta.height) throw new Error('image has no dimensions');
   return { width: meta.width, height: meta.height };
 }
@@ -163,7 +204,11 @@ export async function imageSize(bytes: Uint8Array, opts: DecodeOptions = {}): Pr
  * (libvips allows at most extract → resize → extract, in that order). EXIF orientation is not
  * applied, as PIL does not apply it either.
  */
-export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}, ops: readonly SharpOp[] = []): Promise<RawImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  opts: DecodeOptions = {},
+  ops: readonly SharpOp[] = [],
+): Promise<RawImage> {
   if (ops.length === 0 && bytes[0] === 0xff && bytes[1] === 0xd8) {
     // JPEGs go to libjpeg directly, as in Pillow: a libvips pipeline costs ~3x more for a small photo.
     const rgb = decodeJpeg(bytes, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: opts.failOn ?? 'error' });
@@ -172,7 +217,11 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}, o
       return (opts.channels ?? 3) === 1 ? rgbToLuma(img) : img;
     }
   }
-  let s = sharp(bytes, { limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: opts.failOn ?? 'error', sequentialRead: true });
+  let s = sharp(bytes, {
+    limitInputPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+    failOn: opts.failOn ?? 'error',
+    sequentialRead: true,
+  });
   let resized = false;
   for (const o of ops) {
     if (o.op === 'resize') {
@@ -183,9 +232,18 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}, o
       s = s.extract({ left: o.left, top: o.top, width: o.width, height: o.height });
     }
   }
-  const { data, info } = await s.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await s
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoder returned ${info.channels} channels, expected 3`);
-  const rgb: RawImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
+  const rgb: RawImage = {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+    channels: 3,
+  };
   return (opts.channels ?? 3) === 1 ? rgbToLuma(rgb) : rgb;
 }
 
@@ -195,7 +253,8 @@ export function rgbToLuma(img: RawImage): RawImage {
   const n = img.width * img.height;
   const out = new Uint8Array(n);
   const d = img.data;
-  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = (d[j]! * 19595 + d[j + 1]! * 38470 + d[j + 2]! * 7471 + 0x8000) >>> 16;
+  for (let i = 0, j = 0; i < n; i++, j += 3)
+    out[i] = (d[j]! * 19595 + d[j + 1]! * 38470 + d[j + 2]! * 7471 + 0x8000) >>> 16;
   return { data: out, width: img.width, height: img.height, channels: 1 };
 }
 
@@ -206,7 +265,8 @@ export const BYTE_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_,
 export function rawToFloat(img: RawImage, out?: Float32Array): FloatImage {
   const { width: W, height: H, channels: C, data } = img;
   if (data.length !== W * H * C) throw new RangeError(`ToTensor: ${data.length} bytes for a ${W}x${H}x${C} image`);
-  if (out && out.length !== data.length) throw new RangeError(`ToTensor: output has ${out.length} floats for a ${W}x${H}x${C} image`);
+  if (out && out.length !== data.length)
+    throw new RangeError(`ToTensor: output has ${out.length} floats for a ${W}x${H}x${C} image`);
   return { data: bytesToFloat(data, W, H, C, out), channels: C, height: H, width: W };
 }
 

@@ -69,7 +69,11 @@ export async function runJob(pipeline: Pipeline, job: Job): Promise<JobResult> {
     }
     const inSlot = job.slot !== undefined && img.data.buffer === job.slot.buffer;
     // Transferable only as a whole buffer: make sure the view owns all of it.
-    const data = inSlot ? new Float32Array(0) : img.data.byteOffset === 0 && img.data.byteLength === img.data.buffer.byteLength ? img.data : img.data.slice();
+    const data = inSlot
+      ? new Float32Array(0)
+      : img.data.byteOffset === 0 && img.data.byteLength === img.data.buffer.byteLength
+        ? img.data
+        : img.data.slice();
     const done: JobDone = { id: job.id, ok: true, data, inSlot, shape: [img.channels, img.height, img.width] };
     if (job.keep === 'encoded' && !job.bytes && bytes) done.keptBytes = shared(bytes);
     if (job.keep === 'decoded' && !job.decoded) done.keptDecoded = { ...decoded, data: shared(decoded.data) };

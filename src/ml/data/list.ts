@@ -45,7 +45,10 @@ function parseListFile(file: string): RawEntry[] {
     const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
     const where = `${file}:${i + 1}`;
-    if (line.length > MAX_LINE) throw new Error(`${where}: the line is ${line.length} characters long (a 'path,label' line has at most ${MAX_LINE})`);
+    if (line.length > MAX_LINE)
+      throw new Error(
+        `${where}: the line is ${line.length} characters long (a 'path,label' line has at most ${MAX_LINE})`,
+      );
     // The last comma splits, so paths with commas survive.
     const comma = line.lastIndexOf(',');
     const p = comma < 0 ? '' : line.slice(0, comma).trim();
@@ -100,7 +103,18 @@ export function readLists(files: readonly string[]): { lists: Sample[][]; classN
   return remap(entries);
 }
 
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp', '.gif'];
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.ppm',
+  '.bmp',
+  '.pgm',
+  '.tif',
+  '.tiff',
+  '.webp',
+  '.gif',
+];
 
 function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -116,7 +130,12 @@ interface Entry {
 
 /** Escapes a name's bytes for a message (invalid UTF-8 cannot be printed as it is). */
 function showBytes(dir: string, raw: Buffer): string {
-  return path.join(dir, [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''));
+  return path.join(
+    dir,
+    [...raw]
+      .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`))
+      .join(''),
+  );
 }
 
 /**
@@ -150,7 +169,13 @@ function entriesOf(dir: string, warn: (message: string) => void, what: string): 
 }
 
 /** Images below dir; `seen` holds the real paths walked, so a link back up the tree is not followed again. */
-function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen: Set<string>, warn: (message: string) => void): void {
+function walkImages(
+  dir: string,
+  exts: ReadonlySet<string>,
+  out: string[],
+  seen: Set<string>,
+  warn: (message: string) => void,
+): void {
   let real: string;
   try {
     real = realpathSync(dir);
@@ -170,9 +195,15 @@ function walkImages(dir: string, exts: ReadonlySet<string>, out: string[], seen:
  * class k = k-th folder), images anywhere below it, sorted by path. Entries whose names are not
  * valid UTF-8 are skipped, each with a warning (`warn`, default console.warn).
  */
-export function readImageFolder(root: string, extensions: readonly string[] = IMAGE_EXTENSIONS, warn: (message: string) => void = (m) => console.warn(m)): LabeledSamples {
+export function readImageFolder(
+  root: string,
+  extensions: readonly string[] = IMAGE_EXTENSIONS,
+  warn: (message: string) => void = (m) => console.warn(m),
+): LabeledSamples {
   const exts = new Set(extensions.map((e) => e.toLowerCase()));
-  const classNames = entriesOf(root, warn, 'image folder').filter((e) => e.folder).map((e) => e.name);
+  const classNames = entriesOf(root, warn, 'image folder')
+    .filter((e) => e.folder)
+    .map((e) => e.name);
   if (classNames.length === 0) throw new Error(`${root}: no class subfolders`);
   const samples: Sample[] = [];
   classNames.forEach((name, label) => {
@@ -180,7 +211,8 @@ export function readImageFolder(root: string, extensions: readonly string[] = IM
     walkImages(path.join(root, name), exts, files, new Set(), warn);
     for (const f of files) samples.push({ path: f, label });
   });
-  if (samples.length === 0) throw new Error(`${root}: no images with extensions ${[...exts].join(' ')} below the class folders`);
+  if (samples.length === 0)
+    throw new Error(`${root}: no images with extensions ${[...exts].join(' ')} below the class folders`);
   return { samples, classNames };
 }
 

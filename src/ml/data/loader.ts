@@ -81,7 +81,10 @@ export class ImageLoader {
   constructor(samples: readonly Sample[], options: LoaderOptions) {
     if (samples.length === 0) throw new RangeError('ImageLoader: no samples');
     samples.forEach((s, i) => {
-      if (!Number.isInteger(s.label) || s.label < 0) throw new RangeError(`ImageLoader: sample ${i} (${s.where ?? s.path}) has label ${s.label}, expected a non-negative integer`);
+      if (!Number.isInteger(s.label) || s.label < 0)
+        throw new RangeError(
+          `ImageLoader: sample ${i} (${s.where ?? s.path}) has label ${s.label}, expected a non-negative integer`,
+        );
     });
     this.samples = samples;
     this.labels = labelsOf(samples);
@@ -90,8 +93,10 @@ export class ImageLoader {
     this.seed = options.seed ?? 0;
     this.workers = options.workers ?? defaultWorkerCount();
     this.prefetch = options.prefetch ?? 2;
-    if (!Number.isInteger(this.workers) || this.workers < 0) throw new RangeError(`ImageLoader: workers must be a non-negative integer, got ${this.workers}`);
-    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new RangeError(`ImageLoader: prefetch must be a non-negative integer, got ${this.prefetch}`);
+    if (!Number.isInteger(this.workers) || this.workers < 0)
+      throw new RangeError(`ImageLoader: workers must be a non-negative integer, got ${this.workers}`);
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0)
+      throw new RangeError(`ImageLoader: prefetch must be a non-negative integer, got ${this.prefetch}`);
     this.#opts = options;
     this.#ownsPool = !options.pool;
     this.#pool = options.pool ?? null;
@@ -155,7 +160,13 @@ export class ImageLoader {
 
   #job(index: number, rngState: Job['rng'], slot: Job['slot']): Job {
     const sample = this.samples[index]!;
-    const job: Job = { id: this.#nextJob++, pipeline: this.#pipelineJson, path: sample.path, rng: rngState, keep: 'none' };
+    const job: Job = {
+      id: this.#nextJob++,
+      pipeline: this.#pipelineJson,
+      path: sample.path,
+      rng: rngState,
+      keep: 'none',
+    };
     if (slot) job.slot = slot;
     const cached = this.#cache.get(index);
     if (cached instanceof Uint8Array) job.bytes = cached;
@@ -164,11 +175,19 @@ export class ImageLoader {
     return job;
   }
 
-  async #loadBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean = () => false, positionOffset = 0): Promise<Batch> {
+  async #loadBatch(
+    indices: readonly number[],
+    epoch: number,
+    batchIndex: number,
+    cancelled: () => boolean = () => false,
+    positionOffset = 0,
+  ): Promise<Batch> {
     if (this.#closed) throw new LoaderFatalError('ImageLoader: the loader is closed');
     indices.forEach((i, pos) => {
       if (!Number.isInteger(i) || i < 0 || i >= this.samples.length) {
-        throw new RangeError(`ImageLoader: index ${i} at batch position ${pos} is outside 0..${this.samples.length - 1}`);
+        throw new RangeError(
+          `ImageLoader: index ${i} at batch position ${pos} is outside 0..${this.samples.length - 1}`,
+        );
       }
     });
     // Once the images' shape is known, workers write straight into the batch (shared memory),
@@ -184,17 +203,32 @@ export class ImageLoader {
     }
   }
 
-  async #fillBatch(indices: readonly number[], epoch: number, batchIndex: number, cancelled: () => boolean, shared: SharedArrayBuffer | null, slotSize: number, positionOffset: number): Promise<Batch> {
+  async #fillBatch(
+    indices: readonly number[],
+    epoch: number,
+    batchIndex: number,
+    cancelled: () => boolean,
+    shared: SharedArrayBuffer | null,
+    slotSize: number,
+    positionOffset: number,
+  ): Promise<Batch> {
     const skipBad = this.#opts.skipBad ?? false;
-    const outcomes = await Promise.all(indices.map((i, pos): Promise<Outcome | null> => {
-      if (skipBad && this.#bad.has(i)) return Promise.resolve(null);
-      const slot = shared ? { buffer: shared, offset: pos * slotSize, length: slotSize } : undefined;
-      return this.#runSample(i, this.#job(i, sampleRng(this.seed, epoch, batchIndex, positionOffset + pos).getState(), slot), cancelled);
-    }));
+    const outcomes = await Promise.all(
+      indices.map((i, pos): Promise<Outcome | null> => {
+        if (skipBad && this.#bad.has(i)) return Promise.resolve(null);
+        const slot = shared ? { buffer: shared, offset: pos * slotSize, length: slotSize } : undefined;
+        return this.#runSample(
+          i,
+          this.#job(i, sampleRng(this.seed, epoch, batchIndex, positionOffset + pos).getState(), slot),
+          cancelled,
+        );
+      }),
+    );
 
     const kept: Array<{ index: number; pos: number; r: JobDone }> = [];
     for (let pos = 0; pos < indices.length; pos++) {
-      const i = indices[pos]!, o = outcomes[pos]!;
+      const i = indices[pos]!,
+        o = outcomes[pos]!;
       const s = this.samples[i]!;
       if (o === null) {
         this.#skipped++;
@@ -218,7 +252,9 @@ export class ImageLoader {
     kept.forEach(({ index, r }) => {
       if (r.shape[0] !== C || r.shape[1] !== H || r.shape[2] !== W) {
         const s = this.samples[index]!;
-        throw new Error(`${s.where ? `${s.where}: ` : ''}${s.path}: transformed to ${r.shape.join('x')}, but the batch is ${shape.join('x')} (end the pipeline with a fixed-size crop)`);
+        throw new Error(
+          `${s.where ? `${s.where}: ` : ''}${s.path}: transformed to ${r.shape.join('x')}, but the batch is ${shape.join('x')} (end the pipeline with a fixed-size crop)`,
+        );
       }
     });
     if (kept.length > 0) this.#lastShape = shape;
@@ -258,7 +294,8 @@ export class ImageLoader {
    * (data-parallel training): each image gets the augmentation it would get in the whole batch.
    */
   load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
-    if (!Number.isInteger(positionOffset) || positionOffset < 0) throw new RangeError(`ImageLoader.load: positionOffset must be a non-negative integer, got ${positionOffset}`);
+    if (!Number.isInteger(positionOffset) || positionOffset < 0)
+      throw new RangeError(`ImageLoader.load: positionOffset must be a non-negative integer, got ${positionOffset}`);
     const p = this.#loadBatch(indices, epoch, batchIndex, undefined, positionOffset);
     p.catch(() => undefined);
     return p;
@@ -296,10 +333,12 @@ export class ImageLoader {
    * `range` restricts it to samples [start, end) (one process's shard).
    */
   batches(batchSize: number, range?: { start: number; end: number }): AsyncGenerator<Batch> {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`ImageLoader.batches: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`ImageLoader.batches: batchSize must be a positive integer, got ${batchSize}`);
     const [first, n] = checkRange(range, this.samples.length, 'ImageLoader.batches');
     const chunks: number[][] = [];
-    for (let s = first; s < n; s += batchSize) chunks.push(Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
+    for (let s = first; s < n; s += batchSize)
+      chunks.push(Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
     return this.iterate(chunks, 0);
   }
 
@@ -319,4 +358,3 @@ export class ImageLoader {
     if (this.#ownsPool) await this.#pool?.close();
   }
 }
-

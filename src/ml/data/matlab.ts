@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 
-export type MatNumericClass = 'double' | 'single' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
+export type MatNumericClass =
+  'double' | 'single' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
 
 export interface MatNumeric {
   kind: 'numeric';
@@ -64,10 +65,51 @@ export interface MatUnsupported {
 export type MatValue = MatNumeric | MatChar | MatCell | MatStruct | MatSparse | MatUnsupported;
 
 // Data types (miXXX) and array classes (mxXXX) from the MAT-file format reference.
-const MI = { INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9, INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15, UTF8: 16, UTF16: 17, UTF32: 18 } as const;
-const MI_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8, 16: 1, 17: 2, 18: 4 };
+const MI = {
+  INT8: 1,
+  UINT8: 2,
+  INT16: 3,
+  UINT16: 4,
+  INT32: 5,
+  UINT32: 6,
+  SINGLE: 7,
+  DOUBLE: 9,
+  INT64: 12,
+  UINT64: 13,
+  MATRIX: 14,
+  COMPRESSED: 15,
+  UTF8: 16,
+  UTF16: 17,
+  UTF32: 18,
+} as const;
+const MI_SIZE: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 2,
+  5: 4,
+  6: 4,
+  7: 4,
+  9: 8,
+  12: 8,
+  13: 8,
+  16: 1,
+  17: 2,
+  18: 4,
+};
 const MX = { CELL: 1, STRUCT: 2, OBJECT: 3, CHAR: 4, SPARSE: 5 } as const;
-const MX_NUMERIC: Record<number, MatNumericClass> = { 6: 'double', 7: 'single', 8: 'int8', 9: 'uint8', 10: 'int16', 11: 'uint16', 12: 'int32', 13: 'uint32', 14: 'int64', 15: 'uint64' };
+const MX_NUMERIC: Record<number, MatNumericClass> = {
+  6: 'double',
+  7: 'single',
+  8: 'int8',
+  9: 'uint8',
+  10: 'int16',
+  11: 'uint16',
+  12: 'int32',
+  13: 'uint32',
+  14: 'int64',
+  15: 'uint64',
+};
 const MX_OPAQUE = 17;
 const FLAG_COMPLEX = 0x0800;
 const FLAG_LOGICAL = 0x0200;
@@ -84,7 +126,11 @@ interface Tag {
 /** A view of one byte block (the file, or one decompressed variable) with the file's byte order. */
 class Block {
   readonly view: DataView;
-  constructor(readonly bytes: Uint8Array, readonly le: boolean, readonly where: string) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly le: boolean,
+    readonly where: string,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -101,11 +147,13 @@ class Block {
     const w0 = this.u32(off);
     if (w0 >>> 16 !== 0) {
       // Small data element: byte count and type share the first word, data fits in the second.
-      const nbytes = w0 >>> 16, type = w0 & 0xffff;
+      const nbytes = w0 >>> 16,
+        type = w0 & 0xffff;
       if (nbytes > 4) this.fail(off, `small data element claims ${nbytes} bytes (at most 4)`);
       return { type, nbytes, data: off + 4, next: off + 8 };
     }
-    const type = w0, nbytes = this.u32(off + 4);
+    const type = w0,
+      nbytes = this.u32(off + 4);
     const data = off + 8;
     if (data + nbytes > end) this.fail(off, `element of type ${type} claims ${nbytes} bytes, only ${end - data} left`);
     // Compressed elements are not padded; everything else is padded to 8 bytes.
@@ -115,7 +163,8 @@ class Block {
 
   expectTag(off: number, end: number, what: string, types: readonly number[]): Tag {
     const t = this.tag(off, end);
-    if (!types.includes(t.type)) this.fail(off, `expected ${what} (data type ${types.join(' or ')}), found data type ${t.type}`);
+    if (!types.includes(t.type))
+      this.fail(off, `expected ${what} (data type ${types.join(' or ')}), found data type ${t.type}`);
     return t;
   }
 
@@ -124,19 +173,45 @@ class Block {
     const size = MI_SIZE[t.type];
     if (size === undefined) this.fail(at, `data type ${t.type} is not numeric`);
     if (t.nbytes % size !== 0) this.fail(at, `${t.nbytes} bytes is not a whole number of ${size}-byte values`);
-    const n = t.nbytes / size, v = this.view, le = this.le, o = t.data;
+    const n = t.nbytes / size,
+      v = this.view,
+      le = this.le,
+      o = t.data;
     const out = new Float64Array(n);
     switch (t.type) {
-      case MI.INT8: for (let i = 0; i < n; i++) out[i] = v.getInt8(o + i); break;
-      case MI.UINT8: case MI.UTF8: for (let i = 0; i < n; i++) out[i] = v.getUint8(o + i); break;
-      case MI.INT16: for (let i = 0; i < n; i++) out[i] = v.getInt16(o + 2 * i, le); break;
-      case MI.UINT16: case MI.UTF16: for (let i = 0; i < n; i++) out[i] = v.getUint16(o + 2 * i, le); break;
-      case MI.INT32: for (let i = 0; i < n; i++) out[i] = v.getInt32(o + 4 * i, le); break;
-      case MI.UINT32: case MI.UTF32: for (let i = 0; i < n; i++) out[i] = v.getUint32(o + 4 * i, le); break;
-      case MI.SINGLE: for (let i = 0; i < n; i++) out[i] = v.getFloat32(o + 4 * i, le); break;
-      case MI.DOUBLE: for (let i = 0; i < n; i++) out[i] = v.getFloat64(o + 8 * i, le); break;
-      case MI.INT64: for (let i = 0; i < n; i++) out[i] = Number(v.getBigInt64(o + 8 * i, le)); break;
-      case MI.UINT64: for (let i = 0; i < n; i++) out[i] = Number(v.getBigUint64(o + 8 * i, le)); break;
+      case MI.INT8:
+        for (let i = 0; i < n; i++) out[i] = v.getInt8(o + i);
+        break;
+      case MI.UINT8:
+      case MI.UTF8:
+        for (let i = 0; i < n; i++) out[i] = v.getUint8(o + i);
+        break;
+      case MI.INT16:
+        for (let i = 0; i < n; i++) out[i] = v.getInt16(o + 2 * i, le);
+        break;
+      case MI.UINT16:
+      case MI.UTF16:
+        for (let i = 0; i < n; i++) out[i] = v.getUint16(o + 2 * i, le);
+        break;
+      case MI.INT32:
+        for (let i = 0; i < n; i++) out[i] = v.getInt32(o + 4 * i, le);
+        break;
+      case MI.UINT32:
+      case MI.UTF32:
+        for (let i = 0; i < n; i++) out[i] = v.getUint32(o + 4 * i, le);
+        break;
+      case MI.SINGLE:
+        for (let i = 0; i < n; i++) out[i] = v.getFloat32(o + 4 * i, le);
+        break;
+      case MI.DOUBLE:
+        for (let i = 0; i < n; i++) out[i] = v.getFloat64(o + 8 * i, le);
+        break;
+      case MI.INT64:
+        for (let i = 0; i < n; i++) out[i] = Number(v.getBigInt64(o + 8 * i, le));
+        break;
+      case MI.UINT64:
+        for (let i = 0; i < n; i++) out[i] = Number(v.getBigUint64(o + 8 * i, le));
+        break;
     }
     return out;
   }
@@ -159,7 +234,11 @@ function product(dims: readonly number[]): number {
 
 /** Parses the body of an miMATRIX element occupying [start, end). */
 function parseMatrix(b: Block, start: number, end: number): { name: string; value: MatValue } {
-  if (start === end) return { name: '', value: { kind: 'numeric', class: 'double', dims: [0, 0], real: new Float64Array(0), logical: false } };
+  if (start === end)
+    return {
+      name: '',
+      value: { kind: 'numeric', class: 'double', dims: [0, 0], real: new Float64Array(0), logical: false },
+    };
   const flagsTag = b.expectTag(start, end, 'array flags', [MI.UINT32]);
   if (flagsTag.nbytes < 4) b.fail(start, 'array flags element is shorter than 4 bytes');
   const flags = b.u32(flagsTag.data);
@@ -172,7 +251,8 @@ function parseMatrix(b: Block, start: number, end: number): { name: string; valu
   }
   const dimsTag = b.expectTag(off, end, 'dimensions', [MI.INT32]);
   const dims = Array.from(b.numbers(dimsTag, off));
-  if (dims.length < 2 || dims.some((d) => !Number.isInteger(d) || d < 0)) b.fail(off, `bad dimensions [${dims.join(', ')}]`);
+  if (dims.length < 2 || dims.some((d) => !Number.isInteger(d) || d < 0))
+    b.fail(off, `bad dimensions [${dims.join(', ')}]`);
   off = dimsTag.next;
   const nameTag = b.expectTag(off, end, 'array name', [MI.INT8, MI.UINT8]);
   const name = b.ascii(nameTag);
@@ -202,7 +282,8 @@ function parseMatrix(b: Block, start: number, end: number): { name: string; valu
       const len = b.view.getInt32(lenTag.data, b.le);
       off = lenTag.next;
       const namesTag = b.expectTag(off, end, 'field names', [MI.INT8, MI.UINT8]);
-      if (len <= 0 || namesTag.nbytes % len !== 0) b.fail(off, `${namesTag.nbytes} bytes of field names is not a multiple of the name length ${len}`);
+      if (len <= 0 || namesTag.nbytes % len !== 0)
+        b.fail(off, `${namesTag.nbytes} bytes of field names is not a multiple of the name length ${len}`);
       const fieldNames: string[] = [];
       for (let k = 0; k < namesTag.nbytes / len; k++) {
         fieldNames.push(b.ascii({ ...namesTag, data: namesTag.data + k * len, nbytes: len }));
@@ -237,7 +318,8 @@ function parseMatrix(b: Block, start: number, end: number): { name: string; valu
           text = String.fromCodePoint(...codes);
         }
       }
-      if (t.type !== MI.UTF8 && text.length !== count) b.fail(off, `${where}: ${text.length} characters for dimensions [${dims.join(', ')}]`);
+      if (t.type !== MI.UTF8 && text.length !== count)
+        b.fail(off, `${where}: ${text.length} characters for dimensions [${dims.join(', ')}]`);
       return { name, value: { kind: 'char', dims, text } };
     }
     case MX.SPARSE: {
@@ -251,7 +333,14 @@ function parseMatrix(b: Block, start: number, end: number): { name: string; valu
       const prTag = b.tag(off, end);
       const real = b.numbers(prTag, off).subarray(0, nnz);
       off = prTag.next;
-      const value: MatSparse = { kind: 'sparse', dims, ir: ir.subarray(0, nnz), jc, real, logical: (flags & FLAG_LOGICAL) !== 0 };
+      const value: MatSparse = {
+        kind: 'sparse',
+        dims,
+        ir: ir.subarray(0, nnz),
+        jc,
+        real,
+        logical: (flags & FLAG_LOGICAL) !== 0,
+      };
       if (flags & FLAG_COMPLEX) value.imag = b.numbers(b.tag(off, end), off).subarray(0, nnz);
       return { name, value };
     }
@@ -265,7 +354,8 @@ function parseMatrix(b: Block, start: number, end: number): { name: string; valu
       if (flags & FLAG_COMPLEX) {
         const imTag = b.tag(realTag.next, end);
         value.imag = b.numbers(imTag, realTag.next);
-        if (value.imag.length !== count) b.fail(realTag.next, `${where}: ${value.imag.length} imaginary values for ${count} elements`);
+        if (value.imag.length !== count)
+          b.fail(realTag.next, `${where}: ${value.imag.length} imaginary values for ${count} elements`);
       }
       return { name, value };
     }
@@ -280,7 +370,10 @@ export function parseMat(bytes: Uint8Array, where = '<buffer>'): Map<string, Mat
   if (headerText.startsWith('MATLAB 7.3') || (bytes[512] === 0x89 && bytes[513] === 0x48)) {
     throw new Error(`${where}: MAT v7.3 (HDF5) files are not supported; re-save it with save(..., '-v7')`);
   }
-  if (endian !== 'IM' && endian !== 'MI') throw new Error(`${where}: not a Level 5 MAT-file (no 'IM'/'MI' endian indicator at offset 126; MAT v4 is not supported)`);
+  if (endian !== 'IM' && endian !== 'MI')
+    throw new Error(
+      `${where}: not a Level 5 MAT-file (no 'IM'/'MI' endian indicator at offset 126; MAT v4 is not supported)`,
+    );
   const le = endian === 'IM';
   const file: Block = new Block(bytes, le, where);
   const version = file.view.getUint16(124, le);
@@ -343,7 +436,9 @@ export function matString(v: MatValue | undefined, what = 'value'): string {
 /** A real numeric scalar as a number. */
 export function matNumber(v: MatValue | undefined, what = 'value'): number {
   if (!v || v.kind !== 'numeric' || v.real.length !== 1) {
-    throw new TypeError(`${what}: expected a numeric scalar, got ${v ? (v.kind === 'numeric' ? `${v.real.length} numbers` : v.kind) : 'nothing'}`);
+    throw new TypeError(
+      `${what}: expected a numeric scalar, got ${v ? (v.kind === 'numeric' ? `${v.real.length} numbers` : v.kind) : 'nothing'}`,
+    );
   }
   return v.real[0]!;
 }

@@ -1,7 +1,16 @@
 // A decode-and-transform pipeline: bytes → decode + the leading deterministic geometry (Resize,
 // CenterCrop; in libvips when fused, else with PIL's arithmetic) → the random transforms → float
 // CHW. The decode step is deterministic per image, which is what a decoded-image cache keeps.
-import { decodeImage, imageSize, rawToFloat, readImageBytesSync, type DecodeOptions, type FloatImage, type RawImage, type SharpOp } from './image.js';
+import {
+  decodeImage,
+  imageSize,
+  rawToFloat,
+  readImageBytesSync,
+  type DecodeOptions,
+  type FloatImage,
+  type RawImage,
+  type SharpOp,
+} from './image.js';
 import type { Sample } from './list.js';
 import { Rng } from '../random.js';
 import { crop8, resize8 } from './geometry8.js';
@@ -66,7 +75,8 @@ export class Pipeline {
     const ch = options.channels ?? 3;
     if (ch !== 1 && ch !== 3) throw new RangeError(`Pipeline: channels must be 1 or 3, got ${String(ch)}`);
     const kind = options.imageType ?? 'pil';
-    if (kind !== 'pil' && kind !== 'tensor') throw new RangeError(`Pipeline: imageType must be 'pil' or 'tensor', got ${String(kind)}`);
+    if (kind !== 'pil' && kind !== 'tensor')
+      throw new RangeError(`Pipeline: imageType must be 'pil' or 'tensor', got ${String(kind)}`);
   }
 
   static fromSpec(spec: PipelineSpec): Pipeline {
@@ -88,7 +98,8 @@ export class Pipeline {
   #plan(width: number, height: number): SharpOp[] {
     const ops: SharpOp[] = [];
     let stage = 0; // 0: nothing yet, 1: after a pre-resize extract, 2: after resize, 3: done
-    let w = width, h = height;
+    let w = width,
+      h = height;
     for (const t of this.transforms) {
       const op = t.sharpOp?.(w, h);
       if (!op) break;
@@ -118,7 +129,8 @@ export class Pipeline {
       if (plan.length > 0) raw = applyPlan8(raw, plan);
       applied = plan.length;
       // Transforms that can be libvips ops are the deterministic ones: worth keeping in a cache.
-      for (let t = this.transforms[applied]; t?.sharpOp && t.applyBytes; t = this.transforms[++applied]) raw = t.applyBytes(raw, NO_RANDOMNESS);
+      for (let t = this.transforms[applied]; t?.sharpOp && t.applyBytes; t = this.transforms[++applied])
+        raw = t.applyBytes(raw, NO_RANDOMNESS);
     }
     return { ...raw, applied };
   }
@@ -154,7 +166,8 @@ export class Pipeline {
   async run(input: PipelineInput, rng: Rng): Promise<FloatImage> {
     const name = describe(input);
     // A blocking read, like the decoding after it: an async one costs ~5x its CPU in thread-pool hops.
-    const bytes = input instanceof Uint8Array ? input : readImageBytesSync(typeof input === 'string' ? input : input.path);
+    const bytes =
+      input instanceof Uint8Array ? input : readImageBytesSync(typeof input === 'string' ? input : input.path);
     let decoded: DecodedImage;
     try {
       decoded = await this.decode(bytes);

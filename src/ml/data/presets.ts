@@ -5,7 +5,16 @@
 // with scale = (0.16, 1) and ratio = (3/4, 4/3) unless the dataset overrides them. No Normalize:
 // the model normalises.
 import { Pipeline, type PipelineOptions } from './pipeline.js';
-import { CenterCrop, ColorJitter, RandomHorizontalFlip, RandomResizedCrop, RandomRotation, Resize, ToTensor, type Transform } from './transforms.js';
+import {
+  CenterCrop,
+  ColorJitter,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  RandomRotation,
+  Resize,
+  ToTensor,
+  type Transform,
+} from './transforms.js';
 
 export type ReferenceDataset = 'cub' | 'cars' | 'sop' | 'inshop';
 
@@ -32,7 +41,11 @@ export function trainTransforms(cfg: ReferenceConfig): Transform[] {
   if (cfg.resize !== undefined) t.push(new Resize(cfg.resize));
   if (cfg.rotate !== undefined) t.push(new RandomRotation(cfg.rotate));
   if (cfg.colorJitter) t.push(new ColorJitter(...cfg.colorJitter));
-  t.push(new RandomResizedCrop(cfg.cropSize, { scale: cfg.scale, ratio: cfg.ratio }), new RandomHorizontalFlip(), new ToTensor());
+  t.push(
+    new RandomResizedCrop(cfg.cropSize, { scale: cfg.scale, ratio: cfg.ratio }),
+    new RandomHorizontalFlip(),
+    new ToTensor(),
+  );
   return t;
 }
 
@@ -44,9 +57,17 @@ export function testTransforms(cfg: ReferenceConfig): Transform[] {
 }
 
 /** The reference's train and test pipelines for a dataset, optionally with config overrides. */
-export function referencePipelines(dataset: ReferenceDataset, overrides: Partial<ReferenceConfig> = {}, options: PipelineOptions = {}): { train: Pipeline; test: Pipeline; config: ReferenceConfig } {
+export function referencePipelines(
+  dataset: ReferenceDataset,
+  overrides: Partial<ReferenceConfig> = {},
+  options: PipelineOptions = {},
+): { train: Pipeline; test: Pipeline; config: ReferenceConfig } {
   const base = REFERENCE_CONFIGS[dataset];
   if (!base) throw new RangeError(`referencePipelines: unknown dataset '${dataset}' (cub, cars, sop, inshop)`);
   const config = { ...base, ...overrides };
-  return { train: new Pipeline(trainTransforms(config), options), test: new Pipeline(testTransforms(config), options), config };
+  return {
+    train: new Pipeline(trainTransforms(config), options),
+    test: new Pipeline(testTransforms(config), options),
+    config,
+  };
 }

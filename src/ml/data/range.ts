@@ -1,6 +1,10 @@
 // Sample ranges: the shard of a data set one process of a multi-process job reads.
 /** [start, end) of a sample range, checked (the whole set when range is undefined). */
-export function checkRange(range: { start: number; end: number } | undefined, size: number, where: string): [number, number] {
+export function checkRange(
+  range: { start: number; end: number } | undefined,
+  size: number,
+  where: string,
+): [number, number] {
   if (!range) return [0, size];
   const { start, end } = range;
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > size) {

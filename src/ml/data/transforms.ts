@@ -22,8 +22,20 @@ export type TransformSpec =
   | { type: 'CenterCrop'; size: Size2 }
   | { type: 'RandomResizedCrop'; size: Size2; scale: Range; ratio: Range }
   | { type: 'RandomHorizontalFlip'; p: number }
-  | { type: 'ColorJitter'; brightness: Range | null; contrast: Range | null; saturation: Range | null; hue: Range | null }
-  | { type: 'RandomRotation'; degrees: Range; interpolation: 'nearest' | 'bilinear'; fill: number[]; center?: [number, number] }
+  | {
+      type: 'ColorJitter';
+      brightness: Range | null;
+      contrast: Range | null;
+      saturation: Range | null;
+      hue: Range | null;
+    }
+  | {
+      type: 'RandomRotation';
+      degrees: Range;
+      interpolation: 'nearest' | 'bilinear';
+      fill: number[];
+      center?: [number, number];
+    }
   | { type: 'ToTensor' }
   | { type: 'Normalize'; mean: number[]; std: number[] };
 
@@ -57,16 +69,23 @@ function size2(size: number | readonly number[], what: string): Size2 {
 }
 
 function range(v: readonly number[], what: string): Range {
-  if (v.length !== 2 || !(v[0]! <= v[1]!)) throw new RangeError(`${what} must be [min, max] with min <= max, got [${v.join(', ')}]`);
+  if (v.length !== 2 || !(v[0]! <= v[1]!))
+    throw new RangeError(`${what} must be [min, max] with min <= max, got [${v.join(', ')}]`);
   return [v[0]!, v[1]!];
 }
 
 /** torchvision's Resize output size: an int matches the shorter side (longer side truncated). */
-export function resizedSize(width: number, height: number, size: number | Size2, maxSize?: number): { width: number; height: number } {
+export function resizedSize(
+  width: number,
+  height: number,
+  size: number | Size2,
+  maxSize?: number,
+): { width: number; height: number } {
   if (Array.isArray(size)) return { width: size[1], height: size[0] };
   const s = size as number;
   const [short, long] = width <= height ? [width, height] : [height, width];
-  let newShort = s, newLong = Math.trunc((s * long) / short);
+  let newShort = s,
+    newLong = Math.trunc((s * long) / short);
   if (maxSize !== undefined && newLong > maxSize) {
     newShort = Math.trunc((maxSize * newShort) / newLong);
     newLong = maxSize;
@@ -78,10 +97,14 @@ export function resizedSize(width: number, height: number, size: number | Size2,
 export class Resize implements Transform {
   readonly spec: Extract<TransformSpec, { type: 'Resize' }>;
   constructor(size: number | readonly number[], opts: { maxSize?: number } = {}) {
-    const s = typeof size === 'number' || size.length === 1 ? positiveInt(typeof size === 'number' ? size : size[0]!, 'Resize: size') : size2(size, 'Resize: size');
+    const s =
+      typeof size === 'number' || size.length === 1
+        ? positiveInt(typeof size === 'number' ? size : size[0]!, 'Resize: size')
+        : size2(size, 'Resize: size');
     if (opts.maxSize !== undefined) {
       if (Array.isArray(s)) throw new RangeError('Resize: maxSize only applies when size is a single number');
-      if (!(opts.maxSize > (s as number))) throw new RangeError(`Resize: maxSize ${opts.maxSize} must exceed size ${s}`);
+      if (!(opts.maxSize > (s as number)))
+        throw new RangeError(`Resize: maxSize ${opts.maxSize} must exceed size ${s}`);
     }
     this.spec = { type: 'Resize', size: s, ...(opts.maxSize !== undefined ? { maxSize: opts.maxSize } : {}) };
   }
@@ -112,7 +135,8 @@ export class Resize implements Transform {
 function centerBox(width: number, height: number, [th, tw]: Size2): { x: number; y: number } {
   const padL = tw > width ? Math.floor((tw - width) / 2) : 0;
   const padT = th > height ? Math.floor((th - height) / 2) : 0;
-  const pw = tw > width ? tw : width, ph = th > height ? th : height;
+  const pw = tw > width ? tw : width,
+    ph = th > height ? th : height;
   return { x: pyRound((pw - tw) / 2) - padL, y: pyRound((ph - th) / 2) - padT };
 }
 
@@ -142,9 +166,16 @@ export class CenterCrop implements Transform {
 }
 
 /** torchvision's RandomResizedCrop.get_params: up to 10 tries, then a centre crop at a clamped ratio. */
-export function randomResizedCropBox(width: number, height: number, scale: Range, ratio: Range, rng: Rng): { x: number; y: number; width: number; height: number } {
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  scale: Range,
+  ratio: Range,
+  rng: Rng,
+): { x: number; y: number; width: number; height: number } {
   const area = width * height;
-  const logLo = Math.log(ratio[0]), logHi = Math.log(ratio[1]);
+  const logLo = Math.log(ratio[0]),
+    logHi = Math.log(ratio[1]);
   for (let attempt = 0; attempt < 10; attempt++) {
     const targetArea = area * rng.uniform(scale[0], scale[1]);
     const aspect = Math.exp(rng.uniform(logLo, logHi));
@@ -176,7 +207,8 @@ export class RandomResizedCrop implements Transform {
   constructor(size: number | readonly number[], opts: { scale?: readonly number[]; ratio?: readonly number[] } = {}) {
     const scale = range(opts.scale ?? [0.08, 1], 'RandomResizedCrop: scale');
     const ratio = range(opts.ratio ?? [3 / 4, 4 / 3], 'RandomResizedCrop: ratio');
-    if (scale[0] <= 0 && scale[1] <= 0) throw new RangeError(`RandomResizedCrop: scale must be positive, got [${scale.join(', ')}]`);
+    if (scale[0] <= 0 && scale[1] <= 0)
+      throw new RangeError(`RandomResizedCrop: scale must be positive, got [${scale.join(', ')}]`);
     if (ratio[0] <= 0) throw new RangeError(`RandomResizedCrop: ratio must be positive, got [${ratio.join(', ')}]`);
     this.spec = { type: 'RandomResizedCrop', size: size2(size, 'RandomResizedCrop: size'), scale, ratio };
   }
@@ -208,7 +240,13 @@ export class RandomHorizontalFlip implements Transform {
 }
 
 /** torchvision's ColorJitter._check_input: a number v means [center − v, center + v]; a no-op range becomes null. */
-function jitterRange(v: number | readonly number[], name: string, center: number, bound: Range, clipAtZero: boolean): Range | null {
+function jitterRange(
+  v: number | readonly number[],
+  name: string,
+  center: number,
+  bound: Range,
+  clipAtZero: boolean,
+): Range | null {
   let r: Range;
   if (typeof v === 'number') {
     if (!(v >= 0)) throw new RangeError(`ColorJitter: ${name} must be non-negative, got ${v}`);
@@ -217,13 +255,19 @@ function jitterRange(v: number | readonly number[], name: string, center: number
   } else {
     r = range(v, `ColorJitter: ${name}`);
   }
-  if (!(bound[0] <= r[0] && r[1] <= bound[1])) throw new RangeError(`ColorJitter: ${name} must lie within [${bound.join(', ')}], got [${r.join(', ')}]`);
+  if (!(bound[0] <= r[0] && r[1] <= bound[1]))
+    throw new RangeError(`ColorJitter: ${name} must lie within [${bound.join(', ')}], got [${r.join(', ')}]`);
   return r[0] === center && r[1] === center ? null : r;
 }
 
 export class ColorJitter implements Transform {
   readonly spec: Extract<TransformSpec, { type: 'ColorJitter' }>;
-  constructor(brightness: number | readonly number[] = 0, contrast: number | readonly number[] = 0, saturation: number | readonly number[] = 0, hue: number | readonly number[] = 0) {
+  constructor(
+    brightness: number | readonly number[] = 0,
+    contrast: number | readonly number[] = 0,
+    saturation: number | readonly number[] = 0,
+    hue: number | readonly number[] = 0,
+  ) {
     this.spec = {
       type: 'ColorJitter',
       brightness: jitterRange(brightness, 'brightness', 1, [0, Infinity], true),
@@ -260,7 +304,14 @@ export class ColorJitter implements Transform {
  */
 export class RandomRotation implements Transform {
   readonly spec: Extract<TransformSpec, { type: 'RandomRotation' }>;
-  constructor(degrees: number | readonly number[], opts: { interpolation?: 'nearest' | 'bilinear'; fill?: number | readonly number[]; center?: readonly number[] } = {}) {
+  constructor(
+    degrees: number | readonly number[],
+    opts: {
+      interpolation?: 'nearest' | 'bilinear';
+      fill?: number | readonly number[];
+      center?: readonly number[];
+    } = {},
+  ) {
     let d: Range;
     if (typeof degrees === 'number') {
       if (!(degrees >= 0)) throw new RangeError(`RandomRotation: degrees must be non-negative, got ${degrees}`);
@@ -271,7 +322,8 @@ export class RandomRotation implements Transform {
     const fill = typeof opts.fill === 'number' ? [opts.fill] : [...(opts.fill ?? [0])];
     this.spec = { type: 'RandomRotation', degrees: d, interpolation: opts.interpolation ?? 'nearest', fill };
     if (opts.center) {
-      if (opts.center.length !== 2) throw new RangeError(`RandomRotation: center must be [x, y], got [${opts.center.join(', ')}]`);
+      if (opts.center.length !== 2)
+        throw new RangeError(`RandomRotation: center must be [x, y], got [${opts.center.join(', ')}]`);
       this.spec.center = [opts.center[0]!, opts.center[1]!];
     }
   }
@@ -282,7 +334,13 @@ export class RandomRotation implements Transform {
   /** PIL's rotate, bit for bit (its fixed-point nearest loop, its truncating bilinear filter). */
   applyBytes(img: RawImage, rng: Rng): RawImage {
     const angle = rng.uniform(this.spec.degrees[0], this.spec.degrees[1]);
-    return rotate8(img, angle, this.spec.interpolation, this.spec.fill.map((v) => Math.round(v * 255)), this.spec.center);
+    return rotate8(
+      img,
+      angle,
+      this.spec.interpolation,
+      this.spec.fill.map((v) => Math.round(v * 255)),
+      this.spec.center,
+    );
   }
 }
 
@@ -304,16 +362,23 @@ export class ToTensor implements Transform {
 export class Normalize implements Transform {
   readonly spec: Extract<TransformSpec, { type: 'Normalize' }>;
   constructor(mean: readonly number[], std: readonly number[]) {
-    if (mean.length !== std.length || mean.length === 0) throw new RangeError(`Normalize: mean and std need the same non-zero length, got ${mean.length} and ${std.length}`);
+    if (mean.length !== std.length || mean.length === 0)
+      throw new RangeError(
+        `Normalize: mean and std need the same non-zero length, got ${mean.length} and ${std.length}`,
+      );
     if (std.some((s) => !(s !== 0))) throw new RangeError(`Normalize: std must be non-zero, got [${std.join(', ')}]`);
     this.spec = { type: 'Normalize', mean: [...mean], std: [...std] };
   }
   apply(img: FloatImage): FloatImage {
     const { mean, std } = this.spec;
-    if (mean.length !== 1 && mean.length !== img.channels) throw new RangeError(`Normalize: ${mean.length} means for ${img.channels} channels`);
-    const plane = img.width * img.height, src = img.data, out = new Float32Array(src.length);
+    if (mean.length !== 1 && mean.length !== img.channels)
+      throw new RangeError(`Normalize: ${mean.length} means for ${img.channels} channels`);
+    const plane = img.width * img.height,
+      src = img.data,
+      out = new Float32Array(src.length);
     for (let c = 0; c < img.channels; c++) {
-      const m = mean[mean.length === 1 ? 0 : c]!, s = std[std.length === 1 ? 0 : c]!;
+      const m = mean[mean.length === 1 ? 0 : c]!,
+        s = std[std.length === 1 ? 0 : c]!;
       for (let i = c * plane; i < (c + 1) * plane; i++) out[i] = (src[i]! - m) / s;
     }
     return { data: out, channels: img.channels, height: img.height, width: img.width };
@@ -323,14 +388,30 @@ export class Normalize implements Transform {
 /** Rebuilds a transform from its spec (how worker threads get the pipeline). */
 export function transformFromSpec(spec: TransformSpec): Transform {
   switch (spec.type) {
-    case 'Resize': return new Resize(typeof spec.size === 'number' ? spec.size : spec.size, spec.maxSize !== undefined ? { maxSize: spec.maxSize } : {});
-    case 'CenterCrop': return new CenterCrop(spec.size);
-    case 'RandomResizedCrop': return new RandomResizedCrop(spec.size, { scale: spec.scale, ratio: spec.ratio });
-    case 'RandomHorizontalFlip': return new RandomHorizontalFlip(spec.p);
-    case 'ColorJitter': return new ColorJitter(spec.brightness ?? 0, spec.contrast ?? 0, spec.saturation ?? 0, spec.hue ?? 0);
-    case 'RandomRotation': return new RandomRotation(spec.degrees, { interpolation: spec.interpolation, fill: spec.fill, ...(spec.center ? { center: spec.center } : {}) });
-    case 'ToTensor': return new ToTensor();
-    case 'Normalize': return new Normalize(spec.mean, spec.std);
-    default: throw new TypeError(`unknown transform spec ${JSON.stringify(spec)}`);
+    case 'Resize':
+      return new Resize(
+        typeof spec.size === 'number' ? spec.size : spec.size,
+        spec.maxSize !== undefined ? { maxSize: spec.maxSize } : {},
+      );
+    case 'CenterCrop':
+      return new CenterCrop(spec.size);
+    case 'RandomResizedCrop':
+      return new RandomResizedCrop(spec.size, { scale: spec.scale, ratio: spec.ratio });
+    case 'RandomHorizontalFlip':
+      return new RandomHorizontalFlip(spec.p);
+    case 'ColorJitter':
+      return new ColorJitter(spec.brightness ?? 0, spec.contrast ?? 0, spec.saturation ?? 0, spec.hue ?? 0);
+    case 'RandomRotation':
+      return new RandomRotation(spec.degrees, {
+        interpolation: spec.interpolation,
+        fill: spec.fill,
+        ...(spec.center ? { center: spec.center } : {}),
+      });
+    case 'ToTensor':
+      return new ToTensor();
+    case 'Normalize':
+      return new Normalize(spec.mean, spec.std);
+    default:
+      throw new TypeError(`unknown transform spec ${JSON.stringify(spec)}`);
   }
 }

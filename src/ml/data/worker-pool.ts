@@ -43,7 +43,8 @@ export class WorkerPool {
   #lastCrash = '';
 
   constructor(opts: PoolOptions) {
-    if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`WorkerPool: size must be a positive integer, got ${opts.size}`);
+    if (!Number.isInteger(opts.size) || opts.size < 1)
+      throw new RangeError(`WorkerPool: size must be a positive integer, got ${opts.size}`);
     this.#opts = { perWorker: 2, ...opts };
     for (let i = 0; i < opts.size; i++) this.#slots.push(this.#spawn(i));
   }
@@ -82,7 +83,8 @@ export class WorkerPool {
     if (this.#closed) return;
     if (this.#crashStreak > 2 * this.#slots.length) {
       // Workers die as soon as they start: fail what is queued rather than respawning forever.
-      for (const p of this.#queue.splice(0)) p.reject(new LoaderFatalError(`data workers keep dying (last: ${this.#lastCrash})`));
+      for (const p of this.#queue.splice(0))
+        p.reject(new LoaderFatalError(`data workers keep dying (last: ${this.#lastCrash})`));
       return;
     }
     this.#slots[slot.index] = this.#spawn(slot.index);
@@ -114,7 +116,8 @@ export class WorkerPool {
   /** Runs a job on some worker; `cancelled` lets a queued job be dropped before it starts. */
   run(job: Job, cancelled: () => boolean = () => false): Promise<JobResult> {
     if (this.#closed) return Promise.reject(new LoaderFatalError('the loader is closed'));
-    if (this.#crashStreak > 2 * this.#slots.length) return Promise.reject(new LoaderFatalError(`data workers keep dying (last: ${this.#lastCrash})`));
+    if (this.#crashStreak > 2 * this.#slots.length)
+      return Promise.reject(new LoaderFatalError(`data workers keep dying (last: ${this.#lastCrash})`));
     // Ids are the pool's own: loaders sharing the pool number their jobs independently.
     const own = { ...job, id: this.#nextId++ };
     return new Promise((resolve, reject) => {
@@ -127,7 +130,8 @@ export class WorkerPool {
     if (this.#closed) return;
     this.#closed = true;
     for (const p of this.#queue.splice(0)) p.reject(new LoaderFatalError('the loader is closed'));
-    for (const s of this.#slots) for (const p of s.inflight.values()) p.reject(new LoaderFatalError('the loader is closed'));
+    for (const s of this.#slots)
+      for (const p of s.inflight.values()) p.reject(new LoaderFatalError('the loader is closed'));
     await Promise.all(this.#slots.map((s) => s.worker.terminate().catch(() => undefined)));
   }
 }
@@ -139,5 +143,9 @@ export function defaultWorkerCount(): number {
 
 /** A pool of image-loading workers; pass it to several ImageLoaders to share its threads. */
 export function createLoaderPool(workers = defaultWorkerCount()): WorkerPool {
-  return new WorkerPool({ size: workers, script: new URL('./loader-worker.js', import.meta.url), workerData: { sharpThreads: 1 } });
+  return new WorkerPool({
+    size: workers,
+    script: new URL('./loader-worker.js', import.meta.url),
+    workerData: { sharpThreads: 1 },
+  });
 }

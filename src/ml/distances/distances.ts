@@ -30,7 +30,8 @@ export interface Distance {
 
 function diff(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   if (typeof x !== 'number' && typeof x !== 'boolean') return x.sub(y);
-  if (typeof y === 'number' || typeof y === 'boolean') throw new TypeError('Distance.margin: at least one argument must be a tensor');
+  if (typeof y === 'number' || typeof y === 'boolean')
+    throw new TypeError('Distance.margin: at least one argument must be a tensor');
   return y.rsub(x);
 }
 
@@ -49,7 +50,9 @@ abstract class BaseDistance implements Distance {
   margin(x: TensorOrScalar, y: TensorOrScalar): Tensor {
     return this.isSimilarity ? diff(y, x) : diff(x, y);
   }
-  spec(): DistanceSpec { return { name: this.name, normalize: this.normalize }; }
+  spec(): DistanceSpec {
+    return { name: this.name, normalize: this.normalize };
+  }
 }
 
 /**
@@ -59,50 +62,79 @@ abstract class BaseDistance implements Distance {
 export class EuclideanDistance extends BaseDistance {
   readonly name = 'euclidean' as const;
   readonly isSimilarity = false;
-  constructor(o: { normalize?: boolean } = {}) { super(o.normalize ?? false); }
-  protected compute(q: Tensor, r: Tensor): Tensor { return cdist(q, r); }
+  constructor(o: { normalize?: boolean } = {}) {
+    super(o.normalize ?? false);
+  }
+  protected compute(q: Tensor, r: Tensor): Tensor {
+    return cdist(q, r);
+  }
 }
 
 /** ||a - b||₂², the square of cdist (smooth everywhere). */
 export class SquaredEuclideanDistance extends BaseDistance {
   readonly name = 'squared-euclidean' as const;
   readonly isSimilarity = false;
-  constructor(o: { normalize?: boolean } = {}) { super(o.normalize ?? false); }
-  protected compute(q: Tensor, r: Tensor): Tensor { return cdist(q, r).square(); }
+  constructor(o: { normalize?: boolean } = {}) {
+    super(o.normalize ?? false);
+  }
+  protected compute(q: Tensor, r: Tensor): Tensor {
+    return cdist(q, r).square();
+  }
 }
 
 /** aᵀb / (max(||a||, 1e-12) · max(||b||, 1e-12)), i.e. F.normalize then dot product. */
 export class CosineSimilarity extends BaseDistance {
   readonly name = 'cosine' as const;
   readonly isSimilarity = true;
-  constructor() { super(true); }
-  protected compute(q: Tensor, r: Tensor): Tensor { return q.matmul(r.t()); }
+  constructor() {
+    super(true);
+  }
+  protected compute(q: Tensor, r: Tensor): Tensor {
+    return q.matmul(r.t());
+  }
 }
 
 /** aᵀb on the raw (or, with normalize, L2-normalised) embeddings. */
 export class DotProductSimilarity extends BaseDistance {
   readonly name = 'dot' as const;
   readonly isSimilarity = true;
-  constructor(o: { normalize?: boolean } = {}) { super(o.normalize ?? false); }
-  protected compute(q: Tensor, r: Tensor): Tensor { return q.matmul(r.t()); }
+  constructor(o: { normalize?: boolean } = {}) {
+    super(o.normalize ?? false);
+  }
+  protected compute(q: Tensor, r: Tensor): Tensor {
+    return q.matmul(r.t());
+  }
 }
 
 /**
  * A Distance from an instance, a spec or a bare name (what a config's `loss.options.distance=cosine`
  * gives); `fallback` when undefined.
  */
-export function makeDistance(d: Distance | DistanceSpec | DistanceSpec['name'] | undefined, fallback: DistanceSpec): Distance {
+export function makeDistance(
+  d: Distance | DistanceSpec | DistanceSpec['name'] | undefined,
+  fallback: DistanceSpec,
+): Distance {
   if (typeof d === 'string') return makeDistance({ name: d }, fallback);
-  if (d !== undefined && (typeof d !== 'object' || d === null)) throw new TypeError(`distance must be a name (euclidean | squared-euclidean | cosine | dot) or a spec, got ${JSON.stringify(d)}`);
+  if (d !== undefined && (typeof d !== 'object' || d === null))
+    throw new TypeError(
+      `distance must be a name (euclidean | squared-euclidean | cosine | dot) or a spec, got ${JSON.stringify(d)}`,
+    );
   if (d !== undefined && 'matrix' in d) return d;
   const s = d ?? fallback;
   switch (s.name) {
-    case 'euclidean': return new EuclideanDistance({ normalize: s.normalize ?? false });
-    case 'squared-euclidean': return new SquaredEuclideanDistance({ normalize: s.normalize ?? false });
+    case 'euclidean':
+      return new EuclideanDistance({ normalize: s.normalize ?? false });
+    case 'squared-euclidean':
+      return new SquaredEuclideanDistance({ normalize: s.normalize ?? false });
     case 'cosine':
-      if (s.normalize === false) throw new RangeError("distance 'cosine' always normalizes; use 'dot' for raw inner products");
+      if (s.normalize === false)
+        throw new RangeError("distance 'cosine' always normalizes; use 'dot' for raw inner products");
       return new CosineSimilarity();
-    case 'dot': return new DotProductSimilarity({ normalize: s.normalize ?? false });
-    default: throw new RangeError(`unknown distance '${String((s as { name: unknown }).name)}' (euclidean | squared-euclidean | cosine | dot)`);
+    case 'dot':
+      return new DotProductSimilarity({ normalize: s.normalize ?? false });
+    default:
+      throw new RangeError(
+        `unknown distance '${String((s as { name: unknown }).name)}' (euclidean | squared-euclidean | cosine | dot)`,
+      );
   }
 }

@@ -8,7 +8,8 @@ export type Labels = Tensor | readonly number[] | Int32Array | BigInt64Array | F
 export function labelArray(labels: Labels, expectedLength?: number, what = 'labels'): Int32Array {
   let out: Int32Array;
   if (labels instanceof Tensor) {
-    if (labels.ndim !== 1) throw new RangeError(`${what}: expected a 1-D tensor, got shape [${labels.shape.join(', ')}]`);
+    if (labels.ndim !== 1)
+      throw new RangeError(`${what}: expected a 1-D tensor, got shape [${labels.shape.join(', ')}]`);
     const d = labels.dtype;
     if (d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16') {
       out = labelArray(Array.from(labels.data() as Float32Array), expectedLength, what);
@@ -34,7 +35,8 @@ export function labelArray(labels: Labels, expectedLength?: number, what = 'labe
 }
 
 function checkedInt(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) throw new RangeError(`${what}: label ${v} is not a 32-bit integer`);
+  if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+    throw new RangeError(`${what}: label ${v} is not a 32-bit integer`);
   return v;
 }
 
@@ -45,7 +47,8 @@ export function checkEmbeddings(x: Tensor, what = 'embeddings'): { n: number; d:
   if (dt !== 'float32' && dt !== 'float64') throw new TypeError(`${what}: expected float32 or float64, got ${dt}`);
   // max/min propagate NaN and reveal +-inf, and as plain reductions they allocate nothing:
   // isfinite() would build abs(x) and three boolean masks, 1.3 GB transient for SOP's test set.
-  const ok = x.numel() === 0 || noGrad(() => tidy(() => Number.isFinite(x.max().item()) && Number.isFinite(x.min().item())));
+  const ok =
+    x.numel() === 0 || noGrad(() => tidy(() => Number.isFinite(x.max().item()) && Number.isFinite(x.min().item())));
   if (!ok) throw new RangeError(`${what}: contains NaN or infinite values`);
   const [n, d] = x.shape as [number, number];
   return { n, d };

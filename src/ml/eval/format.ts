@@ -9,7 +9,11 @@ export interface RecallByMetric {
 export function formatRecallTable(m: RecallByMetric): string {
   const ks = Object.keys(m.recall.cosine);
   const head = ['metric', ...ks.map((k) => `R@${k}`)];
-  const rows = [head, ['cosine', ...ks.map((k) => m.recall.cosine[k]!.toFixed(2))], ['euclidean', ...ks.map((k) => (m.recall.l2[k] ?? NaN).toFixed(2))]];
+  const rows = [
+    head,
+    ['cosine', ...ks.map((k) => m.recall.cosine[k]!.toFixed(2))],
+    ['euclidean', ...ks.map((k) => (m.recall.l2[k] ?? NaN).toFixed(2))],
+  ];
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
 }

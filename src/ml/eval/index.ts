@@ -58,20 +58,26 @@ export type RetrievalReport = {
  * ranked). Ties: equal scores rank by ascending gallery index (see knn.ts).
  */
 export function evaluateRetrieval(
-  query: LabeledEmbeddings, gallery: LabeledEmbeddings | null = null, options: EvaluateOptions | readonly number[] = {},
+  query: LabeledEmbeddings,
+  gallery: LabeledEmbeddings | null = null,
+  options: EvaluateOptions | readonly number[] = {},
 ): RetrievalReport {
   const t0 = performance.now();
   const o: EvaluateOptions = isKs(options) ? { ks: options } : options;
   const scale = o.percent === false ? 1 : 100;
   const r = retrievalMetrics(query.features, query.labels, gallery?.features ?? null, gallery?.labels ?? null, {
-    ...o, metrics: ['cosine', 'l2'], mapMetric: o.mapMetric ?? 'cosine',
+    ...o,
+    metrics: ['cosine', 'l2'],
+    mapMetric: o.mapMetric ?? 'cosine',
   });
   const report = reportOf(r, gallery !== null, gallery ? gallery.features.shape[0]! : r.queries, scale);
   const nmiOpt = o.nmi ?? 'auto';
   if (nmiOpt !== false) {
     const ql = labelArray(query.labels);
     const labels = gallery ? Int32Array.from([...ql, ...labelArray(gallery.labels)]) : ql;
-    const n = labels.length, k = labelCounts(labels).size, d = query.features.shape[1]!;
+    const n = labels.length,
+      k = labelCounts(labels).size,
+      d = query.features.shape[1]!;
     if (nmiOpt !== 'auto' || n * k * d <= 1e10) {
       const x = gallery ? cat([query.features, gallery.features]) : query.features;
       try {
@@ -86,15 +92,26 @@ export function evaluateRetrieval(
 }
 
 /** The report of retrieval metrics, scaled (100: percent), before NMI and timing are added. */
-export function reportOf(r: RetrievalMetrics, queryGallery: boolean, gallerySize: number, scale: number): RetrievalReport {
+export function reportOf(
+  r: RetrievalMetrics,
+  queryGallery: boolean,
+  gallerySize: number,
+  scale: number,
+): RetrievalReport {
   const scaled = (rec: Record<string, number> | undefined): Record<string, number> =>
     Object.fromEntries(Object.entries(rec ?? {}).map(([k, v]) => [k, v * scale]));
   const s = (v: number | null): number | null => (v === null ? null : v * scale);
   return {
     recall: { cosine: scaled(r.recall.cosine), l2: scaled(r.recall.l2) },
-    mapAtR: s(r.mapAtR), rPrecision: s(r.rPrecision), precisionAt1: s(r.precisionAt1),
-    protocol: queryGallery ? 'query-gallery' : 'leave-one-out', unit: scale === 1 ? 'fraction' : 'percent',
-    queries: r.queries, gallery: gallerySize, queriesWithPositives: r.queriesWithPositives, seconds: 0,
+    mapAtR: s(r.mapAtR),
+    rPrecision: s(r.rPrecision),
+    precisionAt1: s(r.precisionAt1),
+    protocol: queryGallery ? 'query-gallery' : 'leave-one-out',
+    unit: scale === 1 ? 'fraction' : 'percent',
+    queries: r.queries,
+    gallery: gallerySize,
+    queriesWithPositives: r.queriesWithPositives,
+    seconds: 0,
   };
 }
 

@@ -1,6 +1,17 @@
 // k-means on the engine: k-means++ seeding (Arthur & Vassilvitskii 2007) and Lloyd iterations,
 // seedable and deterministic, with chunked assignment so memory stays within a budget.
-import { Tensor, Generator, tensor, tidy, noGrad, keep, zeros, randint, multinomial, addmm } from '../../engine/index.js';
+import {
+  Tensor,
+  Generator,
+  tensor,
+  tidy,
+  noGrad,
+  keep,
+  zeros,
+  randint,
+  multinomial,
+  addmm,
+} from '../../engine/index.js';
 import { checkEmbeddings } from './common.js';
 import { DEFAULT_MEMORY_BUDGET_BYTES } from './knn.js';
 
@@ -40,7 +51,8 @@ export interface KMeansResult {
  */
 export function kmeans(x: Tensor, k: number, o: KMeansOptions = {}): KMeansResult {
   const { n, d } = checkEmbeddings(x, 'kmeans');
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new RangeError(`kmeans: k must be an integer in [1, ${n}], got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new RangeError(`kmeans: k must be an integer in [1, ${n}], got ${k}`);
   const maxIter = o.maxIter ?? 100;
   const tol = o.tol ?? 1e-4;
   const nInit = o.init ? 1 : (o.nInit ?? 1);
@@ -74,7 +86,9 @@ export function kmeans(x: Tensor, k: number, o: KMeansOptions = {}): KMeansResul
       c.dispose();
       return best!;
     } finally {
-      mean.dispose(); xc.dispose(); xSq.dispose();
+      mean.dispose();
+      xc.dispose();
+      xSq.dispose();
     }
   });
 }
@@ -90,7 +104,12 @@ function kmeansPlusPlus(xc: Tensor, xSq: Tensor, k: number, gen: Generator): Ten
         if (minD2 === null) return randint(0, n, [1], { generator: gen }).item();
         const p = minD2.clampMin(0);
         // All remaining mass zero (duplicated points): fall back to uniform over unchosen points.
-        const w = p.sum().item() > 0 ? p : zeros([n], { dtype: 'float64' }).add(1).indexPut([tensor(chosen, { dtype: 'int64' })], 0);
+        const w =
+          p.sum().item() > 0
+            ? p
+            : zeros([n], { dtype: 'float64' })
+                .add(1)
+                .indexPut([tensor(chosen, { dtype: 'int64' })], 0);
         return multinomial(w.to('float64'), 1, false, gen).item();
       });
       chosen.push(idx);
@@ -124,7 +143,10 @@ function lloyd(xc: Tensor, xSq: Tensor, init: Tensor, maxIter: number, tolAbs: n
       centroids = next;
       const prev = assign.labels;
       assign = assignStep(xc, xSq, centroids, rows);
-      if (sameLabels(prev, assign.labels) || shift <= tolAbs) { converged = true; break; }
+      if (sameLabels(prev, assign.labels) || shift <= tolAbs) {
+        converged = true;
+        break;
+      }
     }
     return { assignments: assign.labels, centroids, inertia: assign.inertia, iterations, converged };
   } catch (e) {
@@ -134,7 +156,12 @@ function lloyd(xc: Tensor, xSq: Tensor, init: Tensor, maxIter: number, tolAbs: n
 }
 
 /** Nearest centroid of every point, in chunks of rows. */
-function assignStep(xc: Tensor, xSq: Tensor, centroids: Tensor, rows: number): { labels: Int32Array; dist: Float64Array; inertia: number } {
+function assignStep(
+  xc: Tensor,
+  xSq: Tensor,
+  centroids: Tensor,
+  rows: number,
+): { labels: Int32Array; dist: Float64Array; inertia: number } {
   const n = xc.shape[0]!;
   const labels = new Int32Array(n);
   const dist = new Float64Array(n);
@@ -147,9 +174,15 @@ function assignStep(xc: Tensor, xSq: Tensor, centroids: Tensor, rows: number): {
       tidy(() => {
         const dd = addmm(cSq, xc.narrow(0, s, r), ct, 1, -2); // |c|^2 - 2 x.c
         const m = dd.min(1);
-        const v = m.values.add(xSq.narrow(0, s, r)).clampMin(0).data() as Float32Array | Float64Array;
+        const v = m.values
+          .add(xSq.narrow(0, s, r))
+          .clampMin(0)
+          .data() as Float32Array | Float64Array;
         labels.set(m.indices.int().data() as Int32Array, s);
-        for (let i = 0; i < r; i++) { dist[s + i] = v[i]!; inertia += v[i]!; }
+        for (let i = 0; i < r; i++) {
+          dist[s + i] = v[i]!;
+          inertia += v[i]!;
+        }
       });
     }
   });
@@ -157,7 +190,14 @@ function assignStep(xc: Tensor, xSq: Tensor, centroids: Tensor, rows: number): {
 }
 
 /** Centroid = mean of its points; empty clusters take the farthest points (distinct ones). */
-function updateStep(xc: Tensor, labels: Int32Array, dist: Float64Array, centroids: Tensor, k: number, n: number): Tensor {
+function updateStep(
+  xc: Tensor,
+  labels: Int32Array,
+  dist: Float64Array,
+  centroids: Tensor,
+  k: number,
+  n: number,
+): Tensor {
   const counts = new Int32Array(k);
   for (let i = 0; i < n; i++) counts[labels[i]!]!++;
   const empty: number[] = [];

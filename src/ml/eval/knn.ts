@@ -67,7 +67,12 @@ const NORM_EPS = 1e-12;
  * one more [rows, N] block when cosine is ranked together with another metric (cosine divides a
  * copy of the product by the gallery norms; alone it divides in place).
  */
-export function chunkRowsForBudget(galleryRows: number, elementBytes: number, metrics: readonly Metric[], budgetBytes = DEFAULT_MEMORY_BUDGET_BYTES): number {
+export function chunkRowsForBudget(
+  galleryRows: number,
+  elementBytes: number,
+  metrics: readonly Metric[],
+  budgetBytes = DEFAULT_MEMORY_BUDGET_BYTES,
+): number {
   const blocks = 1 + (metrics.includes('cosine') && new Set(metrics).size > 1 ? 1 : 0);
   const perRow = Math.max(1, galleryRows) * elementBytes * blocks;
   return Math.max(1, Math.floor(budgetBytes / perRow));
@@ -81,25 +86,32 @@ export function chunkRowsForBudget(galleryRows: number, elementBytes: number, me
  * may keep; it runs under noGrad, inside a tidy scope. Returns the k actually used and the chunk size.
  */
 export function forEachNeighborChunk(
-  query: Tensor, gallery: Tensor | null, options: KnnOptions, visit: (chunk: NeighborChunk) => void,
+  query: Tensor,
+  gallery: Tensor | null,
+  options: KnnOptions,
+  visit: (chunk: NeighborChunk) => void,
 ): { k: number; chunkRows: number } {
   const { n: nq, d } = checkEmbeddings(query, 'query');
   const g = gallery ?? query;
   const { n: ng, d: dg } = gallery ? checkEmbeddings(gallery, 'gallery') : { n: nq, d };
   if (dg !== d) throw new RangeError(`knn: query dim ${d} != gallery dim ${dg}`);
-  if (gallery && gallery.dtype !== query.dtype) throw new TypeError(`knn: query is ${query.dtype}, gallery ${gallery.dtype}`);
-  if (!Number.isInteger(options.k) || options.k < 1) throw new RangeError(`knn: k must be a positive integer, got ${options.k}`);
+  if (gallery && gallery.dtype !== query.dtype)
+    throw new TypeError(`knn: query is ${query.dtype}, gallery ${gallery.dtype}`);
+  if (!Number.isInteger(options.k) || options.k < 1)
+    throw new RangeError(`knn: k must be a positive integer, got ${options.k}`);
   const metrics = orderMetrics(options.metrics ?? ['cosine']);
   const loo = gallery === null;
   const selfOffset = loo ? 0 : options.selfOffset;
-  if (selfOffset !== undefined && (!Number.isInteger(selfOffset) || selfOffset < 0)) throw new RangeError(`knn: selfOffset must be a non-negative integer, got ${selfOffset}`);
+  if (selfOffset !== undefined && (!Number.isInteger(selfOffset) || selfOffset < 0))
+    throw new RangeError(`knn: selfOffset must be a non-negative integer, got ${selfOffset}`);
   const candidates = loo ? ng - 1 : ng;
   if (candidates < 1) throw new RangeError(`knn: no candidates (${ng} gallery items${loo ? ', leave-one-out' : ''})`);
   const k = Math.min(options.k, candidates);
   const eb = query.dtype === 'float64' ? 8 : 4;
   const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
   const chunkRows = Math.min(Math.max(1, nq), options.chunkRows ?? chunkRowsForBudget(ng, eb, metrics, budget));
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new RangeError(`knn: chunkRows must be a positive integer, got ${options.chunkRows}`);
+  if (!Number.isInteger(chunkRows) || chunkRows < 1)
+    throw new RangeError(`knn: chunkRows must be a positive integer, got ${options.chunkRows}`);
   const fixRows = Math.max(1, Math.floor(budget / (Math.max(1, ng) * (10 + 2 * eb))));
 
   noGrad(() => {
@@ -110,8 +122,14 @@ export function forEachNeighborChunk(
       return { gt, gNorm, gSq };
     });
     try {
-      const qNorm = metrics.includes('cosine') ? tidy(() => Float64Array.from(query.norm(2, 1).data() as Float32Array | Float64Array)) : null;
-      const qSq = metrics.includes('l2') ? (gallery === null ? Float64Array.from(pre.gSq!.data() as Float32Array | Float64Array) : squaredNorms(query, budget)) : null;
+      const qNorm = metrics.includes('cosine')
+        ? tidy(() => Float64Array.from(query.norm(2, 1).data() as Float32Array | Float64Array))
+        : null;
+      const qSq = metrics.includes('l2')
+        ? gallery === null
+          ? Float64Array.from(pre.gSq!.data() as Float32Array | Float64Array)
+          : squaredNorms(query, budget)
+        : null;
       for (let start = 0; start < nq; start += chunkRows) {
         const rows = Math.min(chunkRows, nq - start);
         tidy(() => {
@@ -122,7 +140,12 @@ export function forEachNeighborChunk(
             else if (metric === 'dot') s = dots;
             else s = dots.mul_(2).sub_(pre.gSq!); // 2 q.g - |g|^2 = |q|^2 - |q - g|^2: same order as -distance
             if (selfOffset !== undefined) excludeSelf(s, start, rows, selfOffset, ng);
-            const { values, indices } = selectTopK(s, k, fixRows, (options.scores ?? true) || (options.rawScores ?? false));
+            const { values, indices } = selectTopK(
+              s,
+              k,
+              fixRows,
+              (options.scores ?? true) || (options.rawScores ?? false),
+            );
             if (s !== dots) s.dispose();
             for (let r = 0; values !== null && !options.rawScores && r < rows; r++) {
               const base = r * k;
@@ -148,13 +171,20 @@ export function forEachNeighborChunk(
 }
 
 /** All neighbours at once for one metric: [Nq, k] indices and scores, row-major. */
-export function knn(query: Tensor, gallery: Tensor | null, options: KnnOptions & { metric?: Metric }): { k: number; indices: Int32Array; scores: Float64Array } {
+export function knn(
+  query: Tensor,
+  gallery: Tensor | null,
+  options: KnnOptions & { metric?: Metric },
+): { k: number; indices: Int32Array; scores: Float64Array } {
   const metric = options.metric ?? options.metrics?.[0] ?? 'cosine';
   const nq = query.shape[0]!;
   let indices = new Int32Array(0);
   let scores = new Float64Array(0);
   const { k } = forEachNeighborChunk(query, gallery, { ...options, metrics: [metric], scores: true }, (c) => {
-    if (indices.length === 0) { indices = new Int32Array(nq * c.k); scores = new Float64Array(nq * c.k); }
+    if (indices.length === 0) {
+      indices = new Int32Array(nq * c.k);
+      scores = new Float64Array(nq * c.k);
+    }
     indices.set(c.indices, c.start * c.k);
     scores.set(c.scores!, c.start * c.k);
   });
@@ -163,8 +193,13 @@ export function knn(query: Tensor, gallery: Tensor | null, options: KnnOptions &
 
 /** Sets the score of (query start + r, gallery j) to -Infinity where start + r == offset + j. */
 function excludeSelf(s: Tensor, start: number, rows: number, offset: number, ng: number): void {
-  const lo = Math.max(start, offset), hi = Math.min(start + rows, offset + ng);
-  if (hi > lo) s.narrow(0, lo - start, hi - lo).narrow(1, lo - offset, hi - lo).diagonal().fill_(-Infinity);
+  const lo = Math.max(start, offset),
+    hi = Math.min(start + rows, offset + ng);
+  if (hi > lo)
+    s.narrow(0, lo - start, hi - lo)
+      .narrow(1, lo - offset, hi - lo)
+      .diagonal()
+      .fill_(-Infinity);
 }
 
 // cosine reads the raw products before 'dot' masks them in place and 'l2' rewrites them in place.
@@ -196,7 +231,12 @@ function squaredNorms(x: Tensor, budget: number): Float64Array {
  * engine calls it would replace). `fixRows` bounds how many ambiguous rows are repaired at once
  * (their int64 rank block is the largest temporary).
  */
-function selectTopK(s: Tensor, k: number, fixRows: number, wantScores: boolean): { values: Float64Array | null; indices: Int32Array } {
+function selectTopK(
+  s: Tensor,
+  k: number,
+  fixRows: number,
+  wantScores: boolean,
+): { values: Float64Array | null; indices: Int32Array } {
   return tidy(() => {
     const [rows, cols] = s.shape as [number, number];
     // One extra neighbour tells whether the k-th score has a tied copy outside the top k (then
@@ -215,7 +255,8 @@ function selectTopK(s: Tensor, k: number, fixRows: number, wantScores: boolean):
       values = new Float64Array(rows * k);
       for (let r = 0; r < rows; r++) values.set(allV.subarray(r * kk, r * kk + k), r * k);
     }
-    const ambiguous: number[] = [], tieRows: number[] = [];
+    const ambiguous: number[] = [],
+      tieRows: number[] = [];
     for (let r = 0; r < rows; r++) {
       const base = r * kk;
       const amb = kk > k && allV[base + k] === allV[base + k - 1];
@@ -237,7 +278,10 @@ function selectTopK(s: Tensor, k: number, fixRows: number, wantScores: boolean):
       tidy(() => {
         const ri = tensor(group, { dtype: 'int64' });
         const sub = s.indexSelect(0, ri);
-        const t = tensor(Float64Array.from(group, (r) => rowVals.get(r)![k - 1]!), { dtype: s.dtype }).unsqueeze(1);
+        const t = tensor(
+          Float64Array.from(group, (r) => rowVals.get(r)![k - 1]!),
+          { dtype: s.dtype },
+        ).unsqueeze(1);
         const eq = sub.eq(t);
         // Keep the first (k - #strictly better) tied items in index order; hide the others.
         const need = sub.gt(t).sum(1, true, 'int32').neg().add(k);
@@ -257,7 +301,10 @@ function selectTopK(s: Tensor, k: number, fixRows: number, wantScores: boolean):
       const base = r * k;
       let j = 1;
       while (j < k) {
-        if (v[j] !== v[j - 1]) { j++; continue; }
+        if (v[j] !== v[j - 1]) {
+          j++;
+          continue;
+        }
         const runStart = j - 1;
         while (j < k && v[j] === v[runStart]) j++;
         indices.subarray(base + runStart, base + j).sort();

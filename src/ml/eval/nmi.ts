@@ -24,11 +24,13 @@ export function mutualInfoScore(a: Labels, b: Labels): number {
     const key = `${x[i]},${y[i]}`;
     joint.set(key, (joint.get(key) ?? 0) + 1);
   }
-  const cx = labelCounts(x), cy = labelCounts(y);
+  const cx = labelCounts(x),
+    cy = labelCounts(y);
   let mi = 0;
   for (const [key, nij] of joint) {
     const comma = key.indexOf(',');
-    const ni = cx.get(Number(key.slice(0, comma)))!, nj = cy.get(Number(key.slice(comma + 1)))!;
+    const ni = cx.get(Number(key.slice(0, comma)))!,
+      nj = cy.get(Number(key.slice(comma + 1)))!;
     mi += (nij / n) * (Math.log(nij) + Math.log(n) - Math.log(ni) - Math.log(nj));
   }
   return Math.max(mi, 0);
@@ -42,7 +44,8 @@ export function mutualInfoScore(a: Labels, b: Labels): number {
 export function normalizedMutualInfo(a: Labels, b: Labels): number {
   const x = labelArray(a, undefined, 'a');
   const y = labelArray(b, x.length, 'b');
-  const kx = labelCounts(x).size, ky = labelCounts(y).size;
+  const kx = labelCounts(x).size,
+    ky = labelCounts(y).size;
   if ((kx === 1 && ky === 1) || (kx === 0 && ky === 0)) return 1;
   const mi = mutualInfoScore(x, y);
   if (mi === 0) return 0;
@@ -59,7 +62,11 @@ export interface ClusteringNmiOptions extends KMeansOptions {
 }
 
 /** k-means of the embeddings with k = number of distinct labels, then NMI against the labels. */
-export function clusteringNmi(embeddings: Tensor, labels: Labels, o: ClusteringNmiOptions = {}): { nmi: number; k: number; inertia: number; iterations: number; converged: boolean } {
+export function clusteringNmi(
+  embeddings: Tensor,
+  labels: Labels,
+  o: ClusteringNmiOptions = {},
+): { nmi: number; k: number; inertia: number; iterations: number; converged: boolean } {
   const l = labelArray(labels, embeddings.shape[0], 'labels');
   const k = labelCounts(l).size;
   if (k === 0) throw new RangeError('clusteringNmi: no points');
@@ -67,7 +74,13 @@ export function clusteringNmi(embeddings: Tensor, labels: Labels, o: ClusteringN
   try {
     const r = kmeans(x, k, o);
     r.centroids.dispose();
-    return { nmi: normalizedMutualInfo(l, r.assignments), k, inertia: r.inertia, iterations: r.iterations, converged: r.converged };
+    return {
+      nmi: normalizedMutualInfo(l, r.assignments),
+      k,
+      inertia: r.inertia,
+      iterations: r.iterations,
+      converged: r.converged,
+    };
   } finally {
     if (x !== embeddings) x.dispose();
   }

@@ -52,14 +52,20 @@ export interface RetrievalMetrics {
  * retrieves from all other queries. Otherwise query-vs-gallery (In-Shop): nothing is excluded.
  */
 export function retrievalMetrics(
-  query: Tensor, queryLabels: Labels, gallery: Tensor | null = null, galleryLabels: Labels | null = null, options: RetrievalOptions = {},
+  query: Tensor,
+  queryLabels: Labels,
+  gallery: Tensor | null = null,
+  galleryLabels: Labels | null = null,
+  options: RetrievalOptions = {},
 ): RetrievalMetrics {
   const nq = query.shape[0] ?? 0;
   const ql = labelArray(queryLabels, nq, 'queryLabels');
   const loo = gallery === null;
   if (!loo && galleryLabels === null) throw new RangeError('retrievalMetrics: gallery given without galleryLabels');
   const gl = loo ? ql : labelArray(galleryLabels!, gallery.shape[0], 'galleryLabels');
-  return retrievalFromNeighbors(ql, gl, loo, options, (o, visit) => forEachNeighborChunk(query, gallery, { ...o, scores: false }, visit));
+  return retrievalFromNeighbors(ql, gl, loo, options, (o, visit) =>
+    forEachNeighborChunk(query, gallery, { ...o, scores: false }, visit),
+  );
 }
 
 /** Streams the k nearest neighbours of every query, in query order, as forEachNeighborChunk does. */
@@ -72,10 +78,17 @@ export type NeighborStream = (
  * The metrics of retrievalMetrics from any neighbour stream (one process's exact search, or the
  * merged lists of several processes' gallery shards): labels of all queries and all gallery items.
  */
-export function retrievalFromNeighbors(ql: Int32Array, gl: Int32Array, loo: boolean, options: RetrievalOptions, stream: NeighborStream): RetrievalMetrics {
+export function retrievalFromNeighbors(
+  ql: Int32Array,
+  gl: Int32Array,
+  loo: boolean,
+  options: RetrievalOptions,
+  stream: NeighborStream,
+): RetrievalMetrics {
   const ks = [...(options.ks ?? [1, 2, 4, 8])];
   if (ks.length === 0) throw new RangeError('retrievalMetrics: ks is empty');
-  for (const k of ks) if (!Number.isInteger(k) || k < 1) throw new RangeError(`retrievalMetrics: K must be a positive integer, got ${k}`);
+  for (const k of ks)
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`retrievalMetrics: K must be a positive integer, got ${k}`);
   const metrics: RetrievalMetric[] = [...new Set<RetrievalMetric>(options.metrics ?? ['cosine', 'l2'])];
   const doMap = options.mapAtR ?? true;
   const mapMetric = options.mapMetric ?? 'cosine';
@@ -91,31 +104,47 @@ export function retrievalFromNeighbors(ql: Int32Array, gl: Int32Array, loo: bool
   const rankBy: Metric[] = doMap && !metrics.includes(mapMetric) ? [...metrics, mapMetric] : metrics;
 
   const firstHit = new Map<Metric, Int32Array>(rankBy.map((m) => [m, new Int32Array(nq).fill(-1)]));
-  let apSum = 0, rpSum = 0, p1Sum = 0, withPos = 0;
-  const { k, chunkRows } = stream({
-    k: needed, metrics: rankBy, memoryBudgetBytes: options.memoryBudgetBytes, chunkRows: options.chunkRows,
-  }, (c) => {
-    const fh = firstHit.get(c.metric)!;
-    for (let r = 0; r < c.rows; r++) {
-      const qi = c.start + r;
-      const label = ql[qi]!;
-      const base = r * c.k;
-      for (let j = 0; j < c.k; j++) {
-        if (gl[c.indices[base + j]!] === label) { fh[qi] = j; break; }
-      }
-      if (doMap && c.metric === mapMetric && positives[qi]! > 0) {
-        const R = positives[qi]!; // <= candidates, and c.k >= min(maxR, candidates), so R <= c.k
-        let hits = 0, ap = 0;
-        for (let j = 0; j < R; j++) {
-          if (gl[c.indices[base + j]!] === label) { hits++; ap += hits / (j + 1); }
+  let apSum = 0,
+    rpSum = 0,
+    p1Sum = 0,
+    withPos = 0;
+  const { k, chunkRows } = stream(
+    {
+      k: needed,
+      metrics: rankBy,
+      memoryBudgetBytes: options.memoryBudgetBytes,
+      chunkRows: options.chunkRows,
+    },
+    (c) => {
+      const fh = firstHit.get(c.metric)!;
+      for (let r = 0; r < c.rows; r++) {
+        const qi = c.start + r;
+        const label = ql[qi]!;
+        const base = r * c.k;
+        for (let j = 0; j < c.k; j++) {
+          if (gl[c.indices[base + j]!] === label) {
+            fh[qi] = j;
+            break;
+          }
         }
-        apSum += ap / R;
-        rpSum += hits / R;
-        p1Sum += gl[c.indices[base]!] === label ? 1 : 0;
-        withPos++;
+        if (doMap && c.metric === mapMetric && positives[qi]! > 0) {
+          const R = positives[qi]!; // <= candidates, and c.k >= min(maxR, candidates), so R <= c.k
+          let hits = 0,
+            ap = 0;
+          for (let j = 0; j < R; j++) {
+            if (gl[c.indices[base + j]!] === label) {
+              hits++;
+              ap += hits / (j + 1);
+            }
+          }
+          apSum += ap / R;
+          rpSum += hits / R;
+          p1Sum += gl[c.indices[base]!] === label ? 1 : 0;
+          withPos++;
+        }
       }
-    }
-  });
+    },
+  );
 
   const recall: Partial<Record<RetrievalMetric, Record<string, number>>> = {};
   for (const m of metrics) {
@@ -131,18 +160,37 @@ export function retrievalFromNeighbors(ql: Int32Array, gl: Int32Array, loo: bool
   if (!doMap) withPos = positives.reduce((a, p) => a + (p > 0 ? 1 : 0), 0);
   const mean = (s: number): number | null => (doMap && withPos > 0 ? s / withPos : null);
   return {
-    recall, mapAtR: mean(apSum), rPrecision: mean(rpSum), precisionAt1: mean(p1Sum),
-    queries: nq, queriesWithPositives: withPos, k, chunkRows,
+    recall,
+    mapAtR: mean(apSum),
+    rPrecision: mean(rpSum),
+    precisionAt1: mean(p1Sum),
+    queries: nq,
+    queriesWithPositives: withPos,
+    k,
+    chunkRows,
   };
 }
 
 /** Recall@K for one metric: the fraction of queries with a same-class item among their K nearest. */
 export function recallAtK(
-  query: Tensor, queryLabels: Labels, ks: readonly number[], o: { metric?: RetrievalMetric; gallery?: Tensor | null; galleryLabels?: Labels | null; memoryBudgetBytes?: number; chunkRows?: number } = {},
+  query: Tensor,
+  queryLabels: Labels,
+  ks: readonly number[],
+  o: {
+    metric?: RetrievalMetric;
+    gallery?: Tensor | null;
+    galleryLabels?: Labels | null;
+    memoryBudgetBytes?: number;
+    chunkRows?: number;
+  } = {},
 ): Record<string, number> {
   const metric = o.metric ?? 'cosine';
   const r = retrievalMetrics(query, queryLabels, o.gallery ?? null, o.galleryLabels ?? null, {
-    ks, metrics: [metric], mapAtR: false, memoryBudgetBytes: o.memoryBudgetBytes, chunkRows: o.chunkRows,
+    ks,
+    metrics: [metric],
+    mapAtR: false,
+    memoryBudgetBytes: o.memoryBudgetBytes,
+    chunkRows: o.chunkRows,
   });
   return r.recall[metric]!;
 }

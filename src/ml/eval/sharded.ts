@@ -5,13 +5,26 @@
 // index). The metrics are those of evaluateRetrieval on the whole set, on every rank.
 import { type Tensor, cat, tensor, tidy, distributed } from '../../engine/index.js';
 import { labelArray, labelCounts } from './common.js';
-import { chunkRowsForBudget, forEachNeighborChunk, DEFAULT_MEMORY_BUDGET_BYTES, type Metric, type NeighborChunk } from './knn.js';
+import {
+  chunkRowsForBudget,
+  forEachNeighborChunk,
+  DEFAULT_MEMORY_BUDGET_BYTES,
+  type Metric,
+  type NeighborChunk,
+} from './knn.js';
 import { retrievalFromNeighbors, type NeighborStream } from './retrieval.js';
 import { clusteringNmi } from './nmi.js';
 import { shardRange } from '../data/range.js';
 
 export { shardRange };
-import { evaluateRetrieval, isKs, reportOf, type EvaluateOptions, type LabeledEmbeddings, type RetrievalReport } from './index.js';
+import {
+  evaluateRetrieval,
+  isKs,
+  reportOf,
+  type EvaluateOptions,
+  type LabeledEmbeddings,
+  type RetrievalReport,
+} from './index.js';
 
 type ProcessGroup = distributed.ProcessGroup;
 
@@ -30,18 +43,29 @@ function gatherRows(group: ProcessGroup, x: Tensor): Tensor {
  * whose row j is gallery item offset + j. `selfOffset` (leave-one-out) excludes query i from
  * gallery item i. Collective: every rank must call it with the same query set and options.
  */
-export function shardedNeighborStream(group: ProcessGroup, query: Tensor, shard: Tensor, offset: number, galleryTotal: number, loo: boolean): NeighborStream {
+export function shardedNeighborStream(
+  group: ProcessGroup,
+  query: Tensor,
+  shard: Tensor,
+  offset: number,
+  galleryTotal: number,
+  loo: boolean,
+): NeighborStream {
   return (o, visit) => {
     const nq = query.shape[0]!;
     const metrics = [...o.metrics] as Metric[];
     const candidates = loo ? galleryTotal - 1 : galleryTotal;
-    if (candidates < 1) throw new RangeError(`knn: no candidates (${galleryTotal} gallery items${loo ? ', leave-one-out' : ''})`);
+    if (candidates < 1)
+      throw new RangeError(`knn: no candidates (${galleryTotal} gallery items${loo ? ', leave-one-out' : ''})`);
     const k = Math.min(o.k, candidates);
     // One more than k per shard: the query itself may take a place in its own shard's list.
     const width = k + (loo ? 1 : 0);
     const eb = query.dtype === 'float64' ? 8 : 4;
     // The same chunks on every rank (from the whole gallery's size), so the gathers pair up.
-    const chunkRows = Math.min(Math.max(1, nq), o.chunkRows ?? chunkRowsForBudget(galleryTotal, eb, metrics, o.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES));
+    const chunkRows = Math.min(
+      Math.max(1, nq),
+      o.chunkRows ?? chunkRowsForBudget(galleryTotal, eb, metrics, o.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES),
+    );
     const ns = shard.shape[0]!;
     const merge = (metric: Metric, start: number, rows: number, mine: NeighborChunk | null): void => {
       // [rows, width, 2]: score, global index; -Infinity / -1 where a shard has fewer candidates.
@@ -58,14 +82,18 @@ export function shardedNeighborStream(group: ProcessGroup, query: Tensor, shard:
           }
         }
       }
-      const lists = tidy(() => group.allGather(tensor(packed, { shape: [rows, width, 2] })).map((t) => t.data() as Float64Array));
+      const lists = tidy(() =>
+        group.allGather(tensor(packed, { shape: [rows, width, 2] })).map((t) => t.data() as Float64Array),
+      );
       const indices = new Int32Array(rows * k);
       const heads = new Int32Array(lists.length);
       for (let r = 0; r < rows; r++) {
         heads.fill(0);
         const q = start + r;
         for (let j = 0; j < k; j++) {
-          let best = -1, bestScore = -Infinity, bestIndex = Infinity;
+          let best = -1,
+            bestScore = -Infinity,
+            bestIndex = Infinity;
           for (let s = 0; s < lists.length; s++) {
             const l = lists[s]!;
             let h = heads[s]!;
@@ -73,8 +101,13 @@ export function shardedNeighborStream(group: ProcessGroup, query: Tensor, shard:
             while (h < width && (l[(r * width + h) * 2 + 1]! < 0 || (loo && l[(r * width + h) * 2 + 1] === q))) h++;
             heads[s] = h;
             if (h >= width) continue;
-            const sc = l[(r * width + h) * 2]!, ix = l[(r * width + h) * 2 + 1]!;
-            if (best < 0 || sc > bestScore || (sc === bestScore && ix < bestIndex)) { best = s; bestScore = sc; bestIndex = ix; }
+            const sc = l[(r * width + h) * 2]!,
+              ix = l[(r * width + h) * 2 + 1]!;
+            if (best < 0 || sc > bestScore || (sc === bestScore && ix < bestIndex)) {
+              best = s;
+              bestScore = sc;
+              bestIndex = ix;
+            }
           }
           if (best < 0) throw new Error(`knn: query ${q} has fewer than ${k} candidates over the shards`);
           indices[r * k + j] = bestIndex;
@@ -88,12 +121,21 @@ export function shardedNeighborStream(group: ProcessGroup, query: Tensor, shard:
         for (const m of orderedMetrics(metrics)) merge(m, start, Math.min(chunkRows, nq - start), null);
       }
     } else {
-      forEachNeighborChunk(query, shard, {
-        k: Math.min(width, ns), metrics, chunkRows, memoryBudgetBytes: o.memoryBudgetBytes, rawScores: true,
-        ...(loo ? { selfOffset: offset } : {}),
-      }, (c) => {
-        merge(c.metric, c.start, c.rows, c);
-      });
+      forEachNeighborChunk(
+        query,
+        shard,
+        {
+          k: Math.min(width, ns),
+          metrics,
+          chunkRows,
+          memoryBudgetBytes: o.memoryBudgetBytes,
+          rawScores: true,
+          ...(loo ? { selfOffset: offset } : {}),
+        },
+        (c) => {
+          merge(c.metric, c.start, c.rows, c);
+        },
+      );
     }
     return { k, chunkRows };
   };
@@ -110,7 +152,10 @@ function orderedMetrics(ms: readonly Metric[]): Metric[] {
  * on the whole set (NMI, when computed, is computed by rank 0 and broadcast).
  */
 export function evaluateRetrievalSharded(
-  group: ProcessGroup, query: LabeledEmbeddings, gallery: LabeledEmbeddings | null = null, options: EvaluateOptions | readonly number[] = {},
+  group: ProcessGroup,
+  query: LabeledEmbeddings,
+  gallery: LabeledEmbeddings | null = null,
+  options: EvaluateOptions | readonly number[] = {},
 ): RetrievalReport {
   if (group.worldSize === 1) return evaluateRetrieval(query, gallery, options);
   const t0 = performance.now();
@@ -118,24 +163,52 @@ export function evaluateRetrievalSharded(
   const scale = o.percent === false ? 1 : 100;
   const ql = labelArray(query.labels, query.features.shape[0], 'query labels');
   const gShard = gallery ?? query;
-  const sizes = group.allReduceNumbers(Array.from({ length: group.worldSize }, (_, r) => (r === group.rank ? gShard.features.shape[0]! : 0)));
+  const sizes = group.allReduceNumbers(
+    Array.from({ length: group.worldSize }, (_, r) => (r === group.rank ? gShard.features.shape[0]! : 0)),
+  );
   const offset = sizes.slice(0, group.rank).reduce((a, b) => a + b, 0);
   const galleryTotal = sizes.reduce((a, b) => a + b, 0);
   const allQuery = gatherRows(group, query.features);
   const allQl = tidy(() => labelArray(gatherRows(group, tensor(ql, { dtype: 'int64' }))));
   try {
-    const allGl = gallery ? tidy(() => labelArray(gatherRows(group, tensor(labelArray(gallery.labels, gallery.features.shape[0], 'gallery labels'), { dtype: 'int64' })))) : allQl;
-    const r = retrievalFromNeighbors(allQl, allGl, gallery === null, { ...o, metrics: ['cosine', 'l2'], mapMetric: o.mapMetric ?? 'cosine' },
-      shardedNeighborStream(group, allQuery, gShard.features, offset, galleryTotal, gallery === null));
+    const allGl = gallery
+      ? tidy(() =>
+          labelArray(
+            gatherRows(
+              group,
+              tensor(labelArray(gallery.labels, gallery.features.shape[0], 'gallery labels'), { dtype: 'int64' }),
+            ),
+          ),
+        )
+      : allQl;
+    const r = retrievalFromNeighbors(
+      allQl,
+      allGl,
+      gallery === null,
+      { ...o, metrics: ['cosine', 'l2'], mapMetric: o.mapMetric ?? 'cosine' },
+      shardedNeighborStream(group, allQuery, gShard.features, offset, galleryTotal, gallery === null),
+    );
     const report = reportOf(r, gallery !== null, galleryTotal, scale);
     const nmiOpt = o.nmi ?? 'auto';
     const labels = gallery ? Int32Array.from([...allQl, ...allGl]) : allQl;
-    const nk = labelCounts(labels).size, d = query.features.shape[1]!;
+    const nk = labelCounts(labels).size,
+      d = query.features.shape[1]!;
     if (nmiOpt !== false && (nmiOpt !== 'auto' || labels.length * nk * d <= 1e10)) {
       const allGallery = gallery ? gatherRows(group, gallery.features) : null;
       try {
         const value = tidy(() => {
-          const v = tensor([group.rank === 0 ? clusteringNmi(allGallery ? cat([allQuery, allGallery]) : allQuery, labels, typeof nmiOpt === 'object' ? nmiOpt : {}).nmi * scale : 0], { dtype: 'float64' });
+          const v = tensor(
+            [
+              group.rank === 0
+                ? clusteringNmi(
+                    allGallery ? cat([allQuery, allGallery]) : allQuery,
+                    labels,
+                    typeof nmiOpt === 'object' ? nmiOpt : {},
+                  ).nmi * scale
+                : 0,
+            ],
+            { dtype: 'float64' },
+          );
           group.broadcast(v, 0);
           return v.item();
         });

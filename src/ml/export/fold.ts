@@ -29,7 +29,8 @@ export function bnAffine(bn: BnParams): Affine {
   if (bn.runningVar.length !== c || (bn.weight && bn.weight.length !== c) || (bn.bias && bn.bias.length !== c)) {
     throw new RangeError('bnAffine: running stats and affine parameters differ in length');
   }
-  const scale = new Float64Array(c), shift = new Float64Array(c);
+  const scale = new Float64Array(c),
+    shift = new Float64Array(c);
   for (let i = 0; i < c; i++) {
     const s = (bn.weight ? bn.weight[i]! : 1) / Math.sqrt(bn.runningVar[i]! + bn.eps);
     scale[i] = s;
@@ -44,12 +45,19 @@ export function bnAffine(bn: BnParams): Affine {
  * flattened (any trailing layout works: only the leading out-channel dimension matters), so the
  * same function folds a Linear [out, in] followed by a per-output affine map.
  */
-export function foldOutputAffine(weight: Float32Array, bias: Float32Array | null, a: Affine): { weight: Float32Array; bias: Float32Array } {
+export function foldOutputAffine(
+  weight: Float32Array,
+  bias: Float32Array | null,
+  a: Affine,
+): { weight: Float32Array; bias: Float32Array } {
   const out = a.scale.length;
-  if (out === 0 || weight.length % out !== 0) throw new RangeError(`foldOutputAffine: weight of ${weight.length} elements is not ${out} output channels`);
-  if (bias && bias.length !== out) throw new RangeError(`foldOutputAffine: bias has ${bias.length} elements, expected ${out}`);
+  if (out === 0 || weight.length % out !== 0)
+    throw new RangeError(`foldOutputAffine: weight of ${weight.length} elements is not ${out} output channels`);
+  if (bias && bias.length !== out)
+    throw new RangeError(`foldOutputAffine: bias has ${bias.length} elements, expected ${out}`);
   const per = weight.length / out;
-  const w = new Float32Array(weight.length), b = new Float32Array(out);
+  const w = new Float32Array(weight.length),
+    b = new Float32Array(out);
   for (let o = 0; o < out; o++) {
     const s = a.scale[o]!;
     for (let k = o * per, end = k + per; k < end; k++) w[k] = weight[k]! * s;
@@ -62,11 +70,19 @@ export function foldOutputAffine(weight: Float32Array, bias: Float32Array | null
  * A per-feature affine map x ↦ scale·x + shift followed by a Linear (W [out, in], b [out]), as one
  * Linear: W'[o, i] = W[o, i]·scale[i], b'[o] = b[o] + Σ_i W[o, i]·shift[i].
  */
-export function foldInputAffine(weight: Float32Array, bias: Float32Array | null, outFeatures: number, a: Affine): { weight: Float32Array; bias: Float32Array } {
+export function foldInputAffine(
+  weight: Float32Array,
+  bias: Float32Array | null,
+  outFeatures: number,
+  a: Affine,
+): { weight: Float32Array; bias: Float32Array } {
   const inF = a.scale.length;
-  if (weight.length !== outFeatures * inF) throw new RangeError(`foldInputAffine: weight of ${weight.length} elements is not [${outFeatures}, ${inF}]`);
-  if (bias && bias.length !== outFeatures) throw new RangeError(`foldInputAffine: bias has ${bias.length} elements, expected ${outFeatures}`);
-  const w = new Float32Array(weight.length), b = new Float32Array(outFeatures);
+  if (weight.length !== outFeatures * inF)
+    throw new RangeError(`foldInputAffine: weight of ${weight.length} elements is not [${outFeatures}, ${inF}]`);
+  if (bias && bias.length !== outFeatures)
+    throw new RangeError(`foldInputAffine: bias has ${bias.length} elements, expected ${outFeatures}`);
+  const w = new Float32Array(weight.length),
+    b = new Float32Array(outFeatures);
   for (let o = 0; o < outFeatures; o++) {
     let acc = bias ? bias[o]! : 0;
     const row = o * inF;
@@ -82,8 +98,10 @@ export function foldInputAffine(weight: Float32Array, bias: Float32Array | null,
 
 /** Rows of W [rows, cols] divided by max(‖row‖₂, eps), as F.normalize(W, dim=1) (a normalised classifier). */
 export function normalizeRows(weight: Float32Array, rows: number, eps = 1e-12): Float32Array {
-  if (rows <= 0 || weight.length % rows !== 0) throw new RangeError(`normalizeRows: ${weight.length} elements are not ${rows} rows`);
-  const cols = weight.length / rows, out = new Float32Array(weight.length);
+  if (rows <= 0 || weight.length % rows !== 0)
+    throw new RangeError(`normalizeRows: ${weight.length} elements are not ${rows} rows`);
+  const cols = weight.length / rows,
+    out = new Float32Array(weight.length);
   for (let r = 0; r < rows; r++) {
     let ss = 0;
     for (let c = 0; c < cols; c++) ss += weight[r * cols + c]! ** 2;

@@ -73,11 +73,26 @@ export function encodeTensor(t: TensorProto): ProtoWriter {
 export function encodeAttribute(a: AttributeProto): ProtoWriter {
   const w = new ProtoWriter().string(1, a.name);
   switch (a.kind) {
-    case 'float': w.float(2, a.value); w.int(20, AttrType.FLOAT); break;
-    case 'int': w.int(3, a.value); w.int(20, AttrType.INT); break;
-    case 'string': w.string(4, a.value); w.int(20, AttrType.STRING); break;
-    case 'floats': for (const v of a.value) w.float(7, v); w.int(20, AttrType.FLOATS); break;
-    case 'ints': for (const v of a.value) w.int(8, v); w.int(20, AttrType.INTS); break;
+    case 'float':
+      w.float(2, a.value);
+      w.int(20, AttrType.FLOAT);
+      break;
+    case 'int':
+      w.int(3, a.value);
+      w.int(20, AttrType.INT);
+      break;
+    case 'string':
+      w.string(4, a.value);
+      w.int(20, AttrType.STRING);
+      break;
+    case 'floats':
+      for (const v of a.value) w.float(7, v);
+      w.int(20, AttrType.FLOATS);
+      break;
+    case 'ints':
+      for (const v of a.value) w.int(8, v);
+      w.int(20, AttrType.INTS);
+      break;
   }
   return w;
 }
@@ -128,6 +143,7 @@ export function encodeModel(m: ModelProto): Uint8Array {
   if (m.docString) w.string(6, m.docString);
   w.message(7, encodeGraph(m.graph));
   for (const o of m.opsetImports) w.message(8, new ProtoWriter().string(1, o.domain).int(2, o.version));
-  for (const [k, v] of Object.entries(m.metadataProps ?? {})) w.message(14, new ProtoWriter().string(1, k).string(2, v));
+  for (const [k, v] of Object.entries(m.metadataProps ?? {}))
+    w.message(14, new ProtoWriter().string(1, k).string(2, v));
   return w.finish();
 }

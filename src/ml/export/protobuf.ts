@@ -34,7 +34,8 @@ export class ProtoWriter {
 
   /** A varint field holding a non-negative safe integer (uint32/uint64/enum/bool, or a non-negative int). */
   uint(field: number, v: number): this {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`protobuf: field ${field}: expected a non-negative safe integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new RangeError(`protobuf: field ${field}: expected a non-negative safe integer, got ${v}`);
     this.#tag(field, WireType.Varint);
     this.#varint(v);
     return this;
@@ -42,7 +43,8 @@ export class ProtoWriter {
 
   /** An int32/int64 field: negatives are encoded as ten-byte two's complement, as protobuf does. */
   int(field: number, v: number | bigint): this {
-    if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new RangeError(`protobuf: field ${field}: expected a safe integer, got ${v}`);
+    if (typeof v === 'number' && !Number.isSafeInteger(v))
+      throw new RangeError(`protobuf: field ${field}: expected a safe integer, got ${v}`);
     if (v >= 0) {
       this.#tag(field, WireType.Varint);
       if (typeof v === 'number') this.#varint(v);
@@ -95,12 +97,16 @@ export class ProtoWriter {
     if (this.#parts.length === 1) return this.#parts[0]!;
     const out = new Uint8Array(this.#partsLength);
     let o = 0;
-    for (const p of this.#parts) { out.set(p, o); o += p.byteLength; }
+    for (const p of this.#parts) {
+      out.set(p, o);
+      o += p.byteLength;
+    }
     return out;
   }
 
   #tag(field: number, wire: WireType): void {
-    if (!Number.isInteger(field) || field < 1 || field > 0x1fffffff) throw new RangeError(`protobuf: invalid field number ${field}`);
+    if (!Number.isInteger(field) || field < 1 || field > 0x1fffffff)
+      throw new RangeError(`protobuf: invalid field number ${field}`);
     this.#varint(field * 8 + wire);
   }
 
@@ -170,7 +176,8 @@ export function readFields(buf: Uint8Array): ProtoField[] {
   const out: ProtoField[] = [];
   let pos = 0;
   const varint = (): bigint => {
-    let v = 0n, shift = 0n;
+    let v = 0n,
+      shift = 0n;
     for (;;) {
       if (pos >= buf.byteLength) throw new RangeError('protobuf: truncated varint');
       if (shift > 63n) throw new RangeError('protobuf: varint too long');
@@ -188,14 +195,24 @@ export function readFields(buf: Uint8Array): ProtoField[] {
   };
   while (pos < buf.byteLength) {
     const key = varint();
-    const field = Number(key >> 3n), wire = Number(key & 7n) as WireType;
+    const field = Number(key >> 3n),
+      wire = Number(key & 7n) as WireType;
     if (field < 1) throw new RangeError('protobuf: field number 0');
     switch (wire) {
-      case WireType.Varint: out.push({ field, wire, varint: varint() }); break;
-      case WireType.I64: out.push({ field, wire, bytes: take(8) }); break;
-      case WireType.I32: out.push({ field, wire, bytes: take(4) }); break;
-      case WireType.Len: out.push({ field, wire, bytes: take(Number(varint())) }); break;
-      default: throw new RangeError(`protobuf: unsupported wire type ${wire as number}`);
+      case WireType.Varint:
+        out.push({ field, wire, varint: varint() });
+        break;
+      case WireType.I64:
+        out.push({ field, wire, bytes: take(8) });
+        break;
+      case WireType.I32:
+        out.push({ field, wire, bytes: take(4) });
+        break;
+      case WireType.Len:
+        out.push({ field, wire, bytes: take(Number(varint())) });
+        break;
+      default:
+        throw new RangeError(`protobuf: unsupported wire type ${wire as number}`);
     }
   }
   return out;

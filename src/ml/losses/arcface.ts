@@ -3,7 +3,13 @@ import { type Tensor, where } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
 import { reduce } from '../reducers/index.js';
-import { ceSplit, checkClassifierReducer, perSampleCrossEntropy, targetLogits, type ClassifierReducer } from './shared/softmax.js';
+import {
+  ceSplit,
+  checkClassifierReducer,
+  perSampleCrossEntropy,
+  targetLogits,
+  type ClassifierReducer,
+} from './shared/softmax.js';
 import { indexTensor } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
@@ -48,8 +54,12 @@ export class ArcFaceLoss extends ClassTableLoss {
     const idx = indexTensor(labels, x.device).unsqueeze(1);
     return cos.scatter(1, idx, target.unsqueeze(1)).mul(this.scale);
   }
-  protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x); }
-  protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction); }
+  protected compute(b: Batch): Tensor {
+    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x);
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction);
+  }
 }
 
 export const arcFaceSpec = defineLoss({

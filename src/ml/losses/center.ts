@@ -29,7 +29,9 @@ export class CenterLoss extends ClassTableLoss {
     const c = this.table.indexSelect(0, indexTensor(b.labels, b.device));
     return b.x.sub(c).square().sum(1).mul(0.5);
   }
-  protected compute(b: Batch): Tensor { return reduce(this.perSample(b), this.reduction, b.x); }
+  protected compute(b: Batch): Tensor {
+    return reduce(this.perSample(b), this.reduction, b.x);
+  }
   protected override computeSplit(b: Batch): LossSplit {
     if (this.reduction === 'none') throw new Error(`${this.name}: split() needs a reducing reduction`);
     return { tightness: this.compute(b), contrastive: zeroLoss(b.x) };

@@ -56,7 +56,10 @@ export class ContrastiveLoss extends MetricLoss {
     const dNeg = mat.index([indexTensor(t.a2, b.device), indexTensor(t.n, b.device)]);
     let pos = this.distance.margin(dPos, this.posMargin).relu();
     let neg = this.distance.margin(this.negMargin, dNeg).relu();
-    if (this.squared) { pos = pos.square(); neg = neg.square(); }
+    if (this.squared) {
+      pos = pos.square();
+      neg = neg.square();
+    }
     return { pos, neg };
   }
   protected compute(b: Batch): Tensor {

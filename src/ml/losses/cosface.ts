@@ -3,7 +3,13 @@ import type { Tensor } from '../../engine/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
 import { reduce } from '../reducers/index.js';
-import { ceSplit, checkClassifierReducer, oneHotFloat, perSampleCrossEntropy, type ClassifierReducer } from './shared/softmax.js';
+import {
+  ceSplit,
+  checkClassifierReducer,
+  oneHotFloat,
+  perSampleCrossEntropy,
+  type ClassifierReducer,
+} from './shared/softmax.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
@@ -37,8 +43,12 @@ export class CosFaceLoss extends ClassTableLoss {
     const cos = this.cosines(x);
     return cos.sub(oneHotFloat(labels, this.numClasses, cos).mul(this.margin)).mul(this.scale);
   }
-  protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x); }
-  protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction); }
+  protected compute(b: Batch): Tensor {
+    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x);
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction);
+  }
 }
 
 export const cosFaceSpec = defineLoss({

@@ -41,7 +41,10 @@ export class CrossEntropyLoss extends LogitLoss {
   }
   protected computeSplit(logits: Tensor, labels: readonly number[]): LossSplit {
     const { tightness, contrastive } = this.parts(logits, labels);
-    return { tightness: reduce(tightness, this.reduction, logits), contrastive: reduce(contrastive, this.reduction, logits) };
+    return {
+      tightness: reduce(tightness, this.reduction, logits),
+      contrastive: reduce(contrastive, this.reduction, logits),
+    };
   }
   /** Per-sample parts; smoothing moves part of the pull from the true logit to the mean logit. */
   private parts(logits: Tensor, labels: readonly number[]): { tightness: Tensor; contrastive: Tensor } {

@@ -10,7 +10,11 @@ import { type Tensor, cat, tidy, distributed } from '../../engine/index.js';
 import type { EmbeddingLoss } from './shared/base.js';
 
 /** The whole batch of embeddings and labels, this rank's rows differentiable, the others detached. */
-export function gatherEmbeddings(group: distributed.ProcessGroup, embeddings: Tensor, labels: Tensor): { embeddings: Tensor; labels: Tensor } {
+export function gatherEmbeddings(
+  group: distributed.ProcessGroup,
+  embeddings: Tensor,
+  labels: Tensor,
+): { embeddings: Tensor; labels: Tensor } {
   return tidy(() => {
     const embs = group.allGatherVariable(embeddings);
     const labs = group.allGatherVariable(labels);
@@ -21,7 +25,10 @@ export function gatherEmbeddings(group: distributed.ProcessGroup, embeddings: Te
 
 export class DistributedLossWrapper implements EmbeddingLoss {
   readonly name: string;
-  constructor(readonly loss: EmbeddingLoss, readonly group: distributed.ProcessGroup) {
+  constructor(
+    readonly loss: EmbeddingLoss,
+    readonly group: distributed.ProcessGroup,
+  ) {
     this.name = loss.name;
   }
   forward(embeddings: Tensor, labels: Tensor): Tensor {

@@ -1,12 +1,35 @@
 // The losses of the metric-learning library: the paper's cross-entropy family, its pairwise
 // rivals, the paper's own pairwise cross-entropy, and the tightness/contrastive split.
-export { MetricLoss, LogitLoss, type EmbeddingLoss, type Miner, type LossSplit, type Batch, type EmbeddingLossInput } from './shared/base.js';
 export {
-  type Distance, type DistanceName, type DistanceSpec, EuclideanDistance, SquaredEuclideanDistance, CosineSimilarity,
-  DotProductSimilarity, makeDistance,
+  MetricLoss,
+  LogitLoss,
+  type EmbeddingLoss,
+  type Miner,
+  type LossSplit,
+  type Batch,
+  type EmbeddingLossInput,
+} from './shared/base.js';
+export {
+  type Distance,
+  type DistanceName,
+  type DistanceSpec,
+  EuclideanDistance,
+  SquaredEuclideanDistance,
+  CosineSimilarity,
+  DotProductSimilarity,
+  makeDistance,
 } from '../distances/index.js';
 export { type ReducerName, REDUCERS, reduce, zeroLoss } from '../reducers/index.js';
-export { type MinedTuples, type PairTuples, type TripletTuples, allPairs, allTriplets, toPairs, toTriplets, checkTuples } from '../utils/tuples.js';
+export {
+  type MinedTuples,
+  type PairTuples,
+  type TripletTuples,
+  allPairs,
+  allTriplets,
+  toPairs,
+  toTriplets,
+  checkTuples,
+} from '../utils/tuples.js';
 export { LossInputError } from '../utils/validate.js';
 export { CrossEntropyLoss, type CrossEntropyOptions } from './cross-entropy.js';
 export { SmoothCrossEntropyLoss, type SmoothCrossEntropyOptions } from './smooth-cross-entropy.js';
@@ -25,13 +48,30 @@ export { NPairsLoss, type NPairsOptions } from './n-pairs.js';
 export { NTXentLoss, InfoNCELoss, type NTXentOptions } from './nt-xent.js';
 export { MarginLoss, type MarginLossOptions } from './margin.js';
 export {
-  PairwiseCrossEntropyLoss, pairwiseCrossEntropy, pceLambda, type PairwiseCrossEntropyOptions, type PceHead, type PceLambda, type PceParts, type PceSoftMean,
+  PairwiseCrossEntropyLoss,
+  pairwiseCrossEntropy,
+  pceLambda,
+  type PairwiseCrossEntropyOptions,
+  type PceHead,
+  type PceLambda,
+  type PceParts,
+  type PceSoftMean,
 } from './pce.js';
 export {
-  measurePceBound, measurePceBoundBatched, PceBoundAccumulator, type PceBoundSample, type PceBoundSummary,
+  measurePceBound,
+  measurePceBoundBatched,
+  PceBoundAccumulator,
+  type PceBoundSample,
+  type PceBoundSummary,
 } from './pce-bound.js';
 export {
-  createLoss, LOSS_NAMES, LOSS_SPECS, needsClassTable, type LossName, type LossByName, type LossOptionsByName,
+  createLoss,
+  LOSS_NAMES,
+  LOSS_SPECS,
+  needsClassTable,
+  type LossName,
+  type LossByName,
+  type LossOptionsByName,
 } from './registry.js';
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';

@@ -54,10 +54,13 @@ export class LiftedStructureLoss extends MetricLoss {
     const negMask = maskFrom(t.a2, t.n, n, n, b.device);
     const rowLse = maskedLogSumExp(this.distance.margin(this.negMargin, mat), negMask, false); // [n]
     const rowAny = negMask.any(1);
-    const a1 = indexTensor(t.a1, b.device), p = indexTensor(t.p, b.device);
+    const a1 = indexTensor(t.a1, b.device),
+      p = indexTensor(t.p, b.device);
     const pairLse = maskedLogSumExp(
       stack([rowLse.indexSelect(0, a1), rowLse.indexSelect(0, p)], 1),
-      stack([rowAny.indexSelect(0, a1), rowAny.indexSelect(0, p)], 1), false);
+      stack([rowAny.indexSelect(0, a1), rowAny.indexSelect(0, p)], 1),
+      false,
+    );
     const j = pairLse.add(this.distance.margin(mat.index([a1, p]), this.posMargin));
     return reduce(j.relu().square().div(2), this.reducer, b.x);
   }

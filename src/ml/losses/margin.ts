@@ -50,11 +50,14 @@ export class MarginLoss extends MetricLoss {
     if (o.numClasses !== undefined) positiveInteger(this.name, 'numClasses', o.numClasses);
     this.numClasses = o.numClasses;
     const t = full([o.numClasses ?? 1], beta, 'float32');
-    if (o.learnBeta ?? true) this.registerParameter('beta', t); else this.registerBuffer('beta', t);
+    if (o.learnBeta ?? true) this.registerParameter('beta', t);
+    else this.registerBuffer('beta', t);
     this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
     this.miner = o.miner;
   }
-  get beta(): Tensor { return this.param('beta') ?? this.buffer('beta')!; }
+  get beta(): Tensor {
+    return this.param('beta') ?? this.buffer('beta')!;
+  }
   protected override checkParameters(x: Tensor, labels: readonly number[]): void {
     checkSameDtype(this.name, x, this.beta, 'beta');
     checkFinite(this.name, this.beta, 'beta');
@@ -64,19 +67,44 @@ export class MarginLoss extends MetricLoss {
     const t = toPairs(b.tuples, b.labels);
     const mat = this.distance.matrix(b.x);
     const betaOf = (anchors: readonly number[]): Tensor =>
-      this.numClasses === undefined ? this.beta.expand([anchors.length]) : this.beta.indexSelect(0, indexTensor(anchors.map((a) => b.labels[a]!), b.device));
-    const a1 = indexTensor(t.a1, b.device), a2 = indexTensor(t.a2, b.device);
-    const pos = this.distance.margin(mat.index([a1, indexTensor(t.p, b.device)]), betaOf(t.a1)).add(this.margin).relu();
-    const neg = this.distance.margin(betaOf(t.a2), mat.index([a2, indexTensor(t.n, b.device)])).add(this.margin).relu();
-    const posOn = pos.gt(0), negOn = neg.gt(0);
-    const [tightness, contrastive] = splitReduce([pos, neg], [posOn, negOn], [posOn, negOn], pos.numel() + neg.numel(), 'avgNonZero', b.x);
+      this.numClasses === undefined
+        ? this.beta.expand([anchors.length])
+        : this.beta.indexSelect(
+            0,
+            indexTensor(
+              anchors.map((a) => b.labels[a]!),
+              b.device,
+            ),
+          );
+    const a1 = indexTensor(t.a1, b.device),
+      a2 = indexTensor(t.a2, b.device);
+    const pos = this.distance
+      .margin(mat.index([a1, indexTensor(t.p, b.device)]), betaOf(t.a1))
+      .add(this.margin)
+      .relu();
+    const neg = this.distance
+      .margin(betaOf(t.a2), mat.index([a2, indexTensor(t.n, b.device)]))
+      .add(this.margin)
+      .relu();
+    const posOn = pos.gt(0),
+      negOn = neg.gt(0);
+    const [tightness, contrastive] = splitReduce(
+      [pos, neg],
+      [posOn, negOn],
+      [posOn, negOn],
+      pos.numel() + neg.numel(),
+      'avgNonZero',
+      b.x,
+    );
     return { tightness: tightness!, contrastive: contrastive!, other: this.beta.sum().mul(this.nu) };
   }
   protected compute(b: Batch): Tensor {
     const { tightness, contrastive, other } = this.parts(b);
     return tightness.add(contrastive).add(other!);
   }
-  protected override computeSplit(b: Batch): LossSplit { return this.parts(b); }
+  protected override computeSplit(b: Batch): LossSplit {
+    return this.parts(b);
+  }
 }
 
 export const marginSpec = defineLoss({

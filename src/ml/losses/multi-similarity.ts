@@ -65,7 +65,8 @@ export class MultiSimilarityLoss extends MetricLoss {
     return reduce(pos.add(neg), this.reducer, b.x);
   }
   protected override computeSplit(b: Batch): LossSplit {
-    if (this.reducer === 'none' || this.reducer === 'avgNonZero') throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
+    if (this.reducer === 'none' || this.reducer === 'avgNonZero')
+      throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
     const { pos, neg } = this.terms(b);
     return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
   }

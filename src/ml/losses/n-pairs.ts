@@ -36,9 +36,15 @@ export class NPairsLoss extends MetricLoss {
     this.miner = o.miner;
   }
   /** The chosen (anchor, positive) rows, one per label, by ascending label. */
-  static choosePairs(labels: readonly number[], a1: readonly number[], p: readonly number[]): { a: number[]; p: number[] } {
+  static choosePairs(
+    labels: readonly number[],
+    a1: readonly number[],
+    p: readonly number[],
+  ): { a: number[]; p: number[] } {
     const first = new Map<number, number>();
-    a1.forEach((a, k) => { if (!first.has(labels[a]!)) first.set(labels[a]!, k); });
+    a1.forEach((a, k) => {
+      if (!first.has(labels[a]!)) first.set(labels[a]!, k);
+    });
     const ks = [...first.entries()].sort((x, y) => x[0] - y[0]).map(([, k]) => k);
     return { a: ks.map((k) => a1[k]!), p: ks.map((k) => p[k]!) };
   }

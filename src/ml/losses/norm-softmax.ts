@@ -29,9 +29,15 @@ export class NormSoftmaxLoss extends ClassTableLoss {
     finiteNumber(this.name, 'temperature', this.temperature, { min: 0, open: true });
     this.reduction = checkClassifierReducer(this.name, o.reduction ?? 'mean');
   }
-  logits(x: Tensor): Tensor { return this.cosines(x).div(this.temperature); }
-  protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x); }
-  protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x), b.labels, this.reduction); }
+  logits(x: Tensor): Tensor {
+    return this.cosines(x).div(this.temperature);
+  }
+  protected compute(b: Batch): Tensor {
+    return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x);
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    return ceSplit(this.logits(b.x), b.labels, this.reduction);
+  }
 }
 
 export const normSoftmaxSpec = defineLoss({

@@ -51,7 +51,11 @@ export class NTXentLoss extends MetricLoss {
     const rowAny = negMask.any(1);
     const a1 = indexTensor(t.a1, b.device);
     const sap = s.index([a1, indexTensor(t.p, b.device)]);
-    const all = maskedLogSumExp(stack([sap, negLse.indexSelect(0, a1)], 1), stack([onesLike(sap).bool(), rowAny.indexSelect(0, a1)], 1), false);
+    const all = maskedLogSumExp(
+      stack([sap, negLse.indexSelect(0, a1)], 1),
+      stack([onesLike(sap).bool(), rowAny.indexSelect(0, a1)], 1),
+      false,
+    );
     return { tight: sap.neg(), contr: all };
   }
   protected compute(b: Batch): Tensor {
@@ -60,7 +64,8 @@ export class NTXentLoss extends MetricLoss {
     return reduce(p.contr.add(p.tight), this.reducer, b.x);
   }
   protected override computeSplit(b: Batch): LossSplit {
-    if (this.reducer === 'none' || this.reducer === 'avgNonZero') throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
+    if (this.reducer === 'none' || this.reducer === 'avgNonZero')
+      throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
     const p = this.parts(b);
     if (p === null) return { tightness: zeroLoss(b.x), contrastive: zeroLoss(b.x) };
     return { tightness: reduce(p.tight, this.reducer, b.x), contrastive: reduce(p.contr, this.reducer, b.x) };

@@ -65,11 +65,13 @@ export function pceLambdaTrace(z: Tensor): number {
 /** λ = λ_max(ZᵀZ)/(2n), from the smaller of the n×n and d×d Gram matrices (same non-zero spectrum). */
 export function pceLambdaEigen(z: Tensor): number {
   const [n, d] = z.shape as [number, number];
-  const v = noGrad(() => tidy(() => {
-    const zz = z.detach().double();
-    const gram = n <= d ? zz.matmul(zz.t()) : zz.t().matmul(zz);
-    return linalg.eigvalsh(gram).max().item();
-  }));
+  const v = noGrad(() =>
+    tidy(() => {
+      const zz = z.detach().double();
+      const gram = n <= d ? zz.matmul(zz.t()) : zz.t().matmul(zz);
+      return linalg.eigvalsh(gram).max().item();
+    }),
+  );
   return v > 0 ? v / (2 * n) : 1;
 }
 
@@ -81,18 +83,42 @@ export function pceLambda(z: Tensor, lambda: PceLambda): number {
  * The functional twin: PCE of features z [n, d] with class indices cls (in [0, k)) and soft-mean
  * probabilities p [n, k] (or 'uniform' / 'pairwise').
  */
-export function pairwiseCrossEntropy(z: Tensor, cls: readonly number[], k: number, p: Tensor | 'uniform' | 'pairwise', lambda: number): PceParts {
+export function pairwiseCrossEntropy(
+  z: Tensor,
+  cls: readonly number[],
+  k: number,
+  p: Tensor | 'uniform' | 'pairwise',
+  lambda: number,
+): PceParts {
   const n = cls.length;
   const y = oneHotFloat(cls, k, z); // [n, K]
   const g = z.matmul(z.t()); // [n, n]
-  const tightness = g.mul(y.matmul(y.t())).sum().div(-2 * lambda * n * n);
-  const probs = p === 'uniform' ? full([n, k], 1 / k, z.dtype, { device: z.device })
-    : p === 'pairwise' ? g.matmul(y).div(lambda * n).softmax(1) : p;
+  const tightness = g
+    .mul(y.matmul(y.t()))
+    .sum()
+    .div(-2 * lambda * n * n);
+  const probs =
+    p === 'uniform'
+      ? full([n, k], 1 / k, z.dtype, { device: z.device })
+      : p === 'pairwise'
+        ? g
+            .matmul(y)
+            .div(lambda * n)
+            .softmax(1)
+        : p;
   // In Gram form, so nothing of size K × d is built (K is 11,318 for SOP): with c_k^s = 1/n Σ_i p_ik z_i,
   // z_iᵀc_k^s = (G p)_ik / n and Σ_k ‖c_k^s‖² = Σ_ik p_ik (G p)_ik / n².
   const gp = g.matmul(probs); // [n, K]
   const logits = gp.div(lambda * n); // (1/(λn)) Σ_j p_jk z_iᵀz_j
-  const contrastive = logits.logsumexp(1).mean().sub(probs.mul(gp).sum().div(2 * lambda * n * n));
+  const contrastive = logits
+    .logsumexp(1)
+    .mean()
+    .sub(
+      probs
+        .mul(gp)
+        .sum()
+        .div(2 * lambda * n * n),
+    );
   return { tightness, contrastive, lambda };
 }
 
@@ -124,19 +150,28 @@ export class PairwiseCrossEntropyLoss extends MetricLoss {
   constructor(o: PairwiseCrossEntropyOptions = {}) {
     super();
     const lambda = o.lambda ?? 'eigen';
-    if ((lambda as unknown) === 'bound') throw new RangeError(`${this.name}: lambda 'bound' is now called 'trace' (or use the tighter default 'eigen')`);
+    if ((lambda as unknown) === 'bound')
+      throw new RangeError(`${this.name}: lambda 'bound' is now called 'trace' (or use the tighter default 'eigen')`);
     if (lambda !== 'eigen' && lambda !== 'trace') {
-      if (typeof lambda !== 'number') throw new RangeError(`${this.name}: lambda must be a number, 'eigen' or 'trace', got ${JSON.stringify(lambda)}`);
+      if (typeof lambda !== 'number')
+        throw new RangeError(
+          `${this.name}: lambda must be a number, 'eigen' or 'trace', got ${JSON.stringify(lambda)}`,
+        );
       finiteNumber(this.name, 'lambda', lambda, { min: 0, open: true });
     }
     this.lambda = lambda;
     if (o.numClasses !== undefined) positiveInteger(this.name, 'numClasses', o.numClasses);
     this.softMean = o.softMean ?? 'uniform';
-    if (!['uniform', 'pairwise', 'head'].includes(this.softMean)) throw new RangeError(`${this.name}: softMean must be 'uniform' | 'pairwise' | 'head', got '${String(this.softMean)}'`);
+    if (!['uniform', 'pairwise', 'head'].includes(this.softMean))
+      throw new RangeError(
+        `${this.name}: softMean must be 'uniform' | 'pairwise' | 'head', got '${String(this.softMean)}'`,
+      );
     if (this.softMean === 'head') {
-      if (!o.head) throw new RangeError(`${this.name}: softMean 'head' needs the classifier as option head ({ weight, bias })`);
+      if (!o.head)
+        throw new RangeError(`${this.name}: softMean 'head' needs the classifier as option head ({ weight, bias })`);
       const k = o.head.weight.shape[0]!;
-      if (o.numClasses !== undefined && o.numClasses !== k) throw new RangeError(`${this.name}: numClasses ${o.numClasses} differs from the head's ${k} classes`);
+      if (o.numClasses !== undefined && o.numClasses !== k)
+        throw new RangeError(`${this.name}: numClasses ${o.numClasses} differs from the head's ${k} classes`);
       this.numClasses = k;
       this.head = o.head;
     } else {
@@ -150,14 +185,21 @@ export class PairwiseCrossEntropyLoss extends MetricLoss {
   }
 
   /** λ = Σ_i ‖z_i‖²/(2n). */
-  static lambdaTrace(z: Tensor): number { return pceLambdaTrace(z); }
+  static lambdaTrace(z: Tensor): number {
+    return pceLambdaTrace(z);
+  }
   /** λ = λ_max(ZᵀZ)/(2n). */
-  static lambdaEigen(z: Tensor): number { return pceLambdaEigen(z); }
+  static lambdaEigen(z: Tensor): number {
+    return pceLambdaEigen(z);
+  }
 
   private parts(b: Batch): PceParts {
     const z = b.x;
     let k: number, cls: readonly number[];
-    if (this.numClasses !== undefined) { k = this.numClasses; cls = b.labels; } else {
+    if (this.numClasses !== undefined) {
+      k = this.numClasses;
+      cls = b.labels;
+    } else {
       const d = distinct(b.labels);
       const pos = new Map(d.map((v, i) => [v, i]));
       k = d.length;
@@ -167,7 +209,10 @@ export class PairwiseCrossEntropyLoss extends MetricLoss {
     let p: Tensor | 'uniform' | 'pairwise';
     if (this.softMean === 'head') {
       const head = this.head!;
-      if (head.weight.shape[1] !== z.shape[1]) throw new RangeError(`${this.name}: the head takes ${head.weight.shape[1]}-d features, the embeddings are ${z.shape[1]}-d`);
+      if (head.weight.shape[1] !== z.shape[1])
+        throw new RangeError(
+          `${this.name}: the head takes ${head.weight.shape[1]}-d features, the embeddings are ${z.shape[1]}-d`,
+        );
       p = noGrad(() => nn.functional.linear(z, head.weight, head.bias ?? null).softmax(1));
     } else {
       p = this.softMean;

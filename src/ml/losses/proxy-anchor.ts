@@ -33,9 +33,16 @@ export class ProxyAnchorLoss extends ClassTableLoss {
     finiteNumber(this.name, 'alpha', this.alpha, { min: 0, open: true });
   }
   private parts(b: Batch): LossSplit {
-    const n = b.labels.length, c = this.numClasses;
+    const n = b.labels.length,
+      c = this.numClasses;
     const cosT = this.cosines(b.x).t(); // [C, n]
-    const pos = maskFrom(b.labels, b.labels.map((_, i) => i), c, n, b.device);
+    const pos = maskFrom(
+      b.labels,
+      b.labels.map((_, i) => i),
+      c,
+      n,
+      b.device,
+    );
     const neg = pos.logicalNot();
     const posTerm = maskedLogSumExp(cosT.sub(this.margin).mul(-this.alpha), pos, true);
     const negTerm = maskedLogSumExp(cosT.add(this.margin).mul(this.alpha), neg, true);
@@ -45,7 +52,9 @@ export class ProxyAnchorLoss extends ClassTableLoss {
     const { tightness, contrastive } = this.parts(b);
     return tightness.add(contrastive);
   }
-  protected override computeSplit(b: Batch): LossSplit { return this.parts(b); }
+  protected override computeSplit(b: Batch): LossSplit {
+    return this.parts(b);
+  }
 }
 
 export const proxyAnchorSpec = defineLoss({

@@ -34,8 +34,12 @@ export class ProxyNCALoss extends ClassTableLoss {
   logits(x: Tensor): Tensor {
     return cdist(normalize(x), normalize(this.table)).square().mul(-this.scale);
   }
-  protected compute(b: Batch): Tensor { return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x); }
-  protected override computeSplit(b: Batch): LossSplit { return ceSplit(this.logits(b.x), b.labels, this.reduction); }
+  protected compute(b: Batch): Tensor {
+    return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x);
+  }
+  protected override computeSplit(b: Batch): LossSplit {
+    return ceSplit(this.logits(b.x), b.labels, this.reduction);
+  }
 }
 
 export const proxyNCASpec = defineLoss({

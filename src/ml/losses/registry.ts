@@ -27,9 +27,22 @@ import type { LossAlias, LossSpec } from './shared/spec.js';
 
 /** Every loss, in the order LOSS_NAMES lists them (an alias follows its loss). */
 export const LOSS_SPECS = [
-  crossEntropySpec, smoothCrossEntropySpec, normSoftmaxSpec, cosFaceSpec, arcFaceSpec, proxyNCASpec, proxyAnchorSpec,
-  centerSpec, contrastiveSpec, tripletMarginSpec, multiSimilaritySpec, liftedStructureSpec, nPairsSpec, ntXentSpec,
-  marginSpec, pceSpec,
+  crossEntropySpec,
+  smoothCrossEntropySpec,
+  normSoftmaxSpec,
+  cosFaceSpec,
+  arcFaceSpec,
+  proxyNCASpec,
+  proxyAnchorSpec,
+  centerSpec,
+  contrastiveSpec,
+  tripletMarginSpec,
+  multiSimilaritySpec,
+  liftedStructureSpec,
+  nPairsSpec,
+  ntXentSpec,
+  marginSpec,
+  pceSpec,
 ] as const;
 
 type Spec = (typeof LOSS_SPECS)[number];
@@ -64,22 +77,26 @@ export function needsClassTable(name: string): boolean {
 
 /** The README's list of losses (checked against the README by a test). */
 export function lossListMarkdown(): string {
-  return (LOSS_SPECS as readonly LossSpec[]).map((s) => {
-    const names = [s, ...(s.aliases ?? [])].map((a) => `\`${a.name}\``).join('/');
-    return s.note ? `${names} (${s.note})` : names;
-  }).join(', ');
+  return (LOSS_SPECS as readonly LossSpec[])
+    .map((s) => {
+      const names = [s, ...(s.aliases ?? [])].map((a) => `\`${a.name}\``).join('/');
+      return s.note ? `${names} (${s.note})` : names;
+    })
+    .join(', ');
 }
 
 /** Options are required only for the losses that need them (numClasses, embeddingSize). */
-export type LossOptionsArg<N extends LossName> = Record<string, never> extends LossOptionsByName[N]
-  ? [options?: LossOptionsByName[N]]
-  : [options: LossOptionsByName[N]];
+export type LossOptionsArg<N extends LossName> =
+  Record<string, never> extends LossOptionsByName[N]
+    ? [options?: LossOptionsByName[N]]
+    : [options: LossOptionsByName[N]];
 
 export function createLoss<N extends LossName>(name: N, ...options: LossOptionsArg<N>): LossByName[N] {
   const f = REGISTERED.get(name)?.create as ((o: LossOptionsByName[N]) => LossByName[N]) | undefined;
   if (!f) throw new RangeError(`unknown loss '${String(name)}' (${LOSS_NAMES.join(', ')})`);
   const given: unknown = options[0] ?? {};
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new TypeError(`loss '${name}': options must be an object, got ${JSON.stringify(given)}`);
+  if (typeof given !== 'object' || given === null || Array.isArray(given))
+    throw new TypeError(`loss '${name}': options must be an object, got ${JSON.stringify(given)}`);
   // Options come from configs and the command line, where a misspelt key would otherwise be
   // ignored in silence: whatever the constructor never looked at is unknown to it.
   const read = new Set<string>();
@@ -98,7 +115,9 @@ export function createLoss<N extends LossName>(name: N, ...options: LossOptionsA
   if (unknown.length) {
     loss.dispose();
     const known = [...read].sort();
-    throw new RangeError(`loss '${name}': unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (it takes: ${known.join(', ') || 'none'})`);
+    throw new RangeError(
+      `loss '${name}': unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (it takes: ${known.join(', ') || 'none'})`,
+    );
   }
   return loss;
 }

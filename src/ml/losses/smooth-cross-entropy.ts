@@ -39,7 +39,12 @@ export class SmoothCrossEntropyLoss extends LogitLoss {
   /** The smoothed target distribution t [n, C]. */
   target(logits: Tensor, labels: readonly number[]): Tensor {
     const c = logits.shape[1]!;
-    if (c < 2 && this.epsilon > 0) throw new LossInputError(this.name, 'logits', `have ${c} class; smoothing (epsilon ${this.epsilon}) needs at least 2`);
+    if (c < 2 && this.epsilon > 0)
+      throw new LossInputError(
+        this.name,
+        'logits',
+        `have ${c} class; smoothing (epsilon ${this.epsilon}) needs at least 2`,
+      );
     const off = c > 1 ? this.epsilon / (c - 1) : 0;
     const base = full(logits.shape, off, logits.dtype, { device: logits.device });
     return base.scatter(1, indexTensor(labels, logits.device).unsqueeze(1), 1 - this.epsilon);
@@ -60,7 +65,10 @@ export class SmoothCrossEntropyLoss extends LogitLoss {
   protected computeSplit(logits: Tensor, labels: readonly number[]): LossSplit {
     const t = this.target(logits, labels);
     const tightness = this.negEntropy(t).sub(t.mul(logits).sum(1));
-    return { tightness: reduce(tightness, this.reduction, logits), contrastive: reduce(logits.logsumexp(1), this.reduction, logits) };
+    return {
+      tightness: reduce(tightness, this.reduction, logits),
+      contrastive: reduce(logits.logsumexp(1), this.reduction, logits),
+    };
   }
 }
 

@@ -29,9 +29,16 @@ export interface SplitArgs<N extends LossName> {
  * are its positive-pair and negative-pair terms; see each loss's split() for its exact form.
  * Throws for losses without an additive split (lifted structure).
  */
-export function tightnessContrastiveSplit<N extends LossName>(loss: N | MetricLoss | LogitLoss, input: Tensor, labels: Tensor, args: SplitArgs<N> = {}): SplitValues {
+export function tightnessContrastiveSplit<N extends LossName>(
+  loss: N | MetricLoss | LogitLoss,
+  input: Tensor,
+  labels: Tensor,
+  args: SplitArgs<N> = {},
+): SplitValues {
   const owned = typeof loss === 'string';
-  const l = owned ? (createLoss as (n: LossName, o?: object) => MetricLoss | LogitLoss)(loss, args.options ?? {}) : loss;
+  const l = owned
+    ? (createLoss as (n: LossName, o?: object) => MetricLoss | LogitLoss)(loss, args.options ?? {})
+    : loss;
   try {
     if (owned && l.input === 'embeddings' && l.numParameters() > 0) l.to(input.dtype);
     return tidy(() => {

@@ -62,10 +62,17 @@ export class TripletMarginLoss extends MetricLoss {
     this.reducer = checkReducer(this.name, o.reducer ?? 'avgNonZero');
     this.mining = o.mining ?? 'all';
     this.smooth = o.smooth ?? false;
-    if (typeof this.smooth !== 'boolean') throw new TypeError(`${this.name}: smooth must be true or false, got ${JSON.stringify(this.smooth)}`);
-    if (!['all', 'semihard', 'hard'].includes(this.mining)) throw new RangeError(`${this.name}: mining must be all | semihard | hard, got '${this.mining}'`);
-    this.miner = o.miner ?? (this.mining === 'semihard' ? new TripletMarginMiner({ margin: this.margin, type: 'semihard', distance: this.distance })
-      : this.mining === 'hard' ? new BatchHardMiner({ distance: this.distance }) : undefined);
+    if (typeof this.smooth !== 'boolean')
+      throw new TypeError(`${this.name}: smooth must be true or false, got ${JSON.stringify(this.smooth)}`);
+    if (!['all', 'semihard', 'hard'].includes(this.mining))
+      throw new RangeError(`${this.name}: mining must be all | semihard | hard, got '${this.mining}'`);
+    this.miner =
+      o.miner ??
+      (this.mining === 'semihard'
+        ? new TripletMarginMiner({ margin: this.margin, type: 'semihard', distance: this.distance })
+        : this.mining === 'hard'
+          ? new BatchHardMiner({ distance: this.distance })
+          : undefined);
   }
   private violations(b: Batch): { ap: Tensor; viol: Tensor } | null {
     const t = toTriplets(b.tuples, b.labels);
@@ -87,7 +94,14 @@ export class TripletMarginLoss extends MetricLoss {
     const active = this.smooth ? v.viol.ge(-Infinity) : v.viol.gt(0);
     const tight = this.distance.margin(v.ap, 0); // d_ap, or -s_ap
     const piece = this.smooth ? v.viol.softplus() : v.viol;
-    const [tightness, contrastive] = splitReduce([tight, piece.sub(tight)], [active, active], [active], v.viol.numel(), this.reducer, b.x);
+    const [tightness, contrastive] = splitReduce(
+      [tight, piece.sub(tight)],
+      [active, active],
+      [active],
+      v.viol.numel(),
+      this.reducer,
+      b.x,
+    );
     return { tightness: tightness!, contrastive: contrastive! };
   }
 }

@@ -37,8 +37,12 @@ export interface KnnEntropyEstimate {
  */
 export function kthNeighborDistances(x: Tensor, k: number, memoryBudgetBytes?: number): Float64Array {
   const { n } = checkEmbeddings(x, 'kthNeighborDistances');
-  if (!Number.isInteger(k) || k < 1 || k > n - 1) throw new RangeError(`kthNeighborDistances: k must be an integer in [1, ${n - 1}], got ${k}`);
-  const xc = tidy(() => { const x64 = x.to('float64'); return x64.sub(x64.mean(0, true)); });
+  if (!Number.isInteger(k) || k < 1 || k > n - 1)
+    throw new RangeError(`kthNeighborDistances: k must be an integer in [1, ${n - 1}], got ${k}`);
+  const xc = tidy(() => {
+    const x64 = x.to('float64');
+    return x64.sub(x64.mean(0, true));
+  });
   try {
     const r = knn(xc, null, { k, metric: 'l2', memoryBudgetBytes });
     const out = new Float64Array(n);
@@ -59,7 +63,8 @@ export function klEntropyEstimate(x: Tensor, o: KnnEntropyOptions = {}): KnnEntr
     return Math.sqrt(x64.sub(x64.mean(0, true)).square().sum(1).mean().item());
   });
   const floor = Math.max(1e-10 * rms, Number.MIN_VALUE);
-  let sumLog = 0, zero = 0;
+  let sumLog = 0,
+    zero = 0;
   for (let i = 0; i < n; i++) {
     if (!(eps[i]! > 0)) zero++;
     sumLog += Math.log(Math.max(eps[i]!, floor));

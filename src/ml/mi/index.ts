@@ -80,29 +80,61 @@ export type MutualInformationReport = {
  * 2048, 11k classes) pass the model's logits, or e.g. probe { folds: 2, steps: 100, weightDecay: 1e-2 }.
  * The generative view costs one exact kNN pass over N points in `dims` dimensions plus one per class.
  */
-export function mutualInformation(embeddings: Tensor, labels: Labels, o: MutualInformationOptions = {}): MutualInformationReport {
+export function mutualInformation(
+  embeddings: Tensor,
+  labels: Labels,
+  o: MutualInformationOptions = {},
+): MutualInformationReport {
   const { n } = checkEmbeddings(embeddings, 'mutualInformation');
   const y = labelArray(labels, n);
   const counts = labelCounts(y);
   const hY = labelEntropy(y);
   const warnings: string[] = [];
-  const report: MutualInformationReport = { n, classes: counts.size, hY: quantity(hY), discriminative: null, generative: null, warnings };
+  const report: MutualInformationReport = {
+    n,
+    classes: counts.size,
+    hY: quantity(hY),
+    discriminative: null,
+    generative: null,
+    warnings,
+  };
 
   if (o.logits) {
     const r = logitsCrossEntropy(o.logits, y);
-    report.discriminative = { source: 'logits', crossEntropy: quantity(r.crossEntropy), mi: quantity(hY - r.crossEntropy), accuracy: r.accuracy, folds: null };
+    report.discriminative = {
+      source: 'logits',
+      crossEntropy: quantity(r.crossEntropy),
+      mi: quantity(hY - r.crossEntropy),
+      accuracy: r.accuracy,
+      folds: null,
+    };
   } else if (o.probe !== false) {
     const r = crossFittedProbe(embeddings, y, o.probe ?? {});
-    report.discriminative = { source: 'linear-probe', crossEntropy: quantity(r.crossEntropy), mi: quantity(hY - r.crossEntropy), accuracy: r.accuracy, folds: r.folds };
+    report.discriminative = {
+      source: 'linear-probe',
+      crossEntropy: quantity(r.crossEntropy),
+      mi: quantity(hY - r.crossEntropy),
+      accuracy: r.accuracy,
+      folds: r.folds,
+    };
   }
   if (report.discriminative && report.discriminative.mi.nats < 0) {
-    warnings.push('discriminative estimate is negative: the classifier/probe predicts worse than the label frequencies');
+    warnings.push(
+      'discriminative estimate is negative: the classifier/probe predicts worse than the label frequencies',
+    );
   }
 
   if (o.generative !== false) {
     const g = o.generative ?? {};
     const k = g.k ?? 3;
-    const wh = g.raw ? null : pcaWhiten(embeddings, { dims: g.dims, maxDims: g.maxDims, seed: g.seed, memoryBudgetBytes: g.memoryBudgetBytes });
+    const wh = g.raw
+      ? null
+      : pcaWhiten(embeddings, {
+          dims: g.dims,
+          maxDims: g.maxDims,
+          seed: g.seed,
+          memoryBudgetBytes: g.memoryBudgetBytes,
+        });
     const z = wh ? wh.z : embeddings;
     try {
       const dims = z.shape[1]!;
@@ -114,8 +146,15 @@ export function mutualInformation(embeddings: Tensor, labels: Labels, o: MutualI
       // H(Z|Y): classes with n_y <= k use k_y = n_y - 1; singletons cannot be estimated and are
       // dropped, the remaining p(y) renormalised.
       const byClass = new Map<number, number[]>();
-      y.forEach((c, i) => { const l = byClass.get(c); if (l) l.push(i); else byClass.set(c, [i]); });
-      let hCond = 0, used = 0, usedPoints = 0, smallK = 0;
+      y.forEach((c, i) => {
+        const l = byClass.get(c);
+        if (l) l.push(i);
+        else byClass.set(c, [i]);
+      });
+      let hCond = 0,
+        used = 0,
+        usedPoints = 0,
+        smallK = 0;
       for (const idx of byClass.values()) {
         if (idx.length < 2) continue;
         const ky = Math.min(k, idx.length - 1);
@@ -131,18 +170,31 @@ export function mutualInformation(embeddings: Tensor, labels: Labels, o: MutualI
         used++;
         usedPoints += idx.length;
       }
-      if (used === 0) throw new RangeError('mutualInformation: no class has 2 or more points; H(Z|Y) cannot be estimated');
+      if (used === 0)
+        throw new RangeError('mutualInformation: no class has 2 or more points; H(Z|Y) cannot be estimated');
       hCond /= usedPoints;
       if (used < counts.size) warnings.push(`${counts.size - used} singleton classes left out of H(Z|Y)`);
-      if (smallK > 0) warnings.push(`${smallK} classes have <= k=${k} points: their H(Z|Y=y) uses k = n_y - 1 (high variance and bias)`);
+      if (smallK > 0)
+        warnings.push(
+          `${smallK} classes have <= k=${k} points: their H(Z|Y=y) uses k = n_y - 1 (high variance and bias)`,
+        );
       if (zeros > 0) warnings.push(`${zeros} zero neighbour distances (duplicate embeddings): log-distances floored`);
       const shift = wh ? wh.logJacobian : 0;
       report.generative = {
-        k, dims, intrinsicDim: wh ? wh.intrinsicDim : null, transform: wh ? 'pca-whiten' : 'raw',
-        hZ: quantity(all.nats + shift), hZgivenY: quantity(hCond + shift), mi: quantity(all.nats - hCond), classesUsed: used,
+        k,
+        dims,
+        intrinsicDim: wh ? wh.intrinsicDim : null,
+        transform: wh ? 'pca-whiten' : 'raw',
+        hZ: quantity(all.nats + shift),
+        hZgivenY: quantity(hCond + shift),
+        mi: quantity(all.nats - hCond),
+        classesUsed: used,
       };
     } finally {
-      if (wh) { wh.z.dispose(); wh.dispose(); }
+      if (wh) {
+        wh.z.dispose();
+        wh.dispose();
+      }
     }
   }
   return report;

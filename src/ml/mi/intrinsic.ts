@@ -25,13 +25,21 @@ import { topEigen } from '../linalg.js';
 export function twoNnDimension(x: Tensor, memoryBudgetBytes?: number): number {
   const { n } = checkEmbeddings(x, 'twoNnDimension');
   if (n < 3) throw new RangeError('twoNnDimension: needs at least 3 points');
-  const xc = tidy(() => { const x64 = x.to('float64'); return x64.sub(x64.mean(0, true)); });
+  const xc = tidy(() => {
+    const x64 = x.to('float64');
+    return x64.sub(x64.mean(0, true));
+  });
   try {
     const r = knn(xc, null, { k: 2, metric: 'l2', memoryBudgetBytes });
-    let sum = 0, m = 0;
+    let sum = 0,
+      m = 0;
     for (let i = 0; i < n; i++) {
-      const r1 = r.scores[i * 2]!, r2 = r.scores[i * 2 + 1]!;
-      if (r1 > 0 && r2 > r1) { sum += Math.log(r2 / r1); m++; } else if (r1 > 0) m++;
+      const r1 = r.scores[i * 2]!,
+        r2 = r.scores[i * 2 + 1]!;
+      if (r1 > 0 && r2 > r1) {
+        sum += Math.log(r2 / r1);
+        m++;
+      } else if (r1 > 0) m++;
     }
     return m > 1 && sum > 0 ? (m - 1) / sum : 0;
   } finally {
@@ -83,27 +91,62 @@ export function pcaWhiten(x: Tensor, o: WhitenOptions = {}): Whitening {
   const mean = keep(tidy(() => x.to('float64').mean(0, true)));
   const pca = (() => {
     try {
-      const cov = tidy(() => { const xc = x.to('float64').sub(mean); return xc.t().mm(xc).div(n - 1); });
-      try { return topEigen(cov, m, o.seed ?? 0); } finally { cov.dispose(); }
-    } catch (e) { mean.dispose(); throw e; }
+      const cov = tidy(() => {
+        const xc = x.to('float64').sub(mean);
+        return xc
+          .t()
+          .mm(xc)
+          .div(n - 1);
+      });
+      try {
+        return topEigen(cov, m, o.seed ?? 0);
+      } finally {
+        cov.dispose();
+      }
+    } catch (e) {
+      mean.dispose();
+      throw e;
+    }
   })();
   const lmax = Math.max(pca.values[0] ?? 0, 0);
   let rank = 0;
   while (rank < pca.values.length && pca.values[rank]! > 1e-10 * lmax) rank++;
-  if (rank === 0) { mean.dispose(); pca.vectors.dispose(); throw new RangeError('pcaWhiten: the embeddings have zero variance'); }
-  let dims: number, intrinsicDim: number | null = null;
+  if (rank === 0) {
+    mean.dispose();
+    pca.vectors.dispose();
+    throw new RangeError('pcaWhiten: the embeddings have zero variance');
+  }
+  let dims: number,
+    intrinsicDim: number | null = null;
   try {
     if (o.dims === undefined || o.dims === 'auto') {
-      const proj = tidy(() => x.to('float64').sub(mean).mm(pca.vectors.narrow(1, 0, rank)));
-      try { intrinsicDim = twoNnDimension(proj, o.memoryBudgetBytes); } finally { proj.dispose(); }
+      const proj = tidy(() =>
+        x
+          .to('float64')
+          .sub(mean)
+          .mm(pca.vectors.narrow(1, 0, rank)),
+      );
+      try {
+        intrinsicDim = twoNnDimension(proj, o.memoryBudgetBytes);
+      } finally {
+        proj.dispose();
+      }
       dims = Math.round(intrinsicDim);
     } else {
-      if (!Number.isInteger(o.dims) || o.dims < 1) throw new RangeError(`pcaWhiten: dims must be a positive integer, got ${o.dims}`);
+      if (!Number.isInteger(o.dims) || o.dims < 1)
+        throw new RangeError(`pcaWhiten: dims must be a positive integer, got ${o.dims}`);
       dims = o.dims;
     }
-  } catch (e) { mean.dispose(); pca.vectors.dispose(); throw e; }
+  } catch (e) {
+    mean.dispose();
+    pca.vectors.dispose();
+    throw e;
+  }
   dims = Math.max(1, Math.min(dims, maxDims, rank));
-  const scale = tensor(Float64Array.from(pca.values.subarray(0, dims), (v) => 1 / Math.sqrt(v)), { shape: [1, dims] });
+  const scale = tensor(
+    Float64Array.from(pca.values.subarray(0, dims), (v) => 1 / Math.sqrt(v)),
+    { shape: [1, dims] },
+  );
   const w = keep(tidy(() => pca.vectors.narrow(1, 0, dims).mul(scale)));
   scale.dispose();
   pca.vectors.dispose();
@@ -111,7 +154,16 @@ export function pcaWhiten(x: Tensor, o: WhitenOptions = {}): Whitening {
   for (let i = 0; i < dims; i++) logJacobian += 0.5 * Math.log(pca.values[i]!);
   const apply = (y: Tensor): Tensor => tidy(() => y.to('float64').sub(mean).mm(w));
   return {
-    z: apply(x), dims, intrinsicDim, rank, eigenvalues: pca.values, logJacobian, apply,
-    dispose: () => { mean.dispose(); w.dispose(); },
+    z: apply(x),
+    dims,
+    intrinsicDim,
+    rank,
+    eigenvalues: pca.values,
+    logJacobian,
+    apply,
+    dispose: () => {
+      mean.dispose();
+      w.dispose();
+    },
   };
 }

@@ -50,7 +50,6 @@ export function denseLabels(labels: Int32Array): { y: Int32Array; classes: numbe
   return { y: Int32Array.from(labels, (v) => map.get(v)!), classes: values.length };
 }
 
-
 /**
  * Stratified fold of every point: each class's points, shuffled, are dealt round-robin from a
  * random fold. `streams` tell apart several fold assignments drawn from one seed.
@@ -58,21 +57,40 @@ export function denseLabels(labels: Int32Array): { y: Int32Array; classes: numbe
 export function stratifiedFolds(y: Int32Array, folds: number, seed = 0, ...streams: number[]): Int32Array {
   const rng = rngFor(seed, STREAM.folds, ...streams);
   const byClass = new Map<number, number[]>();
-  y.forEach((c, i) => { const l = byClass.get(c); if (l) l.push(i); else byClass.set(c, [i]); });
+  y.forEach((c, i) => {
+    const l = byClass.get(c);
+    if (l) l.push(i);
+    else byClass.set(c, [i]);
+  });
   const fold = new Int32Array(y.length);
   for (const idx of byClass.values()) {
     rng.shuffle(idx);
     const offset = rng.int(0, folds);
-    idx.forEach((p, j) => { fold[p] = (offset + j) % folds; });
+    idx.forEach((p, j) => {
+      fold[p] = (offset + j) % folds;
+    });
   }
   return fold;
 }
 
-interface ProbeFit { w: Tensor; b: Tensor }
+interface ProbeFit {
+  w: Tensor;
+  b: Tensor;
+}
 
 /** Softmax regression on standardised x [n, D] (int64 labels y), full batch or minibatches. */
-function fitProbe(x: Tensor, y: Tensor, classes: number, wd: number, steps: number, lr: number, batch: number, gen: Generator): ProbeFit {
-  const n = x.shape[0]!, d = x.shape[1]!;
+function fitProbe(
+  x: Tensor,
+  y: Tensor,
+  classes: number,
+  wd: number,
+  steps: number,
+  lr: number,
+  batch: number,
+  gen: Generator,
+): ProbeFit {
+  const n = x.shape[0]!,
+    d = x.shape[1]!;
   const w = keep(zeros([d, classes], { requiresGrad: true }));
   const b = keep(zeros([classes], { requiresGrad: true }));
   const opt = new optim.Adam([w, b], { lr });
@@ -80,12 +98,19 @@ function fitProbe(x: Tensor, y: Tensor, classes: number, wd: number, steps: numb
     for (let s = 0; s < steps; s++) {
       opt.paramGroups[0]!.lr = lr * 0.5 * (1 + Math.cos((Math.PI * s) / steps));
       tidy(() => {
-        let xb = x, yb = y;
+        let xb = x,
+          yb = y;
         if (n > batch) {
           const bi = randint(0, n, [batch], { generator: gen });
-          xb = x.indexSelect(0, bi); yb = y.indexSelect(0, bi);
+          xb = x.indexSelect(0, bi);
+          yb = y.indexSelect(0, bi);
         }
-        const loss = nn.functional.crossEntropy(xb.mm(w).add(b), yb).add(w.square().sum().mul(wd / 2));
+        const loss = nn.functional.crossEntropy(xb.mm(w).add(b), yb).add(
+          w
+            .square()
+            .sum()
+            .mul(wd / 2),
+        );
         opt.zeroGrad();
         loss.backward();
         opt.step();
@@ -99,10 +124,15 @@ function fitProbe(x: Tensor, y: Tensor, classes: number, wd: number, steps: numb
 
 /** Summed cross-entropy and correct count of a fit on (x, y). */
 function scoreProbe(fit: ProbeFit, x: Tensor, y: Tensor): { ce: number; correct: number } {
-  return noGrad(() => tidy(() => {
-    const logits = x.mm(fit.w).add(fit.b);
-    return { ce: nn.functional.crossEntropy(logits, y, { reduction: 'sum' }).item(), correct: logits.argmax(1).eq(y).sum().item() };
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const logits = x.mm(fit.w).add(fit.b);
+      return {
+        ce: nn.functional.crossEntropy(logits, y, { reduction: 'sum' }).item(),
+        correct: logits.argmax(1).eq(y).sum().item(),
+      };
+    }),
+  );
 }
 
 const take = (t: Tensor, idx: number[]): Tensor => t.indexSelect(0, tensor(idx, { dtype: 'int64' }));
@@ -112,19 +142,27 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
   const { n } = checkEmbeddings(x, 'crossFittedProbe');
   const { y, classes } = denseLabels(labelArray(labels, n));
   const folds = Math.min(o.folds ?? 5, n);
-  if (!Number.isInteger(folds) || folds < 2) throw new RangeError(`crossFittedProbe: needs >= 2 folds and points, got ${folds}`);
-  const steps = o.steps ?? 300, lr = o.lr ?? 0.05, batch = o.batchSize ?? 4096, seed = o.seed ?? 0;
-  const grid = typeof o.weightDecay === 'number' ? [o.weightDecay] : [...(o.weightDecay ?? [1e-4, 1e-3, 1e-2, 1e-1, 1])];
-  if (grid.length === 0 || grid.some((v) => !(v >= 0))) throw new RangeError('crossFittedProbe: weightDecay must be >= 0');
+  if (!Number.isInteger(folds) || folds < 2)
+    throw new RangeError(`crossFittedProbe: needs >= 2 folds and points, got ${folds}`);
+  const steps = o.steps ?? 300,
+    lr = o.lr ?? 0.05,
+    batch = o.batchSize ?? 4096,
+    seed = o.seed ?? 0;
+  const grid =
+    typeof o.weightDecay === 'number' ? [o.weightDecay] : [...(o.weightDecay ?? [1e-4, 1e-3, 1e-2, 1e-1, 1])];
+  if (grid.length === 0 || grid.some((v) => !(v >= 0)))
+    throw new RangeError('crossFittedProbe: weightDecay must be >= 0');
   const fold = stratifiedFolds(y, folds, seed);
   const gen = new Generator(seed);
   const yAll = tensor(y, { dtype: 'int64' });
   const x32 = x.dtype === 'float32' ? x : x.to('float32');
-  let ceSum = 0, correct = 0;
+  let ceSum = 0,
+    correct = 0;
   const chosen: number[] = [];
   try {
     for (let f = 0; f < folds; f++) {
-      const trainIdx: number[] = [], testIdx: number[] = [];
+      const trainIdx: number[] = [],
+        testIdx: number[] = [];
       fold.forEach((v, i) => (v === f ? testIdx : trainIdx).push(i));
       if (testIdx.length === 0) continue;
       const r = tidy(() => {
@@ -136,22 +174,33 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
         let wd = grid[0]!;
         if (grid.length > 1) {
           // Inner split of the training fold: 1 part in 5 validates the weight decay.
-          const inner = stratifiedFolds(Int32Array.from(trainIdx, (i) => y[i]!), 5, seed, 1 + f);
-          const fit: number[] = [], val: number[] = [];
+          const inner = stratifiedFolds(
+            Int32Array.from(trainIdx, (i) => y[i]!),
+            5,
+            seed,
+            1 + f,
+          );
+          const fit: number[] = [],
+            val: number[] = [];
           inner.forEach((v, j) => (v === 0 ? val : fit).push(j));
           let best = Infinity;
           for (const cand of grid) {
             const m = fitProbe(take(xtr, fit), take(ytr, fit), classes, cand, steps, lr, batch, gen);
             const ce = scoreProbe(m, take(xtr, val), take(ytr, val)).ce;
-            m.w.dispose(); m.b.dispose();
-            if (ce < best) { best = ce; wd = cand; }
+            m.w.dispose();
+            m.b.dispose();
+            if (ce < best) {
+              best = ce;
+              wd = cand;
+            }
           }
         }
         const m = fitProbe(xtr, ytr, classes, wd, steps, lr, batch, gen);
         try {
           return { ...scoreProbe(m, take(x32, testIdx).sub(mu).div(sd), take(yAll, testIdx)), wd };
         } finally {
-          m.w.dispose(); m.b.dispose();
+          m.w.dispose();
+          m.b.dispose();
         }
       });
       ceSum += r.ce;
@@ -167,16 +216,19 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
 
 /** Mean cross-entropy (nats) of given classifier logits [N, C] against labels in 0..C-1. */
 export function logitsCrossEntropy(logits: Tensor, labels: Labels): { crossEntropy: number; accuracy: number } {
-  if (logits.ndim !== 2) throw new RangeError(`logitsCrossEntropy: expected [N, C] logits, got [${logits.shape.join(', ')}]`);
+  if (logits.ndim !== 2)
+    throw new RangeError(`logitsCrossEntropy: expected [N, C] logits, got [${logits.shape.join(', ')}]`);
   const [n, c] = logits.shape as [number, number];
   const l = labelArray(labels, n);
   for (const v of l) if (v < 0 || v >= c) throw new RangeError(`logitsCrossEntropy: label ${v} outside 0..${c - 1}`);
-  return noGrad(() => tidy(() => {
-    const y = tensor(l, { dtype: 'int64' });
-    const lg = logits.to('float64');
-    return {
-      crossEntropy: nn.functional.crossEntropy(lg, y).item(),
-      accuracy: lg.argmax(1).eq(y).sum().item() / n,
-    };
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const y = tensor(l, { dtype: 'int64' });
+      const lg = logits.to('float64');
+      return {
+        crossEntropy: nn.functional.crossEntropy(lg, y).item(),
+        accuracy: lg.argmax(1).eq(y).sum().item() / n,
+      };
+    }),
+  );
 }

@@ -25,15 +25,32 @@ export class BatchHardMiner implements Miner {
     const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
     // Work in "distance" orientation: flip a similarity's sign.
     const s = this.distance.isSimilarity ? -1 : 1;
-    const a: number[] = [], p: number[] = [], ng: number[] = [];
+    const a: number[] = [],
+      p: number[] = [],
+      ng: number[] = [];
     for (let i = 0; i < n; i++) {
-      let bestP = -1, bestPd = -Infinity, bestN = -1, bestNd = Infinity;
+      let bestP = -1,
+        bestPd = -Infinity,
+        bestN = -1,
+        bestNd = Infinity;
       for (let j = 0; j < n; j++) {
         if (j === i) continue;
         const d = s * mat[i * n + j]!;
-        if (y[j] === y[i]) { if (d > bestPd) { bestPd = d; bestP = j; } } else if (d < bestNd) { bestNd = d; bestN = j; }
+        if (y[j] === y[i]) {
+          if (d > bestPd) {
+            bestPd = d;
+            bestP = j;
+          }
+        } else if (d < bestNd) {
+          bestNd = d;
+          bestN = j;
+        }
       }
-      if (bestP >= 0 && bestN >= 0) { a.push(i); p.push(bestP); ng.push(bestN); }
+      if (bestP >= 0 && bestN >= 0) {
+        a.push(i);
+        p.push(bestP);
+        ng.push(bestN);
+      }
     }
     return { kind: 'triplets', a, p, n: ng };
   }

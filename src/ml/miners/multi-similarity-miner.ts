@@ -32,19 +32,33 @@ export class MultiSimilarityMiner implements Miner {
   mine(embeddings: Tensor, labels: Tensor): PairTuples {
     const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
     // Orientation: work with "closeness" c = S (similarity) or -D (distance).
-    const s = this.distance.isSimilarity ? 1 : -1, eps = this.epsilon;
-    const a1: number[] = [], p: number[] = [], a2: number[] = [], ng: number[] = [];
+    const s = this.distance.isSimilarity ? 1 : -1,
+      eps = this.epsilon;
+    const a1: number[] = [],
+      p: number[] = [],
+      a2: number[] = [],
+      ng: number[] = [];
     for (let i = 0; i < n; i++) {
-      let hardestNeg = -Infinity, hardestPos = Infinity;
+      let hardestNeg = -Infinity,
+        hardestPos = Infinity;
       for (let j = 0; j < n; j++) {
         if (j === i) continue;
         const c = s * mat[i * n + j]!;
-        if (y[j] === y[i]) hardestPos = Math.min(hardestPos, c); else hardestNeg = Math.max(hardestNeg, c);
+        if (y[j] === y[i]) hardestPos = Math.min(hardestPos, c);
+        else hardestNeg = Math.max(hardestNeg, c);
       }
       for (let j = 0; j < n; j++) {
         if (j === i) continue;
         const c = s * mat[i * n + j]!;
-        if (y[j] === y[i]) { if (c - eps < hardestNeg) { a1.push(i); p.push(j); } } else if (c + eps > hardestPos) { a2.push(i); ng.push(j); }
+        if (y[j] === y[i]) {
+          if (c - eps < hardestNeg) {
+            a1.push(i);
+            p.push(j);
+          }
+        } else if (c + eps > hardestPos) {
+          a2.push(i);
+          ng.push(j);
+        }
       }
     }
     return { kind: 'pairs', a1, p, a2, n: ng };

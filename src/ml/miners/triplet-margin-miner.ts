@@ -36,13 +36,18 @@ export class TripletMarginMiner implements Miner {
     this.margin = o.margin ?? 0.2;
     finiteNumber(this.name, 'margin', this.margin);
     this.type = o.type ?? 'all';
-    if (!['all', 'hard', 'semihard', 'easy'].includes(this.type)) throw new RangeError(`${this.name}: type must be all | hard | semihard | easy, got '${this.type}'`);
+    if (!['all', 'hard', 'semihard', 'easy'].includes(this.type))
+      throw new RangeError(`${this.name}: type must be all | hard | semihard | easy, got '${this.type}'`);
     this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
   }
   mine(embeddings: Tensor, labels: Tensor): TripletTuples {
     const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
-    const sim = this.distance.isSimilarity, m = this.margin, type = this.type;
-    const a: number[] = [], p: number[] = [], ng: number[] = [];
+    const sim = this.distance.isSimilarity,
+      m = this.margin,
+      type = this.type;
+    const a: number[] = [],
+      p: number[] = [],
+      ng: number[] = [];
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         if (j === i || y[j] !== y[i]) continue;
@@ -51,8 +56,13 @@ export class TripletMarginMiner implements Miner {
           if (y[k] === y[i]) continue;
           const an = mat[i * n + k]!;
           const t = sim ? ap - an : an - ap;
-          const keep = type === 'easy' ? t > m : t <= m && (type === 'hard' ? t <= 0 : type === 'semihard' ? t > 0 : true);
-          if (keep) { a.push(i); p.push(j); ng.push(k); }
+          const keep =
+            type === 'easy' ? t > m : t <= m && (type === 'hard' ? t <= 0 : type === 'semihard' ? t > 0 : true);
+          if (keep) {
+            a.push(i);
+            p.push(j);
+            ng.push(k);
+          }
         }
       }
     }

@@ -52,17 +52,26 @@ export class BasicBlock extends nn.Module implements ResidualBlock {
   readonly downsample: nn.Sequential | null;
   constructor(inplanes: number, planes: number, o: BlockOptions = {}) {
     super();
-    if ((o.groups ?? 1) !== 1 || (o.baseWidth ?? 64) !== 64) throw new RangeError('BasicBlock only supports groups=1 and baseWidth=64');
+    if ((o.groups ?? 1) !== 1 || (o.baseWidth ?? 64) !== 64)
+      throw new RangeError('BasicBlock only supports groups=1 and baseWidth=64');
     this.conv1 = this.registerModule('conv1', conv3x3(inplanes, planes, o.stride ?? 1));
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(planes));
     this.conv2 = this.registerModule('conv2', conv3x3(planes, planes, 1, 1, o.dilation ?? 1));
     this.bn2 = this.registerModule('bn2', new nn.BatchNorm2d(planes));
     this.downsample = o.downsample ? this.registerModule('downsample', o.downsample) : null;
   }
-  get lastBn(): nn.BatchNorm2d { return this.bn2; }
+  get lastBn(): nn.BatchNorm2d {
+    return this.bn2;
+  }
   forward(x: Tensor): Tensor {
-    const body = pipe(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), reluInPlace,
-      (t) => this.conv2.forward(t), (t) => this.bn2.forward(t));
+    const body = pipe(
+      x,
+      (t) => this.conv1.forward(t),
+      (t) => this.bn1.forward(t),
+      reluInPlace,
+      (t) => this.conv2.forward(t),
+      (t) => this.bn2.forward(t),
+    );
     return residual(x, body, this.downsample);
   }
 }
@@ -88,11 +97,21 @@ export class Bottleneck extends nn.Module implements ResidualBlock {
     this.bn3 = this.registerModule('bn3', new nn.BatchNorm2d(planes * Bottleneck.expansion));
     this.downsample = o.downsample ? this.registerModule('downsample', o.downsample) : null;
   }
-  get lastBn(): nn.BatchNorm2d { return this.bn3; }
+  get lastBn(): nn.BatchNorm2d {
+    return this.bn3;
+  }
   forward(x: Tensor): Tensor {
-    const body = pipe(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), reluInPlace,
-      (t) => this.conv2.forward(t), (t) => this.bn2.forward(t), reluInPlace,
-      (t) => this.conv3.forward(t), (t) => this.bn3.forward(t));
+    const body = pipe(
+      x,
+      (t) => this.conv1.forward(t),
+      (t) => this.bn1.forward(t),
+      reluInPlace,
+      (t) => this.conv2.forward(t),
+      (t) => this.bn2.forward(t),
+      reluInPlace,
+      (t) => this.conv3.forward(t),
+      (t) => this.bn3.forward(t),
+    );
     return residual(x, body, this.downsample);
   }
 }

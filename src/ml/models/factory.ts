@@ -27,11 +27,33 @@ export function fixedInputSize(model: Embedder): number | undefined {
 
 export function createEmbedder(s: EmbedderSpec): Embedder {
   const head = {
-    numClasses: s.numClasses, numFeatures: s.numFeatures, normLayer: s.normLayer, remap: s.remap, dropout: s.dropout, detach: s.detach,
-    normalize: s.normalize, normalizeWeight: s.normalizeWeight, inChannels: s.inChannels, mean: s.mean, std: s.std,
+    numClasses: s.numClasses,
+    numFeatures: s.numFeatures,
+    normLayer: s.normLayer,
+    remap: s.remap,
+    dropout: s.dropout,
+    detach: s.detach,
+    normalize: s.normalize,
+    normalizeWeight: s.normalizeWeight,
+    inChannels: s.inChannels,
+    mean: s.mean,
+    std: s.std,
   };
   if (isVitArch(s.arch)) {
-    return new ViTEmbedder({ ...head, arch: s.arch, imageSize: s.imageSize, patchSize: s.patchSize || undefined, pool: s.pool, dropPathRate: s.dropPathRate });
+    return new ViTEmbedder({
+      ...head,
+      arch: s.arch,
+      imageSize: s.imageSize,
+      patchSize: s.patchSize || undefined,
+      pool: s.pool,
+      dropPathRate: s.dropPathRate,
+    });
   }
-  return new ResNetEmbedder({ ...head, arch: s.arch, setBnEval: s.setBnEval, zeroInitResidual: s.zeroInitResidual, smallInput: s.smallInput });
+  return new ResNetEmbedder({
+    ...head,
+    arch: s.arch,
+    setBnEval: s.setBnEval,
+    zeroInitResidual: s.zeroInitResidual,
+    smallInput: s.smallInput,
+  });
 }

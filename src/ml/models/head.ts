@@ -21,12 +21,24 @@ export interface EmbeddingHead {
  * classifier) for a backbone of `width` features; the classifier and the remap's bias start at zero.
  */
 export function registerHead(
-  m: nn.Module<never[], unknown>, width: number,
-  o: { normLayer: 'none' | 'batch' | 'layer'; remap: boolean; numFeatures: number; dropout: number; numClasses: number },
+  m: nn.Module<never[], unknown>,
+  width: number,
+  o: {
+    normLayer: 'none' | 'batch' | 'layer';
+    remap: boolean;
+    numFeatures: number;
+    dropout: number;
+    numClasses: number;
+  },
 ): EmbeddingHead {
-  const norm = m.registerModule('norm_layer', o.normLayer === 'batch'
-    ? new nn.BatchNorm1d(width, { affine: false })
-    : o.normLayer === 'layer' ? new nn.LayerNorm(width, 1e-5, false) : new nn.Identity());
+  const norm = m.registerModule(
+    'norm_layer',
+    o.normLayer === 'batch'
+      ? new nn.BatchNorm1d(width, { affine: false })
+      : o.normLayer === 'layer'
+        ? new nn.LayerNorm(width, 1e-5, false)
+        : new nn.Identity(),
+  );
   const needRemap = o.remap || o.numFeatures !== width;
   const remap = m.registerModule('remap', needRemap ? new nn.Linear(width, o.numFeatures) : new nn.Identity());
   const dropout = m.registerModule('dropout', new nn.Dropout(o.dropout));
@@ -43,10 +55,22 @@ export function registerHead(
  * Features and logits from the backbone's output `b` (consumed: disposed unless it is the features).
  * Frees its own intermediates, so it works inside or outside tidy().
  */
-export function applyHead(h: EmbeddingHead, b: Tensor, o: { normalize: boolean; detach: boolean; normalizeWeight: boolean }): EmbedderOutput {
-  let features = pipe(b, (t) => h.norm.forward(t), (t) => h.remap.forward(t));
+export function applyHead(
+  h: EmbeddingHead,
+  b: Tensor,
+  o: { normalize: boolean; detach: boolean; normalizeWeight: boolean },
+): EmbedderOutput {
+  let features = pipe(
+    b,
+    (t) => h.norm.forward(t),
+    (t) => h.remap.forward(t),
+  );
   if (features !== b) b.dispose();
-  if (o.normalize) { const n = normalize(features); features.dispose(); features = n; }
+  if (o.normalize) {
+    const n = normalize(features);
+    features.dispose();
+    features = n;
+  }
   const cls = o.detach ? features.detach() : features;
   const dropped = h.dropout.forward(cls);
   const w = o.normalizeWeight ? normalize(h.classifier.weight) : h.classifier.weight;

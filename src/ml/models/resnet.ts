@@ -8,7 +8,10 @@ import type { ResNetArch } from './arch-names.js';
 import { applyHead, registerHead, type EmbedderOutput } from './head.js';
 
 export type { Arch, ResNetArch } from './arch-names.js';
-export const ARCHS: Record<ResNetArch, { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }> = {
+export const ARCHS: Record<
+  ResNetArch,
+  { block: 'basic' | 'bottleneck'; layers: [number, number, number, number]; groups: number; widthPerGroup: number }
+> = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2], groups: 1, widthPerGroup: 64 },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64 },
   resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], groups: 1, widthPerGroup: 64 },
@@ -64,26 +67,40 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
     super();
     const spec = ARCHS[o.arch];
     if (!spec) throw new RangeError(`unknown arch '${o.arch}' (expected ${Object.keys(ARCHS).join(', ')})`);
-    if (!Number.isInteger(o.numClasses) || o.numClasses < 1) throw new RangeError(`numClasses must be a positive integer, got ${o.numClasses}`);
+    if (!Number.isInteger(o.numClasses) || o.numClasses < 1)
+      throw new RangeError(`numClasses must be a positive integer, got ${o.numClasses}`);
     const expansion = spec.block === 'basic' ? 1 : 4;
     this.backboneFeatures = 512 * expansion;
     const inChannels = o.inChannels ?? 3;
     this.options = {
-      numFeatures: this.backboneFeatures, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false,
-      normalizeWeight: false, setBnEval: false, zeroInitResidual: true, smallInput: false, inChannels,
+      numFeatures: this.backboneFeatures,
+      normLayer: 'none',
+      remap: false,
+      dropout: 0,
+      detach: false,
+      normalize: false,
+      normalizeWeight: false,
+      setBnEval: false,
+      zeroInitResidual: true,
+      smallInput: false,
+      inChannels,
       mean: inChannels === 3 ? IMAGENET_MEAN : new Array<number>(inChannels).fill(0.5),
       std: inChannels === 3 ? IMAGENET_STD : new Array<number>(inChannels).fill(0.5),
       // An option given as undefined means "default", not "unset".
       ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
     } as Required<EmbedderOptions>;
     const opt = this.options;
-    if (opt.mean.length !== inChannels || opt.std.length !== inChannels) throw new RangeError(`mean/std need ${inChannels} values`);
+    if (opt.mean.length !== inChannels || opt.std.length !== inChannels)
+      throw new RangeError(`mean/std need ${inChannels} values`);
 
     this.registerBuffer('mean', tensor(Float32Array.from(opt.mean), { shape: [1, inChannels, 1, 1] }));
     this.registerBuffer('std', tensor(Float32Array.from(opt.std), { shape: [1, inChannels, 1, 1] }));
-    this.conv1 = this.registerModule('conv1', opt.smallInput
-      ? new nn.Conv2d(inChannels, 64, 3, { stride: 1, padding: 1, bias: false })
-      : new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      opt.smallInput
+        ? new nn.Conv2d(inChannels, 64, 3, { stride: 1, padding: 1, bias: false })
+        : new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false }),
+    );
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(64));
     this.maxpool = opt.smallInput ? new nn.Identity() : new nn.MaxPool2d(3, { stride: 2, padding: 1 });
 
@@ -93,16 +110,25 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
       const blocks: nn.Module[] = [];
       for (let b = 0; b < spec.layers[i]!; b++) {
         const first = b === 0;
-        const downsample = first && (stride !== 1 || inplanes !== planes * expansion)
-          ? new nn.Sequential(conv1x1(inplanes, planes * expansion, stride), new nn.BatchNorm2d(planes * expansion)) : null;
+        const downsample =
+          first && (stride !== 1 || inplanes !== planes * expansion)
+            ? new nn.Sequential(conv1x1(inplanes, planes * expansion, stride), new nn.BatchNorm2d(planes * expansion))
+            : null;
         const bo = { stride: first ? stride : 1, downsample, groups: spec.groups, baseWidth: spec.widthPerGroup };
-        blocks.push(spec.block === 'basic' ? new BasicBlock(inplanes, planes, bo) : new Bottleneck(inplanes, planes, bo));
+        blocks.push(
+          spec.block === 'basic' ? new BasicBlock(inplanes, planes, bo) : new Bottleneck(inplanes, planes, bo),
+        );
         inplanes = planes * expansion;
       }
       return this.registerModule(`layer${i + 1}`, new nn.Sequential(...blocks));
     });
 
-    ({ norm: this.norm, remap: this.remap, dropout: this.dropout, classifier: this.classifier } = registerHead(this, this.backboneFeatures, opt));
+    ({
+      norm: this.norm,
+      remap: this.remap,
+      dropout: this.dropout,
+      classifier: this.classifier,
+    } = registerHead(this, this.backboneFeatures, opt));
     this.initWeights();
   }
 
@@ -111,28 +137,44 @@ export class ResNetEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
     noGrad(() => {
       for (const [, m] of this.namedModules()) {
         if (m instanceof nn.Conv2d) nn.init.kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu' });
-        else if (m instanceof nn.BatchNorm2d) { m.weight?.fill_(1); m.bias?.zero_(); }
+        else if (m instanceof nn.BatchNorm2d) {
+          m.weight?.fill_(1);
+          m.bias?.zero_();
+        }
       }
       if (this.options.zeroInitResidual) {
-        for (const layer of this.layers) for (const b of layer.layers) (b as unknown as ResidualBlock).lastBn.weight?.zero_();
+        for (const layer of this.layers)
+          for (const b of layer.layers) (b as unknown as ResidualBlock).lastBn.weight?.zero_();
       }
     });
   }
 
   override train(mode = true): this {
     super.train(mode);
-    if (this.options.setBnEval) for (const [, m] of this.namedModules()) if (m instanceof nn.BatchNorm2d) m.training = false;
+    if (this.options.setBnEval)
+      for (const [, m] of this.namedModules()) if (m instanceof nn.BatchNorm2d) m.training = false;
     return this;
   }
 
   /** Backbone features before the head: [N, backboneFeatures]. */
   backbone(x: Tensor): Tensor {
-    const mean = this.buffer('mean')!, std = this.buffer('std')!;
+    const mean = this.buffer('mean')!,
+      std = this.buffer('std')!;
     // Weights laid out channels-last (toMemoryFormat) want their input so too; the layout then carries through.
     const cl = this.conv1.weight.isContiguous('channelsLast') && !this.conv1.weight.isContiguous();
-    return pipe(x, (t) => t.sub(mean), (t) => t.div(std), (t) => (cl ? t.contiguous('channelsLast') : t), (t) => this.conv1.forward(t), (t) => this.bn1.forward(t),
-      reluInPlace, (t) => this.maxpool.forward(t), ...this.layers.map((l) => (t: Tensor) => l.forward(t)),
-      (t) => nn.functional.adaptiveAvgPool2d(t, 1), (t) => t.flatten(1));
+    return pipe(
+      x,
+      (t) => t.sub(mean),
+      (t) => t.div(std),
+      (t) => (cl ? t.contiguous('channelsLast') : t),
+      (t) => this.conv1.forward(t),
+      (t) => this.bn1.forward(t),
+      reluInPlace,
+      (t) => this.maxpool.forward(t),
+      ...this.layers.map((l) => (t: Tensor) => l.forward(t)),
+      (t) => nn.functional.adaptiveAvgPool2d(t, 1),
+      (t) => t.flatten(1),
+    );
   }
 
   forward(x: Tensor): EmbedderOutput {

@@ -41,17 +41,25 @@ export interface VitEmbedderOptions extends HeadOptions {
 }
 
 class Gelu extends nn.Module<[Tensor], Tensor> {
-  forward(x: Tensor): Tensor { return x.gelu(); }
+  forward(x: Tensor): Tensor {
+    return x.gelu();
+  }
 }
 
 /** torch.nn.MultiheadAttention's parameters (in_proj_weight/bias, out_proj), batch-first self-attention. */
 export class SelfAttention extends nn.Module<[Tensor], Tensor> {
   readonly outProj: nn.Linear;
-  constructor(readonly dim: number, readonly heads: number) {
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+  ) {
     super();
     if (dim % heads !== 0) throw new RangeError(`SelfAttention: ${dim} dimensions do not split into ${heads} heads`);
     // tidy: the unscaled draw is a temporary.
-    this.registerParameter('in_proj_weight', tidy(() => randn([3 * dim, dim]).mul(Math.sqrt(1 / dim))));
+    this.registerParameter(
+      'in_proj_weight',
+      tidy(() => randn([3 * dim, dim]).mul(Math.sqrt(1 / dim))),
+    );
     this.registerParameter('in_proj_bias', tensor(new Float32Array(3 * dim)));
     this.outProj = this.registerModule('out_proj', new nn.Linear(dim, dim));
   }
@@ -59,8 +67,10 @@ export class SelfAttention extends nn.Module<[Tensor], Tensor> {
     return tidy(() => {
       const [n, l] = [x.shape[0]!, x.shape[1]!];
       const hd = this.dim / this.heads;
-      const qkv = nn.functional.linear(x, this.param('in_proj_weight')!, this.param('in_proj_bias'))
-        .reshape([n, l, 3, this.heads, hd]).permute([2, 0, 3, 1, 4]);
+      const qkv = nn.functional
+        .linear(x, this.param('in_proj_weight')!, this.param('in_proj_bias'))
+        .reshape([n, l, 3, this.heads, hd])
+        .permute([2, 0, 3, 1, 4]);
       const y = nn.functional.scaledDotProductAttention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2));
       return this.outProj.forward(y.transpose(1, 2).reshape([n, l, this.dim]));
     });
@@ -73,12 +83,26 @@ export class EncoderBlock extends nn.Module<[Tensor], Tensor> {
   readonly attention: SelfAttention;
   readonly ln2: nn.LayerNorm;
   readonly mlp: nn.Sequential;
-  constructor(dim: number, heads: number, mlpDim: number, readonly dropPath = 0) {
+  constructor(
+    dim: number,
+    heads: number,
+    mlpDim: number,
+    readonly dropPath = 0,
+  ) {
     super();
     this.ln1 = this.registerModule('ln_1', new nn.LayerNorm(dim, 1e-6));
     this.attention = this.registerModule('self_attention', new SelfAttention(dim, heads));
     this.ln2 = this.registerModule('ln_2', new nn.LayerNorm(dim, 1e-6));
-    this.mlp = this.registerModule('mlp', new nn.Sequential(new nn.Linear(dim, mlpDim), new Gelu(), new nn.Dropout(0), new nn.Linear(mlpDim, dim), new nn.Dropout(0)));
+    this.mlp = this.registerModule(
+      'mlp',
+      new nn.Sequential(
+        new nn.Linear(dim, mlpDim),
+        new Gelu(),
+        new nn.Dropout(0),
+        new nn.Linear(mlpDim, dim),
+        new nn.Dropout(0),
+      ),
+    );
   }
   forward(x: Tensor): Tensor {
     return tidy(() => {
@@ -94,10 +118,22 @@ class Encoder extends nn.Module<[Tensor], Tensor> {
   readonly ln: nn.LayerNorm;
   constructor(seqLength: number, s: VitSize, dropPathRate: number) {
     super();
-    this.registerParameter('pos_embedding', tidy(() => randn([1, seqLength, s.hiddenDim]).mul(0.02)));
+    this.registerParameter(
+      'pos_embedding',
+      tidy(() => randn([1, seqLength, s.hiddenDim]).mul(0.02)),
+    );
     const layers = this.registerModule('layers', new BlockList());
-    this.blocks = Array.from({ length: s.numLayers }, (_, i) => layers.registerModule(`encoder_layer_${i}`,
-      new EncoderBlock(s.hiddenDim, s.numHeads, s.mlpDim, s.numLayers > 1 ? (dropPathRate * i) / (s.numLayers - 1) : dropPathRate)));
+    this.blocks = Array.from({ length: s.numLayers }, (_, i) =>
+      layers.registerModule(
+        `encoder_layer_${i}`,
+        new EncoderBlock(
+          s.hiddenDim,
+          s.numHeads,
+          s.mlpDim,
+          s.numLayers > 1 ? (dropPathRate * i) / (s.numLayers - 1) : dropPathRate,
+        ),
+      ),
+    );
     this.ln = this.registerModule('ln', new nn.LayerNorm(s.hiddenDim, 1e-6));
   }
   forward(x: Tensor): Tensor {
@@ -111,7 +147,9 @@ class Encoder extends nn.Module<[Tensor], Tensor> {
 
 /** A named container of blocks (torchvision's OrderedDict of encoder_layer_i). */
 class BlockList extends nn.Module<[Tensor], Tensor> {
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 /**
@@ -121,11 +159,18 @@ class BlockList extends nn.Module<[Tensor], Tensor> {
 export function resamplePosEmbedding(pos: Tensor, grid: number): Tensor {
   const [, n, d] = pos.shape as [number, number, number];
   const old = Math.round(Math.sqrt(n - 1));
-  if (old * old !== n - 1) throw new RangeError(`position embeddings of ${n} tokens are not a class token and a square grid`);
+  if (old * old !== n - 1)
+    throw new RangeError(`position embeddings of ${n} tokens are not a class token and a square grid`);
   if (old === grid) return pos.reshape(pos.shape);
   return tidy(() => {
-    const g = pos.narrow(1, 1, n - 1).reshape([1, old, old, d]).permute([0, 3, 1, 2]);
-    const r = nn.functional.interpolateBicubic(g, [grid, grid]).permute([0, 2, 3, 1]).reshape([1, grid * grid, d]);
+    const g = pos
+      .narrow(1, 1, n - 1)
+      .reshape([1, old, old, d])
+      .permute([0, 3, 1, 2]);
+    const r = nn.functional
+      .interpolateBicubic(g, [grid, grid])
+      .permute([0, 2, 3, 1])
+      .reshape([1, grid * grid, d]);
     return cat([pos.narrow(1, 0, 1), r], 1);
   });
 }
@@ -144,9 +189,11 @@ export class ViTEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
   constructor(o: VitEmbedderOptions) {
     super();
     const named = typeof o.arch === 'string' ? VIT_SIZES[o.arch] : o.arch;
-    if (!named) throw new RangeError(`unknown ViT arch '${String(o.arch)}' (expected ${Object.keys(VIT_SIZES).join(', ')})`);
+    if (!named)
+      throw new RangeError(`unknown ViT arch '${String(o.arch)}' (expected ${Object.keys(VIT_SIZES).join(', ')})`);
     const size: VitSize = { ...named, patchSize: o.patchSize ?? named.patchSize };
-    if (!Number.isInteger(o.numClasses) || o.numClasses < 1) throw new RangeError(`numClasses must be a positive integer, got ${o.numClasses}`);
+    if (!Number.isInteger(o.numClasses) || o.numClasses < 1)
+      throw new RangeError(`numClasses must be a positive integer, got ${o.numClasses}`);
     if (!Number.isInteger(o.imageSize) || o.imageSize % size.patchSize !== 0) {
       throw new RangeError(`ViT: imageSize ${o.imageSize} is not a multiple of the patch size ${size.patchSize}`);
     }
@@ -154,21 +201,39 @@ export class ViTEmbedder extends nn.Module<[Tensor], EmbedderOutput> {
     this.backboneFeatures = size.hiddenDim;
     const inChannels = o.inChannels ?? 3;
     this.options = {
-      patchSize: size.patchSize, pool: 'token', dropPathRate: 0,
-      numFeatures: size.hiddenDim, normLayer: 'none', remap: false, dropout: 0, detach: false, normalize: false, normalizeWeight: false,
-      inChannels, mean: inChannels === 3 ? IMAGENET_MEAN : new Array<number>(inChannels).fill(0.5),
+      patchSize: size.patchSize,
+      pool: 'token',
+      dropPathRate: 0,
+      numFeatures: size.hiddenDim,
+      normLayer: 'none',
+      remap: false,
+      dropout: 0,
+      detach: false,
+      normalize: false,
+      normalizeWeight: false,
+      inChannels,
+      mean: inChannels === 3 ? IMAGENET_MEAN : new Array<number>(inChannels).fill(0.5),
       std: inChannels === 3 ? IMAGENET_STD : new Array<number>(inChannels).fill(0.5),
       ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
     } as ViTEmbedder['options'];
     const opt = this.options;
-    if (!(opt.dropPathRate >= 0 && opt.dropPathRate < 1)) throw new RangeError(`dropPathRate must be in [0, 1), got ${opt.dropPathRate}`);
+    if (!(opt.dropPathRate >= 0 && opt.dropPathRate < 1))
+      throw new RangeError(`dropPathRate must be in [0, 1), got ${opt.dropPathRate}`);
     this.registerBuffer('mean', tensor(Float32Array.from(opt.mean), { shape: [1, inChannels, 1, 1] }));
     this.registerBuffer('std', tensor(Float32Array.from(opt.std), { shape: [1, inChannels, 1, 1] }));
     this.registerParameter('class_token', tensor(new Float32Array(size.hiddenDim), { shape: [1, 1, size.hiddenDim] }));
-    this.convProj = this.registerModule('conv_proj', new nn.Conv2d(inChannels, size.hiddenDim, size.patchSize, { stride: size.patchSize }));
+    this.convProj = this.registerModule(
+      'conv_proj',
+      new nn.Conv2d(inChannels, size.hiddenDim, size.patchSize, { stride: size.patchSize }),
+    );
     const grid = o.imageSize / size.patchSize;
     this.encoder = this.registerModule('encoder', new Encoder(grid * grid + 1, size, opt.dropPathRate));
-    ({ norm: this.norm, remap: this.remap, dropout: this.dropout, classifier: this.classifier } = registerHead(this, size.hiddenDim, opt));
+    ({
+      norm: this.norm,
+      remap: this.remap,
+      dropout: this.dropout,
+      classifier: this.classifier,
+    } = registerHead(this, size.hiddenDim, opt));
   }
 
   /** The side of the images it takes: its position embeddings fix it. */

@@ -9,10 +9,22 @@ const HF_PREFIX = /^(?:resnet\.)?/;
 const HF_RULES: ReadonlyArray<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^embedder\.embedder\.convolution\.weight$/, () => 'conv1.weight'],
   [/^embedder\.embedder\.normalization\.(\w+)$/, (m) => `bn1.${m[1]}`],
-  [/^encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.convolution\.weight$/, (m) => `layer${Number(m[1]) + 1}.${m[2]}.downsample.0.weight`],
-  [/^encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.normalization\.(\w+)$/, (m) => `layer${Number(m[1]) + 1}.${m[2]}.downsample.1.${m[3]}`],
-  [/^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.weight$/, (m) => `layer${Number(m[1]) + 1}.${m[2]}.conv${Number(m[3]) + 1}.weight`],
-  [/^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.normalization\.(\w+)$/, (m) => `layer${Number(m[1]) + 1}.${m[2]}.bn${Number(m[3]) + 1}.${m[4]}`],
+  [
+    /^encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.convolution\.weight$/,
+    (m) => `layer${Number(m[1]) + 1}.${m[2]}.downsample.0.weight`,
+  ],
+  [
+    /^encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.normalization\.(\w+)$/,
+    (m) => `layer${Number(m[1]) + 1}.${m[2]}.downsample.1.${m[3]}`,
+  ],
+  [
+    /^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.weight$/,
+    (m) => `layer${Number(m[1]) + 1}.${m[2]}.conv${Number(m[3]) + 1}.weight`,
+  ],
+  [
+    /^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.normalization\.(\w+)$/,
+    (m) => `layer${Number(m[1]) + 1}.${m[2]}.bn${Number(m[3]) + 1}.${m[4]}`,
+  ],
   [/^classifier\.1\.(weight|bias)$/, (m) => `fc.${m[1]}`],
 ];
 

@@ -8,7 +8,8 @@ export type ReducerName = 'mean' | 'sum' | 'avgNonZero' | 'none';
 export const REDUCERS: readonly ReducerName[] = ['mean', 'sum', 'avgNonZero', 'none'];
 
 export function checkReducer(where: string, r: string): ReducerName {
-  if (!(REDUCERS as readonly string[]).includes(r)) throw new RangeError(`${where}: reducer must be one of ${REDUCERS.join(' | ')}, got '${r}'`);
+  if (!(REDUCERS as readonly string[]).includes(r))
+    throw new RangeError(`${where}: reducer must be one of ${REDUCERS.join(' | ')}, got '${r}'`);
   return r as ReducerName;
 }
 
@@ -36,17 +37,22 @@ export function reduce(losses: Tensor, reducer: ReducerName, anchor: Tensor): Te
   if (reducer === 'none') return losses;
   if (n === 0) return zeroLoss(anchor);
   switch (reducer) {
-    case 'sum': return losses.sum();
-    case 'mean': return losses.mean();
+    case 'sum':
+      return losses.sum();
+    case 'mean':
+      return losses.mean();
     case 'avgNonZero': {
       const pos = losses.gt(0);
       const kept = where(pos, losses, 0);
       const count = pos.sum(undefined, false, losses.dtype).clampMin(1);
       const out = kept.sum().div(count);
-      pos.dispose(); kept.dispose(); count.dispose();
+      pos.dispose();
+      kept.dispose();
+      count.dispose();
       return out;
     }
-    default: throw new RangeError(`unknown reducer '${String(reducer)}'`);
+    default:
+      throw new RangeError(`unknown reducer '${String(reducer)}'`);
   }
 }
 
@@ -56,7 +62,14 @@ export function reduce(losses: Tensor, reducer: ReducerName, anchor: Tensor): Te
  * violated). Every part is divided by the reducer's denominator for the whole loss:
  * sum → 1, mean → numel, avgNonZero → the number of active elements (counted over `countMasks`).
  */
-export function splitReduce(pieces: readonly Tensor[], active: readonly Tensor[], countMasks: readonly Tensor[], numel: number, reducer: ReducerName, anchor: Tensor): Tensor[] {
+export function splitReduce(
+  pieces: readonly Tensor[],
+  active: readonly Tensor[],
+  countMasks: readonly Tensor[],
+  numel: number,
+  reducer: ReducerName,
+  anchor: Tensor,
+): Tensor[] {
   if (reducer === 'none') throw new RangeError("split() needs a reducing reducer, not 'none'");
   if (numel === 0) return pieces.map(() => zeroLoss(anchor));
   let denom: Tensor | number;

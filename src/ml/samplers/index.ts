@@ -15,10 +15,16 @@ export interface BatchSampler {
 /** Shuffled batches of batchSize, dropping the incomplete last one. */
 export class RandomBatchSampler implements BatchSampler {
   readonly batchesPerEpoch: number;
-  constructor(readonly size: number, readonly batchSize: number, readonly seed = 0) {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`RandomBatchSampler: batchSize must be a positive integer, got ${batchSize}`);
+  constructor(
+    readonly size: number,
+    readonly batchSize: number,
+    readonly seed = 0,
+  ) {
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`RandomBatchSampler: batchSize must be a positive integer, got ${batchSize}`);
     this.batchesPerEpoch = Math.floor(size / batchSize);
-    if (this.batchesPerEpoch === 0) throw new RangeError(`RandomBatchSampler: ${size} samples cannot fill one batch of ${batchSize}`);
+    if (this.batchesPerEpoch === 0)
+      throw new RangeError(`RandomBatchSampler: ${size} samples cannot fill one batch of ${batchSize}`);
   }
   epoch(epoch: number): number[][] {
     const order = epochRng(this.seed, epoch).permutation(this.size);
@@ -36,8 +42,14 @@ export class RandomBatchSampler implements BatchSampler {
 export class ClassBalancedSampler implements BatchSampler {
   readonly batchesPerEpoch: number;
   readonly byClass: Map<number, number[]>;
-  constructor(readonly labels: ArrayLike<number>, readonly batchSize: number, readonly m: number, readonly seed = 0) {
-    if (!Number.isInteger(m) || m < 1) throw new RangeError(`ClassBalancedSampler: samples per class must be a positive integer, got ${m}`);
+  constructor(
+    readonly labels: ArrayLike<number>,
+    readonly batchSize: number,
+    readonly m: number,
+    readonly seed = 0,
+  ) {
+    if (!Number.isInteger(m) || m < 1)
+      throw new RangeError(`ClassBalancedSampler: samples per class must be a positive integer, got ${m}`);
     if (!Number.isInteger(batchSize) || batchSize % m !== 0) {
       throw new RangeError(`ClassBalancedSampler: batch size ${batchSize} is not divisible by samples per class ${m}`);
     }
@@ -49,10 +61,13 @@ export class ClassBalancedSampler implements BatchSampler {
     }
     const classesPerBatch = batchSize / m;
     if (this.byClass.size < classesPerBatch) {
-      throw new RangeError(`ClassBalancedSampler: batch needs ${classesPerBatch} classes of ${m} samples, the data has only ${this.byClass.size} classes`);
+      throw new RangeError(
+        `ClassBalancedSampler: batch needs ${classesPerBatch} classes of ${m} samples, the data has only ${this.byClass.size} classes`,
+      );
     }
     this.batchesPerEpoch = Math.floor(labels.length / batchSize);
-    if (this.batchesPerEpoch === 0) throw new RangeError(`ClassBalancedSampler: ${labels.length} samples cannot fill one batch of ${batchSize}`);
+    if (this.batchesPerEpoch === 0)
+      throw new RangeError(`ClassBalancedSampler: ${labels.length} samples cannot fill one batch of ${batchSize}`);
   }
   epoch(epoch: number): number[][] {
     const rng = epochRng(this.seed, epoch);

@@ -19,5 +19,7 @@ export function resolveCheckpoint(checkpoint: string): string {
     const file = path.join(checkpoint, name);
     if (existsSync(file)) return file;
   }
-  throw new Error(`${checkpoint}: a folder without best.safetensors or last.safetensors (give a run folder of dml train, or a checkpoint file)`);
+  throw new Error(
+    `${checkpoint}: a folder without best.safetensors or last.safetensors (give a run folder of dml train, or a checkpoint file)`,
+  );
 }

@@ -42,7 +42,10 @@ export function loadCheckpointBytes(bytes: Uint8Array, source: string): LoadedCh
   return splitCheckpoint(tensorsFromBuffer(bytes, source), source);
 }
 
-function splitCheckpoint({ tensors, metadata }: { tensors: Map<string, Tensor>; metadata: Record<string, string> }, path: string): LoadedCheckpoint {
+function splitCheckpoint(
+  { tensors, metadata }: { tensors: Map<string, Tensor>; metadata: Record<string, string> },
+  path: string,
+): LoadedCheckpoint {
   const parts: Record<string, Map<string, Tensor>> = {};
   for (const [k, t] of tensors) {
     const dot = k.indexOf('.');

@@ -6,7 +6,14 @@ import { join as joinPath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Arch } from '../models/arch-names.js';
 import { editDistance } from '../did-you-mean.js';
-import { CONFIG_KEY_LIST, checkValue, configDefaults, type ConfigKeyName, type DATASETS, type SCHEDULES } from './config-keys.js';
+import {
+  CONFIG_KEY_LIST,
+  checkValue,
+  configDefaults,
+  type ConfigKeyName,
+  type DATASETS,
+  type SCHEDULES,
+} from './config-keys.js';
 
 export type DatasetKind = (typeof DATASETS)[number];
 export type ScheduleKind = (typeof SCHEDULES)[number];
@@ -113,17 +120,30 @@ export interface TrainConfig {
 
 /** Every leaf of TrainConfig as a dotted name ('loss.options' is one leaf). */
 type Paths<T> = {
-  [K in keyof T & string]: K extends 'options' ? K : T[K] extends readonly unknown[] ? K : T[K] extends object ? `${K}.${Paths<T[K]>}` : K;
+  [K in keyof T & string]: K extends 'options'
+    ? K
+    : T[K] extends readonly unknown[]
+      ? K
+      : T[K] extends object
+        ? `${K}.${Paths<T[K]>}`
+        : K;
 }[keyof T & string];
 // Compile-time: the key table and TrainConfig name the same keys (an error here names the odd one).
-const tableCoversConfig: [Exclude<Paths<TrainConfig>, ConfigKeyName>] extends [never] ? true : Exclude<Paths<TrainConfig>, ConfigKeyName> = true;
-const configCoversTable: [Exclude<ConfigKeyName, Paths<TrainConfig>>] extends [never] ? true : Exclude<ConfigKeyName, Paths<TrainConfig>> = true;
-void tableCoversConfig; void configCoversTable;
+const tableCoversConfig: [Exclude<Paths<TrainConfig>, ConfigKeyName>] extends [never]
+  ? true
+  : Exclude<Paths<TrainConfig>, ConfigKeyName> = true;
+const configCoversTable: [Exclude<ConfigKeyName, Paths<TrainConfig>>] extends [never]
+  ? true
+  : Exclude<ConfigKeyName, Paths<TrainConfig>> = true;
+void tableCoversConfig;
+void configCoversTable;
 
 /** The defaults of config-keys.ts. */
 const base = configDefaults() as unknown as TrainConfig;
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
 
 /** The paper's four runs, their ViT counterparts and the built-in Fashion-MNIST default. */
 export const PRESETS: Record<string, DeepPartial<TrainConfig>> = {
@@ -133,30 +153,56 @@ export const PRESETS: Record<string, DeepPartial<TrainConfig>> = {
     data: { kind: 'fashion-mnist' },
     model: { arch: 'resnet18', normLayer: 'batch', setBnEval: false, zeroInitResidual: false, smallInput: false },
     optim: { lr: 0.05, momentum: 0.9, nesterov: true },
-    epochs: 2, batchSize: 128, recallKs: [1, 2, 4, 8], out: 'runs/fashion-mnist',
+    epochs: 2,
+    batchSize: 128,
+    recallKs: [1, 2, 4, 8],
+    out: 'runs/fashion-mnist',
   },
   // ../shared/baselines/torch_reference.py: 3×3 stem, no max-pool, 28 px, batch 128, lr 0.05.
   'fashion-mnist-parity': {
     data: { kind: 'fashion-mnist' },
     model: { arch: 'resnet18', normLayer: 'batch', setBnEval: false, zeroInitResidual: false, smallInput: true },
     optim: { lr: 0.05, momentum: 0.9, nesterov: true },
-    epochs: 3, batchSize: 128, recallKs: [1, 2, 4, 8], out: 'runs/fashion-mnist-parity',
+    epochs: 3,
+    batchSize: 128,
+    recallKs: [1, 2, 4, 8],
+    out: 'runs/fashion-mnist-parity',
   },
   cub: {
-    data: { kind: 'cub' }, model: { arch: 'resnet50', dropout: 0.5 },
-    optim: { lr: 0.02 }, epochs: 30, batchSize: 128, recallKs: [1, 2, 4, 8, 16, 32], out: 'runs/cub',
+    data: { kind: 'cub' },
+    model: { arch: 'resnet50', dropout: 0.5 },
+    optim: { lr: 0.02 },
+    epochs: 30,
+    batchSize: 128,
+    recallKs: [1, 2, 4, 8, 16, 32],
+    out: 'runs/cub',
   },
   cars: {
-    data: { kind: 'cars' }, model: { arch: 'resnet50', dropout: 0.5, normLayer: 'batch' },
-    optim: { lr: 0.05 }, epochs: 100, batchSize: 128, recallKs: [1, 2, 4, 8, 16, 32], out: 'runs/cars',
+    data: { kind: 'cars' },
+    model: { arch: 'resnet50', dropout: 0.5, normLayer: 'batch' },
+    optim: { lr: 0.05 },
+    epochs: 100,
+    batchSize: 128,
+    recallKs: [1, 2, 4, 8, 16, 32],
+    out: 'runs/cars',
   },
   sop: {
-    data: { kind: 'sop' }, model: { arch: 'resnet50', dropout: 0.5, normLayer: 'batch' },
-    optim: { lr: 0.003, momentum: 0.99, nesterov: true }, epochs: 100, batchSize: 128, recallKs: [1, 10, 100, 1000], out: 'runs/sop',
+    data: { kind: 'sop' },
+    model: { arch: 'resnet50', dropout: 0.5, normLayer: 'batch' },
+    optim: { lr: 0.003, momentum: 0.99, nesterov: true },
+    epochs: 100,
+    batchSize: 128,
+    recallKs: [1, 10, 100, 1000],
+    out: 'runs/sop',
   },
   inshop: {
-    data: { kind: 'inshop' }, model: { arch: 'resnet50', dropout: 0.5, normLayer: 'batch' },
-    optim: { lr: 0.003, momentum: 0.99, nesterov: true }, epochs: 100, batchSize: 128, recallKs: [1, 10, 20, 30, 40, 50], out: 'runs/inshop',
+    data: { kind: 'inshop' },
+    model: { arch: 'resnet50', dropout: 0.5, normLayer: 'batch' },
+    optim: { lr: 0.003, momentum: 0.99, nesterov: true },
+    epochs: 100,
+    batchSize: 128,
+    recallKs: [1, 10, 20, 30, 40, 50],
+    out: 'runs/inshop',
   },
   // ViT recipes: Open Metric Learning's published training configs for its DINO ViT-S/16 extractors,
   // pipelines/features_extraction/extractor_{cub,cars,sop,inshop}/train_*.yaml (OML-Team/
@@ -169,32 +215,64 @@ export const PRESETS: Record<string, DeepPartial<TrainConfig>> = {
   // RandomResizedCrop/flip/jitter, not OML's albumentations set.
   'cub-vit': {
     // train_cub.yaml: n_labels 8 × n_instances 4, soft-margin triplets (margin null), adam 1e-5.
-    data: { kind: 'cub' }, model: { arch: 'vit_small_patch16' },
-    loss: { name: 'triplet', samplesPerClass: 4, options: { smooth: true, margin: 0, distance: 'euclidean', mining: 'all', reducer: 'mean' } },
+    data: { kind: 'cub' },
+    model: { arch: 'vit_small_patch16' },
+    loss: {
+      name: 'triplet',
+      samplesPerClass: 4,
+      options: { smooth: true, margin: 0, distance: 'euclidean', mining: 'all', reducer: 'mean' },
+    },
     optim: { name: 'adamw', lr: 1e-5, weightDecay: 0, schedule: 'none' },
-    epochs: 40, batchSize: 32, recallKs: [1, 2, 4, 8, 16, 32], out: 'runs/cub-vit',
+    epochs: 40,
+    batchSize: 32,
+    recallKs: [1, 2, 4, 8, 16, 32],
+    out: 'runs/cub-vit',
   },
   'cars-vit': {
     // train_cars.yaml: 20 × 10, soft-margin triplets over all triplets of the batch, adam 1e-5.
-    data: { kind: 'cars' }, model: { arch: 'vit_small_patch16' },
-    loss: { name: 'triplet', samplesPerClass: 10, options: { smooth: true, margin: 0, distance: 'euclidean', mining: 'all', reducer: 'mean' } },
+    data: { kind: 'cars' },
+    model: { arch: 'vit_small_patch16' },
+    loss: {
+      name: 'triplet',
+      samplesPerClass: 10,
+      options: { smooth: true, margin: 0, distance: 'euclidean', mining: 'all', reducer: 'mean' },
+    },
     optim: { name: 'adamw', lr: 1e-5, weightDecay: 0, schedule: 'none' },
-    epochs: 40, batchSize: 200, recallKs: [1, 2, 4, 8, 16, 32], out: 'runs/cars-vit',
+    epochs: 40,
+    batchSize: 200,
+    recallKs: [1, 2, 4, 8, 16, 32],
+    out: 'runs/cars-vit',
   },
   'sop-vit': {
     // train_sop.yaml: 32 × 6, normalised features, triplets margin 0.15 with hard mining, adam 1e-5.
-    data: { kind: 'sop' }, model: { arch: 'vit_small_patch16', normalize: true },
-    loss: { name: 'triplet', samplesPerClass: 6, options: { margin: 0.15, distance: 'euclidean', mining: 'hard', reducer: 'mean' } },
+    data: { kind: 'sop' },
+    model: { arch: 'vit_small_patch16', normalize: true },
+    loss: {
+      name: 'triplet',
+      samplesPerClass: 6,
+      options: { margin: 0.15, distance: 'euclidean', mining: 'hard', reducer: 'mean' },
+    },
     optim: { name: 'adamw', lr: 1e-5, weightDecay: 0, schedule: 'none' },
-    epochs: 20, batchSize: 192, recallKs: [1, 10, 100, 1000], out: 'runs/sop-vit',
+    epochs: 20,
+    batchSize: 192,
+    recallKs: [1, 10, 100, 1000],
+    out: 'runs/sop-vit',
   },
   'inshop-vit': {
     // train_inshop.yaml: 30 × 4, soft-margin triplets with hard mining, adamw 1e-5 (torch's default
     // weight decay 0.01).
-    data: { kind: 'inshop' }, model: { arch: 'vit_small_patch16' },
-    loss: { name: 'triplet', samplesPerClass: 4, options: { smooth: true, margin: 0, distance: 'euclidean', mining: 'hard', reducer: 'mean' } },
+    data: { kind: 'inshop' },
+    model: { arch: 'vit_small_patch16' },
+    loss: {
+      name: 'triplet',
+      samplesPerClass: 4,
+      options: { smooth: true, margin: 0, distance: 'euclidean', mining: 'hard', reducer: 'mean' },
+    },
     optim: { name: 'adamw', lr: 1e-5, weightDecay: 0.01, schedule: 'none' },
-    epochs: 20, batchSize: 120, recallKs: [1, 10, 20, 30, 40, 50], out: 'runs/inshop-vit',
+    epochs: 20,
+    batchSize: 120,
+    recallKs: [1, 10, 20, 30, 40, 50],
+    out: 'runs/inshop-vit',
   },
 };
 
@@ -203,14 +281,14 @@ export const PRESETS: Record<string, DeepPartial<TrainConfig>> = {
  * of these presets runs without `model.pretrained`, since its figures assume them.
  */
 export const PRESET_WEIGHTS: Record<string, string> = {
-  cub: 'torchvision\'s resnet50-0676ba61.pth (IMAGENET1K_V1)',
-  cars: 'torchvision\'s resnet50-0676ba61.pth (IMAGENET1K_V1)',
-  sop: 'torchvision\'s resnet50-0676ba61.pth (IMAGENET1K_V1)',
-  inshop: 'torchvision\'s resnet50-0676ba61.pth (IMAGENET1K_V1)',
-  'cub-vit': 'DINO\'s ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)',
-  'cars-vit': 'DINO\'s ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)',
-  'sop-vit': 'DINO\'s ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)',
-  'inshop-vit': 'DINO\'s ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)',
+  cub: "torchvision's resnet50-0676ba61.pth (IMAGENET1K_V1)",
+  cars: "torchvision's resnet50-0676ba61.pth (IMAGENET1K_V1)",
+  sop: "torchvision's resnet50-0676ba61.pth (IMAGENET1K_V1)",
+  inshop: "torchvision's resnet50-0676ba61.pth (IMAGENET1K_V1)",
+  'cub-vit': "DINO's ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)",
+  'cars-vit': "DINO's ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)",
+  'sop-vit': "DINO's ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)",
+  'inshop-vit': "DINO's ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)",
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -220,7 +298,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** " (did you mean optim.lr?)" for a key a letter or two away from real ones, or from the same key in another section. */
 function didYouMean(key: string): string {
   const last = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
-  const near = CONFIG_KEY_LIST.map((k) => k.key).filter((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2 || k.slice(k.lastIndexOf('.') + 1).toLowerCase() === last);
+  const near = CONFIG_KEY_LIST.map((k) => k.key).filter(
+    (k) =>
+      editDistance(k.toLowerCase(), key.toLowerCase()) <= 2 || k.slice(k.lastIndexOf('.') + 1).toLowerCase() === last,
+  );
   return near.length > 0 && near.length <= 4 ? ` (did you mean ${near.join(' or ')}?)` : '';
 }
 
@@ -240,10 +321,12 @@ function merge(dst: Record<string, unknown>, src: Record<string, unknown>, where
       if (!isObject(v)) throw new Error(`${where}: '${key}' must be an object`);
       merge(cur, v, where, key);
     } else if (Array.isArray(cur)) {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== typeof cur[0])) throw new Error(`${where}: '${key}' must be an array of ${typeof cur[0]}`);
+      if (!Array.isArray(v) || v.some((x) => typeof x !== typeof cur[0]))
+        throw new Error(`${where}: '${key}' must be an array of ${typeof cur[0]}`);
       dst[k] = [...v];
     } else {
-      if (typeof v !== typeof cur) throw new Error(`${where}: '${key}' must be a ${typeof cur}, got ${JSON.stringify(v)}`);
+      if (typeof v !== typeof cur)
+        throw new Error(`${where}: '${key}' must be a ${typeof cur}, got ${JSON.stringify(v)}`);
       dst[k] = v;
     }
   }
@@ -257,24 +340,35 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
   const raw = arg.slice(eq + 1);
   if (path.length === 3 && path[0] === 'loss' && path[1] === 'options') {
     // Free-form loss options: numbers and booleans by their look, anything else a string.
-    const value = raw === 'true' ? true : raw === 'false' ? false : raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    const value =
+      raw === 'true'
+        ? true
+        : raw === 'false'
+          ? false
+          : raw.trim() !== '' && Number.isFinite(Number(raw))
+            ? Number(raw)
+            : raw;
     return { loss: { options: { [path[2]!]: value } } };
   }
   let cur: unknown = current;
   for (const p of path) {
-    if (!isObject(cur) || !Object.hasOwn(cur, p)) throw new Error(`override '${arg}': unknown config key '${path.join('.')}'${didYouMean(path.join('.'))}`);
+    if (!isObject(cur) || !Object.hasOwn(cur, p))
+      throw new Error(`override '${arg}': unknown config key '${path.join('.')}'${didYouMean(path.join('.'))}`);
     cur = cur[p];
   }
   let value: unknown;
   if (typeof cur === 'number') {
     value = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(value)) throw new Error(`override '${arg}': '${path.join('.')}' needs a number`);
+    if (raw.trim() === '' || !Number.isFinite(value))
+      throw new Error(`override '${arg}': '${path.join('.')}' needs a number`);
   } else if (typeof cur === 'boolean') {
-    if (raw !== 'true' && raw !== 'false') throw new Error(`override '${arg}': '${path.join('.')}' needs true or false`);
+    if (raw !== 'true' && raw !== 'false')
+      throw new Error(`override '${arg}': '${path.join('.')}' needs true or false`);
     value = raw === 'true';
   } else if (Array.isArray(cur)) {
     value = raw.split(',').map((s) => Number(s));
-    if ((value as number[]).some((n) => !Number.isFinite(n))) throw new Error(`override '${arg}': '${path.join('.')}' needs comma-separated numbers`);
+    if ((value as number[]).some((n) => !Number.isFinite(n)))
+      throw new Error(`override '${arg}': '${path.join('.')}' needs comma-separated numbers`);
   } else if (isObject(cur)) {
     throw new Error(`override '${arg}': '${path.join('.')}' is a section; set one of its keys`);
   } else value = raw;
@@ -282,7 +376,10 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
   let node = out;
   path.forEach((p, i) => {
     if (i === path.length - 1) node[p] = value;
-    else { node[p] = {}; node = node[p] as Record<string, unknown>; }
+    else {
+      node[p] = {};
+      node = node[p] as Record<string, unknown>;
+    }
   });
   return out;
 }
@@ -309,24 +406,38 @@ export function resolveConfig(o: { preset?: string; file?: string; overrides?: s
   merge(cfg as unknown as Record<string, unknown>, preset as Record<string, unknown>, `preset ${presetName}`);
   cfg.preset = presetName;
   if (o.file) merge(cfg as unknown as Record<string, unknown>, fileCfg, o.file);
-  for (const arg of o.overrides ?? []) merge(cfg as unknown as Record<string, unknown>, parseOverride(arg, cfg), `override '${arg}'`);
+  for (const arg of o.overrides ?? [])
+    merge(cfg as unknown as Record<string, unknown>, parseOverride(arg, cfg), `override '${arg}'`);
   expandHome(cfg);
   try {
     validate(cfg);
   } catch (e) {
-    throw new Error(`${originOf((e as Error).message, o.overrides ?? [], o.file, fileCfg, presetName)}: ${(e as Error).message}`, { cause: e });
+    throw new Error(
+      `${originOf((e as Error).message, o.overrides ?? [], o.file, fileCfg, presetName)}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   return cfg;
 }
 
 /** Where the value a validation error is about came from: the last override of its key, the file or the preset. */
-function originOf(message: string, overrides: readonly string[], file: string | undefined, fileCfg: Record<string, unknown>, preset: string): string {
+function originOf(
+  message: string,
+  overrides: readonly string[],
+  file: string | undefined,
+  fileCfg: Record<string, unknown>,
+  preset: string,
+): string {
   const key = /^config: (?:unknown )?'?([A-Za-z][\w.]*)/.exec(message)?.[1];
   if (key === undefined) return 'configuration';
   const arg = [...overrides].reverse().find((a) => a.slice(0, a.indexOf('=')) === key);
   if (arg !== undefined) return `override '${arg.length > 80 ? `${arg.slice(0, 80)}…` : arg}'`;
   let node: unknown = fileCfg;
-  for (const part of key.split('.')) node = typeof node === 'object' && node !== null && Object.hasOwn(node, part) ? (node as Record<string, unknown>)[part] : undefined;
+  for (const part of key.split('.'))
+    node =
+      typeof node === 'object' && node !== null && Object.hasOwn(node, part)
+        ? (node as Record<string, unknown>)[part]
+        : undefined;
   if (file !== undefined && node !== undefined) return file;
   return `preset ${preset}`;
 }
@@ -336,7 +447,8 @@ function originOf(message: string, overrides: readonly string[], file: string | 
  * expanded by the shell (the word is not a variable assignment), and used to fail with ENOENT.
  */
 function expandHome(c: TrainConfig): void {
-  const home = (p: string): string => (p === '~' ? homedir() : p.startsWith('~/') ? joinPath(homedir(), p.slice(2)) : p);
+  const home = (p: string): string =>
+    p === '~' ? homedir() : p.startsWith('~/') ? joinPath(homedir(), p.slice(2)) : p;
   for (const k of ['root', 'train', 'test', 'query', 'gallery'] as const) c.data[k] = home(c.data[k]);
   c.model.pretrained = home(c.model.pretrained);
   c.out = home(c.out);
@@ -351,14 +463,19 @@ function validate(c: TrainConfig): void {
   }
   // Rules between keys.
   if ((c.optim.schedule === 'step' || c.optim.schedule === 'warmstep') && !(c.optim.lrStep > 0)) {
-    throw new Error(`config: 'optim.lrStep' must be > 0 (epochs between steps) with optim.schedule=${c.optim.schedule}`);
+    throw new Error(
+      `config: 'optim.lrStep' must be > 0 (epochs between steps) with optim.schedule=${c.optim.schedule}`,
+    );
   }
   if (c.loss.labelSmoothing > 0 && c.loss.name !== 'cross-entropy') {
     // One name, one formula: this key is PyTorch's label_smoothing; the paper's ε has its own name.
-    const hint = c.loss.name === 'smooth-ce'
-      ? "smooth-ce's ε (the paper's: 1 - ε on the true class, ε / (C - 1) on each other) is loss.options.epsilon (default 0.1)"
-      : `loss '${c.loss.name}' has no label smoothing`;
-    throw new Error(`config: 'loss.labelSmoothing' is PyTorch's label_smoothing and only loss.name=cross-entropy takes it; ${hint}`);
+    const hint =
+      c.loss.name === 'smooth-ce'
+        ? "smooth-ce's ε (the paper's: 1 - ε on the true class, ε / (C - 1) on each other) is loss.options.epsilon (default 0.1)"
+        : `loss '${c.loss.name}' has no label smoothing`;
+    throw new Error(
+      `config: 'loss.labelSmoothing' is PyTorch's label_smoothing and only loss.name=cross-entropy takes it; ${hint}`,
+    );
   }
 }
 

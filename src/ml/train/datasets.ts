@@ -48,7 +48,12 @@ export async function openDatasets(cfg: TrainConfig): Promise<OpenedDatasets> {
         close: async () => {},
       };
     }
-    case 'cub': case 'cars': case 'sop': case 'inshop': case 'list': case 'folder':
+    case 'cub':
+    case 'cars':
+    case 'sop':
+    case 'inshop':
+    case 'list':
+    case 'folder':
       return await openImages(cfg);
     default:
       throw new Error(`unknown data.kind '${String(d.kind)}'`);
@@ -62,11 +67,19 @@ async function openImages(cfg: TrainConfig): Promise<OpenedDatasets> {
   const inRoot = (name: string, explicit: string): string => explicit || (d.root ? path.join(d.root, name) : '');
   const need = (file: string, key: string): string => {
     if (file) return file;
-    if (kind === 'folder') throw new Error(`data.kind=folder needs ${key}: a folder with one subfolder of images per class (data.train for training classes, data.test for other classes to test on)`);
-    if (kind === 'list') throw new Error(`data.kind=list needs ${key}: a file of 'path,label' lines (paths relative to the file); data.train and data.test, or data.query and data.gallery`);
+    if (kind === 'folder')
+      throw new Error(
+        `data.kind=folder needs ${key}: a folder with one subfolder of images per class (data.train for training classes, data.test for other classes to test on)`,
+      );
+    if (kind === 'list')
+      throw new Error(
+        `data.kind=list needs ${key}: a file of 'path,label' lines (paths relative to the file); data.train and data.test, or data.query and data.gallery`,
+      );
     throw new Error(`data.kind=${kind} needs ${key} (or data.root with the lists written by \`dml prepare ${kind}\`)`);
   };
-  let train: Sample[], query: Sample[], gallery: Sample[] | null = null;
+  let train: Sample[],
+    query: Sample[],
+    gallery: Sample[] | null = null;
   let classNames: ClassNames;
   if (kind === 'folder') {
     const tr = readImageFolder(need(d.train, 'data.train'));
@@ -74,8 +87,16 @@ async function openImages(cfg: TrainConfig): Promise<OpenedDatasets> {
     [train, query, classNames] = [tr.samples, te.samples, { train: tr.classNames, test: te.classNames }];
   } else if (kind === 'inshop' || (kind === 'list' && d.query)) {
     const tr = readList(need(inRoot('train.txt', d.train), 'data.train'));
-    const qg = readLists([need(inRoot('query.txt', d.query), 'data.query'), need(inRoot('gallery.txt', d.gallery), 'data.gallery')]);
-    [train, query, gallery, classNames] = [tr.samples, qg.lists[0]!, qg.lists[1]!, { train: tr.classNames, test: qg.classNames }];
+    const qg = readLists([
+      need(inRoot('query.txt', d.query), 'data.query'),
+      need(inRoot('gallery.txt', d.gallery), 'data.gallery'),
+    ]);
+    [train, query, gallery, classNames] = [
+      tr.samples,
+      qg.lists[0]!,
+      qg.lists[1]!,
+      { train: tr.classNames, test: qg.classNames },
+    ];
   } else {
     const tr = readList(need(inRoot('train.txt', d.train), 'data.train'));
     const te = readList(need(inRoot('test.txt', d.test), 'data.test'));
@@ -85,22 +106,38 @@ async function openImages(cfg: TrainConfig): Promise<OpenedDatasets> {
   if (small) console.warn(`dml: ${small}`);
   const ref = (kind === 'list' || kind === 'folder' ? 'cub' : kind) as ReferenceDataset;
   const crop = d.imageSize;
-  const { train: trainPipe, test: testPipe } = referencePipelines(ref, { cropSize: crop, ...(d.resize > 0 ? { resize: ref === 'cub' || ref === 'inshop' ? d.resize : [d.resize, d.resize] } : {}) });
+  const { train: trainPipe, test: testPipe } = referencePipelines(ref, {
+    cropSize: crop,
+    ...(d.resize > 0 ? { resize: ref === 'cub' || ref === 'inshop' ? d.resize : [d.resize, d.resize] } : {}),
+  });
   const limit = (s: Sample[], n: number): Sample[] => (n > 0 ? s.slice(0, n) : s);
-  const common = { seed: cfg.seed, workers: d.workers, skipBad: d.skipBad, cache: d.cache, ...(d.cacheMB > 0 ? { cacheMaxBytes: d.cacheMB * 2 ** 20 } : {}) };
+  const common = {
+    seed: cfg.seed,
+    workers: d.workers,
+    skipBad: d.skipBad,
+    cache: d.cache,
+    ...(d.cacheMB > 0 ? { cacheMaxBytes: d.cacheMB * 2 ** 20 } : {}),
+  };
   const trainLoader = new ImageLoader(limit(train, d.limitTrain), { ...common, pipeline: trainPipe });
   const trainEval = new ImageLoader(limit(train, d.limitTrain), { ...common, pipeline: testPipe });
   const queryLoader = new ImageLoader(limit(query, d.limitTest), { ...common, pipeline: testPipe });
-  const galleryLoader = gallery ? new ImageLoader(limit(gallery, d.limitTest), { ...common, pipeline: testPipe }) : null;
+  const galleryLoader = gallery
+    ? new ImageLoader(limit(gallery, d.limitTest), { ...common, pipeline: testPipe })
+    : null;
   const loaders = [trainLoader, trainEval, queryLoader, ...(galleryLoader ? [galleryLoader] : [])];
   return {
     train: trainLoader,
     trainEval,
     test: galleryLoader ? { query: queryLoader, gallery: galleryLoader } : { query: queryLoader },
-    description: `${kind}: ${trainLoader.labels.length} training images of ${trainLoader.numClasses} classes; `
-      + (galleryLoader ? `${queryLoader.labels.length} queries vs ${galleryLoader.labels.length} gallery images` : `${queryLoader.labels.length} test images (leave-one-out)`),
+    description:
+      `${kind}: ${trainLoader.labels.length} training images of ${trainLoader.numClasses} classes; ` +
+      (galleryLoader
+        ? `${queryLoader.labels.length} queries vs ${galleryLoader.labels.length} gallery images`
+        : `${queryLoader.labels.length} test images (leave-one-out)`),
     classNames,
-    close: async () => { await Promise.all(loaders.map((l) => l.close())); },
+    close: async () => {
+      await Promise.all(loaders.map((l) => l.close()));
+    },
   };
 }
 
@@ -123,6 +160,8 @@ export async function upscaleWarning(samples: readonly Sample[], crop: number, p
   sides.sort((a, b) => a - b);
   const median = sides[Math.floor(sides.length / 2)]!;
   if (median * 2 > crop) return null;
-  return `the images are small for data.imageSize=${crop}: the median shorter side of ${sides.length} of them is ${median} px, `
-    + `so they are upscaled about ${(crop / median).toFixed(1)}× (data.imageSize and data.resize near their size train faster and no worse)`;
+  return (
+    `the images are small for data.imageSize=${crop}: the median shorter side of ${sides.length} of them is ${median} px, ` +
+    `so they are upscaled about ${(crop / median).toFixed(1)}× (data.imageSize and data.resize near their size train faster and no worse)`
+  );
 }

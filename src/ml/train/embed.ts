@@ -7,14 +7,26 @@ import type { EvalSource } from './source.js';
 export type EmbedProgress = (done: number, total: number) => void;
 
 /** `range`: only samples [start, end) (one process's shard). */
-export async function embedSource(model: Embedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; labels: Tensor }> {
+export async function embedSource(
+  model: Embedder,
+  source: EvalSource,
+  batchSize = 256,
+  range?: { start: number; end: number },
+  onProgress?: EmbedProgress,
+): Promise<{ features: Tensor; labels: Tensor }> {
   const { features, labels, logits } = await embedWithLogits(model, source, batchSize, range, onProgress);
   logits.dispose();
   return { features, labels };
 }
 
 /** Features and classifier logits of every sample. */
-export async function embedWithLogits(model: Embedder, source: EvalSource, batchSize = 256, range?: { start: number; end: number }, onProgress?: EmbedProgress): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
+export async function embedWithLogits(
+  model: Embedder,
+  source: EvalSource,
+  batchSize = 256,
+  range?: { start: number; end: number },
+  onProgress?: EmbedProgress,
+): Promise<{ features: Tensor; logits: Tensor; labels: Tensor }> {
   const total = range ? range.end - range.start : source.labels.length;
   let done = 0;
   const wasTraining = model.training;
@@ -26,11 +38,13 @@ export async function embedWithLogits(model: Embedder, source: EvalSource, batch
   try {
     for await (const b of source.batches(batchSize, range)) {
       for (const l of b.labels) labels.push(l);
-      const out = noGrad(() => tidy(() => {
-        const x = tensor(b.images, { shape: b.shape });
-        b.release?.();
-        return model.forward(x);
-      }));
+      const out = noGrad(() =>
+        tidy(() => {
+          const x = tensor(b.images, { shape: b.shape });
+          b.release?.();
+          return model.forward(x);
+        }),
+      );
       feats.push(out.features);
       logits.push(out.logits);
       done += b.labels.length;
@@ -41,7 +55,8 @@ export async function embedWithLogits(model: Embedder, source: EvalSource, batch
       if (!range || range.end > range.start) throw new Error('embedSource: the evaluation set is empty');
       const dtype = model.classifier.weight.dtype;
       return {
-        features: zeros([0, model.options.numFeatures], { dtype }), logits: zeros([0, model.options.numClasses], { dtype }),
+        features: zeros([0, model.options.numFeatures], { dtype }),
+        logits: zeros([0, model.options.numClasses], { dtype }),
         labels: tensor(new Int32Array(0), { dtype: 'int64' }),
       };
     }

@@ -18,28 +18,42 @@ function toFloat(src: Uint8Array, offset: number, out: Float32Array, outOffset: 
 export class IdxTrainSource implements TrainSource {
   readonly inChannels = 1;
   readonly numClasses: number;
-  constructor(readonly data: IdxArrays, readonly seed: number, readonly augment = true, readonly pad = 2) {
+  constructor(
+    readonly data: IdxArrays,
+    readonly seed: number,
+    readonly augment = true,
+    readonly pad = 2,
+  ) {
     this.numClasses = data.labels.reduce((m, v) => Math.max(m, v), -1) + 1;
   }
-  get labels(): Int32Array { return this.data.labels; }
-  get imageSize(): number { return this.data.height; }
+  get labels(): Int32Array {
+    return this.data.labels;
+  }
+  get imageSize(): number {
+    return this.data.height;
+  }
   async load(indices: readonly number[], epoch: number, batchIndex: number, positionOffset = 0): Promise<Batch> {
     const { images, labels, height: H, width: W } = this.data;
-    const n = indices.length, plane = H * W;
+    const n = indices.length,
+      plane = H * W;
     const out = new Float32Array(n * plane);
     const y = new Int32Array(n);
     const rng = rngFor(this.seed, STREAM.idxAugment, epoch, batchIndex);
     const p = this.pad;
     // One stream per whole batch: a slice starting further in skips the earlier images' draws.
     const draw = (): { dx: number; dy: number; flip: boolean } => {
-      const dx = rng.int(-p, p + 1), dy = rng.int(-p, p + 1);
+      const dx = rng.int(-p, p + 1),
+        dy = rng.int(-p, p + 1);
       return { dx, dy, flip: rng.chance(0.5) };
     };
     if (this.augment) for (let k = 0; k < positionOffset; k++) draw();
     for (let b = 0; b < n; b++) {
       const i = indices[b]!;
       y[b] = labels[i]!;
-      if (!this.augment) { toFloat(images, i * plane, out, b * plane, plane); continue; }
+      if (!this.augment) {
+        toFloat(images, i * plane, out, b * plane, plane);
+        continue;
+      }
       // Crop origin in the padded image; pixels that fall in the padding stay 0.
       const { dx, dy, flip } = draw();
       for (let r = 0; r < H; r++) {
@@ -59,7 +73,9 @@ export class IdxTrainSource implements TrainSource {
 
 export class IdxEvalSource implements EvalSource {
   constructor(readonly data: IdxArrays) {}
-  get labels(): Int32Array { return this.data.labels; }
+  get labels(): Int32Array {
+    return this.data.labels;
+  }
   async *batches(batchSize: number, range?: { start: number; end: number }): AsyncIterable<Batch> {
     const { images, labels, height: H, width: W } = this.data;
     const plane = H * W;

@@ -30,17 +30,22 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
   const { parts, state } = loadCheckpoint(checkpoint);
   try {
     const weights = parts.model;
-    if (!state || !weights) throw new Error(`${checkpoint} is not a dml-ts training checkpoint (no trainer state or model weights)`);
+    if (!state || !weights)
+      throw new Error(`${checkpoint} is not a dml-ts training checkpoint (no trainer state or model weights)`);
     const config = state.config as TrainConfig;
     const cls = weights.get('classifier.weight');
     // The first convolution: a ResNet's stem or a ViT's patch projection.
     const conv1 = weights.get('conv1.weight') ?? weights.get('conv_proj.weight');
-    if (!cls || !conv1) throw new Error(`${checkpoint}: model weights lack classifier.weight or a first convolution (conv1 / conv_proj)`);
+    if (!cls || !conv1)
+      throw new Error(`${checkpoint}: model weights lack classifier.weight or a first convolution (conv1 / conv_proj)`);
     // Bit rot or a diverged run: NaN weights would make every embedding NaN, and scores null.
     for (const [k, t] of weights) {
       if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
       const bad = tidy(() => t.isfinite().logicalNot().sum().item());
-      if (bad > 0) throw new Error(`${checkpoint}: model weight '${k}' has ${bad} non-finite value${bad > 1 ? 's' : ''} (NaN or infinite): the file is damaged or the run diverged`);
+      if (bad > 0)
+        throw new Error(
+          `${checkpoint}: model weight '${k}' has ${bad} non-finite value${bad > 1 ? 's' : ''} (NaN or infinite): the file is damaged or the run diverged`,
+        );
     }
     const inChannels = conv1.shape[1]!;
     const m = config.model;
@@ -49,11 +54,22 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
     const patch = conv1.shape[2]!;
     const imageSize = pos ? Math.round(Math.sqrt(pos.shape[1]! - 1)) * patch : config.data.imageSize;
     const model = createEmbedder({
-      arch: m.arch, numClasses: cls.shape[0]!, numFeatures: cls.shape[1]!, normLayer: m.normLayer, remap: m.remap,
-      dropout: m.dropout, detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight, setBnEval: m.setBnEval,
-      zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels, imageSize,
+      arch: m.arch,
+      numClasses: cls.shape[0]!,
+      numFeatures: cls.shape[1]!,
+      normLayer: m.normLayer,
+      remap: m.remap,
+      dropout: m.dropout,
+      detach: m.detach,
+      normalize: m.normalize,
+      normalizeWeight: m.normalizeWeight,
+      setBnEval: m.setBnEval,
+      zeroInitResidual: m.zeroInitResidual,
+      smallInput: m.smallInput,
+      inChannels,
+      imageSize,
       ...(pos ? { patchSize: patch, pool: m.pool, dropPathRate: m.dropPathRate } : {}),
-      ...(inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
+      ...(inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
     });
     model.loadStateDict(weights);
     if (m.memoryFormat === 'channelsLast') model.toMemoryFormat('channelsLast');

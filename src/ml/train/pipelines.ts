@@ -12,8 +12,18 @@ export function testPipelineFor(cfg: TrainConfig, inChannels: number, fixedSize?
     const s = fixedSize ?? 28;
     return new Pipeline([new Resize(s), new CenterCrop(s), new ToTensor()], { channels: inChannels === 1 ? 1 : 3 });
   }
-  if (fixedSize !== undefined && fixedSize !== cfg.data.imageSize) cfg = { ...cfg, data: { ...cfg.data, imageSize: fixedSize } };
+  if (fixedSize !== undefined && fixedSize !== cfg.data.imageSize)
+    cfg = { ...cfg, data: { ...cfg.data, imageSize: fixedSize } };
   const ref = (cfg.data.kind === 'list' || cfg.data.kind === 'folder' ? 'cub' : cfg.data.kind) as ReferenceDataset;
-  const resize = cfg.data.resize > 0 ? { resize: ref === 'cub' || ref === 'inshop' ? cfg.data.resize : [cfg.data.resize, cfg.data.resize] as [number, number] } : {};
-  return referencePipelines(ref, { cropSize: cfg.data.imageSize, ...resize }, { channels: inChannels === 1 ? 1 : 3 }).test;
+  const resize =
+    cfg.data.resize > 0
+      ? {
+          resize:
+            ref === 'cub' || ref === 'inshop'
+              ? cfg.data.resize
+              : ([cfg.data.resize, cfg.data.resize] as [number, number]),
+        }
+      : {};
+  return referencePipelines(ref, { cropSize: cfg.data.imageSize, ...resize }, { channels: inChannels === 1 ? 1 : 3 })
+    .test;
 }

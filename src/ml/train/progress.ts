@@ -13,7 +13,13 @@ export class Progress {
   #lastDraw = 0;
   #lastLine = performance.now();
   readonly #interval = lineInterval() * 1000;
-  constructor(readonly label: string, readonly total: number, stream: NodeJS.WriteStream = process.stderr, readonly lines: NodeJS.WritableStream = process.stdout, readonly unit = 'step') {
+  constructor(
+    readonly label: string,
+    readonly total: number,
+    stream: NodeJS.WriteStream = process.stderr,
+    readonly lines: NodeJS.WritableStream = process.stdout,
+    readonly unit = 'step',
+  ) {
     this.#tty = Boolean(stream.isTTY) && !process.env.CI;
     this.stream = stream;
   }
@@ -50,7 +56,11 @@ export class Progress {
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${Math.round(s % 60).toString().padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+  return m > 0
+    ? `${m}m${Math.round(s % 60)
+        .toString()
+        .padStart(2, '0')}s`
+    : `${s.toFixed(0)}s`;
 }
 
 /**

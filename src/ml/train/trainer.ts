@@ -8,7 +8,19 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 
 import { removeStaleTempFiles, writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 import path from 'node:path';
 import {
-  type Tensor, tensor, tidy, nn, optim, manualSeed, setNumThreads, getRngState, setRngState, dispose, distributed, noGrad, cudaAvailable,
+  type Tensor,
+  tensor,
+  tidy,
+  nn,
+  optim,
+  manualSeed,
+  setNumThreads,
+  getRngState,
+  setRngState,
+  dispose,
+  distributed,
+  noGrad,
+  cudaAvailable,
 } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
@@ -41,12 +53,26 @@ export interface EvalMetrics {
   recall: { cosine: Record<string, number>; l2: Record<string, number> };
   [extra: string]: unknown;
 }
-export type EvaluateFn = (query: { features: Tensor; labels: Tensor }, gallery: { features: Tensor; labels: Tensor } | null, ks: number[]) => EvalMetrics;
+export type EvaluateFn = (
+  query: { features: Tensor; labels: Tensor },
+  gallery: { features: Tensor; labels: Tensor } | null,
+  ks: number[],
+) => EvalMetrics;
 /** EvaluateFn over shards: each rank passes its contiguous shard; every rank gets the whole set's metrics. */
-export type ShardedEvaluateFn = (group: distributed.ProcessGroup, query: { features: Tensor; labels: Tensor }, gallery: { features: Tensor; labels: Tensor } | null, ks: number[]) => EvalMetrics;
+export type ShardedEvaluateFn = (
+  group: distributed.ProcessGroup,
+  query: { features: Tensor; labels: Tensor },
+  gallery: { features: Tensor; labels: Tensor } | null,
+  ks: number[],
+) => EvalMetrics;
 
 export interface TrainerDeps {
-  makeLoss(cfg: TrainConfig, numClasses: number, featureDim: number, group?: distributed.ProcessGroup | null): TrainLoss;
+  makeLoss(
+    cfg: TrainConfig,
+    numClasses: number,
+    featureDim: number,
+    group?: distributed.ProcessGroup | null,
+  ): TrainLoss;
   evaluate: EvaluateFn;
   evaluateSharded?: ShardedEvaluateFn;
   log?: (line: string) => void;
@@ -68,7 +94,9 @@ export function checkDevice(device: string): void {
   const cuda = cudaAvailable();
   if (device === 'cpu' || (device === 'auto' && !cuda)) return;
   if (!cuda) {
-    throw new Error(`device=${device}: this libtorch has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm run setup) or use device=cpu`);
+    throw new Error(
+      `device=${device}: this libtorch has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm run setup) or use device=cpu`,
+    );
   }
   throw new Error(`device=${device}: dml train does not train on CUDA yet (the libtorch has it); use device=cpu`);
 }
@@ -79,7 +107,9 @@ export function recallKsWarning(ks: readonly number[], m: EvalMetrics): string |
   if (gallery === null) return null;
   const candidates = m.protocol === 'leave-one-out' ? gallery - 1 : gallery;
   const over = ks.filter((k) => k > candidates);
-  return over.length > 0 ? `warning: recallKs ${over.join(', ')} exceed the ${candidates} candidates of each query: R@K for those counts every candidate` : null;
+  return over.length > 0
+    ? `warning: recallKs ${over.join(', ')} exceed the ${candidates} candidates of each query: R@K for those counts every candidate`
+    : null;
 }
 
 export interface TrainResult {
@@ -108,11 +138,18 @@ export class Trainer {
   #step = 0;
   #best = { metric: -Infinity, epoch: 0, metrics: null as EvalMetrics | null };
 
-  constructor(readonly cfg: TrainConfig, readonly train: TrainSource, readonly test: EvalData, readonly deps: TrainerDeps) {
+  constructor(
+    readonly cfg: TrainConfig,
+    readonly train: TrainSource,
+    readonly test: EvalData,
+    readonly deps: TrainerDeps,
+  ) {
     checkDevice(cfg.device);
     this.group = deps.group && deps.group.worldSize > 1 ? deps.group : null;
     if (this.group && cfg.batchSize < this.group.worldSize) {
-      throw new RangeError(`batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (${this.group.worldSize})`);
+      throw new RangeError(
+        `batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (${this.group.worldSize})`,
+      );
     }
     this.isMain = (this.group?.rank ?? 0) === 0;
     this.#log = this.isMain ? (deps.log ?? ((l) => console.log(l))) : () => {};
@@ -122,11 +159,24 @@ export class Trainer {
     if (this.isMain) mkdirSync(this.runDir, { recursive: true });
     const m = cfg.model;
     this.model = createEmbedder({
-      arch: m.arch, numClasses: train.numClasses, numFeatures: m.numFeatures || undefined, normLayer: m.normLayer,
-      remap: m.remap, dropout: m.dropout, detach: m.detach, normalize: m.normalize, normalizeWeight: m.normalizeWeight,
-      setBnEval: m.setBnEval, zeroInitResidual: m.zeroInitResidual, smallInput: m.smallInput, inChannels: train.inChannels,
-      imageSize: train.imageSize ?? cfg.data.imageSize, patchSize: m.patchSize, pool: m.pool, dropPathRate: m.dropPathRate,
-      ...(train.inChannels === 1 ? { mean: [0.2860], std: [0.3530] } : {}),
+      arch: m.arch,
+      numClasses: train.numClasses,
+      numFeatures: m.numFeatures || undefined,
+      normLayer: m.normLayer,
+      remap: m.remap,
+      dropout: m.dropout,
+      detach: m.detach,
+      normalize: m.normalize,
+      normalizeWeight: m.normalizeWeight,
+      setBnEval: m.setBnEval,
+      zeroInitResidual: m.zeroInitResidual,
+      smallInput: m.smallInput,
+      inChannels: train.inChannels,
+      imageSize: train.imageSize ?? cfg.data.imageSize,
+      patchSize: m.patchSize,
+      pool: m.pool,
+      dropPathRate: m.dropPathRate,
+      ...(train.inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
     });
     // Other ranks receive rank 0's weights by the broadcast below (only rank 0 needs the file).
     if (m.pretrained && this.isMain) this.loadPretrained(m.pretrained);
@@ -146,21 +196,38 @@ export class Trainer {
 
     if (m.memoryFormat === 'channelsLast') {
       // The gradient buckets and c10d's collectives take NCHW-contiguous tensors.
-      if (g) throw new Error('model.memoryFormat=channelsLast is for single-process training for now (the gradient all-reduce flattens NCHW tensors)');
+      if (g)
+        throw new Error(
+          'model.memoryFormat=channelsLast is for single-process training for now (the gradient all-reduce flattens NCHW tensors)',
+        );
       this.model.toMemoryFormat('channelsLast');
     }
     if (m.freezePatchEmbed) {
-      if (!(this.model instanceof ViTEmbedder)) throw new Error(`model.freezePatchEmbed is for ViTs; ${m.arch} has no patch embedding`);
+      if (!(this.model instanceof ViTEmbedder))
+        throw new Error(`model.freezePatchEmbed is for ViTs; ${m.arch} has no patch embedding`);
       for (const p of this.model.convProj.parameters()) p.requiresGrad_(false);
     }
-    if (cfg.optim.layerDecay !== 1 && !(this.model instanceof ViTEmbedder)) throw new Error(`optim.layerDecay is for ViTs; ${m.arch} has no blocks to decay over`);
-    const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])].filter((p) => p.requiresGrad);
+    if (cfg.optim.layerDecay !== 1 && !(this.model instanceof ViTEmbedder))
+      throw new Error(`optim.layerDecay is for ViTs; ${m.arch} has no blocks to decay over`);
+    const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])].filter(
+      (p) => p.requiresGrad,
+    );
     const groups = paramGroups(this.model, this.loss.module ?? null, cfg);
     const o = cfg.optim;
-    if (g) this.#reducer = new distributed.GradientReducer(g, params, { bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20), overlap: cfg.distributed.overlap });
-    this.optimizer = o.name === 'adamw'
-      ? new optim.AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay })
-      : new optim.SGD(groups, { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov && o.momentum > 0 });
+    if (g)
+      this.#reducer = new distributed.GradientReducer(g, params, {
+        bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20),
+        overlap: cfg.distributed.overlap,
+      });
+    this.optimizer =
+      o.name === 'adamw'
+        ? new optim.AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay })
+        : new optim.SGD(groups, {
+            lr: o.lr,
+            momentum: o.momentum,
+            weightDecay: o.weightDecay,
+            nesterov: o.nesterov && o.momentum > 0,
+          });
     const total = Math.max(1, cfg.epochs * this.sampler.batchesPerEpoch);
     const perEpoch = this.sampler.batchesPerEpoch;
     const factor = {
@@ -177,9 +244,15 @@ export class Trainer {
     this.#log(loadPretrainedBackbone(this.model, file, this.cfg.model.arch));
   }
 
-  get checkpointPath(): string { return path.join(this.runDir, 'last.safetensors'); }
-  get bestPath(): string { return path.join(this.runDir, 'best.safetensors'); }
-  get metricsPath(): string { return path.join(this.runDir, 'metrics.jsonl'); }
+  get checkpointPath(): string {
+    return path.join(this.runDir, 'last.safetensors');
+  }
+  get bestPath(): string {
+    return path.join(this.runDir, 'best.safetensors');
+  }
+  get metricsPath(): string {
+    return path.join(this.runDir, 'metrics.jsonl');
+  }
 
   private record(entry: Record<string, unknown>): void {
     if (this.isMain) appendFileSync(this.metricsPath, `${JSON.stringify(entry)}\n`);
@@ -191,14 +264,16 @@ export class Trainer {
    */
   #dropMetricsAfter(epoch: number, step: number): void {
     if (!existsSync(this.metricsPath)) return;
-    const kept = readFileSync(this.metricsPath, 'utf8').split('\n').filter((line) => {
-      try {
-        const e = JSON.parse(line) as { epoch?: unknown; step?: unknown };
-        return typeof e.epoch === 'number' && typeof e.step === 'number' && e.epoch <= epoch && e.step <= step;
-      } catch {
-        return false;
-      }
-    });
+    const kept = readFileSync(this.metricsPath, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        try {
+          const e = JSON.parse(line) as { epoch?: unknown; step?: unknown };
+          return typeof e.epoch === 'number' && typeof e.step === 'number' && e.epoch <= epoch && e.step <= step;
+        } catch {
+          return false;
+        }
+      });
     writeFileAtomicSync(this.metricsPath, [Buffer.from(kept.map((l) => `${l}\n`).join(''))]);
   }
 
@@ -222,8 +297,10 @@ export class Trainer {
           continue;
         }
         if (file === this.bestPath) {
-          this.#log(`warning: ${problems.join('; ')}: resuming from ${file} (epoch ${ckpt.state.epoch}); the model and the schedule `
-            + 'continue from it, the optimizer momentum and the random streams start afresh');
+          this.#log(
+            `warning: ${problems.join('; ')}: resuming from ${file} (epoch ${ckpt.state.epoch}); the model and the schedule ` +
+              'continue from it, the optimizer momentum and the random streams start afresh',
+          );
         }
         return { ckpt, file, bytes };
       } catch (e) {
@@ -242,7 +319,10 @@ export class Trainer {
     const g = this.group;
     const found = this.isMain ? this.#findCheckpoint() : null;
     if (!g) return found;
-    const [n, best] = g.allReduceNumbers([found?.bytes.length ?? 0, found?.file === this.bestPath ? 1 : 0], 'max') as [number, number];
+    const [n, best] = g.allReduceNumbers([found?.bytes.length ?? 0, found?.file === this.bestPath ? 1 : 0], 'max') as [
+      number,
+      number,
+    ];
     if (n === 0) return null;
     const buf = tidy(() => {
       const t = found ? tensor(found.bytes) : tensor(new Uint8Array(n));
@@ -264,20 +344,27 @@ export class Trainer {
       const savedWorld = typeof state.extra.worldSize === 'number' ? state.extra.worldSize : 1;
       const world = this.group?.worldSize ?? 1;
       if (savedWorld !== world) {
-        this.#log(`warning: ${this.checkpointPath} was written by a run of ${savedWorld} process(es), this one has ${world}: `
-          + 'batches and augmentation continue as they were, but dropout draws will not match an uninterrupted run');
+        this.#log(
+          `warning: ${this.checkpointPath} was written by a run of ${savedWorld} process(es), this one has ${world}: ` +
+            'batches and augmentation continue as they were, but dropout draws will not match an uninterrupted run',
+        );
       }
       this.model.loadStateDict(parts.model ?? new Map());
       if (this.loss.module) this.loss.module.loadStateDict(parts.loss ?? new Map());
       // best.safetensors keeps the model and the schedule, not the optimizer's state.
-      if (!fromBest) this.optimizer.loadStateDict({ state: parts.optim ?? new Map(), groups: state.optimizerGroups as never });
+      if (!fromBest)
+        this.optimizer.loadStateDict({ state: parts.optim ?? new Map(), groups: state.optimizerGroups as never });
       this.scheduler.loadStateDict(state.scheduler);
       const rank = this.group?.rank ?? 0;
       const rng = (rank > 0 ? parts.rng?.get(`rank${rank}`) : undefined) ?? parts.rng?.get('global');
       if (rng) setRngState(rng);
       this.#epoch = state.epoch;
       this.#step = state.step;
-      this.#best = { metric: state.bestMetric, epoch: state.bestEpoch, metrics: (state.extra.bestMetrics as EvalMetrics) ?? null };
+      this.#best = {
+        metric: state.bestMetric,
+        epoch: state.bestEpoch,
+        metrics: (state.extra.bestMetrics as EvalMetrics) ?? null,
+      };
       if (this.isMain) this.#dropMetricsAfter(state.epoch, state.step);
       this.#log(`resumed from ${loaded.file}: ${state.epoch} epochs done, step ${state.step}`);
       return true;
@@ -292,7 +379,10 @@ export class Trainer {
     const rngs = new Map<string, Tensor>([['global', rng]]);
     if (this.group) {
       const all = this.group.allGather(rng);
-      all.forEach((t, r) => { if (r > 0) rngs.set(`rank${r}`, t); else t.dispose(); });
+      all.forEach((t, r) => {
+        if (r > 0) rngs.set(`rank${r}`, t);
+        else t.dispose();
+      });
     }
     if (!this.isMain) {
       dispose(rngs);
@@ -302,9 +392,18 @@ export class Trainer {
     const parts: Record<string, Map<string, Tensor>> = { model: this.model.stateDict(), optim: opt.state, rng: rngs };
     if (this.loss.module) parts.loss = this.loss.module.stateDict();
     const state: CheckpointState = {
-      epoch: this.#epoch, step: this.#step, bestMetric: this.#best.metric, bestEpoch: this.#best.epoch,
-      scheduler: this.scheduler.stateDict(), optimizerGroups: opt.groups as unknown as Record<string, unknown>[],
-      config: this.cfg, extra: { bestMetrics: this.#best.metrics, ...(this.group ? { worldSize: this.group.worldSize } : {}), ...(this.deps.classNames ? { classNames: this.deps.classNames } : {}) },
+      epoch: this.#epoch,
+      step: this.#step,
+      bestMetric: this.#best.metric,
+      bestEpoch: this.#best.epoch,
+      scheduler: this.scheduler.stateDict(),
+      optimizerGroups: opt.groups as unknown as Record<string, unknown>[],
+      config: this.cfg,
+      extra: {
+        bestMetrics: this.#best.metrics,
+        ...(this.group ? { worldSize: this.group.worldSize } : {}),
+        ...(this.deps.classNames ? { classNames: this.deps.classNames } : {}),
+      },
     };
     try {
       saveCheckpoint(this.checkpointPath, parts, state);
@@ -329,7 +428,9 @@ export class Trainer {
     grp.broadcast(this.model.buffers(), 0);
     const shard = (n: number): { start: number; end: number } => shardRange(n, grp.rank, grp.worldSize);
     const q = await embedSource(this.model, this.test.query, 256, shard(this.test.query.labels.length));
-    const g = this.test.gallery ? await embedSource(this.model, this.test.gallery, 256, shard(this.test.gallery.labels.length)) : null;
+    const g = this.test.gallery
+      ? await embedSource(this.model, this.test.gallery, 256, shard(this.test.gallery.labels.length))
+      : null;
     try {
       return this.deps.evaluateSharded(grp, q, g, this.cfg.recallKs);
     } finally {
@@ -362,17 +463,29 @@ export class Trainer {
     const t0 = performance.now();
     r.reduce();
     if (this.loss.gathered && this.loss.module) {
-      noGrad(() => { for (const p of this.loss.module!.parameters()) p.grad?.div_(this.group!.worldSize); });
+      noGrad(() => {
+        for (const p of this.loss.module!.parameters()) p.grad?.div_(this.group!.worldSize);
+      });
     }
     this.#commSeconds += (performance.now() - t0) / 1000;
   }
 
-  private async trainEpoch(epoch: number): Promise<{ loss: number; imagesPerSecond: number; seconds: number; commSeconds: number; bound: PceBoundSummary | null }> {
+  private async trainEpoch(epoch: number): Promise<{
+    loss: number;
+    imagesPerSecond: number;
+    seconds: number;
+    commSeconds: number;
+    bound: PceBoundSummary | null;
+  }> {
     this.model.train();
     this.loss.module?.train();
     const batches = this.sampler.epoch(epoch);
-    const bar = this.isMain && this.deps.progress !== false ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length) : null;
-    let images = 0, lossSum = 0;
+    const bar =
+      this.isMain && this.deps.progress !== false
+        ? new Progress(`epoch ${epoch + 1}/${this.cfg.epochs}`, batches.length)
+        : null;
+    let images = 0,
+      lossSum = 0;
     const bound = new PceBoundAccumulator();
     this.#commSeconds = 0;
     const t0 = performance.now();
@@ -408,7 +521,8 @@ export class Trainer {
         const { value: v, weight } = this.#globalLoss(own, b.labels.length);
         if (!Number.isFinite(v) || l === null) return { loss: Number.isFinite(v) ? NaN : v, lr: 0 };
         // On the steps that are logged: the paper's "CE bounds PCE", on this rank's slice of the batch.
-        if (this.loss.usesLogits && (this.#step + 1) % this.cfg.logEvery === 0) bound.add(measurePceBound(out.features, out.logits, b.labels));
+        if (this.loss.usesLogits && (this.#step + 1) % this.cfg.logEvery === 0)
+          bound.add(measurePceBound(out.features, out.logits, b.labels));
         this.optimizer.zeroGrad();
         this.#reducer?.prepare();
         (weight === 1 ? l : l.mul(weight)).backward();
@@ -419,9 +533,11 @@ export class Trainer {
         return { loss: v, lr: lrNow };
       });
       if (!Number.isFinite(loss)) {
-        throw new NonFiniteLossError(`loss became ${loss} at epoch ${epoch + 1}, batch ${i + 1} (step ${this.#step + 1}); `
-          + `training stopped. The last good checkpoint is ${existsSync(this.checkpointPath) ? this.checkpointPath : '(none yet)'}; `
-          + 'try a lower optim.lr.');
+        throw new NonFiniteLossError(
+          `loss became ${loss} at epoch ${epoch + 1}, batch ${i + 1} (step ${this.#step + 1}); ` +
+            `training stopped. The last good checkpoint is ${existsSync(this.checkpointPath) ? this.checkpointPath : '(none yet)'}; ` +
+            'try a lower optim.lr.',
+        );
       }
       this.#step++;
       images += b.labels.length;
@@ -429,7 +545,14 @@ export class Trainer {
       const ips = images / ((performance.now() - t0) / 1000);
       bar?.update(i + 1, { loss, imagesPerSecond: ips * (grp?.worldSize ?? 1) });
       if (this.#step % this.cfg.logEvery === 0) {
-        this.record({ type: 'train', epoch: epoch + 1, step: this.#step, loss, lr, elapsed: (performance.now() - t0) / 1000 });
+        this.record({
+          type: 'train',
+          epoch: epoch + 1,
+          step: this.#step,
+          loss,
+          lr,
+          elapsed: (performance.now() - t0) / 1000,
+        });
       }
     }
     bar?.done();
@@ -440,14 +563,21 @@ export class Trainer {
       images = sums[0]!;
       bound.setSums(sums.slice(1));
     }
-    return { loss: lossSum / batches.length, imagesPerSecond: images / seconds, seconds, commSeconds: this.#commSeconds, bound: bound.mean() };
+    return {
+      loss: lossSum / batches.length,
+      imagesPerSecond: images / seconds,
+      seconds,
+      commSeconds: this.#commSeconds,
+      bound: bound.mean(),
+    };
   }
 
   async run(o: { resume?: boolean } = {}): Promise<TrainResult> {
     if (this.isMain) {
       // Temporary files of checkpoint writes killed half-way (their writer is gone).
       for (const f of [this.checkpointPath, this.bestPath]) {
-        for (const stale of removeStaleTempFiles(f)) this.#log(`removed ${stale}, left by a checkpoint write that was interrupted`);
+        for (const stale of removeStaleTempFiles(f))
+          this.#log(`removed ${stale}, left by a checkpoint write that was interrupted`);
       }
     }
     const resumed = o.resume ? this.resume() : false;
@@ -459,7 +589,8 @@ export class Trainer {
     const grp = this.group;
     let warnedKs = false;
     let last: EvalMetrics | null = null;
-    let trainImages = 0, trainSeconds = 0;
+    let trainImages = 0,
+      trainSeconds = 0;
     const skipped0 = this.train.skipped ?? 0;
     for (let epoch = this.#epoch; epoch < this.cfg.epochs; epoch++) {
       const r = await this.trainEpoch(epoch);
@@ -476,7 +607,13 @@ export class Trainer {
           if (w) this.#log(w);
         }
         const r1 = last.recall.cosine['1'] ?? 0;
-        this.record({ type: 'eval', epoch: epoch + 1, step: this.#step, ...last, evalSeconds: (performance.now() - e0) / 1000 });
+        this.record({
+          type: 'eval',
+          epoch: epoch + 1,
+          step: this.#step,
+          ...last,
+          evalSeconds: (performance.now() - e0) / 1000,
+        });
         line += `  R@1 cos ${r1.toFixed(2)} l2 ${(last.recall.l2['1'] ?? 0).toFixed(2)}`;
         if (r1 >= this.#best.metric) {
           this.#best = { metric: r1, epoch: epoch + 1, metrics: last };
@@ -484,10 +621,20 @@ export class Trainer {
         if (this.#best.epoch === epoch + 1 && this.isMain) {
           const sd = this.model.stateDict();
           try {
-            saveCheckpoint(this.bestPath, { model: sd }, {
-              epoch: epoch + 1, step: this.#step, bestMetric: r1, bestEpoch: epoch + 1, scheduler: this.scheduler.stateDict(),
-              optimizerGroups: [], config: this.cfg, extra: { metrics: last, ...(this.deps.classNames ? { classNames: this.deps.classNames } : {}) },
-            });
+            saveCheckpoint(
+              this.bestPath,
+              { model: sd },
+              {
+                epoch: epoch + 1,
+                step: this.#step,
+                bestMetric: r1,
+                bestEpoch: epoch + 1,
+                scheduler: this.scheduler.stateDict(),
+                optimizerGroups: [],
+                config: this.cfg,
+                extra: { metrics: last, ...(this.deps.classNames ? { classNames: this.deps.classNames } : {}) },
+              },
+            );
           } finally {
             dispose(sd);
           }
@@ -495,7 +642,12 @@ export class Trainer {
       }
       if (r.bound) this.record({ type: 'bound', epoch: epoch + 1, step: this.#step, ...r.bound });
       this.record({
-        type: 'epoch', epoch: epoch + 1, step: this.#step, loss: r.loss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds,
+        type: 'epoch',
+        epoch: epoch + 1,
+        step: this.#step,
+        loss: r.loss,
+        imagesPerSecond: r.imagesPerSecond,
+        seconds: r.seconds,
         ...(grp ? { worldSize: grp.worldSize, commSeconds: r.commSeconds } : {}),
       });
       this.saveState();
@@ -504,8 +656,11 @@ export class Trainer {
     const skipped = (this.train.skipped ?? 0) - skipped0;
     if (skipped > 0) this.#log(`skipped ${skipped} unreadable training images (skipBad)`);
     return {
-      epochs: this.#epoch, best: { epoch: this.#best.epoch, metrics: this.#best.metrics }, last,
-      trainImagesPerSecond: trainSeconds > 0 ? trainImages / trainSeconds : 0, runDir: this.runDir,
+      epochs: this.#epoch,
+      best: { epoch: this.#best.epoch, metrics: this.#best.metrics },
+      last,
+      trainImagesPerSecond: trainSeconds > 0 ? trainImages / trainSeconds : 0,
+      runDir: this.runDir,
     };
   }
 
@@ -522,7 +677,11 @@ export class Trainer {
  * optim.layerDecay < 1 one lr scale per depth, as BEiT/MAE fine-tune: the head and the final norm
  * get the full lr, block i of L gets decay^(L - i), the patch and position embeddings decay^(L + 1).
  */
-export function paramGroups(model: Embedder, loss: nn.Module<never[], unknown> | null, cfg: TrainConfig): { params: Tensor[]; lr?: number; weightDecay?: number }[] {
+export function paramGroups(
+  model: Embedder,
+  loss: nn.Module<never[], unknown> | null,
+  cfg: TrainConfig,
+): { params: Tensor[]; lr?: number; weightDecay?: number }[] {
   const decay = cfg.optim.layerDecay;
   const depth = model instanceof ViTEmbedder ? model.size.numLayers : 0;
   const scaleOf = (name: string): number => {
@@ -538,7 +697,12 @@ export function paramGroups(model: Embedder, loss: nn.Module<never[], unknown> |
     const scale = scaleOf(name);
     const noDecay = cfg.optim.noBiasDecay && p.ndim === 1;
     const key = `${scale}|${noDecay}`;
-    if (!byKey.has(key)) byKey.set(key, { params: [], ...(scale !== 1 ? { lr: cfg.optim.lr * scale } : {}), ...(noDecay ? { weightDecay: 0 } : {}) });
+    if (!byKey.has(key))
+      byKey.set(key, {
+        params: [],
+        ...(scale !== 1 ? { lr: cfg.optim.lr * scale } : {}),
+        ...(noDecay ? { weightDecay: 0 } : {}),
+      });
     byKey.get(key)!.params.push(p);
   };
   for (const [n, p] of model.namedParameters()) add(n, p);

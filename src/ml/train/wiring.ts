@@ -5,9 +5,15 @@ import type { distributed } from '../../engine/index.js';
 import type { TrainConfig } from './config.js';
 import type { TrainLoss, TrainerDeps } from './trainer.js';
 
-export function makeLoss(cfg: TrainConfig, numClasses: number, featureDim: number, group?: distributed.ProcessGroup | null): TrainLoss {
+export function makeLoss(
+  cfg: TrainConfig,
+  numClasses: number,
+  featureDim: number,
+  group?: distributed.ProcessGroup | null,
+): TrainLoss {
   const name = cfg.loss.name;
-  if (!(LOSS_NAMES as string[]).includes(name)) throw new Error(`unknown loss '${name}' (available: ${LOSS_NAMES.join(', ')})`);
+  if (!(LOSS_NAMES as string[]).includes(name))
+    throw new Error(`unknown loss '${name}' (available: ${LOSS_NAMES.join(', ')})`);
   const options: Record<string, unknown> = { ...cfg.loss.options };
   if (name === 'cross-entropy' && cfg.loss.labelSmoothing > 0) options.labelSmoothing ??= cfg.loss.labelSmoothing;
   if (needsClassTable(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
@@ -16,4 +22,8 @@ export function makeLoss(cfg: TrainConfig, numClasses: number, featureDim: numbe
   return asTrainLoss(loss, group);
 }
 
-export const trainerDeps: TrainerDeps = { makeLoss, evaluate: evaluateRetrieval, evaluateSharded: evaluateRetrievalSharded };
+export const trainerDeps: TrainerDeps = {
+  makeLoss,
+  evaluate: evaluateRetrieval,
+  evaluateSharded: evaluateRetrievalSharded,
+};

@@ -24,12 +24,21 @@ export type MinedTuples = PairTuples | TripletTuples;
 
 /** Every ordered positive pair (i ≠ j, same label) and negative pair (different labels), row-major. */
 export function allPairs(labels: readonly number[]): PairTuples {
-  const a1: number[] = [], p: number[] = [], a2: number[] = [], n: number[] = [];
+  const a1: number[] = [],
+    p: number[] = [],
+    a2: number[] = [],
+    n: number[] = [];
   const len = labels.length;
   for (let i = 0; i < len; i++) {
     for (let j = 0; j < len; j++) {
       if (i === j) continue;
-      if (labels[i] === labels[j]) { a1.push(i); p.push(j); } else { a2.push(i); n.push(j); }
+      if (labels[i] === labels[j]) {
+        a1.push(i);
+        p.push(j);
+      } else {
+        a2.push(i);
+        n.push(j);
+      }
     }
   }
   return { kind: 'pairs', a1, p, a2, n };
@@ -37,14 +46,18 @@ export function allPairs(labels: readonly number[]): PairTuples {
 
 /** Every valid triplet, ordered by anchor, then positive, then negative. */
 export function allTriplets(labels: readonly number[]): TripletTuples {
-  const a: number[] = [], p: number[] = [], n: number[] = [];
+  const a: number[] = [],
+    p: number[] = [],
+    n: number[] = [];
   const len = labels.length;
   for (let i = 0; i < len; i++) {
     for (let j = 0; j < len; j++) {
       if (j === i || labels[j] !== labels[i]) continue;
       for (let k = 0; k < len; k++) {
         if (labels[k] === labels[i]) continue;
-        a.push(i); p.push(j); n.push(k);
+        a.push(i);
+        p.push(j);
+        n.push(k);
       }
     }
   }
@@ -68,11 +81,18 @@ export function toTriplets(t: MinedTuples | undefined, labels: readonly number[]
   const negOf = new Map<number, number[]>();
   t.a2.forEach((a, k) => {
     const l = negOf.get(a);
-    if (l) l.push(t.n[k]!); else negOf.set(a, [t.n[k]!]);
+    if (l) l.push(t.n[k]!);
+    else negOf.set(a, [t.n[k]!]);
   });
-  const a: number[] = [], p: number[] = [], n: number[] = [];
+  const a: number[] = [],
+    p: number[] = [],
+    n: number[] = [];
   t.a1.forEach((anc, k) => {
-    for (const neg of negOf.get(anc) ?? []) { a.push(anc); p.push(t.p[k]!); n.push(neg); }
+    for (const neg of negOf.get(anc) ?? []) {
+      a.push(anc);
+      p.push(t.p[k]!);
+      n.push(neg);
+    }
   });
   return { kind: 'triplets', a, p, n };
 }
@@ -83,32 +103,57 @@ export function checkTuples(where: string, t: MinedTuples, labels: readonly numb
   const check = (name: string, arr: readonly number[]): void => {
     for (let k = 0; k < arr.length; k++) {
       const v = arr[k]!;
-      if (!Number.isInteger(v) || v < 0 || v >= len) throw new LossInputError(where, argument, `.${name}[${k}] = ${v} is not a row of the batch (0..${len - 1})`);
+      if (!Number.isInteger(v) || v < 0 || v >= len)
+        throw new LossInputError(where, argument, `.${name}[${k}] = ${v} is not a row of the batch (0..${len - 1})`);
     }
   };
   const same = (name: string, a: readonly number[], b: readonly number[]): void => {
-    if (a.length !== b.length) throw new LossInputError(where, argument, `.${name}: index arrays of different lengths (${a.length} vs ${b.length})`);
+    if (a.length !== b.length)
+      throw new LossInputError(
+        where,
+        argument,
+        `.${name}: index arrays of different lengths (${a.length} vs ${b.length})`,
+      );
   };
   const pos = (a: readonly number[], p: readonly number[]): void => {
     for (let k = 0; k < a.length; k++) {
-      if (a[k] === p[k] || labels[a[k]!] !== labels[p[k]!]) throw new LossInputError(where, argument, `: (${a[k]}, ${p[k]}) is not a positive pair (distinct rows, same label)`);
+      if (a[k] === p[k] || labels[a[k]!] !== labels[p[k]!])
+        throw new LossInputError(
+          where,
+          argument,
+          `: (${a[k]}, ${p[k]}) is not a positive pair (distinct rows, same label)`,
+        );
     }
   };
   const neg = (a: readonly number[], n: readonly number[]): void => {
     for (let k = 0; k < a.length; k++) {
-      if (labels[a[k]!] === labels[n[k]!]) throw new LossInputError(where, argument, `: (${a[k]}, ${n[k]}) is not a negative pair (different labels)`);
+      if (labels[a[k]!] === labels[n[k]!])
+        throw new LossInputError(where, argument, `: (${a[k]}, ${n[k]}) is not a negative pair (different labels)`);
     }
   };
   if (t.kind === 'pairs') {
-    same('a1/p', t.a1, t.p); same('a2/n', t.a2, t.n);
-    check('a1', t.a1); check('p', t.p); check('a2', t.a2); check('n', t.n);
-    pos(t.a1, t.p); neg(t.a2, t.n);
+    same('a1/p', t.a1, t.p);
+    same('a2/n', t.a2, t.n);
+    check('a1', t.a1);
+    check('p', t.p);
+    check('a2', t.a2);
+    check('n', t.n);
+    pos(t.a1, t.p);
+    neg(t.a2, t.n);
   } else if (t.kind === 'triplets') {
-    same('a/p', t.a, t.p); same('a/n', t.a, t.n);
-    check('a', t.a); check('p', t.p); check('n', t.n);
-    pos(t.a, t.p); neg(t.a, t.n);
+    same('a/p', t.a, t.p);
+    same('a/n', t.a, t.n);
+    check('a', t.a);
+    check('p', t.p);
+    check('n', t.n);
+    pos(t.a, t.p);
+    neg(t.a, t.n);
   } else {
-    throw new LossInputError(where, argument, `must be pairs or triplets, got kind '${String((t as { kind: unknown }).kind)}'`);
+    throw new LossInputError(
+      where,
+      argument,
+      `must be pairs or triplets, got kind '${String((t as { kind: unknown }).kind)}'`,
+    );
   }
 }
 
@@ -118,7 +163,13 @@ export function indexTensor(values: readonly number[], device: string): Tensor {
 }
 
 /** A bool [rows, cols] mask with true at (r[k], c[k]). */
-export function maskFrom(rows: readonly number[], cols: readonly number[], nRows: number, nCols: number, device: string): Tensor {
+export function maskFrom(
+  rows: readonly number[],
+  cols: readonly number[],
+  nRows: number,
+  nCols: number,
+  device: string,
+): Tensor {
   const m = new Uint8Array(nRows * nCols);
   for (let k = 0; k < rows.length; k++) m[rows[k]! * nCols + cols[k]!] = 1;
   return tensor(m, { shape: [nRows, nCols], dtype: 'bool', device });

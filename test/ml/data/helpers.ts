@@ -15,19 +15,24 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
 export function pattern(width: number, height: number, seed = 0): Buffer {
   const out = Buffer.alloc(width * height * 3);
   let s = (seed * 2654435761 + 12345) >>> 0;
-  const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rnd = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * 3;
-      out[i] = Math.min(255, Math.round((255 * x) / width * 0.7 + 60 * rnd()));
-      out[i + 1] = Math.min(255, Math.round((255 * y) / height * 0.6 + 90 * Math.abs(Math.sin((x + seed) / 5))));
+      out[i] = Math.min(255, Math.round(((255 * x) / width) * 0.7 + 60 * rnd()));
+      out[i + 1] = Math.min(255, Math.round(((255 * y) / height) * 0.6 + 90 * Math.abs(Math.sin((x + seed) / 5))));
       out[i + 2] = Math.min(255, Math.round(128 + 100 * Math.sin((x * y + seed) / 37) * rnd()));
     }
   }
   return out;
 }
 
-export async function writeImage(file: string, width: number, height: number, opts: { seed?: number; format?: 'jpeg' | 'png'; gray?: boolean } = {}): Promise<void> {
+export async function writeImage(
+  file: string,
+  width: number,
+  height: number,
+  opts: { seed?: number; format?: 'jpeg' | 'png'; gray?: boolean } = {},
+): Promise<void> {
   mkdirSync(path.dirname(file), { recursive: true });
   let s = sharp(pattern(width, height, opts.seed ?? 0), { raw: { width, height, channels: 3 } });
   if (opts.gray) s = s.toColourspace('b-w');
@@ -88,7 +93,8 @@ function matrix(name: string, v: MatIn): Buffer {
   } else if ('double' in v) {
     cls = 6;
     dims = v.dims ?? [1, v.double.length];
-    if (v.asUint8) parts.push(element(2, Buffer.from(v.double))); // MATLAB stores small integers compactly
+    if (v.asUint8)
+      parts.push(element(2, Buffer.from(v.double))); // MATLAB stores small integers compactly
     else {
       const b = Buffer.alloc(8 * v.double.length);
       v.double.forEach((x, i) => b.writeDoubleLE(x, 8 * i));
@@ -109,7 +115,12 @@ function matrix(name: string, v: MatIn): Buffer {
   }
   const flags = Buffer.alloc(8);
   flags.writeUInt32LE(cls, 0);
-  const body = Buffer.concat([element(6, flags, false), element(5, int32s(dims), false), element(1, Buffer.from(name, 'latin1')), ...parts]);
+  const body = Buffer.concat([
+    element(6, flags, false),
+    element(5, int32s(dims), false),
+    element(1, Buffer.from(name, 'latin1')),
+    ...parts,
+  ]);
   return element(14, body, false);
 }
 

@@ -21,11 +21,14 @@ function idx(code: number, dims: number[], body: Buffer): Buffer {
 
 /** A 6-image 3×4 split, image i filled with 10·i + pixel index, label i. */
 function writeSplit(dir: string, split: string, gz: boolean): void {
-  const n = 6, h = 3, w = 4;
+  const n = 6,
+    h = 3,
+    w = 4;
   const img = Buffer.alloc(n * h * w);
   for (let i = 0; i < n; i++) for (let k = 0; k < h * w; k++) img[i * h * w + k] = 10 * i + k;
   const lbl = Buffer.from([0, 1, 2, 3, 4, 5]);
-  const wr = (name: string, b: Buffer): void => writeFileSync(path.join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(b) : b);
+  const wr = (name: string, b: Buffer): void =>
+    writeFileSync(path.join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(b) : b);
   wr(`${split}-images-idx3-ubyte`, idx(0x08, [n, h, w], img));
   wr(`${split}-labels-idx1-ubyte`, idx(0x08, [n], lbl));
 }
@@ -57,10 +60,16 @@ test('readIdx validates magic, type, dims and length, naming the file', () => {
     writeFileSync(p, b);
     return p;
   };
-  assert.throws(() => readIdx(f('magic', Buffer.from([1, 0, 8, 1, 0, 0, 0, 1, 5]))), (e: Error) => e.message.startsWith(`${tmp.dir}/magic: not an IDX file (bad magic`));
+  assert.throws(
+    () => readIdx(f('magic', Buffer.from([1, 0, 8, 1, 0, 0, 0, 1, 5]))),
+    (e: Error) => e.message.startsWith(`${tmp.dir}/magic: not an IDX file (bad magic`),
+  );
   assert.throws(() => readIdx(f('type', idx(0x0a, [1], Buffer.from([1])))), /unknown IDX element type code 0x0a/);
   assert.throws(() => readIdx(f('int32', idx(0x0c, [1], Buffer.alloc(4)))), /only unsigned bytes/);
-  assert.throws(() => readIdx(f('short', idx(0x08, [2, 3], Buffer.alloc(5)))), /2x3 uint8 = 6 bytes of data, file has 5/);
+  assert.throws(
+    () => readIdx(f('short', idx(0x08, [2, 3], Buffer.alloc(5)))),
+    /2x3 uint8 = 6 bytes of data, file has 5/,
+  );
   assert.throws(() => readIdx(f('long', idx(0x08, [2], Buffer.alloc(3)))), /file has 3/);
   assert.throws(() => readIdx(f('head', Buffer.from([0, 0, 8, 3, 0, 0]))), /truncated IDX header/);
   assert.throws(() => readIdx(f('zero', Buffer.from([0, 0, 8, 0]))), /0 dimensions/);
@@ -94,13 +103,15 @@ test('findFashionMnist: an explicit folder is checked, a missing dataset says ho
   assert.throws(() => findFashionMnist(tmp.dir), /not a Fashion-MNIST folder, missing train-images-idx3-ubyte\(\.gz\)/);
   try {
     const dir = findFashionMnist();
-    assert.ok(existsSync(path.join(dir, 'train-images-idx3-ubyte.gz')) || existsSync(path.join(dir, 'train-images-idx3-ubyte')));
+    assert.ok(
+      existsSync(path.join(dir, 'train-images-idx3-ubyte.gz')) || existsSync(path.join(dir, 'train-images-idx3-ubyte')),
+    );
   } catch (e) {
     assert.match((e as Error).message, /apt-get install dataset-fashion-mnist/);
   }
 });
 
-test('the real Fashion-MNIST splits load (Debian\'s dataset-fashion-mnist, installed by scripts/setup.sh)', () => {
+test("the real Fashion-MNIST splits load (Debian's dataset-fashion-mnist, installed by scripts/setup.sh)", () => {
   const dir = findFashionMnist();
   const train = loadIdxSplit(dir, 'train', [0, 4]);
   const test5 = loadIdxSplit(dir, 't10k', [5, 9]);
@@ -113,17 +124,29 @@ test('the real Fashion-MNIST splits load (Debian\'s dataset-fashion-mnist, insta
 });
 
 /** The augmentation spelled out: pad with zeros, crop at (dx, dy) in 0..2p, flip the crop. */
-function referenceAugment(img: Uint8Array, H: number, W: number, p: number, dx: number, dy: number, flip: boolean): Float32Array {
-  const PW = W + 2 * p, PH = H + 2 * p;
+function referenceAugment(
+  img: Uint8Array,
+  H: number,
+  W: number,
+  p: number,
+  dx: number,
+  dy: number,
+  flip: boolean,
+): Float32Array {
+  const PW = W + 2 * p,
+    PH = H + 2 * p;
   const padded = new Float32Array(PH * PW);
   for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) padded[(r + p) * PW + c + p] = img[r * W + c]! / 255;
   const out = new Float32Array(H * W);
-  for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) out[r * W + (flip ? W - 1 - c : c)] = padded[(r + dy) * PW + c + dx]!;
+  for (let r = 0; r < H; r++)
+    for (let c = 0; c < W; c++) out[r * W + (flip ? W - 1 - c : c)] = padded[(r + dy) * PW + c + dx]!;
   return out;
 }
 
 test('idxBatch: pad-2 random crop + flip equals the spelled-out augmentation, in [0, 1]', () => {
-  const H = 5, W = 6, n = 4;
+  const H = 5,
+    W = 6,
+    n = 4;
   const images = Uint8Array.from({ length: n * H * W }, (_, i) => (i * 37) % 256);
   const data = { images, labels: Int32Array.from([3, 1, 0, 2]), height: H, width: W };
   const plain = idxBatch(data, [2, 0]);
@@ -136,7 +159,9 @@ test('idxBatch: pad-2 random crop + flip equals the spelled-out augmentation, in
   for (let trial = 0; trial < 200; trial++) {
     const b = idxBatch(data, [1], () => new Rng(trial));
     const r = new Rng(trial);
-    const dx = r.int(0, 5), dy = r.int(0, 5), flip = r.uniform() < 0.5;
+    const dx = r.int(0, 5),
+      dy = r.int(0, 5),
+      flip = r.uniform() < 0.5;
     seen.add(`${dx},${dy}`);
     flips += flip ? 1 : 0;
     assert.deepEqual(b.images, referenceAugment(images.subarray(H * W, 2 * H * W), H, W, 2, dx, dy, flip));
@@ -148,7 +173,8 @@ test('idxBatch: pad-2 random crop + flip equals the spelled-out augmentation, in
 });
 
 test('IdxLoader: augmentation fixed by (seed, epoch, batch), eval batches cover everything in order', async () => {
-  const H = 4, W = 4;
+  const H = 4,
+    W = 4;
   const images = Uint8Array.from({ length: 10 * H * W }, (_, i) => i % 251);
   const data = { images, labels: Int32Array.from({ length: 10 }, (_, i) => i % 3), height: H, width: W };
   const L = new IdxLoader(data, 11);
@@ -160,8 +186,14 @@ test('IdxLoader: augmentation fixed by (seed, epoch, batch), eval batches cover 
   assert.deepEqual(a.images, expect.images);
   const chunks = [];
   for await (const b of L.batches(4)) chunks.push(b);
-  assert.deepEqual(chunks.map((c) => c.shape[0]), [4, 4, 2]);
-  assert.deepEqual(chunks.flatMap((c) => [...c.labels]), [...data.labels]);
+  assert.deepEqual(
+    chunks.map((c) => c.shape[0]),
+    [4, 4, 2],
+  );
+  assert.deepEqual(
+    chunks.flatMap((c) => [...c.labels]),
+    [...data.labels],
+  );
   const off = new IdxLoader(data, 11, false);
   assert.deepEqual((await off.load([0], 3, 3)).images, idxBatch(data, [0]).images);
 });

@@ -5,9 +5,13 @@ import { bytesToFloat, jitterBytes, resizeBytes, type ColorStep } from '../../..
 import { prng } from '../../prng.js';
 
 export interface Case {
-  w: number; h: number; c: number; seed: number;
+  w: number;
+  h: number;
+  c: number;
+  seed: number;
   box: { x: number; y: number; width: number; height: number };
-  ow: number; oh: number;
+  ow: number;
+  oh: number;
   steps: ColorStep[];
 }
 
@@ -16,10 +20,14 @@ export function cases(): Case[] {
   const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
   const out: Case[] = [];
   for (let i = 0; i < 120; i++) {
-    const w = int(1, 90), h = int(1, 70), c = [1, 3, 3, 3, 4][int(0, 4)]!;
-    const bw = int(1, w), bh = int(1, h);
+    const w = int(1, 90),
+      h = int(1, 70),
+      c = [1, 3, 3, 3, 4][int(0, 4)]!;
+    const bw = int(1, w),
+      bh = int(1, h);
     // Every fourth box ends at the image's last pixel.
-    const x = i % 4 === 0 ? w - bw : int(0, w - bw), y = i % 4 === 0 ? h - bh : int(0, h - bh);
+    const x = i % 4 === 0 ? w - bw : int(0, w - bw),
+      y = i % 4 === 0 ? h - bh : int(0, h - bh);
     const steps = Array.from({ length: int(0, 5) }, (): ColorStep => {
       const op = int(0, 3) as ColorStep['op'];
       return { op, factor: op === 3 ? r() - 0.5 : r() * 2.2 };
@@ -27,8 +35,33 @@ export function cases(): Case[] {
     out.push({ w, h, c, seed: i, box: { x, y, width: bw, height: bh }, ow: int(1, 120), oh: int(1, 100), steps });
   }
   const full = { x: 0, y: 0, width: 500, height: 375 };
-  out.push({ w: 500, h: 375, c: 3, seed: 1000, box: full, ow: 341, oh: 256, steps: [{ op: 0, factor: 1.2 }, { op: 1, factor: 0.8 }, { op: 2, factor: 1.25 }] });
-  out.push({ w: 341, h: 256, c: 3, seed: 1001, box: { x: 200, y: 100, width: 141, height: 156 }, ow: 224, oh: 224, steps: [{ op: 2, factor: 0.75 }, { op: 3, factor: 0.1 }] });
+  out.push({
+    w: 500,
+    h: 375,
+    c: 3,
+    seed: 1000,
+    box: full,
+    ow: 341,
+    oh: 256,
+    steps: [
+      { op: 0, factor: 1.2 },
+      { op: 1, factor: 0.8 },
+      { op: 2, factor: 1.25 },
+    ],
+  });
+  out.push({
+    w: 341,
+    h: 256,
+    c: 3,
+    seed: 1001,
+    box: { x: 200, y: 100, width: 141, height: 156 },
+    ow: 224,
+    oh: 224,
+    steps: [
+      { op: 2, factor: 0.75 },
+      { op: 3, factor: 0.1 },
+    ],
+  });
   return out;
 }
 
@@ -41,7 +74,10 @@ function pixels(k: Case): Uint8Array {
 export function outputs(list: Case[]): Uint8Array[] {
   return list.flatMap((k) => {
     const src = pixels(k);
-    const res = [resizeBytes(src, k.w, k.h, k.c, k.box, k.ow, k.oh), new Uint8Array(bytesToFloat(src, k.w, k.h, k.c).buffer)];
+    const res = [
+      resizeBytes(src, k.w, k.h, k.c, k.box, k.ow, k.oh),
+      new Uint8Array(bytesToFloat(src, k.w, k.h, k.c).buffer),
+    ];
     if (k.c !== 4) res.push(jitterBytes(src, k.w, k.h, k.c, k.steps));
     return res;
   });

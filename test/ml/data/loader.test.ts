@@ -8,7 +8,13 @@ import { readList, type Sample } from '../../../src/ml/data/list.js';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
 import { referencePipelines } from '../../../src/ml/data/presets.js';
 import { sampleRng } from '../../../src/ml/random.js';
-import { ColorJitter, RandomHorizontalFlip, RandomResizedCrop, Resize, ToTensor } from '../../../src/ml/data/transforms.js';
+import {
+  ColorJitter,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  Resize,
+  ToTensor,
+} from '../../../src/ml/data/transforms.js';
 import { createLoaderPool, LoaderFatalError, WorkerPool } from '../../../src/ml/data/worker-pool.js';
 import { tempDir, writeImage, writeText } from './helpers.js';
 import { tensor } from '../../../src/engine/index.js';
@@ -20,7 +26,13 @@ let samples: Sample[] = [];
 const listFile = path.join(tmp.dir, 'train.txt');
 
 // Small images and crops keep the test fast; the pipeline has every kind of step the reference uses.
-const train = new Pipeline([new Resize(40), new ColorJitter(0.25, 0.25, 0.25, 0.05), new RandomResizedCrop(32, { scale: [0.16, 1] }), new RandomHorizontalFlip(), new ToTensor()]);
+const train = new Pipeline([
+  new Resize(40),
+  new ColorJitter(0.25, 0.25, 0.25, 0.05),
+  new RandomResizedCrop(32, { scale: [0.16, 1] }),
+  new RandomHorizontalFlip(),
+  new ToTensor(),
+]);
 const evalPipe = referencePipelines('cub', { resize: 40, cropSize: 32 }).test;
 
 const unhandled: unknown[] = [];
@@ -43,7 +55,12 @@ after(() => {
   assert.deepEqual(unhandled, [], 'no unhandled rejections');
 });
 
-const plan = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [3, 3, 0, 7]];
+const plan = [
+  [0, 1, 2, 3],
+  [4, 5, 6, 7],
+  [8, 9, 10, 11],
+  [3, 3, 0, 7],
+];
 
 async function collect(loader: ImageLoader, epoch: number): Promise<Batch[]> {
   const out: Batch[] = [];
@@ -64,8 +81,14 @@ test('batches are identical whatever the worker count, and follow the plan order
   const [a, b, c] = runs as [Batch[], Batch[], Batch[]];
   assert.deepEqual(b, a);
   assert.deepEqual(c, a);
-  assert.deepEqual(a.map((x) => x.shape), plan.map((p) => [p.length, 3, 32, 32]));
-  assert.deepEqual(a.map((x) => [...x.indices]), plan);
+  assert.deepEqual(
+    a.map((x) => x.shape),
+    plan.map((p) => [p.length, 3, 32, 32]),
+  );
+  assert.deepEqual(
+    a.map((x) => [...x.indices]),
+    plan,
+  );
   assert.deepEqual([...a[0]!.labels], [0, 1, 2, 0]);
   assert.ok(a.every((x) => x.images.every((v) => v >= 0 && v <= 1)));
   // The repeated sample in the last batch gets a different augmentation at each position.
@@ -82,7 +105,8 @@ test('batches are identical whatever the worker count, and follow the plan order
 
 test('shared batch memory is bounded: released batches are reused, unreleased ones fall back to copies', async () => {
   const m = new BatchMemory(2);
-  const a = m.take(100)!, b = m.take(100)!;
+  const a = m.take(100)!,
+    b = m.take(100)!;
   assert.equal(m.take(100), null, 'all out');
   m.give(a);
   assert.equal(m.take(60), a, 'a smaller request reuses a bigger free buffer');
@@ -92,12 +116,19 @@ test('shared batch memory is bounded: released batches are reused, unreleased on
   assert.ok(c.byteLength >= 200 && c !== a && c !== b, 'too-small free buffers make way for a new one');
   assert.equal(m.outstanding, 1);
 
-  const epochs = async (loader: ImageLoader, release: boolean): Promise<Array<{ images: Float32Array; shared: boolean }>> => {
+  const epochs = async (
+    loader: ImageLoader,
+    release: boolean,
+  ): Promise<Array<{ images: Float32Array; shared: boolean }>> => {
     const out: Array<{ images: Float32Array; shared: boolean }> = [];
     for (let e = 0; e < 3; e++) {
       for await (const x of loader.iterate(plan, e)) {
         const shared = x.images.buffer instanceof SharedArrayBuffer;
-        assert.equal(typeof x.release === 'function', shared, 'batches in shared memory, and only they, can be released');
+        assert.equal(
+          typeof x.release === 'function',
+          shared,
+          'batches in shared memory, and only they, can be released',
+        );
         out.push({ images: x.images.slice(), shared });
         if (release && x.release) {
           x.release();
@@ -111,11 +142,18 @@ test('shared batch memory is bounded: released batches are reused, unreleased on
   const kept = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7, prefetch: 1 });
   const freed = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7, prefetch: 1 });
   try {
-    const k = await epochs(kept, false), f = await epochs(freed, true);
+    const k = await epochs(kept, false),
+      f = await epochs(freed, true);
     // Same pixels either way; released batches keep coming in shared memory once the shape is
     // known (after the first two, loaded together), unreleased ones stop at prefetch + 3 buffers.
-    assert.deepEqual(f.map((x) => x.images), k.map((x) => x.images));
-    assert.deepEqual(f.map((x) => x.shared), [false, false, ...Array(f.length - 2).fill(true)]);
+    assert.deepEqual(
+      f.map((x) => x.images),
+      k.map((x) => x.images),
+    );
+    assert.deepEqual(
+      f.map((x) => x.shared),
+      [false, false, ...Array(f.length - 2).fill(true)],
+    );
     assert.equal(k.filter((x) => x.shared).length, 4);
   } finally {
     await kept.close();
@@ -165,8 +203,14 @@ test('evaluation batches over a range cover exactly that shard', async () => {
   try {
     const got: Batch[] = [];
     for await (const b of loader.batches(2, { start: 3, end: 8 })) got.push(b);
-    assert.deepEqual(got.map((b) => b.shape[0]), [2, 2, 1]);
-    assert.deepEqual(got.flatMap((b) => [...b.indices]), [3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      got.map((b) => b.shape[0]),
+      [2, 2, 1],
+    );
+    assert.deepEqual(
+      got.flatMap((b) => [...b.indices]),
+      [3, 4, 5, 6, 7],
+    );
     assert.throws(() => loader.batches(2, { start: 5, end: 13 }), /range \[5, 13\) is not within \[0, 12\]/);
   } finally {
     await loader.close();
@@ -178,8 +222,14 @@ test('evaluation batches cover every sample once, in order', async () => {
   try {
     const got: Batch[] = [];
     for await (const b of loader.batches(5)) got.push(b);
-    assert.deepEqual(got.map((b) => b.shape[0]), [5, 5, 2]);
-    assert.deepEqual(got.flatMap((b) => [...b.labels]), [...loader.labels]);
+    assert.deepEqual(
+      got.map((b) => b.shape[0]),
+      [5, 5, 2],
+    );
+    assert.deepEqual(
+      got.flatMap((b) => [...b.labels]),
+      [...loader.labels],
+    );
     const first = await evalPipe.apply(samples[0]!, sampleRng(0, 0, 0, 0));
     assert.deepEqual(got[0]!.images.subarray(0, first.length), first);
     assert.throws(() => loader.batches(0), /batchSize must be a positive integer/);
@@ -222,8 +272,13 @@ test('a missing or corrupt image fails with the list line and the file', async (
   for (const workers of [0, 2]) {
     const loader = new ImageLoader(broken, { pipeline: train, workers });
     try {
-      await assert.rejects(loader.load([0, 1, 2], 0, 0), (e: Error) => e.message === `${listFile}:4: ${broken[2]!.path}: cannot read image: no such file`);
-      await assert.rejects(loader.load([6], 0, 0), (e: Error) => e.message.startsWith(`${listFile}:8: ${corrupt}: cannot decode image:`));
+      await assert.rejects(
+        loader.load([0, 1, 2], 0, 0),
+        (e: Error) => e.message === `${listFile}:4: ${broken[2]!.path}: cannot read image: no such file`,
+      );
+      await assert.rejects(loader.load([6], 0, 0), (e: Error) =>
+        e.message.startsWith(`${listFile}:8: ${corrupt}: cannot decode image:`),
+      );
       // Through iterate(): the failing batch rejects, later prefetched ones are dropped quietly.
       await assert.rejects(collect(loader, 0), /nope\.jpg: cannot read image/);
       // A load that fails while nobody awaits it yet is not an unhandled rejection.
@@ -240,7 +295,13 @@ test('skipBad drops unreadable images, logs each once and counts the skips', asy
   const broken = samples.map((s) => ({ ...s }));
   broken[1] = { ...broken[1]!, path: path.join(tmp.dir, 'img/gone.png') };
   const logs: string[] = [];
-  const loader = new ImageLoader(broken, { pipeline: train, workers: 2, seed: 7, skipBad: true, log: (m) => logs.push(m) });
+  const loader = new ImageLoader(broken, {
+    pipeline: train,
+    workers: 2,
+    seed: 7,
+    skipBad: true,
+    log: (m) => logs.push(m),
+  });
   try {
     const e0 = await collect(loader, 2);
     assert.deepEqual(e0[0]!.shape, [3, 3, 32, 32]);
@@ -256,7 +317,12 @@ test('skipBad drops unreadable images, logs each once and counts the skips', asy
     await collect(loader, 3);
     assert.equal(loader.skipped, 2);
     assert.equal(logs.length, 1);
-    assert.match(logs[0]!, new RegExp(`skipping unreadable image ${listFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: .*gone\\.png: cannot read image`));
+    assert.match(
+      logs[0]!,
+      new RegExp(
+        `skipping unreadable image ${listFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: .*gone\\.png: cannot read image`,
+      ),
+    );
     assert.deepEqual([...loader.bad.keys()], [1]);
     // A batch of nothing but bad images is empty, not an error.
     const empty = await loader.load([1, 1], 4, 0);
@@ -270,15 +336,24 @@ test('misuse fails clearly: bad indices, ragged sizes, closed loader, bad option
   const loader = new ImageLoader(samples, { pipeline: new Pipeline([new Resize(20)]), workers: 0 });
   await assert.rejects(loader.load([0, 99], 0, 0), /index 99 at batch position 1 is outside 0\.\.11/);
   // 50×40 → 25×20 but 83×62 → 26×20.
-  await assert.rejects(loader.load([0, 11], 0, 0), (e: Error) => e.message.startsWith(`${listFile}:13: ${samples[11]!.path}: transformed to 3x20x26, but the batch is 3x20x25`));
+  await assert.rejects(loader.load([0, 11], 0, 0), (e: Error) =>
+    e.message.startsWith(`${listFile}:13: ${samples[11]!.path}: transformed to 3x20x26, but the batch is 3x20x25`),
+  );
   // The same once batches go to shared memory sized for the last shape seen.
   await loader.load([0], 0, 0);
-  await assert.rejects(loader.load([0, 11], 0, 1), (e: Error) => e.message.startsWith(`${listFile}:13: ${samples[11]!.path}: transformed to 3x20x26, but the batch is 3x20x25`));
-  await assert.rejects(loader.load([11, 0], 0, 1), (e: Error) => e.message.startsWith(`${listFile}:2: ${samples[0]!.path}: transformed to 3x20x25, but the batch is 3x20x26`));
+  await assert.rejects(loader.load([0, 11], 0, 1), (e: Error) =>
+    e.message.startsWith(`${listFile}:13: ${samples[11]!.path}: transformed to 3x20x26, but the batch is 3x20x25`),
+  );
+  await assert.rejects(loader.load([11, 0], 0, 1), (e: Error) =>
+    e.message.startsWith(`${listFile}:2: ${samples[0]!.path}: transformed to 3x20x25, but the batch is 3x20x26`),
+  );
   await loader.close();
   await assert.rejects(loader.load([0], 0, 0), /closed/);
   assert.throws(() => new ImageLoader([], { pipeline: train }), /no samples/);
-  assert.throws(() => new ImageLoader(samples, { pipeline: train, workers: -1 }), /workers must be a non-negative integer/);
+  assert.throws(
+    () => new ImageLoader(samples, { pipeline: train, workers: -1 }),
+    /workers must be a non-negative integer/,
+  );
   assert.throws(() => new ImageLoader([{ path: 'x', label: -1 }], { pipeline: train }), /label -1/);
 });
 
@@ -304,11 +379,25 @@ test('loaders with different pipelines can share one pool', async () => {
 
 test('a crashing worker rejects its jobs with a fatal error naming the file; a pool that keeps dying gives up', async () => {
   const script = path.join(tmp.dir, 'crash-worker.mjs');
-  writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (j) => { if (j.path.includes('boom')) process.exit(3); parentPort.postMessage({ id: j.id, ok: false, message: 'fine' }); });\n");
+  writeFileSync(
+    script,
+    "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (j) => { if (j.path.includes('boom')) process.exit(3); parentPort.postMessage({ id: j.id, ok: false, message: 'fine' }); });\n",
+  );
   const pool = new WorkerPool({ size: 1, script: new URL(`file://${script}`), workerData: {} });
-  const job = (p: string) => ({ id: 0, pipeline: '{}', path: p, rng: { s: [1, 2, 3, 4] as [number, number, number, number] }, keep: 'none' as const });
+  const job = (p: string) => ({
+    id: 0,
+    pipeline: '{}',
+    path: p,
+    rng: { s: [1, 2, 3, 4] as [number, number, number, number] },
+    keep: 'none' as const,
+  });
   try {
-    await assert.rejects(pool.run(job('/data/boom.jpg')), (e: Error) => e instanceof LoaderFatalError && /data worker 0 exited with code 3 while loading \/data\/boom\.jpg/.test(e.message));
+    await assert.rejects(
+      pool.run(job('/data/boom.jpg')),
+      (e: Error) =>
+        e instanceof LoaderFatalError &&
+        /data worker 0 exited with code 3 while loading \/data\/boom\.jpg/.test(e.message),
+    );
     // The worker is replaced: later jobs run.
     assert.deepEqual(await pool.run(job('/data/ok.jpg')), { id: 2, ok: false, message: 'fine' });
   } finally {

@@ -37,20 +37,35 @@ test('char matrices, nested cells, complex fields, N-d arrays, sparse, opaque ob
   assert.ok(inner.kind === 'cell');
   const innermost = inner.cells[2]!;
   assert.ok(innermost.kind === 'cell');
-  assert.deepEqual([matNumber(cn.cells[0]), matNumber(inner.cells[0]), matNumber(inner.cells[1]), matNumber(innermost.cells[0]), matNumber(innermost.cells[1])], [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    [
+      matNumber(cn.cells[0]),
+      matNumber(inner.cells[0]),
+      matNumber(inner.cells[1]),
+      matNumber(innermost.cells[0]),
+      matNumber(innermost.cells[1]),
+    ],
+    [1, 2, 3, 4, 5],
+  );
 
   const st = real('teststruct_7.4_GLNX86').get('teststruct');
   assert.ok(st && st.kind === 'struct');
   assert.equal(matString(st.elements[0]!['stringfield']), 'Rats live on no evil star.');
   const cf = st.elements[0]!['complexfield'];
   assert.ok(cf && cf.kind === 'numeric' && cf.imag);
-  assert.deepEqual([...cf.real].map((x) => +x.toFixed(6)), [Math.SQRT2, Math.E, Math.PI].map((x) => +x.toFixed(6)));
+  assert.deepEqual(
+    [...cf.real].map((x) => +x.toFixed(6)),
+    [Math.SQRT2, Math.E, Math.PI].map((x) => +x.toFixed(6)),
+  );
   assert.deepEqual([...cf.imag], [...cf.real]);
 
   const m3 = real('test3dmatrix_7.4_GLNX86').get('test3dmatrix');
   assert.ok(m3 && m3.kind === 'numeric');
   assert.deepEqual(m3.dims, [2, 3, 4]);
-  assert.deepEqual([...m3.real], Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.deepEqual(
+    [...m3.real],
+    Array.from({ length: 24 }, (_, i) => i + 1),
+  );
 
   const sp = real('testsparsecomplex_6.1_SOL2').get('testsparsecomplex');
   assert.ok(sp && sp.kind === 'sparse' && sp.imag);
@@ -69,22 +84,50 @@ test('a Cars-style annotations file from the test writer, compressed and not', (
   const annotations = {
     fields: ['relative_im_path', 'bbox_x1', 'bbox_y1', 'bbox_x2', 'bbox_y2', 'class', 'test'],
     struct: [
-      { relative_im_path: { char: 'car_ims/000001.jpg' }, bbox_x1: { double: [112] }, bbox_y1: { double: [7] }, bbox_x2: { double: [853] }, bbox_y2: { double: [717] }, class: { double: [1], asUint8: true }, test: { double: [0], asUint8: true } },
-      { relative_im_path: { char: 'car_ims/000002.jpg', utf8: true }, bbox_x1: { double: [48] }, bbox_y1: { double: [24] }, bbox_x2: { double: [441] }, bbox_y2: { double: [202] }, class: { double: [196] }, test: { double: [1] } },
+      {
+        relative_im_path: { char: 'car_ims/000001.jpg' },
+        bbox_x1: { double: [112] },
+        bbox_y1: { double: [7] },
+        bbox_x2: { double: [853] },
+        bbox_y2: { double: [717] },
+        class: { double: [1], asUint8: true },
+        test: { double: [0], asUint8: true },
+      },
+      {
+        relative_im_path: { char: 'car_ims/000002.jpg', utf8: true },
+        bbox_x1: { double: [48] },
+        bbox_y1: { double: [24] },
+        bbox_x2: { double: [441] },
+        bbox_y2: { double: [202] },
+        class: { double: [196] },
+        test: { double: [1] },
+      },
     ],
   };
   for (const compress of [false, true]) {
     const f = path.join(tmp.dir, `annos-${compress}.mat`);
-    writeFileSync(f, writeMat({ annotations, class_names: { cell: [{ char: 'AM General Hummer SUV 2000' }, { char: 'Acura RL Sedan 2012' }] } }, compress));
+    writeFileSync(
+      f,
+      writeMat(
+        {
+          annotations,
+          class_names: { cell: [{ char: 'AM General Hummer SUV 2000' }, { char: 'Acura RL Sedan 2012' }] },
+        },
+        compress,
+      ),
+    );
     const vars = readMat(f);
     assert.deepEqual([...vars.keys()], ['annotations', 'class_names']);
     const a = vars.get('annotations');
     assert.ok(a && a.kind === 'struct');
     assert.deepEqual(a.fieldNames, annotations.fields);
-    assert.deepEqual(a.elements.map((e) => [matString(e['relative_im_path']), matNumber(e['class']), matNumber(e['bbox_x2'])]), [
-      ['car_ims/000001.jpg', 1, 853],
-      ['car_ims/000002.jpg', 196, 441],
-    ]);
+    assert.deepEqual(
+      a.elements.map((e) => [matString(e['relative_im_path']), matNumber(e['class']), matNumber(e['bbox_x2'])]),
+      [
+        ['car_ims/000001.jpg', 1, 853],
+        ['car_ims/000002.jpg', 196, 441],
+      ],
+    );
     const cls = vars.get('class_names');
     assert.ok(cls && cls.kind === 'cell');
     assert.equal(matString(cls.cells[1]), 'Acura RL Sedan 2012');
@@ -98,8 +141,14 @@ test('damaged and unsupported files fail with the file name and offset', () => {
     writeFileSync(f, b);
     return f;
   };
-  assert.throws(() => readMat(write('short.mat', good.subarray(0, 100))), /short\.mat: too short for a MAT-file header/);
-  assert.throws(() => readMat(write('trunc.mat', good.subarray(0, 300))), /trunc\.mat: offset 128: element of type 14 claims 336 bytes, only 164 left/);
+  assert.throws(
+    () => readMat(write('short.mat', good.subarray(0, 100))),
+    /short\.mat: too short for a MAT-file header/,
+  );
+  assert.throws(
+    () => readMat(write('trunc.mat', good.subarray(0, 300))),
+    /trunc\.mat: offset 128: element of type 14 claims 336 bytes, only 164 left/,
+  );
   const v4 = Buffer.from(good);
   v4.write('xx', 126, 'latin1');
   assert.throws(() => readMat(write('v4.mat', v4)), /v4\.mat: not a Level 5 MAT-file/);
@@ -110,5 +159,9 @@ test('damaged and unsupported files fail with the file name and offset', () => {
   z[140] = z[140]! ^ 0xff;
   assert.throws(() => readMat(write('zlib.mat', z)), /zlib\.mat: offset 128: corrupt compressed variable/);
   assert.throws(() => readMat(path.join(tmp.dir, 'absent.mat')), /absent\.mat: cannot read MAT-file/);
-  assert.throws(() => matString({ kind: 'numeric', class: 'double', dims: [1, 1], real: Float64Array.of(1), logical: false }, 'x.path'), /x\.path: expected a char array, got numeric/);
+  assert.throws(
+    () =>
+      matString({ kind: 'numeric', class: 'double', dims: [1, 1], real: Float64Array.of(1), logical: false }, 'x.path'),
+    /x\.path: expected a char array, got numeric/,
+  );
 });

@@ -9,7 +9,13 @@ import { decodeImage, rawToFloat, type FloatImage } from '../../../src/ml/data/i
 import { crop, hflip, resizeBilinear, rotate } from '../../../src/ml/data/geometry.js';
 import { crop8, hflip8, resize8, rotate8 } from '../../../src/ml/data/geometry8.js';
 import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../../src/ml/data/color.js';
-import { adjustBrightness8, adjustContrast8, adjustHue8, adjustSaturation8, colorJitter8 } from '../../../src/ml/data/color8.js';
+import {
+  adjustBrightness8,
+  adjustContrast8,
+  adjustHue8,
+  adjustSaturation8,
+  colorJitter8,
+} from '../../../src/ml/data/color8.js';
 import type { RawImage } from '../../../src/ml/data/image.js';
 import { CenterCrop, Resize, randomResizedCropBox, resizedSize } from '../../../src/ml/data/transforms.js';
 import { Pipeline } from '../../../src/ml/data/pipeline.js';
@@ -72,8 +78,21 @@ const big = path.join(tmp.dir, 'big.png');
 // Every colour with channels in 0, 3, ..., 255 (86^3 pixels): adjust_hue's float paths, all sectors and greys.
 const cube = path.join(tmp.dir, 'cube.png');
 const square = path.join(tmp.dir, 'square.png');
-const sizes: Array<[number, number, number, number | null]> = [[500, 375, 256, null], [375, 500, 256, null], [333, 333, 256, null], [257, 1000, 256, null], [1000, 257, 224, 300], [31, 17, 12, null]];
-const rrcShapes: Array<[number, number, [number, number]]> = [[100, 10, [0.75, 4 / 3]], [10, 100, [0.75, 4 / 3]], [50, 40, [0.75, 4 / 3]], [64, 48, [1, 1]], [37, 90, [1, 1]]];
+const sizes: Array<[number, number, number, number | null]> = [
+  [500, 375, 256, null],
+  [375, 500, 256, null],
+  [333, 333, 256, null],
+  [257, 1000, 256, null],
+  [1000, 257, 224, 300],
+  [31, 17, 12, null],
+];
+const rrcShapes: Array<[number, number, [number, number]]> = [
+  [100, 10, [0.75, 4 / 3]],
+  [10, 100, [0.75, 4 / 3]],
+  [50, 40, [0.75, 4 / 3]],
+  [64, 48, [1, 1]],
+  [37, 90, [1, 1]],
+];
 let py: PyResult & { sizes?: number[][]; rrc?: number[][] } = {};
 let cases: PyCase[] = [];
 
@@ -82,13 +101,16 @@ before(async () => {
   await writeImage(jpg, 500, 375, { seed: 4, format: 'jpeg' });
   await writeImage(big, 160, 120, { seed: 5, format: 'png' });
   await writeImage(square, 48, 48, { seed: 6, format: 'png' });
-  const steps = 86, cubePixels = Buffer.alloc(steps ** 3 * 3);
+  const steps = 86,
+    cubePixels = Buffer.alloc(steps ** 3 * 3);
   for (let i = 0; i < steps ** 3; i++) {
     cubePixels[3 * i] = 3 * Math.floor(i / (steps * steps));
     cubePixels[3 * i + 1] = 3 * (Math.floor(i / steps) % steps);
     cubePixels[3 * i + 2] = 3 * (i % steps);
   }
-  await sharp(cubePixels, { raw: { width: steps * steps, height: steps, channels: 3 } }).png({ compressionLevel: 1 }).toFile(cube);
+  await sharp(cubePixels, { raw: { width: steps * steps, height: steps, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toFile(cube);
   cases = [
     { name: 'decode_png', image: png, ops: [] },
     { name: 'decode_jpg', image: jpg, ops: [] },
@@ -109,7 +131,14 @@ before(async () => {
     { name: 'saturation', image: png, ops: [['to_tensor'], ['saturation', 1.8]] },
     { name: 'hue', image: png, ops: [['to_tensor'], ['hue', 0.23]] },
     { name: 'hue_neg', image: png, ops: [['to_tensor'], ['hue', -0.41]] },
-    { name: 'test_transform', image: jpg, ops: [['resize', 256], ['center_crop', 224]] },
+    {
+      name: 'test_transform',
+      image: jpg,
+      ops: [
+        ['resize', 256],
+        ['center_crop', 224],
+      ],
+    },
     // On PIL images (no to_tensor first): what the reference's pipeline computes.
     { name: 'pil_brightness_up', image: big, ops: [['brightness', 1.7]] },
     { name: 'pil_brightness_down', image: big, ops: [['brightness', 0.55]] },
@@ -130,9 +159,38 @@ before(async () => {
     { name: 'pil_gray_rot', image: big, mode: 'L', ops: [['rotate', 23.5, 'bilinear']] },
     { name: 'pil_hue_cube', image: cube, ops: [['hue', 0.07]] },
     { name: 'pil_hue_cube_neg', image: cube, ops: [['hue', -0.41]] },
-    { name: 'pil_chain', image: big, ops: [['brightness', 1.2], ['contrast', 0.8], ['saturation', 1.3], ['hue', 0.1]] },
-    { name: 'pil_chain2', image: big, ops: [['contrast', 1.3], ['brightness', 0.9], ['hue', -0.05], ['saturation', 0.7], ['contrast', 0.75]] },
-    { name: 'pil_gray_jitter', image: big, mode: 'L', ops: [['brightness', 1.3], ['contrast', 0.7], ['saturation', 1.5], ['hue', 0.2]] },
+    {
+      name: 'pil_chain',
+      image: big,
+      ops: [
+        ['brightness', 1.2],
+        ['contrast', 0.8],
+        ['saturation', 1.3],
+        ['hue', 0.1],
+      ],
+    },
+    {
+      name: 'pil_chain2',
+      image: big,
+      ops: [
+        ['contrast', 1.3],
+        ['brightness', 0.9],
+        ['hue', -0.05],
+        ['saturation', 0.7],
+        ['contrast', 0.75],
+      ],
+    },
+    {
+      name: 'pil_gray_jitter',
+      image: big,
+      mode: 'L',
+      ops: [
+        ['brightness', 1.3],
+        ['contrast', 0.7],
+        ['saturation', 1.5],
+        ['hue', 0.2],
+      ],
+    },
     { name: 'pil_big_down', image: big, ops: [['resize', 37]] },
     { name: 'pil_big_rrc', image: big, ops: [['resized_crop', 7, 11, 93, 131, [64, 64]]] },
     { name: 'pil_big_rrc_tall', image: big, ops: [['resized_crop', 0, 3, 120, 40, [50, 30]]] },
@@ -162,7 +220,9 @@ function expected(name: string): FloatImage {
 
 function diff(a: FloatImage, b: FloatImage, name: string): { max: number; mean: number; over: number } {
   assert.deepEqual([a.channels, a.height, a.width], [b.channels, b.height, b.width], `${name}: shape`);
-  let max = 0, sum = 0, over = 0;
+  let max = 0,
+    sum = 0,
+    over = 0;
   for (let i = 0; i < a.data.length; i++) {
     const d = Math.abs(a.data[i]! - b.data[i]!);
     max = Math.max(max, d);
@@ -177,7 +237,10 @@ async function load(file: string, channels: 1 | 3 = 3): Promise<FloatImage> {
 }
 
 test('decoding and greyscale conversion match PIL', async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   assert.equal(diff(await load(png), expected('decode_png'), 'png').max, 0);
   assert.equal(diff(await load(png, 1), expected('gray'), 'gray').max, 0);
   // The addon decodes with Debian's libjpeg-turbo and Pillow's settings, as Debian's Pillow does.
@@ -185,7 +248,10 @@ test('decoding and greyscale conversion match PIL', async () => {
 });
 
 test('resize and resized crop match PIL bilinear (antialiased) within uint8 rounding', async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   const img = await load(png);
   const check = (name: string, got: FloatImage): void => {
     const d = diff(got, expected(name), name);
@@ -200,7 +266,10 @@ test('resize and resized crop match PIL bilinear (antialiased) within uint8 roun
 });
 
 test('crops, flips and rotations match PIL', async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   const img = await load(png);
   assert.equal(diff(new CenterCrop([20, 14]).apply(img), expected('center_odd'), 'center_odd').max, 0);
   assert.equal(diff(new CenterCrop([40, 44]).apply(img), expected('center_pad'), 'center_pad').max, 0);
@@ -215,7 +284,10 @@ test('crops, flips and rotations match PIL', async () => {
 });
 
 test('colour adjustments match torchvision on float tensors', async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   const img = await load(png);
   const check = (name: string, got: FloatImage): void => {
     const d = diff(got, expected(name), name);
@@ -228,8 +300,11 @@ test('colour adjustments match torchvision on float tensors', async () => {
   check('hue_neg', adjustHue(img, -0.41));
 });
 
-test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+test("Resize sizes and RandomResizedCrop fallback boxes equal torchvision's", () => {
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   sizes.forEach(([w, h, s, m], i) => {
     const o = resizedSize(w, h, s, m ?? undefined);
     assert.deepEqual([o.height, o.width], py.sizes![i], `size of ${w}x${h} -> ${s}`);
@@ -242,7 +317,10 @@ test('Resize sizes and RandomResizedCrop fallback boxes equal torchvision\'s', (
 });
 
 test("the reference test transform on a JPEG gives torchvision + PIL's pixels exactly, and close ones when fused into libvips", async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   const { test: exact } = referencePipelines('cub');
   const fused = new Pipeline(exact.transforms, { fuseDecode: true });
   const ref = expected('test_transform');
@@ -256,8 +334,13 @@ async function loadBytes(file: string, channels: 1 | 3 = 3): Promise<RawImage> {
 }
 
 test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for bit', async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
-  const small = await loadBytes(png), b = await loadBytes(big), g = await loadBytes(big, 1);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
+  const small = await loadBytes(png),
+    b = await loadBytes(big),
+    g = await loadBytes(big, 1);
   const exact = (name: string, got: RawImage): void => {
     const d = diff(rawToFloat(got), expected(name), name);
     assert.equal(d.max, 0, `${name}: ${JSON.stringify(d)}`);
@@ -274,7 +357,10 @@ test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for b
   exact('center_odd', new CenterCrop([20, 14]).applyBytes(small));
   exact('center_pad', new CenterCrop([40, 44]).applyBytes(small));
   exact('hflip', hflip8(small));
-  assert.deepEqual([...crop8(small, { x: 36, y: 28, width: 2, height: 1 }).data], [...small.data.subarray(-3), 0, 0, 0]);
+  assert.deepEqual(
+    [...crop8(small, { x: 36, y: 28, width: 2, height: 1 }).data],
+    [...small.data.subarray(-3), 0, 0, 0],
+  );
   exact('pil_brightness_up', adjustBrightness8(b, 1.7));
   exact('pil_brightness_down', adjustBrightness8(b, 0.55));
   exact('pil_contrast_down', adjustContrast8(b, 0.6));
@@ -295,13 +381,41 @@ test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for b
   const colours = await loadBytes(cube);
   exact('pil_hue_cube', adjustHue8(colours, 0.07));
   exact('pil_hue_cube_neg', adjustHue8(colours, -0.41));
-  exact('pil_chain', colorJitter8(b, [{ op: 0, factor: 1.2 }, { op: 1, factor: 0.8 }, { op: 2, factor: 1.3 }, { op: 3, factor: 0.1 }]));
-  exact('pil_chain2', colorJitter8(b, [{ op: 1, factor: 1.3 }, { op: 0, factor: 0.9 }, { op: 3, factor: -0.05 }, { op: 2, factor: 0.7 }, { op: 1, factor: 0.75 }]));
-  exact('pil_gray_jitter', colorJitter8(g, [{ op: 0, factor: 1.3 }, { op: 1, factor: 0.7 }, { op: 2, factor: 1.5 }, { op: 3, factor: 0.2 }]));
+  exact(
+    'pil_chain',
+    colorJitter8(b, [
+      { op: 0, factor: 1.2 },
+      { op: 1, factor: 0.8 },
+      { op: 2, factor: 1.3 },
+      { op: 3, factor: 0.1 },
+    ]),
+  );
+  exact(
+    'pil_chain2',
+    colorJitter8(b, [
+      { op: 1, factor: 1.3 },
+      { op: 0, factor: 0.9 },
+      { op: 3, factor: -0.05 },
+      { op: 2, factor: 0.7 },
+      { op: 1, factor: 0.75 },
+    ]),
+  );
+  exact(
+    'pil_gray_jitter',
+    colorJitter8(g, [
+      { op: 0, factor: 1.3 },
+      { op: 1, factor: 0.7 },
+      { op: 2, factor: 1.5 },
+      { op: 3, factor: 0.2 },
+    ]),
+  );
 });
 
 test('a whole PIL-path pipeline without libvips fusion equals torchvision + PIL on a PNG', async () => {
-  if (!available) assert.fail(`torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`);
+  if (!available)
+    assert.fail(
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+    );
   // Resize → CenterCrop with every step on bytes: the same pixels as the reference's test transform.
   const p = new Pipeline([new Resize([11, 23]), new CenterCrop([8, 20])], { fuseDecode: false });
   const viaSteps = resize8(await loadBytes(png), 23, 11);

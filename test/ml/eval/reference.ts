@@ -16,8 +16,14 @@ export function rows(flat: ArrayLike<number>, n: number, d: number): number[][] 
 
 /** Larger is nearer: cosine (divided by the gallery norm only: same order per query), dot, -squared distance. */
 export function score(q: number[], g: number[], metric: RefMetric): number {
-  let dot = 0, gg = 0, dd = 0;
-  for (let j = 0; j < q.length; j++) { dot += q[j]! * g[j]!; gg += g[j]! * g[j]!; dd += (q[j]! - g[j]!) ** 2; }
+  let dot = 0,
+    gg = 0,
+    dd = 0;
+  for (let j = 0; j < q.length; j++) {
+    dot += q[j]! * g[j]!;
+    gg += g[j]! * g[j]!;
+    dd += (q[j]! - g[j]!) ** 2;
+  }
   if (metric === 'cosine') return dot / Math.max(Math.sqrt(gg), 1e-12);
   if (metric === 'dot') return dot;
   return -dd;
@@ -43,7 +49,13 @@ export interface RefMetrics {
 }
 
 /** Recall@K over all queries; MAP@R, R-Precision, P@1 over queries with R >= 1 (Musgrave et al.). */
-export function bruteMetrics(ranking: number[][], ql: ArrayLike<number>, gl: ArrayLike<number>, ks: readonly number[], loo: boolean): RefMetrics {
+export function bruteMetrics(
+  ranking: number[][],
+  ql: ArrayLike<number>,
+  gl: ArrayLike<number>,
+  ks: readonly number[],
+  loo: boolean,
+): RefMetrics {
   const n = ranking.length;
   const recall: Record<string, number> = {};
   for (const k of ks) {
@@ -51,15 +63,23 @@ export function bruteMetrics(ranking: number[][], ql: ArrayLike<number>, gl: Arr
     for (let i = 0; i < n; i++) if (ranking[i]!.slice(0, k).some((j) => gl[j] === ql[i])) hits++;
     recall[String(k)] = hits / n;
   }
-  let ap = 0, rp = 0, p1 = 0, m = 0;
+  let ap = 0,
+    rp = 0,
+    p1 = 0,
+    m = 0;
   for (let i = 0; i < n; i++) {
     let R = 0;
     for (let j = 0; j < gl.length; j++) if (gl[j] === ql[i]) R++;
     if (loo) R--;
     if (R <= 0) continue;
     m++;
-    let hits = 0, a = 0;
-    for (let j = 0; j < R; j++) if (gl[ranking[i]![j]!] === ql[i]) { hits++; a += hits / (j + 1); }
+    let hits = 0,
+      a = 0;
+    for (let j = 0; j < R; j++)
+      if (gl[ranking[i]![j]!] === ql[i]) {
+        hits++;
+        a += hits / (j + 1);
+      }
     ap += a / R;
     rp += hits / R;
     p1 += gl[ranking[i]![0]!] === ql[i] ? 1 : 0;
@@ -70,7 +90,18 @@ export function bruteMetrics(ranking: number[][], ql: ArrayLike<number>, gl: Arr
 
 // Integer vectors with integer norms: cosine similarities between integer vectors are exact
 // rationals, so mathematically equal ones are bit-equal in float32 and float64 alike.
-const PYTHAGOREAN = [[1, 2, 2], [2, 3, 6], [1, 4, 8], [4, 4, 7], [2, 6, 9], [0, 3, 4], [0, 0, 1], [6, 6, 7], [3, 4, 12], [2, 2, 1]];
+const PYTHAGOREAN = [
+  [1, 2, 2],
+  [2, 3, 6],
+  [1, 4, 8],
+  [4, 4, 7],
+  [2, 6, 9],
+  [0, 3, 4],
+  [0, 0, 1],
+  [6, 6, 7],
+  [3, 4, 12],
+  [2, 2, 1],
+];
 
 /** n random 3-D integer-norm vectors drawn from a small pool (many exact cosine ties), as a flat array. */
 export function integerNormData(n: number, r: () => number, poolSize = 12): Float32Array {

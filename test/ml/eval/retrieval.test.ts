@@ -6,11 +6,24 @@ import path from 'node:path';
 import { tensor, liveTensors, type Tensor } from '../../../src/engine/index.js';
 import { retrievalMetrics, recallAtK, evaluateRetrieval, type RetrievalMetrics } from '../../../src/ml/eval/index.js';
 import type { EvaluateFn } from '../../../src/ml/train/trainer.js';
-import { bruteMetrics, bruteRanking, gauss, integerNormData, prng, quantizedData, randomLabels, rows, type RefMetrics } from './reference.js';
+import {
+  bruteMetrics,
+  bruteRanking,
+  gauss,
+  integerNormData,
+  prng,
+  quantizedData,
+  randomLabels,
+  rows,
+  type RefMetrics,
+} from './reference.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/eval');
 const close = (a: number | null, b: number | null, msg: string, tol = 1e-12): void => {
-  if (a === null || b === null) { assert.equal(a, b, msg); return; }
+  if (a === null || b === null) {
+    assert.equal(a, b, msg);
+    return;
+  }
   assert.ok(Math.abs(a - b) <= tol, `${msg}: ${a} vs ${b}`);
 };
 function sameMetrics(got: RetrievalMetrics, metric: 'cosine' | 'l2', ref: RefMetrics, msg: string): void {
@@ -47,28 +60,87 @@ test('hand-computed query-vs-gallery case: a query class missing from the galler
   assert.equal(r.rPrecision, 1);
   assert.equal(r.precisionAt1, 1);
   assert.equal(r.queriesWithPositives, 2);
-  q.dispose(); g.dispose();
+  q.dispose();
+  g.dispose();
 });
 
 test('random data: every metric equals the brute-force double-loop reference', () => {
   const r = prng(21);
-  const cases: { name: string; q: Tensor; ql: Int32Array; g: Tensor | null; gl: Int32Array | null; qr: number[][]; gr: number[][] | null; metrics: ('cosine' | 'l2')[] }[] = [];
+  const cases: {
+    name: string;
+    q: Tensor;
+    ql: Int32Array;
+    g: Tensor | null;
+    gl: Int32Array | null;
+    qr: number[][];
+    gr: number[][] | null;
+    metrics: ('cosine' | 'l2')[];
+  }[] = [];
   {
-    const n = 240, d = 6, qa = quantizedData(n, d, r), ql = randomLabels(n, 12, r);
-    cases.push({ name: 'quantized loo', q: tensor(qa, { shape: [n, d] }), ql, g: null, gl: null, qr: rows(qa, n, d), gr: null, metrics: ['l2'] });
+    const n = 240,
+      d = 6,
+      qa = quantizedData(n, d, r),
+      ql = randomLabels(n, 12, r);
+    cases.push({
+      name: 'quantized loo',
+      q: tensor(qa, { shape: [n, d] }),
+      ql,
+      g: null,
+      gl: null,
+      qr: rows(qa, n, d),
+      gr: null,
+      metrics: ['l2'],
+    });
   }
   {
-    const nq = 90, ng = 150, d = 6, qa = quantizedData(nq, d, r), ga = quantizedData(ng, d, r);
-    const ql = randomLabels(nq, 15, r), gl = randomLabels(ng, 13, r); // labels 13, 14: no positives
-    cases.push({ name: 'quantized q/g', q: tensor(qa, { shape: [nq, d] }), ql, g: tensor(ga, { shape: [ng, d] }), gl, qr: rows(qa, nq, d), gr: rows(ga, ng, d), metrics: ['l2'] });
+    const nq = 90,
+      ng = 150,
+      d = 6,
+      qa = quantizedData(nq, d, r),
+      ga = quantizedData(ng, d, r);
+    const ql = randomLabels(nq, 15, r),
+      gl = randomLabels(ng, 13, r); // labels 13, 14: no positives
+    cases.push({
+      name: 'quantized q/g',
+      q: tensor(qa, { shape: [nq, d] }),
+      ql,
+      g: tensor(ga, { shape: [ng, d] }),
+      gl,
+      qr: rows(qa, nq, d),
+      gr: rows(ga, ng, d),
+      metrics: ['l2'],
+    });
   }
   {
-    const n = 150, ia = integerNormData(n, r), il = randomLabels(n, 6, r);
-    cases.push({ name: 'integer-norm loo', q: tensor(ia, { shape: [n, 3] }), ql: il, g: null, gl: null, qr: rows(ia, n, 3), gr: null, metrics: ['cosine', 'l2'] });
+    const n = 150,
+      ia = integerNormData(n, r),
+      il = randomLabels(n, 6, r);
+    cases.push({
+      name: 'integer-norm loo',
+      q: tensor(ia, { shape: [n, 3] }),
+      ql: il,
+      g: null,
+      gl: null,
+      qr: rows(ia, n, 3),
+      gr: null,
+      metrics: ['cosine', 'l2'],
+    });
   }
   {
-    const n = 260, d = 12, fa = Float32Array.from({ length: n * d }, () => gauss(r)), fl = randomLabels(n, 20, r);
-    cases.push({ name: 'gaussian loo', q: tensor(fa, { shape: [n, d] }), ql: fl, g: null, gl: null, qr: rows(fa, n, d), gr: null, metrics: ['cosine', 'l2'] });
+    const n = 260,
+      d = 12,
+      fa = Float32Array.from({ length: n * d }, () => gauss(r)),
+      fl = randomLabels(n, 20, r);
+    cases.push({
+      name: 'gaussian loo',
+      q: tensor(fa, { shape: [n, d] }),
+      ql: fl,
+      g: null,
+      gl: null,
+      qr: rows(fa, n, d),
+      gr: null,
+      metrics: ['cosine', 'l2'],
+    });
   }
   const ks = [1, 2, 4, 8, 32];
   for (const c of cases) {
@@ -80,30 +152,49 @@ test('random data: every metric equals the brute-force double-loop reference', (
       }
       assert.deepEqual(recallAtK(c.q, c.ql, ks, { metric, gallery: c.g, galleryLabels: c.gl }), ref.recall);
     }
-    c.q.dispose(); c.g?.dispose();
+    c.q.dispose();
+    c.g?.dispose();
   }
 });
 
 test('PyTorch fixtures (stable-sort ranking of tie-heavy integer data) are reproduced', () => {
-  interface Case { name: string; query: number[][]; queryLabels: number[]; gallery?: number[][]; galleryLabels?: number[]; ks: number[]; expected: Record<string, RefMetrics & { top: number[][] }> }
+  interface Case {
+    name: string;
+    query: number[][];
+    queryLabels: number[];
+    gallery?: number[][];
+    galleryLabels?: number[];
+    ks: number[];
+    expected: Record<string, RefMetrics & { top: number[][] }>;
+  }
   const { cases } = JSON.parse(readFileSync(path.join(FIXTURES, 'retrieval.json'), 'utf8')) as { cases: Case[] };
   assert.equal(cases.length, 3);
   for (const c of cases) {
     const q = tensor(c.query, { dtype: 'float32' });
     const g = c.gallery ? tensor(c.gallery, { dtype: 'float32' }) : null;
     for (const [metric, exp] of Object.entries(c.expected) as ['cosine' | 'l2', RefMetrics & { top: number[][] }][]) {
-      const got = retrievalMetrics(q, c.queryLabels, g, c.galleryLabels ?? null, { ks: c.ks, metrics: [metric], mapMetric: metric, chunkRows: 7 });
+      const got = retrievalMetrics(q, c.queryLabels, g, c.galleryLabels ?? null, {
+        ks: c.ks,
+        metrics: [metric],
+        mapMetric: metric,
+        chunkRows: 7,
+      });
       sameMetrics(got, metric, exp, `${c.name} ${metric}`);
     }
-    q.dispose(); g?.dispose();
+    q.dispose();
+    g?.dispose();
   }
 });
 
 test('evaluateRetrieval: one JSON-able report, percentages, both protocols, usable as the trainer hook', () => {
   const before = liveTensors();
   const r = prng(8);
-  const n = 120, d = 8;
-  const feats = tensor(Float32Array.from({ length: n * d }, () => gauss(r)), { shape: [n, d] });
+  const n = 120,
+    d = 8;
+  const feats = tensor(
+    Float32Array.from({ length: n * d }, () => gauss(r)),
+    { shape: [n, d] },
+  );
   const labels = tensor(randomLabels(n, 6, r), { dtype: 'int64' });
   const hook: EvaluateFn = evaluateRetrieval;
   const m = hook({ features: feats, labels }, null, [1, 2, 4]);
@@ -121,13 +212,21 @@ test('evaluateRetrieval: one JSON-able report, percentages, both protocols, usab
   assert.deepEqual(JSON.parse(JSON.stringify(report)), report);
   assert.equal(evaluateRetrieval({ features: feats, labels }, null, { nmi: false }).nmi, undefined);
 
-  const q = feats.narrow(0, 0, 40), g = feats.narrow(0, 40, 80);
-  const qlT = labels.narrow(0, 0, 40), ql = qlT.dataNumbers(), gl = labels.narrow(0, 40, 80);
+  const q = feats.narrow(0, 0, 40),
+    g = feats.narrow(0, 40, 80);
+  const qlT = labels.narrow(0, 0, 40),
+    ql = qlT.dataNumbers(),
+    gl = labels.narrow(0, 40, 80);
   const qg = evaluateRetrieval({ features: q, labels: ql }, { features: g, labels: gl }, { ks: [1, 10], nmi: false });
   const ref = retrievalMetrics(q, ql, g, gl, { ks: [1, 10] });
   assert.equal(qg.protocol, 'query-gallery');
   assert.equal(qg.gallery, 80);
   close(qg.recall.cosine['10']!, 100 * ref.recall.cosine!['10']!, 'q/g R@10', 1e-9);
-  q.dispose(); g.dispose(); qlT.dispose(); gl.dispose(); feats.dispose(); labels.dispose();
+  q.dispose();
+  g.dispose();
+  qlT.dispose();
+  gl.dispose();
+  feats.dispose();
+  labels.dispose();
   assert.equal(liveTensors(), before);
 });

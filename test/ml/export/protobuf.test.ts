@@ -25,7 +25,14 @@ test('nested messages and large byte blobs round-trip through readFields', () =>
   const bytes = outer.finish();
   assert.equal(bytes.byteLength, outer.length);
   const f = readFields(bytes);
-  assert.deepEqual(f.map((x) => [x.field, x.wire]), [[1, WireType.Varint], [7, WireType.Len], [7, WireType.Len]]);
+  assert.deepEqual(
+    f.map((x) => [x.field, x.wire]),
+    [
+      [1, WireType.Varint],
+      [7, WireType.Len],
+      [7, WireType.Len],
+    ],
+  );
   assert.equal(f[2]!.bytes!.byteLength, 0);
   const g = readFields(f[1]!.bytes!);
   assert.equal(asInt64(g[0]!.varint!), -5);
@@ -35,19 +42,32 @@ test('nested messages and large byte blobs round-trip through readFields', () =>
 });
 
 test('BN folding matches the unfolded affine maps', () => {
-  const bn = { runningMean: Float32Array.of(0.5, -1), runningVar: Float32Array.of(4, 0.25), weight: Float32Array.of(2, 3), bias: Float32Array.of(1, 0), eps: 0 };
+  const bn = {
+    runningMean: Float32Array.of(0.5, -1),
+    runningVar: Float32Array.of(4, 0.25),
+    weight: Float32Array.of(2, 3),
+    bias: Float32Array.of(1, 0),
+    eps: 0,
+  };
   const a = bnAffine(bn);
   assert.deepEqual([...a.scale], [1, 6]);
   assert.deepEqual([...a.shift], [0.5, 6]);
   // conv/linear W [2 out, 2 in], b; then BN per output.
-  const W = Float32Array.of(1, 2, 3, 4), b = Float32Array.of(0.5, -0.5), x = [0.3, -0.7];
-  const lin = (w: Float32Array, bb: Float32Array, v: number[]): number[] => [0, 1].map((o) => bb[o]! + w[o * 2]! * v[0]! + w[o * 2 + 1]! * v[1]!);
+  const W = Float32Array.of(1, 2, 3, 4),
+    b = Float32Array.of(0.5, -0.5),
+    x = [0.3, -0.7];
+  const lin = (w: Float32Array, bb: Float32Array, v: number[]): number[] =>
+    [0, 1].map((o) => bb[o]! + w[o * 2]! * v[0]! + w[o * 2 + 1]! * v[1]!);
   const out = foldOutputAffine(W, b, a);
   const y = lin(W, b, x).map((v, o) => v * a.scale[o]! + a.shift[o]!);
   lin(out.weight, out.bias, x).forEach((v, o) => assert.ok(Math.abs(v - y[o]!) < 1e-6));
   // BN per input, then the linear layer.
   const inp = foldInputAffine(W, b, 2, a);
-  const z = lin(W, b, x.map((v, i) => v * a.scale[i]! + a.shift[i]!));
+  const z = lin(
+    W,
+    b,
+    x.map((v, i) => v * a.scale[i]! + a.shift[i]!),
+  );
   lin(inp.weight, inp.bias, x).forEach((v, o) => assert.ok(Math.abs(v - z[o]!) < 1e-6));
   assert.deepEqual([...normalizeRows(Float32Array.of(3, 4, 0, 0), 2)], [0.6, 0.8, 0, 0].map(Math.fround));
 });

@@ -5,9 +5,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator, normalize, optim, randn, tidy, type Tensor } from '../../../src/engine/index.js';
 import {
-  allPairs, allTriplets, toPairs, toTriplets, LossInputError, EuclideanDistance, CosineSimilarity,
-  ArcFaceLoss, CenterLoss, CosFaceLoss, createLoss, LOSS_NAMES, MarginLoss, NormSoftmaxLoss, ProxyAnchorLoss, ProxyNCALoss,
-  TripletMarginLoss, InfoNCELoss, asTrainLoss,
+  allPairs,
+  allTriplets,
+  toPairs,
+  toTriplets,
+  LossInputError,
+  EuclideanDistance,
+  CosineSimilarity,
+  ArcFaceLoss,
+  CenterLoss,
+  CosFaceLoss,
+  createLoss,
+  LOSS_NAMES,
+  MarginLoss,
+  NormSoftmaxLoss,
+  ProxyAnchorLoss,
+  ProxyNCALoss,
+  TripletMarginLoss,
+  InfoNCELoss,
+  asTrainLoss,
 } from '../../../src/ml/losses/index.js';
 import type { TrainLoss } from '../../../src/ml/train/trainer.js';
 import { BatchHardMiner, MultiSimilarityMiner, TripletMarginMiner } from '../../../src/ml/miners/index.js';
@@ -16,12 +32,19 @@ import { labelsOf, tupleSet } from './helpers.js';
 const LABELS = [0, 0, 0, 1, 1, 1, 2, 2, 3, 4];
 
 test('allPairs and allTriplets: counts from the class sizes', () => {
-  const sizes = [3, 3, 2, 1, 1], n = 10;
+  const sizes = [3, 3, 2, 1, 1],
+    n = 10;
   const p = allPairs(LABELS);
-  assert.equal(p.a1.length, sizes.reduce((a, s) => a + s * (s - 1), 0));
+  assert.equal(
+    p.a1.length,
+    sizes.reduce((a, s) => a + s * (s - 1), 0),
+  );
   assert.equal(p.a2.length, n * n - sizes.reduce((a, s) => a + s * s, 0));
   const t = allTriplets(LABELS);
-  assert.equal(t.a.length, sizes.reduce((a, s) => a + s * (s - 1) * (n - s), 0));
+  assert.equal(
+    t.a.length,
+    sizes.reduce((a, s) => a + s * (s - 1) * (n - s), 0),
+  );
   assert.equal(allTriplets([0, 0, 0]).a.length, 0, 'one class: no triplet');
   assert.equal(allTriplets([0, 1, 2]).a.length, 0, 'singletons: no triplet');
   assert.equal(allPairs([5]).a1.length + allPairs([5]).a2.length, 0);
@@ -33,20 +56,31 @@ test('toPairs / toTriplets convert between tuple kinds', () => {
   assert.equal(p.a1.length, t.a.length);
   // Joining all pairs on their anchor gives back all triplets.
   assert.deepEqual(tupleSet(toTriplets(allPairs(LABELS), LABELS)), tupleSet(t));
-  assert.deepEqual(toTriplets({ kind: 'pairs', a1: [0], p: [1], a2: [1, 0, 0], n: [3, 4, 9] }, LABELS), { kind: 'triplets', a: [0, 0], p: [1, 1], n: [4, 9] });
+  assert.deepEqual(toTriplets({ kind: 'pairs', a1: [0], p: [1], a2: [1, 0, 0], n: [3, 4, 9] }, LABELS), {
+    kind: 'triplets',
+    a: [0, 0],
+    p: [1, 1],
+    n: [4, 9],
+  });
 });
 
-function dists(x: Tensor): number[][] { return new EuclideanDistance({ normalize: true }).matrix(x).tolist() as number[][]; }
+function dists(x: Tensor): number[][] {
+  return new EuclideanDistance({ normalize: true }).matrix(x).tolist() as number[][];
+}
 
 test('TripletMarginMiner: hard ∪ semihard = all, all ∪ easy = every triplet, and each keeps what it says', () => {
   const x = randn([10, 3], { dtype: 'float64', generator: new Generator(7) });
   const y = labelsOf(LABELS);
   const m = 0.3;
-  const get = (type: 'all' | 'hard' | 'semihard' | 'easy'): string[] => tupleSet(new TripletMarginMiner({ margin: m, type }).mine(x, y)).pos;
+  const get = (type: 'all' | 'hard' | 'semihard' | 'easy'): string[] =>
+    tupleSet(new TripletMarginMiner({ margin: m, type }).mine(x, y)).pos;
   const [all, hard, semi, easy] = [get('all'), get('hard'), get('semihard'), get('easy')];
   assert.deepEqual([...hard, ...semi].sort(), all);
   assert.deepEqual([...all, ...easy].sort(), tupleSet(allTriplets(LABELS)).pos);
-  assert.ok(hard.length > 0 && semi.length > 0 && easy.length > 0, `${hard.length} hard, ${semi.length} semihard, ${easy.length} easy`);
+  assert.ok(
+    hard.length > 0 && semi.length > 0 && easy.length > 0,
+    `${hard.length} hard, ${semi.length} semihard, ${easy.length} easy`,
+  );
   const d = dists(x);
   for (const s of semi) {
     const [a, p, n] = s.split(',').map(Number) as [number, number, number];
@@ -75,7 +109,10 @@ test('on normalised embeddings, batch-hard by cosine and by Euclidean distance a
   const byL2 = new BatchHardMiner({ distance: new EuclideanDistance() }).mine(x, y);
   const byCos = new BatchHardMiner({ distance: new CosineSimilarity() }).mine(x, y);
   assert.deepEqual(byCos, byL2);
-  const semiL2 = new TripletMarginMiner({ type: 'hard', margin: 0, distance: { name: 'squared-euclidean' } }).mine(x, y);
+  const semiL2 = new TripletMarginMiner({ type: 'hard', margin: 0, distance: { name: 'squared-euclidean' } }).mine(
+    x,
+    y,
+  );
   const semiCos = new TripletMarginMiner({ type: 'hard', margin: 0, distance: { name: 'cosine' } }).mine(x, y);
   assert.deepEqual(tupleSet(semiCos), tupleSet(semiL2));
 });
@@ -97,19 +134,35 @@ test('MultiSimilarityMiner: a larger ε keeps more pairs, and kept pairs satisfy
 
 test('miners validate their inputs', () => {
   const m = new BatchHardMiner();
-  assert.throws(() => m.mine(randn([3, 2]), labelsOf([0, 1])), (e: unknown) => e instanceof LossInputError && /BatchHardMiner: labels has length 2 but the batch has 3 rows/.test(e.message));
-  assert.throws(() => new TripletMarginMiner().mine(randn([3]), labelsOf([0, 1, 2])), /TripletMarginMiner: embeddings must be a 2-D tensor/);
-  assert.throws(() => new TripletMarginMiner({ type: 'random' as 'all' }), /type must be all \| hard \| semihard \| easy/);
+  assert.throws(
+    () => m.mine(randn([3, 2]), labelsOf([0, 1])),
+    (e: unknown) =>
+      e instanceof LossInputError && /BatchHardMiner: labels has length 2 but the batch has 3 rows/.test(e.message),
+  );
+  assert.throws(
+    () => new TripletMarginMiner().mine(randn([3]), labelsOf([0, 1, 2])),
+    /TripletMarginMiner: embeddings must be a 2-D tensor/,
+  );
+  assert.throws(
+    () => new TripletMarginMiner({ type: 'random' as 'all' }),
+    /type must be all \| hard \| semihard \| easy/,
+  );
 });
 
-const C = 4, D = 3;
+const C = 4,
+  D = 3;
 
 test('learnable tables are parameters with PyTorch-style keys and shapes', () => {
   const o = { numClasses: C, embeddingSize: D };
   const cases: [{ stateDict(): Map<string, { shape: number[] }>; parameters(): unknown[] }, string, number[]][] = [
-    [new NormSoftmaxLoss(o), 'weight', [C, D]], [new CosFaceLoss(o), 'weight', [C, D]], [new ArcFaceLoss(o), 'weight', [C, D]],
-    [new ProxyNCALoss(o), 'proxies', [C, D]], [new ProxyAnchorLoss(o), 'proxies', [C, D]], [new CenterLoss(o), 'centers', [C, D]],
-    [new MarginLoss(), 'beta', [1]], [new MarginLoss({ numClasses: C }), 'beta', [C]],
+    [new NormSoftmaxLoss(o), 'weight', [C, D]],
+    [new CosFaceLoss(o), 'weight', [C, D]],
+    [new ArcFaceLoss(o), 'weight', [C, D]],
+    [new ProxyNCALoss(o), 'proxies', [C, D]],
+    [new ProxyAnchorLoss(o), 'proxies', [C, D]],
+    [new CenterLoss(o), 'centers', [C, D]],
+    [new MarginLoss(), 'beta', [1]],
+    [new MarginLoss({ numClasses: C }), 'beta', [C]],
   ];
   for (const [l, key, shape] of cases) {
     const sd = l.stateDict();
@@ -132,7 +185,10 @@ test('the seed option makes the table initialisation reproducible', () => {
 });
 
 test('an optimiser trains the proxies (and β) together with the embeddings', () => {
-  for (const make of [() => new ProxyAnchorLoss({ numClasses: C, embeddingSize: D, seed: 1 }), () => new MarginLoss({ numClasses: C })]) {
+  for (const make of [
+    () => new ProxyAnchorLoss({ numClasses: C, embeddingSize: D, seed: 1 }),
+    () => new MarginLoss({ numClasses: C }),
+  ]) {
     const loss = make();
     const g = new Generator(3);
     const x = randn([8, D], { generator: g }).requiresGrad_(true);
@@ -155,14 +211,33 @@ test('an optimiser trains the proxies (and β) together with the embeddings', ()
     const sd = loss.stateDict();
     const fresh = make();
     fresh.loadStateDict(sd);
-    assert.deepEqual(fresh.parameters()[0]!.dataNumbers(), loss.parameters()[0]!.dataNumbers(), 'round-trips through stateDict');
+    assert.deepEqual(
+      fresh.parameters()[0]!.dataNumbers(),
+      loss.parameters()[0]!.dataNumbers(),
+      'round-trips through stateDict',
+    );
   }
 });
 
 test('the registry knows every loss, and kinds are declared for the trainer', () => {
   assert.deepEqual(LOSS_NAMES, [
-    'cross-entropy', 'smooth-ce', 'norm-softmax', 'cosface', 'arcface', 'proxy-nca', 'proxy-anchor', 'center', 'contrastive',
-    'triplet', 'multi-similarity', 'lifted-structure', 'n-pairs', 'nt-xent', 'infonce', 'margin', 'pce',
+    'cross-entropy',
+    'smooth-ce',
+    'norm-softmax',
+    'cosface',
+    'arcface',
+    'proxy-nca',
+    'proxy-anchor',
+    'center',
+    'contrastive',
+    'triplet',
+    'multi-similarity',
+    'lifted-structure',
+    'n-pairs',
+    'nt-xent',
+    'infonce',
+    'margin',
+    'pce',
   ]);
   assert.equal(createLoss('smooth-ce').input, 'logits');
   assert.equal(createLoss('smooth-ce').epsilon, 0.1, "the paper's ε");

@@ -9,7 +9,10 @@ import { createLoss, LOSS_SPECS, LogitLoss, MetricLoss, type LossName } from '..
 import { MultiSimilarityMiner } from '../../../src/ml/miners/index.js';
 import { assertClose, f64, FIXTURES, flat, labelsOf, loadFixture, tupleSet, type FixtureCase } from './helpers.js';
 
-const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+const names = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
 
 function build(loss: string, c: FixtureCase): MetricLoss | LogitLoss {
   const options = { ...c.options } as Record<string, unknown>;
@@ -44,9 +47,12 @@ for (const name of names) {
         assert.deepEqual(value.shape, [], 'a scalar loss');
         assertClose(value.item(), c.expected.loss, 'loss');
         const grads = grad(value, [x, ...params], { allowUnused: true });
-        const got = (g: Tensor | null, like: Tensor): number[] => (g ? g.dataNumbers() : new Array<number>(like.numel()).fill(0));
+        const got = (g: Tensor | null, like: Tensor): number[] =>
+          g ? g.dataNumbers() : new Array<number>(like.numel()).fill(0);
         assertClose(got(grads[0]!, x), flat(c.expected.grad.input!), 'd loss / d input');
-        Object.keys(c.params).forEach((k, i) => assertClose(got(grads[i + 1]!, params[i]!), flat(c.expected.grad[k]!), `d loss / d ${k}`));
+        Object.keys(c.params).forEach((k, i) =>
+          assertClose(got(grads[i + 1]!, params[i]!), flat(c.expected.grad[k]!), `d loss / d ${k}`),
+        );
         if (c.expected.split) {
           const s = l instanceof LogitLoss ? l.split(x, y) : l.split(x, y, indices);
           assertClose(s.tightness.item(), c.expected.split.tightness, 'split: tightness');
@@ -67,7 +73,8 @@ test('triplet miners select the same triplets as the Python loops', () => {
     const mining = (c.options.mining as string | undefined) ?? 'all';
     if (mining === 'all') continue;
     const l = build('triplet', c) as MetricLoss;
-    const x = f64(c.input), y = labelsOf(c.labels);
+    const x = f64(c.input),
+      y = labelsOf(c.labels);
     const got = l.miner!.mine(x, y);
     assert.deepEqual(tupleSet(got), tupleSet(c.mined), `${c.name}: mined triplets`);
     compared++;

@@ -33,18 +33,29 @@ export function loadFixture(name: string): Fixture {
   return JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Fixture;
 }
 
-export const f64 = (data: number[] | number[][], requiresGrad = false): Tensor => tensor(data, { dtype: 'float64', requiresGrad });
+export const f64 = (data: number[] | number[][], requiresGrad = false): Tensor =>
+  tensor(data, { dtype: 'float64', requiresGrad });
 export const labelsOf = (y: readonly number[]): Tensor => tensor([...y], { dtype: 'int64' });
 
 /** |a - b| ≤ tol · max(1, |b|), element-wise, with the worst element in the message. */
-export function assertClose(actual: ArrayLike<number> | number, expected: ArrayLike<number> | number, msg: string, tol = 1e-5): void {
+export function assertClose(
+  actual: ArrayLike<number> | number,
+  expected: ArrayLike<number> | number,
+  msg: string,
+  tol = 1e-5,
+): void {
   const a = typeof actual === 'number' ? [actual] : Array.from(actual);
   const e = typeof expected === 'number' ? [expected] : Array.from(expected);
   assert.equal(a.length, e.length, `${msg}: length ${a.length} vs ${e.length}`);
-  let worst = -1, worstErr = 0;
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < a.length; i++) {
     const err = Math.abs(a[i]! - e[i]!) / Math.max(1, Math.abs(e[i]!));
-    if (!(err <= tol)) { worst = i; worstErr = err; break; }
+    if (!(err <= tol)) {
+      worst = i;
+      worstErr = err;
+      break;
+    }
   }
   assert.ok(worst < 0, `${msg}: element ${worst}: ${a[worst]} vs ${e[worst]} (relative error ${worstErr})`);
 }

@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClassTableLoss, createLoss, LOSS_NAMES, LOSS_SPECS, LogitLoss, MetricLoss, needsClassTable, type LossName } from '../../../src/ml/losses/index.js';
+import {
+  ClassTableLoss,
+  createLoss,
+  LOSS_NAMES,
+  LOSS_SPECS,
+  LogitLoss,
+  MetricLoss,
+  needsClassTable,
+  type LossName,
+} from '../../../src/ml/losses/index.js';
 import { lossListMarkdown } from '../../../src/ml/losses/registry.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');

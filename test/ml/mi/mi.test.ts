@@ -6,17 +6,24 @@ import { prng, gauss } from '../eval/reference.js';
 
 // Y uniform over K = 4 classes, Z | Y=y ~ N(sep e_y, I_4). Then log p(y|z) = -|z - mu_y|^2/2 - LSE,
 // and I(Z;Y) = H(Y) + E[log p(Y|Z)] is computed to ~0.003 nats by Monte Carlo with the true density.
-const K = 4, D = 4, SEP = 2;
+const K = 4,
+  D = 4,
+  SEP = 2;
 const mean = (c: number, j: number): number => (j === c ? SEP : 0);
 function logPosterior(z: ArrayLike<number>, off: number): number[] {
-  const l = Array.from({ length: K }, (_, c) => { let s = 0; for (let j = 0; j < D; j++) s += (z[off + j]! - mean(c, j)) ** 2; return -s / 2; });
+  const l = Array.from({ length: K }, (_, c) => {
+    let s = 0;
+    for (let j = 0; j < D; j++) s += (z[off + j]! - mean(c, j)) ** 2;
+    return -s / 2;
+  });
   const m = Math.max(...l);
   const lse = m + Math.log(l.reduce((a, v) => a + Math.exp(v - m), 0));
   return l.map((v) => v - lse);
 }
 function sample(n: number, seed: number): { x: Float32Array; y: Int32Array } {
   const r = prng(seed);
-  const x = new Float32Array(n * D), y = new Int32Array(n);
+  const x = new Float32Array(n * D),
+    y = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     y[i] = Math.floor(r() * K);
     for (let j = 0; j < D; j++) x[i * D + j] = mean(y[i]!, j) + gauss(r);
@@ -38,7 +45,8 @@ test('mixture with known labels: both views recover I(Z;Y), bounded by H(Y)', ()
   const z = tensor(x, { shape: [n, D] });
   const rep = mutualInformation(z, y, { probe: { folds: 3, steps: 150, weightDecay: 1e-3 } });
   assert.ok(Math.abs(rep.hY.nats - Math.log(K)) < 0.01);
-  const probe = rep.discriminative!, gen = rep.generative!;
+  const probe = rep.discriminative!,
+    gen = rep.generative!;
   assert.equal(probe.source, 'linear-probe');
   assert.equal(probe.folds, 3);
   // Linear softmax is the Bayes-optimal family here (equal covariances), so the held-out probe
@@ -48,7 +56,8 @@ test('mixture with known labels: both views recover I(Z;Y), bounded by H(Y)', ()
   assert.equal(gen.dims, 4);
   assert.ok(Math.abs(gen.mi.nats - truth) < 0.08, `kNN ${gen.mi.nats} vs ${truth}`);
   assert.ok(gen.hZ.nats > gen.hZgivenY.nats);
-  for (const q of [probe.mi, gen.mi, probe.crossEntropy, gen.hZ, rep.hY]) assert.ok(Math.abs(q.bits - q.nats / Math.LN2) < 1e-12);
+  for (const q of [probe.mi, gen.mi, probe.crossEntropy, gen.hZ, rep.hY])
+    assert.ok(Math.abs(q.bits - q.nats / Math.LN2) < 1e-12);
   assert.ok(probe.mi.nats <= rep.hY.nats && gen.mi.nats <= rep.hY.nats + 0.05);
   assert.deepEqual(rep.warnings, []);
 
@@ -58,13 +67,17 @@ test('mixture with known labels: both views recover I(Z;Y), bounded by H(Y)', ()
   const lg = tensor(logits, { shape: [n, K] });
   const withLogits = mutualInformation(z, y, { logits: lg, generative: { raw: true } });
   assert.equal(withLogits.discriminative!.source, 'logits');
-  assert.ok(Math.abs(withLogits.discriminative!.mi.nats - truth) < 0.04, `logits ${withLogits.discriminative!.mi.nats}`);
+  assert.ok(
+    Math.abs(withLogits.discriminative!.mi.nats - truth) < 0.04,
+    `logits ${withLogits.discriminative!.mi.nats}`,
+  );
   // A probe cannot beat the Bayes posterior by more than noise.
   assert.ok(probe.mi.nats <= withLogits.discriminative!.mi.nats + 0.02);
   assert.equal(withLogits.generative!.transform, 'raw');
   assert.ok(Math.abs(withLogits.generative!.mi.nats - truth) < 0.08);
   assert.equal(JSON.stringify(JSON.parse(JSON.stringify(rep))), JSON.stringify(rep));
-  z.dispose(); lg.dispose();
+  z.dispose();
+  lg.dispose();
   assert.equal(liveTensors(), before);
 });
 
@@ -88,7 +101,9 @@ test('cross-fitting: stratified folds, and a memorising probe is not rewarded', 
   const folds = stratifiedFolds(dense, 5, 1);
   for (let c = 0; c < 3; c++) {
     const per = [0, 0, 0, 0, 0];
-    dense.forEach((v, i) => { if (v === c) per[folds[i]!]!++; });
+    dense.forEach((v, i) => {
+      if (v === c) per[folds[i]!]!++;
+    });
     assert.ok(Math.max(...per) - Math.min(...per) <= 1, `class ${c}: ${per}`);
   }
   // 64-dim noise, 200 points, 20 random classes: a probe scored on its own training points would
@@ -96,8 +111,12 @@ test('cross-fitting: stratified folds, and a memorising probe is not rewarded', 
   // chosen inside the training folds keeps it from being confidently wrong (CE near H(Y); with a
   // fixed weak decay it would be several nats above).
   const r = prng(4);
-  const n = 200, d = 64;
-  const z = tensor(Float32Array.from({ length: n * d }, () => gauss(r)), { shape: [n, d] });
+  const n = 200,
+    d = 64;
+  const z = tensor(
+    Float32Array.from({ length: n * d }, () => gauss(r)),
+    { shape: [n, d] },
+  );
   const labels = Int32Array.from({ length: n }, () => Math.floor(r() * 20));
   const rep = mutualInformation(z, labels, { probe: { folds: 4, steps: 100 }, generative: false });
   assert.ok(Math.abs(rep.discriminative!.mi.nats) < 0.3, `probe MI ${rep.discriminative!.mi.nats}`);
@@ -112,7 +131,10 @@ test('cross-fitting: stratified folds, and a memorising probe is not rewarded', 
 test('small classes: k shrinks per class, singletons are left out, with warnings', () => {
   const r = prng(12);
   const n = 60;
-  const z = tensor(Float32Array.from({ length: n * 2 }, () => gauss(r)), { shape: [n, 2] });
+  const z = tensor(
+    Float32Array.from({ length: n * 2 }, () => gauss(r)),
+    { shape: [n, 2] },
+  );
   const y = Int32Array.from({ length: n }, (_, i) => (i < 50 ? i % 2 : i < 59 ? 2 : 3)); // class 2: 9 points, class 3: 1
   const rep = mutualInformation(z, y, { probe: false, generative: { k: 10, dims: 2 } });
   assert.equal(rep.discriminative, null);

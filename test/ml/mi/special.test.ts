@@ -1,11 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor } from '../../../src/engine/index.js';
-import { digamma, lgamma, logUnitBallVolume, gaussianEntropy, quantity, symmetricEigen, topEigen } from '../../../src/ml/mi/index.js';
+import {
+  digamma,
+  lgamma,
+  logUnitBallVolume,
+  gaussianEntropy,
+  quantity,
+  symmetricEigen,
+  topEigen,
+} from '../../../src/ml/mi/index.js';
 import { prng, gauss } from '../eval/reference.js';
 
 const EULER = 0.5772156649015329;
-const near = (a: number, b: number, tol: number, msg = ''): void => assert.ok(Math.abs(a - b) <= tol, `${msg} ${a} vs ${b}`);
+const near = (a: number, b: number, tol: number, msg = ''): void =>
+  assert.ok(Math.abs(a - b) <= tol, `${msg} ${a} vs ${b}`);
 
 test('digamma and lgamma against known values', () => {
   near(digamma(1), -EULER, 1e-13);
@@ -35,7 +44,8 @@ test('symmetric eigen-decomposition (engine eigh): A V = V diag(values), V ortho
   const n = 7;
   const b = Array.from({ length: n * n }, () => gauss(r));
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let t = 0; t < n; t++) a[i * n + j]! += b[i * n + t]! * b[j * n + t]!;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) for (let t = 0; t < n; t++) a[i * n + j]! += b[i * n + t]! * b[j * n + t]!;
   const { values, vectors } = symmetricEigen(a, n);
   for (let i = 1; i < n; i++) assert.ok(values[i - 1]! >= values[i]!);
   for (let c = 0; c < n; c++) {
@@ -54,10 +64,13 @@ test('symmetric eigen-decomposition (engine eigh): A V = V diag(values), V ortho
 
 test('topEigen by subspace iteration (D > 256) finds the leading eigenpairs', () => {
   // A diagonal 300 x 300 matrix with shuffled eigenvalues 0.9^i: its eigenvectors are axes.
-  const n = 300, r = prng(6);
+  const n = 300,
+    r = prng(6);
   const perm = Array.from({ length: n }, (_, i) => i).sort(() => r() - 0.5);
   const diag = new Float64Array(n * n);
-  perm.forEach((p, i) => { diag[i * n + i] = 0.9 ** p; });
+  perm.forEach((p, i) => {
+    diag[i * n + i] = 0.9 ** p;
+  });
   const cov = tensor(diag, { shape: [n, n] });
   const { values, vectors } = topEigen(cov, 40);
   const v = vectors.data() as Float64Array;
@@ -65,5 +78,6 @@ test('topEigen by subspace iteration (D > 256) finds the leading eigenpairs', ()
     near(values[c]!, 0.9 ** c, 1e-12, `eigenvalue ${c}`);
     near(Math.abs(v[perm.indexOf(c) * 40 + c]!), 1, 1e-9, `eigenvector ${c}`);
   }
-  cov.dispose(); vectors.dispose();
+  cov.dispose();
+  vectors.dispose();
 });

@@ -8,7 +8,8 @@ import { nn, dispose, liveTensors, noGrad, tidy, type Tensor } from '../../../sr
 import { BasicBlock, Bottleneck, conv1x1, type BlockOptions } from '../../../src/ml/models/index.js';
 import { assertClose, F32, F64_VS_STORED_F32, get, loadFixture, sub } from './helpers.js';
 
-const down = (i: number, o: number, stride: number): nn.Sequential => new nn.Sequential(conv1x1(i, o, stride), new nn.BatchNorm2d(o));
+const down = (i: number, o: number, stride: number): nn.Sequential =>
+  new nn.Sequential(conv1x1(i, o, stride), new nn.BatchNorm2d(o));
 
 // The same blocks as the fixture script's BLOCKS (torchvision's constructor arguments in comments).
 const BLOCKS: Record<string, () => BasicBlock | Bottleneck> = {
@@ -19,7 +20,8 @@ const BLOCKS: Record<string, () => BasicBlock | Bottleneck> = {
   // Bottleneck(16, 8, downsample=...): width 8, out 32
   bottleneck_down: () => new Bottleneck(16, 8, { downsample: down(16, 32, 1) }),
   // Bottleneck(16, 16, stride=2, downsample=..., groups=4, base_width=8): grouped 3x3 conv, width 8
-  resnext_down: () => new Bottleneck(16, 16, { stride: 2, downsample: down(16, 64, 2), groups: 4, baseWidth: 8 } satisfies BlockOptions),
+  resnext_down: () =>
+    new Bottleneck(16, 16, { stride: 2, downsample: down(16, 64, 2), groups: 4, baseWidth: 8 } satisfies BlockOptions),
 };
 
 function runPass(block: BasicBlock | Bottleneck, x: Tensor, gy: Tensor): { y: Tensor; gx: Tensor } {
@@ -63,7 +65,8 @@ for (const [name, make] of Object.entries(BLOCKS)) {
 function checkPasses(name: string, block: BasicBlock | Bottleneck): void {
   const sd = loadFixture(`block_${name}.pt`);
   const io = loadFixture(`block_${name}_io.pt`);
-  const x = get(io, 'x'), gy = get(io, 'gy');
+  const x = get(io, 'x'),
+    gy = get(io, 'gy');
   block.loadStateDict(sd);
 
   // float32, eval: as loaded, against torchvision's float32 output.
@@ -98,7 +101,9 @@ function checkPasses(name: string, block: BasicBlock | Bottleneck): void {
     } else {
       // Eval passes leave the running statistics as loaded.
       const own = block.stateDict();
-      for (const [k, v] of sd) if (/running_|num_batches/.test(k)) assert.deepEqual(own.get(k)!.to(v.dtype).dataNumbers(), v.dataNumbers(), `${k} after eval`);
+      for (const [k, v] of sd)
+        if (/running_|num_batches/.test(k))
+          assert.deepEqual(own.get(k)!.to(v.dtype).dataNumbers(), v.dataNumbers(), `${k} after eval`);
     }
   }
   block.zeroGrad();

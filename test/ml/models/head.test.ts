@@ -11,7 +11,9 @@ import { assertClose, F64_VS_STORED_F32, get, loadFixture, sub } from './helpers
 /** A ResNetEmbedder whose backbone is the identity: forward(x) runs the head on features x. */
 class HeadOnly extends ResNetEmbedder {
   // A copy: forward frees the backbone output when the head replaces it.
-  override backbone(x: Tensor): Tensor { return x.clone(); }
+  override backbone(x: Tensor): Tensor {
+    return x.clone();
+  }
 }
 
 // The fixture script's HEADS, in this project's option names (backbone resnet18: 512 features).
@@ -22,7 +24,6 @@ const HEADS: Record<string, Omit<EmbedderOptions, 'arch' | 'numClasses'>> = {
   bn_detach_normalize: { numFeatures: 512, normLayer: 'batch', detach: true, normalize: true },
 };
 const HEAD_PREFIXES = ['norm_layer.', 'remap.', 'classifier.'];
-
 
 for (const [name, o] of Object.entries(HEADS)) {
   test(`head ${name}: logits, features, gradients and norm-layer statistics match the reference`, () => {
@@ -36,10 +37,15 @@ for (const [name, o] of Object.entries(HEADS)) {
       assert.deepEqual([...state.keys()], headKeys, 'same head keys in the same order');
       const r = model.loadStateDict(state, false);
       assert.deepEqual(r.unexpectedKeys, []);
-      assert.ok(r.missingKeys.every((k) => !HEAD_PREFIXES.some((p) => k.startsWith(p))), 'every head key loaded');
+      assert.ok(
+        r.missingKeys.every((k) => !HEAD_PREFIXES.some((p) => k.startsWith(p))),
+        'every head key loaded',
+      );
       for (const m of [model.norm, model.remap, model.classifier]) m.to('float64');
 
-      const x = get(fx, 'x'), gl = get(fx, 'gl').double(), gf = get(fx, 'gf').double();
+      const x = get(fx, 'x'),
+        gl = get(fx, 'gl').double(),
+        gf = get(fx, 'gf').double();
       // Without a BatchNorm1d (dropout 0) the two modes agree and the fixture has 'train' only.
       for (const mode of ['eval', 'train'] as const) {
         const ref = fx.has(`${mode}.logits`) ? mode : 'train';

@@ -45,7 +45,8 @@ function numbers(t: Tensor): number[] {
 /** Largest absolute difference (shapes must match). */
 export function maxAbsDiff(actual: Tensor, expected: Tensor): number {
   assert.deepEqual(actual.shape, expected.shape, 'shape');
-  const a = numbers(actual), e = numbers(expected);
+  const a = numbers(actual),
+    e = numbers(expected);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - e[i]!));
   return m;
@@ -54,19 +55,28 @@ export function maxAbsDiff(actual: Tensor, expected: Tensor): number {
 /** |a - e| <= rtol |e| + atol max|e| element-wise, with a message that names the worst element. */
 export function assertClose(actual: Tensor, expected: Tensor, tol: Tolerance, what: string): void {
   assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
-  const a = numbers(actual), e = numbers(expected);
+  const a = numbers(actual),
+    e = numbers(expected);
   let scale = 0;
   for (const v of e) scale = Math.max(scale, Math.abs(v));
-  let worst = -1, worstExcess = 0, maxDiff = 0;
+  let worst = -1,
+    worstExcess = 0,
+    maxDiff = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i]! - e[i]!);
     if (!(d <= tol.rtol * Math.abs(e[i]!) + tol.atol * scale)) {
       const excess = Number.isNaN(d) ? Infinity : d;
-      if (worst < 0 || excess > worstExcess) { worst = i; worstExcess = excess; }
+      if (worst < 0 || excess > worstExcess) {
+        worst = i;
+        worstExcess = excess;
+      }
     }
     if (d > maxDiff) maxDiff = d;
   }
-  assert.ok(worst < 0, `${what}: element ${worst} is ${a[worst]} vs expected ${e[worst]} (max abs diff ${maxDiff}, max |expected| ${scale})`);
+  assert.ok(
+    worst < 0,
+    `${what}: element ${worst} is ${a[worst]} vs expected ${e[worst]} (max abs diff ${maxDiff}, max |expected| ${scale})`,
+  );
   // A fixture of zeros would prove nothing.
   assert.ok(scale > 0, `${what}: the expected tensor is all zeros`);
 }

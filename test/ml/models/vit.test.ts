@@ -19,15 +19,26 @@ function load(file: string): { weights: Map<string, Tensor>; extra: Map<string, 
   return { weights, extra };
 }
 
-function vitFrom(file: string, pool: 'token' | 'mean' = 'token'): { model: ViTEmbedder; extra: Map<string, Tensor>; naming: string } {
+function vitFrom(
+  file: string,
+  pool: 'token' | 'mean' = 'token',
+): { model: ViTEmbedder; extra: Map<string, Tensor>; naming: string } {
   const { weights, extra } = load(file);
   const naming = detectVitNaming(weights.keys());
   const { weights: tv, owned } = toTorchvisionVit(weights, naming);
   const model = new ViTEmbedder({ arch: SIZE, numClasses: 5, imageSize: 32, pool, mean: [0, 0, 0], std: [1, 1, 1] });
   model.to('float64');
   const r = model.loadStateDict(tv, false);
-  assert.deepEqual(r.unexpectedKeys.sort(), ['heads.head.bias', 'heads.head.weight'], `${file}: only torchvision's classifier is left over`);
-  assert.deepEqual(r.missingKeys.filter((k) => !/^(mean|std|classifier|remap|norm_layer)/.test(k)), [], `${file}: the backbone is complete`);
+  assert.deepEqual(
+    r.unexpectedKeys.sort(),
+    ['heads.head.bias', 'heads.head.weight'],
+    `${file}: only torchvision's classifier is left over`,
+  );
+  assert.deepEqual(
+    r.missingKeys.filter((k) => !/^(mean|std|classifier|remap|norm_layer)/.test(k)),
+    [],
+    `${file}: the backbone is complete`,
+  );
   dispose([weights, owned]);
   model.eval();
   return { model, extra, naming };
@@ -37,7 +48,16 @@ test("torchvision's VisionTransformer: the class token and the patch-token mean 
   for (const pool of ['token', 'mean'] as const) {
     const { model, extra } = vitFrom('vit_torchvision.pt', pool);
     try {
-      const diff = noGrad(() => tidy(() => model.backbone(extra.get('test.input')!).sub(extra.get(pool === 'token' ? 'test.features' : 'test.mean_features')!).abs().max().item()));
+      const diff = noGrad(() =>
+        tidy(() =>
+          model
+            .backbone(extra.get('test.input')!)
+            .sub(extra.get(pool === 'token' ? 'test.features' : 'test.mean_features')!)
+            .abs()
+            .max()
+            .item(),
+        ),
+      );
       assert.ok(diff <= 1e-10, `${pool}: max |Δ| ${diff}`);
     } finally {
       model.dispose();
@@ -50,13 +70,20 @@ test("timm's and Hugging Face's namings load the same tensors as torchvision's",
   const ref = vitFrom('vit_torchvision.pt');
   try {
     const want = ref.model.stateDict();
-    for (const [file, naming] of [['vit_timm.pt', 'timm'], ['vit_hf.pt', 'huggingface']] as const) {
+    for (const [file, naming] of [
+      ['vit_timm.pt', 'timm'],
+      ['vit_hf.pt', 'huggingface'],
+    ] as const) {
       const got = vitFrom(file);
       try {
         assert.equal(got.naming, naming);
         for (const [k, t] of got.model.stateDict()) {
           if (/^(classifier|remap)/.test(k)) continue;
-          assert.equal(tidy(() => t.sub(want.get(k)!).abs().max().item()), 0, `${file}: ${k}`);
+          assert.equal(
+            tidy(() => t.sub(want.get(k)!).abs().max().item()),
+            0,
+            `${file}: ${k}`,
+          );
         }
       } finally {
         got.model.dispose();
@@ -87,7 +114,11 @@ test("a DINO release's layout (timm's names, no classifier head) loads through m
     const want = ref.model.stateDict();
     for (const [k, t] of model.stateDict()) {
       if (!/^(encoder|conv_proj|class_token)/.test(k)) continue;
-      assert.equal(tidy(() => t.sub(want.get(k)!).abs().max().item()), 0, k);
+      assert.equal(
+        tidy(() => t.sub(want.get(k)!).abs().max().item()),
+        0,
+        k,
+      );
     }
   } finally {
     model.dispose();
@@ -108,13 +139,21 @@ test('model.pretrained into a ViT of another image size: position embeddings res
   model.to('float64');
   try {
     const line = loadPretrainedBackbone(model, file, 'vit');
-    assert.match(line, /position embeddings resized from 16 to 36 patches: \d+ tensors; ignored: heads\.head\.bias, heads\.head\.weight|ignored: heads\.head\.weight, heads\.head\.bias/);
-    const diff = tidy(() => model.encoder.param('pos_embedding')!.sub(extra.get('test.pos_embedding_6x6')!).abs().max().item());
+    assert.match(
+      line,
+      /position embeddings resized from 16 to 36 patches: \d+ tensors; ignored: heads\.head\.bias, heads\.head\.weight|ignored: heads\.head\.weight, heads\.head\.bias/,
+    );
+    const diff = tidy(() =>
+      model.encoder.param('pos_embedding')!.sub(extra.get('test.pos_embedding_6x6')!).abs().max().item(),
+    );
     assert.ok(diff <= 1e-12, `max |Δ| ${diff}`);
     // A ResNet's weights into a ViT: refused, naming the keys.
     const bad = path.join(path.dirname(file), 'resnet.safetensors');
     saveTensors(bad, new Map([['conv1.weight', weights.get('conv_proj.weight')!]]));
-    assert.throws(() => loadPretrainedBackbone(model, bad, 'vit_small_patch16'), /does not match vit_small_patch16: \d+ of its tensors missing \(class_token, conv_proj\.weight.*1 unexpected \(conv1\.weight\)/);
+    assert.throws(
+      () => loadPretrainedBackbone(model, bad, 'vit_small_patch16'),
+      /does not match vit_small_patch16: \d+ of its tensors missing \(class_token, conv_proj\.weight.*1 unexpected \(conv1\.weight\)/,
+    );
   } finally {
     model.dispose();
     dispose([weights, extra]);
@@ -126,7 +165,9 @@ test('a ViT leaves no tensor behind once disposed, after a forward and backward 
   const before = liveTensors();
   const m = new ViTEmbedder({ arch: SIZE, numClasses: 3, imageSize: 16 });
   const x = randn([2, 3, 16, 16]);
-  tidy(() => { m.forward(x).logits.sum().backward(); });
+  tidy(() => {
+    m.forward(x).logits.sum().backward();
+  });
   m.zeroGrad();
   x.dispose();
   m.dispose();

@@ -13,7 +13,10 @@ import { detectNaming, torchvisionName } from '../../../src/ml/models/weight-nam
 import { hashPrefixOf, loadPretrainedBackbone } from '../../../src/ml/train/pretrained.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/models');
-const pairs = JSON.parse(readFileSync(path.join(fixtures, 'weight_names.json'), 'utf8')) as Record<string, [string, string][]>;
+const pairs = JSON.parse(readFileSync(path.join(fixtures, 'weight_names.json'), 'utf8')) as Record<
+  string,
+  [string, string][]
+>;
 
 test("Hugging Face names map to torchvision's, key by key, for a basic-block and a bottleneck ResNet", () => {
   for (const [arch, list] of Object.entries(pairs)) {
@@ -21,13 +24,24 @@ test("Hugging Face names map to torchvision's, key by key, for a basic-block and
     assert.equal(detectNaming(list.map((p) => p[0])), 'torchvision', arch);
     for (const [tv, hf] of list) {
       assert.equal(torchvisionName(hf, 'huggingface'), tv, hf);
-      assert.equal(torchvisionName(hf.replace(/^resnet\./, ''), 'huggingface'), tv, `${hf} without the ResNetModel prefix`);
+      assert.equal(
+        torchvisionName(hf.replace(/^resnet\./, ''), 'huggingface'),
+        tv,
+        `${hf} without the ResNetModel prefix`,
+      );
     }
     // torchvision's keys are the model's backbone keys.
     const m = new ResNetEmbedder({ arch: arch as 'resnet18' | 'resnet50', numClasses: 3 });
     try {
       const ours = [...m.stateDict().keys()].filter((k) => /^(conv1|bn1|layer\d)\./.test(k)).sort();
-      assert.deepEqual(ours, list.map((p) => p[0]).filter((k) => !k.startsWith('fc.')).sort(), arch);
+      assert.deepEqual(
+        ours,
+        list
+          .map((p) => p[0])
+          .filter((k) => !k.startsWith('fc.'))
+          .sort(),
+        arch,
+      );
     } finally {
       m.dispose();
     }
@@ -46,7 +60,13 @@ test('a Hugging Face file loads the same tensors as a torchvision one; torch.hub
     const line = loadPretrainedBackbone(dst, hfFile, 'resnet18');
     assert.match(line, /\(Hugging Face names\): 120 tensors; not in file: \d+ \(the head\); ignored: none/);
     const got = dst.stateDict();
-    for (const k of toHf.keys()) if (!k.startsWith('fc.')) assert.equal(tidy(() => got.get(k)!.sub(sd.get(k)!).abs().max().item()), 0, k);
+    for (const k of toHf.keys())
+      if (!k.startsWith('fc.'))
+        assert.equal(
+          tidy(() => got.get(k)!.sub(sd.get(k)!).abs().max().item()),
+          0,
+          k,
+        );
 
     // torch.hub's naming: the name carries the start of the SHA-256.
     const digest = createHash('sha256').update(readFileSync(hfFile)).digest('hex');
@@ -56,7 +76,10 @@ test('a Hugging Face file loads the same tensors as a torchvision one; torch.hub
     assert.match(loadPretrainedBackbone(dst, named, 'resnet18'), new RegExp(`SHA-256 ${digest.slice(0, 8)}… checked`));
     const lying = path.join(dir, 'resnet18-0676ba61.safetensors');
     renameSync(named, lying);
-    assert.throws(() => loadPretrainedBackbone(dst, lying, 'resnet18'), /resnet18-0676ba61\.safetensors: its SHA-256 is [0-9a-f]{64}, but its name says it starts with 0676ba61 .*damaged or incomplete/);
+    assert.throws(
+      () => loadPretrainedBackbone(dst, lying, 'resnet18'),
+      /resnet18-0676ba61\.safetensors: its SHA-256 is [0-9a-f]{64}, but its name says it starts with 0676ba61 .*damaged or incomplete/,
+    );
     assert.equal(hashPrefixOf('/w/resnet50.pth'), null);
   } finally {
     src.dispose();

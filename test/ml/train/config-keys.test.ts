@@ -21,7 +21,11 @@ test('the defaults are the table: every key resolves to its default, and every d
     assert.ok(k.doc.length > 10, `${k.key} has a doc`);
     if (k.type !== 'options') assert.ok(leaves.has(k.key), `${k.key} is a key of the resolved config`);
   }
-  assert.equal(leaves.size, CONFIG_KEY_LIST.filter((k) => k.type !== 'options').length, 'no resolved key outside the table');
+  assert.equal(
+    leaves.size,
+    CONFIG_KEY_LIST.filter((k) => k.type !== 'options').length,
+    'no resolved key outside the table',
+  );
 });
 
 test('every bounded key refuses a value just outside its range, naming the key and the override', () => {
@@ -30,13 +34,21 @@ test('every bounded key refuses a value just outside its range, naming the key a
     if ((k.type !== 'int' && k.type !== 'number') || k.min === undefined) continue;
     const below = k.openMin ? k.min : k.min - 1;
     const arg = `${k.key}=${below}`;
-    assert.throws(() => resolveConfig({ overrides: [arg] }), (e: Error) => e.message.startsWith(`override '${arg}': config: '${k.key}' must be`), arg);
+    assert.throws(
+      () => resolveConfig({ overrides: [arg] }),
+      (e: Error) => e.message.startsWith(`override '${arg}': config: '${k.key}' must be`),
+      arg,
+    );
     checked++;
   }
   assert.ok(checked >= 20, `${checked} bounded keys`);
   for (const k of CONFIG_KEY_LIST.filter((x) => x.choices)) {
     const arg = `${k.key}=no-such-${k.key}`;
-    assert.throws(() => resolveConfig({ overrides: [arg] }), new RegExp(`'${k.key.replace('.', '\\.')}' must be one of`), arg);
+    assert.throws(
+      () => resolveConfig({ overrides: [arg] }),
+      new RegExp(`'${k.key.replace('.', '\\.')}' must be one of`),
+      arg,
+    );
   }
 });
 
@@ -51,17 +63,39 @@ test("the README's key table and dml train --help are the table", () => {
 });
 
 test("loss.labelSmoothing is PyTorch's label_smoothing, for cross-entropy only; smooth-ce's ε is loss.options.epsilon", () => {
-  assert.throws(() => resolveConfig({ overrides: ['loss.labelSmoothing=0.1'] }),
-    /override 'loss\.labelSmoothing=0\.1': config: 'loss\.labelSmoothing' is PyTorch's label_smoothing and only loss\.name=cross-entropy takes it; smooth-ce's ε .* is loss\.options\.epsilon/);
-  assert.throws(() => resolveConfig({ overrides: ['loss.name=triplet', 'loss.labelSmoothing=0.1'] }), /loss 'triplet' has no label smoothing/);
+  assert.throws(
+    () => resolveConfig({ overrides: ['loss.labelSmoothing=0.1'] }),
+    /override 'loss\.labelSmoothing=0\.1': config: 'loss\.labelSmoothing' is PyTorch's label_smoothing and only loss\.name=cross-entropy takes it; smooth-ce's ε .* is loss\.options\.epsilon/,
+  );
+  assert.throws(
+    () => resolveConfig({ overrides: ['loss.name=triplet', 'loss.labelSmoothing=0.1'] }),
+    /loss 'triplet' has no label smoothing/,
+  );
   // The losses the trainer builds give the values of the losses built by hand with those options.
-  const logits = tensor(Float64Array.from({ length: 20 }, (_, i) => Math.sin(i * 1.7) * 2), { shape: [4, 5] });
+  const logits = tensor(
+    Float64Array.from({ length: 20 }, (_, i) => Math.sin(i * 1.7) * 2),
+    { shape: [4, 5] },
+  );
   const labels = tensor([0, 3, 1, 3], { dtype: 'int64' });
-  const value = (l: { compute(out: never, y: Tensor): Tensor }): number => l.compute({ logits, features: logits } as never, labels).item();
-  const byHand = (l: { forward(s: Tensor, y: Tensor): Tensor; dispose(): void }): number => { try { return l.forward(logits, labels).item(); } finally { l.dispose(); } };
+  const value = (l: { compute(out: never, y: Tensor): Tensor }): number =>
+    l.compute({ logits, features: logits } as never, labels).item();
+  const byHand = (l: { forward(s: Tensor, y: Tensor): Tensor; dispose(): void }): number => {
+    try {
+      return l.forward(logits, labels).item();
+    } finally {
+      l.dispose();
+    }
+  };
   const ce = makeLoss(resolveConfig({ overrides: ['loss.name=cross-entropy', 'loss.labelSmoothing=0.2'] }), 5, 5);
   assert.equal(value(ce), byHand(new CrossEntropyLoss({ labelSmoothing: 0.2 })));
   assert.notEqual(value(ce), byHand(new CrossEntropyLoss()));
-  assert.equal(value(makeLoss(resolveConfig({ overrides: ['loss.options.epsilon=0.3'] }), 5, 5)), byHand(new SmoothCrossEntropyLoss({ epsilon: 0.3 })));
-  assert.equal(value(makeLoss(resolveConfig(), 5, 5)), byHand(new SmoothCrossEntropyLoss({ epsilon: 0.1 })), "the paper's ε by default");
+  assert.equal(
+    value(makeLoss(resolveConfig({ overrides: ['loss.options.epsilon=0.3'] }), 5, 5)),
+    byHand(new SmoothCrossEntropyLoss({ epsilon: 0.3 })),
+  );
+  assert.equal(
+    value(makeLoss(resolveConfig(), 5, 5)),
+    byHand(new SmoothCrossEntropyLoss({ epsilon: 0.1 })),
+    "the paper's ε by default",
+  );
 });

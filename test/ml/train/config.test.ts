@@ -24,14 +24,22 @@ test("the paper's presets", () => {
   assert.deepEqual([cars.epochs, cars.optim.lr, cars.model.normLayer], [100, 0.05, 'batch']);
   for (const p of ['sop', 'inshop']) {
     const c = resolveConfig({ preset: p });
-    assert.deepEqual([c.epochs, c.optim.lr, c.optim.momentum, c.optim.nesterov, c.model.normLayer], [100, 0.003, 0.99, true, 'batch']);
+    assert.deepEqual(
+      [c.epochs, c.optim.lr, c.optim.momentum, c.optim.nesterov, c.model.normLayer],
+      [100, 0.003, 0.99, true, 'batch'],
+    );
   }
   assert.ok(Object.keys(PRESETS).includes('fashion-mnist-parity'));
 });
 
 test('overrides are typed and unknown keys are refused by name', () => {
-  const c = resolveConfig({ overrides: ['epochs=5', 'optim.lr=0.01', 'optim.nesterov=false', 'recallKs=1,10', 'model.normLayer=layer'] });
-  assert.deepEqual([c.epochs, c.optim.lr, c.optim.nesterov, c.recallKs, c.model.normLayer], [5, 0.01, false, [1, 10], 'layer']);
+  const c = resolveConfig({
+    overrides: ['epochs=5', 'optim.lr=0.01', 'optim.nesterov=false', 'recallKs=1,10', 'model.normLayer=layer'],
+  });
+  assert.deepEqual(
+    [c.epochs, c.optim.lr, c.optim.nesterov, c.recallKs, c.model.normLayer],
+    [5, 0.01, false, [1, 10], 'layer'],
+  );
   assert.throws(() => resolveConfig({ overrides: ['optim.lrr=1'] }), /unknown config key 'optim.lrr'/);
   assert.throws(() => resolveConfig({ overrides: ['epochs=ten'] }), /'epochs' needs a number/);
   assert.throws(() => resolveConfig({ overrides: ['epochs=0'] }), /'epochs' must be an integer in \[1, ∞\), got 0/);
@@ -40,8 +48,14 @@ test('overrides are typed and unknown keys are refused by name', () => {
   assert.throws(() => resolveConfig({ preset: 'nope' }), /unknown preset 'nope'/);
   const cached = resolveConfig({ overrides: ['data.cache=decoded', 'data.cacheMB=512'] });
   assert.deepEqual([cached.data.cache, cached.data.cacheMB], ['decoded', 512]);
-  assert.throws(() => resolveConfig({ overrides: ['data.cache=pixels'] }), /'data\.cache' must be one of none, encoded, decoded, got "pixels"/);
-  assert.throws(() => resolveConfig({ overrides: ['data.cacheMB=-1'] }), /'data\.cacheMB' must be a number in \[0, ∞\), got -1/);
+  assert.throws(
+    () => resolveConfig({ overrides: ['data.cache=pixels'] }),
+    /'data\.cache' must be one of none, encoded, decoded, got "pixels"/,
+  );
+  assert.throws(
+    () => resolveConfig({ overrides: ['data.cacheMB=-1'] }),
+    /'data\.cacheMB' must be a number in \[0, ∞\), got -1/,
+  );
 });
 
 test('config files in JSON and YAML, with errors naming the file', () => {
@@ -52,7 +66,10 @@ test('config files in JSON and YAML, with errors naming the file', () => {
   assert.deepEqual([c.preset, c.epochs, c.optim.lr], ['cub', 8, 0.1]);
   const j = path.join(dir, 'bad.json');
   writeFileSync(j, '{"optim": {"momentum": "high"}}');
-  assert.throws(() => resolveConfig({ file: j }), new RegExp(`${j.replace(/[/.]/g, '\\$&')}: 'optim.momentum' must be a number`));
+  assert.throws(
+    () => resolveConfig({ file: j }),
+    new RegExp(`${j.replace(/[/.]/g, '\\$&')}: 'optim.momentum' must be a number`),
+  );
   writeFileSync(j, '{"epochs": 3,');
   assert.throws(() => resolveConfig({ file: j }), /cannot parse config/);
 });
@@ -76,7 +93,10 @@ test('__proto__ and constructor keys are unknown keys naming the file, never a w
   const dir = mkdtempSync(path.join(tmpdir(), 'dml-proto-'));
   const json = path.join(dir, 'p.json');
   writeFileSync(json, '{"data": {"__proto__": {"polluted": 1}}}');
-  assert.throws(() => resolveConfig({ file: json }), new RegExp(`${json.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: unknown config key 'data\\.__proto__'`));
+  assert.throws(
+    () => resolveConfig({ file: json }),
+    new RegExp(`${json.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: unknown config key 'data\\.__proto__'`),
+  );
   const yaml = path.join(dir, 'p.yaml');
   writeFileSync(yaml, 'model:\n  constructor:\n    x: 1\n');
   assert.throws(() => resolveConfig({ file: yaml }), /p\.yaml: unknown config key 'model\.constructor'/);
@@ -86,20 +106,37 @@ test('__proto__ and constructor keys are unknown keys naming the file, never a w
 });
 
 test('~ in path keys is the home folder, as in a shell', () => {
-  const c = resolveConfig({ overrides: ['data.root=~/data/CUB_200_2011', 'model.pretrained=~/w/r50.pth', 'out=~', 'data.train=rel/~x'] });
+  const c = resolveConfig({
+    overrides: ['data.root=~/data/CUB_200_2011', 'model.pretrained=~/w/r50.pth', 'out=~', 'data.train=rel/~x'],
+  });
   assert.equal(c.data.root, path.join(homedir(), 'data/CUB_200_2011'));
   assert.equal(c.model.pretrained, path.join(homedir(), 'w/r50.pth'));
   assert.equal(c.out, homedir());
   assert.equal(c.data.train, 'rel/~x');
 });
 
-test('the ViT presets follow Open Metric Learning\'s DINO ViT-S/16 configs', () => {
-  const rows = Object.fromEntries(['cub-vit', 'cars-vit', 'sop-vit', 'inshop-vit'].map((p) => {
-    const c = resolveConfig({ preset: p });
-    assert.equal(c.model.arch, 'vit_small_patch16', p);
-    assert.deepEqual([c.optim.name, c.optim.lr, c.optim.schedule, c.loss.name], ['adamw', 1e-5, 'none', 'triplet'], p);
-    return [p, [c.batchSize / c.loss.samplesPerClass, c.loss.samplesPerClass, c.optim.weightDecay, c.loss.options.mining, c.loss.options.smooth ?? false]];
-  }));
+test("the ViT presets follow Open Metric Learning's DINO ViT-S/16 configs", () => {
+  const rows = Object.fromEntries(
+    ['cub-vit', 'cars-vit', 'sop-vit', 'inshop-vit'].map((p) => {
+      const c = resolveConfig({ preset: p });
+      assert.equal(c.model.arch, 'vit_small_patch16', p);
+      assert.deepEqual(
+        [c.optim.name, c.optim.lr, c.optim.schedule, c.loss.name],
+        ['adamw', 1e-5, 'none', 'triplet'],
+        p,
+      );
+      return [
+        p,
+        [
+          c.batchSize / c.loss.samplesPerClass,
+          c.loss.samplesPerClass,
+          c.optim.weightDecay,
+          c.loss.options.mining,
+          c.loss.options.smooth ?? false,
+        ],
+      ];
+    }),
+  );
   // n_labels × n_instances, weight decay, mining, soft margin: train_{cub,cars,sop,inshop}.yaml.
   assert.deepEqual(rows, {
     'cub-vit': [8, 4, 0, 'all', true],

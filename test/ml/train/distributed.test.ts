@@ -19,24 +19,39 @@ const root = mkdtempSync(path.join(tmpdir(), 'dml-dist-'));
 const data = path.join(root, 'data');
 // 5 training classes × 16 = 80 images: 4 steps of a global batch of 20.
 writeSyntheticIdx(data, 16, 6, 12);
-const common = [`data.root=${data}`, 'batchSize=20', 'model.smallInput=true', 'model.numFeatures=16', 'threads=1', 'logEvery=1', 'epochs=1'];
+const common = [
+  `data.root=${data}`,
+  'batchSize=20',
+  'model.smallInput=true',
+  'model.numFeatures=16',
+  'threads=1',
+  'logEvery=1',
+  'epochs=1',
+];
 const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', timeout: 170_000 });
 
 /** Largest absolute difference over the model's float parameters of two checkpoints. */
 function paramDiff(a: string, b: string): number {
-  const x = loadTensors(a).tensors, y = loadTensors(b).tensors;
+  const x = loadTensors(a).tensors,
+    y = loadTensors(b).tensors;
   let worst = 0;
   for (const [k, t] of x) {
     if (!k.startsWith('model.') || !t.dtype.startsWith('float') || k.includes('running_')) continue;
     const u = y.get(k);
     assert.ok(u, `${b} lacks ${k}`);
-    worst = Math.max(worst, tidy(() => t.sub(u).abs().max().item()));
+    worst = Math.max(
+      worst,
+      tidy(() => t.sub(u).abs().max().item()),
+    );
   }
   return worst;
 }
 
 function metrics(run: string): Record<string, unknown>[] {
-  return readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 function train(name: string, args: string[], launcher: string[] = []): string {
@@ -49,10 +64,22 @@ function train(name: string, args: string[], launcher: string[] = []): string {
 const cases: { name: string; args: string[]; nproc: number }[] = [
   // BatchNorm2d frozen, no feature norm: no statistic couples the samples. 20 rows over 3 ranks: 6/7/7.
   { name: 'no BatchNorm statistics, uneven slices', args: ['model.setBnEval=true', 'model.normLayer=none'], nproc: 3 },
-  { name: 'synchronised BatchNorm (backbone and feature norm)', args: ['model.setBnEval=false', 'model.normLayer=batch', 'distributed.syncBn=true'], nproc: 2 },
+  {
+    name: 'synchronised BatchNorm (backbone and feature norm)',
+    args: ['model.setBnEval=false', 'model.normLayer=batch', 'distributed.syncBn=true'],
+    nproc: 2,
+  },
   // With the all-reduce overlapped with backward, and a classifier that gets no gradient.
-  { name: 'a pairwise loss over the gathered batch (triplet), overlapped all-reduce', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=triplet', 'distributed.overlap=true'], nproc: 2 },
-  { name: 'a proxy loss with its own parameters (proxy-anchor)', args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=proxy-anchor'], nproc: 2 },
+  {
+    name: 'a pairwise loss over the gathered batch (triplet), overlapped all-reduce',
+    args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=triplet', 'distributed.overlap=true'],
+    nproc: 2,
+  },
+  {
+    name: 'a proxy loss with its own parameters (proxy-anchor)',
+    args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=proxy-anchor'],
+    nproc: 2,
+  },
 ];
 
 for (const c of cases) {
@@ -62,9 +89,15 @@ for (const c of cases) {
     const many = train(`${slug}-n`, c.args, ['--nproc-per-node', String(c.nproc)]);
     const d = paramDiff(path.join(one, 'last.safetensors'), path.join(many, 'last.safetensors'));
     assert.ok(d < 1e-5, `parameters differ by ${d}`);
-    const a = metrics(one).filter((e) => e.type === 'train'), b = metrics(many).filter((e) => e.type === 'train');
+    const a = metrics(one).filter((e) => e.type === 'train'),
+      b = metrics(many).filter((e) => e.type === 'train');
     assert.equal(b.length, 4);
-    a.forEach((e, i) => assert.ok(Math.abs((e.loss as number) - (b[i]!.loss as number)) < 1e-5, `step ${i + 1}: ${String(e.loss)} vs ${String(b[i]!.loss)}`));
+    a.forEach((e, i) =>
+      assert.ok(
+        Math.abs((e.loss as number) - (b[i]!.loss as number)) < 1e-5,
+        `step ${i + 1}: ${String(e.loss)} vs ${String(b[i]!.loss)}`,
+      ),
+    );
     const epoch = metrics(many).find((e) => e.type === 'epoch')!;
     assert.equal(epoch.worldSize, c.nproc);
     assert.equal(typeof epoch.commSeconds, 'number');
@@ -78,13 +111,35 @@ test('two simulated nodes on loopback train like one process', { timeout: 180_00
   const one = train('nodes-1', args);
   const out = path.join(root, 'nodes-2');
   const port = String(await freePort());
-  const node = (rank: number) => new Promise<{ code: number | null; err: string }>((resolve) => {
-    const p = spawn(process.execPath, [cli, 'train', '--nnodes', '2', '--node-rank', String(rank), '--nproc-per-node', '1',
-      '--master-addr', '127.0.0.1', '--master-port', port, ...common, ...args, `out=${out}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('exit', (code) => resolve({ code, err }));
-  });
+  const node = (rank: number) =>
+    new Promise<{ code: number | null; err: string }>((resolve) => {
+      const p = spawn(
+        process.execPath,
+        [
+          cli,
+          'train',
+          '--nnodes',
+          '2',
+          '--node-rank',
+          String(rank),
+          '--nproc-per-node',
+          '1',
+          '--master-addr',
+          '127.0.0.1',
+          '--master-port',
+          port,
+          ...common,
+          ...args,
+          `out=${out}`,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      p.on('exit', (code) => resolve({ code, err }));
+    });
   const [n0, n1] = await Promise.all([node(0), node(1)]);
   assert.equal(n0.code, 0, n0.err);
   assert.equal(n1.code, 0, n1.err);
@@ -118,7 +173,8 @@ test('dml eval with 2 processes reports the figures of one process', { timeout: 
     const { seconds: _s, ...rest } = JSON.parse(lines[0]!) as Record<string, unknown>;
     return rest as { recall: Record<string, Record<string, number>>; mapAtR: number; queries: number; nmi: number };
   };
-  const a = parse(one.stdout), b = parse(two.stdout);
+  const a = parse(one.stdout),
+    b = parse(two.stdout);
   // Embeddings of a batch split differently may differ in the last float bit; Recall@K does not.
   assert.deepEqual(b.recall, a.recall);
   assert.equal(b.queries, a.queries);
@@ -129,25 +185,63 @@ test('dml embed with 2 processes writes the same embeddings file as one', { time
   const run = train('embed', ['model.setBnEval=true', 'model.normLayer=none']);
   // A folder of class subfolders: 11 images over 3 classes.
   const dir = path.join(root, 'images');
-  for (let i = 0; i < 11; i++) await writeImage(path.join(dir, `c${i % 3}`, `${i}.png`), 20, 16, { seed: i, format: 'png' });
-  const a = path.join(root, 'e1.safetensors'), b = path.join(root, 'e2.safetensors');
-  const r1 = dml('embed', '--checkpoint', path.join(run, 'last.safetensors'), '--dir', dir, '--out', a, '--workers', '0');
+  for (let i = 0; i < 11; i++)
+    await writeImage(path.join(dir, `c${i % 3}`, `${i}.png`), 20, 16, { seed: i, format: 'png' });
+  const a = path.join(root, 'e1.safetensors'),
+    b = path.join(root, 'e2.safetensors');
+  const r1 = dml(
+    'embed',
+    '--checkpoint',
+    path.join(run, 'last.safetensors'),
+    '--dir',
+    dir,
+    '--out',
+    a,
+    '--workers',
+    '0',
+  );
   assert.equal(r1.status, 0, r1.stderr);
-  const r2 = dml('embed', '--nproc-per-node', '2', '--checkpoint', path.join(run, 'last.safetensors'), '--dir', dir, '--out', b, '--workers', '0');
+  const r2 = dml(
+    'embed',
+    '--nproc-per-node',
+    '2',
+    '--checkpoint',
+    path.join(run, 'last.safetensors'),
+    '--dir',
+    dir,
+    '--out',
+    b,
+    '--workers',
+    '0',
+  );
   assert.equal(r2.status, 0, r2.stderr);
-  const x = loadTensors(a), y = loadTensors(b);
+  const x = loadTensors(a),
+    y = loadTensors(b);
   assert.equal(y.metadata.paths, x.metadata.paths);
   assert.deepEqual(y.tensors.get('labels')!.dataNumbers(), x.tensors.get('labels')!.dataNumbers());
   assert.ok(tidy(() => x.tensors.get('features')!.sub(y.tensors.get('features')!).abs().max().item()) < 1e-5);
 });
 
 /** A 2-process training run that goes on for minutes, once its first checkpoint is written. */
-async function longRun(name: string, extra: string[] = []): Promise<{ out: string; args: string[]; launcher: ReturnType<typeof spawn>; exited: Promise<number | null>; stderr: () => string }> {
+async function longRun(
+  name: string,
+  extra: string[] = [],
+): Promise<{
+  out: string;
+  args: string[];
+  launcher: ReturnType<typeof spawn>;
+  exited: Promise<number | null>;
+  stderr: () => string;
+}> {
   const out = path.join(root, name);
   const args = [...common.filter((a) => !a.startsWith('epochs=')), 'epochs=400', 'evalEvery=0', ...extra, `out=${out}`];
-  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const launcher = spawn(process.execPath, [cli, 'train', '--nproc-per-node', '2', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  launcher.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  launcher.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
   const t0 = Date.now();
   while (!existsSync(path.join(out, 'last.safetensors'))) {
@@ -157,41 +251,77 @@ async function longRun(name: string, extra: string[] = []): Promise<{ out: strin
   return { out, args, launcher, exited, stderr: () => stderr };
 }
 
-test('a killed rank stops the job within the timeout, naming it; the last checkpoint resumes', { timeout: 180_000 }, async () => {
-  const { out, args, launcher, exited, stderr } = await longRun('kill', ['distributed.timeout=20']);
-  // Kill rank 1 (the launcher's second child).
-  const kids = childPids(launcher.pid!);
-  assert.equal(kids.length, 2);
-  const killedAt = Date.now();
-  process.kill(kids[1]!, 'SIGKILL');
-  const code = await exited;
-  const took = (Date.now() - killedAt) / 1000;
-  assert.notEqual(code, 0);
-  assert.ok(took < 20, `the job took ${took} s to stop`);
-  assert.match(stderr(), /rank 1 \(pid \d+\) was killed by SIGKILL/);
-  assert.match(stderr(), /rank 0\/2: .* lost rank 1/);
-  // The last checkpoint is whole: a resumed run continues from it and finishes.
-  const saved = metrics(out).filter((e) => e.type === 'epoch').length;
-  const r = dml('train', '--nproc-per-node', '2', ...args.filter((a) => !a.startsWith('epochs=')), `epochs=${saved + 1}`, '--resume');
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /resumed from/);
-});
+test(
+  'a killed rank stops the job within the timeout, naming it; the last checkpoint resumes',
+  { timeout: 180_000 },
+  async () => {
+    const { out, args, launcher, exited, stderr } = await longRun('kill', ['distributed.timeout=20']);
+    // Kill rank 1 (the launcher's second child).
+    const kids = childPids(launcher.pid!);
+    assert.equal(kids.length, 2);
+    const killedAt = Date.now();
+    process.kill(kids[1]!, 'SIGKILL');
+    const code = await exited;
+    const took = (Date.now() - killedAt) / 1000;
+    assert.notEqual(code, 0);
+    assert.ok(took < 20, `the job took ${took} s to stop`);
+    assert.match(stderr(), /rank 1 \(pid \d+\) was killed by SIGKILL/);
+    assert.match(stderr(), /rank 0\/2: .* lost rank 1/);
+    // The last checkpoint is whole: a resumed run continues from it and finishes.
+    const saved = metrics(out).filter((e) => e.type === 'epoch').length;
+    const r = dml(
+      'train',
+      '--nproc-per-node',
+      '2',
+      ...args.filter((a) => !a.startsWith('epochs=')),
+      `epochs=${saved + 1}`,
+      '--resume',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /resumed from/);
+  },
+);
 
-test('SIGTERM to the launcher reaches every worker, and the launcher exits with the signal', { timeout: 120_000 }, async () => {
-  const { launcher, exited, stderr } = await longRun('sigterm');
-  const kids = childPids(launcher.pid!);
-  launcher.kill('SIGTERM');
-  assert.equal(await exited, 128 + 15, stderr());
-  for (const pid of kids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still runs`);
-});
+test(
+  'SIGTERM to the launcher reaches every worker, and the launcher exits with the signal',
+  { timeout: 120_000 },
+  async () => {
+    const { launcher, exited, stderr } = await longRun('sigterm');
+    const kids = childPids(launcher.pid!);
+    launcher.kill('SIGTERM');
+    assert.equal(await exited, 128 + 15, stderr());
+    for (const pid of kids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still runs`);
+  },
+);
 
 test('torchrun launches dml workers (its agent hosts the store)', { timeout: 180_000 }, async () => {
   const args = ['model.setBnEval=true', 'model.normLayer=none'];
   const one = train('torchrun-1', args);
   const out = path.join(root, 'torchrun-2');
   // Debian's torchrun (Python 3.11) needs explicit --redirects/--tee values.
-  const r = spawnSync('/usr/bin/python3', ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--redirects', '2', '--tee', '2',
-    '--master_port', String(await freePort()), '--no_python', process.execPath, cli, 'train', ...common, ...args, `out=${out}`], { encoding: 'utf8', timeout: 170_000 });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      '-m',
+      'torch.distributed.run',
+      '--nproc_per_node',
+      '2',
+      '--redirects',
+      '2',
+      '--tee',
+      '2',
+      '--master_port',
+      String(await freePort()),
+      '--no_python',
+      process.execPath,
+      cli,
+      'train',
+      ...common,
+      ...args,
+      `out=${out}`,
+    ],
+    { encoding: 'utf8', timeout: 170_000 },
+  );
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(paramDiff(path.join(one, 'last.safetensors'), path.join(out, 'last.safetensors')) < 1e-5);
 });

@@ -18,17 +18,25 @@ function idx(dims: number[], data: Uint8Array, typeCode = 0x08): Buffer {
 export function writeSyntheticIdx(dir: string, perClassTrain = 8, perClassTest = 4, size = 12, seed = 1): void {
   mkdirSync(dir, { recursive: true });
   let s = seed >>> 0;
-  const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
-  for (const [split, per] of [['train', perClassTrain], ['t10k', perClassTest]] as const) {
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+  for (const [split, per] of [
+    ['train', perClassTrain],
+    ['t10k', perClassTest],
+  ] as const) {
     const n = per * 10;
     const images = new Uint8Array(n * size * size);
     const labels = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const c = i % 10;
       labels[i] = c;
-      const r0 = (c * 3) % (size - 3), c0 = (c * 5) % (size - 3);
+      const r0 = (c * 3) % (size - 3),
+        c0 = (c * 5) % (size - 3);
       for (let p = 0; p < size * size; p++) images[i * size * size + p] = Math.floor(rnd() * 60);
-      for (let r = r0; r < r0 + 3; r++) for (let q = c0; q < c0 + 3; q++) images[i * size * size + r * size + q] = 200 + Math.floor(rnd() * 55);
+      for (let r = r0; r < r0 + 3; r++)
+        for (let q = c0; q < c0 + 3; q++) images[i * size * size + r * size + q] = 200 + Math.floor(rnd() * 55);
     }
     writeFileSync(path.join(dir, `${split}-images-idx3-ubyte.gz`), gzipSync(idx([n, size, size], images)));
     writeFileSync(path.join(dir, `${split}-labels-idx1-ubyte.gz`), gzipSync(idx([n], labels)));

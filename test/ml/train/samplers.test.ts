@@ -25,7 +25,8 @@ test('class-balanced batches: m samples of batch/m distinct classes, replacement
     for (const n of counts.values()) assert.equal(n, 4);
     for (let k = 0; k < 8; k += 4) {
       const c = labels[batch[k]!]!;
-      if (c !== 3) assert.equal(new Set(batch.slice(k, k + 4)).size, 4, 'no repeats within a class that has enough samples');
+      if (c !== 3)
+        assert.equal(new Set(batch.slice(k, k + 4)).size, 4, 'no repeats within a class that has enough samples');
     }
   }
   assert.deepEqual(s.epoch(3), s.epoch(3));

@@ -19,7 +19,8 @@ export function prepareCars(root: string, opts: PrepareOptions = {}): Prepared {
     throw new Error(`${file}: expected a struct array 'annotations', found ${annotations ? annotations.kind : 'none'}`);
   }
   for (const f of ['relative_im_path', 'class']) {
-    if (!annotations.fieldNames.includes(f)) throw new Error(`${file}: 'annotations' has no field '${f}' (fields: ${annotations.fieldNames.join(', ')})`);
+    if (!annotations.fieldNames.includes(f))
+      throw new Error(`${file}: 'annotations' has no field '${f}' (fields: ${annotations.fieldNames.join(', ')})`);
   }
   // Keyed by path like the reference's dict: a repeated path keeps its first position, last label.
   const byPath = new Map<string, ListEntry>();
@@ -27,7 +28,8 @@ export function prepareCars(root: string, opts: PrepareOptions = {}): Prepared {
     const where = `${file}: annotations(${i + 1})`;
     const rel = matString(a['relative_im_path'], `${where}.relative_im_path`);
     const cls = matNumber(a['class'], `${where}.class`);
-    if (!Number.isInteger(cls) || cls < 1 || cls > 196) throw new Error(`${where}.class: ${cls} is not a class number in 1..196`);
+    if (!Number.isInteger(cls) || cls < 1 || cls > 196)
+      throw new Error(`${where}.class: ${cls} is not a class number in 1..196`);
     byPath.set(rel, { file: path.join(dir, rel), label: cls - 1, where });
   });
   if (byPath.size === 0) throw new Error(`${file}: 'annotations' is empty`);

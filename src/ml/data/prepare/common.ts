@@ -41,7 +41,10 @@ export function readLines(file: string): Array<{ text: string; line: number }> {
   } catch (e) {
     throw new Error(`${file}: cannot read annotation file: ${(e as Error).message}`, { cause: e });
   }
-  return text.split(/\r?\n/).map((t, i) => ({ text: t.trim(), line: i + 1 })).filter((l) => l.text !== '');
+  return text
+    .split(/\r?\n/)
+    .map((t, i) => ({ text: t.trim(), line: i + 1 }))
+    .filter((l) => l.text !== '');
 }
 
 /** The first of `candidates` (relative to root) that exists, or an error listing them all. */
@@ -54,14 +57,18 @@ export function locate(root: string, candidates: readonly string[], what: string
 }
 
 export function parseIntField(s: string | undefined, where: string, what: string): number {
-  if (s === undefined || !/^[+-]?\d+$/.test(s)) throw new Error(`${where}: expected an integer ${what}, got '${s ?? ''}'`);
+  if (s === undefined || !/^[+-]?\d+$/.test(s))
+    throw new Error(`${where}: expected an integer ${what}, got '${s ?? ''}'`);
   return Number(s);
 }
 
 export function verifyImages(entries: readonly ListEntry[]): void {
   const missing = entries.filter((e) => !existsSync(e.file));
   if (missing.length === 0) return;
-  const shown = missing.slice(0, 5).map((e) => `${e.file} (${e.where})`).join('; ');
+  const shown = missing
+    .slice(0, 5)
+    .map((e) => `${e.file} (${e.where})`)
+    .join('; ');
   throw new Error(`${missing.length} of ${entries.length} listed images are missing, e.g. ${shown}`);
 }
 

@@ -27,7 +27,8 @@ export function prepareCub(root: string, opts: PrepareOptions = {}): Prepared {
       classOf.set(parseIntField(id, where, 'image id'), parseIntField(cls, where, 'class id'));
     }
   }
-  const train: ListEntry[] = [], test: ListEntry[] = [];
+  const train: ListEntry[] = [],
+    test: ListEntry[] = [];
   for (const { text, line } of readLines(imagesFile)) {
     const where = `${imagesFile}:${line}`;
     const [idText, rel] = text.split(/\s+/);
@@ -41,6 +42,7 @@ export function prepareCub(root: string, opts: PrepareOptions = {}): Prepared {
     const label = cls - 1;
     (label < 100 ? train : test).push({ file: path.join(dir, 'images', rel), label, where });
   }
-  if (train.length === 0 || test.length === 0) throw new Error(`${imagesFile}: the split is empty (train ${train.length}, test ${test.length})`);
+  if (train.length === 0 || test.length === 0)
+    throw new Error(`${imagesFile}: the split is empty (train ${train.length}, test ${test.length})`);
   return finish(dir, opts, { train, test });
 }

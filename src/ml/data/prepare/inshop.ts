@@ -3,7 +3,15 @@
 // file (one class map shared by the three lists).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { finish, locate, parseIntField, readLines, type ListEntry, type Prepared, type PrepareOptions } from './common.js';
+import {
+  finish,
+  locate,
+  parseIntField,
+  readLines,
+  type ListEntry,
+  type Prepared,
+  type PrepareOptions,
+} from './common.js';
 
 const PARTITIONS = ['train', 'query', 'gallery'] as const;
 
@@ -15,10 +23,12 @@ export function prepareInShop(root: string, opts: PrepareOptions = {}): Prepared
   const file = locate(root, ['Eval/list_eval_partition.txt', 'list_eval_partition.txt'], 'list_eval_partition.txt');
   const lines = readLines(file);
   // Line 1: the number of images; line 2: the column names.
-  const countLine = lines.shift(), header = lines.shift();
+  const countLine = lines.shift(),
+    header = lines.shift();
   if (!countLine || !header) throw new Error(`${file}: expected a count line and a header line`);
   const declared = parseIntField(countLine.text, `${file}:${countLine.line}`, 'image count');
-  if (declared !== lines.length) throw new Error(`${file}:${countLine.line}: declares ${declared} images, the file lists ${lines.length}`);
+  if (declared !== lines.length)
+    throw new Error(`${file}:${countLine.line}: declares ${declared} images, the file lists ${lines.length}`);
   const classOf = new Map<string, number>();
   const splits: Record<(typeof PARTITIONS)[number], ListEntry[]> = { train: [], query: [], gallery: [] };
   for (const { text, line } of lines) {
@@ -26,11 +36,17 @@ export function prepareInShop(root: string, opts: PrepareOptions = {}): Prepared
     const cols = text.split(/\s+/);
     if (cols.length !== 3) throw new Error(`${where}: expected 'image_name item_id evaluation_status', got '${text}'`);
     const [img, item, status] = cols as [string, string, string];
-    if (!(PARTITIONS as readonly string[]).includes(status)) throw new Error(`${where}: evaluation_status must be train, query or gallery, got '${status}'`);
+    if (!(PARTITIONS as readonly string[]).includes(status))
+      throw new Error(`${where}: evaluation_status must be train, query or gallery, got '${status}'`);
     if (!classOf.has(item)) classOf.set(item, classOf.size);
-    splits[status as (typeof PARTITIONS)[number]].push({ file: path.join(root, img), label: classOf.get(item)!, where });
+    splits[status as (typeof PARTITIONS)[number]].push({
+      file: path.join(root, img),
+      label: classOf.get(item)!,
+      where,
+    });
   }
   for (const p of PARTITIONS) if (splits[p].length === 0) throw new Error(`${file}: no '${p}' images`);
-  if (!existsSync(path.join(root, 'img')) && (opts.verify ?? true)) throw new Error(`${root}: no img/ folder (extract img.zip here)`);
+  if (!existsSync(path.join(root, 'img')) && (opts.verify ?? true))
+    throw new Error(`${root}: no img/ folder (extract img.zip here)`);
   return finish(root, opts, splits);
 }

@@ -7,7 +7,9 @@ function sopDir(root: string): string {
   if (existsSync(path.join(root, 'Ebay_train.txt'))) return root;
   const inner = path.join(root, 'Stanford_Online_Products');
   if (existsSync(path.join(inner, 'Ebay_train.txt'))) return inner;
-  throw new Error(`${root}: not a Stanford Online Products folder (no Ebay_train.txt here or in Stanford_Online_Products/)`);
+  throw new Error(
+    `${root}: not a Stanford Online Products folder (no Ebay_train.txt here or in Stanford_Online_Products/)`,
+  );
 }
 
 /** One Ebay_*.txt file: a header line, then `image_id class_id super_class_id path`. */
@@ -15,7 +17,9 @@ function readEbay(file: string, dir: string): ListEntry[] {
   const lines = readLines(file);
   const header = lines.shift();
   if (!header || !/^image_id\s+class_id\s+super_class_id\s+path$/.test(header.text)) {
-    throw new Error(`${file}:${header?.line ?? 1}: expected the header 'image_id class_id super_class_id path', got '${header?.text ?? ''}'`);
+    throw new Error(
+      `${file}:${header?.line ?? 1}: expected the header 'image_id class_id super_class_id path', got '${header?.text ?? ''}'`,
+    );
   }
   return lines.map(({ text, line }) => {
     const where = `${file}:${line}`;

@@ -67,7 +67,12 @@ export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> i
     checkMatrix(this.name, embeddings, 'embeddings');
     const y = checkLabels(this.name, labels, embeddings.shape[0]!);
     this.checkParameters(embeddings, y);
-    if (indices !== undefined && !this.usesTuples) throw new LossInputError(this.name, 'indices', 'are not used by this loss (it compares samples with class weights or proxies, not with each other)');
+    if (indices !== undefined && !this.usesTuples)
+      throw new LossInputError(
+        this.name,
+        'indices',
+        'are not used by this loss (it compares samples with class weights or proxies, not with each other)',
+      );
     const tuples = indices ?? (this.usesTuples ? this.miner?.mine(embeddings, labels) : undefined);
     if (tuples !== undefined) checkTuples(this.name, tuples, y);
     return { x: embeddings, labels: y, tuples, device: embeddings.device };
@@ -102,7 +107,12 @@ export abstract class LogitLoss extends nn.Module<[logits: Tensor, labels: Tenso
     const y = checkLabels(this.name, labels, logits.shape[0]!);
     const c = logits.shape[1]!;
     for (let i = 0; i < y.length; i++) {
-      if (y[i]! < 0 || y[i]! >= c) throw new LossInputError(this.name, 'labels', `[${i}] = ${y[i]} is outside [0, ${c}) (logits have ${c} classes)`);
+      if (y[i]! < 0 || y[i]! >= c)
+        throw new LossInputError(
+          this.name,
+          'labels',
+          `[${i}] = ${y[i]} is outside [0, ${c}) (logits have ${c} classes)`,
+        );
     }
     return y;
   }

@@ -19,7 +19,11 @@ export abstract class ClassTableLoss extends MetricLoss {
   readonly numClasses: number;
   readonly embeddingSize: number;
 
-  constructor(where: string, readonly tableName: string, o: ClassTableOptions) {
+  constructor(
+    where: string,
+    readonly tableName: string,
+    o: ClassTableOptions,
+  ) {
     super();
     positiveInteger(where, 'numClasses', o.numClasses);
     positiveInteger(where, 'embeddingSize', o.embeddingSize);
@@ -31,11 +35,18 @@ export abstract class ClassTableLoss extends MetricLoss {
   }
 
   /** The learnable [numClasses, embeddingSize] table. */
-  get table(): Tensor { return this.param(this.tableName)!; }
+  get table(): Tensor {
+    return this.param(this.tableName)!;
+  }
 
   protected override checkParameters(x: Tensor, labels: readonly number[]): void {
     const d = x.shape[1]!;
-    if (d !== this.embeddingSize) throw new LossInputError(this.name, 'embeddings', `have dimension ${d} but the loss was built for embeddingSize ${this.embeddingSize}`);
+    if (d !== this.embeddingSize)
+      throw new LossInputError(
+        this.name,
+        'embeddings',
+        `have dimension ${d} but the loss was built for embeddingSize ${this.embeddingSize}`,
+      );
     checkSameDtype(this.name, x, this.table, this.tableName);
     checkClassRange(this.name, labels, this.numClasses);
     checkFinite(this.name, this.table, this.tableName); // a diverged table, named, not a NaN loss

@@ -36,12 +36,15 @@ export function ceSplit(logits: Tensor, labels: readonly number[], reducer: Redu
 /** A one-hot [n, C] float matrix of the labels. */
 export function oneHotFloat(labels: readonly number[], numClasses: number, like: Tensor): Tensor {
   const m = new Float64Array(labels.length * numClasses);
-  labels.forEach((y, i) => { m[i * numClasses + y] = 1; });
+  labels.forEach((y, i) => {
+    m[i * numClasses + y] = 1;
+  });
   return tensor(m, { shape: [labels.length, numClasses], dtype: like.dtype, device: like.device });
 }
 
 export type ClassifierReducer = Exclude<ReducerName, 'avgNonZero'>;
 export function checkClassifierReducer(where: string, r: string): ClassifierReducer {
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new RangeError(`${where}: reduction must be 'mean' | 'sum' | 'none', got '${r}'`);
+  if (r !== 'mean' && r !== 'sum' && r !== 'none')
+    throw new RangeError(`${where}: reduction must be 'mean' | 'sum' | 'none', got '${r}'`);
   return r;
 }
