@@ -97,7 +97,8 @@ async function loaderRate(samples: Sample[], pipeline: Pipeline, cache: 'none' |
   const plan: number[][] = [];
   for (let s = 0; s < order.length; s += batch) plan.push(order.slice(s, s + batch));
   try {
-    for await (const b of loader.iterate(plan, 0)) b.release?.(); // warm-up epoch: worker start, JIT, page cache, and the decoded cache when on
+    // warm-up epoch: worker start, JIT, page cache, and the decoded cache when on
+    for await (const b of loader.iterate(plan, 0)) b.release?.();
     const c0 = cpuSeconds(),
       t0 = performance.now();
     let n = 0;
@@ -184,7 +185,8 @@ try {
   }
   if (!ours) throw new Error('no rounds ran');
   console.log(
-    `${nImages} JPEGs 500x375, reference CUB transforms, batch ${batch}, ${workers} workers (loader rows) / one image at a time (sequential rows), best of ${rounds} alternating rounds`,
+    `${nImages} JPEGs 500x375, reference CUB transforms, batch ${batch}, ${workers} workers (loader rows) / one ` +
+      `image at a time (sequential rows), best of ${rounds} alternating rounds`,
   );
   console.log(
     'img/s is wall-clock (depends on how busy the machine is); CPU ms/img counts every thread and worker process',
@@ -206,7 +208,8 @@ try {
     console.log(
       `${name.padEnd(70)} dml-ts ${f(a)}` +
         (b
-          ? `   torchvision ${f(b)}   speed ratio ${(a.images_per_s / b.images_per_s).toFixed(2)}, CPU-efficiency ratio ${(b.cpu_ms_per_image / a.cpu_ms_per_image).toFixed(2)}`
+          ? `   torchvision ${f(b)}   speed ratio ${(a.images_per_s / b.images_per_s).toFixed(2)}, CPU-efficiency ` +
+            `ratio ${(b.cpu_ms_per_image / a.cpu_ms_per_image).toFixed(2)}`
           : ''),
     );
   }

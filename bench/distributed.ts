@@ -211,28 +211,40 @@ const pyBy: Record<string, number> = {
   [twoOverlap.label]: pt21.images_per_s,
 };
 console.log(
-  `fashion-mnist preset (ResNet-18, 28 px, global batch 128), ${steps} steps after ${warmup} warm-up, best of ${values.rounds}; PyTorch = DDP over Gloo, same model`,
+  `fashion-mnist preset (ResNet-18, 28 px, global batch 128), ${steps} steps after ${warmup} warm-up, best of ` +
+    `${values.rounds}; PyTorch = DDP over Gloo, same model`,
 );
 console.log('configuration                      TS img/s   comm ms/step   PyTorch img/s   TS/PyTorch');
 console.log('(PyTorch beside "2 processes": the same buckets after backward; beside "overlapped": DDP)');
 for (const r of [one2, one1, two, twoOverlap, nodes]) {
   const py = pyBy[r.label];
   console.log(
-    `${r.label.padEnd(34)} ${r.imagesPerS.toFixed(1).padStart(8)}   ${(r.commMsPerStep === null ? '-' : r.commMsPerStep.toFixed(0)).padStart(12)}   ${(py === undefined ? '-' : py.toFixed(1)).padStart(13)}   ${py === undefined ? '-' : (r.imagesPerS / py).toFixed(2)}`,
+    `${r.label.padEnd(34)} ${r.imagesPerS.toFixed(1).padStart(8)}   ` +
+      `${(r.commMsPerStep === null ? '-' : r.commMsPerStep.toFixed(0)).padStart(12)}   ` +
+      `${(py === undefined ? '-' : py.toFixed(1)).padStart(13)}   ` +
+      `${py === undefined ? '-' : (r.imagesPerS / py).toFixed(2)}`,
   );
 }
 console.log(
-  `scaling, same 2 cores:  2 processes / 1 process x 2 threads = ${(two.imagesPerS / one2.imagesPerS).toFixed(2)} (PyTorch DDP ${(pt21.images_per_s / pt12.images_per_s).toFixed(2)})`,
+  `scaling, same 2 cores:  2 processes / 1 process x 2 threads = ${(two.imagesPerS / one2.imagesPerS).toFixed(2)} ` +
+    `(PyTorch DDP ${(pt21.images_per_s / pt12.images_per_s).toFixed(2)})`,
 );
 console.log(
-  `scaling efficiency vs one 1-thread process: 2 processes / (2 x 1 process) = ${(two.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)} (PyTorch DDP ${(pt21.images_per_s / (2 * pt11.images_per_s)).toFixed(2)}); 2 nodes: ${(nodes.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)}`,
+  `scaling efficiency vs one 1-thread process: 2 processes / (2 x 1 process) = ` +
+    `${(two.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)} (PyTorch DDP ` +
+    `${(pt21.images_per_s / (2 * pt11.images_per_s)).toFixed(2)}); 2 nodes: ` +
+    `${(nodes.imagesPerS / (2 * one1.imagesPerS)).toFixed(2)}`,
 );
 console.log(
-  `one all-reduce of the 42.6 MB gradient, 2 ranks on loopback: TS ${arTs.toFixed(1)} ms, PyTorch ${pt21.allreduce_ms.toFixed(1)} ms`,
+  `one all-reduce of the 42.6 MB gradient, 2 ranks on loopback: TS ${arTs.toFixed(1)} ms, PyTorch ` +
+    `${pt21.allreduce_ms.toFixed(1)} ms`,
 );
 console.log(
-  `what overlapping all-reduce with backward is worth, 2 processes: TS ${(twoOverlap.imagesPerS / two.imagesPerS).toFixed(2)}x, PyTorch (DDP vs the same buckets after backward) ${(pt21.images_per_s / pt21n.images_per_s).toFixed(2)}x`,
+  `what overlapping all-reduce with backward is worth, 2 processes: TS ` +
+    `${(twoOverlap.imagesPerS / two.imagesPerS).toFixed(2)}x, PyTorch (DDP vs the same buckets after backward) ` +
+    `${(pt21.images_per_s / pt21n.images_per_s).toFixed(2)}x`,
 );
 console.log(
-  '(comm ms/step: time a step spends in communication that is not hidden behind backward, waiting for the slower rank included)',
+  '(comm ms/step: time a step spends in communication that is not hidden behind backward, waiting for the slower ' +
+    'rank included)',
 );

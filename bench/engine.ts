@@ -372,7 +372,8 @@ function main(): void {
   ];
   const info = buildInfo();
   console.log(
-    `engine benchmark: libtorch ${info.torchVersion} (TS, ${getNumThreads()} threads) vs PyTorch ${py.torch} (${py.threads} threads), scale ${scale}`,
+    `engine benchmark: libtorch ${info.torchVersion} (TS, ${getNumThreads()} threads) vs PyTorch ${py.torch} (` +
+      `${py.threads} threads), scale ${scale}`,
   );
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(
@@ -380,14 +381,17 @@ function main(): void {
   );
   for (const [name, a, b, digits] of rows) {
     console.log(
-      `${name.padEnd(w)}  ${a.toFixed(digits).padStart(9)}  ${b.toFixed(digits).padStart(9)}  ${(a / b).toFixed(2).padStart(10)}`,
+      `${name.padEnd(w)}  ${a.toFixed(digits).padStart(9)}  ${b.toFixed(digits).padStart(9)}  ` +
+        `${(a / b).toFixed(2).padStart(10)}`,
     );
   }
   console.log(
-    `${'RSS growth between the two (%)'.padEnd(w)}  ${growth(ts).toFixed(1).padStart(9)}  ${growth(py).toFixed(1).padStart(9)}`,
+    `${'RSS growth between the two (%)'.padEnd(w)}  ${growth(ts).toFixed(1).padStart(9)}  ` +
+      `${growth(py).toFixed(1).padStart(9)}`,
   );
   console.log(
-    `live tensors before/after the TS run: ${ts.liveBefore}/${ts.liveAfter}; total time ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    `live tensors before/after the TS run: ${ts.liveBefore}/${ts.liveAfter}; total time ` +
+      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
   );
 }
 

@@ -164,13 +164,15 @@ function main(): void {
       const o = runChild(process.execPath, [self, ...passArgs, '--worker', dir]);
       oursRuns.push(o);
       console.log(
-        `dml-ts  ${o.seconds.toFixed(2)} s (CPU ${o.cpuSeconds.toFixed(1)} s)   peak RSS ${o.maxRssMB.toFixed(0)} MiB   recall ${fmt(o.recall)}`,
+        `dml-ts  ${o.seconds.toFixed(2)} s (CPU ${o.cpuSeconds.toFixed(1)} s)   peak RSS ${o.maxRssMB.toFixed(0)} ` +
+          `MiB   recall ${fmt(o.recall)}`,
       );
       if (flags['no-torch']) continue;
       const t = runChild('/usr/bin/python3', torchArgs);
       torchRuns.push(t);
       console.log(
-        `PyTorch ${t.seconds.toFixed(2)} s (CPU ${(t.cpuSeconds ?? NaN).toFixed(1)} s)   peak RSS ${t.maxRssMB.toFixed(0)} MiB   recall ${fmt(t.recall)}`,
+        `PyTorch ${t.seconds.toFixed(2)} s (CPU ${(t.cpuSeconds ?? NaN).toFixed(1)} s)   peak RSS ` +
+          `${t.maxRssMB.toFixed(0)} MiB   recall ${fmt(t.recall)}`,
       );
     }
     if (flags['no-torch']) return;
@@ -180,7 +182,8 @@ function main(): void {
       ...ks.map((k) => Math.abs(oursRuns[0]!.recall[String(k)]! - torchRuns[0]!.recall[String(k)]!)),
     );
     console.log(
-      `time ratio dml-ts / PyTorch = ${(best(oursRuns) / best(torchRuns)).toFixed(3)}x (best of ${oursRuns.length}; goal <= 1.0x); ` +
+      `time ratio dml-ts / PyTorch = ${(best(oursRuns) / best(torchRuns)).toFixed(3)}x (best of ${oursRuns.length}; ` +
+        `goal <= 1.0x); ` +
         `max |recall difference| = ${diff.toExponential(2)}`,
     );
     console.log(`CPU-time ratio dml-ts / PyTorch = ${(bestCpu(oursRuns) / bestCpu(torchRuns)).toFixed(3)}x`);

@@ -60,7 +60,8 @@ if (benchSteps) {
   const a = tsRes.images_per_s as number,
     b = pyRes.images_per_s as number;
   console.log(
-    `training step, batch 128, ${values.threads} threads: TS ${tsRes.ms_per_step} ms (${a} img/s)  PyTorch ${pyRes.ms_per_step} ms (${b} img/s)  throughput ratio TS/PyTorch ${(a / b).toFixed(2)}`,
+    `training step, batch 128, ${values.threads} threads: TS ${tsRes.ms_per_step} ms (${a} img/s)  PyTorch ` +
+      `${pyRes.ms_per_step} ms (${b} img/s)  throughput ratio TS/PyTorch ${(a / b).toFixed(2)}`,
   );
 } else {
   type Recall = Record<'cosine' | 'l2', Record<string, number>>;

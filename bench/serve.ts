@@ -323,7 +323,8 @@ async function main(): Promise<void> {
       return;
     }
     console.log(
-      `dml serve on 127.0.0.1: ${N} gallery items × ${DIM}-d, ${WORKERS} inference worker(s), ${env.cpus} CPUs (${env.cpu}), Node ${env.node}`,
+      `dml serve on 127.0.0.1: ${N} gallery items × ${DIM}-d, ${WORKERS} inference worker(s), ${env.cpus} CPUs (` +
+        `${env.cpu}), Node ${env.node}`,
     );
     const head = [
       'scenario',

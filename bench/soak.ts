@@ -184,7 +184,9 @@ async function main(): Promise<void> {
       windows.push(w);
       if (!flags.json)
         console.log(
-          `t=${w.t.toFixed(0).padStart(5)} s  answered ${String(w.answered).padStart(6)}  shed ${String(w.shed).padStart(5)}  errors ${w.errors}  p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms  RSS ${w.rssMb.toFixed(0)} MB`,
+          `t=${w.t.toFixed(0).padStart(5)} s  answered ${String(w.answered).padStart(6)}  shed ` +
+            `${String(w.shed).padStart(5)}  errors ${w.errors}  p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ` +
+            `ms  RSS ${w.rssMb.toFixed(0)} MB`,
         );
       lat = [];
       shed = 0;
@@ -250,9 +252,12 @@ async function main(): Promise<void> {
       sigterm: { exitCode: code, ...drain },
     };
     const page =
-      `<!doctype html><html><head><meta charset="utf-8"><title>dml serve soak</title><style>${REPORT_CSS}</style></head><body>` +
-      `<h1>dml serve soak: ${MINUTES} min at concurrency ${CONC}</h1><p>${N} gallery images, ${env.cpus} CPUs (${env.cpu}), Node ${env.node}. ` +
-      `Answered ${summary.answered}, shed (503) ${summary.shed}, errors ${summary.errors}; SIGTERM under load: exit ${code}, ${drain.ok} answered, ${drain.refused} refused, ${drain.reset} reset.</p>` +
+      `<!doctype html><html><head><meta charset="utf-8"><title>dml serve soak</title><style>${REPORT_CSS}` +
+      `</style></head><body>` +
+      `<h1>dml serve soak: ${MINUTES} min at concurrency ${CONC}</h1><p>${N} gallery images, ${env.cpus} CPUs (` +
+      `${env.cpu}), Node ${env.node}. ` +
+      `Answered ${summary.answered}, shed (503) ${summary.shed}, errors ${summary.errors}; SIGTERM under load: exit ` +
+      `${code}, ${drain.ok} answered, ${drain.refused} refused, ${drain.reset} reset.</p>` +
       lineChart({
         title: 'server resident memory',
         xLabel: 'seconds',
@@ -275,10 +280,13 @@ async function main(): Promise<void> {
     if (flags.json) console.log(JSON.stringify({ env, summary, windows }));
     else {
       console.log(
-        `RSS ${summary.rssStartMb.toFixed(0)} MB at start, ${summary.rssEndMb.toFixed(0)} MB at the end, ${summary.rssMaxMb.toFixed(0)} MB at most; p99 ${summary.p99FirstMs.toFixed(1)} ms in the first window, ${summary.p99LastMs.toFixed(1)} ms in the last, ${summary.p99MaxMs.toFixed(1)} ms at most`,
+        `RSS ${summary.rssStartMb.toFixed(0)} MB at start, ${summary.rssEndMb.toFixed(0)} MB at the end, ` +
+          `${summary.rssMaxMb.toFixed(0)} MB at most; p99 ${summary.p99FirstMs.toFixed(1)} ms in the first window, ` +
+          `${summary.p99LastMs.toFixed(1)} ms in the last, ${summary.p99MaxMs.toFixed(1)} ms at most`,
       );
       console.log(
-        `answered ${summary.answered}, shed ${summary.shed}, errors ${summary.errors}; SIGTERM under load: exit code ${code}, ${drain.ok} answered, ${drain.refused} refused with 503, ${drain.reset} reset`,
+        `answered ${summary.answered}, shed ${summary.shed}, errors ${summary.errors}; SIGTERM under load: exit code ` +
+          `${code}, ${drain.ok} answered, ${drain.refused} refused with 503, ${drain.reset} reset`,
       );
       console.log(`plot: ${path.resolve(flags.out!)}`);
     }

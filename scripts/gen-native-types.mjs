@@ -49,6 +49,67 @@ export function parseTable(text) {
   return { types, entries };
 }
 
+export const MAX_LINE = 120;
+
+/** Splits `text` at the commas or semicolons (`sep`) outside brackets, trimming each part. */
+function splitTopLevel(text, sep) {
+  const parts = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if ('([{<'.includes(c)) depth++;
+    else if (')]}'.includes(c) || (c === '>' && text[i - 1] !== '=')) depth--;
+    else if (c === sep && depth === 0) {
+      parts.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  const last = text.slice(start).trim();
+  if (last !== '') parts.push(last);
+  return parts;
+}
+
+/** The index of the bracket closing the one at `open`. */
+function closing(text, open) {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if ('([{'.includes(text[i])) depth++;
+    else if (')]}'.includes(text[i]) && --depth === 0) return i;
+  }
+  throw new Error(`unbalanced brackets in '${text}'`);
+}
+
+/**
+ * A line of the interface as lines of at most MAX_LINE characters where it can be split: a long
+ * signature gets one parameter per line, and a long object type one member per line.
+ */
+function wrap(line) {
+  if (line.length <= MAX_LINE) return [line];
+  const indent = /^ */.exec(line)[0];
+  const inner = `${indent}  `;
+  const paren = line.indexOf('(');
+  let brace = line.indexOf('{');
+  if (paren !== -1 && (brace === -1 || paren < brace)) {
+    const end = closing(line, paren);
+    const params = splitTopLevel(line.slice(paren + 1, end), ',');
+    if (params.length > 0) {
+      return [
+        line.slice(0, paren + 1),
+        ...params.flatMap((p) => wrap(`${inner}${p}${p.startsWith('...') ? '' : ','}`)), // no comma after a rest
+        ...wrap(`${indent}${line.slice(end)}`),
+      ];
+    }
+    brace = line.indexOf('{', end); // no parameters: wrap the return type
+  }
+  if (brace !== -1) {
+    const end = closing(line, brace);
+    const members = splitTopLevel(line.slice(brace + 1, end), ';');
+    return [line.slice(0, brace + 1), ...members.flatMap((m) => wrap(`${inner}${m};`)), `${indent}${line.slice(end)}`];
+  }
+  return [line];
+}
+
 /** The text of the generated TypeScript file. */
 export function generate(text) {
   const { types, entries } = parseTable(text);
@@ -69,7 +130,7 @@ export function generate(text) {
       out.push(`  // ${file}`);
     }
     for (const d of e.docs) out.push(`  ${d}`);
-    out.push(`  ${e.signature};`);
+    out.push(...wrap(`  ${e.signature};`));
   }
   out.push('}', '');
   out.push('/** Every export of the addon, in registration order, with the C++ file that registers it. */');

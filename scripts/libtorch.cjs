@@ -14,7 +14,8 @@ function debian() {
   const inc = '/usr/include';
   if (!fs.existsSync(path.join(inc, 'torch/csrc/api/include/torch/torch.h'))) {
     console.error(
-      'libtorch headers not found: run `apt-get install libtorch-dev libopenblas0-pthread` or set LIBTORCH=/path/to/libtorch',
+      'libtorch headers not found: run `apt-get install libtorch-dev libopenblas0-pthread` or set ' +
+        'LIBTORCH=/path/to/libtorch',
     );
     process.exit(1);
   }

@@ -12,7 +12,9 @@ import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] [--batch 64] [--workers N] [--skip-bad] [--quiet]
+const HELP =
+  `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] ` +
+  `[--batch 64] [--workers N] [--skip-bad] [--quiet]
 
 Writes a safetensors file with "features" [N, D] (float32) and "labels" [N] (int64); its metadata
 holds the image paths ("paths", JSON) and class names ("classes", JSON) in the same order.

@@ -110,14 +110,15 @@ async function evaluate(
       if (json) say(JSON.stringify(report));
       else {
         say(`${file} (epoch ${epoch}) on ${description}`);
-        if (classNames)
-          say(
-            `test classes: ${classNames.test.slice(0, 12).join(', ')}${classNames.test.length > 12 ? `, ... (${classNames.test.length})` : ''}`,
-          );
+        if (classNames) {
+          const more = classNames.test.length > 12 ? `, ... (${classNames.test.length})` : '';
+          say(`test classes: ${classNames.test.slice(0, 12).join(', ')}${more}`);
+        }
         say(formatRecallTable(report));
         const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
         say(
-          `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ${f(report.nmi)}`,
+          `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ` +
+            `${f(report.nmi)}`,
         );
       }
     } finally {

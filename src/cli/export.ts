@@ -3,9 +3,12 @@ import { parseArgs } from 'node:util';
 import { loadEmbedder } from '../ml/train/load.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 
-const HELP = `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset 17] [--quiet]
+const HELP =
+  `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset ` +
+  `17] [--quiet]
 
-Writes (ONNX, the only format and the default) the embedding model in eval mode with every BatchNorm folded: input "images" float32
+Writes (ONNX, the only format and the default) the embedding model in eval mode with every BatchNorm folded: input ` +
+  `"images" float32
 [N, C, H, W] in [0, 1] (mean/std normalisation inside the graph), output "features" (and "logits"
 with --logits). Run it in browsers with onnxruntime-web or in Node with onnxruntime-node.
 `;
@@ -51,7 +54,8 @@ export const command = {
       saveOnnx(values.out, bytes);
       if (!values.quiet)
         console.log(
-          `wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`,
+          `wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},` +
+            `${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`,
         );
       return 0;
     } finally {

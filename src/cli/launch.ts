@@ -140,7 +140,8 @@ export async function launch(
         const sig = signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
         firstFailure = { rank, code: signal ? 128 + sig : (code ?? 1) };
         log(
-          `dml: rank ${rank} (pid ${child.pid}) ${describeExit(code, signal)}; the other ranks stop within the ${x.timeoutS} s collective timeout`,
+          `dml: rank ${rank} (pid ${child.pid}) ${describeExit(code, signal)}; the other ranks stop within the ` +
+            `${x.timeoutS} s collective timeout`,
         );
         // Survivors name the lost rank and exit on their own; any still running past the timeout is stopped.
         killTimer = setTimeout(terminateRest, (x.timeoutS + 15) * 1000);

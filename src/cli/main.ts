@@ -27,7 +27,10 @@ async function usage(): Promise<string> {
   const names = Object.keys(COMMANDS);
   const width = Math.max(...names.map((n) => n.length));
   const lines = await Promise.all(names.map(async (n) => `  ${n.padEnd(width)}  ${(await COMMANDS[n]!()).summary}`));
-  return `usage: dml <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "dml <command> --help" for a command's options; "dml --version" for the version.`;
+  return (
+    `usage: dml <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun "dml <command> --help" for a ` +
+    `command's options; "dml --version" for the version.`
+  );
 }
 
 function version(): string {

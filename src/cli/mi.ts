@@ -26,7 +26,8 @@ gets the run's per-epoch CE / PCE table (the 'bound' records of its metrics.json
 export function formatBound(b: PceBoundSummary, batchSize: number): string {
   return (
     `CE vs PCE (${b.batches} random batches of ${batchSize}): CE ${b.ce.toFixed(4)}, PCE ${b.pce.toFixed(4)} ` +
-    `(tightness ${b.tightness.toFixed(4)}, contrastive ${b.contrastive.toFixed(4)}, λ ${b.lambda.toFixed(3)}); CE ≥ PCE in ${(b.ceAbovePce * 100).toFixed(0)}% of batches`
+    `(tightness ${b.tightness.toFixed(4)}, contrastive ${b.contrastive.toFixed(4)}, λ ${b.lambda.toFixed(3)}); CE ≥ ` +
+    `PCE in ${(b.ceAbovePce * 100).toFixed(0)}% of batches`
   );
 }
 
@@ -37,7 +38,8 @@ export function formatBoundTable(rows: readonly BoundPoint[]): string {
     ...rows.map(
       (r) =>
         `${String(r.epoch).padStart(5)}  ${r.ce.toFixed(4).padStart(8)}  ${r.pce.toFixed(4).padStart(8)}  ` +
-        `${r.tightness.toFixed(4).padStart(9)}  ${r.contrastive.toFixed(4).padStart(11)}  ${r.lambda.toPrecision(4).padStart(8)}  ` +
+        `${r.tightness.toFixed(4).padStart(9)}  ${r.contrastive.toFixed(4).padStart(11)}  ` +
+        `${r.lambda.toPrecision(4).padStart(8)}  ` +
         `${r.ceAbovePce === null ? '—' : `${(r.ceAbovePce * 100).toFixed(0)}%`.padStart(6)}`,
     ),
   ].join('\n');
@@ -56,14 +58,17 @@ export function formatMi(r: MutualInformationReport): string {
   if (r.discriminative) {
     const d = r.discriminative;
     lines.push(
-      `discriminative (${d.source}): I = H(Y) - CE = ${d.mi.nats.toFixed(3)} nats (${d.mi.bits.toFixed(3)} bits); CE ${d.crossEntropy.nats.toFixed(3)}, accuracy ${(d.accuracy * 100).toFixed(1)}%`,
+      `discriminative (${d.source}): I = H(Y) - CE = ${d.mi.nats.toFixed(3)} nats (${d.mi.bits.toFixed(3)} bits); CE ` +
+        `${d.crossEntropy.nats.toFixed(3)}, accuracy ${(d.accuracy * 100).toFixed(1)}%`,
     );
   }
   if (r.generative) {
     const g = r.generative;
     lines.push(
-      `generative (KL k=${g.k}, ${g.transform} to ${g.dims} dims${g.intrinsicDim !== null ? `, intrinsic dim ${g.intrinsicDim.toFixed(1)}` : ''}): ` +
-        `I = H(Z) - H(Z|Y) = ${g.hZ.nats.toFixed(3)} - ${g.hZgivenY.nats.toFixed(3)} = ${g.mi.nats.toFixed(3)} nats (${g.mi.bits.toFixed(3)} bits)`,
+      `generative (KL k=${g.k}, ${g.transform} to ${g.dims} dims` +
+        `${g.intrinsicDim !== null ? `, intrinsic dim ${g.intrinsicDim.toFixed(1)}` : ''}): ` +
+        `I = H(Z) - H(Z|Y) = ${g.hZ.nats.toFixed(3)} - ${g.hZgivenY.nats.toFixed(3)} = ${g.mi.nats.toFixed(3)} nats (` +
+        `${g.mi.bits.toFixed(3)} bits)`,
     );
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
@@ -145,7 +150,8 @@ export const command = {
           if (bound) out.push(formatBound(bound, config.batchSize));
           if (epochs.length)
             out.push(
-              `CE and PCE per epoch of the run (training batches, ${path.join(path.dirname(checkpointFile), 'metrics.jsonl')}):`,
+              `CE and PCE per epoch of the run (training batches, ` +
+                `${path.join(path.dirname(checkpointFile), 'metrics.jsonl')}):`,
               formatBoundTable(epochs),
             );
           console.log(out.join('\n'));

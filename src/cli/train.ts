@@ -77,7 +77,8 @@ export const command = {
       const held = ['last.safetensors', 'best.safetensors'].filter((f) => existsSync(path.join(cfg.out, f)));
       if (held.length > 0) {
         console.error(
-          `dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or start over with --force`,
+          `dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or start over ` +
+            `with --force`,
         );
         return 2;
       }
@@ -85,7 +86,8 @@ export const command = {
     if (cfg.distributed.backend === 'nccl') {
       // NCCL reduces CUDA tensors; the trainer keeps everything on the CPU until device= is honoured.
       throw new Error(
-        'distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use distributed.backend=gloo',
+        'distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use ' +
+          'distributed.backend=gloo',
       );
     }
     if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });
@@ -98,17 +100,20 @@ export const command = {
       const ds = await openDatasets(cfg);
       const { train, test, description } = ds;
       const world = group
-        ? `, ${group.worldSize} processes (global batch ${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})`
+        ? `, ${group.worldSize} processes (global batch ` +
+          `${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})`
         : '';
       if (!values.quiet)
         say(
-          `dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`,
+          `dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ` +
+            `${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`,
         );
       if (!values.quiet) say(description);
       const weights = PRESET_WEIGHTS[cfg.preset];
       if (weights && cfg.model.pretrained === '' && main)
         console.warn(
-          `dml train: warning: preset ${cfg.preset} starts from ${weights}; without model.pretrained=FILE the backbone starts from random weights and its results are not the recipe's`,
+          `dml train: warning: preset ${cfg.preset} starts from ${weights}; without model.pretrained=FILE the ` +
+            `backbone starts from random weights and its results are not the recipe's`,
         );
       const trainer = new Trainer(cfg, train, test, {
         ...trainerDeps,

@@ -45,7 +45,13 @@ export interface NativeBinding {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; config: string; parallelInfo: string };
+  buildInfo(): {
+    torchVersion: string;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    config: string;
+    parallelInfo: string;
+  };
   // math.cc
   neg(x: H): H;
   exp(x: H): H;
@@ -205,7 +211,16 @@ export interface NativeBinding {
   conv2d(x: H, weight: H, bias: Opt<H>, stride: Ints, padding: Ints, dilation: Ints, groups?: number): H;
   linear(x: H, weight: H, bias?: Opt<H>): H;
   /** Running statistics, when given and training, are updated in place. */
-  batchNorm(x: H, weight: Opt<H>, bias: Opt<H>, runningMean: Opt<H>, runningVar: Opt<H>, training: boolean, momentum: number, eps: number): H;
+  batchNorm(
+    x: H,
+    weight: Opt<H>,
+    bias: Opt<H>,
+    runningMean: Opt<H>,
+    runningVar: Opt<H>,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): H;
   layerNorm(x: H, normalizedShape: Ints, weight: Opt<H>, bias: Opt<H>, eps: number): H;
   dropout(x: H, p: number, training: boolean): H;
   maxPool2d(x: H, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints, ceilMode?: boolean): H;
@@ -215,7 +230,14 @@ export interface NativeBinding {
   upsampleBilinear2d(x: H, size: Ints, alignCorners?: boolean): H;
   upsampleBicubic2d(x: H, size: Ints, alignCorners?: boolean): H;
   /** reduction follows at::Reduction: 0 none, 1 mean (default), 2 sum. */
-  crossEntropy(logits: H, target: H, weight?: Opt<H>, reduction?: number, ignoreIndex?: number, labelSmoothing?: number): H;
+  crossEntropy(
+    logits: H,
+    target: H,
+    weight?: Opt<H>,
+    reduction?: number,
+    ignoreIndex?: number,
+    labelSmoothing?: number,
+  ): H;
   nllLoss(logProbs: H, target: H, weight?: Opt<H>, reduction?: number, ignoreIndex?: number): H;
   klDiv(input: H, target: H, reduction?: number, logTarget?: boolean): H;
   mseLoss(input: H, target: H, reduction?: number): H;
@@ -236,7 +258,16 @@ export interface NativeBinding {
   maskedFill_(x: H, mask: H, value: Num): void;
   indexPut_(x: H, index: H, values: H | Num, accumulate?: boolean): void;
   /** SGD over a whole parameter group; returns the momentum buffers it created, at their positions. */
-  sgdStep(params: H[], bufs: (H | null)[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): (H | undefined)[];
+  sgdStep(
+    params: H[],
+    bufs: (H | null)[],
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    maximize: boolean,
+  ): (H | undefined)[];
   // autograd.cc
   backward(h: H, grad?: Opt<H>, retainGraph?: Opt<boolean>, createGraph?: boolean): void;
   grad(h: H): H | null;
@@ -248,25 +279,77 @@ export interface NativeBinding {
   gradFn(h: H): string | null;
   setGradEnabled(v: boolean): boolean;
   isGradEnabled(): boolean;
-  autogradGrad(outputs: H[], inputs: H[], gradOutputs?: Opt<H[]>, retainGraph?: Opt<boolean>, createGraph?: boolean, allowUnused?: boolean): (H | null)[];
+  autogradGrad(
+    outputs: H[],
+    inputs: H[],
+    gradOutputs?: Opt<H[]>,
+    retainGraph?: Opt<boolean>,
+    createGraph?: boolean,
+    allowUnused?: boolean,
+  ): (H | null)[];
   // image.cc
-  resizeBytes(src: Uint8Array, width: number, height: number, channels: number, boxX: number, boxY: number, boxW: number, boxH: number, outW: number, outH: number, ...window: [] | [number, number, number, number]): Uint8Array;
-  jitterBytes(src: Uint8Array, width: number, height: number, channels: number, ops: Int32Array, factors: Float64Array): Uint8Array;
+  resizeBytes(
+    src: Uint8Array,
+    width: number,
+    height: number,
+    channels: number,
+    boxX: number,
+    boxY: number,
+    boxW: number,
+    boxH: number,
+    outW: number,
+    outH: number,
+    ...window: [] | [number, number, number, number]
+  ): Uint8Array;
+  jitterBytes(
+    src: Uint8Array,
+    width: number,
+    height: number,
+    channels: number,
+    ops: Int32Array,
+    factors: Float64Array,
+  ): Uint8Array;
   bytesToFloat(src: Uint8Array, width: number, height: number, channels: number, out?: Float32Array): Float32Array;
   flipBytes(src: Uint8Array, width: number, height: number, channels: number): Uint8Array;
-  decodeJpeg(bytes: Uint8Array, maxPixels: number, failOn: number): { data: Uint8Array; width: number; height: number } | null;
+  decodeJpeg(
+    bytes: Uint8Array,
+    maxPixels: number,
+    failOn: number,
+  ): { data: Uint8Array; width: number; height: number } | null;
   /** Whether the image kernels run their AVX2 versions (x86-64 with AVX2, DML_NO_SIMD unset). */
   readonly imageSimd: boolean;
   // distributed.cc
   distBackends(): { gloo: boolean; nccl: boolean };
-  distInit(o: { backend: string; rank: number; worldSize: number; store: 'tcp' | 'file'; host?: string; port?: number; isServer?: boolean; agentHosted?: boolean; path?: string; prefix: string; timeoutMs: number; bindHost?: string; ifname?: string; threads?: number }): GroupHandle;
+  distInit(
+    o: {
+      backend: string;
+      rank: number;
+      worldSize: number;
+      store: 'tcp' | 'file';
+      host?: string;
+      port?: number;
+      isServer?: boolean;
+      agentHosted?: boolean;
+      path?: string;
+      prefix: string;
+      timeoutMs: number;
+      bindHost?: string;
+      ifname?: string;
+      threads?: number;
+    },
+  ): GroupHandle;
   distDestroy(g: GroupHandle): void;
   distBroadcast(g: GroupHandle, tensors: H[], root: number, bucketBytes?: number): void;
   distAllReduce(g: GroupHandle, tensors: H[], op: string, bucketBytes?: number): void;
   distAllGather(g: GroupHandle, t: H): H[];
   distBarrier(g: GroupHandle): void;
   distAllReduceAutograd(g: GroupHandle, t: H): H;
-  distReduceGrads(g: GroupHandle, params: H[], bucketBytes: number, divisor: number): { tensors: number; bytes: number };
+  distReduceGrads(
+    g: GroupHandle,
+    params: H[],
+    bucketBytes: number,
+    divisor: number,
+  ): { tensors: number; bytes: number };
   distStoreSet(g: GroupHandle, key: string, value: string): void;
   distStoreGet(g: GroupHandle, key: string, timeoutMs?: number): string;
   distStoreAdd(g: GroupHandle, key: string, by: number): number;
@@ -275,7 +358,10 @@ export interface NativeBinding {
   distLeaving(g: GroupHandle): void;
   distReducerNew(g: GroupHandle, params: H[], bucketBytes: number, firstBucketBytes: number): ReducerHandle;
   distReducerPrepare(r: ReducerHandle): void;
-  distReducerFinish(r: ReducerHandle, divisor: number): { tensors: number; bytes: number; buckets: number; overlapped: number };
+  distReducerFinish(
+    r: ReducerHandle,
+    divisor: number,
+  ): { tensors: number; bytes: number; buckets: number; overlapped: number };
   distReducerDestroy(r: ReducerHandle): void;
 }
 

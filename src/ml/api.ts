@@ -57,7 +57,9 @@ export interface Run {
   readonly file: string;
   /** Embeddings [N, D] of image files (read, resized and cropped as at test time), or of a ready [N, C, H, W] batch. */
   embed(images: readonly string[] | Tensor): Promise<Tensor>;
-  /** Recall@K, MAP@R, NMI... on the test split of the run's dataset (`overrides` as for dml eval, e.g. data.root=DIR). */
+  /**
+   * Recall@K, MAP@R, NMI... on the test split of the run's dataset (`overrides` as for dml eval, e.g. data.root=DIR).
+   */
   evaluate(overrides?: readonly string[]): Promise<RetrievalReport>;
   /** The k nearest gallery rows of each query row. */
   search(queries: Tensor, gallery: Tensor, k: number, metric?: Metric): Neighbours;

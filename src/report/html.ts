@@ -75,17 +75,20 @@ export interface ReportInput {
 }
 
 /** The reports' style sheet, also used by the benches' pages. */
-export const REPORT_CSS = `
+export const REPORT_CSS =
+  `
 :root{--fg:#1f2328;--muted:#656d76;--line:#d0d7de;--bg:#f6f8fa;--card:#fff;--bad:#d1242f;--good:#1a7f37}
 *{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe ` +
+  `UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1200px;margin:0 auto;padding:20px 24px 40px}
 h1{font-size:24px;margin:4px 0 2px}
 h2{font-size:18px;margin:0 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line)}
 h3{font-size:14px;margin:14px 0 6px}
 .sub{color:var(--muted);margin:0 0 10px}
 nav{margin:10px 0 16px;display:flex;flex-wrap:wrap;gap:6px}
-nav a{color:#0969da;text-decoration:none;background:var(--card);border:1px solid var(--line);border-radius:14px;padding:2px 10px;font-size:13px}
+nav a{color:#0969da;text-decoration:none;background:var(--card);border:1px solid ` +
+  `var(--line);border-radius:14px;padding:2px 10px;font-size:13px}
 section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 18px;margin:0 0 16px}
 .chips{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0 6px}
 .chip{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:6px 12px;min-width:110px}
@@ -117,17 +120,21 @@ th[colspan]{text-align:center}
 .q{flex:0 0 auto;padding-right:12px;border-right:2px solid var(--line);text-align:center}
 .nbrs{display:flex;flex-wrap:wrap;gap:6px}
 figure{margin:0;text-align:center;width:76px;font-size:11px;line-height:1.25}
-figure .img{position:relative;width:72px;height:72px;margin:0 auto 2px;border:3px solid var(--good);border-radius:4px;background:#000;overflow:hidden}
+figure .img{position:relative;width:72px;height:72px;margin:0 auto 2px;border:3px solid ` +
+  `var(--good);border-radius:4px;background:#000;overflow:hidden}
 figure.query .img{border-color:#0969da}
 figure.wrong .img{border-color:var(--bad)}
 figure img{width:100%;height:100%;display:block;image-rendering:pixelated;object-fit:contain}
-figure .mark{position:absolute;right:2px;top:2px;width:17px;height:17px;border-radius:50%;background:#fff;font-weight:700;font-size:12px;line-height:17px;text-align:center}
+figure ` +
+  `.mark{position:absolute;right:2px;top:2px;width:17px;height:17px;border-radius:50%;background:#fff;` +
+  `font-weight:700;font-size:12px;line-height:17px;text-align:center}
 figure.wrong .mark{color:#fff;background:var(--bad)}
 figure.right .mark{color:var(--good)}
 figure .noimg{color:#fff;font-size:10px;line-height:66px}
 figcaption{color:var(--fg);overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 figcaption.s{color:var(--muted)}
-.tag{display:inline-block;font-size:11px;border-radius:10px;padding:0 7px;margin-top:3px;background:var(--bg);border:1px solid var(--line)}
+.tag{display:inline-block;font-size:11px;border-radius:10px;padding:0 ` +
+  `7px;margin-top:3px;background:var(--bg);border:1px solid var(--line)}
 .tag.miss{background:#ffebe9;border-color:#ff8182}
 footer{color:var(--muted);font-size:12px}
 `;
@@ -185,21 +192,26 @@ export function buildReportHtml(r: ReportInput): string {
         .join(' · ')
     : '';
 
-  return `<!DOCTYPE html>
+  return (
+    `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(r.title)}</title>
 <style>${REPORT_CSS}</style></head>
 <body><main>
 <h1>${esc(r.title)}</h1>
-<p class="sub">${esc(r.runDir)}${r.dataset ? ` · ${esc(r.dataset)}` : ''}${r.checkpoint ? ` · checkpoint ${esc(r.checkpoint.file)} (epoch ${r.checkpoint.epoch})` : ''}</p>
+<p class="sub">` +
+    `${esc(r.runDir)}${r.dataset ? ` · ${esc(r.dataset)}` : ''}` +
+    `${r.checkpoint ? ` · checkpoint ${esc(r.checkpoint.file)} (epoch ${r.checkpoint.epoch})` : ''}</p>
 ${settings ? `<p class="sub">${settings}</p>` : ''}
 <div class="chips">${chips.map(([v, l]) => `<div class="chip"><b>${v}</b><span>${esc(l)}</span></div>`).join('')}</div>
 <nav>${sections.map((s) => `<a href="#${s.id}">${esc(s.title)}</a>`).join('')}</nav>
 ${warnings.length ? `<div class="warn">${warnings.map((w) => esc(w)).join('<br>')}</div>` : ''}
 ${sections.map((s) => `<section id="${s.id}"><h2>${esc(s.title)}</h2>\n${s.html}\n</section>`).join('\n')}
-<footer>Generated ${esc(r.generatedAt)} by dml report from ${esc(r.metrics.file)} (${r.metrics.lines} records)${timings ? `. Report stages: ${timings}` : ''}.</footer>
+<footer>Generated ${esc(r.generatedAt)} by dml report from ${esc(r.metrics.file)} (${r.metrics.lines} records)` +
+    `${timings ? `. Report stages: ${timings}` : ''}.</footer>
 </main></body></html>
-`;
+`
+  );
 }
 
 function duration(s: number): string {
@@ -242,12 +254,15 @@ function trainingSection(m: RunMetrics): string {
   let table = '';
   if (m.epochs.length) {
     const r1 = new Map(m.eval.map((e) => [e.epoch, e.recall.cosine?.['1']]));
-    table = `<h3>Epochs</h3><table><tr><th>epoch</th><th>step</th><th>mean loss</th><th>images/s</th><th>time</th><th>R@1 cos</th></tr>${m.epochs
-      .map(
-        (e) =>
-          `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${num(e.loss, 4)}</td><td>${num(e.imagesPerSecond, 0)}</td><td>${e.seconds === null ? '—' : duration(e.seconds)}</td><td>${num(r1.get(e.epoch))}</td></tr>`,
-      )
-      .join('')}</table>`;
+    table =
+      `<h3>Epochs</h3><table><tr><th>epoch</th><th>step</th><th>mean ` +
+      `loss</th><th>images/s</th><th>time</th><th>R@1 cos</th></tr>${m.epochs
+        .map(
+          (e) =>
+            `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${num(e.loss, 4)}</td><td>${num(e.imagesPerSecond, 0)}</td>` +
+            `<td>${e.seconds === null ? '—' : duration(e.seconds)}</td><td>${num(r1.get(e.epoch))}</td></tr>`,
+        )
+        .join('')}</table>`;
   }
   const note = m.train.length === 0 ? '<p class="note">No training-step records in metrics.jsonl.</p>' : '';
   return `<div class="row">${charts.join('')}</div>${note}${table}${boundSection(m)}`;
@@ -274,13 +289,19 @@ function boundSection(m: RunMetrics): string {
   const rows = b
     .map(
       (p) =>
-        `<tr><td>${p.epoch}</td><td>${num(p.ce, 4)}</td><td>${num(p.pce, 4)}</td><td>${num(p.tightness, 4)}</td><td>${num(p.contrastive, 4)}</td><td>${num(p.lambda, 3)}</td><td>${p.ceAbovePce === null ? '—' : `${(p.ceAbovePce * 100).toFixed(0)}%`}</td></tr>`,
+        `<tr><td>${p.epoch}</td><td>${num(p.ce, 4)}</td><td>${num(p.pce, 4)}</td><td>${num(p.tightness, 4)}</td><td>` +
+        `${num(p.contrastive, 4)}</td><td>${num(p.lambda, 3)}</td><td>` +
+        `${p.ceAbovePce === null ? '—' : `${(p.ceAbovePce * 100).toFixed(0)}%`}</td></tr>`,
     )
     .join('');
   return (
-    `<h3>CE and PCE</h3><p class="note">Means over the logged training batches of each epoch: the plain cross-entropy of the classifier, and the PCE ` +
-    "whose soft means use that classifier's softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (src/ml/losses/pce.ts). The last column is the share of batches with CE ≥ PCE.</p>" +
-    `<div class="row">${chart}</div><table><tr><th>epoch</th><th>CE</th><th>PCE</th><th>tightness</th><th>contrastive</th><th>λ</th><th>CE ≥ PCE</th></tr>${rows}</table>`
+    `<h3>CE and PCE</h3><p class="note">Means over the logged training batches of each epoch: the plain ` +
+    `cross-entropy of the classifier, and the PCE ` +
+    "whose soft means use that classifier's softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (src/ml/losses/pce.ts). The " +
+    'last column is the share of batches with CE ≥ PCE.</p>' +
+    `<div class="row">${chart}` +
+    `</div><table><tr><th>epoch</th><th>CE</th><th>PCE</th><th>tightness</th><th>contrastive</th><th>λ</th><th>CE ≥ ` +
+    `PCE</th></tr>${rows}</table>`
   );
 }
 
@@ -292,7 +313,10 @@ function logEvery(m: RunMetrics): number | string {
 
 function recallSection(evals: readonly EvalPoint[]): string {
   if (evals.length === 0)
-    return '<p class="unavail">No evaluation records in metrics.jsonl (evalEvery = 0, or the first evaluation has not run yet).</p>';
+    return (
+      '<p class="unavail">No evaluation records in metrics.jsonl (evalEvery = 0, or the first evaluation has ' +
+      'not run yet).</p>'
+    );
   const { metrics, ks } = recallKeys(evals);
   const colors = palette(ks.length);
   const series: Series[] = [];
@@ -320,15 +344,29 @@ function recallSection(evals: readonly EvalPoint[]): string {
   add('R-Precision', '#f28e2b', (e) => e.rPrecision);
   add('P@1', '#59a14f', (e) => e.precisionAt1);
   add('NMI', '#b07aa1', (e) => e.nmi);
-  return (
-    `<div class="row">${lineChart({ title: 'Recall@K (solid: cosine, dashed: L2)', xLabel: 'epoch', yLabel: `Recall@K${unit}`, series, integerX: true })}` +
-    `${lineChart({ title: 'MAP@R, R-Precision, P@1, NMI', xLabel: 'epoch', yLabel: `value${unit}`, series: other, integerX: true })}</div>`
-  );
+  const recall = lineChart({
+    title: 'Recall@K (solid: cosine, dashed: L2)',
+    xLabel: 'epoch',
+    yLabel: `Recall@K${unit}`,
+    series,
+    integerX: true,
+  });
+  const values = lineChart({
+    title: 'MAP@R, R-Precision, P@1, NMI',
+    xLabel: 'epoch',
+    yLabel: `value${unit}`,
+    series: other,
+    integerX: true,
+  });
+  return `<div class="row">${recall}${values}</div>`;
 }
 
 function metricsRow(label: string, e: MetricsSummary, metrics: string[], ks: string[]): string {
   const cells = metrics.flatMap((m) => ks.map((k) => `<td>${num(e.recall[m]?.[k])}</td>`));
-  return `<tr><td class="l">${label}</td>${cells.join('')}<td>${num(e.mapAtR)}</td><td>${num(e.rPrecision)}</td><td>${num(e.precisionAt1)}</td><td>${num(e.nmi ?? null)}</td></tr>`;
+  return (
+    `<tr><td class="l">${label}</td>${cells.join('')}<td>${num(e.mapAtR)}</td><td>${num(e.rPrecision)}</td><td>` +
+    `${num(e.precisionAt1)}</td><td>${num(e.nmi ?? null)}</td></tr>`
+  );
 }
 
 function metricsSection(r: ReportInput): string {
@@ -340,22 +378,31 @@ function metricsSection(r: ReportInput): string {
   if (best && best !== last) rows.push({ label: `epoch ${best.epoch} — best logged (max R@1 cosine)`, e: best });
   if (r.evaluation)
     rows.push({
-      label: `${r.checkpoint ? `${esc(r.checkpoint.kind)} checkpoint (epoch ${r.checkpoint.epoch})` : 'checkpoint'} — re-evaluated now`,
+      label:
+        `${r.checkpoint ? `${esc(r.checkpoint.kind)} checkpoint (epoch ${r.checkpoint.epoch})` : 'checkpoint'} ` +
+        `— re-evaluated now`,
       e: r.evaluation,
     });
   if (rows.length === 0) return '<p class="unavail">No evaluation available.</p>';
   const keys = recallKeys(rows.map((x) => ({ recall: x.e.recall }) as EvalPoint));
   const unit = (rows[0]!.e.unit ?? 'percent') === 'percent' ? 'All values in percent. ' : '';
+  const recallHeads = keys.metrics.map(
+    (m) => `<th colspan="${keys.ks.length}">Recall@K ${m === 'l2' ? 'L2' : esc(m)}</th>`,
+  );
   const header =
-    `<tr><th class="l" rowspan="2">evaluation</th>${keys.metrics.map((m) => `<th colspan="${keys.ks.length}">Recall@K ${m === 'l2' ? 'L2' : esc(m)}</th>`).join('')}<th rowspan="2">MAP@R</th><th rowspan="2">R-Precision</th><th rowspan="2">P@1</th><th rowspan="2">NMI</th></tr>` +
+    `<tr><th class="l" rowspan="2">evaluation</th>` +
+    `${recallHeads.join('')}` +
+    `<th rowspan="2">MAP@R</th><th rowspan="2">R-Precision</th><th rowspan="2">P@1</th><th rowspan="2">NMI</th></tr>` +
     `<tr>${keys.metrics.map(() => keys.ks.map((k) => `<th>K=${esc(k)}</th>`).join('')).join('')}</tr>`;
   const ev = r.evaluation;
   const protocol = ev?.protocol
-    ? ` Protocol: ${esc(ev.protocol)}${ev.queries ? `, ${ev.queries} queries` : ''}${ev.gallery && ev.protocol === 'query-gallery' ? `, ${ev.gallery} gallery items` : ''}.`
+    ? ` Protocol: ${esc(ev.protocol)}${ev.queries ? `, ${ev.queries} queries` : ''}` +
+      `${ev.gallery && ev.protocol === 'query-gallery' ? `, ${ev.gallery} gallery items` : ''}.`
     : '';
   return (
     `<table>${header}${rows.map((x) => metricsRow(x.label, x.e, keys.metrics, keys.ks)).join('')}</table>` +
-    `<p class="note">${unit}MAP@R, R-Precision and P@1 by cosine similarity; NMI of k-means clustering (k = number of classes) on the L2-normalised embeddings.${protocol}</p>`
+    `<p class="note">${unit}MAP@R, R-Precision and P@1 by cosine similarity; NMI of k-means clustering (k = number ` +
+    `of classes) on the L2-normalised embeddings.${protocol}</p>`
   );
 }
 
@@ -372,7 +419,8 @@ function miSection(mi: MiSection): string {
   const rows: string[] = [];
   if (isQty(rep.hY))
     rows.push(
-      `<tr><td class="l">H(Y), label entropy: the ceiling of I(Z;Y)</td>${q(rep.hY)}<td class="l">${typeof rep.classes === 'number' ? `${rep.classes} classes` : ''}</td></tr>`,
+      `<tr><td class="l">H(Y), label entropy: the ceiling of I(Z;Y)</td>${q(rep.hY)}<td class="l">` +
+        `${typeof rep.classes === 'number' ? `${rep.classes} classes` : ''}</td></tr>`,
     );
   const d = rep.discriminative;
   if (isObj(d)) {
@@ -381,19 +429,24 @@ function miSection(mi: MiSection): string {
         ? "the model's classifier logits"
         : `a cross-fitted linear probe${typeof d.folds === 'number' ? ` (${d.folds} folds)` : ''}`;
     rows.push(
-      `<tr><td class="l">discriminative I(Z;Y) = H(Y) − CE, CE of ${esc(how)}</td>${q(d.mi)}<td class="l">CE ${isQty(d.crossEntropy) ? num(d.crossEntropy.nats, 3) : '—'} nats, accuracy ${typeof d.accuracy === 'number' ? (100 * d.accuracy).toFixed(1) : '—'}%</td></tr>`,
+      `<tr><td class="l">discriminative I(Z;Y) = H(Y) − CE, CE of ${esc(how)}</td>${q(d.mi)}<td class="l">CE ` +
+        `${isQty(d.crossEntropy) ? num(d.crossEntropy.nats, 3) : '—'} nats, accuracy ` +
+        `${typeof d.accuracy === 'number' ? (100 * d.accuracy).toFixed(1) : '—'}%</td></tr>`,
     );
   }
   const g = rep.generative;
   if (isObj(g)) {
     rows.push(
-      `<tr><td class="l">generative I(Z;Y) = H(Z) − H(Z|Y), Kozachenko-Leonenko k=${esc(String(g.k))}</td>${q(g.mi)}<td class="l">${esc(String(g.transform ?? ''))} in ${esc(String(g.dims))} dims${typeof g.intrinsicDim === 'number' ? ` (intrinsic dimension ${g.intrinsicDim.toFixed(1)})` : ''}</td></tr>`,
+      `<tr><td class="l">generative I(Z;Y) = H(Z) − H(Z|Y), Kozachenko-Leonenko k=${esc(String(g.k))}</td>${q(g.mi)}` +
+        `<td class="l">${esc(String(g.transform ?? ''))} in ${esc(String(g.dims))} dims` +
+        `${typeof g.intrinsicDim === 'number' ? ` (intrinsic dimension ${g.intrinsicDim.toFixed(1)})` : ''}</td></tr>`,
     );
     rows.push(
       `<tr><td class="l">&nbsp;&nbsp;H(Z)</td>${q(g.hZ)}<td class="l">differential entropy (can be negative)</td></tr>`,
     );
     rows.push(
-      `<tr><td class="l">&nbsp;&nbsp;H(Z|Y)</td>${q(g.hZgivenY)}<td class="l">${typeof g.classesUsed === 'number' ? `${g.classesUsed} classes used` : ''}</td></tr>`,
+      `<tr><td class="l">&nbsp;&nbsp;H(Z|Y)</td>${q(g.hZgivenY)}<td class="l">` +
+        `${typeof g.classesUsed === 'number' ? `${g.classesUsed} classes used` : ''}</td></tr>`,
     );
   }
   if (rows.length === 0) {
@@ -404,12 +457,18 @@ function miSection(mi: MiSection): string {
       else if (isObj(v)) for (const [k, x] of Object.entries(v)) walk(x, p ? `${p}.${k}` : k);
     };
     walk(rep, '');
-    return `<table><tr><th class="l">quantity</th><th>value</th></tr>${flat.map(([k, v]) => `<tr><td class="l">${esc(k)}</td><td>${num(v, 4)}</td></tr>`).join('')}</table>`;
+    return (
+      `<table><tr><th class="l">quantity</th><th>value</th></tr>` +
+      `${flat.map(([k, v]) => `<tr><td class="l">${esc(k)}</td><td>${num(v, 4)}</td></tr>`).join('')}</table>`
+    );
   }
   const warnings = Array.isArray(rep.warnings) ? rep.warnings.filter((w): w is string => typeof w === 'string') : [];
   return (
-    `<table><tr><th class="l">quantity</th><th>nats</th><th>bits</th><th class="l">details</th></tr>${rows.join('')}</table>` +
-    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (src/ml/mi, Boudiaf et al. 2020: the discriminative view is a lower bound; the generative view estimates both entropies with kNN distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>` +
+    `<table><tr><th class="l">quantity</th><th>nats</th><th>bits</th><th class="l">details</th></tr>${rows.join('')}` +
+    `</table>` +
+    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (src/ml/mi, Boudiaf et al. ` +
+    `2020: the discriminative view is a lower bound; the generative view estimates both entropies with kNN ` +
+    `distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>` +
     (warnings.length ? `<p class="note">Estimator warnings: ${warnings.map(esc).join('; ')}.</p>` : '')
   );
 }
@@ -424,8 +483,10 @@ function tsneSection(t: TsneSection | null, classNames: readonly string[] | unde
   });
   return (
     svg +
-    `<p class="note">Exact t-SNE (perplexity ${num(t.perplexity, 0)}, ${t.iterations} iterations, early exaggeration 12, seed ${t.seed}) of ${t.normalized ? 'L2-normalised ' : ''}embeddings` +
-    ` after PCA to 50 dimensions (${(100 * t.pcaExplained).toFixed(1)}% of the variance kept); final KL divergence ${num(t.kl, 3)}; ${t.seconds.toFixed(1)} s.` +
+    `<p class="note">Exact t-SNE (perplexity ${num(t.perplexity, 0)}, ${t.iterations} iterations, early exaggeration ` +
+    `12, seed ${t.seed}) of ${t.normalized ? 'L2-normalised ' : ''}embeddings` +
+    ` after PCA to 50 dimensions (${(100 * t.pcaExplained).toFixed(1)}% of the variance kept); final KL divergence ` +
+    `${num(t.kl, 3)}; ${t.seconds.toFixed(1)} s.` +
     ' Distances between well-separated clusters and cluster sizes are not meaningful in t-SNE; neighbourhoods are.</p>'
   );
 }
@@ -440,22 +501,30 @@ function retrievalSection(r: RetrievalSection | null, className: (c: number) => 
   if (!r) return '<p class="unavail">Retrieval examples not computed.</p>';
   const rows = r.examples.map((ex) => {
     const q =
-      `<div class="q"><figure class="query"><div class="img">${thumb(ex.queryThumb, `query ${ex.query}`)}</div><figcaption title="${esc(className(ex.label))}">${esc(className(ex.label))}</figcaption><figcaption class="s">query #${ex.query}</figcaption></figure>` +
-      `<span class="tag${ex.kind === 'miss' ? ' miss' : ''}">${ex.kind === 'miss' ? 'top-1 miss' : 'random'}</span></div>`;
+      `<div class="q"><figure class="query"><div class="img">${thumb(ex.queryThumb, `query ${ex.query}`)}` +
+      `</div><figcaption title="${esc(className(ex.label))}">${esc(className(ex.label))}</figcaption><figcaption ` +
+      `class="s">query #${ex.query}</figcaption></figure>` +
+      `<span class="tag${ex.kind === 'miss' ? ' miss' : ''}">${ex.kind === 'miss' ? 'top-1 miss' : 'random'}` +
+      `</span></div>`;
     const nb = ex.neighbours
       .map((n, j) => {
         const ok = n.correct;
         return (
-          `<figure class="${ok ? 'right' : 'wrong'}"><div class="img">${thumb(ex.neighbourThumbs?.[j], `neighbour ${j + 1}`)}<span class="mark">${ok ? '✓' : '✗'}</span></div>` +
-          `<figcaption title="${esc(className(n.label))}">${j + 1}. ${esc(className(n.label))}</figcaption><figcaption class="s">cos ${n.score.toFixed(3)}</figcaption></figure>`
+          `<figure class="${ok ? 'right' : 'wrong'}"><div class="img">` +
+          `${thumb(ex.neighbourThumbs?.[j], `neighbour ${j + 1}`)}<span class="mark">${ok ? '✓' : '✗'}</span></div>` +
+          `<figcaption title="${esc(className(n.label))}">${j + 1}. ${esc(className(n.label))}` +
+          `</figcaption><figcaption class="s">cos ${n.score.toFixed(3)}</figcaption></figure>`
         );
       })
       .join('');
     return `<div class="ex">${q}<div class="nbrs">${nb}</div></div>`;
   });
   return (
-    `<p class="note">Top-${r.k} neighbours by cosine similarity (${r.protocol === 'leave-one-out' ? 'leave-one-out over the test set' : 'from the gallery'}). Green border ✓: same class as the query; red border ✗: another class. ` +
-    `${r.misses} of ${r.queries} queries (${((100 * r.misses) / Math.max(1, r.queries)).toFixed(1)}%) have a wrong nearest neighbour; the examples tagged "top-1 miss" are drawn among them.</p>` +
+    `<p class="note">Top-${r.k} neighbours by cosine similarity (` +
+    `${r.protocol === 'leave-one-out' ? 'leave-one-out over the test set' : 'from the gallery'}). Green border ✓: ` +
+    `same class as the query; red border ✗: another class. ` +
+    `${r.misses} of ${r.queries} queries (${((100 * r.misses) / Math.max(1, r.queries)).toFixed(1)}%) have a wrong ` +
+    `nearest neighbour; the examples tagged "top-1 miss" are drawn among them.</p>` +
     rows.join('')
   );
 }

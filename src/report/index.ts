@@ -46,7 +46,10 @@ export interface ReportOptions {
   topK?: number;
   /** Mutual information (default true when src/ml/mi provides it). */
   mi?: boolean;
-  /** Embeddings the MI estimators see (default 2000, a seeded random subsample: the cross-fitted probe costs ~10 s of CPU per 1,000 points). */
+  /**
+   * Embeddings the MI estimators see (default 2000, a seeded random subsample: the cross-fitted probe costs ~10 s of
+   * CPU per 1,000 points).
+   */
   miMaxPoints?: number;
   tsneIterations?: number;
   seed?: number;
@@ -93,10 +96,10 @@ export function openRun(
   if (checkpoint !== 'best' && checkpoint !== 'last') return { metrics, checkpointFile: resolveCheckpoint(checkpoint) };
   const checkpointFile = path.join(runDir, `${checkpoint}.safetensors`);
   if (!existsSync(checkpointFile)) {
-    const other = path.join(runDir, `${checkpoint === 'best' ? 'last' : 'best'}.safetensors`);
-    throw new Error(
-      `${checkpointFile}: checkpoint not found${existsSync(other) ? ` (the run has ${path.basename(other)}: try --checkpoint ${checkpoint === 'best' ? 'last' : 'best'})` : ''}`,
-    );
+    const otherKind = checkpoint === 'best' ? 'last' : 'best';
+    const other = path.join(runDir, `${otherKind}.safetensors`);
+    const hint = existsSync(other) ? ` (the run has ${path.basename(other)}: try --checkpoint ${otherKind})` : '';
+    throw new Error(`${checkpointFile}: checkpoint not found${hint}`);
   }
   return { metrics, checkpointFile };
 }
@@ -159,7 +162,8 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   const kind = o.checkpoint ?? 'best';
   const { metrics, checkpointFile } = openRun(o.runDir, kind);
   log(
-    `${metrics.file}: ${metrics.train.length} train, ${metrics.eval.length} eval, ${metrics.epochs.length} epoch records`,
+    `${metrics.file}: ${metrics.train.length} train, ${metrics.eval.length} eval, ${metrics.epochs.length} epoch ` +
+      `records`,
   );
   let loaded;
   try {

@@ -117,7 +117,8 @@ function legend(
     }
     parts.push(
       it.shape === 'line'
-        ? `<line x1="${f(x)}" y1="${f(y - 4)}" x2="${f(x + 20)}" y2="${f(y - 4)}" stroke="${it.color}" stroke-width="2.2"${it.dash ? ` stroke-dasharray="${it.dash}"` : ''}/>`
+        ? `<line x1="${f(x)}" y1="${f(y - 4)}" x2="${f(x + 20)}" y2="${f(y - 4)}" stroke="${it.color}" ` +
+            `stroke-width="2.2"${it.dash ? ` stroke-dasharray="${it.dash}"` : ''}/>`
         : `<circle cx="${f(x + 6)}" cy="${f(y - 4)}" r="5" fill="${it.color}"/>`,
     );
     parts.push(
@@ -140,10 +141,13 @@ export function lineChart(o: LineChartOptions): string {
     ys = [...pts.map((p) => p[1]), ...(o.yInclude ?? [])];
   const esc = escapeXml;
   const head =
-    `<svg class="chart" viewBox="0 0 ${W} HEIGHT" width="${W}" height="HEIGHT" role="img" aria-label="${esc(o.title)}">` +
+    `<svg class="chart" viewBox="0 0 ${W} HEIGHT" width="${W}" height="HEIGHT" role="img" aria-label="${esc(o.title)}` +
+    `">` +
     `<text x="${f(W / 2)}" y="18" class="ttl" text-anchor="middle">${esc(o.title)}</text>`;
   if (pts.length === 0) {
-    const body = `<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" class="frame"/><text x="${f(m.l + pw / 2)}" y="${f(m.t + ph / 2)}" text-anchor="middle" class="na">no data</text></svg>`;
+    const body =
+      `<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" class="frame"/><text x="${f(m.l + pw / 2)}` +
+      `" y="${f(m.t + ph / 2)}" text-anchor="middle" class="na">no data</text></svg>`;
     return (head + body).replace(/HEIGHT/g, String(H));
   }
   let xMin = Math.min(...xs),
@@ -178,7 +182,8 @@ export function lineChart(o: LineChartOptions): string {
     const x = X(v);
     parts.push(`<line x1="${f(x)}" y1="${m.t + ph}" x2="${f(x)}" y2="${m.t + ph + 5}" class="axis"/>`);
     parts.push(
-      `<text x="${f(x)}" y="${m.t + ph + 18}" text-anchor="middle" class="tick">${formatTick(v, o.integerX ? 1 : xt.step)}</text>`,
+      `<text x="${f(x)}" y="${m.t + ph + 18}" text-anchor="middle" class="tick">` +
+        `${formatTick(v, o.integerX ? 1 : xt.step)}</text>`,
     );
   }
   for (const g of o.guides ?? []) {
@@ -191,10 +196,12 @@ export function lineChart(o: LineChartOptions): string {
     `<text x="${f(m.l + pw / 2)}" y="${m.t + ph + 36}" text-anchor="middle" class="axl">${esc(o.xLabel)}</text>`,
   );
   parts.push(
-    `<text transform="translate(14 ${f(m.t + ph / 2)}) rotate(-90)" text-anchor="middle" class="axl">${esc(o.yLabel)}</text>`,
+    `<text transform="translate(14 ${f(m.t + ph / 2)}) rotate(-90)" text-anchor="middle" class="axl">${esc(o.yLabel)}` +
+      `</text>`,
   );
   parts.push(
-    `<clipPath id="CLIP"><rect x="${m.l}" y="${m.t - 4}" width="${pw}" height="${ph + 8}"/></clipPath><g clip-path="url(#CLIP)">`,
+    `<clipPath id="CLIP"><rect x="${m.l}" y="${m.t - 4}" width="${pw}" height="${ph + 8}"/></clipPath><g ` +
+      `clip-path="url(#CLIP)">`,
   );
   for (const s of o.series) {
     const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -212,12 +219,16 @@ export function lineChart(o: LineChartOptions): string {
     }
     const d = cmds.join(' ');
     parts.push(
-      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.8}" stroke-linejoin="round"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}><title>${esc(s.name)}</title></path>`,
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.8}" stroke-linejoin="round"` +
+        `${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}><title>${esc(s.name)}</title></path>`,
     );
     if (s.markers ?? good.length <= 30) {
-      parts.push(
-        `<g fill="${s.color}">${good.map(([x, y]) => `<circle cx="${f(X(x))}" cy="${f(Y(y))}" r="3"><title>${esc(s.name)}: ${esc(fmtValue(y))} at ${esc(fmtValue(x))}</title></circle>`).join('')}</g>`,
+      const circles = good.map(
+        ([x, y]) =>
+          `<circle cx="${f(X(x))}" cy="${f(Y(y))}" r="3">` +
+          `<title>${esc(s.name)}: ${esc(fmtValue(y))} at ${esc(fmtValue(x))}</title></circle>`,
       );
+      parts.push(`<g fill="${s.color}">${circles.join('')}</g>`);
     }
   }
   parts.push('</g>');
@@ -257,7 +268,9 @@ export interface ScatterOptions {
   maxLegend?: number;
 }
 
-/** A square scatter plot (equal aspect, no axes: t-SNE coordinates mean nothing) coloured by class, legend on the right. */
+/**
+ * A square scatter plot (equal aspect, no axes: t-SNE coordinates mean nothing) coloured by class, legend on the right.
+ */
 export function scatterPlot(o: ScatterOptions): string {
   const n = o.labels.length;
   if (o.points.length !== 2 * n) throw new RangeError(`scatterPlot: ${o.points.length / 2} points for ${n} labels`);
@@ -295,26 +308,30 @@ export function scatterPlot(o: ScatterOptions): string {
     counts.set(c, (counts.get(c) ?? 0) + 1);
     const g = groups.get(c) ?? [];
     g.push(
-      `<circle cx="${f(ox + (o.points[2 * i]! - x0) * scale)}" cy="${f(oy + (y1 - o.points[2 * i + 1]!) * scale)}" r="${r}"/>`,
+      `<circle cx="${f(ox + (o.points[2 * i]! - x0) * scale)}" cy="${f(oy + (y1 - o.points[2 * i + 1]!) * scale)}" ` +
+        `r="${r}"/>`,
     );
     groups.set(c, g);
   }
   const parts: string[] = [];
   parts.push(
-    `<svg class="chart" viewBox="0 0 ${S + legendW} ${S + top}" width="${S + legendW}" height="${S + top}" role="img" aria-label="${escapeXml(o.title)}">`,
+    `<svg class="chart" viewBox="0 0 ${S + legendW} ${S + top}" width="${S + legendW}" height="${S + top}" ` +
+      `role="img" aria-label="${escapeXml(o.title)}">`,
   );
   parts.push(`<text x="${f(S / 2)}" y="18" class="ttl" text-anchor="middle">${escapeXml(o.title)}</text>`);
   parts.push(`<rect x="0.5" y="${top + 0.5}" width="${S - 1}" height="${S - 1}" class="frame"/>`);
   for (const c of classes)
     parts.push(
-      `<g fill="${colorOf.get(c)}" fill-opacity="0.78"><title>${escapeXml(name(c))}</title>${groups.get(c)!.join('')}</g>`,
+      `<g fill="${colorOf.get(c)}" fill-opacity="0.78"><title>${escapeXml(name(c))}</title>${groups.get(c)!.join('')}` +
+        `</g>`,
     );
   const maxLegend = o.maxLegend ?? 24;
   const shown = classes.slice(0, maxLegend);
   let ly = top + 16;
   for (const c of shown) {
     parts.push(
-      `<circle cx="${S + 18}" cy="${ly - 4}" r="5.5" fill="${colorOf.get(c)}"/><text x="${S + 30}" y="${ly}" class="lg">${escapeXml(name(c))} <tspan class="muted">(${counts.get(c)})</tspan></text>`,
+      `<circle cx="${S + 18}" cy="${ly - 4}" r="5.5" fill="${colorOf.get(c)}"/><text x="${S + 30}" y="${ly}" ` +
+        `class="lg">${escapeXml(name(c))} <tspan class="muted">(${counts.get(c)})</tspan></text>`,
     );
     ly += 19;
   }

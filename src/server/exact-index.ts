@@ -14,7 +14,10 @@ export interface SearchResult {
   k: number;
 }
 
-/** One block of gallery rows, stored transposed ([dim, rows], contiguous): q @ Gᵀ is then a plain GEMM, ~1.7× faster than over a transposed view. */
+/**
+ * One block of gallery rows, stored transposed ([dim, rows], contiguous): q @ Gᵀ is then a plain GEMM, ~1.7× faster
+ * than over a transposed view.
+ */
 interface Chunk {
   start: number;
   rows: number;

@@ -172,7 +172,8 @@ export class ApiServer {
             : [400, 'Bad Request', 'bad_request', `malformed HTTP request (${err.code ?? 'error'})`];
       const body = JSON.stringify({ error: { code, message } });
       socket.end(
-        `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ` +
+          `${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     });
   }
@@ -210,7 +211,8 @@ export class ApiServer {
     this.#shedTimer = setTimeout(() => {
       this.#shedTimer = null;
       this.#o.log?.(
-        `${this.#shed} request${this.#shed > 1 ? 's' : ''} refused with 503 (overloaded or shutting down) in the last 10 s`,
+        `${this.#shed} request${this.#shed > 1 ? 's' : ''} refused with 503 (overloaded or shutting down) in the ` +
+          `last 10 s`,
       );
       this.#shed = 0;
     }, 10_000);

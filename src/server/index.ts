@@ -56,7 +56,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   }
   if (!loopback && !o.token)
     o.log?.(
-      `warning: listening on ${host} without --token: anyone who can reach port ${addr.port} can query the gallery and read its images`,
+      `warning: listening on ${host} without --token: anyone who can reach port ${addr.port} can query the gallery ` +
+        `and read its images`,
     );
   let closing: Promise<void> | null = null;
   return {

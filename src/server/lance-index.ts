@@ -21,7 +21,8 @@ export async function loadLanceDb(): Promise<LanceModule> {
     return await import('@lancedb/lancedb');
   } catch (e) {
     throw new Error(
-      `--index lancedb needs the npm package @lancedb/lancedb 0.31.0 and its native binary for ${process.platform}-${process.arch} ` +
+      `--index lancedb needs the npm package @lancedb/lancedb 0.31.0 and its native binary for ${process.platform}-` +
+        `${process.arch} ` +
         `(npm install --save-exact @lancedb/lancedb@0.31.0): ${(e as Error).message}`,
       { cause: e },
     );

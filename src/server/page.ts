@@ -2,9 +2,11 @@
 // served from /app.js (not inline) so the page can run under a strict Content-Security-Policy.
 
 export const PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src " +
+  "'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-export const PAGE_HTML = `<!doctype html>
+export const PAGE_HTML =
+  `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -15,11 +17,13 @@ export const PAGE_HTML = `<!doctype html>
   :root { --ok: #1a7f37; --bad: #cf222e; --muted: #57606a; --line: #d0d7de; }
   * { box-sizing: border-box; }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
-  header { background: #24292f; color: #fff; padding: 10px 20px; display: flex; gap: 20px; align-items: baseline; flex-wrap: wrap; }
+  header { background: #24292f; color: #fff; padding: 10px 20px; display: flex; gap: 20px; align-items: baseline; ` +
+  `flex-wrap: wrap; }
   header h1 { font-size: 18px; margin: 0; }
   #stats { color: #d0d7de; font-size: 12px; }
   main { padding: 16px 20px; max-width: 1200px; }
-  section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; margin-bottom: 14px; }
+  section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; margin-bottom: ` +
+  `14px; }
   h2 { font-size: 14px; margin: 0 0 8px; }
   .controls { display: flex; gap: 14px; flex-wrap: wrap; align-items: center; }
   #drop { border: 2px dashed var(--line); border-radius: 6px; padding: 10px 14px; color: var(--muted); }
@@ -27,17 +31,24 @@ export const PAGE_HTML = `<!doctype html>
   .strip { display: flex; gap: 8px; flex-wrap: wrap; margin-top: 6px; }
   .strip button { border: 1px solid var(--line); background: #fff; padding: 3px; border-radius: 4px; cursor: pointer; }
   .strip button:hover { border-color: #0969da; }
-  img.thumb { width: 72px; height: 72px; object-fit: contain; image-rendering: pixelated; display: block; background: #eaeef2; }
-  .strip span { display: block; font-size: 11px; color: var(--muted); max-width: 72px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  img.thumb { width: 72px; height: 72px; object-fit: contain; image-rendering: pixelated; display: block; ` +
+  `background: #eaeef2; }
+  .strip span { display: block; font-size: 11px; color: var(--muted); max-width: 72px; overflow: hidden; ` +
+  `text-overflow: ellipsis; white-space: nowrap; }
   #query { display: flex; gap: 12px; align-items: center; }
-  #query img { width: 112px; height: 112px; object-fit: contain; image-rendering: pixelated; background: #eaeef2; border-radius: 4px; }
+  #query img { width: 112px; height: 112px; object-fit: contain; image-rendering: pixelated; background: #eaeef2; ` +
+  `border-radius: 4px; }
   #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(132px, 1fr)); gap: 10px; margin-top: 10px; }
   .card { border: 3px solid var(--line); border-radius: 6px; padding: 6px; background: #fff; position: relative; }
   .card.same { border-color: var(--ok); }
   .card.other { border-color: var(--bad); }
-  .card img { width: 100%; aspect-ratio: 1; object-fit: contain; image-rendering: pixelated; background: #eaeef2; display: block; }
-  .card .rank { position: absolute; top: 8px; left: 8px; background: rgba(0,0,0,.65); color: #fff; font-size: 11px; padding: 0 5px; border-radius: 3px; }
-  .card .mark { position: absolute; top: 8px; right: 8px; width: 24px; height: 24px; line-height: 24px; text-align: center; border-radius: 50%; background: #fff; font-size: 16px; font-weight: 700; box-shadow: 0 0 0 1px rgba(0,0,0,.15); }
+  .card img { width: 100%; aspect-ratio: 1; object-fit: contain; image-rendering: pixelated; background: #eaeef2; ` +
+  `display: block; }
+  .card .rank { position: absolute; top: 8px; left: 8px; background: rgba(0,0,0,.65); color: #fff; font-size: 11px; ` +
+  `padding: 0 5px; border-radius: 3px; }
+  .card .mark { position: absolute; top: 8px; right: 8px; width: 24px; height: 24px; line-height: 24px; text-align: ` +
+  `center; border-radius: 50%; background: #fff; font-size: 16px; font-weight: 700; box-shadow: 0 0 0 1px ` +
+  `rgba(0,0,0,.15); }
   .card.same .mark { color: var(--ok); }
   .card.other .mark { color: var(--bad); }
   .card .label { font-weight: 600; margin-top: 4px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -53,12 +64,16 @@ export const PAGE_HTML = `<!doctype html>
   <section>
     <h2>Query</h2>
     <div class="controls">
-      <label id="drop">Upload an image (JPEG, PNG, WebP): <input type="file" id="file" accept="image/jpeg,image/png,image/webp"></label>
+      <label id="drop">Upload an image (JPEG, PNG, WebP): <input type="file" id="file" ` +
+  `accept="image/jpeg,image/png,image/webp"></label>
       <label>its class <select id="label"><option value="">unknown</option></select></label>
-      <label>k <select id="k"><option>5</option><option selected>10</option><option>20</option><option>50</option></select></label>
-      <label>metric <select id="metric"><option value="cosine" selected>cosine</option><option value="l2">L2</option></select></label>
+      <label>k <select id="k"><option>5</option><option ` +
+  `selected>10</option><option>20</option><option>50</option></select></label>
+      <label>metric <select id="metric"><option value="cosine" selected>cosine</option><option ` +
+  `value="l2">L2</option></select></label>
     </div>
-    <div style="margin-top:10px">or pick a gallery image: <button id="shuffle" type="button">other examples</button></div>
+    <div style="margin-top:10px">or pick a gallery image: <button id="shuffle" type="button">other ` +
+  `examples</button></div>
     <div class="strip" id="samples"></div>
     <div id="error" role="alert"></div>
   </section>
@@ -72,7 +87,8 @@ export const PAGE_HTML = `<!doctype html>
 </html>
 `;
 
-export const PAGE_JS = `'use strict';
+export const PAGE_JS =
+  `'use strict';
 const $ = (id) => document.getElementById(id);
 let lastQuery = null; // { kind: 'file', file } | { kind: 'id', id }
 let queryUrl = null;
@@ -108,7 +124,8 @@ async function loadStats() {
   try {
     const s = await api('/api/stats');
     $('stats').textContent = s.gallery.size + ' gallery images, ' + s.gallery.classes + ' classes · ' + s.model.arch +
-      ' (epoch ' + s.model.epoch + ', ' + s.model.dim + '-d) · index ' + s.index.kind + ' · queue ' + s.queue.active + '/' + s.queue.maxActive + ' running, ' + s.queue.queued + ' waiting';
+      ' (epoch ' + s.model.epoch + ', ' + s.model.dim + '-d) · index ' + s.index.kind + ' · queue ' + s.queue.active ` +
+  `+ '/' + s.queue.maxActive + ' running, ' + s.queue.queued + ' waiting';
   } catch (e) { $('stats').textContent = 'stats unavailable: ' + e.message; }
 }
 
@@ -148,12 +165,14 @@ async function run() {
       p.set('id', String(lastQuery.id));
       res = await api('/api/query?' + p);
       $('query-img').src = lastQuery.item.imageUrl;
-      $('query-desc').textContent = 'gallery #' + lastQuery.id + ' · ' + lastQuery.item.path + ' · class ' + lastQuery.item.label;
+      $('query-desc').textContent = 'gallery #' + lastQuery.id + ' · ' + lastQuery.item.path + ' · class ' + ` +
+  `lastQuery.item.label;
     } else {
       const label = $('label').value;
       if (label) p.set('label', label);
       const f = lastQuery.file;
-      res = await api('/api/query?' + p, { method: 'POST', headers: { 'content-type': f.type || 'application/octet-stream' }, body: f });
+      res = await api('/api/query?' + p, { method: 'POST', headers: { 'content-type': f.type || ` +
+  `'application/octet-stream' }, body: f });
       if (queryUrl) URL.revokeObjectURL(queryUrl);
       queryUrl = URL.createObjectURL(f);
       $('query-img').src = queryUrl;
@@ -174,10 +193,12 @@ function render(res) {
     const card = el('div', { class: 'card ' + cls, 'data-id': String(n.id) });
     card.appendChild(el('img', { src: n.imageUrl, alt: n.label }));
     card.appendChild(el('span', { class: 'rank' }, '#' + (i + 1)));
-    card.appendChild(el('span', { class: 'mark', title: cls === 'same' ? 'same class as the query' : cls === 'other' ? 'different class' : 'query class unknown' },
+    card.appendChild(el('span', { class: 'mark', title: cls === 'same' ? 'same class as the query' : cls === 'other' ` +
+  `? 'different class' : 'query class unknown' },
       cls === 'same' ? '✓' : cls === 'other' ? '✗' : '?'));
     card.appendChild(el('div', { class: 'label' }, n.label));
-    const what = res.metric === 'cosine' ? 'cos ' + n.score.toFixed(3) + ' · d ' + n.distance.toFixed(3) : 'L2 ' + n.distance.toFixed(3);
+    const what = res.metric === 'cosine' ? 'cos ' + n.score.toFixed(3) + ' · d ' + n.distance.toFixed(3) : 'L2 ' + ` +
+  `n.distance.toFixed(3);
     card.appendChild(el('div', { class: 'dist' }, what));
     card.appendChild(el('div', { class: 'path', title: n.path }, n.path));
     grid.appendChild(card);

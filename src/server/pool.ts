@@ -67,7 +67,8 @@ export class InferencePool {
   }
 
   #spawn(index: number): Slot {
-    // Workers inherit the process's Node flags; --input-type (from `node --input-type=module -e`) is refused in workers.
+    // Workers inherit the process's Node flags; --input-type (from `node --input-type=module -e`) is refused in
+    // workers.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: { ...this.#init, lock: this.#lock } satisfies WorkerInit,

@@ -201,7 +201,8 @@ export class RetrievalService {
     try {
       const info = pool.info;
       log(
-        `model ${info.arch} (epoch ${info.epoch}): ${info.inChannels}×${info.inputSize.join('×')} → ${info.dim}-d, ${o.workers} worker(s)`,
+        `model ${info.arch} (epoch ${info.epoch}): ${info.inChannels}×${info.inputSize.join('×')} → ${info.dim}-d, ` +
+          `${o.workers} worker(s)`,
       );
       const t0 = performance.now();
       if (o.index === 'exact') await svc.#buildExact();
@@ -417,7 +418,8 @@ export class RetrievalService {
       throw new ApiError(
         404,
         'not_found',
-        `no gallery item with id ${id} (the gallery has ${this.gallery.items.length}: 0..${this.gallery.items.length - 1})`,
+        `no gallery item with id ${id} (the gallery has ${this.gallery.items.length}: 0..` +
+          `${this.gallery.items.length - 1})`,
       );
     const hits = await this.#job(async () => {
       const dim = this.info.dim;

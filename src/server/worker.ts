@@ -108,8 +108,10 @@ async function decode(bytes: Uint8Array, what: string, upload = false): Promise<
     const [h, w] = info.inputSize;
     throw imageFailure(
       'image_too_large',
-      `${what}: ${width}×${height} = ${width * height} pixels exceeds this server's upload limit of ${info.maxQueryPixels} ` +
-        `(${init.maxQueryPixels === null ? `derived from the model's ${h}×${w} input; ` : ''}dml serve --max-pixels sets it); send a smaller image`,
+      `${what}: ${width}×${height} = ${width * height} pixels exceeds this server's upload limit of ` +
+        `${info.maxQueryPixels} ` +
+        `(${init.maxQueryPixels === null ? `derived from the model's ${h}×${w} input; ` : ''}dml serve --max-pixels ` +
+        `sets it); send a smaller image`,
     );
   }
   let img;
@@ -127,7 +129,9 @@ async function decode(bytes: Uint8Array, what: string, upload = false): Promise<
   if (img.channels !== info.inChannels || img.height !== h || img.width !== w) {
     throw new Failure({
       kind: 'internal',
-      message: `${what}: preprocessing gave ${img.channels}×${img.height}×${img.width}, the model takes ${info.inChannels}×${h}×${w}`,
+      message:
+        `${what}: preprocessing gave ${img.channels}×${img.height}×${img.width}, the model takes ` +
+        `${info.inChannels}×${h}×${w}`,
     });
   }
   return img.data;

@@ -64,7 +64,10 @@ test(
     assert.match(mi.stdout, /discriminative \(logits\): I = H\(Y\) - CE/);
     assert.match(
       mi.stdout,
-      /CE vs PCE \(5 random batches of 16\): CE \d\.\d{4}, PCE -?\d\.\d{4} \(tightness -?\d\.\d{4}, contrastive \d\.\d{4}, λ \d+\.\d{3}\); CE ≥ PCE in \d+% of batches/,
+      new RegExp(
+        /CE vs PCE \(5 random batches of 16\): CE \d\.\d{4}, PCE -?\d\.\d{4} \(tightness -?\d\.\d{4}, /.source +
+          /contrastive \d\.\d{4}, λ \d+\.\d{3}\); CE ≥ PCE in \d+% of batches/.source,
+      ),
     );
     assert.match(
       mi.stdout,
@@ -157,7 +160,10 @@ test('a diverging run stops with a clear message and keeps the last good checkpo
   assert.equal(refused.status, 2);
   assert.match(
     refused.stderr,
-    /already holds a run \(last\.safetensors, best\.safetensors\): continue it with --resume, or start over with --force/,
+    new RegExp(
+      /already holds a run \(last\.safetensors, best\.safetensors\): continue it with --resume, or /.source +
+        /start over with --force/.source,
+    ),
   );
   const r = dml('train', ...common, `out=${out}`, 'epochs=3', 'optim.lr=1e30', 'optim.schedule=none', '--force');
   assert.equal(r.status, 3, r.stdout + r.stderr);
@@ -191,7 +197,10 @@ test('bad arguments are named', () => {
   assert.equal(cuda.status, 1);
   assert.match(
     cuda.stderr,
-    /device=cuda: (this libtorch has no CUDA; build the addon against a CUDA libtorch \(LIBTORCH=|dml train does not train on CUDA yet)/,
+    new RegExp(
+      String.raw`device=cuda: (this libtorch has no CUDA; build the addon against a CUDA libtorch ` +
+        String.raw`\(LIBTORCH=|dml train does not train on CUDA yet)`,
+    ),
   );
   const typo = dml('trian');
   assert.equal(typo.status, 2);
@@ -246,7 +255,10 @@ test(
     assert.equal(r.status, 1);
     assert.match(
       r.stderr,
-      /model\.pretrained .*ddp\.safetensors does not match resnet18's backbone: \d+ of its tensors missing \(conv1\.weight, bn1\.weight, .*\), \d+ unexpected \(module\./,
+      new RegExp(
+        /model\.pretrained .*ddp\.safetensors does not match resnet18's backbone: \d+ of its tensors /.source +
+          /missing \(conv1\.weight, bn1\.weight, .*\), \d+ unexpected \(module\./.source,
+      ),
     );
   },
 );

@@ -95,7 +95,8 @@ test('dml serve starts, answers, and shuts down on SIGTERM', async () => {
     [
       '--input-type=module',
       '-e',
-      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`,
+      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await ` +
+        `m.command.run(process.argv.slice(1));`,
       '--',
       '--checkpoint',
       fx.checkpoint,
@@ -145,7 +146,8 @@ test('an absurd --image-size stops dml serve with a message, not an abort', asyn
     [
       '--input-type=module',
       '-e',
-      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`,
+      `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await ` +
+        `m.command.run(process.argv.slice(1));`,
       '--',
       '--checkpoint',
       fx.checkpoint,
@@ -178,7 +180,8 @@ test(
         [
           '--input-type=module',
           '-e',
-          `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await m.command.run(process.argv.slice(1));`,
+          `const m = await import(${JSON.stringify(serveJs)}); process.exitCode = await ` +
+            `m.command.run(process.argv.slice(1));`,
           '--',
           '--checkpoint',
           fx.checkpoint,

@@ -74,26 +74,30 @@ test('bucketed gradient all-reduce (tiny buckets, uneven slices) gives the full-
   }
 });
 
-test('gradient all-reduce overlapped with backward: same gradients, buckets started during backward, unused parameters untouched', async () => {
-  const results = ok(await runRanks(WORKER, 'overlap', 2));
-  for (const r of results) {
-    const steps = r.steps as {
-      info: { tensors: number; buckets: number; overlapped: number };
-      diffs: number[];
-      unusedGrad: boolean[];
-    }[];
-    steps.forEach((st, i) => {
-      for (const d of st.diffs) assert.ok(d < 1e-12, `step ${i}: ${String(st.diffs)}`);
-      assert.deepEqual(st.unusedGrad, [true, true]);
-      assert.equal(st.info.tensors, 6);
-      assert.ok(st.info.buckets >= 3, `${st.info.buckets} buckets`);
-    });
-    assert.equal(steps[0]!.info.overlapped, 0);
-    // All buckets of steps 2 and 3 went out during backward.
-    assert.equal(steps[1]!.info.overlapped, steps[1]!.info.buckets);
-    assert.equal(steps[2]!.info.overlapped, steps[2]!.info.buckets);
-  }
-});
+test(
+  'gradient all-reduce overlapped with backward: same gradients, buckets started during backward, unused ' +
+    'parameters untouched',
+  async () => {
+    const results = ok(await runRanks(WORKER, 'overlap', 2));
+    for (const r of results) {
+      const steps = r.steps as {
+        info: { tensors: number; buckets: number; overlapped: number };
+        diffs: number[];
+        unusedGrad: boolean[];
+      }[];
+      steps.forEach((st, i) => {
+        for (const d of st.diffs) assert.ok(d < 1e-12, `step ${i}: ${String(st.diffs)}`);
+        assert.deepEqual(st.unusedGrad, [true, true]);
+        assert.equal(st.info.tensors, 6);
+        assert.ok(st.info.buckets >= 3, `${st.info.buckets} buckets`);
+      });
+      assert.equal(steps[0]!.info.overlapped, 0);
+      // All buckets of steps 2 and 3 went out during backward.
+      assert.equal(steps[1]!.info.overlapped, steps[1]!.info.buckets);
+      assert.equal(steps[2]!.info.overlapped, steps[2]!.info.buckets);
+    }
+  },
+);
 
 test('the differentiable all-reduce sums values forward and gradients backward', async () => {
   const results = ok(await runRanks(WORKER, 'autograd', 2));
@@ -135,7 +139,10 @@ test('when rank 0 (the store host) dies, the others name it', async () => {
       assert.equal(r1.code, 1, r1.stderr);
       assert.match(
         r1.stderr,
-        /rank 1\/2: the connection to the rendezvous store at 127\.0\.0\.1:\d+ \(hosted by rank 0\) broke .* -- lost rank 0/,
+        new RegExp(
+          /rank 1\/2: the connection to the rendezvous store at 127\.0\.0\.1:\d+ \(hosted by rank 0\) /.source +
+            /broke .* -- lost rank 0/.source,
+        ),
       );
     }
   }
@@ -240,7 +247,8 @@ test('a port in use and a rendezvous nobody joins fail with the rank, the addres
       () =>
         new ProcessGroup({ rank: 0, worldSize: 2, store: { kind: 'tcp', host: '127.0.0.1', port }, timeoutMs: 2000 }),
       new RegExp(
-        `rank 0/2: rendezvous at 127\\.0\\.0\\.1:${port} failed: .*(another job uses port ${port}|ddress already in use)`,
+        `rank 0/2: rendezvous at 127\\.0\\.0\\.1:${port} failed: .*(another job uses port ${port}|ddress already in ` +
+          `use)`,
       ),
     );
   } finally {

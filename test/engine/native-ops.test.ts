@@ -38,7 +38,8 @@ test('the generated binding is current with src/native/ops.table', async () => {
       b = want.split('\n');
     const i = a.findIndex((l, k) => l !== b[k]);
     assert.fail(
-      `src/engine/native-ops.generated.ts is stale (first difference at line ${i + 1}: ${JSON.stringify(a[i])} vs ${JSON.stringify(b[i])}); run \`npm run gen:native\``,
+      `src/engine/native-ops.generated.ts is stale (first difference at line ${i + 1}: ${JSON.stringify(a[i])} vs ` +
+        `${JSON.stringify(b[i])}); run \`npm run gen:native\``,
     );
   }
 });

@@ -189,36 +189,39 @@ test('train()/eval() switch every submodule; Dropout is the identity in eval', (
   });
 });
 
-test("BatchNorm1d/2d (affine, affine=false, momentum=None, untracked) train, eval and running stats equal PyTorch's", () => {
-  for (const [name, c] of Object.entries(fx.batchnorm)) {
-    tidy(() => {
-      const Ctor = c.kind === 'BatchNorm2d' ? nn.BatchNorm2d : nn.BatchNorm1d;
-      const bn = new Ctor(c.numFeatures, c.options);
-      if (c.weight)
-        noGrad(() => {
-          bn.weight!.copy_(fromFix(c.weight!));
-          bn.bias!.copy_(fromFix(c.bias!));
-        });
-      assert.equal(bn.weight === null, c.options.affine === false, `${name}: affine=false has no weight`);
-      bn.train();
-      const outs = c.inputs.map((x) => bn.forward(fromFix(x)));
-      assertMatchesValue(outs, c.train_outputs, `${name} train`);
-      bn.eval();
-      assertMatches(bn.forward(fromFix(c.eval_input)), c.eval_output, `${name} eval`);
-      const sd = bn.stateDict();
-      for (const [k, v] of Object.entries(c.buffers)) assertMatches(sd.get(k)!, v, `${name} ${k}`);
-      const bufferKeys = [...sd.keys()].filter((k) => k !== 'weight' && k !== 'bias');
-      assert.deepEqual(bufferKeys, Object.keys(c.buffers), `${name}: the same buffers as PyTorch`);
-      bn.dispose();
-    });
-  }
-  assert.throws(() => new nn.BatchNorm2d(3).forward(zeros([2, 3])), /BatchNorm2d: expected 4D input, got 2D/);
-  assert.throws(
-    () => new nn.BatchNorm1d(3).forward(zeros([2, 3, 1, 1])),
-    /BatchNorm1d: expected 2D or 3D input, got 4D/,
-  );
-  assert.throws(() => new nn.BatchNorm1d(0), /numFeatures must be a positive integer/);
-});
+test(
+  'BatchNorm1d/2d (affine, affine=false, momentum=None, untracked) train, eval and running stats equal ' + "PyTorch's",
+  () => {
+    for (const [name, c] of Object.entries(fx.batchnorm)) {
+      tidy(() => {
+        const Ctor = c.kind === 'BatchNorm2d' ? nn.BatchNorm2d : nn.BatchNorm1d;
+        const bn = new Ctor(c.numFeatures, c.options);
+        if (c.weight)
+          noGrad(() => {
+            bn.weight!.copy_(fromFix(c.weight!));
+            bn.bias!.copy_(fromFix(c.bias!));
+          });
+        assert.equal(bn.weight === null, c.options.affine === false, `${name}: affine=false has no weight`);
+        bn.train();
+        const outs = c.inputs.map((x) => bn.forward(fromFix(x)));
+        assertMatchesValue(outs, c.train_outputs, `${name} train`);
+        bn.eval();
+        assertMatches(bn.forward(fromFix(c.eval_input)), c.eval_output, `${name} eval`);
+        const sd = bn.stateDict();
+        for (const [k, v] of Object.entries(c.buffers)) assertMatches(sd.get(k)!, v, `${name} ${k}`);
+        const bufferKeys = [...sd.keys()].filter((k) => k !== 'weight' && k !== 'bias');
+        assert.deepEqual(bufferKeys, Object.keys(c.buffers), `${name}: the same buffers as PyTorch`);
+        bn.dispose();
+      });
+    }
+    assert.throws(() => new nn.BatchNorm2d(3).forward(zeros([2, 3])), /BatchNorm2d: expected 4D input, got 2D/);
+    assert.throws(
+      () => new nn.BatchNorm1d(3).forward(zeros([2, 3, 1, 1])),
+      /BatchNorm1d: expected 2D or 3D input, got 4D/,
+    );
+    assert.throws(() => new nn.BatchNorm1d(0), /numFeatures must be a positive integer/);
+  },
+);
 
 test("LayerNorm with and without elementwise affine equals PyTorch's", () => {
   tidy(() => {

@@ -183,7 +183,12 @@ before(async () => {
   const configs: Array<[string, string]> = [
     [
       'cfg-aliases.yaml',
-      `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${new Array<string>(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`).join('\n')}\n`,
+      `a: &a [x, x, x, x, x, x, x, x, x, x]\n` +
+        `${Array.from({ length: 8 }, (_, i) => {
+          const name = String.fromCharCode(98 + i);
+          const refs = new Array<string>(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ');
+          return `${name}: &${name} [${refs}]`;
+        }).join('\n')}\n`,
     ],
     ['cfg-proto.yaml', 'model:\n  __proto__:\n    polluted: 1\n'],
     ['cfg-binary.yaml', String.fromCharCode(...Array.from({ length: 512 }, (_, i) => (i * 7919) % 256))],

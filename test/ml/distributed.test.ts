@@ -29,20 +29,23 @@ test('sharded retrieval keeps the tie rule across shards and chunks (leave-one-o
 });
 
 for (const loss of ['triplet', 'multi-similarity', 'proxy-anchor']) {
-  test(`${loss} over the gathered batch: value and gradients equal the single-process ones (2 ranks, float64)`, async () => {
-    for (const r of await results(loss, 2)) {
-      assert.equal(r.gathered, true);
-      assert.ok(
-        Math.abs((r.value as number) - (r.refValue as number)) < 1e-12,
-        `${String(r.value)} vs ${String(r.refValue)}`,
-      );
-      const diffs = r.diffs as number[];
-      assert.equal(diffs.length, loss === 'proxy-anchor' ? 3 : 2);
-      diffs.forEach((d, i) => assert.ok(d < 1e-12, `gradient ${i}: ${d} (scale ${(r.norms as number[])[i]})`));
-      assert.ok(
-        (r.norms as number[]).every((v) => v > 1e-6),
-        'the loss has gradients to compare',
-      );
-    }
-  });
+  test(
+    `${loss} over the gathered batch: value and gradients equal the single-process ones (2 ranks, ` + `float64)`,
+    async () => {
+      for (const r of await results(loss, 2)) {
+        assert.equal(r.gathered, true);
+        assert.ok(
+          Math.abs((r.value as number) - (r.refValue as number)) < 1e-12,
+          `${String(r.value)} vs ${String(r.refValue)}`,
+        );
+        const diffs = r.diffs as number[];
+        assert.equal(diffs.length, loss === 'proxy-anchor' ? 3 : 2);
+        diffs.forEach((d, i) => assert.ok(d < 1e-12, `gradient ${i}: ${d} (scale ${(r.norms as number[])[i]})`));
+        assert.ok(
+          (r.norms as number[]).every((v) => v > 1e-6),
+          'the loss has gradients to compare',
+        );
+      }
+    },
+  );
 }

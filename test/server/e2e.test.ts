@@ -17,7 +17,8 @@ let browser: Browser;
 before(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `headless Chromium not found at ${CHROMIUM}: install it with 'apt-get install -y chromium' (scripts/setup.sh does) or set DML_CHROMIUM`,
+      `headless Chromium not found at ${CHROMIUM}: install it with 'apt-get install -y chromium' (scripts/setup.sh ` +
+        `does) or set DML_CHROMIUM`,
     );
   }
   fx = await makeFixture(6);

@@ -99,61 +99,69 @@ test('two workers embed concurrent uploads correctly (engine calls are serialise
   }
 });
 
-test('concurrent uploads share forward passes (the batching window), a broken upload does not hold the batch back, and batched features equal single ones', async () => {
-  // A long window: the batch closes when every upload being decoded has joined it, not on the timer.
-  const srv = await serve({
-    checkpoint: fx.checkpoint,
-    gallery: fx.folder,
-    maxConcurrent: 16,
-    maxQueue: 64,
-    batchWindowMs: 5000,
-  });
-  try {
-    const names = [...fx.bytes.keys()];
-    const post = (body: Uint8Array<ArrayBuffer>): Promise<{ status: number; body: QueryResponse & ErrorBody }> =>
-      fetchJson<QueryResponse & ErrorBody>(`${srv.url}/api/query?k=1`, {
-        method: 'POST',
-        headers: { 'content-type': 'image/png' },
-        body,
-      });
-    const alone = await post(new Uint8Array(fx.bytes.get(names[0]!)!));
-    assert.equal(alone.status, 200);
-    const stats = async (): Promise<{ imageQueries: number; imageBatchMean: number | null; batchWindowMs: number }> => {
-      const q = (
-        await fetchJson<{ queue: { imageQueries: number; imageBatchMean: number | null; batchWindowMs: number } }>(
-          `${srv.url}/api/stats`,
-        )
-      ).body.queue;
-      return { imageQueries: q.imageQueries, imageBatchMean: q.imageBatchMean, batchWindowMs: q.batchWindowMs };
-    };
-    assert.deepEqual(
-      await stats(),
-      { imageQueries: 1, imageBatchMean: 1, batchWindowMs: 5000 },
-      'a lone upload runs at once, alone',
-    );
-    const t0 = performance.now();
-    const broken = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
-    const results = await Promise.all(
-      Array.from({ length: 14 }, (_, i) => {
-        if (i === 5 || i === 11) return post(broken).then((r) => ({ name: null, r }));
-        const name = names[i % names.length]!;
-        return post(new Uint8Array(fx.bytes.get(name)!)).then((r) => ({ name, r }));
-      }),
-    );
-    assert.ok(performance.now() - t0 < 4000, 'the batches did not wait for the 5 s window');
-    for (const { name, r } of results) {
-      if (name === null) {
-        assert.equal(r.status, 422, JSON.stringify(r.body));
-        continue;
+test(
+  'concurrent uploads share forward passes (the batching window), a broken upload does not hold the batch back, ' +
+    'and batched features equal single ones',
+  async () => {
+    // A long window: the batch closes when every upload being decoded has joined it, not on the timer.
+    const srv = await serve({
+      checkpoint: fx.checkpoint,
+      gallery: fx.folder,
+      maxConcurrent: 16,
+      maxQueue: 64,
+      batchWindowMs: 5000,
+    });
+    try {
+      const names = [...fx.bytes.keys()];
+      const post = (body: Uint8Array<ArrayBuffer>): Promise<{ status: number; body: QueryResponse & ErrorBody }> =>
+        fetchJson<QueryResponse & ErrorBody>(`${srv.url}/api/query?k=1`, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body,
+        });
+      const alone = await post(new Uint8Array(fx.bytes.get(names[0]!)!));
+      assert.equal(alone.status, 200);
+      const stats = async (): Promise<{
+        imageQueries: number;
+        imageBatchMean: number | null;
+        batchWindowMs: number;
+      }> => {
+        const q = (
+          await fetchJson<{ queue: { imageQueries: number; imageBatchMean: number | null; batchWindowMs: number } }>(
+            `${srv.url}/api/stats`,
+          )
+        ).body.queue;
+        return { imageQueries: q.imageQueries, imageBatchMean: q.imageBatchMean, batchWindowMs: q.batchWindowMs };
+      };
+      assert.deepEqual(
+        await stats(),
+        { imageQueries: 1, imageBatchMean: 1, batchWindowMs: 5000 },
+        'a lone upload runs at once, alone',
+      );
+      const t0 = performance.now();
+      const broken = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+      const results = await Promise.all(
+        Array.from({ length: 14 }, (_, i) => {
+          if (i === 5 || i === 11) return post(broken).then((r) => ({ name: null, r }));
+          const name = names[i % names.length]!;
+          return post(new Uint8Array(fx.bytes.get(name)!)).then((r) => ({ name, r }));
+        }),
+      );
+      assert.ok(performance.now() - t0 < 4000, 'the batches did not wait for the 5 s window');
+      for (const { name, r } of results) {
+        if (name === null) {
+          assert.equal(r.status, 422, JSON.stringify(r.body));
+          continue;
+        }
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(r.body.neighbours[0]!.path, name, 'each upload finds itself');
+        assert.ok(r.body.neighbours[0]!.score > 0.9999);
       }
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      assert.equal(r.body.neighbours[0]!.path, name, 'each upload finds itself');
-      assert.ok(r.body.neighbours[0]!.score > 0.9999);
+      const s = await stats();
+      assert.equal(s.imageQueries, 13);
+      assert.ok(s.imageBatchMean !== null && s.imageBatchMean > 1.5, `uploads per forward: ${s.imageBatchMean}`);
+    } finally {
+      await srv.close();
     }
-    const s = await stats();
-    assert.equal(s.imageQueries, 13);
-    assert.ok(s.imageBatchMean !== null && s.imageBatchMean > 1.5, `uploads per forward: ${s.imageBatchMean}`);
-  } finally {
-    await srv.close();
-  }
-});
+  },
+);

@@ -164,7 +164,8 @@ test('parseMultipart finds the file part and small fields', () => {
   const body = Buffer.concat([
     Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="k"\r\n\r\n5\r\n`),
     Buffer.from(
-      `--${b}\r\nContent-Disposition: form-data; name="image"; filename="q \\"1\\".png"\r\nContent-Type: image/png\r\n\r\n`,
+      `--${b}\r\nContent-Disposition: form-data; name="image"; filename="q \\"1\\".png"\r\nContent-Type: ` +
+        `image/png\r\n\r\n`,
     ),
     Buffer.from([0x89, 0x50, 0x0d, 0x0a, 0x2d, 0x2d, 0x00]),
     Buffer.from(`\r\n--${b}--\r\n`),

@@ -26,7 +26,10 @@ export interface ProcessGroupOptions {
   timeoutMs?: number;
   localRank?: number;
   localWorldSize?: number;
-  /** Network interface for Gloo (default: GLOO_SOCKET_IFNAME, else loopback for a loopback store, else the host name's address). */
+  /**
+   * Network interface for Gloo (default: GLOO_SOCKET_IFNAME, else loopback for a loopback store, else the host name's
+   * address).
+   */
   ifname?: string;
   /** Key prefix of this group in the store (default: one per group created in this process). */
   prefix?: string;
@@ -74,7 +77,8 @@ export class ProcessGroup {
     if (!available[backend]) {
       throw new Error(
         backend === 'nccl'
-          ? 'ProcessGroup: this build has no NCCL; build against a CUDA libtorch with NCCL (LIBTORCH=/path npm run setup) or use gloo'
+          ? 'ProcessGroup: this build has no NCCL; build against a CUDA libtorch with NCCL (LIBTORCH=/path npm run ' +
+              'setup) or use gloo'
           : 'ProcessGroup: this build has no Gloo; install libgloo-dev and rebuild the addon (npm run build:native)',
       );
     }

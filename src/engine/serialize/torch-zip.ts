@@ -350,7 +350,8 @@ function flatten(root: PyValue, fail: (m: string) => Error, fileBytes: number): 
       total += shapeNumel(value.size, 'tensor') * bytesPerElement(value.storage.dtype);
       if (total > budget) {
         throw fail(
-          `its tensors add up to more than ${budget} bytes, over ${MAX_TENSOR_BYTES_PER_FILE_BYTE}x the file's ${fileBytes}: ` +
+          `its tensors add up to more than ${budget} bytes, over ${MAX_TENSOR_BYTES_PER_FILE_BYTE}x the file's ` +
+            `${fileBytes}: ` +
             `storages shared by too many tensors, or compressed far past their size (at '${name}')`,
         );
       }
@@ -404,7 +405,8 @@ export function loadTorchStateDict(buf: Uint8Array, source = '<buffer>'): Map<st
   const fail = (m: string): Error => new Error(`torch ${source}: ${m}`);
   if (buf.byteLength >= 2 && buf[0] === 0x80 && buf[1]! <= 5) {
     throw fail(
-      'legacy (pre-1.6 / _use_new_zipfile_serialization=False) torch.save format is not supported; re-save with a current PyTorch',
+      'legacy (pre-1.6 / _use_new_zipfile_serialization=False) torch.save format is not supported; re-save with a ' +
+        'current PyTorch',
     );
   }
   if (buf.byteLength < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b)

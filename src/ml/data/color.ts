@@ -78,7 +78,10 @@ export function adjustSaturation(img: FloatImage, factor: number, out?: Float32A
   return like(img, out);
 }
 
-/** Rotates hue by `factor` turns (in [-0.5, 0.5]) through HSV, as torchvision's _rgb2hsv / _hsv2rgb; no-op on grey images. */
+/**
+ * Rotates hue by `factor` turns (in [-0.5, 0.5]) through HSV, as torchvision's _rgb2hsv / _hsv2rgb; no-op on grey
+ * images.
+ */
 export function adjustHue(img: FloatImage, factor: number, out?: Float32Array): FloatImage {
   if (!(factor >= -0.5 && factor <= 0.5))
     throw new RangeError(`adjustHue: factor must be in [-0.5, 0.5], got ${factor}`);

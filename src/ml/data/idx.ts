@@ -168,7 +168,8 @@ const SPLIT_FILES = [
   't10k-labels-idx1-ubyte',
 ];
 const INSTALL_HINT =
-  'install it with `sudo apt-get install dataset-fashion-mnist`, or pass the folder holding the four *-ubyte(.gz) files';
+  'install it with `sudo apt-get install dataset-fashion-mnist`, or pass the folder holding the four *-ubyte(.gz) ' +
+  'files';
 
 function hasAllSplitFiles(dir: string): boolean {
   return SPLIT_FILES.every((b) => existsSync(path.join(dir, `${b}.gz`)) || existsSync(path.join(dir, b)));

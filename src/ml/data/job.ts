@@ -8,7 +8,10 @@ export type CacheMode = 'none' | 'encoded' | 'decoded';
 
 export interface Job {
   id: number;
-  /** The pipeline as JSON (PipelineSpec): workers build and cache one per distinct spec, so loaders with different pipelines can share a pool. */
+  /**
+   * The pipeline as JSON (PipelineSpec): workers build and cache one per distinct spec, so loaders with different
+   * pipelines can share a pool.
+   */
   pipeline: string;
   path: string;
   /** Cached file bytes (SharedArrayBuffer-backed when they came from a worker). */

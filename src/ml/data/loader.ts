@@ -39,13 +39,21 @@ export interface LoaderOptions {
   pipeline: Pipeline;
   /** Augmentation seed (default 0). */
   seed?: number;
-  /** Worker threads; 0 decodes on the main thread (sharp still decodes off-thread). Default: cores − 1, at least 1, at most 8. Started on first use. */
+  /**
+   * Worker threads; 0 decodes on the main thread (sharp still decodes off-thread). Default: cores − 1, at least 1, at
+   * most 8. Started on first use.
+   */
   workers?: number;
-  /** A pool shared with other loaders (createLoaderPool); `workers` is then ignored and close() leaves the pool running. */
+  /**
+   * A pool shared with other loaders (createLoaderPool); `workers` is then ignored and close() leaves the pool running.
+   */
   pool?: WorkerPool;
   /** Batches loaded ahead of the consumer by iterate() / batches() (default 2). */
   prefetch?: number;
-  /** Keep each image's file bytes ('encoded') or its decoded, pre-augmentation pixels ('decoded') in memory after first use. */
+  /**
+   * Keep each image's file bytes ('encoded') or its decoded, pre-augmentation pixels ('decoded') in memory after first
+   * use.
+   */
   cache?: CacheMode;
   /** Stop adding to the cache past this many bytes (default: no limit). */
   cacheMaxBytes?: number;
@@ -253,7 +261,8 @@ export class ImageLoader {
       if (r.shape[0] !== C || r.shape[1] !== H || r.shape[2] !== W) {
         const s = this.samples[index]!;
         throw new Error(
-          `${s.where ? `${s.where}: ` : ''}${s.path}: transformed to ${r.shape.join('x')}, but the batch is ${shape.join('x')} (end the pipeline with a fixed-size crop)`,
+          `${s.where ? `${s.where}: ` : ''}${s.path}: transformed to ${r.shape.join('x')}, but the batch is ` +
+            `${shape.join('x')} (end the pipeline with a fixed-size crop)`,
         );
       }
     });

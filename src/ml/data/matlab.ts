@@ -437,7 +437,8 @@ export function matString(v: MatValue | undefined, what = 'value'): string {
 export function matNumber(v: MatValue | undefined, what = 'value'): number {
   if (!v || v.kind !== 'numeric' || v.real.length !== 1) {
     throw new TypeError(
-      `${what}: expected a numeric scalar, got ${v ? (v.kind === 'numeric' ? `${v.real.length} numbers` : v.kind) : 'nothing'}`,
+      `${what}: expected a numeric scalar, got ` +
+        `${v ? (v.kind === 'numeric' ? `${v.real.length} numbers` : v.kind) : 'nothing'}`,
     );
   }
   return v.real[0]!;

@@ -1,6 +1,7 @@
 // The reference's transforms (dml_cross_entropy, utils/data/dataset_ingredient.py get_transforms
 // with its per-dataset named configs):
-//   train: [Resize(resize)] [RandomRotation] [ColorJitter(...)] RandomResizedCrop(224, scale, ratio) RandomHorizontalFlip ToTensor
+// train: [Resize(resize)] [RandomRotation] [ColorJitter(...)] RandomResizedCrop(224, scale, ratio) RandomHorizontalFlip
+// ToTensor
 //   test:  [Resize(resize)] CenterCrop(224) ToTensor
 // with scale = (0.16, 1) and ratio = (3/4, 4/3) unless the dataset overrides them. No Normalize:
 // the model normalises.

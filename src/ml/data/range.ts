@@ -13,7 +13,9 @@ export function checkRange(
   return [start, end];
 }
 
-/** Rows [start, end) of n that rank `rank` of `size` holds: contiguous, in rank order, sizes differing by at most one. */
+/**
+ * Rows [start, end) of n that rank `rank` of `size` holds: contiguous, in rank order, sizes differing by at most one.
+ */
 export function shardRange(n: number, rank: number, size: number): { start: number; end: number } {
   return { start: Math.floor((rank * n) / size), end: Math.floor(((rank + 1) * n) / size) };
 }

@@ -34,7 +34,9 @@ export interface RetrievalMetrics {
   mapAtR: number | null;
   /** Mean over queries with R >= 1 of (#relevant in the top R) / R. */
   rPrecision: number | null;
-  /** Mean over queries with R >= 1 of [nearest neighbour relevant] (equals Recall@1 when every query has a positive). */
+  /**
+   * Mean over queries with R >= 1 of [nearest neighbour relevant] (equals Recall@1 when every query has a positive).
+   */
   precisionAt1: number | null;
   /** Queries evaluated. */
   queries: number;

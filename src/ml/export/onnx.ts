@@ -80,7 +80,9 @@ export function exportOnnx(model: Embedder, o: OnnxExportOptions): Uint8Array {
       shape[1] / model.size.patchSize !== Math.round(Math.sqrt(model.encoder.param('pos_embedding')!.shape[1]! - 1)))
   ) {
     throw new RangeError(
-      `exportOnnx: this ViT takes ${model.options.inChannels}×S×S images with S = ${Math.round(Math.sqrt(model.encoder.param('pos_embedding')!.shape[1]! - 1)) * model.size.patchSize} (its position embeddings), got [${shape.join(', ')}]`,
+      `exportOnnx: this ViT takes ${model.options.inChannels}×S×S images with S = ` +
+        `${Math.round(Math.sqrt(model.encoder.param('pos_embedding')!.shape[1]! - 1)) * model.size.patchSize} (its ` +
+        `position embeddings), got [${shape.join(', ')}]`,
     );
   }
   const backbone =
@@ -103,7 +105,8 @@ export function exportOnnx(model: Embedder, o: OnnxExportOptions): Uint8Array {
     producerName: 'dml-ts',
     producerVersion: '0.1.0',
     docString:
-      `${arch} embedder (eval mode, BatchNorm folded): ${ONNX_INPUT} float32 [N,${shape.join(',')}] in [0,1] → features [N,${opt.numFeatures}]` +
+      `${arch} embedder (eval mode, BatchNorm folded): ${ONNX_INPUT} float32 [N,${shape.join(',')}] in [0,1] → ` +
+      `features [N,${opt.numFeatures}]` +
       (output === 'both' ? ` and logits [N,${opt.numClasses}]` : ''),
     graph: {
       name: `${arch}_embedder`,
@@ -130,7 +133,9 @@ export function exportOnnx(model: Embedder, o: OnnxExportOptions): Uint8Array {
   });
 }
 
-/** Writes ONNX bytes atomically (temp file in the same directory, fsync, rename): no half-written model under `path`. */
+/**
+ * Writes ONNX bytes atomically (temp file in the same directory, fsync, rename): no half-written model under `path`.
+ */
 export function saveOnnx(path: string, bytes: Uint8Array): void {
   writeFileAtomicSync(path, [bytes]);
 }
@@ -353,7 +358,8 @@ function emitHead(g: GraphBuilder, model: Embedder, x: string): string {
     x = g.op('Add', [x, g.constant('norm_layer.shift', [d], Float32Array.from(pending.shift))], 'norm_layer.add');
   }
   if (opt.normalize) {
-    // F.normalize: x / max(‖x‖₂, 1e-12). LpNormalization has no epsilon (a zero row would give NaN), hence ReduceL2/Max/Div.
+    // F.normalize: x / max(‖x‖₂, 1e-12). LpNormalization has no epsilon (a zero row would give NaN), hence
+    // ReduceL2/Max/Div.
     const n = g.reduce('ReduceL2', x, [1], 'l2norm');
     const clamped = g.op('Max', [n, g.constant('l2norm.eps', [], Float32Array.of(1e-12))], 'l2norm.clamp');
     x = g.op('Div', [x, clamped], 'l2normalize');

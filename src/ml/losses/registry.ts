@@ -116,7 +116,8 @@ export function createLoss<N extends LossName>(name: N, ...options: LossOptionsA
     loss.dispose();
     const known = [...read].sort();
     throw new RangeError(
-      `loss '${name}': unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (it takes: ${known.join(', ') || 'none'})`,
+      `loss '${name}': unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (it ` +
+        `takes: ${known.join(', ') || 'none'})`,
     );
   }
   return loss;

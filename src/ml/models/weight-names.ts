@@ -34,7 +34,10 @@ export function detectNaming(keys: Iterable<string>): WeightNaming {
   return 'torchvision';
 }
 
-/** A key in torchvision's naming; keys the naming does not know are returned as they are (and then refused as unexpected). */
+/**
+ * A key in torchvision's naming; keys the naming does not know are returned as they are (and then refused as
+ * unexpected).
+ */
 export function torchvisionName(key: string, naming: WeightNaming): string {
   if (naming === 'torchvision') return key;
   const k = key.replace(HF_PREFIX, '');

@@ -62,7 +62,8 @@ export class ClassBalancedSampler implements BatchSampler {
     const classesPerBatch = batchSize / m;
     if (this.byClass.size < classesPerBatch) {
       throw new RangeError(
-        `ClassBalancedSampler: batch needs ${classesPerBatch} classes of ${m} samples, the data has only ${this.byClass.size} classes`,
+        `ClassBalancedSampler: batch needs ${classesPerBatch} classes of ${m} samples, the data has only ` +
+          `${this.byClass.size} classes`,
       );
     }
     this.batchesPerEpoch = Math.floor(labels.length / batchSize);

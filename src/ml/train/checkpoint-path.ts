@@ -20,6 +20,7 @@ export function resolveCheckpoint(checkpoint: string): string {
     if (existsSync(file)) return file;
   }
   throw new Error(
-    `${checkpoint}: a folder without best.safetensors or last.safetensors (give a run folder of dml train, or a checkpoint file)`,
+    `${checkpoint}: a folder without best.safetensors or last.safetensors (give a run folder of dml train, or a ` +
+      `checkpoint file)`,
   );
 }

@@ -44,13 +44,17 @@ export const CONFIG_KEYS = [
     type: 'string',
     default: 'fashion-mnist',
     choices: DATASETS,
-    doc: "dataset: the built-in Fashion-MNIST, the paper's four (prepared by dml prepare), a list file or a folder of class subfolders",
+    doc:
+      "dataset: the built-in Fashion-MNIST, the paper's four (prepared by dml prepare), a list file or a folder " +
+      'of class subfolders',
   },
   {
     key: 'data.root',
     type: 'path',
     default: '',
-    doc: "folder of the dataset (IDX files for fashion-mnist, prepared lists for cub/cars/sop/inshop); empty: the Debian package's Fashion-MNIST",
+    doc:
+      'folder of the dataset (IDX files for fashion-mnist, prepared lists for cub/cars/sop/inshop); empty: the ' +
+      "Debian package's Fashion-MNIST",
   },
   {
     key: 'data.train',
@@ -211,7 +215,9 @@ export const CONFIG_KEYS = [
     type: 'string',
     default: 'contiguousFormat',
     choices: ['contiguousFormat', 'channelsLast'],
-    doc: 'ResNets: memory layout of convolutions, NCHW or channels-last (NHWC strides); same results within float tolerance, speed per bench/engine',
+    doc:
+      'ResNets: memory layout of convolutions, NCHW or channels-last (NHWC strides); same results within float ' +
+      'tolerance, speed per bench/engine',
   },
   {
     key: 'model.freezePatchEmbed',
@@ -255,7 +261,9 @@ export const CONFIG_KEYS = [
     default: 0,
     min: 0,
     max: 1,
-    doc: "PyTorch's label_smoothing, cross-entropy only: 1 − ls on the true class plus ls / C on every class. The paper's ε (smooth-ce, ε / (C − 1) on the others) is loss.options.epsilon (default 0.1)",
+    doc:
+      "PyTorch's label_smoothing, cross-entropy only: 1 − ls on the true class plus ls / C on every class. The " +
+      "paper's ε (smooth-ce, ε / (C − 1) on the others) is loss.options.epsilon (default 0.1)",
   },
   {
     key: 'loss.samplesPerClass',

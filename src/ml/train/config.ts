@@ -32,7 +32,10 @@ export interface TrainConfig {
     imageSize: number;
     resize: number;
     workers: number;
-    /** Keep images in memory after their first load: 'encoded' (file bytes) or 'decoded' (pixels after Resize); image datasets only. */
+    /**
+     * Keep images in memory after their first load: 'encoded' (file bytes) or 'decoded' (pixels after Resize); image
+     * datasets only.
+     */
     cache: 'none' | 'encoded' | 'decoded';
     /** Stop adding to each loader's cache past this many MiB (0: no limit). */
     cacheMB: number;
@@ -295,7 +298,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** " (did you mean optim.lr?)" for a key a letter or two away from real ones, or from the same key in another section. */
+/**
+ * " (did you mean optim.lr?)" for a key a letter or two away from real ones, or from the same key in another section.
+ */
 function didYouMean(key: string): string {
   const last = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
   const near = CONFIG_KEY_LIST.map((k) => k.key).filter(
@@ -471,7 +476,8 @@ function validate(c: TrainConfig): void {
     // One name, one formula: this key is PyTorch's label_smoothing; the paper's ε has its own name.
     const hint =
       c.loss.name === 'smooth-ce'
-        ? "smooth-ce's ε (the paper's: 1 - ε on the true class, ε / (C - 1) on each other) is loss.options.epsilon (default 0.1)"
+        ? "smooth-ce's ε (the paper's: 1 - ε on the true class, ε / (C - 1) on each other) is loss.options.epsilon " +
+          '(default 0.1)'
         : `loss '${c.loss.name}' has no label smoothing`;
     throw new Error(
       `config: 'loss.labelSmoothing' is PyTorch's label_smoothing and only loss.name=cross-entropy takes it; ${hint}`,

@@ -43,7 +43,9 @@ export async function openDatasets(cfg: TrainConfig): Promise<OpenedDatasets> {
         train: new IdxTrainSource(train, cfg.seed),
         trainEval: new IdxEvalSource(train),
         test: { query: new IdxEvalSource(test) },
-        description: `Fashion-MNIST (${dir}): train classes 0-4 (${train.labels.length} images), test on unseen classes 5-9 (${test.labels.length} images)`,
+        description:
+          `Fashion-MNIST (${dir}): train classes 0-4 (${train.labels.length} images), test on unseen ` +
+          `classes 5-9 (${test.labels.length} images)`,
         classNames: { train: FASHION_MNIST_CLASSES.slice(0, 5), test: FASHION_MNIST_CLASSES.slice(5) },
         close: async () => {},
       };
@@ -69,11 +71,13 @@ async function openImages(cfg: TrainConfig): Promise<OpenedDatasets> {
     if (file) return file;
     if (kind === 'folder')
       throw new Error(
-        `data.kind=folder needs ${key}: a folder with one subfolder of images per class (data.train for training classes, data.test for other classes to test on)`,
+        `data.kind=folder needs ${key}: a folder with one subfolder of images per class (data.train for training ` +
+          `classes, data.test for other classes to test on)`,
       );
     if (kind === 'list')
       throw new Error(
-        `data.kind=list needs ${key}: a file of 'path,label' lines (paths relative to the file); data.train and data.test, or data.query and data.gallery`,
+        `data.kind=list needs ${key}: a file of 'path,label' lines (paths relative to the file); data.train and ` +
+          `data.test, or data.query and data.gallery`,
       );
     throw new Error(`data.kind=${kind} needs ${key} (or data.root with the lists written by \`dml prepare ${kind}\`)`);
   };
@@ -161,7 +165,9 @@ export async function upscaleWarning(samples: readonly Sample[], crop: number, p
   const median = sides[Math.floor(sides.length / 2)]!;
   if (median * 2 > crop) return null;
   return (
-    `the images are small for data.imageSize=${crop}: the median shorter side of ${sides.length} of them is ${median} px, ` +
-    `so they are upscaled about ${(crop / median).toFixed(1)}× (data.imageSize and data.resize near their size train faster and no worse)`
+    `the images are small for data.imageSize=${crop}: the median shorter side of ${sides.length} of them is ${median}` +
+    ` px, ` +
+    `so they are upscaled about ${(crop / median).toFixed(1)}× (data.imageSize and data.resize near their size train ` +
+    `faster and no worse)`
   );
 }

@@ -44,7 +44,8 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
       const bad = tidy(() => t.isfinite().logicalNot().sum().item());
       if (bad > 0)
         throw new Error(
-          `${checkpoint}: model weight '${k}' has ${bad} non-finite value${bad > 1 ? 's' : ''} (NaN or infinite): the file is damaged or the run diverged`,
+          `${checkpoint}: model weight '${k}' has ${bad} non-finite value${bad > 1 ? 's' : ''} (NaN or infinite): ` +
+            `the file is damaged or the run diverged`,
         );
     }
     const inChannels = conv1.shape[1]!;

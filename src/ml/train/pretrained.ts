@@ -43,7 +43,8 @@ export function loadPretrainedBackbone(model: Embedder, file: string, arch: stri
     const digest = sha256File(file);
     if (!digest.startsWith(prefix)) {
       throw new Error(
-        `model.pretrained ${file}: its SHA-256 is ${digest}, but its name says it starts with ${prefix} (torch.hub's naming): the file is damaged or incomplete, download it again`,
+        `model.pretrained ${file}: its SHA-256 is ${digest}, but its name says it starts with ${prefix} (torch.hub's ` +
+          `naming): the file is damaged or incomplete, download it again`,
       );
     }
     checked = `, SHA-256 ${prefix}… checked`;
@@ -72,12 +73,17 @@ export function loadPretrainedBackbone(model: Embedder, file: string, arch: stri
       throw new Error(
         `model.pretrained ${file} does not match ${arch}'s backbone: ` +
           `${missing.length} of its tensors missing${missing.length ? ` (${first(missing)})` : ''}, ` +
-          `${foreign.length} unexpected${foreign.length ? ` (${first(foreign)})` : ''}; it takes torchvision's or timm's ResNet state dict keys ` +
-          "(conv1.weight, layer1.0.bn1.weight, ...) or Hugging Face's (embedder.embedder.convolution.weight, encoder.stages.0.layers.0...)",
+          `${foreign.length} unexpected${foreign.length ? ` (${first(foreign)})` : ''}; it takes torchvision's or ` +
+          `timm's ResNet state dict keys ` +
+          "(conv1.weight, layer1.0.bn1.weight, ...) or Hugging Face's (embedder.embedder.convolution.weight, " +
+          'encoder.stages.0.layers.0...)',
       );
     }
     const names = naming === 'huggingface' ? ' (Hugging Face names)' : '';
-    return `loaded ${file}${names}${checked}: ${weights.size - r.unexpectedKeys.length} tensors; not in file: ${r.missingKeys.length} (the head); ignored: ${r.unexpectedKeys.join(', ') || 'none'}`;
+    return (
+      `loaded ${file}${names}${checked}: ${weights.size - r.unexpectedKeys.length} tensors; not in file: ` +
+      `${r.missingKeys.length} (the head); ignored: ${r.unexpectedKeys.join(', ') || 'none'}`
+    );
   } finally {
     dispose(weights);
   }
@@ -105,13 +111,19 @@ function loadVit(model: ViTEmbedder, file: string, raw: Map<string, Tensor>, arc
     if (missing.length > 0 || foreign.length > 0) {
       const first = (ks: string[]): string => ks.slice(0, 5).join(', ') + (ks.length > 5 ? ', ...' : '');
       throw new Error(
-        `model.pretrained ${file} does not match ${arch}: ${missing.length} of its tensors missing${missing.length ? ` (${first(missing)})` : ''}, ` +
-          `${foreign.length} unexpected${foreign.length ? ` (${first(foreign)})` : ''}; it takes torchvision's VisionTransformer keys (class_token, conv_proj.weight, ` +
-          "encoder.layers.encoder_layer_0...), timm's (cls_token, blocks.0...) or Hugging Face's (vit.embeddings..., vit.encoder.layer.0...)",
+        `model.pretrained ${file} does not match ${arch}: ${missing.length} of its tensors missing` +
+          `${missing.length ? ` (${first(missing)})` : ''}, ` +
+          `${foreign.length} unexpected${foreign.length ? ` (${first(foreign)})` : ''}; it takes torchvision's ` +
+          `VisionTransformer keys (class_token, conv_proj.weight, ` +
+          "encoder.layers.encoder_layer_0...), timm's (cls_token, blocks.0...) or Hugging Face's (vit.embeddings..., " +
+          'vit.encoder.layer.0...)',
       );
     }
     const names = naming === 'torchvision' ? '' : ` (${naming === 'timm' ? 'timm' : 'Hugging Face'} names)`;
-    return `loaded ${file}${names}${checked}${note}: ${weights.size - r.unexpectedKeys.length} tensors; ignored: ${r.unexpectedKeys.join(', ') || 'none'}`;
+    return (
+      `loaded ${file}${names}${checked}${note}: ${weights.size - r.unexpectedKeys.length} tensors; ignored: ` +
+      `${r.unexpectedKeys.join(', ') || 'none'}`
+    );
   } finally {
     dispose([raw, owned, resized]);
   }

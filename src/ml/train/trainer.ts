@@ -95,7 +95,8 @@ export function checkDevice(device: string): void {
   if (device === 'cpu' || (device === 'auto' && !cuda)) return;
   if (!cuda) {
     throw new Error(
-      `device=${device}: this libtorch has no CUDA; build the addon against a CUDA libtorch (LIBTORCH=/path/to/libtorch npm run setup) or use device=cpu`,
+      `device=${device}: this libtorch has no CUDA; build the addon against a CUDA libtorch ` +
+        `(LIBTORCH=/path/to/libtorch npm run setup) or use device=cpu`,
     );
   }
   throw new Error(`device=${device}: dml train does not train on CUDA yet (the libtorch has it); use device=cpu`);
@@ -108,7 +109,8 @@ export function recallKsWarning(ks: readonly number[], m: EvalMetrics): string |
   const candidates = m.protocol === 'leave-one-out' ? gallery - 1 : gallery;
   const over = ks.filter((k) => k > candidates);
   return over.length > 0
-    ? `warning: recallKs ${over.join(', ')} exceed the ${candidates} candidates of each query: R@K for those counts every candidate`
+    ? `warning: recallKs ${over.join(', ')} exceed the ${candidates} candidates of each query: R@K for those counts ` +
+        `every candidate`
     : null;
 }
 
@@ -148,7 +150,8 @@ export class Trainer {
     this.group = deps.group && deps.group.worldSize > 1 ? deps.group : null;
     if (this.group && cfg.batchSize < this.group.worldSize) {
       throw new RangeError(
-        `batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (${this.group.worldSize})`,
+        `batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (` +
+          `${this.group.worldSize})`,
       );
     }
     this.isMain = (this.group?.rank ?? 0) === 0;
@@ -198,7 +201,8 @@ export class Trainer {
       // The gradient buckets and c10d's collectives take NCHW-contiguous tensors.
       if (g)
         throw new Error(
-          'model.memoryFormat=channelsLast is for single-process training for now (the gradient all-reduce flattens NCHW tensors)',
+          'model.memoryFormat=channelsLast is for single-process training for now (the gradient all-reduce flattens ' +
+            'NCHW tensors)',
         );
       this.model.toMemoryFormat('channelsLast');
     }
@@ -298,7 +302,8 @@ export class Trainer {
         }
         if (file === this.bestPath) {
           this.#log(
-            `warning: ${problems.join('; ')}: resuming from ${file} (epoch ${ckpt.state.epoch}); the model and the schedule ` +
+            `warning: ${problems.join('; ')}: resuming from ${file} (epoch ${ckpt.state.epoch}); the model and the ` +
+              `schedule ` +
               'continue from it, the optimizer momentum and the random streams start afresh',
           );
         }
@@ -535,7 +540,8 @@ export class Trainer {
       if (!Number.isFinite(loss)) {
         throw new NonFiniteLossError(
           `loss became ${loss} at epoch ${epoch + 1}, batch ${i + 1} (step ${this.#step + 1}); ` +
-            `training stopped. The last good checkpoint is ${existsSync(this.checkpointPath) ? this.checkpointPath : '(none yet)'}; ` +
+            `training stopped. The last good checkpoint is ` +
+            `${existsSync(this.checkpointPath) ? this.checkpointPath : '(none yet)'}; ` +
             'try a lower optim.lr.',
         );
       }
@@ -597,7 +603,9 @@ export class Trainer {
       trainImages += r.imagesPerSecond * r.seconds;
       trainSeconds += r.seconds;
       this.#epoch = epoch + 1;
-      let line = `epoch ${epoch + 1}/${this.cfg.epochs}  loss ${r.loss.toFixed(4)}  ${r.imagesPerSecond.toFixed(0)} img/s  ${formatSeconds(r.seconds)}`;
+      let line =
+        `epoch ${epoch + 1}/${this.cfg.epochs}  loss ${r.loss.toFixed(4)}  ${r.imagesPerSecond.toFixed(0)} ` +
+        `img/s  ${formatSeconds(r.seconds)}`;
       if (this.cfg.evalEvery > 0 && ((epoch + 1) % this.cfg.evalEvery === 0 || epoch + 1 === this.cfg.epochs)) {
         const e0 = performance.now();
         last = await this.evaluate();

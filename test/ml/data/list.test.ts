@@ -12,7 +12,8 @@ test('readList: comments, blank lines, a header, CRLF, relative and absolute pat
   const f = path.join(tmp.dir, 'sub', 'train.txt');
   writeText(
     f,
-    '# made by hand\r\npath,label\r\n\r\nimages/a.jpg,100\r\n  images/b,c.jpg , 5\r\n/abs/x.png,100\r\nimages/d.jpg,7\r\n',
+    '# made by hand\r\npath,label\r\n\r\nimages/a.jpg,100\r\n  images/b,c.jpg , ' +
+      '5\r\n/abs/x.png,100\r\nimages/d.jpg,7\r\n',
   );
   const { samples, classNames } = readList(f);
   assert.deepEqual(classNames, ['5', '7', '100']);

@@ -181,22 +181,25 @@ test('augmentation depends on (seed, epoch, batch, position) only; load() agrees
   }
 });
 
-test('a slice of a batch loaded at its position offset gets the images of the whole batch (data-parallel ranks)', async () => {
-  const loader = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7 });
-  try {
-    const whole = [3, 9, 0, 11, 5, 6, 1];
-    const all = await loader.load(whole, 4, 2);
-    const per = all.images.length / whole.length;
-    const head = await loader.load(whole.slice(0, 3), 4, 2, 0);
-    const tail = await loader.load(whole.slice(3), 4, 2, 3);
-    assert.deepEqual(head.images, all.images.subarray(0, 3 * per));
-    assert.deepEqual(tail.images, all.images.subarray(3 * per));
-    assert.deepEqual([...head.labels, ...tail.labels], [...all.labels]);
-    assert.throws(() => loader.load([1], 0, 0, -1), /positionOffset must be a non-negative integer/);
-  } finally {
-    await loader.close();
-  }
-});
+test(
+  'a slice of a batch loaded at its position offset gets the images of the whole batch (data-parallel ' + 'ranks)',
+  async () => {
+    const loader = new ImageLoader(samples, { pipeline: train, workers: 1, seed: 7 });
+    try {
+      const whole = [3, 9, 0, 11, 5, 6, 1];
+      const all = await loader.load(whole, 4, 2);
+      const per = all.images.length / whole.length;
+      const head = await loader.load(whole.slice(0, 3), 4, 2, 0);
+      const tail = await loader.load(whole.slice(3), 4, 2, 3);
+      assert.deepEqual(head.images, all.images.subarray(0, 3 * per));
+      assert.deepEqual(tail.images, all.images.subarray(3 * per));
+      assert.deepEqual([...head.labels, ...tail.labels], [...all.labels]);
+      assert.throws(() => loader.load([1], 0, 0, -1), /positionOffset must be a non-negative integer/);
+    } finally {
+      await loader.close();
+    }
+  },
+);
 
 test('evaluation batches over a range cover exactly that shard', async () => {
   const loader = new ImageLoader(samples, { pipeline: evalPipe, workers: 1 });
@@ -320,7 +323,8 @@ test('skipBad drops unreadable images, logs each once and counts the skips', asy
     assert.match(
       logs[0]!,
       new RegExp(
-        `skipping unreadable image ${listFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: .*gone\\.png: cannot read image`,
+        `skipping unreadable image ${listFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: .*gone\\.png: cannot read ` +
+          `image`,
       ),
     );
     assert.deepEqual([...loader.bad.keys()], [1]);
@@ -377,41 +381,46 @@ test('loaders with different pipelines can share one pool', async () => {
   }
 });
 
-test('a crashing worker rejects its jobs with a fatal error naming the file; a pool that keeps dying gives up', async () => {
-  const script = path.join(tmp.dir, 'crash-worker.mjs');
-  writeFileSync(
-    script,
-    "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (j) => { if (j.path.includes('boom')) process.exit(3); parentPort.postMessage({ id: j.id, ok: false, message: 'fine' }); });\n",
-  );
-  const pool = new WorkerPool({ size: 1, script: new URL(`file://${script}`), workerData: {} });
-  const job = (p: string) => ({
-    id: 0,
-    pipeline: '{}',
-    path: p,
-    rng: { s: [1, 2, 3, 4] as [number, number, number, number] },
-    keep: 'none' as const,
-  });
-  try {
-    await assert.rejects(
-      pool.run(job('/data/boom.jpg')),
-      (e: Error) =>
-        e instanceof LoaderFatalError &&
-        /data worker 0 exited with code 3 while loading \/data\/boom\.jpg/.test(e.message),
+test(
+  'a crashing worker rejects its jobs with a fatal error naming the file; a pool that keeps dying gives ' + 'up',
+  async () => {
+    const script = path.join(tmp.dir, 'crash-worker.mjs');
+    writeFileSync(
+      script,
+      "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (j) => { if " +
+        "(j.path.includes('boom')) process.exit(3); parentPort.postMessage({ id: j.id, ok: false, message: 'fine' " +
+        '}); });\n',
     );
-    // The worker is replaced: later jobs run.
-    assert.deepEqual(await pool.run(job('/data/ok.jpg')), { id: 2, ok: false, message: 'fine' });
-  } finally {
-    await pool.close();
-  }
-  const dead = path.join(tmp.dir, 'dead-worker.mjs');
-  writeFileSync(dead, "throw new Error('cannot start');\n");
-  const deadPool = new WorkerPool({ size: 1, script: new URL(`file://${dead}`), workerData: {} });
-  try {
-    await assert.rejects(deadPool.run(job('/x.jpg')), /cannot start/);
-    let last: Error | undefined;
-    for (let i = 0; i < 5; i++) await deadPool.run(job('/x.jpg')).catch((e: Error) => (last = e));
-    assert.match(last!.message, /data workers keep dying \(last: crashed: cannot start\)/);
-  } finally {
-    await deadPool.close();
-  }
-});
+    const pool = new WorkerPool({ size: 1, script: new URL(`file://${script}`), workerData: {} });
+    const job = (p: string) => ({
+      id: 0,
+      pipeline: '{}',
+      path: p,
+      rng: { s: [1, 2, 3, 4] as [number, number, number, number] },
+      keep: 'none' as const,
+    });
+    try {
+      await assert.rejects(
+        pool.run(job('/data/boom.jpg')),
+        (e: Error) =>
+          e instanceof LoaderFatalError &&
+          /data worker 0 exited with code 3 while loading \/data\/boom\.jpg/.test(e.message),
+      );
+      // The worker is replaced: later jobs run.
+      assert.deepEqual(await pool.run(job('/data/ok.jpg')), { id: 2, ok: false, message: 'fine' });
+    } finally {
+      await pool.close();
+    }
+    const dead = path.join(tmp.dir, 'dead-worker.mjs');
+    writeFileSync(dead, "throw new Error('cannot start');\n");
+    const deadPool = new WorkerPool({ size: 1, script: new URL(`file://${dead}`), workerData: {} });
+    try {
+      await assert.rejects(deadPool.run(job('/x.jpg')), /cannot start/);
+      let last: Error | undefined;
+      for (let i = 0; i < 5; i++) await deadPool.run(job('/x.jpg')).catch((e: Error) => (last = e));
+      assert.match(last!.message, /data workers keep dying \(last: crashed: cannot start\)/);
+    } finally {
+      await deadPool.close();
+    }
+  },
+);

@@ -19,7 +19,8 @@ test("resize, colour jitter and ToTensor: the kernels this CPU runs give the sca
       `
     const m = await import(${JSON.stringify(helpers)});
     const simd = (await import(${JSON.stringify(engineImage)})).imageKernelsUseSimd();
-    process.stdout.write(JSON.stringify({ simd, out: m.outputs(m.cases()).map((b) => Buffer.from(b).toString('base64')) }));`,
+    process.stdout.write(JSON.stringify({ simd, out: m.outputs(m.cases()).map((b) => ` +
+        `Buffer.from(b).toString('base64')) }));`,
     ],
     {
       env: { ...process.env, DML_NO_SIMD: '1' },

@@ -1,5 +1,6 @@
 // The transforms against torchvision 0.14 + PIL, run by Debian's python3 in the same test (it fails
-// when python3-torchvision is missing: `npm test` installs it through scripts/setup.sh --tests). Deterministic operations are compared pixel by
+// when python3-torchvision is missing: `npm test` installs it through scripts/setup.sh --tests). Deterministic
+// operations are compared pixel by
 // pixel; random ones share torchvision's sampling code paths, checked through their fallbacks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,9 +52,15 @@ for case in spec['cases']:
         elif k == 'hue': x = F.adjust_hue(x, op[1])
         else: raise ValueError(k)
     t = x if torch.is_tensor(x) else F.to_tensor(x)
-    out[case['name']] = {'shape': list(t.shape), 'b64': base64.b64encode(t.contiguous().numpy().astype('<f4').tobytes()).decode()}
+    out[case['name']] = {
+        'shape': list(t.shape),
+        'b64': base64.b64encode(t.contiguous().numpy().astype('<f4').tobytes()).decode(),
+    }
 out['sizes'] = [F._compute_resized_output_size((h, w), [s], m) for (w, h, s, m) in spec['sizes']]
-out['rrc'] = [list(T.RandomResizedCrop.get_params(torch.zeros(1, h, w), scale=[5.0, 6.0], ratio=r)) for (w, h, r) in spec['rrc']]
+out['rrc'] = [
+    list(T.RandomResizedCrop.get_params(torch.zeros(1, h, w), scale=[5.0, 6.0], ratio=r))
+    for (w, h, r) in spec['rrc']
+]
 print(json.dumps(out))
 `;
 
@@ -239,7 +246,8 @@ async function load(file: string, channels: 1 | 3 = 3): Promise<FloatImage> {
 test('decoding and greyscale conversion match PIL', async () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   assert.equal(diff(await load(png), expected('decode_png'), 'png').max, 0);
   assert.equal(diff(await load(png, 1), expected('gray'), 'gray').max, 0);
@@ -250,7 +258,8 @@ test('decoding and greyscale conversion match PIL', async () => {
 test('resize and resized crop match PIL bilinear (antialiased) within uint8 rounding', async () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   const img = await load(png);
   const check = (name: string, got: FloatImage): void => {
@@ -268,7 +277,8 @@ test('resize and resized crop match PIL bilinear (antialiased) within uint8 roun
 test('crops, flips and rotations match PIL', async () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   const img = await load(png);
   assert.equal(diff(new CenterCrop([20, 14]).apply(img), expected('center_odd'), 'center_odd').max, 0);
@@ -286,7 +296,8 @@ test('crops, flips and rotations match PIL', async () => {
 test('colour adjustments match torchvision on float tensors', async () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   const img = await load(png);
   const check = (name: string, got: FloatImage): void => {
@@ -303,7 +314,8 @@ test('colour adjustments match torchvision on float tensors', async () => {
 test("Resize sizes and RandomResizedCrop fallback boxes equal torchvision's", () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   sizes.forEach(([w, h, s, m], i) => {
     const o = resizedSize(w, h, s, m ?? undefined);
@@ -316,18 +328,23 @@ test("Resize sizes and RandomResizedCrop fallback boxes equal torchvision's", ()
   });
 });
 
-test("the reference test transform on a JPEG gives torchvision + PIL's pixels exactly, and close ones when fused into libvips", async () => {
-  if (!available)
-    assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
-    );
-  const { test: exact } = referencePipelines('cub');
-  const fused = new Pipeline(exact.transforms, { fuseDecode: true });
-  const ref = expected('test_transform');
-  assert.equal(diff(await exact.run(jpg, new Rng(0)), ref, 'unfused').max, 0);
-  const f = diff(await fused.run(jpg, new Rng(0)), ref, 'fused');
-  assert.ok(f.mean < 1.5 / 255, `fused: ${JSON.stringify(f)}`);
-});
+test(
+  "the reference test transform on a JPEG gives torchvision + PIL's pixels exactly, and close ones when fused " +
+    'into libvips',
+  async () => {
+    if (!available)
+      assert.fail(
+        `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+          `scripts/setup.sh --tests)`,
+      );
+    const { test: exact } = referencePipelines('cub');
+    const fused = new Pipeline(exact.transforms, { fuseDecode: true });
+    const ref = expected('test_transform');
+    assert.equal(diff(await exact.run(jpg, new Rng(0)), ref, 'unfused').max, 0);
+    const f = diff(await fused.run(jpg, new Rng(0)), ref, 'fused');
+    assert.ok(f.mean < 1.5 / 255, `fused: ${JSON.stringify(f)}`);
+  },
+);
 
 async function loadBytes(file: string, channels: 1 | 3 = 3): Promise<RawImage> {
   return decodeImage(readFileSync(file), { channels });
@@ -336,7 +353,8 @@ async function loadBytes(file: string, channels: 1 | 3 = 3): Promise<RawImage> {
 test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for bit', async () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   const small = await loadBytes(png),
     b = await loadBytes(big),
@@ -414,7 +432,8 @@ test('the PIL path (8-bit transforms) equals torchvision on PIL images bit for b
 test('a whole PIL-path pipeline without libvips fusion equals torchvision + PIL on a PNG', async () => {
   if (!available)
     assert.fail(
-      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through scripts/setup.sh --tests)`,
+      `torchvision comparison unavailable: ${skipReason} (npm test installs python3-torchvision through ` +
+        `scripts/setup.sh --tests)`,
     );
   // Resize → CenterCrop with every step on bytes: the same pixels as the reference's test transform.
   const p = new Pipeline([new Resize([11, 23]), new CenterCrop([8, 20])], { fuseDecode: false });

@@ -95,27 +95,43 @@ test('CenterCrop: torchvision offsets (Python rounding), zero padding when the c
   assert.deepEqual(new CenterCrop(2).sharpOp(7, 5), { op: 'extract', left: 2, top: 2, width: 2, height: 2 });
 });
 
-test('RandomResizedCrop: boxes inside the image with area and ratio in range; the fallback is a clamped centre crop', () => {
-  const rng = new Rng(5);
-  let fallbacks = 0;
-  for (let i = 0; i < 2000; i++) {
-    const b = randomResizedCropBox(200, 150, [0.16, 1], [3 / 4, 4 / 3], rng);
-    assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 200 && b.y + b.height <= 150, JSON.stringify(b));
-    const area = (b.width * b.height) / (200 * 150);
-    if (b.width === 200 && b.height === 150) fallbacks++;
-    else
-      assert.ok(area > 0.14 && area <= 1.02 && b.width / b.height > 0.7 && b.width / b.height < 1.4, JSON.stringify(b));
-  }
-  assert.ok(fallbacks < 100);
-  // Impossible scales always fall back.
-  assert.deepEqual(randomResizedCropBox(100, 10, [5, 6], [3 / 4, 4 / 3], rng), { x: 43, y: 0, width: 13, height: 10 });
-  assert.deepEqual(randomResizedCropBox(10, 100, [5, 6], [3 / 4, 4 / 3], rng), { x: 0, y: 43, width: 10, height: 13 });
-  assert.deepEqual(randomResizedCropBox(50, 40, [5, 6], [3 / 4, 4 / 3], rng), { x: 0, y: 0, width: 50, height: 40 });
-  const t = new RandomResizedCrop([24, 32], { scale: [0.3, 0.5] });
-  const out = t.apply(coords(3, 60, 80), new Rng(1));
-  assert.deepEqual([out.channels, out.height, out.width], [3, 24, 32]);
-  assert.throws(() => new RandomResizedCrop(10, { scale: [0.9, 0.1] }), /scale must be \[min, max\]/);
-});
+test(
+  'RandomResizedCrop: boxes inside the image with area and ratio in range; the fallback is a clamped centre ' + 'crop',
+  () => {
+    const rng = new Rng(5);
+    let fallbacks = 0;
+    for (let i = 0; i < 2000; i++) {
+      const b = randomResizedCropBox(200, 150, [0.16, 1], [3 / 4, 4 / 3], rng);
+      assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.width <= 200 && b.y + b.height <= 150, JSON.stringify(b));
+      const area = (b.width * b.height) / (200 * 150);
+      if (b.width === 200 && b.height === 150) fallbacks++;
+      else
+        assert.ok(
+          area > 0.14 && area <= 1.02 && b.width / b.height > 0.7 && b.width / b.height < 1.4,
+          JSON.stringify(b),
+        );
+    }
+    assert.ok(fallbacks < 100);
+    // Impossible scales always fall back.
+    assert.deepEqual(randomResizedCropBox(100, 10, [5, 6], [3 / 4, 4 / 3], rng), {
+      x: 43,
+      y: 0,
+      width: 13,
+      height: 10,
+    });
+    assert.deepEqual(randomResizedCropBox(10, 100, [5, 6], [3 / 4, 4 / 3], rng), {
+      x: 0,
+      y: 43,
+      width: 10,
+      height: 13,
+    });
+    assert.deepEqual(randomResizedCropBox(50, 40, [5, 6], [3 / 4, 4 / 3], rng), { x: 0, y: 0, width: 50, height: 40 });
+    const t = new RandomResizedCrop([24, 32], { scale: [0.3, 0.5] });
+    const out = t.apply(coords(3, 60, 80), new Rng(1));
+    assert.deepEqual([out.channels, out.height, out.width], [3, 24, 32]);
+    assert.throws(() => new RandomResizedCrop(10, { scale: [0.9, 0.1] }), /scale must be \[min, max\]/);
+  },
+);
 
 test('RandomHorizontalFlip flips with probability p', () => {
   const img = coords(2, 3, 4);
@@ -478,41 +494,44 @@ test('the PIL path draws the same random numbers as the float path, so both see 
   }
 });
 
-test('the libjpeg decoder: truncated and corrupt files are errors, CMYK goes to libvips, grey becomes RGB', async () => {
-  const W = 64,
-    H = 48;
-  const px = Buffer.alloc(W * H * 3);
-  for (let i = 0; i < px.length; i++) px[i] = (i * 13) & 255;
-  const raw = { raw: { width: W, height: H, channels: 3 as const } };
-  const jpg = await sharp(px, raw).jpeg({ quality: 90 }).toBuffer();
-  const ok = decodeJpeg(jpg)!;
-  assert.deepEqual([ok.width, ok.height, ok.data.length], [W, H, W * H * 3]);
-  // Same pixels as libvips up to IDCT rounding (sharp's bundled decoder is mozjpeg's).
-  const viaVips = await sharp(jpg).raw().toBuffer();
-  assert.ok(ok.data.every((v, i) => Math.abs(v - viaVips[i]!) <= 3));
+test(
+  'the libjpeg decoder: truncated and corrupt files are errors, CMYK goes to libvips, grey becomes ' + 'RGB',
+  async () => {
+    const W = 64,
+      H = 48;
+    const px = Buffer.alloc(W * H * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 13) & 255;
+    const raw = { raw: { width: W, height: H, channels: 3 as const } };
+    const jpg = await sharp(px, raw).jpeg({ quality: 90 }).toBuffer();
+    const ok = decodeJpeg(jpg)!;
+    assert.deepEqual([ok.width, ok.height, ok.data.length], [W, H, W * H * 3]);
+    // Same pixels as libvips up to IDCT rounding (sharp's bundled decoder is mozjpeg's).
+    const viaVips = await sharp(jpg).raw().toBuffer();
+    assert.ok(ok.data.every((v, i) => Math.abs(v - viaVips[i]!) <= 3));
 
-  const cut = jpg.subarray(0, Math.floor(jpg.length * 0.6));
-  assert.throws(() => decodeJpeg(cut), /premature end of JPEG file/i);
-  await assert.rejects(decodeImage(cut), /premature end/i);
-  assert.deepEqual(decodeJpeg(cut, { failOn: 'none' })!.width, W); // the rest is filled in, as libjpeg does
-  assert.throws(() => decodeJpeg(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2, 3])), Error);
-  assert.throws(() => decodeJpeg(jpg, { maxPixels: 100 }), /exceeds pixel limit/);
-  assert.throws(() => decodeJpeg(jpg, { failOn: 'loud' as 'none' }), /failOn must be/);
+    const cut = jpg.subarray(0, Math.floor(jpg.length * 0.6));
+    assert.throws(() => decodeJpeg(cut), /premature end of JPEG file/i);
+    await assert.rejects(decodeImage(cut), /premature end/i);
+    assert.deepEqual(decodeJpeg(cut, { failOn: 'none' })!.width, W); // the rest is filled in, as libjpeg does
+    assert.throws(() => decodeJpeg(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 4, 1, 2, 3])), Error);
+    assert.throws(() => decodeJpeg(jpg, { maxPixels: 100 }), /exceeds pixel limit/);
+    assert.throws(() => decodeJpeg(jpg, { failOn: 'loud' as 'none' }), /failOn must be/);
 
-  const cmyk = await sharp(px, raw).toColourspace('cmyk').jpeg().toBuffer();
-  assert.equal(decodeJpeg(cmyk), null);
-  const fromVips = await decodeImage(cmyk);
-  assert.deepEqual([fromVips.width, fromVips.height, fromVips.channels], [W, H, 3]);
+    const cmyk = await sharp(px, raw).toColourspace('cmyk').jpeg().toBuffer();
+    assert.equal(decodeJpeg(cmyk), null);
+    const fromVips = await decodeImage(cmyk);
+    assert.deepEqual([fromVips.width, fromVips.height, fromVips.channels], [W, H, 3]);
 
-  const grey = await sharp(px, raw).toColourspace('b-w').jpeg().toBuffer();
-  const g = decodeJpeg(grey)!;
-  assert.ok(
-    g.data.every((v, i) => v === g.data[i - (i % 3)]),
-    'grey JPEG decodes to R = G = B',
-  );
-  const luma = await decodeImage(grey, { channels: 1 });
-  assert.deepEqual(
-    [...luma.data],
-    Array.from({ length: W * H }, (_, i) => g.data[3 * i]!),
-  );
-});
+    const grey = await sharp(px, raw).toColourspace('b-w').jpeg().toBuffer();
+    const g = decodeJpeg(grey)!;
+    assert.ok(
+      g.data.every((v, i) => v === g.data[i - (i % 3)]),
+      'grey JPEG decodes to R = G = B',
+    );
+    const luma = await decodeImage(grey, { channels: 1 });
+    assert.deepEqual(
+      [...luma.data],
+      Array.from({ length: W * H }, (_, i) => g.data[3 * i]!),
+    );
+  },
+);

@@ -101,7 +101,9 @@ interface Case {
   shape: [number, number, number];
   opsets: (number | undefined)[];
   output: 'features' | 'both';
-  /** Give the zero-initialised classifier / remap bias random values, so logits and the remap fold are really tested. */
+  /**
+   * Give the zero-initialised classifier / remap bias random values, so logits and the remap fold are really tested.
+   */
   randomHead?: boolean;
 }
 
@@ -155,7 +157,8 @@ async function check(t: TestContext, c: Case): Promise<void> {
       const got = out.features!.data as Float32Array;
       const diff = maxAbsDiff(got, want);
       t.diagnostic(
-        `${c.name} opset ${opset ?? 17} N=${count}: features max|Δ| ${diff.toExponential(2)} (max|f| ${maxAbs(want).toFixed(3)})`,
+        `${c.name} opset ${opset ?? 17} N=${count}: features max|Δ| ${diff.toExponential(2)} (max|f| ` +
+          `${maxAbs(want).toFixed(3)})`,
       );
       assert.ok(diff < 1e-4, `${c.name}: features differ by ${diff}`);
       if (c.output === 'both') {
@@ -163,7 +166,8 @@ async function check(t: TestContext, c: Case): Promise<void> {
         const wantL = refLogits.subarray(start * k, (start + count) * k);
         const dl = maxAbsDiff(out.logits!.data as Float32Array, wantL);
         t.diagnostic(
-          `${c.name} opset ${opset ?? 17} N=${count}: logits max|Δ| ${dl.toExponential(2)} (max|l| ${maxAbs(wantL).toFixed(3)})`,
+          `${c.name} opset ${opset ?? 17} N=${count}: logits max|Δ| ${dl.toExponential(2)} (max|l| ` +
+            `${maxAbs(wantL).toFixed(3)})`,
         );
         assert.ok(maxAbs(wantL) > 1e-3, 'logits are not trivially zero');
         assert.ok(dl < 1e-4, `${c.name}: logits differ by ${dl}`);

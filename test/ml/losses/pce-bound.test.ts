@@ -100,27 +100,33 @@ function selfConsistent(z: M, k: number, lambda: number): { p: M; residual: numb
   return { p, residual };
 }
 
-test('at a self-consistent p (the softmax at θ′ = c^s/λ), CE(c/λ) ≤ PCE ≤ CE(c^s/λ) with λ = eigen (120 batches)', () => {
-  const g = new Generator(13);
-  let strictLower = 0;
-  for (let trial = 0; trial < 120; trial++) {
-    const { z, cls, k } = randomCase(g, trial);
-    const lambda = lambdaOf(z, 'eigen');
-    const { p, residual } = selfConsistent(z, k, lambda);
-    assert.ok(residual <= 1e-12, `trial ${trial}: the fixed point did not converge (residual ${residual})`);
-    const c = hardMeans(z, cls, k),
-      cs = softMeans(z, p, k);
-    const lower = ce(scale(c, 1 / lambda), z, cls),
-      upper = ce(scale(cs, 1 / lambda), z, cls);
-    const v = pce(z, cls, k, p, lambda);
-    assert.ok(lower <= v + 1e-12, `trial ${trial}: CE(c/λ) ${lower} > PCE ${v}`);
-    assert.ok(v <= upper + 1e-12, `trial ${trial}: PCE ${v} > CE(c^s/λ) ${upper}`);
-    if (v - lower > 1e-9) strictLower++;
-  }
-  assert.ok(strictLower > 60, `the lower bound is not trivially tight (${strictLower} strict cases)`);
-});
+test(
+  'at a self-consistent p (the softmax at θ′ = c^s/λ), CE(c/λ) ≤ PCE ≤ CE(c^s/λ) with λ = eigen (120 ' + 'batches)',
+  () => {
+    const g = new Generator(13);
+    let strictLower = 0;
+    for (let trial = 0; trial < 120; trial++) {
+      const { z, cls, k } = randomCase(g, trial);
+      const lambda = lambdaOf(z, 'eigen');
+      const { p, residual } = selfConsistent(z, k, lambda);
+      assert.ok(residual <= 1e-12, `trial ${trial}: the fixed point did not converge (residual ${residual})`);
+      const c = hardMeans(z, cls, k),
+        cs = softMeans(z, p, k);
+      const lower = ce(scale(c, 1 / lambda), z, cls),
+        upper = ce(scale(cs, 1 / lambda), z, cls);
+      const v = pce(z, cls, k, p, lambda);
+      assert.ok(lower <= v + 1e-12, `trial ${trial}: CE(c/λ) ${lower} > PCE ${v}`);
+      assert.ok(v <= upper + 1e-12, `trial ${trial}: PCE ${v} > CE(c^s/λ) ${upper}`);
+      if (v - lower > 1e-9) strictLower++;
+    }
+    assert.ok(strictLower > 60, `the lower bound is not trivially tight (${strictLower} strict cases)`);
+  },
+);
 
-/** λ_max of the Hessian in θ of 1/n Σ_i lse_k(θ_kᵀz_i) at the classifier theta: 1/n Σ_i (diag p_i − p_i p_iᵀ) ⊗ z_i z_iᵀ. */
+/**
+ * λ_max of the Hessian in θ of 1/n Σ_i lse_k(θ_kᵀz_i) at the classifier theta: 1/n Σ_i (diag p_i − p_i p_iᵀ) ⊗ z_i
+ * z_iᵀ.
+ */
 function hessianTop(z: M, theta: M): number {
   const k = theta.length,
     d = z[0]!.length,
@@ -144,26 +150,30 @@ function hessianTop(z: M, theta: M): number {
   );
 }
 
-test("λ ordering: the Hessian's largest eigenvalue ≤ λ_eigen ≤ λ_trace, at zero, random and self-consistent classifiers", () => {
-  const g = new Generator(14);
-  let looser = 0;
-  for (let trial = 0; trial < 60; trial++) {
-    const { z, k } = randomCase(g, trial);
-    const eigen = lambdaOf(z, 'eigen'),
-      trace = lambdaOf(z, 'trace');
-    const d = z[0]!.length;
-    const thetas: M[] = [
-      Array.from({ length: k }, () => new Array<number>(d).fill(0)),
-      tidy(() => randn([k, d], { dtype: 'float64', generator: g }).mul(2).tolist() as M),
-      scale(softMeans(z, selfConsistent(z, k, eigen).p, k), 1 / eigen),
-    ];
-    for (const theta of thetas)
-      assert.ok(hessianTop(z, theta) <= eigen * (1 + 1e-12), `trial ${trial}: Hessian above λ_eigen ${eigen}`);
-    assert.ok(eigen <= trace * (1 + 1e-12), `trial ${trial}: eigen ${eigen} > trace ${trace}`);
-    if (trace > eigen * 1.5) looser++;
-  }
-  assert.ok(looser > 10, `the trace bound is looser than the eigen bound in many cases (${looser})`);
-});
+test(
+  "λ ordering: the Hessian's largest eigenvalue ≤ λ_eigen ≤ λ_trace, at zero, random and self-consistent " +
+    'classifiers',
+  () => {
+    const g = new Generator(14);
+    let looser = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      const { z, k } = randomCase(g, trial);
+      const eigen = lambdaOf(z, 'eigen'),
+        trace = lambdaOf(z, 'trace');
+      const d = z[0]!.length;
+      const thetas: M[] = [
+        Array.from({ length: k }, () => new Array<number>(d).fill(0)),
+        tidy(() => randn([k, d], { dtype: 'float64', generator: g }).mul(2).tolist() as M),
+        scale(softMeans(z, selfConsistent(z, k, eigen).p, k), 1 / eigen),
+      ];
+      for (const theta of thetas)
+        assert.ok(hessianTop(z, theta) <= eigen * (1 + 1e-12), `trial ${trial}: Hessian above λ_eigen ${eigen}`);
+      assert.ok(eigen <= trace * (1 + 1e-12), `trial ${trial}: eigen ${eigen} > trace ${trace}`);
+      if (trace > eigen * 1.5) looser++;
+    }
+    assert.ok(looser > 10, `the trace bound is looser than the eigen bound in many cases (${looser})`);
+  },
+);
 
 test('λ_eigen is the top eigenvalue of ZᵀZ/(2n), whichever Gram matrix it is computed from', () => {
   for (const [n, d] of [

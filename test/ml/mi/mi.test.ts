@@ -135,7 +135,8 @@ test('small classes: k shrinks per class, singletons are left out, with warnings
     Float32Array.from({ length: n * 2 }, () => gauss(r)),
     { shape: [n, 2] },
   );
-  const y = Int32Array.from({ length: n }, (_, i) => (i < 50 ? i % 2 : i < 59 ? 2 : 3)); // class 2: 9 points, class 3: 1
+  // class 2: 9 points, class 3: 1
+  const y = Int32Array.from({ length: n }, (_, i) => (i < 50 ? i % 2 : i < 59 ? 2 : 3));
   const rep = mutualInformation(z, y, { probe: false, generative: { k: 10, dims: 2 } });
   assert.equal(rep.discriminative, null);
   assert.equal(rep.generative!.classesUsed, 3);

@@ -75,7 +75,8 @@ export function assertClose(actual: Tensor, expected: Tensor, tol: Tolerance, wh
   }
   assert.ok(
     worst < 0,
-    `${what}: element ${worst} is ${a[worst]} vs expected ${e[worst]} (max abs diff ${maxDiff}, max |expected| ${scale})`,
+    `${what}: element ${worst} is ${a[worst]} vs expected ${e[worst]} (max abs diff ${maxDiff}, max |expected| ` +
+      `${scale})`,
   );
   // A fixture of zeros would prove nothing.
   assert.ok(scale > 0, `${what}: the expected tensor is all zeros`);

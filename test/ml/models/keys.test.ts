@@ -86,48 +86,52 @@ function torchvisionLike(arch: Arch): Map<string, Tensor> {
   );
 }
 
-test('a torchvision-shaped state dict loads with strict=false: fc.* unexpected, the head missing, the backbone copied', () => {
-  const before = liveTensors();
-  tidy(() => {
-    const tv = torchvisionLike('resnet18');
-    for (const o of [{}, { normLayer: 'batch' as const, numFeatures: 64 }]) {
-      const model = new ResNetEmbedder({ arch: 'resnet18', numClasses: 5, ...o });
-      assert.throws(() => model.loadStateDict(tv), /unexpected keys \[fc\.weight, fc\.bias\]/, 'strict refuses fc.*');
-      const r = model.loadStateDict(tv, false);
-      assert.deepEqual(r.unexpectedKeys, ['fc.weight', 'fc.bias']);
-      const head = o.normLayer
-        ? [
-            'norm_layer.running_mean',
-            'norm_layer.running_var',
-            'norm_layer.num_batches_tracked',
-            'remap.weight',
-            'remap.bias',
-          ]
-        : [];
-      assert.deepEqual(r.missingKeys.sort(), ['mean', 'std', 'classifier.weight', 'classifier.bias', ...head].sort());
-      const own = model.stateDict();
-      for (const k of [
-        'conv1.weight',
-        'bn1.running_var',
-        'layer1.0.conv2.weight',
-        'layer2.0.downsample.0.weight',
-        'layer2.0.downsample.1.bias',
-        'layer4.1.bn2.weight',
-        'layer3.1.bn1.num_batches_tracked',
-      ]) {
-        assert.deepEqual(own.get(k)!.dataNumbers(), tv.get(k)!.dataNumbers(), `${k} copied`);
+test(
+  'a torchvision-shaped state dict loads with strict=false: fc.* unexpected, the head missing, the backbone ' +
+    'copied',
+  () => {
+    const before = liveTensors();
+    tidy(() => {
+      const tv = torchvisionLike('resnet18');
+      for (const o of [{}, { normLayer: 'batch' as const, numFeatures: 64 }]) {
+        const model = new ResNetEmbedder({ arch: 'resnet18', numClasses: 5, ...o });
+        assert.throws(() => model.loadStateDict(tv), /unexpected keys \[fc\.weight, fc\.bias\]/, 'strict refuses fc.*');
+        const r = model.loadStateDict(tv, false);
+        assert.deepEqual(r.unexpectedKeys, ['fc.weight', 'fc.bias']);
+        const head = o.normLayer
+          ? [
+              'norm_layer.running_mean',
+              'norm_layer.running_var',
+              'norm_layer.num_batches_tracked',
+              'remap.weight',
+              'remap.bias',
+            ]
+          : [];
+        assert.deepEqual(r.missingKeys.sort(), ['mean', 'std', 'classifier.weight', 'classifier.bias', ...head].sort());
+        const own = model.stateDict();
+        for (const k of [
+          'conv1.weight',
+          'bn1.running_var',
+          'layer1.0.conv2.weight',
+          'layer2.0.downsample.0.weight',
+          'layer2.0.downsample.1.bias',
+          'layer4.1.bn2.weight',
+          'layer3.1.bn1.num_batches_tracked',
+        ]) {
+          assert.deepEqual(own.get(k)!.dataNumbers(), tv.get(k)!.dataNumbers(), `${k} copied`);
+        }
+        // The classifier keeps its zero init: fc's values went nowhere.
+        assert.equal(own.get('classifier.weight')!.abs().max().item(), 0);
+        // A torchvision ImageNet stem does not fit the small-input stem: refused, naming the key.
+        const small = new ResNetEmbedder({ arch: 'resnet18', numClasses: 5, smallInput: true, inChannels: 1, ...o });
+        assert.throws(
+          () => small.loadStateDict(tv, false),
+          /shape mismatch for 'conv1\.weight': module has \[64,1,3,3\], state dict has \[64,3,7,7\]/,
+        );
+        model.dispose();
+        small.dispose();
       }
-      // The classifier keeps its zero init: fc's values went nowhere.
-      assert.equal(own.get('classifier.weight')!.abs().max().item(), 0);
-      // A torchvision ImageNet stem does not fit the small-input stem: refused, naming the key.
-      const small = new ResNetEmbedder({ arch: 'resnet18', numClasses: 5, smallInput: true, inChannels: 1, ...o });
-      assert.throws(
-        () => small.loadStateDict(tv, false),
-        /shape mismatch for 'conv1\.weight': module has \[64,1,3,3\], state dict has \[64,3,7,7\]/,
-      );
-      model.dispose();
-      small.dispose();
-    }
-  });
-  assert.equal(liveTensors(), before, 'no tensor leaked');
-});
+    });
+    assert.equal(liveTensors(), before, 'no tensor leaked');
+  },
+);

@@ -89,37 +89,40 @@ function bnWeights(m: ResNetEmbedder): { last: [string, Tensor][]; others: [stri
   return { last, others };
 }
 
-test('default init (resnet18): bn2 of every BasicBlock zeroed, torchvision conv init, zero classifier and logits', () => {
-  withModel(
-    () => tiny({ numClasses: 7 }),
-    (m) => {
-      const { last, others } = bnWeights(m);
-      assert.equal(last.length, 8);
-      for (const [k, w] of last) {
-        assert.match(k, /^layer\d\.\d\.bn2$/);
-        assert.ok(allOf(w, 0), `${k}.weight = 0`);
-      }
-      for (const [k, w] of others) assert.ok(allOf(w, 1), `${k}.weight = 1`);
-      for (const [k, bn] of bn2ds(m)) assert.ok(allOf(bn.bias!, 0), `${k}.bias = 0`);
-      // torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu'): std sqrt(2 / fan_out).
-      const w = m.layers[2]!.layers[0]!.child('conv2')!.param('weight')!;
-      const std = w.std().item(),
-        want = Math.sqrt(2 / (256 * 9));
-      assert.ok(Math.abs(std / want - 1) < 0.02, `layer3.0.conv2: std ${std} vs ${want}`);
-      assert.ok(Math.abs(w.mean().item()) < 0.02 * want, 'layer3.0.conv2: zero mean');
-      // The classifier starts at zero, so do the logits.
-      assert.ok(m.remap instanceof nn.Identity, 'no remap at the backbone width');
-      assert.ok(allOf(m.classifier.weight, 0) && allOf(m.classifier.bias!, 0), 'classifier weight and bias = 0');
-      m.eval();
-      const out = noGrad(() => m.forward(rand([3, 1, 8, 8])));
-      assert.deepEqual(Object.keys(out).sort(), ['features', 'logits']);
-      assert.deepEqual(out.logits.shape, [3, 7]);
-      assert.deepEqual(out.features.shape, [3, 512]);
-      assert.ok(allOf(out.logits, 0), 'logits = 0 at init');
-      assert.ok(!allOf(out.features, 0));
-    },
-  );
-});
+test(
+  'default init (resnet18): bn2 of every BasicBlock zeroed, torchvision conv init, zero classifier and ' + 'logits',
+  () => {
+    withModel(
+      () => tiny({ numClasses: 7 }),
+      (m) => {
+        const { last, others } = bnWeights(m);
+        assert.equal(last.length, 8);
+        for (const [k, w] of last) {
+          assert.match(k, /^layer\d\.\d\.bn2$/);
+          assert.ok(allOf(w, 0), `${k}.weight = 0`);
+        }
+        for (const [k, w] of others) assert.ok(allOf(w, 1), `${k}.weight = 1`);
+        for (const [k, bn] of bn2ds(m)) assert.ok(allOf(bn.bias!, 0), `${k}.bias = 0`);
+        // torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu'): std sqrt(2 / fan_out).
+        const w = m.layers[2]!.layers[0]!.child('conv2')!.param('weight')!;
+        const std = w.std().item(),
+          want = Math.sqrt(2 / (256 * 9));
+        assert.ok(Math.abs(std / want - 1) < 0.02, `layer3.0.conv2: std ${std} vs ${want}`);
+        assert.ok(Math.abs(w.mean().item()) < 0.02 * want, 'layer3.0.conv2: zero mean');
+        // The classifier starts at zero, so do the logits.
+        assert.ok(m.remap instanceof nn.Identity, 'no remap at the backbone width');
+        assert.ok(allOf(m.classifier.weight, 0) && allOf(m.classifier.bias!, 0), 'classifier weight and bias = 0');
+        m.eval();
+        const out = noGrad(() => m.forward(rand([3, 1, 8, 8])));
+        assert.deepEqual(Object.keys(out).sort(), ['features', 'logits']);
+        assert.deepEqual(out.logits.shape, [3, 7]);
+        assert.deepEqual(out.features.shape, [3, 512]);
+        assert.ok(allOf(out.logits, 0), 'logits = 0 at init');
+        assert.ok(!allOf(out.features, 0));
+      },
+    );
+  },
+);
 
 test('forward returns logits [N, C] and features [N, F] for each head shape; the remap bias starts at zero', () => {
   const cases: [Partial<EmbedderOptions>, number, string][] = [

@@ -48,41 +48,51 @@ test("Hugging Face names map to torchvision's, key by key, for a basic-block and
   }
 });
 
-test('a Hugging Face file loads the same tensors as a torchvision one; torch.hub names are checked against the SHA-256', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dml-weights-'));
-  const src = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3 });
-  const sd = src.stateDict();
-  const toHf = new Map(pairs.resnet18!.map(([tv, hf]) => [tv, hf]));
-  const hfFile = path.join(dir, 'model.safetensors');
-  saveTensors(hfFile, new Map([...sd].filter(([k]) => toHf.has(k)).map(([k, t]) => [toHf.get(k)!, t])));
-  const dst = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3 });
-  try {
-    const line = loadPretrainedBackbone(dst, hfFile, 'resnet18');
-    assert.match(line, /\(Hugging Face names\): 120 tensors; not in file: \d+ \(the head\); ignored: none/);
-    const got = dst.stateDict();
-    for (const k of toHf.keys())
-      if (!k.startsWith('fc.'))
-        assert.equal(
-          tidy(() => got.get(k)!.sub(sd.get(k)!).abs().max().item()),
-          0,
-          k,
-        );
+test(
+  'a Hugging Face file loads the same tensors as a torchvision one; torch.hub names are checked against the ' +
+    'SHA-256',
+  () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dml-weights-'));
+    const src = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3 });
+    const sd = src.stateDict();
+    const toHf = new Map(pairs.resnet18!.map(([tv, hf]) => [tv, hf]));
+    const hfFile = path.join(dir, 'model.safetensors');
+    saveTensors(hfFile, new Map([...sd].filter(([k]) => toHf.has(k)).map(([k, t]) => [toHf.get(k)!, t])));
+    const dst = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3 });
+    try {
+      const line = loadPretrainedBackbone(dst, hfFile, 'resnet18');
+      assert.match(line, /\(Hugging Face names\): 120 tensors; not in file: \d+ \(the head\); ignored: none/);
+      const got = dst.stateDict();
+      for (const k of toHf.keys())
+        if (!k.startsWith('fc.'))
+          assert.equal(
+            tidy(() => got.get(k)!.sub(sd.get(k)!).abs().max().item()),
+            0,
+            k,
+          );
 
-    // torch.hub's naming: the name carries the start of the SHA-256.
-    const digest = createHash('sha256').update(readFileSync(hfFile)).digest('hex');
-    const named = path.join(dir, `resnet18-${digest.slice(0, 8)}.safetensors`);
-    renameSync(hfFile, named);
-    assert.equal(hashPrefixOf(named), digest.slice(0, 8));
-    assert.match(loadPretrainedBackbone(dst, named, 'resnet18'), new RegExp(`SHA-256 ${digest.slice(0, 8)}… checked`));
-    const lying = path.join(dir, 'resnet18-0676ba61.safetensors');
-    renameSync(named, lying);
-    assert.throws(
-      () => loadPretrainedBackbone(dst, lying, 'resnet18'),
-      /resnet18-0676ba61\.safetensors: its SHA-256 is [0-9a-f]{64}, but its name says it starts with 0676ba61 .*damaged or incomplete/,
-    );
-    assert.equal(hashPrefixOf('/w/resnet50.pth'), null);
-  } finally {
-    src.dispose();
-    dst.dispose();
-  }
-});
+      // torch.hub's naming: the name carries the start of the SHA-256.
+      const digest = createHash('sha256').update(readFileSync(hfFile)).digest('hex');
+      const named = path.join(dir, `resnet18-${digest.slice(0, 8)}.safetensors`);
+      renameSync(hfFile, named);
+      assert.equal(hashPrefixOf(named), digest.slice(0, 8));
+      assert.match(
+        loadPretrainedBackbone(dst, named, 'resnet18'),
+        new RegExp(`SHA-256 ${digest.slice(0, 8)}… checked`),
+      );
+      const lying = path.join(dir, 'resnet18-0676ba61.safetensors');
+      renameSync(named, lying);
+      assert.throws(
+        () => loadPretrainedBackbone(dst, lying, 'resnet18'),
+        new RegExp(
+          /resnet18-0676ba61\.safetensors: its SHA-256 is [0-9a-f]{64}, but its name says it starts /.source +
+            /with 0676ba61 .*damaged or incomplete/.source,
+        ),
+      );
+      assert.equal(hashPrefixOf('/w/resnet50.pth'), null);
+    } finally {
+      src.dispose();
+      dst.dispose();
+    }
+  },
+);

@@ -62,40 +62,48 @@ test("the README's key table and dml train --help are the table", () => {
   for (const k of CONFIG_KEY_LIST) assert.match(help, new RegExp(`^  ${k.key.replace('.', '\\.')} = `, 'm'), k.key);
 });
 
-test("loss.labelSmoothing is PyTorch's label_smoothing, for cross-entropy only; smooth-ce's ε is loss.options.epsilon", () => {
-  assert.throws(
-    () => resolveConfig({ overrides: ['loss.labelSmoothing=0.1'] }),
-    /override 'loss\.labelSmoothing=0\.1': config: 'loss\.labelSmoothing' is PyTorch's label_smoothing and only loss\.name=cross-entropy takes it; smooth-ce's ε .* is loss\.options\.epsilon/,
-  );
-  assert.throws(
-    () => resolveConfig({ overrides: ['loss.name=triplet', 'loss.labelSmoothing=0.1'] }),
-    /loss 'triplet' has no label smoothing/,
-  );
-  // The losses the trainer builds give the values of the losses built by hand with those options.
-  const logits = tensor(
-    Float64Array.from({ length: 20 }, (_, i) => Math.sin(i * 1.7) * 2),
-    { shape: [4, 5] },
-  );
-  const labels = tensor([0, 3, 1, 3], { dtype: 'int64' });
-  const value = (l: { compute(out: never, y: Tensor): Tensor }): number =>
-    l.compute({ logits, features: logits } as never, labels).item();
-  const byHand = (l: { forward(s: Tensor, y: Tensor): Tensor; dispose(): void }): number => {
-    try {
-      return l.forward(logits, labels).item();
-    } finally {
-      l.dispose();
-    }
-  };
-  const ce = makeLoss(resolveConfig({ overrides: ['loss.name=cross-entropy', 'loss.labelSmoothing=0.2'] }), 5, 5);
-  assert.equal(value(ce), byHand(new CrossEntropyLoss({ labelSmoothing: 0.2 })));
-  assert.notEqual(value(ce), byHand(new CrossEntropyLoss()));
-  assert.equal(
-    value(makeLoss(resolveConfig({ overrides: ['loss.options.epsilon=0.3'] }), 5, 5)),
-    byHand(new SmoothCrossEntropyLoss({ epsilon: 0.3 })),
-  );
-  assert.equal(
-    value(makeLoss(resolveConfig(), 5, 5)),
-    byHand(new SmoothCrossEntropyLoss({ epsilon: 0.1 })),
-    "the paper's ε by default",
-  );
-});
+test(
+  "loss.labelSmoothing is PyTorch's label_smoothing, for cross-entropy only; smooth-ce's ε is " +
+    'loss.options.epsilon',
+  () => {
+    assert.throws(
+      () => resolveConfig({ overrides: ['loss.labelSmoothing=0.1'] }),
+      new RegExp(
+        /override 'loss\.labelSmoothing=0\.1': config: 'loss\.labelSmoothing' is PyTorch's /.source +
+          /label_smoothing and only loss\.name=cross-entropy takes it; smooth-ce's ε .* is /.source +
+          /loss\.options\.epsilon/.source,
+      ),
+    );
+    assert.throws(
+      () => resolveConfig({ overrides: ['loss.name=triplet', 'loss.labelSmoothing=0.1'] }),
+      /loss 'triplet' has no label smoothing/,
+    );
+    // The losses the trainer builds give the values of the losses built by hand with those options.
+    const logits = tensor(
+      Float64Array.from({ length: 20 }, (_, i) => Math.sin(i * 1.7) * 2),
+      { shape: [4, 5] },
+    );
+    const labels = tensor([0, 3, 1, 3], { dtype: 'int64' });
+    const value = (l: { compute(out: never, y: Tensor): Tensor }): number =>
+      l.compute({ logits, features: logits } as never, labels).item();
+    const byHand = (l: { forward(s: Tensor, y: Tensor): Tensor; dispose(): void }): number => {
+      try {
+        return l.forward(logits, labels).item();
+      } finally {
+        l.dispose();
+      }
+    };
+    const ce = makeLoss(resolveConfig({ overrides: ['loss.name=cross-entropy', 'loss.labelSmoothing=0.2'] }), 5, 5);
+    assert.equal(value(ce), byHand(new CrossEntropyLoss({ labelSmoothing: 0.2 })));
+    assert.notEqual(value(ce), byHand(new CrossEntropyLoss()));
+    assert.equal(
+      value(makeLoss(resolveConfig({ overrides: ['loss.options.epsilon=0.3'] }), 5, 5)),
+      byHand(new SmoothCrossEntropyLoss({ epsilon: 0.3 })),
+    );
+    assert.equal(
+      value(makeLoss(resolveConfig(), 5, 5)),
+      byHand(new SmoothCrossEntropyLoss({ epsilon: 0.1 })),
+      "the paper's ε by default",
+    );
+  },
+);

@@ -53,7 +53,10 @@ test(
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
-      /the images are small for data\.imageSize=32: the median shorter side of \d+ of them is 8 px, so they are upscaled about 4\.0×/,
+      new RegExp(
+        /the images are small for data\.imageSize=32: the median shorter side of \d+ of them is 8 px, /.source +
+          /so they are upscaled about 4\.0×/.source,
+      ),
     );
     const loaded = loadEmbedder(out);
     try {

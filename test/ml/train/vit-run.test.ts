@@ -115,13 +115,15 @@ test('layer-wise lr decay and a frozen patch embedding: the parameter groups of 
 });
 
 test(
-  'a ViT preset trains with its own loss, sampler and optimiser (cub-vit, shrunk to synthetic data) and warns without its weights',
+  'a ViT preset trains with its own loss, sampler and optimiser (cub-vit, shrunk to synthetic data) and warns ' +
+    'without its weights',
   { timeout: 180_000 },
   () => {
     const root = mkdtempSync(path.join(tmpdir(), 'dml-vit-preset-'));
     writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
     const out = path.join(root, 'run');
-    // Only the data (5 training classes: batch 5 × the preset's 4), the model's size and the budget are overridden: loss, mining, sampler, optimiser
+    // Only the data (5 training classes: batch 5 × the preset's 4), the model's size and the budget are overridden:
+    // loss, mining, sampler, optimiser
     // and schedule are the preset's.
     const r = dml(
       'train',

@@ -18,7 +18,8 @@ function readEbay(file: string, dir: string): ListEntry[] {
   const header = lines.shift();
   if (!header || !/^image_id\s+class_id\s+super_class_id\s+path$/.test(header.text)) {
     throw new Error(
-      `${file}:${header?.line ?? 1}: expected the header 'image_id class_id super_class_id path', got '${header?.text ?? ''}'`,
+      `${file}:${header?.line ?? 1}: expected the header 'image_id class_id super_class_id path', got '` +
+        `${header?.text ?? ''}'`,
     );
   }
   return lines.map(({ text, line }) => {
