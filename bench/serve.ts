@@ -2,7 +2,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/serve.js [--n 10000] [--dim 512] [--requests 2000]
 //        [--concurrency 16] [--image-requests 100] [--image-concurrency 4] [--workers 1] [--no-lancedb] [--json]
-//        [--batch-window-ms 10] [--images-only]
+//        [--batch-window-ms 10] [--images-only] [--threads N (0: libtorch's own default)]
 //
 // The gallery's index holds random unit vectors (the model is not trained, so real embeddings
 // would be no more telling); its list file cycles over 50 small PNGs so image serving and uploads
@@ -36,6 +36,7 @@ const { values: flags } = parseArgs({
     'no-lancedb': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'batch-window-ms': { type: 'string', default: '10' },
+    threads: { type: 'string' },
     'images-only': { type: 'boolean', default: false },
   },
 });
@@ -46,6 +47,7 @@ const N = Number(flags.n),
 const IMG_REQUESTS = Number(flags['image-requests']),
   IMG_CONC = Number(flags['image-concurrency']),
   WORKERS = Number(flags.workers);
+const THREADS = flags.threads === undefined ? {} : { threads: Number(flags.threads) };
 const WINDOW_MS = Number(flags['batch-window-ms']),
   IMAGES_ONLY = flags['images-only'];
 const SIZE = 32,
@@ -285,6 +287,7 @@ async function main(): Promise<void> {
       workers: WORKERS,
       maxQueue: 1024,
       batchWindowMs: WINDOW_MS,
+      ...THREADS,
     };
     const vectors = embeddings.slice(0, 64 * DIM);
     const job = { index: 'exact', images, vectors, windowMs: WINDOW_MS, imagesOnly: IMAGES_ONLY };

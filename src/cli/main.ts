@@ -23,6 +23,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).command,
 };
 
+/** Commands that run models in this process (serve sizes its workers itself). */
+const COMPUTES = new Set(['eval', 'embed', 'mi', 'report', 'export']);
+
 async function usage(): Promise<string> {
   const names = Object.keys(COMMANDS);
   const width = Math.max(...names.map((n) => n.length));
@@ -61,6 +64,12 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = await load();
+  if (COMPUTES.has(name)) {
+    // dml train sets its own count (the threads key); these would otherwise run on libtorch's
+    // default, one thread on many 2-vCPU machines.
+    const { setNumThreads, availableThreads } = await import('../engine/index.js');
+    setNumThreads(availableThreads());
+  }
   try {
     return await command.run(rest);
   } catch (e) {

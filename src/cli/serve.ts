@@ -28,7 +28,7 @@ options:
   --workers N            inference worker threads (default 1)
   --max-concurrent N     inferences running at once (default 8 per worker)
   --queue N              requests that may wait for an inference slot; more get 503 (default 32)
-  --threads N            libtorch intra-op threads (default: libtorch's choice)
+  --threads N            libtorch intra-op threads (default: every core, or OMP_NUM_THREADS)
   --max-upload-mb N      largest upload in MB (default 10; larger gets 413)
   --max-pixels N         largest image in pixels; larger gets 422 (default: 40000000 for gallery images,
                          and for uploads 256 × the model's input pixels, between 4 and 40 million)

@@ -1,14 +1,16 @@
 // Engine settings and build facts.
 import { native } from './native.js';
 
-/** Most intra-op threads accepted: OpenMP ends the process when it cannot create the threads asked for. */
-export const MAX_THREADS = 1024;
+import { MAX_THREADS } from './threads.js';
+
+export { MAX_THREADS, availableThreads } from './threads.js';
 export const setNumThreads = (n: number): void => {
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)
     throw new RangeError(`setNumThreads(n): n must be an integer in [1, ${MAX_THREADS}], got ${n}`);
   native.setNumThreads(n);
 };
 export const getNumThreads = (): number => native.getNumThreads();
+
 /** Native tensors not yet disposed or collected (a leak check). */
 export const liveTensors = (): number => native.liveTensors();
 

@@ -1,6 +1,7 @@
 // The retrieval service behind the HTTP API: the gallery, the inference workers, the index (exact
 // in the workers, or LanceDB here) and the admission limiter. Transport-agnostic: http.ts maps
 // its results and ApiErrors to responses.
+import { availableThreads } from '../engine/threads.js';
 import { resolveCheckpoint } from '../ml/train/checkpoint-path.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ export interface RetrievalOptions {
   maxConcurrent?: number;
   /** Jobs that may wait for a slot before requests are refused with 503 (default 32). */
   maxQueue?: number;
-  /** libtorch intra-op threads (0: libtorch's default). */
+  /** libtorch intra-op threads (default: availableThreads(), every core; 0: libtorch's own default). */
   threads?: number;
   /**
    * Largest image accepted, in pixels; larger ones get 422. Default: 40 million for gallery images,
@@ -132,6 +133,8 @@ export interface ServiceStats {
     imageQueries: number;
     imageBatchMean: number | null;
     batchWindowMs: number;
+    /** libtorch intra-op threads of each worker (0: libtorch's own default). */
+    threads: number;
   };
   uptimeSeconds: number;
 }
@@ -140,7 +143,7 @@ const DEFAULTS = {
   index: 'exact' as IndexKind,
   workers: 1,
   maxQueue: 32,
-  threads: 0,
+  threads: availableThreads(),
   maxPixels: 40_000_000,
   embedBatch: 32,
   chunkRows: 16384,
@@ -531,6 +534,7 @@ export class RetrievalService {
         imageBatchMean:
           this.#imageForwards > 0 ? Math.round((this.#imageQueries / this.#imageForwards) * 100) / 100 : null,
         batchWindowMs: this.#o.batchWindowMs,
+        threads: this.#o.threads,
       },
       uptimeSeconds: Math.round((Date.now() - this.#started) / 1000),
     };

@@ -2,9 +2,12 @@
 // exactly), and the libtorch build description.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import {
   setNumThreads,
   getNumThreads,
+  availableThreads,
+  MAX_THREADS,
   manualSeed,
   buildInfo,
   cudaAvailable,
@@ -90,4 +93,21 @@ test('buildInfo describes the libtorch the addon was built against', () => {
   assert.ok(b.blas.length > 0);
   assert.match(b.parallelInfo, /ATen\/Parallel/);
   assert.match(b.parallelInfo, new RegExp(`at::get_num_threads\\(\\) : ${getNumThreads()}`));
+});
+
+test('availableThreads: OMP_NUM_THREADS when it is a count, else every CPU this process may use', () => {
+  const saved = process.env.OMP_NUM_THREADS;
+  try {
+    process.env.OMP_NUM_THREADS = '3';
+    assert.equal(availableThreads(), 3);
+    for (const bad of ['0', 'two', '1.5', '']) {
+      process.env.OMP_NUM_THREADS = bad;
+      assert.equal(availableThreads(), availableParallelism(), `OMP_NUM_THREADS=${JSON.stringify(bad)}`);
+    }
+    process.env.OMP_NUM_THREADS = '5000';
+    assert.equal(availableThreads(), MAX_THREADS);
+  } finally {
+    if (saved === undefined) delete process.env.OMP_NUM_THREADS;
+    else process.env.OMP_NUM_THREADS = saved;
+  }
 });
