@@ -2,6 +2,7 @@
 // checkpoint's metadata), for eval, embed, serve, export and report.
 import { dispose, tidy } from '../../engine/index.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
+import { embedderSpec } from './model-spec.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
@@ -54,24 +55,15 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
     const pos = weights.get('encoder.pos_embedding');
     const patch = conv1.shape[2]!;
     const imageSize = pos ? Math.round(Math.sqrt(pos.shape[1]! - 1)) * patch : config.data.imageSize;
-    const model = createEmbedder({
-      arch: m.arch,
-      numClasses: cls.shape[0]!,
-      numFeatures: cls.shape[1]!,
-      normLayer: m.normLayer,
-      remap: m.remap,
-      dropout: m.dropout,
-      detach: m.detach,
-      normalize: m.normalize,
-      normalizeWeight: m.normalizeWeight,
-      setBnEval: m.setBnEval,
-      zeroInitResidual: m.zeroInitResidual,
-      smallInput: m.smallInput,
-      inChannels,
-      imageSize,
-      ...(pos ? { patchSize: patch, pool: m.pool, dropPathRate: m.dropPathRate } : {}),
-      ...(inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
-    });
+    const model = createEmbedder(
+      embedderSpec(m, {
+        numClasses: cls.shape[0]!,
+        numFeatures: cls.shape[1]!,
+        inChannels,
+        imageSize,
+        patchSize: pos ? patch : m.patchSize,
+      }),
+    );
     model.loadStateDict(weights);
     if (m.memoryFormat === 'channelsLast') model.toMemoryFormat('channelsLast');
     model.eval();

@@ -24,6 +24,7 @@ import {
 } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
+import { embedderSpec } from './model-spec.js';
 import { ViTEmbedder } from '../models/vit.js';
 import { STREAM, mixSeed } from '../random.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
@@ -161,26 +162,15 @@ export class Trainer {
     this.runDir = cfg.out;
     if (this.isMain) mkdirSync(this.runDir, { recursive: true });
     const m = cfg.model;
-    this.model = createEmbedder({
-      arch: m.arch,
-      numClasses: train.numClasses,
-      numFeatures: m.numFeatures || undefined,
-      normLayer: m.normLayer,
-      remap: m.remap,
-      dropout: m.dropout,
-      detach: m.detach,
-      normalize: m.normalize,
-      normalizeWeight: m.normalizeWeight,
-      setBnEval: m.setBnEval,
-      zeroInitResidual: m.zeroInitResidual,
-      smallInput: m.smallInput,
-      inChannels: train.inChannels,
-      imageSize: train.imageSize ?? cfg.data.imageSize,
-      patchSize: m.patchSize,
-      pool: m.pool,
-      dropPathRate: m.dropPathRate,
-      ...(train.inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
-    });
+    this.model = createEmbedder(
+      embedderSpec(m, {
+        numClasses: train.numClasses,
+        numFeatures: m.numFeatures || undefined,
+        inChannels: train.inChannels,
+        imageSize: train.imageSize ?? cfg.data.imageSize,
+        patchSize: m.patchSize,
+      }),
+    );
     // Other ranks receive rank 0's weights by the broadcast below (only rank 0 needs the file).
     if (m.pretrained && this.isMain) this.loadPretrained(m.pretrained);
     this.loss = deps.makeLoss(cfg, train.numClasses, this.model.options.numFeatures, this.group);

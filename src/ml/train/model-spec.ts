@@ -1,0 +1,38 @@
+// The model a run's config describes, sized by what the caller knows: the training data's shape, or
+// a checkpoint's tensors.
+import type { EmbedderSpec } from '../models/factory.js';
+import type { TrainConfig } from './config.js';
+
+export interface ModelShape {
+  numClasses: number;
+  /** undefined: the backbone's width. */
+  numFeatures: number | undefined;
+  inChannels: number;
+  imageSize: number;
+  /** ViTs (0: the arch's). */
+  patchSize: number;
+}
+
+export function embedderSpec(m: TrainConfig['model'], shape: ModelShape): EmbedderSpec {
+  return {
+    arch: m.arch,
+    numClasses: shape.numClasses,
+    numFeatures: shape.numFeatures,
+    normLayer: m.normLayer,
+    remap: m.remap,
+    dropout: m.dropout,
+    detach: m.detach,
+    normalize: m.normalize,
+    normalizeWeight: m.normalizeWeight,
+    setBnEval: m.setBnEval,
+    zeroInitResidual: m.zeroInitResidual,
+    smallInput: m.smallInput,
+    inChannels: shape.inChannels,
+    imageSize: shape.imageSize,
+    patchSize: shape.patchSize,
+    pool: m.pool,
+    dropPathRate: m.dropPathRate,
+    // Fashion-MNIST's statistics: the one-channel data this toolkit ships.
+    ...(shape.inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
+  };
+}
