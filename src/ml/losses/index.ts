@@ -9,16 +9,8 @@ export {
   type Batch,
   type EmbeddingLossInput,
 } from './shared/base.js';
-export {
-  type Distance,
-  type DistanceName,
-  type DistanceSpec,
-  EuclideanDistance,
-  SquaredEuclideanDistance,
-  CosineSimilarity,
-  DotProductSimilarity,
-  makeDistance,
-} from '../distances/index.js';
+// Distances were importable from here before they had a folder of their own; they still are.
+export * from '../distances/index.js';
 export { type ReducerName, REDUCERS, reduce, zeroLoss } from '../reducers/index.js';
 export {
   type MinedTuples,
