@@ -2,6 +2,7 @@
 // of resolveConfig, the per-key validation, `dml train --help` and the README's key table are all
 // derived from this list, so a key cannot exist without a documented type and range.
 import { availableParallelism } from 'node:os';
+import { MAX_THREADS } from '../../engine/threads.js';
 import { MAX_IMAGE_SIDE } from '../data/limits.js';
 import { ARCH_NAMES } from '../models/arch-names.js';
 
@@ -384,10 +385,10 @@ export const CONFIG_KEYS = [
   {
     key: 'threads',
     type: 'int',
-    default: Math.min(availableParallelism(), 1024),
+    default: Math.min(availableParallelism(), MAX_THREADS),
     defaultText: 'cores',
     min: 1,
-    max: 1024,
+    max: MAX_THREADS,
     doc: 'libtorch intra-op threads (a launch of N processes gives each cores / N)',
   },
   {
