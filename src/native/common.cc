@@ -47,7 +47,7 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   live++;
   TensorId id = (static_cast<TensorId>(s.gen) << kIndexBits) | index;
   napi_value out;
-  napi_status st = napi_create_external(env, reinterpret_cast<void*>(static_cast<uintptr_t>(id)), nullptr, nullptr, &out);
+  napi_status st = napi_create_bigint_uint64(env, id, &out);
   if (st != napi_ok) {
     Release(env, id);
     NAPI_THROW_IF_FAILED(env, st, Napi::Value());
@@ -79,9 +79,11 @@ bool Release(Napi::Env env, TensorId id) {
 }
 
 TensorId IdOf(const Napi::Value& v) {
-  void* data = nullptr;
-  napi_get_value_external(v.Env(), v, &data);
-  return static_cast<TensorId>(reinterpret_cast<uintptr_t>(data));
+  uint64_t id = 0;
+  bool lossless = false;
+  // A negative or wider BigInt is not one of ours: map it to an id whose index no table reaches.
+  if (napi_get_value_bigint_uint64(v.Env(), v, &id, &lossless) != napi_ok || !lossless) return ~TensorId{0};
+  return id;
 }
 
 napi_valuetype Args::type(size_t i) const {
@@ -102,7 +104,7 @@ void Args::fail(size_t i, const char* what) const {
 }
 
 TensorId Args::id(size_t i) const {
-  if (type(i) != napi_external) fail(i, "a tensor");
+  if (type(i) != napi_bigint) fail(i, "a tensor");
   return IdOf(info_[i]);
 }
 
@@ -119,7 +121,7 @@ std::vector<at::Tensor> Args::tensors(size_t i) const {
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); k++) {
     Napi::Value v = arr.Get(k);
-    if (!v.IsExternal()) fail(i, "an array of tensors");
+    if (!IsHandle(v)) fail(i, "an array of tensors");
     at::Tensor* t = Lookup(IdOf(v));
     if (!t) throw Napi::Error::New(env(), "tensor was disposed (argument " + std::to_string(i) + ", element " + std::to_string(k) + ")");
     out.push_back(*t);

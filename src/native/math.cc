@@ -3,9 +3,10 @@
 
 namespace dml {
 
-#define UNARY(name, expr) \
-  DML_FN(name) {          \
+#define UNARY(name, expr)         \
+  DML_FN(name) {                  \
     const at::Tensor& x = a.t(0); \
+    BelowAutogradIfNoGrad fast(x); \
     return Wrap(a.env(), expr);   \
   }
 UNARY(neg, at::neg(x)) UNARY(exp, at::exp(x)) UNARY(log, at::log(x)) UNARY(log1p, at::log1p(x))
@@ -16,17 +17,24 @@ UNARY(tan, at::tan(x)) UNARY(acos, at::acos(x)) UNARY(relu, at::relu(x)) UNARY(s
 UNARY(tanh, at::tanh(x)) UNARY(gelu, at::gelu(x)) UNARY(geluTanh, at::gelu(x, "tanh")) UNARY(silu, at::silu(x)) UNARY(square, at::square(x))
 UNARY(reciprocal, at::reciprocal(x)) UNARY(lgamma, at::lgamma(x)) UNARY(digamma, at::digamma(x))
 UNARY(erf, at::erf(x)) UNARY(isnan, at::isnan(x)) UNARY(isinf, at::isinf(x)) UNARY(isfinite, at::isfinite(x))
-UNARY(logicalNot, at::logical_not(x)) UNARY(t, x.t())
+UNARY(logicalNot, at::logical_not(x))
+DML_FN(t) { return Wrap(a.env(), a.t(0).t()); }  // a view: it keeps the full dispatch
 UNARY(softplus, at::softplus(x, a.s(1), a.s(2)))
 UNARY(leakyRelu, at::leaky_relu(x, a.s(1)))
 UNARY(clamp, at::clamp(x, a.optS(1), a.optS(2)))
 UNARY(clampTensor, at::clamp(x, a.optT(1), a.optT(2)))
 
 // Binary ops take a tensor or a JS number as the second operand, like PyTorch's Python API.
-#define BINARY(name, fn)                                                  \
-  DML_FN(name) {                                                          \
-    const at::Tensor& x = a.t(0);                                         \
-    return Wrap(a.env(), a.isTensor(1) ? fn(x, a.t(1)) : fn(x, a.s(1)));  \
+#define BINARY(name, fn)                                                 \
+  DML_FN(name) {                                                         \
+    const at::Tensor& x = a.t(0);                                        \
+    if (!a.isTensor(1)) {                                                \
+      BelowAutogradIfNoGrad fast(x);                                     \
+      return Wrap(a.env(), fn(x, a.s(1)));                               \
+    }                                                                    \
+    const at::Tensor& y = a.t(1);                                        \
+    BelowAutogradIfNoGrad fast(x, &y);                                   \
+    return Wrap(a.env(), fn(x, y));                                      \
   }
 BINARY(mul, at::mul) BINARY(pow, at::pow) BINARY(remainder, at::remainder) BINARY(fmod, at::fmod)
 BINARY(eq, at::eq) BINARY(ne, at::ne) BINARY(lt, at::lt) BINARY(le, at::le) BINARY(gt, at::gt) BINARY(ge, at::ge)
@@ -34,12 +42,24 @@ BINARY(eq, at::eq) BINARY(ne, at::ne) BINARY(lt, at::lt) BINARY(le, at::le) BINA
 DML_FN(add) {
   const at::Tensor& x = a.t(0);
   at::Scalar alpha = a.has(2) ? a.s(2) : at::Scalar(1);
-  return Wrap(a.env(), a.isTensor(1) ? at::add(x, a.t(1), alpha) : at::add(x, a.s(1), alpha));
+  if (!a.isTensor(1)) {
+    BelowAutogradIfNoGrad fast(x);
+    return Wrap(a.env(), at::add(x, a.s(1), alpha));
+  }
+  const at::Tensor& y = a.t(1);
+  BelowAutogradIfNoGrad fast(x, &y);
+  return Wrap(a.env(), at::add(x, y, alpha));
 }
 DML_FN(sub) {
   const at::Tensor& x = a.t(0);
   at::Scalar alpha = a.has(2) ? a.s(2) : at::Scalar(1);
-  return Wrap(a.env(), a.isTensor(1) ? at::sub(x, a.t(1), alpha) : at::sub(x, a.s(1), alpha));
+  if (!a.isTensor(1)) {
+    BelowAutogradIfNoGrad fast(x);
+    return Wrap(a.env(), at::sub(x, a.s(1), alpha));
+  }
+  const at::Tensor& y = a.t(1);
+  BelowAutogradIfNoGrad fast(x, &y);
+  return Wrap(a.env(), at::sub(x, y, alpha));
 }
 DML_FN(rsub) { return Wrap(a.env(), at::rsub(a.t(0), a.s(1))); }
 DML_FN(div) {

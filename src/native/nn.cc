@@ -81,7 +81,7 @@ DML_FN(sgdStep) {
     if (momentum != 0) {
       Napi::Value bv = bufsArr.Get(static_cast<uint32_t>(k));
       at::Tensor buf;
-      at::Tensor* existing = bv.IsExternal() ? Lookup(IdOf(bv)) : nullptr;
+      at::Tensor* existing = IsHandle(bv) ? Lookup(IdOf(bv)) : nullptr;
       if (existing) {
         buf = *existing;
         buf.mul_(momentum).add_(d, 1 - dampening);

@@ -54,7 +54,7 @@ static c10::List<c10::optional<at::Tensor>> Indices(const Args& a, size_t i) {
     Napi::Value v = arr.Get(k);
     if (v.IsNull() || v.IsUndefined()) { out.push_back(c10::nullopt); continue; }
     any = true;
-    if (!v.IsExternal()) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected an array of tensors or nulls");
+    if (!IsHandle(v)) throw Napi::TypeError::New(a.env(), "argument " + std::to_string(i) + ": expected an array of tensors or nulls");
     at::Tensor* t = Lookup(IdOf(v));
     if (!t) throw Napi::Error::New(a.env(), "tensor was disposed (index " + std::to_string(k) + ")");
     out.push_back(*t);

@@ -141,6 +141,13 @@ test('disposed tensors are refused, as receiver or argument, through the typed A
     () => (native.cat as (hs: unknown[], d: number) => unknown)([h], 0),
     /tensor was disposed \(argument 0, element 0\)/,
   );
+  // Handles are BigInts: ones that were never ours (negative, wider than 64 bits, unknown slot) are
+  // refused the same way, and other kinds of native object are not taken for tensors.
+  for (const bogus of [-1n, 2n ** 70n, 2n ** 40n + 12345n]) {
+    assertThrowsMsg(() => (native.add as (...a: unknown[]) => unknown)(bogus, 1), /tensor was disposed \(argument 0\)/);
+  }
+  const gen = new Generator(1);
+  assertThrowsMsg(() => (native.add as (...a: unknown[]) => unknown)(gen.handle, 1), /argument 0: expected a tensor/);
   assert.equal(native.dispose(h), false, 'disposing a stale id is a checked no-op');
   assert.equal(native.isDisposed(h), true);
   dispose(reuse);

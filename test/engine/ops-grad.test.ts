@@ -795,6 +795,59 @@ test('backward fills .grad of leaves, accumulates, and .grad = null clears it', 
   });
 });
 
+// The native layer skips libtorch's autograd dispatch for element-wise ops whose inputs need no
+// gradient; a gradient must still flow through whichever operand needs one, on either side.
+test('element-wise ops record a graph when either operand needs a gradient, and only then', () => {
+  tidy(() => {
+    const c = tensor([1, 2, 3], { dtype: 'float64' });
+    const p = tensor([0.5, 1.5, 2.5], { dtype: 'float64', requiresGrad: true });
+    const binary: [string, (a: Tensor, b: Tensor) => Tensor][] = [
+      ['add', (a, b) => a.add(b, 2)],
+      ['sub', (a, b) => a.sub(b, 3)],
+      ['mul', (a, b) => a.mul(b)],
+      ['div', (a, b) => a.div(b)],
+      ['pow', (a, b) => a.pow(b)],
+    ];
+    for (const [name, f] of binary) {
+      assert.equal(f(c, c).requiresGrad, false, `${name}(constant, constant)`);
+      assert.equal(f(c, c).gradFn, null, `${name}(constant, constant) has no gradFn`);
+      for (const [label, a, b] of [
+        ['constant, parameter', c, p],
+        ['parameter, constant', p, c],
+      ] as const) {
+        const out = f(a, b);
+        assert.equal(out.requiresGrad, true, `${name}(${label})`);
+        const [g] = grad(out.sum(), [p]);
+        // The same value through finite differences, so the check does not rest on autograd.
+        const h = 1e-6;
+        const num = [0, 1, 2].map((i) => {
+          const bump = (d: number): number => {
+            const q = tensor(
+              p.dataNumbers().map((v, j) => (j === i ? v + d : v)),
+              { dtype: 'float64' },
+            );
+            return f(a === p ? q : a, b === p ? q : b)
+              .sum()
+              .item();
+          };
+          return (bump(h) - bump(-h)) / (2 * h);
+        });
+        const got = g!.dataNumbers();
+        for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i]! - num[i]!) < 1e-5, `${name}(${label}) grad[${i}]`);
+      }
+    }
+    for (const u of [(x: Tensor) => x.exp(), (x: Tensor) => x.sigmoid(), (x: Tensor) => x.add(1)]) {
+      assert.equal(u(c).requiresGrad, false);
+      assert.equal(u(p).requiresGrad, true);
+      assert.equal(noGrad(() => u(p)).requiresGrad, false, 'noGrad still wins');
+    }
+    // t() is a view: it keeps the view tracking, so an in-place change through it reaches the base.
+    const base = tensor([[1, 2]], { dtype: 'float64' });
+    base.t().mul_(2);
+    assert.deepEqual(base.dataNumbers(), [2, 4]);
+  });
+});
+
 test("relu_ works in place under autograd, with relu's gradient; refused on a leaf that needs grad", () => {
   tidy(() => {
     const x = tensor([-1.5, 0.5, 2, -0.25], { dtype: 'float64', requiresGrad: true });
