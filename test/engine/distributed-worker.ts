@@ -159,6 +159,42 @@ const scenarios: Record<string, (g: distributed.ProcessGroup) => Record<string, 
     return { steps };
   },
 
+  // Channels-last parameters (NHWC strides): the broadcast and the gradient buckets, both plain and
+  // overlapped, copy by logical index, so the averaged gradients are the full batch's, in the same layout.
+  channelsLast(g) {
+    manualSeed(11);
+    const n = 7;
+    const out: Record<string, unknown> = {};
+    for (const overlap of [false, true]) {
+      const model = new nn.Sequential(
+        new nn.Conv2d(3, 4, 3, { padding: 1 }),
+        new nn.ReLU(),
+        new nn.Conv2d(4, 2, 3, { bias: false }),
+      ).to('float64');
+      model.toMemoryFormat('channelsLast');
+      if (g.rank !== 0) for (const p of model.parameters()) tidy(() => p.detach().add_(1));
+      distributed.broadcastModule(model, g);
+      const x = randn([n, 3, 6, 5], { dtype: 'float64' }).contiguous('channelsLast');
+      const full = model.parameters().map((p) => grad(model.forward(x).square().mean(), [p])[0]!);
+      const reducer = new distributed.GradientReducer(g, model.parameters(), { bucketBytes: 256, overlap });
+      const [s, e] = slice(n, g.rank, g.worldSize);
+      reducer.prepare();
+      model
+        .forward(x.narrow(0, s, e - s))
+        .square()
+        .mean()
+        .mul(((e - s) * g.worldSize) / n)
+        .backward();
+      reducer.reduce();
+      reducer.dispose();
+      out[overlap ? 'overlapped' : 'plain'] = {
+        diffs: model.parameters().map((p, i) => maxDiff(p.grad!, full[i]!)),
+        channelsLast: model.parameters().map((p) => p.ndim !== 4 || p.isContiguous('channelsLast')),
+      };
+    }
+    return out;
+  },
+
   // A rank that dies: the survivors' next collective fails, naming it.
   die(g) {
     g.barrier();

@@ -99,6 +99,17 @@ test(
   },
 );
 
+test('channels-last parameters: broadcast and bucketed all-reduce give the full-batch gradient', async () => {
+  const results = ok(await runRanks(WORKER, 'channelsLast', 2));
+  for (const r of results) {
+    for (const mode of ['plain', 'overlapped']) {
+      const m = r[mode] as { diffs: number[]; channelsLast: boolean[] };
+      for (const d of m.diffs) assert.ok(d < 1e-12, `rank ${String(r.rank)} ${mode}: ${String(m.diffs)}`);
+      assert.ok(m.channelsLast.every(Boolean), `${mode}: the parameters stay channels-last`);
+    }
+  }
+});
+
 test('the differentiable all-reduce sums values forward and gradients backward', async () => {
   const results = ok(await runRanks(WORKER, 'autograd', 2));
   for (const r of results) assert.deepEqual(r.y, [3, 6]);

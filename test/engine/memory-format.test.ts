@@ -96,3 +96,19 @@ test(
     assert.ok(Math.abs(runs.contiguousFormat! - runs.channelsLast!) <= 10, JSON.stringify(runs));
   },
 );
+
+test('model.memoryFormat=auto: channels-last for bottleneck ResNets at 128 px and up, NCHW otherwise', async () => {
+  const { resolveMemoryFormat, AUTO_CHANNELS_LAST_MIN_SIDE } = await import('../../src/ml/train/model-spec.js');
+  const auto = 'auto' as const;
+  assert.equal(resolveMemoryFormat({ arch: 'resnet50', memoryFormat: auto }, 224), 'channelsLast');
+  assert.equal(resolveMemoryFormat({ arch: 'resnext50_32x4d', memoryFormat: auto }, 128), 'channelsLast');
+  assert.equal(
+    resolveMemoryFormat({ arch: 'resnet101', memoryFormat: auto }, AUTO_CHANNELS_LAST_MIN_SIDE - 1),
+    'contiguousFormat',
+  );
+  assert.equal(resolveMemoryFormat({ arch: 'resnet18', memoryFormat: auto }, 224), 'contiguousFormat');
+  assert.equal(resolveMemoryFormat({ arch: 'vit_small_patch16', memoryFormat: auto }, 224), 'contiguousFormat');
+  // An explicit choice is kept whatever the model.
+  assert.equal(resolveMemoryFormat({ arch: 'resnet50', memoryFormat: 'contiguousFormat' }, 224), 'contiguousFormat');
+  assert.equal(resolveMemoryFormat({ arch: 'resnet18', memoryFormat: 'channelsLast' }, 28), 'channelsLast');
+});

@@ -214,11 +214,12 @@ export const CONFIG_KEYS = [
   {
     key: 'model.memoryFormat',
     type: 'string',
-    default: 'contiguousFormat',
-    choices: ['contiguousFormat', 'channelsLast'],
+    default: 'auto',
+    choices: ['auto', 'contiguousFormat', 'channelsLast'],
     doc:
       'ResNets: memory layout of convolutions, NCHW or channels-last (NHWC strides); same results within float ' +
-      'tolerance, speed per bench/engine',
+      'tolerance. auto: channels-last for ResNet-50/101/ResNeXt-50 at 128 px and up (faster in bench/engine), ' +
+      'NCHW otherwise',
   },
   {
     key: 'model.freezePatchEmbed',

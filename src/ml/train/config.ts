@@ -58,7 +58,7 @@ export interface TrainConfig {
     zeroInitResidual: boolean;
     smallInput: boolean;
     /** Memory layout of convolution weights and activations: NCHW or channels-last (NHWC strides). */
-    memoryFormat: 'contiguousFormat' | 'channelsLast';
+    memoryFormat: 'auto' | 'contiguousFormat' | 'channelsLast';
     /** ViTs: the patch projection (conv_proj) is not trained. */
     freezePatchEmbed: boolean;
     /** ViTs: patch size (0: the arch's), class token or patch-token mean, stochastic depth of the last block. */

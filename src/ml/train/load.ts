@@ -2,7 +2,7 @@
 // checkpoint's metadata), for eval, embed, serve, export and report.
 import { dispose, tidy } from '../../engine/index.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
-import { embedderSpec } from './model-spec.js';
+import { embedderSpec, resolveMemoryFormat } from './model-spec.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
@@ -65,7 +65,7 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
       }),
     );
     model.loadStateDict(weights);
-    if (m.memoryFormat === 'channelsLast') model.toMemoryFormat('channelsLast');
+    if (resolveMemoryFormat(m, imageSize) === 'channelsLast') model.toMemoryFormat('channelsLast');
     model.eval();
     const classNames = classNamesOf(state.extra ?? {});
     return { model, config, epoch: state.epoch, file: checkpoint, ...(classNames ? { classNames } : {}) };

@@ -36,3 +36,22 @@ export function embedderSpec(m: TrainConfig['model'], shape: ModelShape): Embedd
     ...(shape.inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
   };
 }
+
+/** Bottleneck ResNets from this input side up run channels-last under memoryFormat=auto. */
+export const AUTO_CHANNELS_LAST_MIN_SIDE = 128;
+const BOTTLENECK_ARCHS: readonly string[] = ['resnet50', 'resnet101', 'resnext50_32x4d'];
+
+/**
+ * The layout a model's convolutions run in. `auto` picks channels-last only where bench/engine
+ * measured it faster here: ResNet-50-sized models on large inputs (oneDNN's NHWC kernels skip the
+ * reorders NCHW needs); small inputs and ViTs stay NCHW.
+ */
+export function resolveMemoryFormat(
+  m: Pick<TrainConfig['model'], 'arch' | 'memoryFormat'>,
+  imageSize: number,
+): 'contiguousFormat' | 'channelsLast' {
+  if (m.memoryFormat !== 'auto') return m.memoryFormat;
+  return BOTTLENECK_ARCHS.includes(m.arch) && imageSize >= AUTO_CHANNELS_LAST_MIN_SIDE
+    ? 'channelsLast'
+    : 'contiguousFormat';
+}

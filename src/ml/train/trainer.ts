@@ -24,7 +24,7 @@ import {
 } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
-import { embedderSpec } from './model-spec.js';
+import { embedderSpec, resolveMemoryFormat } from './model-spec.js';
 import { ViTEmbedder } from '../models/vit.js';
 import { STREAM, mixSeed } from '../random.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
@@ -187,15 +187,9 @@ export class Trainer {
       ? new ClassBalancedSampler(train.labels, cfg.batchSize, cfg.loss.samplesPerClass, cfg.seed)
       : new RandomBatchSampler(train.labels.length, cfg.batchSize, cfg.seed);
 
-    if (m.memoryFormat === 'channelsLast') {
-      // The gradient buckets and c10d's collectives take NCHW-contiguous tensors.
-      if (g)
-        throw new Error(
-          'model.memoryFormat=channelsLast is for single-process training for now (the gradient all-reduce flattens ' +
-            'NCHW tensors)',
-        );
+    // Multi-process runs too: the gradient buckets and collectives copy by logical index, whatever the strides.
+    if (resolveMemoryFormat(m, train.imageSize ?? cfg.data.imageSize) === 'channelsLast')
       this.model.toMemoryFormat('channelsLast');
-    }
     if (m.freezePatchEmbed) {
       if (!(this.model instanceof ViTEmbedder))
         throw new Error(`model.freezePatchEmbed is for ViTs; ${m.arch} has no patch embedding`);
