@@ -15,7 +15,8 @@
         "src/native/color.cc",
         "src/native/layout.cc",
         "src/native/simd.cc",
-        "src/native/distributed.cc"
+        "src/native/distributed.cc",
+        "src/native/profiler.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -13,3 +13,4 @@ export * as linalg from './linalg.js';
 export * from './gradcheck.js';
 export * from './io.js';
 export * from './image.js';
+export * from './profiler.js';

@@ -363,6 +363,13 @@ export interface NativeBinding {
     divisor: number,
   ): { tensors: number; bytes: number; buckets: number; overlapped: number };
   distReducerDestroy(r: ReducerHandle): void;
+  // profiler.cc
+  /** Turns on libtorch's legacy autograd profiler (CPU events) for this thread; throws when it is already on. */
+  profilerStart(recordShapes?: boolean): void;
+  /** Turns it off; the recorded ops per name (and input shapes when recorded), by self time. */
+  profilerStop(): { name: string; calls: number; cpuTotalUs: number; selfCpuUs: number; inputShapes?: number[][] }[];
+  /** Whether profilerStart was called on this thread without a profilerStop since. */
+  profilerRunning(): boolean;
 }
 
 /** Every export of the addon, in registration order, with the C++ file that registers it. */
@@ -609,4 +616,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeBinding]: string } = {
   distReducerPrepare: 'distributed.cc',
   distReducerFinish: 'distributed.cc',
   distReducerDestroy: 'distributed.cc',
+  profilerStart: 'profiler.cc',
+  profilerStop: 'profiler.cc',
+  profilerRunning: 'profiler.cc',
 };

@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dml::RegisterAutograd(env, exports);
   dml::RegisterImage(env, exports);
   dml::RegisterDistributed(env, exports);
+  dml::RegisterProfiler(env, exports);
   return exports;
 }
 
