@@ -48,6 +48,13 @@ const F = nn.functional;
 
 // ---- models ----
 
+/** torchvision's ReLU(inplace=True), for the stem (after a BatchNorm, whose backward does not need its output). */
+class ReLUInPlace extends nn.Module {
+  forward(x: Tensor): Tensor {
+    return x.relu_();
+  }
+}
+
 export class BasicBlock extends nn.Module {
   readonly conv1: nn.Conv2d;
   readonly bn1: nn.BatchNorm2d;
@@ -69,9 +76,10 @@ export class BasicBlock extends nn.Module {
         : null;
   }
   forward(x: Tensor): Tensor {
-    const y = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()));
+    // In place where torchvision is (ReLU(inplace=True), out += identity): BatchNorm outputs only.
+    const y = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu_()));
     const id = this.downsample ? this.downsample.forward(x) : x;
-    return y.add(id).relu();
+    return y.add_(id).relu_();
   }
 }
 
@@ -102,11 +110,11 @@ export class Bottleneck extends nn.Module {
         : null;
   }
   forward(x: Tensor): Tensor {
-    let y = this.bn1.forward(this.conv1.forward(x)).relu();
-    y = this.bn2.forward(this.conv2.forward(y)).relu();
+    let y = this.bn1.forward(this.conv1.forward(x)).relu_();
+    y = this.bn2.forward(this.conv2.forward(y)).relu_();
     y = this.bn3.forward(this.conv3.forward(y));
     const id = this.downsample ? this.downsample.forward(x) : x;
-    return y.add(id).relu();
+    return y.add_(id).relu_();
   }
 }
 
@@ -123,12 +131,12 @@ export class ResNet extends nn.Module {
         ? new nn.Sequential(
             new nn.Conv2d(inChannels, 64, 3, { padding: 1, bias: false }),
             new nn.BatchNorm2d(64),
-            new nn.ReLU(),
+            new ReLUInPlace(),
           )
         : new nn.Sequential(
             new nn.Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, bias: false }),
             new nn.BatchNorm2d(64),
-            new nn.ReLU(),
+            new ReLUInPlace(),
             new nn.MaxPool2d(3, { stride: 2, padding: 1 }),
           ),
     );
