@@ -26,8 +26,8 @@ import {
   type Tensor,
   type nn,
 } from '../src/engine/index.js';
-// The same models and step as bench/engine (its options parser accepts --threads and --python too).
-import { ResNet, smallCnn, makeStep } from './engine.js';
+// The same models and step as bench/engine.
+import { ResNet, smallCnn, makeStep } from './models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
