@@ -28,8 +28,8 @@ at::Tensor* Lookup(TensorId id);
 TensorId IdOf(const Napi::Value& v);
 // Whether v has the type of a tensor handle (it may still be stale).
 inline bool IsHandle(const Napi::Value& v) { return v.IsBigInt(); }
-// Generators are tagged so that another External (a tensor handle) passed where a generator is
-// expected is refused instead of being dereferenced as an at::Generator*.
+// Generators are tagged so that another External (a process group, a reducer) passed where a
+// generator is expected is refused instead of being dereferenced as an at::Generator*.
 extern const napi_type_tag kGeneratorTag;
 
 class Args {

@@ -22,7 +22,8 @@ DML_FN(t) { return Wrap(a.env(), a.t(0).t()); }  // a view: it keeps the full di
 UNARY(softplus, at::softplus(x, a.s(1), a.s(2)))
 UNARY(leakyRelu, at::leaky_relu(x, a.s(1)))
 UNARY(clamp, at::clamp(x, a.optS(1), a.optS(2)))
-UNARY(clampTensor, at::clamp(x, a.optT(1), a.optT(2)))
+// The bounds may need a gradient themselves: full dispatch.
+DML_FN(clampTensor) { return Wrap(a.env(), at::clamp(a.t(0), a.optT(1), a.optT(2))); }
 
 // Binary ops take a tensor or a JS number as the second operand, like PyTorch's Python API.
 #define BINARY(name, fn)                                                 \

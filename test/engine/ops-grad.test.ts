@@ -841,6 +841,10 @@ test('element-wise ops record a graph when either operand needs a gradient, and 
       assert.equal(u(p).requiresGrad, true);
       assert.equal(noGrad(() => u(p)).requiresGrad, false, 'noGrad still wins');
     }
+    // clamp with tensor bounds: the bound may be the operand that needs a gradient.
+    const lo = tensor([1.5, 1.5, 1.5], { dtype: 'float64', requiresGrad: true });
+    const [gLo] = grad(c.clamp(lo, null).sum(), [lo]);
+    assert.deepEqual(gLo!.dataNumbers(), [1, 0, 0], 'the lower bound gets the gradient where it is active');
     // t() is a view: it keeps the view tracking, so an in-place change through it reaches the base.
     const base = tensor([[1, 2]], { dtype: 'float64' });
     base.t().mul_(2);
