@@ -1,6 +1,7 @@
 // The model a run's config describes, sized by what the caller knows: the training data's shape, or
 // a checkpoint's tensors.
 import type { EmbedderSpec } from '../models/factory.js';
+import { ARCHS, type ResNetArch } from '../models/resnet.js';
 import type { TrainConfig } from './config.js';
 
 export interface ModelShape {
@@ -39,7 +40,6 @@ export function embedderSpec(m: TrainConfig['model'], shape: ModelShape): Embedd
 
 /** Bottleneck ResNets from this input side up run channels-last under memoryFormat=auto. */
 export const AUTO_CHANNELS_LAST_MIN_SIDE = 128;
-const BOTTLENECK_ARCHS: readonly string[] = ['resnet50', 'resnet101', 'resnext50_32x4d'];
 
 /**
  * The layout a model's convolutions run in. `auto` picks channels-last only where bench/engine
@@ -51,7 +51,8 @@ export function resolveMemoryFormat(
   imageSize: number,
 ): 'contiguousFormat' | 'channelsLast' {
   if (m.memoryFormat !== 'auto') return m.memoryFormat;
-  return BOTTLENECK_ARCHS.includes(m.arch) && imageSize >= AUTO_CHANNELS_LAST_MIN_SIDE
+  const resnet = (ARCHS as Partial<Record<string, (typeof ARCHS)[ResNetArch]>>)[m.arch];
+  return resnet?.block === 'bottleneck' && imageSize >= AUTO_CHANNELS_LAST_MIN_SIDE
     ? 'channelsLast'
     : 'contiguousFormat';
 }
