@@ -40,28 +40,20 @@ DML_FN(clampTensor) { return Wrap(a.env(), at::clamp(a.t(0), a.optT(1), a.optT(2
 BINARY(mul, at::mul) BINARY(pow, at::pow) BINARY(remainder, at::remainder) BINARY(fmod, at::fmod)
 BINARY(eq, at::eq) BINARY(ne, at::ne) BINARY(lt, at::lt) BINARY(le, at::le) BINARY(gt, at::gt) BINARY(ge, at::ge)
 
-DML_FN(add) {
-  const at::Tensor& x = a.t(0);
-  at::Scalar alpha = a.has(2) ? a.s(2) : at::Scalar(1);
-  if (!a.isTensor(1)) {
-    BelowAutogradIfNoGrad fast(x);
-    return Wrap(a.env(), at::add(x, a.s(1), alpha));
+// add/sub also take PyTorch's alpha (x + alpha * y).
+#define BINARY_ALPHA(name, fn)                                   \
+  DML_FN(name) {                                                 \
+    const at::Tensor& x = a.t(0);                                \
+    at::Scalar alpha = a.has(2) ? a.s(2) : at::Scalar(1);        \
+    if (!a.isTensor(1)) {                                        \
+      BelowAutogradIfNoGrad fast(x);                             \
+      return Wrap(a.env(), fn(x, a.s(1), alpha));                \
+    }                                                            \
+    const at::Tensor& y = a.t(1);                                \
+    BelowAutogradIfNoGrad fast(x, &y);                           \
+    return Wrap(a.env(), fn(x, y, alpha));                       \
   }
-  const at::Tensor& y = a.t(1);
-  BelowAutogradIfNoGrad fast(x, &y);
-  return Wrap(a.env(), at::add(x, y, alpha));
-}
-DML_FN(sub) {
-  const at::Tensor& x = a.t(0);
-  at::Scalar alpha = a.has(2) ? a.s(2) : at::Scalar(1);
-  if (!a.isTensor(1)) {
-    BelowAutogradIfNoGrad fast(x);
-    return Wrap(a.env(), at::sub(x, a.s(1), alpha));
-  }
-  const at::Tensor& y = a.t(1);
-  BelowAutogradIfNoGrad fast(x, &y);
-  return Wrap(a.env(), at::sub(x, y, alpha));
-}
+BINARY_ALPHA(add, at::add) BINARY_ALPHA(sub, at::sub)
 DML_FN(rsub) { return Wrap(a.env(), at::rsub(a.t(0), a.s(1))); }
 DML_FN(div) {
   const at::Tensor& x = a.t(0);
