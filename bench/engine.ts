@@ -7,7 +7,6 @@
 // --scale multiplies every iteration count (e.g. 0.05 for a quick smoke run). --rounds N alternates the
 // two sides N times and keeps each row's best time per side, so that a slow spell of a shared machine
 // (steal time) does not land on one side only; memory rows come from the first round.
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import {
   type nn,
 } from '../src/engine/index.js';
 import { ResNet, VitSmall, makeStep, smallCnn } from './models.js';
+import { runPythonJson } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -177,20 +177,11 @@ function runTs(): Results & { liveAfter: number; liveBefore: number } {
 }
 
 function runTorch(): Results & { threads: number; torch: string } {
-  const script = path.join(repo, 'bench/engine_torch.py');
-  const r = spawnSync(values.python!, [script, String(threads), String(scale)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error(`${script} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (!line) throw new Error(`${script} printed no JSON:\n${r.stdout}`);
-  return JSON.parse(line) as Results & { threads: number; torch: string };
+  return runPythonJson<Results & { threads: number; torch: string }>(
+    values.python!,
+    path.join(repo, 'bench/engine_torch.py'),
+    [String(threads), String(scale)],
+  );
 }
 
 /** Each timing field's (…_ms, …_us) minimum over the rounds; the rest (RSS, counts) from the first. */

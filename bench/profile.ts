@@ -1,15 +1,14 @@
 // bench/profile: one training step of the engine and of PyTorch under libtorch's own profiler, op by op.
 //   node dist/bench/profile.js [--threads 2] [--python /usr/bin/python3]
-// For the small CNN (batch 32) and ResNet-18 at 28x28x1 (batch 128) of bench/engine.ts, two warm-up
+// For the small CNN (batch 32) and ResNet-18 at 28x28x1 (batch 128) of bench/models.ts, two warm-up
 // steps and then three profiled steps (forward, cross-entropy, zero grads, backward, SGD step,
-// loss.item(), as bench/engine.ts's makeStep and bench/engine_torch.py's make_step do) on each side,
+// loss.item(), as bench/models.ts's makeStep and bench/engine_torch.py's make_step do) on each side,
 // with the same thread count; each op's calls and times are the median over the three steps (on a
 // shared 2-core machine one step's elementwise ops can take 10x longer when an OpenMP worker waits
 // for a core, on either side). Both sides use the legacy autograd profiler and PyTorch's key_averages() aggregation
 // (src/native/profiler.cc), so the rows compare like for like: which ops one side calls that the other
 // does not (copies, contiguous, fill_/zero_, casts, BatchNorm variants...) and where self time differs.
 // The PyTorch side is bench/profile_torch.py, run afterwards as a child process.
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +27,7 @@ import {
 } from '../src/engine/index.js';
 // The same models and step as bench/engine.
 import { ResNet, smallCnn, makeStep } from './models.js';
+import { runPythonJson } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -110,20 +110,11 @@ function runTs(): Models<StepProfiles> {
 }
 
 function runTorch(): { threads: number; torch: string; models: Models<StepProfiles> } {
-  const script = path.join(repo, 'bench/profile_torch.py');
-  const r = spawnSync(values.python!, [script, String(threads), String(WARMUP), String(STEPS)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error(`${script} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''})`);
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  if (!line) throw new Error(`${script} printed no JSON:\n${r.stdout}`);
-  return JSON.parse(line) as { threads: number; torch: string; models: Models<StepProfiles> };
+  return runPythonJson<{ threads: number; torch: string; models: Models<StepProfiles> }>(
+    values.python!,
+    path.join(repo, 'bench/profile_torch.py'),
+    [String(threads), String(WARMUP), String(STEPS)],
+  );
 }
 
 function log(s: string): void {
@@ -157,19 +148,15 @@ function report(title: string, ts: ModelProfile, py: ModelProfile): void {
   const rest = both.slice(ROWS);
   if (rest.length > 0) {
     const differ = rest.filter((r) => r.t.calls !== r.p.calls).map((r) => `${r.name} ${r.t.calls}/${r.p.calls}`);
-    console.log(
-      `(${rest.length} more ops on both sides, self ${ms(
+    const restSelf = (side: 't' | 'p'): string =>
+      ms(
         sum(
-          rest.map((r) => r.t),
+          rest.map((r) => r[side]),
           (o) => o.selfCpuUs,
         ),
-      )} vs ` +
-        `${ms(
-          sum(
-            rest.map((r) => r.p),
-            (o) => o.selfCpuUs,
-          ),
-        )} ms` +
+      );
+    console.log(
+      `(${rest.length} more ops on both sides, self ${restSelf('t')} vs ${restSelf('p')} ms` +
         (differ.length > 0 ? `; call counts differ: ${differ.join(', ')})` : '; same call counts)'),
     );
   }
