@@ -160,7 +160,7 @@ DML_FN(manualSeed) {
   if (at::hasCUDA()) {
     auto& hooks = at::detail::getCUDAHooks();
     for (int64_t d = 0; d < hooks.getNumGPUs(); d++) {
-      auto gen = hooks.getDefaultCUDAGenerator(d);
+      auto gen = hooks.getDefaultGenerator(d);
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }

@@ -640,7 +640,7 @@ namespace {
 struct Reducer : std::enable_shared_from_this<Reducer> {
   std::shared_ptr<Group> g;
   std::vector<at::Tensor> params;
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: they carry the hooks
+  std::vector<c10::intrusive_ptr<torch::autograd::Node>> accumulators;  // kept alive: they carry the hooks
   std::vector<uintptr_t> hookKeys;
   int64_t cap = 25 << 20, firstCap = 1 << 20;
   bool armed = false, built = false;

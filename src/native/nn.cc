@@ -1,5 +1,6 @@
 // Neural-network kernels and the in-place updates optimisers need.
 #include "common.h"
+#include <ATen/core/grad_mode.h>
 
 namespace dml {
 

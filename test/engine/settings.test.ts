@@ -82,7 +82,7 @@ test('manualSeed makes initialisation, dropout masks and data draws reproducible
 
 test('buildInfo describes the libtorch the addon was built against', () => {
   const b = buildInfo();
-  // The fixtures came from Python's torch, which is this same libtorch (Debian's 1.13).
+  // The fixtures came from Python's torch of the addon's libtorch version (scripts/python-test-env.sh's venv).
   const { torch } = loadFixture<{ torch: string }>('random.json');
   assert.match(b.torchVersion, /^\d+\.\d+\.\d+$/);
   assert.equal(b.torchVersion.split('.').slice(0, 2).join('.'), torch.split('.').slice(0, 2).join('.'));

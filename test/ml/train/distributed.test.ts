@@ -15,6 +15,7 @@ import { childPids, freePort } from '../../distributed-helpers.js';
 import { writeImage } from '../data/helpers.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const root = mkdtempSync(path.join(tmpdir(), 'dml-dist-'));
 const data = path.join(root, 'data');
 // 5 training classes × 16 = 80 images: 4 steps of a global batch of 20.
@@ -298,9 +299,10 @@ test('torchrun launches dml workers (its agent hosts the store)', { timeout: 180
   const args = ['model.setBnEval=true', 'model.normLayer=none'];
   const one = train('torchrun-1', args);
   const out = path.join(root, 'torchrun-2');
-  // Debian's torchrun (Python 3.11) needs explicit --redirects/--tee values.
+  // The test venv's torchrun (scripts/python-test-env.sh: the PyTorch of the addon's libtorch version, so its
+  // store speaks the same protocol). Python 3.11's argparse needs explicit --redirects/--tee values.
   const r = spawnSync(
-    '/usr/bin/python3',
+    path.join(repoRoot, '.cache/python-test/bin/python'),
     [
       '-m',
       'torch.distributed.run',
