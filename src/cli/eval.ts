@@ -2,11 +2,11 @@
 import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../ml/eval/index.js';
-import { loadEmbedder } from '../ml/train/load.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { resolveConfig, toOverrides } from '../ml/train/config.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { embedSource } from '../ml/train/embed.js';
+import { loadEmbedder } from '../ml/run/load.js';
+import { embedProgress } from '../ml/run/progress.js';
+import { resolveConfig, toOverrides } from '../ml/run/config/resolve.js';
+import { openDatasets } from '../ml/run/datasets/index.js';
+import { embedSource } from '../ml/run/embed.js';
 import { formatRecallTable } from '../ml/eval/format.js';
 import { recallKsWarning } from '../ml/train/trainer.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';

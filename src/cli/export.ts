@@ -1,6 +1,6 @@
 // dml export --onnx: the embedding model (BatchNorm folded) as ONNX, for onnxruntime-node/-web.
 import { parseArgs } from 'node:util';
-import { loadEmbedder } from '../ml/train/load.js';
+import { loadEmbedder } from '../ml/run/load.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 
 const HELP =

@@ -2,11 +2,11 @@
 import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
-import { loadEmbedder } from '../ml/train/load.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { resolveConfig, toOverrides } from '../ml/train/config.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { embedWithLogits } from '../ml/train/embed.js';
+import { loadEmbedder } from '../ml/run/load.js';
+import { embedProgress } from '../ml/run/progress.js';
+import { resolveConfig, toOverrides } from '../ml/run/config/resolve.js';
+import { openDatasets } from '../ml/run/datasets/index.js';
+import { embedWithLogits } from '../ml/run/embed.js';
 import { measurePceBoundBatched, type PceBoundSummary } from '../ml/losses/index.js';
 import { readMetrics, type BoundPoint } from '../report/metrics.js';
 import { existsSync } from 'node:fs';

@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig, loadConfigFile, PRESETS, PRESET_WEIGHTS } from '../ml/train/config.js';
-import { configKeysHelp } from '../ml/train/config-keys.js';
-import { openDatasets } from '../ml/train/datasets.js';
+import { resolveConfig, loadConfigFile, PRESETS, PRESET_WEIGHTS } from '../ml/run/config/resolve.js';
+import { configKeysHelp } from '../ml/run/config/keys.js';
+import { openDatasets } from '../ml/run/datasets/index.js';
 import { Trainer, NonFiniteLossError, checkDevice } from '../ml/train/trainer.js';
 import { formatRecallTable } from '../ml/eval/format.js';
 import { trainerDeps } from '../ml/train/wiring.js';

@@ -5,11 +5,11 @@ import { fixedInputSize, type Embedder } from './models/factory.js';
 import { ImageLoader } from './data/loader.js';
 import type { Sample } from './data/list.js';
 import { evaluateRetrieval, knn, type Metric, type RetrievalReport } from './eval/index.js';
-import { resolveConfig, toOverrides, type TrainConfig } from './train/config.js';
-import { openDatasets } from './train/datasets.js';
-import { embedSource } from './train/embed.js';
-import { loadEmbedder } from './train/load.js';
-import { testPipelineFor } from './train/pipelines.js';
+import { resolveConfig, toOverrides, type TrainConfig } from './run/config/resolve.js';
+import { openDatasets } from './run/datasets/index.js';
+import { embedSource } from './run/embed.js';
+import { loadEmbedder } from './run/load.js';
+import { testPipelineFor } from './run/pipelines.js';
 import { Trainer, type TrainResult } from './train/trainer.js';
 import { trainerDeps } from './train/wiring.js';
 

@@ -4,12 +4,12 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
 import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
-import { loadEmbedder, resolveCheckpoint } from '../ml/train/load.js';
+import { loadEmbedder, resolveCheckpoint } from '../ml/run/load.js';
 import { FASHION_MNIST_CLASSES } from '../ml/data/idx.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { resolveConfig, toOverrides, type TrainConfig } from '../ml/train/config.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { embedSource } from '../ml/train/embed.js';
+import { embedProgress } from '../ml/run/progress.js';
+import { resolveConfig, toOverrides, type TrainConfig } from '../ml/run/config/resolve.js';
+import { openDatasets } from '../ml/run/datasets/index.js';
+import { embedSource } from '../ml/run/embed.js';
 import {
   buildReportHtml,
   type MiSection,

@@ -3,7 +3,7 @@
 // of the checkpoint's first conv. Pure data: the spec travels to worker threads as JSON.
 import { CenterCrop, Resize, ToTensor } from '../ml/data/transforms.js';
 import { Pipeline, type PipelineSpec } from '../ml/data/pipeline.js';
-import type { TrainConfig } from '../ml/train/config.js';
+import type { TrainConfig } from '../ml/run/config/resolve.js';
 
 /** Fashion-MNIST checkpoints were trained on its native 28×28 IDX images, whatever data.imageSize says. */
 export const FASHION_MNIST_SIZE = 28;

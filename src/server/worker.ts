@@ -8,7 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { native } from '../engine/native.js';
 import { tensor, tidy, noGrad, saveTensors, loadTensors, setNumThreads } from '../engine/index.js';
-import { loadEmbedder, type LoadedEmbedder } from '../ml/train/load.js';
+import { loadEmbedder, type LoadedEmbedder } from '../ml/run/load.js';
 import { fixedInputSize } from '../ml/models/factory.js';
 import { Pipeline } from '../ml/data/pipeline.js';
 import { readImageBytes } from '../ml/data/image.js';

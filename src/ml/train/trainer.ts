@@ -24,16 +24,16 @@ import {
 } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
-import { embedderSpec, resolveMemoryFormat } from './model-spec.js';
+import { embedderSpec, resolveMemoryFormat } from '../run/model-spec.js';
 import { ViTEmbedder } from '../models/vit.js';
 import { STREAM, mixSeed } from '../random.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
-import type { TrainConfig } from './config.js';
-import type { Batch, EvalData, TrainSource } from './source.js';
-import { loadPretrainedBackbone } from './pretrained.js';
-import { saveCheckpoint, loadCheckpointBytes, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
-import { Progress, formatSeconds } from './progress.js';
-import { embedSource } from './embed.js';
+import type { TrainConfig } from '../run/config/resolve.js';
+import type { Batch, EvalData, TrainSource } from '../run/datasets/source.js';
+import { loadPretrainedBackbone } from '../run/pretrained.js';
+import { saveCheckpoint, loadCheckpointBytes, type CheckpointState, type LoadedCheckpoint } from '../run/checkpoint.js';
+import { Progress, formatSeconds } from '../run/progress.js';
+import { embedSource } from '../run/embed.js';
 import { shardRange } from '../data/range.js';
 import { measurePceBound, PceBoundAccumulator, type PceBoundSummary } from '../losses/pce-bound.js';
 

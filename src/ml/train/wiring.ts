@@ -2,7 +2,7 @@
 import { createLoss, asTrainLoss, LOSS_NAMES, needsClassTable, type LossName } from '../losses/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../run/config/resolve.js';
 import type { TrainLoss, TrainerDeps } from './trainer.js';
 
 export function makeLoss(

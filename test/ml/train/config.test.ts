@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { resolveConfig, PRESETS } from '../../../src/ml/train/config.js';
+import { resolveConfig, PRESETS } from '../../../src/ml/run/config/resolve.js';
 
 test('default preset is fashion-mnist with the paper recipe knobs', () => {
   const c = resolveConfig();

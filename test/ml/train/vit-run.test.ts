@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSyntheticIdx } from './helpers.js';
-import { loadEmbedder } from '../../../src/ml/train/load.js';
+import { loadEmbedder } from '../../../src/ml/run/load.js';
 import { ViTEmbedder } from '../../../src/ml/models/vit.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
@@ -81,7 +81,7 @@ test(
 
 test('layer-wise lr decay and a frozen patch embedding: the parameter groups of a ViT', async () => {
   const { paramGroups } = await import('../../../src/ml/train/trainer.js');
-  const { resolveConfig } = await import('../../../src/ml/train/config.js');
+  const { resolveConfig } = await import('../../../src/ml/run/config/resolve.js');
   const model = new ViTEmbedder({
     arch: { hiddenDim: 8, numLayers: 2, numHeads: 2, mlpDim: 8, patchSize: 4 },
     numClasses: 3,

@@ -2,9 +2,9 @@
 // of resolveConfig, the per-key validation, `dml train --help` and the README's key table are all
 // derived from this list, so a key cannot exist without a documented type and range.
 import { availableParallelism } from 'node:os';
-import { MAX_THREADS } from '../../engine/threads.js';
-import { MAX_IMAGE_SIDE } from '../data/limits.js';
-import { ARCH_NAMES } from '../models/arch-names.js';
+import { MAX_THREADS } from '../../../engine/threads.js';
+import { MAX_IMAGE_SIDE } from '../../data/limits.js';
+import { ARCH_NAMES } from '../../models/arch-names.js';
 
 export type ConfigKeyType = 'int' | 'number' | 'boolean' | 'string' | 'path' | 'ints' | 'options';
 export type ConfigValue =

@@ -1,11 +1,11 @@
 // Opens the configured dataset as a training source and evaluation sets.
 import path from 'node:path';
-import { FASHION_MNIST_CLASSES, findFashionMnist, loadIdxSplit } from '../data/idx.js';
-import { imageSize, readImageBytes } from '../data/image.js';
-import { ImageLoader } from '../data/loader.js';
-import { readImageFolder, readList, readLists, type Sample } from '../data/list.js';
-import { referencePipelines, type ReferenceDataset } from '../data/presets.js';
-import type { TrainConfig } from './config.js';
+import { FASHION_MNIST_CLASSES, findFashionMnist, loadIdxSplit } from '../../data/idx.js';
+import { imageSize, readImageBytes } from '../../data/image.js';
+import { ImageLoader } from '../../data/loader.js';
+import { readImageFolder, readList, readLists, type Sample } from '../../data/list.js';
+import { referencePipelines, type ReferenceDataset } from '../../data/presets.js';
+import type { TrainConfig } from '../config/resolve.js';
 import type { EvalData, EvalSource, TrainSource } from './source.js';
 import { IdxEvalSource, IdxTrainSource, type IdxArrays } from './idx-source.js';
 

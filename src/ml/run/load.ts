@@ -7,7 +7,7 @@ import { loadCheckpoint } from './checkpoint.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
 export { resolveCheckpoint } from './checkpoint-path.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from './config/resolve.js';
 
 export interface LoadedEmbedder {
   model: Embedder;

@@ -1,7 +1,7 @@
 // In-memory sources over IDX arrays (MNIST / Fashion-MNIST): the shared baseline's augmentation
 // (zero-pad 2, random 28×28 crop, horizontal flip with p = 0.5), seeded per (seed, epoch, batch).
-import { STREAM, rngFor } from '../random.js';
-import { checkRange } from '../data/range.js';
+import { STREAM, rngFor } from '../../random.js';
+import { checkRange } from '../../data/range.js';
 import type { Batch, EvalSource, TrainSource } from './source.js';
 
 export interface IdxArrays {

@@ -1,7 +1,7 @@
 // Embeds an evaluation source with a model in eval mode, batch by batch, without autograd.
 import { type Tensor, tensor, tidy, noGrad, cat, dispose, zeros } from '../../engine/index.js';
 import type { Embedder } from '../models/factory.js';
-import type { EvalSource } from './source.js';
+import type { EvalSource } from './datasets/source.js';
 
 /** Called after each batch with the samples embedded so far and the total. */
 export type EmbedProgress = (done: number, total: number) => void;

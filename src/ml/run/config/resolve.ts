@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Arch } from '../models/arch-names.js';
-import { editDistance } from '../did-you-mean.js';
+import type { Arch } from '../../models/arch-names.js';
+import { editDistance } from '../../did-you-mean.js';
 import {
   CONFIG_KEY_LIST,
   checkValue,
@@ -13,7 +13,7 @@ import {
   type ConfigKeyName,
   type DATASETS,
   type SCHEDULES,
-} from './config-keys.js';
+} from './keys.js';
 
 export type DatasetKind = (typeof DATASETS)[number];
 export type ScheduleKind = (typeof SCHEDULES)[number];

@@ -3,7 +3,7 @@
 import { Pipeline } from '../data/pipeline.js';
 import { CenterCrop, Resize, ToTensor } from '../data/transforms.js';
 import { referencePipelines, type ReferenceDataset } from '../data/presets.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from './config/resolve.js';
 
 /** `fixedSize`: the side a model requires (a ViT's); it replaces the configured crop. */
 export function testPipelineFor(cfg: TrainConfig, inChannels: number, fixedSize?: number): Pipeline {

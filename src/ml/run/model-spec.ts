@@ -2,7 +2,7 @@
 // a checkpoint's tensors.
 import type { EmbedderSpec } from '../models/factory.js';
 import { ARCHS, type ResNetArch } from '../models/resnet.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from './config/resolve.js';
 
 export interface ModelShape {
   numClasses: number;
