@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { resolveConfig, PRESETS } from '../../../src/ml/run/config/resolve.js';
+import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
+import { PRESETS } from '../../../src/ml/run/presets.js';
+import { ConfigError } from '../../../src/ml/run/config/errors.js';
+import { CONFIG_KEY_LIST, getKey } from '../../../src/ml/run/config/keys.js';
 
 test('default preset is fashion-mnist with the paper recipe knobs', () => {
   const c = resolveConfig();
@@ -144,4 +147,37 @@ test("the ViT presets follow Open Metric Learning's DINO ViT-S/16 configs", () =
     'sop-vit': [32, 6, 0, 'hard', false],
     'inshop-vit': [30, 4, 0.01, 'hard', true],
   });
+});
+
+test('errors are ConfigErrors carrying the key and where its value came from, as data', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dml-origin-'));
+  const file = path.join(dir, 'run.json');
+  writeFileSync(file, '{"epochs": 0, "optim": {"lr": 0.1}}');
+  const caught = (f: () => unknown): ConfigError => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return e;
+    }
+    assert.fail('no error');
+  };
+  const fromOverride = caught(() => resolveConfig({ file, overrides: ['epochs=1', 'optim.lr=0'] }));
+  assert.deepEqual([fromOverride.key, fromOverride.origin], ['optim.lr', { kind: 'override', arg: 'optim.lr=0' }]);
+  const fromFile = caught(() => resolveConfig({ file }));
+  assert.deepEqual([fromFile.key, fromFile.origin], ['epochs', { kind: 'file', file }]);
+  // A later override fixes what the file set: the file's value is never checked on its own.
+  assert.equal(resolveConfig({ file, overrides: ['epochs=2'] }).epochs, 2);
+  const fromPreset = caught(() => resolveConfig({ overrides: ['optim.schedule=step'] }));
+  assert.deepEqual([fromPreset.key, fromPreset.origin], ['optim.lrStep', { kind: 'preset', preset: 'fashion-mnist' }]);
+  const unknown = caught(() => resolveConfig({ overrides: ['optim.lrr=1'] }));
+  assert.deepEqual([unknown.key, unknown.origin.kind], ['optim.lrr', 'override']);
+  assert.equal(caught(() => resolveConfig({ overrides: ['noequals'] })).key, null);
+});
+
+test('every path key expands ~, whatever its section: the table types them, nothing lists them again', () => {
+  const paths = CONFIG_KEY_LIST.filter((k) => k.type === 'path').map((k) => k.key);
+  assert.ok(paths.length >= 7, paths.join(' '));
+  const c = resolveConfig({ overrides: paths.map((k) => `${k}=~/x`) });
+  for (const k of paths) assert.equal(getKey(c, k), path.join(homedir(), 'x'), k);
 });

@@ -1,11 +1,12 @@
-// Every key of the training configuration, once: its type, default, range and meaning. The defaults
-// of resolveConfig, the per-key validation, `dml train --help` and the README's key table are all
-// derived from this list, so a key cannot exist without a documented type and range.
+// Every key of the training configuration, once: its type, default, range and meaning. TrainConfig,
+// the defaults of resolveConfig, the per-key parsing and checks, `dml train --help` and the README's
+// key table are all derived from this list, so a key cannot exist without a documented type and range.
 import { availableParallelism } from 'node:os';
 import { MAX_THREADS } from '../../../engine/threads.js';
 import { MAX_IMAGE_SIDE } from '../../data/limits.js';
 import { ARCH_NAMES } from '../../models/arch-names.js';
 
+/** How a key's value is written and checked: each has one parser in key-types.ts. */
 export type ConfigKeyType = 'int' | 'number' | 'boolean' | 'string' | 'path' | 'ints' | 'options';
 export type ConfigValue =
   number | string | boolean | readonly number[] | Readonly<Record<string, number | string | boolean>>;
@@ -29,7 +30,8 @@ export interface ConfigKey {
   readonly patternText?: string;
 }
 
-const BIG = Number.MAX_SAFE_INTEGER;
+/** The upper bound that reads as "no limit" (∞ in the docs). */
+export const BIG = Number.MAX_SAFE_INTEGER;
 export const DATASETS = ['fashion-mnist', 'cub', 'cars', 'sop', 'inshop', 'list', 'folder'] as const;
 export const SCHEDULES = ['warmcos', 'cos', 'step', 'warmstep', 'none'] as const;
 
@@ -427,8 +429,38 @@ export const CONFIG_KEYS = [
   },
 ] as const satisfies readonly ConfigKey[];
 
-/** Every key's dotted name, as a type: config.ts checks that it matches TrainConfig exactly. */
-export type ConfigKeyName = (typeof CONFIG_KEYS)[number]['key'];
+type Entry = (typeof CONFIG_KEYS)[number];
+
+/** What a key's parser yields: the TypeScript type of its value. */
+type ValueOf<E> = E extends { readonly type: 'int' | 'number' }
+  ? number
+  : E extends { readonly type: 'boolean' }
+    ? boolean
+    : E extends { readonly type: 'ints' }
+      ? number[]
+      : E extends { readonly type: 'options' }
+        ? Record<string, number | string | boolean>
+        : E extends { readonly choices: readonly (infer C)[] }
+          ? C
+          : string;
+
+type TopOf<K> = K extends `${infer S}.${string}` ? S : K;
+type Section<S extends string> = {
+  [E in Entry as E['key'] extends `${S}.${infer L}` ? L : never]: ValueOf<E>;
+};
+
+/**
+ * The resolved configuration, derived from the table (as LossOptionsByName is from the loss specs):
+ * `optim.lr` is `cfg.optim.lr: number`, a key with choices is the union of them.
+ */
+export type TrainConfig = {
+  [T in TopOf<Entry['key']>]: [Extract<Entry, { key: T }>] extends [never]
+    ? Section<T>
+    : ValueOf<Extract<Entry, { key: T }>>;
+};
+
+/** Every key's dotted name, as a type. */
+export type ConfigKeyName = Entry['key'];
 
 /** The same list, typed for iteration. */
 export const CONFIG_KEY_LIST: readonly ConfigKey[] = CONFIG_KEYS;
@@ -438,109 +470,33 @@ export function configKey(key: string): ConfigKey | undefined {
   return BY_KEY.get(key);
 }
 
+/** Whether a dotted name is a section of keys (`optim`), not a key itself. */
+export function isSection(name: string): boolean {
+  return CONFIG_KEY_LIST.some((k) => k.key.startsWith(`${name}.`));
+}
+
 /** The defaults as one nested object (the shape of TrainConfig). */
-export function configDefaults(): Record<string, unknown> {
+export function configDefaults(): TrainConfig {
   const out: Record<string, unknown> = {};
-  for (const k of CONFIG_KEY_LIST) {
-    const parts = k.key.split('.');
-    let node = out;
-    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
-    node[parts[parts.length - 1]!] = structuredClone(k.default);
-  }
-  return out;
+  for (const k of CONFIG_KEY_LIST) setKey(out, k.key, structuredClone(k.default));
+  return out as TrainConfig;
 }
 
-function rangeText(k: ConfigKey): string {
-  if (k.min === undefined && k.max === undefined) return '';
-  const hi = k.max === undefined || k.max >= BIG ? '∞' : String(k.max);
-  const open = k.max === undefined || k.max >= BIG || k.openMax;
-  return `${k.openMin ? '(' : '['}${k.min ?? '-∞'}, ${hi}${open ? ')' : ']'}`;
+/** The value at a dotted key of a nested object (undefined where a part is missing). */
+export function getKey(obj: object, key: string): unknown {
+  let node: unknown = obj;
+  for (const part of key.split('.'))
+    node =
+      typeof node === 'object' && node !== null && Object.hasOwn(node, part)
+        ? (node as Record<string, unknown>)[part]
+        : undefined;
+  return node;
 }
 
-/** What a key accepts, in words: "an integer in [0, ∞)", "one of none, encoded, decoded". */
-export function acceptedText(k: ConfigKey): string {
-  if (k.choices) return `one of ${k.choices.join(', ')}`;
-  if (k.pattern) return k.patternText ?? String(k.pattern);
-  const r = rangeText(k);
-  switch (k.type) {
-    case 'int':
-      return `an integer${r ? ` in ${r}` : ''}`;
-    case 'number':
-      return `a number${r ? ` in ${r}` : ''}`;
-    case 'ints':
-      return `comma-separated integers${r ? ` in ${r}` : ''}`;
-    case 'boolean':
-      return 'true or false';
-    case 'path':
-      return 'a path (~ is the home folder)';
-    case 'options':
-      return 'name=value pairs';
-    default:
-      return 'a string';
-  }
-}
-
-function inRange(k: ConfigKey, v: number): boolean {
-  if (!Number.isFinite(v)) return false;
-  if (k.min !== undefined && (k.openMin ? v <= k.min : v < k.min)) return false;
-  if (k.max !== undefined && (k.openMax ? v >= k.max : v > k.max)) return false;
-  return true;
-}
-
-/** The reason a value does not fit its key, or null when it does. */
-export function checkValue(k: ConfigKey, v: unknown): string | null {
-  const bad = (): string => `'${k.key}' must be ${acceptedText(k)}, got ${JSON.stringify(v)}`;
-  switch (k.type) {
-    case 'int':
-      return typeof v === 'number' && Number.isInteger(v) && inRange(k, v) ? null : bad();
-    case 'number':
-      return typeof v === 'number' && inRange(k, v) ? null : bad();
-    case 'boolean':
-      return typeof v === 'boolean' ? null : bad();
-    case 'ints':
-      return Array.isArray(v) &&
-        v.length > 0 &&
-        v.every((x) => typeof x === 'number' && Number.isInteger(x) && inRange(k, x))
-        ? null
-        : bad();
-    case 'options':
-      return null;
-    default:
-      if (typeof v !== 'string') return bad();
-      if (k.choices && !k.choices.includes(v)) return bad();
-      if (k.pattern && !k.pattern.test(v)) return bad();
-      return null;
-  }
-}
-
-const shown = (k: ConfigKey): string =>
-  k.defaultText ??
-  (Array.isArray(k.default) ? k.default.join(',') : typeof k.default === 'object' ? '{}' : JSON.stringify(k.default));
-
-/** The key list of `dml train --help`. */
-export function configKeysHelp(width = 100): string {
-  const lines: string[] = [];
-  for (const k of CONFIG_KEY_LIST) {
-    lines.push(`  ${k.key} = ${shown(k)}   (${acceptedText(k)})`);
-    const words = k.doc.split(' ');
-    let line = '     ';
-    for (const w of words) {
-      if (line.length + w.length + 1 > width) {
-        lines.push(line);
-        line = '     ';
-      }
-      line += ` ${w}`;
-    }
-    lines.push(line);
-  }
-  return lines.join('\n');
-}
-
-/** The README's key table (checked against the README by a test). */
-export function configKeysMarkdown(): string {
-  const cell = (s: string): string => s.replace(/\|/g, '\\|');
-  const rows = CONFIG_KEY_LIST.map(
-    (k) => `| \`${k.key}\` | ${cell(acceptedText(k))} | \`${cell(shown(k))}\` | ${cell(k.doc)} |`,
-  );
-  return ['| key | accepts | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+/** Sets a dotted key of a nested object, making the sections on the way. */
+export function setKey(obj: object, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = obj as Record<string, unknown>;
+  for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+  node[parts[parts.length - 1]!] = value;
 }
