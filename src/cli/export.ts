@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadEmbedder } from '../ml/run/load.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
+import { nativeSideOf } from '../ml/run/pipelines.js';
 
 const HELP =
   `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset ` +
@@ -40,11 +41,7 @@ export const command = {
     }
     const { model, config } = loadEmbedder(values.checkpoint);
     try {
-      const size = values.size
-        ? Number(values.size)
-        : config.data.kind === 'fashion-mnist'
-          ? 28
-          : config.data.imageSize;
+      const size = values.size ? Number(values.size) : (nativeSideOf(config) ?? config.data.imageSize);
       if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
       const bytes = exportOnnx(model, {
         inputShape: [model.options.inChannels, size, size],

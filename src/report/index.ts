@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
 import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
 import { loadEmbedder, resolveCheckpoint } from '../ml/run/load.js';
-import { FASHION_MNIST_CLASSES } from '../ml/data/idx.js';
+import { datasetSpec } from '../ml/run/datasets/index.js';
 import { embedProgress } from '../ml/run/progress.js';
 import { resolveConfig, toOverrides, type TrainConfig } from '../ml/run/config/resolve.js';
 import { openDatasets } from '../ml/run/datasets/index.js';
@@ -68,16 +68,12 @@ export interface ReportResult {
 }
 
 /**
- * The test classes' names: those the checkpoint recorded (folder names, list labels), else
- * Fashion-MNIST's for a run on it (checkpoints written before the names were recorded).
+ * The test classes' names: those the checkpoint recorded (folder names, list labels), else the
+ * dataset's own (Fashion-MNIST's) for checkpoints written before the names were recorded.
  */
 export function classNamesFor(cfg: TrainConfig, classes: number, recorded?: readonly string[]): string[] | undefined {
   if (recorded && recorded.length >= classes) return [...recorded];
-  if (cfg.data.kind === 'fashion-mnist') {
-    if (classes === 5) return FASHION_MNIST_CLASSES.slice(5);
-    if (classes === 10) return FASHION_MNIST_CLASSES.slice();
-  }
-  return undefined;
+  return datasetSpec(cfg.data.kind).testClassNames?.(classes);
 }
 
 /** Checks the run directory and reads its metrics (the errors name the file). */

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { MAX_THREADS } from '../../../engine/threads.js';
 import { MAX_IMAGE_SIDE } from '../../data/limits.js';
 import { ARCH_NAMES } from '../../models/arch-names.js';
+import { DATASET_KINDS } from '../datasets/index.js';
 
 /** How a key's value is written and checked: each has one parser in key-types.ts. */
 export type ConfigKeyType = 'int' | 'number' | 'boolean' | 'string' | 'path' | 'ints' | 'options';
@@ -32,7 +33,6 @@ export interface ConfigKey {
 
 /** The upper bound that reads as "no limit" (∞ in the docs). */
 export const BIG = Number.MAX_SAFE_INTEGER;
-export const DATASETS = ['fashion-mnist', 'cub', 'cars', 'sop', 'inshop', 'list', 'folder'] as const;
 export const SCHEDULES = ['warmcos', 'cos', 'step', 'warmstep', 'none'] as const;
 
 export const CONFIG_KEYS = [
@@ -46,7 +46,7 @@ export const CONFIG_KEYS = [
     key: 'data.kind',
     type: 'string',
     default: 'fashion-mnist',
-    choices: DATASETS,
+    choices: DATASET_KINDS,
     doc:
       "dataset: the built-in Fashion-MNIST, the paper's four (prepared by dml prepare), a list file or a folder " +
       'of class subfolders',
