@@ -98,7 +98,8 @@ test(
 );
 
 test('model.memoryFormat=auto: channels-last for bottleneck ResNets at 128 px and up, NCHW otherwise', async () => {
-  const { resolveMemoryFormat, AUTO_CHANNELS_LAST_MIN_SIDE } = await import('../../src/ml/run/model-spec.js');
+  const { resolveMemoryFormat } = await import('../../src/ml/run/model-spec.js');
+  const { AUTO_CHANNELS_LAST_MIN_SIDE } = await import('../../src/ml/models/resnet-family.js');
   const auto = 'auto' as const;
   assert.equal(resolveMemoryFormat({ arch: 'resnet50', memoryFormat: auto }, 224), 'channelsLast');
   assert.equal(resolveMemoryFormat({ arch: 'resnext50_32x4d', memoryFormat: auto }, 128), 'channelsLast');

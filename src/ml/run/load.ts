@@ -2,6 +2,7 @@
 // checkpoint's metadata), for eval, embed, serve, export and report.
 import { dispose, tidy } from '../../engine/index.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
+import { MODEL_FAMILIES, familyOfArch } from '../models/families.js';
 import { embedderSpec, resolveMemoryFormat } from './model-spec.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
@@ -35,10 +36,13 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
       throw new Error(`${checkpoint} is not a dml-ts training checkpoint (no trainer state or model weights)`);
     const config = state.config as TrainConfig;
     const cls = weights.get('classifier.weight');
-    // The first convolution: a ResNet's stem or a ViT's patch projection.
-    const conv1 = weights.get('conv1.weight') ?? weights.get('conv_proj.weight');
-    if (!cls || !conv1)
-      throw new Error(`${checkpoint}: model weights lack classifier.weight or a first convolution (conv1 / conv_proj)`);
+    const m = config.model;
+    const shape = familyOfArch(m.arch).weightsShape(weights);
+    if (!cls || !shape)
+      throw new Error(
+        `${checkpoint}: model weights lack classifier.weight or a first convolution ` +
+          `(${MODEL_FAMILIES.map((f) => f.stem).join(' / ')})`,
+      );
     // Bit rot or a diverged run: NaN weights would make every embedding NaN, and scores null.
     for (const [k, t] of weights) {
       if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
@@ -49,19 +53,14 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
             `the file is damaged or the run diverged`,
         );
     }
-    const inChannels = conv1.shape[1]!;
-    const m = config.model;
-    // A ViT's input size is in its weights: (side / patch)² + 1 position embeddings.
-    const pos = weights.get('encoder.pos_embedding');
-    const patch = conv1.shape[2]!;
-    const imageSize = pos ? Math.round(Math.sqrt(pos.shape[1]! - 1)) * patch : config.data.imageSize;
+    const imageSize = shape.imageSize ?? config.data.imageSize;
     const model = createEmbedder(
       embedderSpec(m, {
         numClasses: cls.shape[0]!,
         numFeatures: cls.shape[1]!,
-        inChannels,
+        inChannels: shape.inChannels,
         imageSize,
-        patchSize: pos ? patch : m.patchSize,
+        patchSize: shape.patchSize ?? m.patchSize,
       }),
     );
     model.loadStateDict(weights);

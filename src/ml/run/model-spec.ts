@@ -1,7 +1,7 @@
 // The model a run's config describes, sized by what the caller knows: the training data's shape, or
 // a checkpoint's tensors.
 import type { EmbedderSpec } from '../models/factory.js';
-import { ARCHS, type ResNetArch } from '../models/resnet.js';
+import { familyOfArch } from '../models/families.js';
 import type { TrainConfig } from './config/resolve.js';
 
 export interface ModelShape {
@@ -38,21 +38,14 @@ export function embedderSpec(m: TrainConfig['model'], shape: ModelShape): Embedd
   };
 }
 
-/** Bottleneck ResNets from this input side up run channels-last under memoryFormat=auto. */
-export const AUTO_CHANNELS_LAST_MIN_SIDE = 128;
-
 /**
- * The layout a model's convolutions run in. `auto` picks channels-last only where bench/engine
- * measured it faster here: ResNet-50-sized models on large inputs (oneDNN's NHWC kernels skip the
- * reorders NCHW needs); small inputs and ViTs stay NCHW.
+ * The layout a model's convolutions run in: model.memoryFormat, or for `auto` what its family
+ * measured faster at this input side.
  */
 export function resolveMemoryFormat(
   m: Pick<TrainConfig['model'], 'arch' | 'memoryFormat'>,
   imageSize: number,
 ): 'contiguousFormat' | 'channelsLast' {
   if (m.memoryFormat !== 'auto') return m.memoryFormat;
-  const resnet = (ARCHS as Partial<Record<string, (typeof ARCHS)[ResNetArch]>>)[m.arch];
-  return resnet?.block === 'bottleneck' && imageSize >= AUTO_CHANNELS_LAST_MIN_SIDE
-    ? 'channelsLast'
-    : 'contiguousFormat';
+  return familyOfArch(m.arch).autoChannelsLast(m.arch, imageSize) ? 'channelsLast' : 'contiguousFormat';
 }

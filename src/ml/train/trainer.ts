@@ -25,7 +25,8 @@ import {
 import type { EmbedderOutput } from '../models/resnet.js';
 import { createEmbedder, type Embedder } from '../models/factory.js';
 import { embedderSpec, resolveMemoryFormat } from '../run/model-spec.js';
-import { ViTEmbedder } from '../models/vit.js';
+import { familyOf } from '../models/families.js';
+import { oneDimensional } from '../models/family.js';
 import { STREAM, mixSeed } from '../random.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import type { TrainConfig } from '../run/config/resolve.js';
@@ -190,12 +191,13 @@ export class Trainer {
     // Multi-process runs too: the gradient buckets and collectives copy by logical index, whatever the strides.
     if (resolveMemoryFormat(m, train.imageSize ?? cfg.data.imageSize) === 'channelsLast')
       this.model.toMemoryFormat('channelsLast');
+    const family = familyOf(this.model);
     if (m.freezePatchEmbed) {
-      if (!(this.model instanceof ViTEmbedder))
+      if (!family.patchEmbedding)
         throw new Error(`model.freezePatchEmbed is for ViTs; ${m.arch} has no patch embedding`);
-      for (const p of this.model.convProj.parameters()) p.requiresGrad_(false);
+      for (const p of family.patchEmbedding(this.model)) p.requiresGrad_(false);
     }
-    if (cfg.optim.layerDecay !== 1 && !(this.model instanceof ViTEmbedder))
+    if (cfg.optim.layerDecay !== 1 && !family.layers)
       throw new Error(`optim.layerDecay is for ViTs; ${m.arch} has no blocks to decay over`);
     const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])].filter(
       (p) => p.requiresGrad,
@@ -675,19 +677,14 @@ export function paramGroups(
   cfg: TrainConfig,
 ): { params: Tensor[]; lr?: number; weightDecay?: number }[] {
   const decay = cfg.optim.layerDecay;
-  const depth = model instanceof ViTEmbedder ? model.size.numLayers : 0;
-  const scaleOf = (name: string): number => {
-    if (decay === 1 || !(model instanceof ViTEmbedder)) return 1;
-    const b = /^encoder\.layers\.encoder_layer_(\d+)\./.exec(name);
-    if (b) return decay ** (depth - Number(b[1]));
-    if (/^(class_token|conv_proj\.|encoder\.pos_embedding)/.test(name)) return decay ** (depth + 1);
-    return 1;
-  };
+  const family = familyOf(model);
+  const layers = decay !== 1 ? family.layers?.(model) : undefined;
+  const scaleOf = (name: string): number => (layers ? decay ** (layers.count - 1 - layers.of(name)) : 1);
   const byKey = new Map<string, { params: Tensor[]; lr?: number; weightDecay?: number }>();
-  const add = (name: string, p: Tensor): void => {
+  const add = (name: string, p: Tensor, noWeightDecay: (name: string, p: Tensor) => boolean): void => {
     if (!p.requiresGrad) return;
     const scale = scaleOf(name);
-    const noDecay = cfg.optim.noBiasDecay && p.ndim === 1;
+    const noDecay = cfg.optim.noBiasDecay && noWeightDecay(name, p);
     const key = `${scale}|${noDecay}`;
     if (!byKey.has(key))
       byKey.set(key, {
@@ -697,7 +694,7 @@ export function paramGroups(
       });
     byKey.get(key)!.params.push(p);
   };
-  for (const [n, p] of model.namedParameters()) add(n, p);
-  if (loss) for (const [n, p] of loss.namedParameters()) add(`loss.${n}`, p);
+  for (const [n, p] of model.namedParameters()) add(n, p, family.noWeightDecay);
+  if (loss) for (const [n, p] of loss.namedParameters()) add(`loss.${n}`, p, oneDimensional);
   return [...byKey.values()];
 }
