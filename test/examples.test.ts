@@ -73,7 +73,7 @@ test('train() then openRun(): the inference example evaluates and searches a run
     assert.deepEqual([...indices], [0, 1, 2], 'each image is its own nearest');
     z.dispose();
   } finally {
-    run.close();
+    await run.close();
   }
   const ex = spawnSync(process.execPath, [path.join(repo, 'dist/examples/inference.js'), out, ...images], {
     encoding: 'utf8',

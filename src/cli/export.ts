@@ -1,6 +1,6 @@
 // dml export --onnx: the embedding model (BatchNorm folded) as ONNX, for onnxruntime-node/-web.
 import { parseArgs } from 'node:util';
-import { loadEmbedder } from '../ml/run/load.js';
+import { openRun } from '../ml/run/open-run.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 import { nativeSideOf } from '../ml/run/pipelines.js';
 
@@ -39,7 +39,8 @@ export const command = {
       console.error('dml export: --checkpoint is required\n' + HELP);
       return 2;
     }
-    const { model, config } = loadEmbedder(values.checkpoint);
+    const run = openRun(values.checkpoint);
+    const { model, config } = run;
     try {
       const size = values.size ? Number(values.size) : (nativeSideOf(config) ?? config.data.imageSize);
       if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
@@ -56,7 +57,7 @@ export const command = {
         );
       return 0;
     } finally {
-      model.dispose();
+      await run.close();
     }
   },
 };

@@ -11,7 +11,7 @@ import {
   tsne,
   retrievalExamples,
   thumbnailDataUri,
-  openRun,
+  locateRun,
   lineChart,
   niceTicks,
   formatTick,
@@ -345,28 +345,28 @@ test('run-directory errors name the file: missing directory, metrics, checkpoint
   const root = mkdtempSync(path.join(tmpdir(), 'dml-report-run-'));
   const missing = path.join(root, 'nope');
   assert.throws(
-    () => openRun(missing),
+    () => locateRun(missing),
     (e: unknown) => (e as Error).message === `${missing}: run directory not found`,
   );
   const run = path.join(root, 'run');
   mkdirSync(run);
   assert.throws(
-    () => openRun(run),
+    () => locateRun(run),
     (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}: not found`),
   );
   writeFileSync(path.join(run, 'metrics.jsonl'), `${syntheticMetrics(1, 5)}{oops}\n`);
   assert.throws(
-    () => openRun(run),
+    () => locateRun(run),
     (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}:5: malformed JSON`),
   );
   writeFileSync(path.join(run, 'metrics.jsonl'), syntheticMetrics(1, 5));
   assert.throws(
-    () => openRun(run),
+    () => locateRun(run),
     (e: unknown) => (e as Error).message === `${path.join(run, 'best.safetensors')}: checkpoint not found`,
   );
   writeFileSync(path.join(run, 'last.safetensors'), '');
   assert.throws(
-    () => openRun(run, 'best'),
+    () => locateRun(run, 'best'),
     /best\.safetensors: checkpoint not found \(the run has last\.safetensors: try --checkpoint last\)/,
   );
   // The command: usage errors exit 2, run errors propagate with the file's name (dml main prints them).

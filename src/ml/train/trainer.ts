@@ -35,6 +35,7 @@ import { loadPretrainedBackbone } from '../run/pretrained.js';
 import { saveCheckpoint, loadCheckpointBytes, type CheckpointState, type LoadedCheckpoint } from '../run/checkpoint.js';
 import { Progress, formatSeconds } from '../run/progress.js';
 import { embedSource } from '../run/embed.js';
+import { recallKsWarning } from '../run/evaluate.js';
 import { shardRange } from '../data/range.js';
 import { measurePceBound, PceBoundAccumulator, type PceBoundSummary } from '../losses/pce-bound.js';
 
@@ -102,18 +103,6 @@ export function checkDevice(device: string): void {
     );
   }
   throw new Error(`device=${device}: dml train does not train on CUDA yet (the libtorch has it); use device=cpu`);
-}
-
-/** A warning when some K of Recall@K reaches past the candidates a query has (then R@K counts them all). */
-export function recallKsWarning(ks: readonly number[], m: EvalMetrics): string | null {
-  const gallery = typeof m.gallery === 'number' ? m.gallery : null;
-  if (gallery === null) return null;
-  const candidates = m.protocol === 'leave-one-out' ? gallery - 1 : gallery;
-  const over = ks.filter((k) => k > candidates);
-  return over.length > 0
-    ? `warning: recallKs ${over.join(', ')} exceed the ${candidates} candidates of each query: R@K for those counts ` +
-        `every candidate`
-    : null;
 }
 
 export interface TrainResult {
