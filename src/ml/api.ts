@@ -2,7 +2,8 @@
 // (what pytorch-metric-learning's InferenceModel is to a trained trunk), in one process.
 import { resolveConfig, type TrainConfig } from './run/config/resolve.js';
 import { openDatasets } from './run/datasets/index.js';
-import { Trainer, type TrainResult } from './train/trainer.js';
+import { Trainer } from './train/trainer.js';
+import type { TrainResult } from './train/types.js';
 import { trainerDeps } from './train/wiring.js';
 
 /** A configuration as the CLI takes it: a preset, a config file and key=value overrides. */

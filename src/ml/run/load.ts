@@ -1,9 +1,9 @@
 // Rebuilds a trained embedder from a checkpoint written by the trainer (its config travels in the
 // checkpoint's metadata), for eval, embed, serve, export and report.
 import { dispose, tidy } from '../../engine/index.js';
-import { createEmbedder, type Embedder } from '../models/factory.js';
+import type { Embedder } from '../models/factory.js';
 import { MODEL_FAMILIES, familyOfArch } from '../models/families.js';
-import { embedderSpec, resolveMemoryFormat } from './model-spec.js';
+import { buildEmbedder, resolveMemoryFormat } from './model-spec.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
@@ -54,15 +54,13 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
         );
     }
     const imageSize = shape.imageSize ?? config.data.imageSize;
-    const model = createEmbedder(
-      embedderSpec(m, {
-        numClasses: cls.shape[0]!,
-        numFeatures: cls.shape[1]!,
-        inChannels: shape.inChannels,
-        imageSize,
-        patchSize: shape.patchSize ?? m.patchSize,
-      }),
-    );
+    const model = buildEmbedder(m, {
+      numClasses: cls.shape[0]!,
+      numFeatures: cls.shape[1]!,
+      inChannels: shape.inChannels,
+      imageSize,
+      patchSize: shape.patchSize ?? m.patchSize,
+    });
     model.loadStateDict(weights);
     if (resolveMemoryFormat(m, imageSize) === 'channelsLast') model.toMemoryFormat('channelsLast');
     model.eval();

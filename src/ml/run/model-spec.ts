@@ -1,8 +1,8 @@
 // The model a run's config describes, sized by what the caller knows: the training data's shape, or
 // a checkpoint's tensors.
-import type { EmbedderSpec } from '../models/factory.js';
+import { createEmbedder, type Embedder, type EmbedderSpec } from '../models/factory.js';
 import { familyOfArch } from '../models/families.js';
-import type { TrainConfig } from './config/resolve.js';
+import type { TrainConfig } from './config/keys.js';
 
 export interface ModelShape {
   numClasses: number;
@@ -36,6 +36,11 @@ export function embedderSpec(m: TrainConfig['model'], shape: ModelShape): Embedd
     // Fashion-MNIST's statistics: the one-channel data this toolkit ships.
     ...(shape.inChannels === 1 ? { mean: [0.286], std: [0.353] } : {}),
   };
+}
+
+/** The model of a config for this shape, freshly initialised. */
+export function buildEmbedder(m: TrainConfig['model'], shape: ModelShape): Embedder {
+  return createEmbedder(embedderSpec(m, shape));
 }
 
 /**

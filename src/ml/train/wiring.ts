@@ -3,7 +3,7 @@ import { createLoss, asTrainLoss, LOSS_NAMES, needsClassTable, type LossName } f
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
 import type { TrainConfig } from '../run/config/resolve.js';
-import type { TrainLoss, TrainerDeps } from './trainer.js';
+import type { TrainLoss, TrainerDeps } from './types.js';
 
 export function makeLoss(
   cfg: TrainConfig,

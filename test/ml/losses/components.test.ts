@@ -25,7 +25,7 @@ import {
   InfoNCELoss,
   asTrainLoss,
 } from '../../../src/ml/losses/index.js';
-import type { TrainLoss } from '../../../src/ml/train/trainer.js';
+import type { TrainLoss } from '../../../src/ml/train/types.js';
 import { BatchHardMiner, MultiSimilarityMiner, TripletMarginMiner } from '../../../src/ml/miners/index.js';
 import { labelsOf, tupleSet } from './helpers.js';
 

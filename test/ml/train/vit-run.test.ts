@@ -80,7 +80,7 @@ test(
 );
 
 test('layer-wise lr decay and a frozen patch embedding: the parameter groups of a ViT', async () => {
-  const { paramGroups } = await import('../../../src/ml/train/trainer.js');
+  const { paramGroups } = await import('../../../src/ml/train/optimizer.js');
   const { resolveConfig } = await import('../../../src/ml/run/config/resolve.js');
   const model = new ViTEmbedder({
     arch: { hiddenDim: 8, numLayers: 2, numHeads: 2, mlpDim: 8, patchSize: 4 },
