@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { train, openRun } from '../src/index.js';
-import { writeSyntheticIdx } from './ml/train/helpers.js';
+import { writeSyntheticIdx } from './ml/data/synthetic-idx.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');

@@ -60,7 +60,7 @@ test(
     const { tmpdir } = await import('node:os');
     const path = (await import('node:path')).default;
     const { fileURLToPath } = await import('node:url');
-    const { writeSyntheticIdx } = await import('../ml/train/helpers.js');
+    const { writeSyntheticIdx } = await import('../ml/data/synthetic-idx.js');
     const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
     const root = mkdtempSync(path.join(tmpdir(), 'dml-cl-'));
     writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dispose } from '../../../src/engine/index.js';
 import { openRun } from '../../../src/ml/run/open-run.js';
-import { writeSyntheticIdx } from '../train/helpers.js';
+import { writeSyntheticIdx } from '../data/synthetic-idx.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
 

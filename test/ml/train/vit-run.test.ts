@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSyntheticIdx } from './helpers.js';
+import { writeSyntheticIdx } from '../data/synthetic-idx.js';
 import { loadEmbedder } from '../../../src/ml/run/load.js';
 import { ViTEmbedder } from '../../../src/ml/models/vit.js';
 

@@ -8,9 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, runRanks } from '../distributed-helpers.js';
+import { freePort, runRanks } from './helpers.js';
 
-const WORKER = fileURLToPath(new URL('./distributed-worker.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('./engine-worker.js', import.meta.url));
 
 function ok(outcomes: Awaited<ReturnType<typeof runRanks>>): Record<string, unknown>[] {
   for (const o of outcomes) assert.equal(o.code, 0, `rank ${o.rank} exited ${o.code ?? o.signal}: ${o.stderr}`);

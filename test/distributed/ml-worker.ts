@@ -14,7 +14,7 @@ import {
 } from '../../src/engine/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../../src/ml/eval/index.js';
 import { asTrainLoss, createLoss, type LossName } from '../../src/ml/losses/index.js';
-import { report } from '../distributed-helpers.js';
+import { report } from './helpers.js';
 
 type Group = distributed.ProcessGroup;
 

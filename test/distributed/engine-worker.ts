@@ -2,7 +2,7 @@
 // torchrun variables set). Each scenario computes the single-process reference itself, from the
 // same seeded data, and reports the largest differences.
 import { tensor, tidy, nn, grad, manualSeed, randn, distributed, type Tensor } from '../../src/engine/index.js';
-import { report } from '../distributed-helpers.js';
+import { report } from './helpers.js';
 
 const { ProcessGroup } = distributed;
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
-import { PRESETS } from '../../../src/ml/run/presets.js';
-import { ConfigError } from '../../../src/ml/run/config/errors.js';
-import { CONFIG_KEY_LIST, getKey } from '../../../src/ml/run/config/keys.js';
+import { resolveConfig } from '../../../../src/ml/run/config/resolve.js';
+import { PRESETS } from '../../../../src/ml/run/presets.js';
+import { ConfigError } from '../../../../src/ml/run/config/errors.js';
+import { CONFIG_KEY_LIST, getKey } from '../../../../src/ml/run/config/keys.js';
 
 test('default preset is fashion-mnist with the paper recipe knobs', () => {
   const c = resolveConfig();

@@ -19,7 +19,7 @@ import {
   shapeNumel,
   type DTypeName,
   type RawTensor,
-} from '../../src/engine/serialize/raw.js';
+} from '../../../src/engine/serialize/raw.js';
 import {
   loadSafetensorsFile,
   loadSafetensorsFileSync,
@@ -27,13 +27,13 @@ import {
   saveSafetensorsFile,
   saveSafetensorsFileSync,
   writeSafetensors,
-} from '../../src/engine/serialize/safetensors.js';
-import { loadTorchFile, loadTorchFileSync, loadTorchStateDict } from '../../src/engine/serialize/torch-zip.js';
-import { ZipArchive } from '../../src/engine/serialize/zip.js';
-import { buildTorchZip, buildZip, float32Bytes, PickleWriter } from './serialize-helpers.js';
+} from '../../../src/engine/serialize/safetensors.js';
+import { loadTorchFile, loadTorchFileSync, loadTorchStateDict } from '../../../src/engine/serialize/torch-zip.js';
+import { ZipArchive } from '../../../src/engine/serialize/zip.js';
+import { buildTorchZip, buildZip, float32Bytes, PickleWriter } from './helpers.js';
 
-// Compiled to dist/test/engine/, three levels below the repository root.
-const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/serialize/', import.meta.url));
+// Compiled to dist/test/engine/serialize/, four levels below the repository root.
+const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/serialize/', import.meta.url));
 const fixturePath = (name: string): string => path.join(FIXTURES, name);
 const fixture = (name: string): Uint8Array => new Uint8Array(fs.readFileSync(fixturePath(name)));
 

@@ -2,13 +2,13 @@
 // dml prepare and the pipelines of training, evaluation and dml embed all read it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DATASET_KINDS, DATASET_SPECS, datasetSpec } from '../../../src/ml/run/datasets/index.js';
-import { datasetPipelines } from '../../../src/ml/run/datasets/pipelines.js';
-import { configKey } from '../../../src/ml/run/config/keys.js';
-import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
-import { PRESETS, PRESET_WEIGHTS } from '../../../src/ml/run/presets.js';
-import { testPipelineFor } from '../../../src/ml/run/pipelines.js';
-import { command as prepare } from '../../../src/cli/prepare.js';
+import { DATASET_KINDS, DATASET_SPECS, datasetSpec } from '../../../../src/ml/run/datasets/index.js';
+import { datasetPipelines } from '../../../../src/ml/run/datasets/pipelines.js';
+import { configKey } from '../../../../src/ml/run/config/keys.js';
+import { resolveConfig } from '../../../../src/ml/run/config/resolve.js';
+import { PRESETS, PRESET_WEIGHTS } from '../../../../src/ml/run/presets.js';
+import { testPipelineFor } from '../../../../src/ml/run/pipelines.js';
+import { command as prepare } from '../../../../src/cli/prepare.js';
 
 test('data.kind accepts exactly the kinds of the dataset table', () => {
   assert.deepEqual(configKey('data.kind')?.choices, DATASET_KINDS);

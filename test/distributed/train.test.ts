@@ -9,13 +9,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTensors, tidy } from '../../../src/engine/index.js';
-import { writeSyntheticIdx } from './helpers.js';
-import { childPids, freePort } from '../../distributed-helpers.js';
-import { writeImage } from '../data/helpers.js';
+import { loadTensors, tidy } from '../../src/engine/index.js';
+import { writeSyntheticIdx } from '../ml/data/synthetic-idx.js';
+import { childPids, freePort } from './helpers.js';
+import { writeImage } from '../ml/data/helpers.js';
 
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const root = mkdtempSync(path.join(tmpdir(), 'dml-dist-'));
 const data = path.join(root, 'data');
 // 5 training classes × 16 = 80 images: 4 steps of a global batch of 20.

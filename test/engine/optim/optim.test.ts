@@ -3,8 +3,8 @@
 // torch's schedulers, and optimizer/scheduler state dicts resume a run identically.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { optim, tidy, liveTensors, zeros, type Tensor } from '../../src/engine/index.js';
-import { loadFixture, fromFix, assertMatches, assertClose, type FixTensor } from './engine-helpers.js';
+import { optim, tidy, liveTensors, zeros, type Tensor } from '../../../src/engine/index.js';
+import { loadFixture, fromFix, assertMatches, assertClose, type FixTensor } from '../engine-helpers.js';
 
 type Kind = 'SGD' | 'Adam' | 'AdamW';
 interface OptCase {

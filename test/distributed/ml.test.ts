@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { runRanks } from '../distributed-helpers.js';
+import { runRanks } from './helpers.js';
 
-const WORKER = fileURLToPath(new URL('./distributed-worker.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('./ml-worker.js', import.meta.url));
 
 async function results(scenario: string, world: number): Promise<Record<string, unknown>[]> {
   const out = await runRanks(WORKER, scenario, world);

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { loadEmbedder } from '../../../src/ml/run/load.js';
+import { loadEmbedder } from '../../../../src/ml/run/load.js';
 
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../src/cli/main.js');
 const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8' });
 const dmlEnv = (env: Record<string, string>, ...a: string[]) =>
   spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', env: { ...process.env, ...env } });

@@ -4,16 +4,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveConfig, toOverrides } from '../../../src/ml/run/config/resolve.js';
-import { CONFIG_KEY_LIST } from '../../../src/ml/run/config/keys.js';
-import { checkValue } from '../../../src/ml/run/config/key-types.js';
-import { configKeysMarkdown, configKeysHelp } from '../../../src/ml/run/config/docs.js';
-import { makeLoss } from '../../../src/ml/train/wiring.js';
-import { tensor, type Tensor } from '../../../src/engine/index.js';
-import { CrossEntropyLoss } from '../../../src/ml/losses/cross-entropy.js';
-import { SmoothCrossEntropyLoss } from '../../../src/ml/losses/smooth-cross-entropy.js';
+import { resolveConfig, toOverrides } from '../../../../src/ml/run/config/resolve.js';
+import { CONFIG_KEY_LIST } from '../../../../src/ml/run/config/keys.js';
+import { checkValue } from '../../../../src/ml/run/config/key-types.js';
+import { configKeysMarkdown, configKeysHelp } from '../../../../src/ml/run/config/docs.js';
+import { makeLoss } from '../../../../src/ml/train/wiring.js';
+import { tensor, type Tensor } from '../../../../src/engine/index.js';
+import { CrossEntropyLoss } from '../../../../src/ml/losses/cross-entropy.js';
+import { SmoothCrossEntropyLoss } from '../../../../src/ml/losses/smooth-cross-entropy.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../..');
 
 test('the defaults are the table: every key resolves to its default, and every default passes its own check', () => {
   const c = resolveConfig({ overrides: ['epochs=30', 'batchSize=128'] }) as unknown as Record<string, unknown>;

@@ -15,8 +15,8 @@ import {
   manualSeed,
   Generator,
   type Tensor,
-} from '../../src/engine/index.js';
-import { loadFixture, fromFix, assertMatches, assertMatchesValue, type FixTensor } from './engine-helpers.js';
+} from '../../../src/engine/index.js';
+import { loadFixture, fromFix, assertMatches, assertMatchesValue, type FixTensor } from '../engine-helpers.js';
 
 interface BnCase {
   kind: 'BatchNorm1d' | 'BatchNorm2d';

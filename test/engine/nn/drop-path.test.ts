@@ -1,8 +1,8 @@
 // Stochastic depth in training: whole samples are dropped with probability p, the rest scaled by 1/(1-p).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { manualSeed, ones, tidy } from '../../src/engine/index.js';
-import * as F from '../../src/engine/nn/functional.js';
+import { manualSeed, ones, tidy } from '../../../src/engine/index.js';
+import * as F from '../../../src/engine/nn/functional.js';
 
 test('dropPath drops whole samples with probability p and rescales the kept ones', () => {
   manualSeed(3);

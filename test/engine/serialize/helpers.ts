@@ -2,7 +2,7 @@
 // programs used by serialize.test.ts.
 
 import * as zlib from 'node:zlib';
-import { crc32 } from '../../src/engine/serialize/zip.js';
+import { crc32 } from '../../../src/engine/serialize/zip.js';
 
 export interface ZipInput {
   name: string;
