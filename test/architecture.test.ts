@@ -218,13 +218,11 @@ const CROSS_CUTTING = new Set(['test/distributed', 'test/faults', 'test/fixtures
 
 /** Folders of test/ without a src/ folder of the same path. */
 function mirrorViolations(testDirs: readonly string[], srcDirs: ReadonlySet<string>): string[] {
+  const suites = [...CROSS_CUTTING].join(', ');
   return testDirs
     .filter((d) => ![...CROSS_CUTTING].some((c) => d === c || d.startsWith(`${c}/`)))
     .filter((d) => !srcDirs.has(`src/${d.slice('test/'.length)}`))
-    .map(
-      (d) =>
-        `${d}: no src/${d.slice('test/'.length)} to mirror (a cross-cutting suite goes in ${[...CROSS_CUTTING].join(', ')})`,
-    );
+    .map((d) => `${d}: no src/${d.slice('test/'.length)} to mirror (a cross-cutting suite goes in ${suites})`);
 }
 
 function dirs(dir: string): string[] {
