@@ -7,7 +7,7 @@ import { emitVitBackbone } from './vit-onnx.js';
 import { detectVitNaming, toTorchvisionVit } from './vit-weight-names.js';
 
 /** The side of the square patch grid that `tokens` position embeddings cover (one is the class token's). */
-export function positionGrid(tokens: number): number {
+function positionGrid(tokens: number): number {
   return Math.round(Math.sqrt(tokens - 1));
 }
 

@@ -6,19 +6,6 @@ import type { EvalSource } from './datasets/source.js';
 /** Called after each batch with the samples embedded so far and the total. */
 export type EmbedProgress = (done: number, total: number) => void;
 
-/** `range`: only samples [start, end) (one process's shard). */
-export async function embedSource(
-  model: Embedder,
-  source: EvalSource,
-  batchSize = 256,
-  range?: { start: number; end: number },
-  onProgress?: EmbedProgress,
-): Promise<{ features: Tensor; labels: Tensor }> {
-  const { features, labels, logits } = await embedWithLogits(model, source, batchSize, range, onProgress);
-  logits.dispose();
-  return { features, labels };
-}
-
 /** Features and classifier logits of every sample. */
 export async function embedWithLogits(
   model: Embedder,

@@ -14,7 +14,7 @@ export interface ModelShape {
   patchSize: number;
 }
 
-export function embedderSpec(m: TrainConfig['model'], shape: ModelShape): EmbedderSpec {
+function embedderSpec(m: TrainConfig['model'], shape: ModelShape): EmbedderSpec {
   return {
     arch: m.arch,
     numClasses: shape.numClasses,

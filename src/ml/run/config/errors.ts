@@ -10,7 +10,7 @@ export type ConfigOrigin =
   /** The caller's own argument (resolveConfig's `preset`). */
   | { readonly kind: 'argument' };
 
-export function originText(o: ConfigOrigin): string {
+function originText(o: ConfigOrigin): string {
   switch (o.kind) {
     case 'preset':
       return `preset ${o.preset}`;

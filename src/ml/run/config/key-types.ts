@@ -81,7 +81,7 @@ function text(accepted: string, finish?: (v: string) => string): KeyType {
 }
 
 /** `~` and `~/...` are the home folder, as in a shell (which leaves `key=~/x` alone: not an assignment). */
-export function expandHome(p: string): string {
+function expandHome(p: string): string {
   return p === '~' ? homedir() : p.startsWith('~/') ? joinPath(homedir(), p.slice(2)) : p;
 }
 

@@ -118,7 +118,7 @@ async function openImageSets(cfg: TrainConfig, spec: DatasetSpec, s: Splits): Pr
  * A warning when the images are much smaller than the crop the model sees (a 28-px image blown up to
  * 224 px costs 64× the compute for nothing): the median shorter side of a few images, from their headers.
  */
-export async function upscaleWarning(samples: readonly Sample[], crop: number, probe = 16): Promise<string | null> {
+async function upscaleWarning(samples: readonly Sample[], crop: number, probe = 16): Promise<string | null> {
   const step = Math.max(1, Math.floor(samples.length / probe));
   const sides: number[] = [];
   for (let i = 0; i < samples.length && sides.length < probe; i += step) {
