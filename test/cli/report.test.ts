@@ -3,26 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { command as report } from '../../src/cli/report.js';
+import { writeClassFolders as tree } from '../ml/data/helpers.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-
-async function tree(root: string, classes: string[], perClass: number, side: number): Promise<void> {
-  for (const [c, name] of classes.entries()) {
-    mkdirSync(path.join(root, name), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      const px = Buffer.from(Array.from({ length: side * side * 3 }, (_, j) => (j * (c + 2) + i * 31) & 255));
-      await sharp(px, { raw: { width: side, height: side, channels: 3 } })
-        .png()
-        .toFile(path.join(root, name, `${i}.png`));
-    }
-  }
-}
 
 /** This process's threads, as the kernel counts them. */
 const threads = (): number => readdirSync('/proc/self/task').length;

@@ -6,6 +6,7 @@ import type { Tensor } from '../../engine/index.js';
 import type { GraphBuilder } from '../export/graph.js';
 import type { Arch } from './arch-names.js';
 import type { Embedder, EmbedderSpec } from './factory.js';
+import type { HeadOptions } from './resnet.js';
 
 /** The input a checkpoint's weights imply: channels always, the side and patch when the weights fix them. */
 export interface WeightsShape {
@@ -45,6 +46,25 @@ export interface ModelFamily<M extends Embedder = Embedder> {
   loadPretrained(model: M, weights: Map<string, Tensor>, o: { file: string; arch: string; checked: string }): string;
   /** The backbone in ONNX: from the images in [0, 1] to the features the head takes. Returns their name. */
   emitOnnx(g: GraphBuilder, model: M, input: string): string;
+}
+
+/** The head's part of a spec (and the input's channels and statistics): every family passes it on as it is. */
+export function headOptions(s: EmbedderSpec): HeadOptions {
+  const { numClasses, numFeatures, normLayer, remap, dropout, detach, normalize, normalizeWeight } = s;
+  const { inChannels, mean, std } = s;
+  return {
+    numClasses,
+    numFeatures,
+    normLayer,
+    remap,
+    dropout,
+    detach,
+    normalize,
+    normalizeWeight,
+    inChannels,
+    mean,
+    std,
+  };
 }
 
 /** Biases and norm weights: the 1-D parameters (timm's and torchvision's default no-decay rule). */

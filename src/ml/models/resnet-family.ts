@@ -1,7 +1,7 @@
 // The ResNet family: torchvision's ResNets and ResNeXt under the embedding head.
 import { dispose, type Tensor } from '../../engine/index.js';
 import { RESNET_ARCH_NAMES, type Arch } from './arch-names.js';
-import { firstKeys, oneDimensional, type ModelFamily } from './family.js';
+import { firstKeys, headOptions, oneDimensional, type ModelFamily } from './family.js';
 import { ARCHS, ResNetEmbedder } from './resnet.js';
 import { emitResNetBackbone } from './resnet-onnx.js';
 import { detectNaming, torchvisionName } from './weight-names.js';
@@ -16,17 +16,7 @@ export const resnetFamily: ModelFamily<ResNetEmbedder> = {
   owns: (model): model is ResNetEmbedder => model instanceof ResNetEmbedder,
   create: (s) =>
     new ResNetEmbedder({
-      numClasses: s.numClasses,
-      numFeatures: s.numFeatures,
-      normLayer: s.normLayer,
-      remap: s.remap,
-      dropout: s.dropout,
-      detach: s.detach,
-      normalize: s.normalize,
-      normalizeWeight: s.normalizeWeight,
-      inChannels: s.inChannels,
-      mean: s.mean,
-      std: s.std,
+      ...headOptions(s),
       arch: s.arch as keyof typeof ARCHS,
       setBnEval: s.setBnEval,
       zeroInitResidual: s.zeroInitResidual,

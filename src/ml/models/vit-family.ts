@@ -1,7 +1,7 @@
 // The Vision Transformer family: torchvision's VisionTransformer under the embedding head.
 import { dispose, type Tensor } from '../../engine/index.js';
 import { VIT_ARCH_NAMES } from './arch-names.js';
-import { firstKeys, oneDimensional, type ModelFamily } from './family.js';
+import { firstKeys, headOptions, oneDimensional, type ModelFamily } from './family.js';
 import { ViTEmbedder, resamplePosEmbedding } from './vit.js';
 import { emitVitBackbone } from './vit-onnx.js';
 import { detectVitNaming, toTorchvisionVit } from './vit-weight-names.js';
@@ -18,17 +18,7 @@ export const vitFamily: ModelFamily<ViTEmbedder> = {
   owns: (model): model is ViTEmbedder => model instanceof ViTEmbedder,
   create: (s) =>
     new ViTEmbedder({
-      numClasses: s.numClasses,
-      numFeatures: s.numFeatures,
-      normLayer: s.normLayer,
-      remap: s.remap,
-      dropout: s.dropout,
-      detach: s.detach,
-      normalize: s.normalize,
-      normalizeWeight: s.normalizeWeight,
-      inChannels: s.inChannels,
-      mean: s.mean,
-      std: s.std,
+      ...headOptions(s),
       arch: s.arch as (typeof VIT_ARCH_NAMES)[number],
       imageSize: s.imageSize,
       patchSize: s.patchSize || undefined,

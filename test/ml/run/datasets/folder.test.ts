@@ -7,25 +7,13 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { loadEmbedder } from '../../../../src/ml/run/load.js';
+import { writeClassFolders as tree } from '../../data/helpers.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../src/cli/main.js');
 const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8' });
 const dmlEnv = (env: Record<string, string>, ...a: string[]) =>
   spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', env: { ...process.env, ...env } });
-
-async function tree(root: string, classes: string[], perClass: number, side: number): Promise<void> {
-  for (const [c, name] of classes.entries()) {
-    mkdirSync(path.join(root, name), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      const px = Buffer.from(Array.from({ length: side * side * 3 }, (_, j) => (j * (c + 2) + i * 31) & 255));
-      await sharp(px, { raw: { width: side, height: side, channels: 3 } })
-        .png()
-        .toFile(path.join(root, name, `${i}.png`));
-    }
-  }
-}
 
 test(
   'a folder of class folders trains; its class names reach the checkpoint and dml eval; small images are flagged',
