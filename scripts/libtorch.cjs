@@ -68,7 +68,9 @@ function installedPyTorch() {
 }
 
 function cached() {
-  return looksLikeLibtorch(cacheDir) ? { root: cacheDir, version: versionOf(cacheDir), source: 'the project cache' } : null;
+  return looksLikeLibtorch(cacheDir)
+    ? { root: cacheDir, version: versionOf(cacheDir), source: 'the project cache' }
+    : null;
 }
 
 /** Downloads PyTorch's CPU wheel with pip and unpacks the libtorch part of it (headers, libraries) atomically. */
@@ -114,7 +116,8 @@ function choose(fetch) {
   const env = process.env.LIBTORCH;
   if (env) {
     const root = path.resolve(env.replace(/^~(?=\/|$)/, os.homedir()));
-    if (!looksLikeLibtorch(root)) fail(`LIBTORCH=${env} does not look like a libtorch folder (expected include/torch and lib/)`);
+    if (!looksLikeLibtorch(root))
+      fail(`LIBTORCH=${env} does not look like a libtorch folder (expected include/torch and lib/)`);
     return { root, version: versionOf(root), source: 'LIBTORCH' };
   }
   const notes = [];

@@ -35,8 +35,7 @@ export const cudaAvailable = (): boolean => native.buildInfo().cudaAvailable;
 
 /** One line for `dml --version`: the libtorch, the CPU kernels it uses here, and CUDA. */
 export function describeBuild(b: BuildInfo = buildInfo()): string {
-  const cuda = !b.cudaBuilt
-    ? 'CPU-only build'
-    : `CUDA build, ${b.cudaAvailable ? `${b.cudaDeviceCount} GPU${b.cudaDeviceCount === 1 ? '' : 's'} visible` : 'no GPU visible'}`;
+  const gpus = `${b.cudaDeviceCount} GPU${b.cudaDeviceCount === 1 ? '' : 's'} visible`;
+  const cuda = !b.cudaBuilt ? 'CPU-only build' : `CUDA build, ${b.cudaAvailable ? gpus : 'no GPU visible'}`;
   return `libtorch ${b.torchVersion} (CPU capability ${b.cpuCapability}, ${cuda}, BLAS ${b.blas})`;
 }

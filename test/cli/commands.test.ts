@@ -212,7 +212,10 @@ test('bad arguments are named', () => {
   // The version, then the libtorch the addon runs on: its version (2.x), CPU kernels and CUDA.
   assert.match(
     dml('--version').stdout,
-    /^dml \d+\.\d+\.\d+\nlibtorch 2\.\d+\.\d+ \(CPU capability (DEFAULT|AVX2|AVX512), (CPU-only build|CUDA build, [^)]+), BLAS \w+\)\n$/,
+    new RegExp(
+      String.raw`^dml \d+\.\d+\.\d+\nlibtorch 2\.\d+\.\d+ \(CPU capability (DEFAULT|AVX2|AVX512), ` +
+        String.raw`(CPU-only build|CUDA build, [^)]+), BLAS \w+\)\n$`,
+    ),
   );
   const m = dml('train', `data.root=${path.join(root, 'missing')}`, `out=${path.join(root, 'missing-run')}`);
   assert.equal(m.status, 1);
