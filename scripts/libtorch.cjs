@@ -86,7 +86,8 @@ function fetchWheel() {
   const wheel = fs.readdirSync(wheels).find((f) => f.startsWith(`torch-${WHEEL_VERSION}-`) && f.endsWith('.whl'));
   if (r.status !== 0 || !wheel) {
     fail(
-      `pip could not fetch torch==${WHEEL_VERSION} (${py} -m pip download exited ${r.status}). Install a PyTorch ≥ 2 ` +
+      `pip could not fetch torch==${WHEEL_VERSION} (${py} -m pip download exited ${r.status}). PyTorch's own index ` +
+        'has it (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu npm run setup); or install a PyTorch ≥ 2 ' +
         `for ${py}, or set LIBTORCH=/path/to/libtorch (a libtorch zip from pytorch.org, or a wheel's torch/ folder).`,
     );
   }
@@ -153,14 +154,21 @@ function settings(t) {
   if (cudaLib) {
     // CUDA kernels register themselves from static initialisers, so the linker must keep the library.
     ldflags.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
-    const cuda = process.env.CUDA_HOME || '/usr/local/cuda';
-    const inc = [include[0], path.join(cuda, 'include'), '/usr/include'];
-    const nccl = inc.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
+    // The CUDA and NCCL headers: CUDA_HOME's, the system's, or those of the NVIDIA wheels installed beside a
+    // PyTorch wheel's torch/ folder (site-packages/nvidia/...: cu13 puts the CUDA runtime in nvidia/cu13).
+    const wheels = path.join(t.root, '..', 'nvidia');
+    const cudaIncs = [process.env.CUDA_HOME, '/usr/local/cuda']
+      .filter(Boolean)
+      .map((d) => path.join(d, 'include'))
+      .concat(['cu13', 'cuda_runtime'].map((d) => path.join(wheels, d, 'include')));
+    const cudaInc = cudaIncs.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
+    const ncclInc = [include[0], cudaInc, '/usr/include', path.join(wheels, 'nccl', 'include')]
+      .filter(Boolean)
+      .find((d) => fs.existsSync(path.join(d, 'nccl.h')));
     const ncclWanted = process.env.DML_NCCL !== '0' && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'));
-    if (ncclWanted && nccl && fs.existsSync(path.join(cuda, 'include/cuda_runtime_api.h'))) {
+    if (ncclWanted && ncclInc && cudaInc) {
       defines.push('USE_C10D_NCCL', 'USE_CUDA');
-      include.push(path.join(cuda, 'include'));
-      if (nccl !== include[0]) include.push(nccl);
+      include.push(cudaInc, ncclInc);
     }
   }
   return {
