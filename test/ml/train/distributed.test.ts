@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -372,6 +373,69 @@ test('torchrun launches dml workers (its agent hosts the store)', { timeout: 180
   );
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assertSameTraining(one, out, initial('torchrun', args));
+});
+
+/** Runs `dml train` through the launcher without blocking the event loop: exit status, stderr, seconds. */
+function trainAsync(args: string[]): Promise<{ code: number | null; stderr: string; seconds: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [cli, 'train', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    p.on('exit', (code) => resolve({ code, stderr, seconds: (Date.now() - t0) / 1000 }));
+  });
+}
+
+test('a taken master port ends the job within seconds, naming the port', { timeout: 120_000 }, async () => {
+  const port = await freePort();
+  const holder = createServer().listen(port, '127.0.0.1');
+  await new Promise((r) => holder.once('listening', r));
+  try {
+    const out = path.join(root, 'taken-port');
+    const r = await trainAsync(['--nproc-per-node', '2', '--master-port', String(port), ...common, `out=${out}`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`another job uses port ${port}`), r.stderr);
+    // Rank 1 would otherwise retry reaching the store for the whole 60 s timeout.
+    assert.ok(r.seconds < 20, `the job took ${r.seconds} s to end`);
+  } finally {
+    holder.close();
+  }
+});
+
+test('a client that stalls on the store does not hold a finished run', { timeout: 180_000 }, async () => {
+  const args = ['model.setBnEval=true', 'model.normLayer=none'];
+  const plain = await trainAsync(['--nproc-per-node', '2', ...common, ...args, `out=${path.join(root, 'stall-0')}`]);
+  assert.equal(plain.code, 0, plain.stderr);
+  const port = await freePort();
+  const run = trainAsync([
+    '--nproc-per-node',
+    '2',
+    '--master-port',
+    String(port),
+    ...common,
+    ...args,
+    `out=${path.join(root, 'stall-1')}`,
+  ]);
+  // Once the store listens: one byte of a request, then nothing, until the run is over.
+  let stalled: Socket | null = null;
+  const started = Date.now();
+  while (!stalled && Date.now() - started < 60_000) {
+    stalled = await new Promise<Socket | null>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => resolve(s));
+      s.once('error', () => resolve(null));
+    });
+    if (!stalled) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(stalled, 'the store never listened');
+  stalled.on('error', () => {});
+  stalled.write(Buffer.from([0]));
+  const r = await run;
+  stalled.destroy();
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.seconds < plain.seconds + 10, `${r.seconds} s with a stalled client, ${plain.seconds} s without`);
 });
 
 test('launcher flags are checked', () => {
