@@ -157,10 +157,12 @@ function settings(t) {
     // The CUDA and NCCL headers: CUDA_HOME's, the system's, or those of the NVIDIA wheels installed beside a
     // PyTorch wheel's torch/ folder (site-packages/nvidia/...: cu13 puts the CUDA runtime in nvidia/cu13).
     const wheels = path.join(t.root, '..', 'nvidia');
-    const cudaIncs = [process.env.CUDA_HOME, '/usr/local/cuda']
-      .filter(Boolean)
-      .map((d) => path.join(d, 'include'))
-      .concat(['cu13', 'cuda_runtime'].map((d) => path.join(wheels, d, 'include')));
+    // CUDA_HOME when set; else the wheels' (the CUDA the libtorch was built with), then the system's.
+    const cudaIncs = [
+      ...(process.env.CUDA_HOME ? [path.join(process.env.CUDA_HOME, 'include')] : []),
+      ...['cu13', 'cuda_runtime'].map((d) => path.join(wheels, d, 'include')),
+      '/usr/local/cuda/include',
+    ];
     const cudaInc = cudaIncs.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
     const ncclInc = [include[0], cudaInc, '/usr/include', path.join(wheels, 'nccl', 'include')]
       .filter(Boolean)
