@@ -332,6 +332,12 @@ test('line charts: broken series, single points, ticks', () => {
   assert.equal((ds[0]!.match(/M/g) ?? []).length, 2, 'the NaN point starts a new sub-path');
   for (const d of ds) assert.match(d, PATH_RE);
   assert.match(lineChart({ title: 'e', xLabel: 'x', yLabel: 'y', series: [] }), /no data/);
+  // More points than a call's arguments may be (Math.min(...xs) overflowed the stack at ~130,000).
+  const many = Array.from({ length: 300_000 }, (_, i): [number, number] => [i, Math.sin(i)]);
+  assert.match(
+    lineChart({ title: 'n', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', color: '#000', points: many }] }),
+    /<path/,
+  );
   assert.deepEqual(
     niceTicks(0, 0.05, 5).ticks.map((v) => formatTick(v, 0.01)),
     ['0', '0.01', '0.02', '0.03', '0.04', '0.05'],

@@ -518,6 +518,25 @@ describe('torch.save zip files', () => {
       const pkl = new PickleWriter().proto().emptyDict().str('l').emptyList().put(1).get(1).append().setItem().stop();
       assert.equal(load(pkl.bytes())().size, 0);
     });
+
+    it('refuses containers shared into exponentially many paths, in bounded time', () => {
+      // L0 = [], L(i) = [L(i-1), L(i-1)] through the memo: 2^60 leaves from a few hundred bytes.
+      const w = new PickleWriter().proto().emptyDict().str('l').emptyList().put(1).op(0x30); // POP: kept in the memo
+      for (let i = 1; i <= 60; i++) {
+        w.emptyList()
+          .put(i + 1)
+          .mark()
+          .get(i)
+          .get(i)
+          .op(0x65); // APPENDS
+        if (i < 60) w.op(0x30);
+      }
+      const pkl = w.setItem().stop().bytes();
+      assert.ok(pkl.byteLength < 1000, `${pkl.byteLength} bytes`);
+      const t0 = performance.now();
+      rejects(load(pkl), /evil\.pt/, /visits more than \d+ values from a \d+-byte pickle/);
+      assert.ok(performance.now() - t0 < 5000, 'refused quickly');
+    });
   });
 
   describe('zip handling', () => {
