@@ -225,6 +225,16 @@ function mirrorViolations(testDirs: readonly string[], srcDirs: ReadonlySet<stri
     .map((d) => `${d}: no src/${d.slice('test/'.length)} to mirror (a cross-cutting suite goes in ${suites})`);
 }
 
+/** What starting several ranks looks like in a test: the helper that spawns them, or a launch. */
+const STARTS_RANKS = /\brunRanks\(|--nproc-per-node|\bWORLD_SIZE\b/;
+
+/** Tests outside test/distributed that run several processes. */
+function multiProcessViolations(tests: ReadonlyMap<string, string>): string[] {
+  return [...tests]
+    .filter(([file, text]) => !file.startsWith('test/distributed/') && STARTS_RANKS.test(text))
+    .map(([file]) => `${file}: starts several processes (multi-process tests go in test/distributed)`);
+}
+
 function dirs(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
@@ -261,7 +271,7 @@ test('no instanceof of a model class outside src/ml/models', () => {
   );
 });
 
-test('test/ mirrors src/: every test folder but the cross-cutting suites has its src/ folder', () => {
+test('test/ mirrors src/ but for the cross-cutting suites, and every multi-process test is in test/distributed', () => {
   const srcDirs = new Set(dirs(src));
   const testDirs = dirs(path.join(root, 'test'));
   assert.ok(testDirs.includes('test/ml/miners') && srcDirs.has('src/ml/miners'), 'folders were not read');
@@ -269,6 +279,12 @@ test('test/ mirrors src/: every test folder but the cross-cutting suites has its
   assert.deepEqual(mirrorViolations(['test/ml/train/x', 'test/faults/deep'], srcDirs), [
     'test/ml/train/x: no src/ml/train/x to mirror (a cross-cutting suite goes in test/distributed, test/faults, ' +
       'test/fixtures)',
+  ]);
+  const tests = new Map(tsFiles(path.join(root, 'test')).map((f) => [rel(f), readFileSync(f, 'utf8')]));
+  assert.ok([...tests.keys()].some((f) => f.startsWith('test/distributed/') && STARTS_RANKS.test(tests.get(f)!)));
+  assert.deepEqual(multiProcessViolations(tests), []);
+  assert.deepEqual(multiProcessViolations(new Map([['test/ml/eval/x.test.ts', 'await runRanks(W, s, 2);']])), [
+    'test/ml/eval/x.test.ts: starts several processes (multi-process tests go in test/distributed)',
   ]);
 });
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { distributed } from '../../../src/engine/index.js';
-import { freePort } from '../../distributed-helpers.js';
+import { freePort } from '../../distributed/helpers.js';
 
 /** Local addresses (hex, as /proc/net/tcp{,6} writes them) of the sockets listening on `port`. */
 function listeners(port: number): string[] {
