@@ -412,8 +412,10 @@ test('a taken master port ends the job within seconds, naming the port', { timeo
   }
 });
 
-test('a client that stalls on the store does not hold a finished run', { timeout: 180_000 }, async () => {
-  const args = ['model.setBnEval=true', 'model.normLayer=none'];
+test('a client that stalls on the store does not hold a finished run', { timeout: 420_000 }, async () => {
+  // A held run would wait out distributed.timeout: at 300 s that stands far above what load does to the
+  // plain run's time (34 s quiet, 68 s on a busy machine), so the bound below holds on any machine.
+  const args = ['model.setBnEval=true', 'model.normLayer=none', 'distributed.timeout=300'];
   const plain = await trainAsync(['--nproc-per-node', '2', ...common, ...args, `out=${path.join(root, 'stall-0')}`]);
   assert.equal(plain.code, 0, plain.stderr);
   const port = await freePort();
@@ -443,7 +445,7 @@ test('a client that stalls on the store does not hold a finished run', { timeout
   const r = await run;
   stalled.destroy();
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(r.seconds < plain.seconds + 10, `${r.seconds} s with a stalled client, ${plain.seconds} s without`);
+  assert.ok(r.seconds < plain.seconds + 150, `${r.seconds} s with a stalled client, ${plain.seconds} s without`);
 });
 
 test('launcher flags are checked', () => {
