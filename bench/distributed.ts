@@ -9,7 +9,7 @@
 // runs --rounds times, alternating, and keeps its best.
 //   node dist/bench/distributed.js [--steps 20] [--warmup 2] [--rounds 2]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -85,6 +85,7 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'dml-bench-dist-'));
 
 function runTs(label: string, args: string[]): Row {
   const out = path.join(tmp, label.replace(/\W+/g, '-'));
+  rmSync(out, { recursive: true, force: true }); // each round starts a fresh run (dml train refuses to replace one)
   const r = spawnSync(process.execPath, [cli, 'train', ...args, ...data, `out=${out}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${label} failed:\n${r.stderr}`);
   return measure(label, out);
@@ -92,6 +93,7 @@ function runTs(label: string, args: string[]): Row {
 
 async function runNodes(label: string): Promise<Row> {
   const out = path.join(tmp, 'nodes');
+  rmSync(out, { recursive: true, force: true });
   const port = String(await freePort());
   const node = (rank: number): Promise<void> =>
     new Promise((resolve, reject) => {
