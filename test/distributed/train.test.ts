@@ -2,10 +2,10 @@
 // the same parameters as one process with the same global batch, a bit-identical resume, sharded
 // evaluation, and a killed rank that stops the job within the timeout without spoiling the last
 // checkpoint.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,8 @@ import { writeImage } from '../ml/data/helpers.js';
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const root = mkdtempSync(path.join(tmpdir(), 'dml-dist-'));
+// About 3 GB of runs by the end of this file.
+after(() => rmSync(root, { recursive: true, force: true }));
 const data = path.join(root, 'data');
 // 5 training classes × 16 = 80 images: 4 steps of a global batch of 20.
 writeSyntheticIdx(data, 16, 6, 12);
