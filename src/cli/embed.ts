@@ -9,11 +9,12 @@ import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
 const HELP =
-  `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] ` +
+  `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) --out FILE.safetensors ` +
   `[--batch 64] [--workers N] [--skip-bad] [--quiet]
 
-Writes a safetensors file with "features" [N, D] (float32) and "labels" [N] (int64); its metadata
-holds the image paths ("paths", JSON) and class names ("classes", JSON) in the same order.
+Writes --out (required), a safetensors file with "features" [N, D] (float32) and "labels" [N]
+(int64); its metadata holds the image paths ("paths", JSON) and class names ("classes", JSON) in
+the same order.
 
 ${LAUNCH_HELP}
   Each rank embeds a contiguous shard of the images; rank 0 writes the file.
@@ -29,7 +30,7 @@ export const command = {
         checkpoint: { type: 'string' },
         list: { type: 'string' },
         dir: { type: 'string' },
-        out: { type: 'string', default: 'embeddings.safetensors' },
+        out: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
         batch: { type: 'string', default: '64' },
         workers: { type: 'string' },
@@ -46,6 +47,10 @@ export const command = {
       console.error(`dml embed: give --checkpoint and exactly one of --list / --dir\n${HELP}`);
       return 2;
     }
+    if (!values.out) {
+      console.error('dml embed: give --out FILE.safetensors, the file the embeddings are written to');
+      return 2;
+    }
     const batch = Number(values.batch);
     if (!Number.isInteger(batch) || batch < 1) {
       console.error(`dml embed: --batch must be a positive integer, got ${values.batch}`);
@@ -54,7 +59,7 @@ export const command = {
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'embed', stripLaunchFlags(argv), { timeoutS: 60 });
     const group = joinJob({ timeoutS: 60 });
-    return runInJob(group, () => embed({ ...values, checkpoint: values.checkpoint!, batch }, group));
+    return runInJob(group, () => embed({ ...values, checkpoint: values.checkpoint!, out: values.out!, batch }, group));
   },
 };
 
