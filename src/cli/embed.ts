@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.js';
 import { ImageLoader } from '../ml/data/loader.js';
-import { readImageFolder, readList } from '../ml/data/list.js';
+import { readList } from '../ml/data/list.js';
+import { UNLABELLED, readFolderImages } from '../ml/data/image-files.js';
 import { openRun } from '../ml/run/open-run.js';
 import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
@@ -14,7 +15,8 @@ const HELP =
 
 Writes --out (required), a safetensors file with "features" [N, D] (float32) and "labels" [N]
 (int64); its metadata holds the image paths ("paths", JSON) and class names ("classes", JSON) in
-the same order.
+the same order. --dir takes a folder of class subfolders, or a flat folder of images without
+classes: their labels are -1 and "labelled" is "false".
 
 ${LAUNCH_HELP}
   Each rank embeds a contiguous shard of the images; rank 0 writes the file.
@@ -77,7 +79,9 @@ async function embed(
   group: ReturnType<typeof joinJob>,
 ): Promise<number> {
   const batch = values.batch;
-  const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
+  const { samples, classNames, labelled } = values.list
+    ? { ...readList(values.list), labelled: true }
+    : readFolderImages(values.dir!);
   const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
   const checkpointFile = run.file;
   const loader = new ImageLoader(samples, {
@@ -112,6 +116,11 @@ async function embed(
       }
       if (isMainProcess(group)) {
         const kept = keptIndex.map((i) => samples[i]!);
+        if (!labelled) {
+          // A flat folder: its images belong to no class.
+          labels = tensor(new Int32Array(kept.length).fill(UNLABELLED), { dtype: 'int64' });
+          toFree.push(labels);
+        }
         // A model that overflows on some images would otherwise write NaN rows and exit 0.
         const flat = features.data() as Float32Array;
         const dim = features.shape[1] ?? 0;
@@ -131,6 +140,7 @@ async function embed(
           {
             paths: JSON.stringify(kept.map((s) => s.path)),
             classes: JSON.stringify(classNames),
+            labelled: String(labelled),
             checkpoint: checkpointFile,
           },
         );

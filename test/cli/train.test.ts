@@ -1,10 +1,10 @@
 // dml train on your own data, as a user meets it: its own run folder and header, --print-config,
 // --help with the values used, config.yaml, --resume from the stored configuration, refusals before
 // any data loads (unknown names, a run on other data, schedule changes, a wrong model.pretrained).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { writeClassFolders } from '../ml/data/helpers.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const root = mkdtempSync(path.join(tmpdir(), 'dml-own-'));
+after(() => rmSync(root, { recursive: true, force: true }));
 const dml = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', cwd: root });
 const photos = path.join(root, 'photos');
 const data = ['data.kind=folder', `data.train=${photos}/train`, `data.test=${photos}/test`];
@@ -140,5 +141,13 @@ test(
       ),
     );
     assert.doesNotMatch(other.stderr, /--force/);
+
+    // dml embed takes a flat folder of images: no classes, labels -1.
+    const e = dml('embed', '--checkpoint', 'runs/photos', '--dir', path.join(photos, 'test', 'ant'), '--out', 'e.st');
+    assert.equal(e.status, 0, e.stderr);
+    const { loadTensors } = await import('../../src/engine/index.js');
+    const { tensors, metadata } = loadTensors(path.join(root, 'e.st'));
+    assert.deepEqual(tensors.get('labels')!.dataNumbers(), [-1, -1, -1, -1]);
+    assert.deepEqual([metadata.labelled, metadata.classes], ['false', '[]']);
   },
 );

@@ -1,8 +1,8 @@
 // model.pretrained is sniffed by content and its shapes are read in the model's terms: an image, a
 // web page or an ONNX file is named as such; weights of another arch or channel count say which.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -18,6 +18,7 @@ import {
 } from '../../../src/ml/run/pretrained-check.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dml-sniff-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const at = (name: string): string => path.join(dir, name);
 
 /** The keys and shapes of a torchvision ResNet's backbone (no tensors): `block` basic or bottleneck. */

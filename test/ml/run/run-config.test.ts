@@ -1,9 +1,9 @@
 // Own data gets its own run: no preset of Fashion-MNIST, a run folder named after the data, a stored
 // configuration (config.yaml, checkpoints) that --resume continues and that a run on other data does
 // not silently replace; unknown presets and losses get the nearest name.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
@@ -18,6 +18,16 @@ import {
   writeRunConfig,
 } from '../../../src/ml/run/run-config.js';
 import { saveCheckpoint } from '../../../src/ml/run/checkpoint.js';
+
+const made: string[] = [];
+const tmp = (prefix: string): string => {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 const own = (dir: string): string[] => ['data.kind=folder', `data.train=${dir}/train`, `data.test=${dir}/test`];
 
@@ -74,7 +84,7 @@ test('unknown presets and losses are named with the nearest one, as usage errors
 });
 
 test('config.yaml holds the resolved configuration, and --config replays it', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dml-cfgyaml-'));
+  const dir = tmp('dml-cfgyaml-');
   const c = resolveConfig({ overrides: [...own('/srv/photos'), 'epochs=3', 'loss.options.epsilon=0.2'] });
   const file = writeRunConfig(dir, c);
   assert.equal(path.basename(file), CONFIG_FILE);
@@ -83,7 +93,7 @@ test('config.yaml holds the resolved configuration, and --config replays it', ()
 });
 
 test('a run folder: its checkpoint names its data; --resume continues its configuration', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dml-resume-cfg-'));
+  const dir = tmp('dml-resume-cfg-');
   mkdirSync(dir, { recursive: true });
   const asked = [...own('/srv/photos'), `out=${dir}`, 'epochs=4'];
   const stored = resolveConfig({ overrides: asked });
@@ -128,7 +138,7 @@ test('a run folder: its checkpoint names its data; --resume continues its config
   const moved = resumeConfig({ overrides: [`out=${dir}`, 'data.train=/mnt/photos/train'] }, bare);
   assert.deepEqual([moved.refused, moved.moved.map((c) => c.key)], [[], ['data.train']]);
   // A folder without a run: a fresh start on what was asked.
-  const empty = mkdtempSync(path.join(tmpdir(), 'dml-resume-none-'));
+  const empty = tmp('dml-resume-none-');
   const fresh = resolveConfig({ overrides: [`out=${empty}`] });
   assert.equal(resumeConfig({ overrides: [`out=${empty}`] }, fresh).source, null);
 });

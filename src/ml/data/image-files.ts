@@ -1,0 +1,43 @@
+// The images of a folder for embedding: a tree of class subfolders (ImageFolder's layout, labelled
+// by folder) or a flat folder of images without classes, which a user embedding a photo collection
+// has far more often than a labelled tree.
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { IMAGE_EXTENSIONS, readImageFolder, type LabeledSamples } from './list.js';
+
+/** The label an embeddings file gives an image of no class (scikit-learn's mark of unlabelled samples). */
+export const UNLABELLED = -1;
+
+export interface FolderImages extends LabeledSamples {
+  /** False for a flat folder: every sample's label is 0 for the loader, UNLABELLED in what is written. */
+  labelled: boolean;
+}
+
+/**
+ * A folder's images: by class when it has subfolders (images lying beside them are left out, with a
+ * warning), else the images directly in it, sorted by name, without classes.
+ */
+export function readFolderImages(dir: string, warn: (message: string) => void = (m) => console.warn(m)): FolderImages {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    throw new Error(`${dir}: cannot list folder: ${(e as Error).message}`, { cause: e });
+  }
+  const isFolder = (n: string): boolean => {
+    try {
+      return statSync(path.join(dir, n)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const exts = new Set(IMAGE_EXTENSIONS.map((e) => e.toLowerCase()));
+  const loose = names.filter((n) => exts.has(path.extname(n).toLowerCase()) && !isFolder(n));
+  if (names.some(isFolder)) {
+    if (loose.length > 0)
+      warn(`${dir}: ${loose.length} image(s) beside the class subfolders are in no class and are left out`);
+    return { ...readImageFolder(dir, IMAGE_EXTENSIONS, warn), labelled: true };
+  }
+  if (loose.length === 0) throw new Error(`${dir}: no images (${[...exts].join(' ')}) and no class subfolders`);
+  return { samples: loose.map((n) => ({ path: path.join(dir, n), label: 0 })), classNames: [], labelled: false };
+}
