@@ -2,8 +2,7 @@
 import { parseArgs } from 'node:util';
 import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.js';
 import { ImageLoader } from '../ml/data/loader.js';
-import { readList } from '../ml/data/list.js';
-import { UNLABELLED, readFolderImages } from '../ml/data/image-files.js';
+import { UNLABELLED, readFolderImages, readListImages } from '../ml/data/image-files.js';
 import { openRun } from '../ml/run/open-run.js';
 import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
@@ -16,7 +15,8 @@ const HELP =
 Writes --out (required), a safetensors file with "features" [N, D] (float32) and "labels" [N]
 (int64); its metadata holds the image paths ("paths", JSON) and class names ("classes", JSON) in
 the same order. --dir takes a folder of class subfolders, or a flat folder of images without
-classes: their labels are -1 and "labelled" is "false".
+classes; --list a file of 'path,label' lines, or of bare paths without classes. Images without
+classes get the label -1, and "labelled" is "false".
 
 ${LAUNCH_HELP}
   Each rank embeds a contiguous shard of the images; rank 0 writes the file.
@@ -79,9 +79,7 @@ async function embed(
   group: ReturnType<typeof joinJob>,
 ): Promise<number> {
   const batch = values.batch;
-  const { samples, classNames, labelled } = values.list
-    ? { ...readList(values.list), labelled: true }
-    : readFolderImages(values.dir!);
+  const { samples, classNames, labelled } = values.list ? readListImages(values.list) : readFolderImages(values.dir!);
   const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
   const checkpointFile = run.file;
   const loader = new ImageLoader(samples, {

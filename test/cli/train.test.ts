@@ -149,5 +149,11 @@ test(
     const { tensors, metadata } = loadTensors(path.join(root, 'e.st'));
     assert.deepEqual(tensors.get('labels')!.dataNumbers(), [-1, -1, -1, -1]);
     assert.deepEqual([metadata.labelled, metadata.classes], ['false', '[]']);
+    // ... and a list of bare paths.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path.join(root, 'plain.txt'), `${photos}/test/ant/0.png\n${photos}/test/owl/1.png\n`);
+    const l = dml('embed', '--checkpoint', 'runs/photos', '--list', 'plain.txt', '--out', 'l.st');
+    assert.equal(l.status, 0, l.stderr);
+    assert.deepEqual(loadTensors(path.join(root, 'l.st')).tensors.get('labels')!.dataNumbers(), [-1, -1]);
   },
 );

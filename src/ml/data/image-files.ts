@@ -1,9 +1,9 @@
-// The images of a folder for embedding: a tree of class subfolders (ImageFolder's layout, labelled
-// by folder) or a flat folder of images without classes, which a user embedding a photo collection
-// has far more often than a labelled tree.
-import { readdirSync, statSync } from 'node:fs';
+// The images to embed: a tree of class subfolders (ImageFolder's layout, labelled by folder) or a
+// flat folder of images without classes; a list of 'path,label' lines or of bare paths. A user
+// embedding a photo collection has unlabelled images far more often than a labelled tree.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { IMAGE_EXTENSIONS, readImageFolder, type LabeledSamples } from './list.js';
+import { IMAGE_EXTENSIONS, readImageFolder, readList, type LabeledSamples } from './list.js';
 
 /** The label an embeddings file gives an image of no class (scikit-learn's mark of unlabelled samples). */
 export const UNLABELLED = -1;
@@ -40,4 +40,30 @@ export function readFolderImages(dir: string, warn: (message: string) => void = 
   }
   if (loose.length === 0) throw new Error(`${dir}: no images (${[...exts].join(' ')}) and no class subfolders`);
   return { samples: loose.map((n) => ({ path: path.join(dir, n), label: 0 })), classNames: [], labelled: false };
+}
+
+/** The lines of a list that hold data (not blank, not # comments). */
+const dataLines = (text: string): string[] =>
+  text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+/**
+ * A list file's images: 'path,label' lines as readList reads them, or, when no line ends in a label,
+ * one path per line without classes (relative paths from the list's folder).
+ */
+export function readListImages(file: string): FolderImages {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot read list file: ${(e as Error).message}`, { cause: e });
+  }
+  const lines = dataLines(text);
+  if (lines.some((l) => /,\s*-?\d+$/.test(l))) return { ...readList(file), labelled: true };
+  if (lines.length === 0) throw new Error(`${file}: the list has no samples`);
+  const dir = path.dirname(path.resolve(file));
+  const samples = lines.map((p) => ({ path: path.isAbsolute(p) ? p : path.join(dir, p), label: 0 }));
+  return { samples, classNames: [], labelled: false };
 }

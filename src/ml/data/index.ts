@@ -23,7 +23,7 @@ export {
   type Sample,
   type LabeledSamples,
 } from './list.js';
-export { readFolderImages, UNLABELLED, type FolderImages } from './image-files.js';
+export { readFolderImages, readListImages, UNLABELLED, type FolderImages } from './image-files.js';
 export {
   readMat,
   parseMat,

@@ -160,6 +160,8 @@ export function resumeConfig(o: ResolveOptions, asked: TrainConfig): ResumedConf
     overrides: o.overrides,
     stored: { config: { ...stored.config, out: asked.out }, source: stored.source },
   });
+  // Threads are this machine's (the command's value, or its cores), not those of the machine that started the run.
+  cfg.threads = asked.threads;
   const changes = configChanges(stored.config, cfg).filter((c) => c.key !== 'out');
   return {
     cfg,

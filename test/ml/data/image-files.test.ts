@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readFolderImages } from '../../../src/ml/data/image-files.js';
+import { readFolderImages, readListImages } from '../../../src/ml/data/image-files.js';
 import { tempDir, writeClassFolders } from './helpers.js';
 
 test('a flat folder of images is read without classes; class subfolders as ImageFolder reads them', async () => {
@@ -34,6 +34,27 @@ test('a flat folder of images is read without classes; class subfolders as Image
     readFolderImages(dir, (m) => warnings.push(m));
     assert.match(warnings[0]!, /1 image\(s\) beside the class subfolders are in no class and are left out/);
     assert.throws(() => readFolderImages(path.join(dir, 'flat', 'nope')), /cannot list folder/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a list of bare paths is read without classes; path,label lines as readList reads them', () => {
+  const { dir, cleanup } = tempDir('plain-list');
+  try {
+    const plain = path.join(dir, 'plain.txt');
+    writeFileSync(plain, '# my photos\na.jpg\n\n/abs/b, with comma.png\n');
+    const p = readListImages(plain);
+    assert.deepEqual(
+      [p.labelled, p.classNames, p.samples.map((s) => s.path)],
+      [false, [], [path.join(dir, 'a.jpg'), '/abs/b, with comma.png']],
+    );
+    const labelled = path.join(dir, 'labelled.txt');
+    writeFileSync(labelled, 'a.jpg,3\nb.jpg,7\n');
+    const l = readListImages(labelled);
+    assert.deepEqual([l.labelled, l.classNames, l.samples.map((s) => s.label)], [true, ['3', '7'], [0, 1]]);
+    writeFileSync(plain, '# nothing\n');
+    assert.throws(() => readListImages(plain), /the list has no samples/);
   } finally {
     cleanup();
   }

@@ -96,7 +96,7 @@ test('a run folder: its checkpoint names its data; --resume continues its config
   const dir = tmp('dml-resume-cfg-');
   mkdirSync(dir, { recursive: true });
   const asked = [...own('/srv/photos'), `out=${dir}`, 'epochs=4'];
-  const stored = resolveConfig({ overrides: asked });
+  const stored = resolveConfig({ overrides: [...asked, 'threads=7'] });
   saveCheckpoint(
     path.join(dir, 'last.safetensors'),
     {},
@@ -120,14 +120,18 @@ test('a run folder: its checkpoint names its data; --resume continues its config
     ['data.train', 'data.test'],
   );
   // --resume with only out=: the stored run (its data, its 4 epochs), not the default preset.
+  // (resumeConfig gets what the command line resolves to, as dml train --resume does.)
+  const resume = (...overrides: string[]) => resumeConfig({ overrides }, resolveConfig({ overrides }));
   const bare = resolveConfig({ overrides: [`out=${dir}`] });
-  const r = resumeConfig({ overrides: [`out=${dir}`, 'threads=1'] }, bare);
+  const r = resume(`out=${dir}`, 'threads=1');
   assert.deepEqual(
     [r.cfg.data.train, r.cfg.epochs, r.cfg.threads, r.refused, r.moved],
     ['/srv/photos/train', 4, 1, [], []],
   );
   // Schedule keys cannot change; moved data can, and is said.
-  const changed = resumeConfig({ overrides: [`out=${dir}`, 'epochs=8', 'optim.lr=0.1'] }, bare);
+  // Threads are this machine's: its cores unless the command says.
+  assert.equal(resume(`out=${dir}`).cfg.threads, bare.threads);
+  const changed = resume(`out=${dir}`, 'epochs=8', 'optim.lr=0.1');
   assert.deepEqual(
     changed.refused.map((c) => [c.key, c.was, c.now]),
     [
@@ -135,7 +139,7 @@ test('a run folder: its checkpoint names its data; --resume continues its config
       ['epochs', '4', '8'],
     ],
   );
-  const moved = resumeConfig({ overrides: [`out=${dir}`, 'data.train=/mnt/photos/train'] }, bare);
+  const moved = resume(`out=${dir}`, 'data.train=/mnt/photos/train');
   assert.deepEqual([moved.refused, moved.moved.map((c) => c.key)], [[], ['data.train']]);
   // A folder without a run: a fresh start on what was asked.
   const empty = tmp('dml-resume-none-');
