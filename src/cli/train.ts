@@ -14,7 +14,7 @@ import {
   readStoredConfig,
   resumeConfig,
 } from '../ml/run/run-config.js';
-import { openDatasets } from '../ml/run/datasets/index.js';
+import { datasetSpec, openDatasets } from '../ml/run/datasets/index.js';
 import { Trainer } from '../ml/train/trainer.js';
 import { NonFiniteLossError } from '../ml/train/types.js';
 import { checkDevice } from '../ml/train/device.js';
@@ -167,7 +167,10 @@ export const command = {
     };
     return runInJob(group, async () => {
       // model.pretrained is what it should be before the data set is read (rank 0 alone reads the file).
-      if (main && cfg.model.pretrained) checkPretrained(cfg.model.pretrained, cfg.model.arch, cfg.model.patchSize);
+      if (main && cfg.model.pretrained) {
+        const m = cfg.model;
+        checkPretrained(m.pretrained, m.arch, m.patchSize, datasetSpec(cfg.data.kind).channels ?? 3);
+      }
       const ds = await openDatasets(cfg);
       const { train, test, description } = ds;
       const world = group

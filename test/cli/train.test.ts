@@ -81,6 +81,15 @@ test('model.pretrained is checked before the data opens: what the file is, which
   assert.equal(a.status, 1);
   assert.match(a.stderr, /model\.pretrained .*r18\.safetensors holds resnet18 weights, and model\.arch=resnet50: set /);
   assert.doesNotMatch(a.stderr, /no\/such/);
+  // Fashion-MNIST's images are grey: colour weights are named as such, before its files are looked for.
+  const c = dml('train', 'data.root=/no/such/fmnist', 'out=runs/c', 'model.arch=resnet18', `model.pretrained=${r18}`);
+  assert.equal(c.status, 1);
+  assert.match(
+    c.stderr,
+    /r18\.safetensors holds 3-channel weights \(its first layer takes 3 channels\), and this model /,
+  );
+  assert.match(c.stderr, /takes 1 channel \(grey images\)/);
+  assert.doesNotMatch(c.stderr, /no\/such/);
 });
 
 test(

@@ -130,14 +130,15 @@ export function channelMismatch(w: Shapes, modelChannels: number): string | null
 }
 
 /**
- * model.pretrained, before the data opens: a weights file, of model.arch. Reads the file's tensors
+ * model.pretrained, before the data opens: a weights file, of model.arch, for images of `channels`
+ * (when the data set's are known). Reads the file's tensors
  * once and frees them; the model loads it again when it is built.
  */
-export function checkPretrained(file: string, arch: string, patchSize = 0): void {
+export function checkPretrained(file: string, arch: string, patchSize = 0, channels?: number): void {
   assertWeightsFile(file);
   const w = loadModelWeights(file);
   try {
-    const why = archMismatch(w, arch, patchSize);
+    const why = archMismatch(w, arch, patchSize) ?? (channels ? channelMismatch(w, channels) : null);
     if (why) throw new Error(`model.pretrained ${file} ${why}`);
   } finally {
     dispose(w);
