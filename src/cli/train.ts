@@ -25,12 +25,25 @@ import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
+/** Lines of at most `width` characters, broken at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  return [...lines, line];
+}
+
 /** The help, with each key's value as this command line resolves it (its preset's, or the defaults). */
 function helpText(cfg: TrainConfig): string {
   const from =
     cfg.preset === NO_PRESET
       ? 'preset none: the defaults of the key table'
-      : `preset ${cfg.preset}; other presets give other values, see dml train --preset NAME --help`;
+      : `preset ${cfg.preset}; dml train --preset NAME --help shows another's`;
   return `usage: dml train [--preset NAME] [--config FILE.json|yaml] [--resume] [--force] [--print-config] [--quiet]
                  [key=value ...]
 
@@ -39,7 +52,7 @@ Writes RUN_DIR/last.safetensors (atomic checkpoint), best.safetensors (best cosi
 and config.yaml (the resolved configuration). RUN_DIR is the config's "out": runs/<preset>, or for
 your own data without a preset runs/<the data's folder name>.
 
-  --preset NAME   ${PRESET_NAMES.join(' | ')}
+  --preset NAME   ${wrap(PRESET_NAMES.join(' | '), 82).join('\n                  ')}
                   (default: fashion-mnist for Fashion-MNIST; none, the key table's defaults, for any
                   other data.kind)
   --config FILE   JSON or YAML config (e.g. a run's config.yaml); its keys override the preset
@@ -55,7 +68,8 @@ ${LAUNCH_HELP}
   The global batch (batchSize) is split across the ranks; distributed.syncBn=true synchronises
   BatchNorm statistics; distributed.timeout (s) bounds every collective.
 
-keys (key = the value this command line resolves to (${from}), then the accepted values and what it does):
+keys (${from}):
+key = the value this command line resolves to   (accepted values), then what the key does
 ${configKeysHelp(100, cfg)}
 `;
 }
