@@ -125,10 +125,11 @@ export const command = {
         // The run continues as it was configured: its stored configuration, under what this command changes.
         const r = resumeConfig(asked, cfg);
         if (r.refused.length > 0) {
+          const what = r.refused.length === 1 ? 'a setting that shapes' : 'settings that shape';
           console.error(
             `dml train --resume: ${cfg.out} continues with the settings it was trained with, and this command ` +
-              `changes ${r.refused.length === 1 ? 'one that' : 'some that'} shape its lr schedule, batches or ` +
-              `model: ${describeChanges(r.refused, 'in the run', 'asked here')}. Drop ` +
+              `changes ${what} its lr schedule, batches or model: ` +
+              `${describeChanges(r.refused, 'in the run', 'asked here')}. Drop ` +
               `${r.refused.map((c) => c.key).join(', ')} to continue it, or train a new run in another folder ` +
               '(out=DIR)',
           );

@@ -128,7 +128,7 @@ test(
     assert.match(
       longer.stderr,
       new RegExp(
-        /changes some that shape its lr schedule, batches or model: optim\.lr 0\.02 in the run, 0\.1 asked here; /
+        /changes settings that shape its lr schedule, batches or model: optim\.lr 0\.02 in the run, 0\.1 asked here; /
           .source + /epochs 1 in the run, 3 asked here\. Drop optim\.lr, epochs/.source,
       ),
     );
