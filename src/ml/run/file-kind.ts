@@ -7,6 +7,7 @@ export type FileKind =
   | 'safetensors'
   | 'torch-zip'
   | 'zip'
+  | 'zip-truncated'
   | 'torch-legacy'
   | 'onnx'
   | 'png'
@@ -26,6 +27,7 @@ export const FILE_KIND_TEXT: Readonly<Record<FileKind, string>> = {
   safetensors: 'a safetensors file',
   'torch-zip': 'a torch.save file',
   zip: 'a zip archive that is not a torch.save file (no data.pkl in it)',
+  'zip-truncated': 'a zip archive cut short (its directory at the end is missing: an incomplete download?)',
   'torch-legacy': 'a torch.save file in the legacy format of PyTorch before 1.6 (a bare pickle)',
   onnx: 'an ONNX model',
   png: 'a PNG image',
@@ -42,7 +44,8 @@ export const FILE_KIND_TEXT: Readonly<Record<FileKind, string>> = {
 };
 
 const HEAD = 4096;
-const TAIL = 65536;
+/** Enough for the end record and the directory of a state dict of thousands of tensors. */
+const TAIL = 1 << 20;
 
 function read(fd: number, size: number, at: number, n: number): Buffer {
   const len = Math.max(0, Math.min(n, size - at));
@@ -83,9 +86,13 @@ export function sniffFile(file: string): FileKind {
     const head = read(fd, size, 0, HEAD);
     if (isSafetensors(head, size)) return 'safetensors';
     if (startsWith(head, [0x50, 0x4b, 0x03, 0x04])) {
-      // torch.save's zip holds <name>/data.pkl, named in the central directory at the end.
+      // torch.save's zip holds <name>/data.pkl, named in the central directory at the end, which
+      // the end-of-directory record (PK 5 6) closes: without it the file was cut short.
       const tail = read(fd, size, Math.max(0, size - TAIL), TAIL).toString('latin1');
-      return tail.includes('data.pkl') ? 'torch-zip' : 'zip';
+      if (!tail.includes('PK\x05\x06')) return 'zip-truncated';
+      // The first record's name (torch.save writes data.pkl first), or the directory's names.
+      const first = head.length >= 30 ? head.toString('latin1', 30, 30 + head.readUInt16LE(26)) : '';
+      return first.endsWith('data.pkl') || tail.includes('data.pkl') ? 'torch-zip' : 'zip';
     }
     if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return 'torch-legacy';
     if (startsWith(head, [0x89, 0x50, 0x4e, 0x47])) return 'png';

@@ -50,7 +50,12 @@ test('files are named by what they are, not by their extension', async () => {
   writeFileSync(at('legacy.pth'), Buffer.from([0x80, 0x02, 0x8a, 0x0a]));
   // A zip without data.pkl (one stored entry, readme.txt).
   const body = deflateRawSync(Buffer.from('hi'));
-  writeFileSync(at('weights.zip.pth'), Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(26), body]));
+  const eocd = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(18)]);
+  writeFileSync(
+    at('weights.zip.pth'),
+    Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(26), body, eocd]),
+  );
+  writeFileSync(at('cut.pth'), Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(200, 7)]));
   saveTensors(at('real.pth'), new Map([['w', zeros([2])]]));
   const kinds = Object.fromEntries(
     [
@@ -62,6 +67,7 @@ test('files are named by what they are, not by their extension', async () => {
       'model.pth',
       'legacy.pth',
       'weights.zip.pth',
+      'cut.pth',
       'real.pth',
     ].map((f) => [f, sniffFile(at(f))]),
   );
@@ -74,6 +80,7 @@ test('files are named by what they are, not by their extension', async () => {
     'model.pth': 'onnx',
     'legacy.pth': 'torch-legacy',
     'weights.zip.pth': 'zip',
+    'cut.pth': 'zip-truncated',
     'real.pth': 'safetensors',
   });
   assert.throws(
