@@ -42,16 +42,16 @@ export function readFolderImages(dir: string, warn: (message: string) => void = 
   return { samples: loose.map((n) => ({ path: path.join(dir, n), label: 0 })), classNames: [], labelled: false };
 }
 
-/** The lines of a list that hold data (not blank, not # comments). */
-const dataLines = (text: string): string[] =>
+/** The lines of a list that hold data (not blank, not # comments), with their numbers. */
+const dataLines = (text: string): [number, string][] =>
   text
     .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+    .map((l, i): [number, string] => [i + 1, l.trim()])
+    .filter(([, l]) => l !== '' && !l.startsWith('#'));
 
 /**
- * A list file's images: 'path,label' lines as readList reads them, or, when no line ends in a label,
- * one path per line without classes (relative paths from the list's folder).
+ * A list file's images: 'path,label' lines as readList reads them, or, when no line has a label, one
+ * image path per line without classes (relative paths from the list's folder).
  */
 export function readListImages(file: string): FolderImages {
   let text: string;
@@ -61,9 +61,19 @@ export function readListImages(file: string): FolderImages {
     throw new Error(`${file}: cannot read list file: ${(e as Error).message}`, { cause: e });
   }
   const lines = dataLines(text);
-  if (lines.some((l) => /,\s*-?\d+$/.test(l))) return { ...readList(file), labelled: true };
-  if (lines.length === 0) throw new Error(`${file}: the list has no samples`);
+  if (lines.length === 0 || lines.some(([, l]) => /,\s*-?\d+$/.test(l))) return { ...readList(file), labelled: true };
+  // No line has a label: a list of bare paths, each plainly an image's.
+  const exts = new Set(IMAGE_EXTENSIONS.map((e) => e.toLowerCase()));
+  const bad = lines.find(
+    ([, l]) =>
+      l.length > 8192 || [...l].some((c) => c < ' ' || c === '\x7f') || !exts.has(path.extname(l).toLowerCase()),
+  );
+  if (bad)
+    throw new Error(
+      `${file}:${bad[0]}: expected an image's path (a list of bare paths) or 'path,label' lines, got ` +
+        JSON.stringify(bad[1].length > 120 ? `${bad[1].slice(0, 120)}…` : bad[1]),
+    );
   const dir = path.dirname(path.resolve(file));
-  const samples = lines.map((p) => ({ path: path.isAbsolute(p) ? p : path.join(dir, p), label: 0 }));
+  const samples = lines.map(([, p]) => ({ path: path.isAbsolute(p) ? p : path.join(dir, p), label: 0 }));
   return { samples, classNames: [], labelled: false };
 }

@@ -55,6 +55,12 @@ test('a list of bare paths is read without classes; path,label lines as readList
     assert.deepEqual([l.labelled, l.classNames, l.samples.map((s) => s.label)], [true, ['3', '7'], [0, 1]]);
     writeFileSync(plain, '# nothing\n');
     assert.throws(() => readListImages(plain), /the list has no samples/);
+    // Neither bare image paths nor 'path,label' lines: the line that is neither is named.
+    writeFileSync(plain, 'a.jpg\n\u0000\u0001binary\n');
+    assert.throws(
+      () => readListImages(plain),
+      /plain\.txt:2: expected an image's path \(a list of bare paths\) or 'path,label' lines, got "\\u0000\\u00/,
+    );
   } finally {
     cleanup();
   }
