@@ -2,18 +2,21 @@
 import { parseArgs } from 'node:util';
 import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.js';
 import { ImageLoader } from '../ml/data/loader.js';
-import { readImageFolder, readList } from '../ml/data/list.js';
+import { UNLABELLED, readFolderImages, readListImages } from '../ml/data/image-files.js';
 import { openRun } from '../ml/run/open-run.js';
 import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
 const HELP =
-  `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) [--out embeddings.safetensors] ` +
+  `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) --out FILE.safetensors ` +
   `[--batch 64] [--workers N] [--skip-bad] [--quiet]
 
-Writes a safetensors file with "features" [N, D] (float32) and "labels" [N] (int64); its metadata
-holds the image paths ("paths", JSON) and class names ("classes", JSON) in the same order.
+Writes --out (required), a safetensors file with "features" [N, D] (float32) and "labels" [N]
+(int64); its metadata holds the image paths ("paths", JSON) and class names ("classes", JSON) in
+the same order. --dir takes a folder of class subfolders, or a flat folder of images without
+classes; --list a file of 'path,label' lines, or of bare paths without classes. Images without
+classes get the label -1, and "labelled" is "false".
 
 ${LAUNCH_HELP}
   Each rank embeds a contiguous shard of the images; rank 0 writes the file.
@@ -29,7 +32,7 @@ export const command = {
         checkpoint: { type: 'string' },
         list: { type: 'string' },
         dir: { type: 'string' },
-        out: { type: 'string', default: 'embeddings.safetensors' },
+        out: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
         batch: { type: 'string', default: '64' },
         workers: { type: 'string' },
@@ -46,6 +49,10 @@ export const command = {
       console.error(`dml embed: give --checkpoint and exactly one of --list / --dir\n${HELP}`);
       return 2;
     }
+    if (!values.out) {
+      console.error('dml embed: give --out FILE.safetensors, the file the embeddings are written to');
+      return 2;
+    }
     const batch = Number(values.batch);
     if (!Number.isInteger(batch) || batch < 1) {
       console.error(`dml embed: --batch must be a positive integer, got ${values.batch}`);
@@ -54,7 +61,7 @@ export const command = {
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'embed', stripLaunchFlags(argv), { timeoutS: 60 });
     const group = joinJob({ timeoutS: 60 });
-    return runInJob(group, () => embed({ ...values, checkpoint: values.checkpoint!, batch }, group));
+    return runInJob(group, () => embed({ ...values, checkpoint: values.checkpoint!, out: values.out!, batch }, group));
   },
 };
 
@@ -72,7 +79,7 @@ async function embed(
   group: ReturnType<typeof joinJob>,
 ): Promise<number> {
   const batch = values.batch;
-  const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
+  const { samples, classNames, labelled } = values.list ? readListImages(values.list) : readFolderImages(values.dir!);
   const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
   const checkpointFile = run.file;
   const loader = new ImageLoader(samples, {
@@ -107,6 +114,11 @@ async function embed(
       }
       if (isMainProcess(group)) {
         const kept = keptIndex.map((i) => samples[i]!);
+        if (!labelled) {
+          // A flat folder: its images belong to no class.
+          labels = tensor(new Int32Array(kept.length).fill(UNLABELLED), { dtype: 'int64' });
+          toFree.push(labels);
+        }
         // A model that overflows on some images would otherwise write NaN rows and exit 0.
         const flat = features.data() as Float32Array;
         const dim = features.shape[1] ?? 0;
@@ -126,6 +138,7 @@ async function embed(
           {
             paths: JSON.stringify(kept.map((s) => s.path)),
             classes: JSON.stringify(classNames),
+            labelled: String(labelled),
             checkpoint: checkpointFile,
           },
         );

@@ -2,29 +2,65 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig, loadConfigFile } from '../ml/run/config/resolve.js';
+import { resolveConfig, loadConfigFile, type ResolveOptions, type TrainConfig } from '../ml/run/config/resolve.js';
 import { ConfigError } from '../ml/run/config/errors.js';
 import { configKeysHelp } from '../ml/run/config/docs.js';
-import { PRESETS, PRESET_WEIGHTS } from '../ml/run/presets.js';
-import { openDatasets } from '../ml/run/datasets/index.js';
+import { NO_PRESET, PRESET_NAMES, PRESET_WEIGHTS } from '../ml/run/presets.js';
+import {
+  DATA_SOURCE_KEYS,
+  configChanges,
+  configYaml,
+  describeChanges,
+  readStoredConfig,
+  resumeConfig,
+} from '../ml/run/run-config.js';
+import { datasetSpec, openDatasets } from '../ml/run/datasets/index.js';
 import { Trainer } from '../ml/train/trainer.js';
 import { NonFiniteLossError } from '../ml/train/types.js';
 import { checkDevice } from '../ml/train/device.js';
+import { checkPretrained } from '../ml/run/pretrained-check.js';
+import { sharedClasses } from '../ml/train/run-checks.js';
 import { formatRecallTable } from '../ml/eval/format.js';
 import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
-const HELP = `usage: dml train [--preset NAME] [--config FILE.json|yaml] [--resume] [--quiet] [key=value ...]
+/** Lines of at most `width` characters, broken at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  return [...lines, line];
+}
+
+/** The help, with each key's value as this command line resolves it (its preset's, or the defaults). */
+function helpText(cfg: TrainConfig): string {
+  const from =
+    cfg.preset === NO_PRESET
+      ? 'preset none: the defaults of the key table'
+      : `preset ${cfg.preset}; dml train --preset NAME --help shows another's`;
+  return `usage: dml train [--preset NAME] [--config FILE.json|yaml] [--resume] [--force] [--print-config] [--quiet]
+                 [key=value ...]
 
 Trains an embedding model and evaluates Recall@K on the held-out classes after every epoch.
-Writes RUN_DIR/last.safetensors (atomic checkpoint), best.safetensors (best cosine R@1) and
-metrics.jsonl. RUN_DIR is the config's "out" (default runs/<preset>).
+Writes RUN_DIR/last.safetensors (atomic checkpoint), best.safetensors (best cosine R@1), metrics.jsonl
+and config.yaml (the resolved configuration). RUN_DIR is the config's "out": runs/<preset>, or for
+your own data without a preset runs/<the data's folder name>.
 
-  --preset NAME   ${Object.keys(PRESETS).join(' | ')} (default fashion-mnist)
-  --config FILE   JSON or YAML config; its keys override the preset
-  --resume        continue from RUN_DIR/last.safetensors, bit-for-bit
+  --preset NAME   ${wrap(PRESET_NAMES.join(' | '), 82).join('\n                  ')}
+                  (default: fashion-mnist for Fashion-MNIST; none, the key table's defaults, for any
+                  other data.kind)
+  --config FILE   JSON or YAML config (e.g. a run's config.yaml); its keys override the preset
+  --resume        continue from RUN_DIR/last.safetensors, bit-for-bit, with the configuration the run
+                  stored; key=value may change only what does not shape the schedule, batches or model
+                  (threads, data paths, data.workers, logEvery, evalEvery, recallKs, ...)
   --force         start over in a RUN_DIR that already holds a run (its checkpoints are replaced)
+  --print-config  print the resolved configuration as YAML and exit (nothing is trained or written)
   -q, --quiet     no progress bar or lines and no per-epoch log, only the final results and errors
   key=value       e.g. epochs=5 optim.lr=0.01 model.normLayer=layer data.limitTrain=5000
 
@@ -32,9 +68,22 @@ ${LAUNCH_HELP}
   The global batch (batchSize) is split across the ranks; distributed.syncBn=true synchronises
   BatchNorm statistics; distributed.timeout (s) bounds every collective.
 
-keys (key = default   (accepted values), then what it does):
-${configKeysHelp()}
+keys (${from}):
+key = the value this command line resolves to   (accepted values), then what the key does
+${configKeysHelp(100, cfg)}
 `;
+}
+
+const HELP = helpText(resolveConfig());
+
+/** The configuration the command line asks for, for --help: its preset's values, else the default run's. */
+function helpConfig(o: ResolveOptions): TrainConfig {
+  try {
+    return resolveConfig(o);
+  } catch {
+    return resolveConfig();
+  }
+}
 
 export const command = {
   summary: 'train a model (default: Fashion-MNIST)',
@@ -48,13 +97,14 @@ export const command = {
         config: { type: 'string' },
         resume: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
+        'print-config': { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
     });
     if (values.help) {
-      console.log(HELP);
+      console.log(helpText(helpConfig({ preset: values.preset, file: values.config, overrides: positionals })));
       return 0;
     }
     const launchOpts = parseLaunch(values);
@@ -66,23 +116,53 @@ export const command = {
     const launched =
       process.env.DML_LAUNCHED_THREADS ?? (process.env.WORLD_SIZE ? process.env.OMP_NUM_THREADS : undefined);
     const overrides = launched && !setsThreads ? [`threads=${launched}`, ...positionals] : positionals;
-    let cfg;
+    const asked: ResolveOptions = { preset: values.preset, file: values.config, overrides };
+    const main0 = launchOpts !== null || (process.env.RANK ?? '0') === '0';
+    let cfg: TrainConfig;
     try {
-      cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
+      cfg = resolveConfig(asked);
+      if (values.resume) {
+        // The run continues as it was configured: its stored configuration, under what this command changes.
+        const r = resumeConfig(asked, cfg);
+        if (r.refused.length > 0) {
+          const what = r.refused.length === 1 ? 'a setting that shapes' : 'settings that shape';
+          console.error(
+            `dml train --resume: ${cfg.out} continues with the settings it was trained with, and this command ` +
+              `changes ${what} its lr schedule, batches or model: ` +
+              `${describeChanges(r.refused, 'in the run', 'asked here')}. Drop ` +
+              `${r.refused.map((c) => c.key).join(', ')} to continue it, or train a new run in another folder ` +
+              '(out=DIR)',
+          );
+          return 2;
+        }
+        if (r.moved.length > 0 && main0 && !values['print-config'])
+          console.warn(`dml train: the run's data moved: ${describeChanges(r.moved, 'before', 'now')}`);
+        cfg = r.cfg;
+      }
     } catch (e) {
-      // A bad key=value on the command line is a usage error; a bad config file is not.
-      if (!(e instanceof ConfigError) || e.origin.kind !== 'override') throw e;
+      // A bad key=value or preset on the command line is a usage error; a bad config file is not.
+      if (!(e instanceof ConfigError) || (e.origin.kind !== 'override' && e.origin.kind !== 'argument')) throw e;
       console.error(`dml train: ${e.message}`);
       return 2;
     }
+    if (values['print-config']) {
+      process.stdout.write(configYaml(cfg));
+      return 0;
+    }
     checkDevice(cfg.device);
     // A finished or interrupted run is not overwritten by accident (rank 0, or the launcher, checks).
-    if (!values.resume && !values.force && (launchOpts || (process.env.RANK ?? '0') === '0')) {
+    if (!values.resume && !values.force && main0) {
       const held = ['last.safetensors', 'best.safetensors'].filter((f) => existsSync(path.join(cfg.out, f)));
       if (held.length > 0) {
+        const stored = readStoredConfig(cfg.out);
+        const other = stored ? configChanges(stored.config, cfg, DATA_SOURCE_KEYS) : [];
+        // A run on other data is not this run to continue nor, by a reflex --force, to replace.
         console.error(
-          `dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or start over ` +
-            `with --force`,
+          other.length > 0
+            ? `dml train: ${cfg.out} holds a run on other data (${describeChanges(other)}): give this run ` +
+                'its own folder with out=DIR'
+            : `dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or ` +
+                'start over with --force',
         );
         return 2;
       }
@@ -101,16 +181,25 @@ export const command = {
       if (main) console.log(line);
     };
     return runInJob(group, async () => {
+      // model.pretrained is what it should be before the data set is read (rank 0 alone reads the file).
+      if (main && cfg.model.pretrained) {
+        const m = cfg.model;
+        checkPretrained(m.pretrained, m.arch, m.patchSize, datasetSpec(cfg.data.kind).channels ?? 3);
+      }
       const ds = await openDatasets(cfg);
       const { train, test, description } = ds;
       const world = group
         ? `, ${group.worldSize} processes (global batch ` +
           `${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})`
         : '';
+      const start =
+        cfg.preset === NO_PRESET
+          ? `your data (data.kind=${cfg.data.kind}, no preset: the key table's defaults)`
+          : `preset ${cfg.preset}`;
       if (!values.quiet)
         say(
-          `dml train: preset ${cfg.preset}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ` +
-            `${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}`,
+          `dml train: ${start}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ` +
+            `${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}; run folder ${cfg.out}`,
         );
       if (!values.quiet) say(description);
       const weights = PRESET_WEIGHTS[cfg.preset];
@@ -125,11 +214,14 @@ export const command = {
         classNames: ds.classNames,
         ...(values.quiet ? { progress: false, log: () => {} } : {}),
       });
+      if (main) for (const w of trainer.warnings) console.warn(`dml train: warning: ${w}`);
+      const shared = sharedClasses(ds.classNames).length;
+      const testClasses = shared > 0 ? `the test classes (${shared} of them also trained on)` : 'unseen classes';
       try {
         const r = await trainer.run({ resume: values.resume });
         const shown = r.last ?? r.best.metrics;
         if (shown) {
-          say(`\nRecall@K (%) on unseen classes after ${r.epochs} epochs:`);
+          say(`\nRecall@K (%) on ${testClasses} after ${r.epochs} epochs:`);
           say(formatRecallTable(shown));
           if (typeof shown.mapAtR === 'number') say(`MAP@R ${(shown.mapAtR as number).toFixed(2)}`);
         }

@@ -23,6 +23,7 @@ export {
   type Sample,
   type LabeledSamples,
 } from './list.js';
+export { readFolderImages, readListImages, UNLABELLED, type FolderImages } from './image-files.js';
 export {
   readMat,
   parseMat,

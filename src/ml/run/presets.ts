@@ -16,6 +16,15 @@ export const PRESETS: Readonly<Record<string, DeepPartial<TrainConfig>>> = Objec
   ALL.map((p) => [p.name, { ...p.config, data: { kind: p.kind, ...p.config.data }, out: `runs/${p.name}` }]),
 );
 
+/**
+ * The name of no preset: the key table's defaults (the paper's ResNet-50 recipe). A run on other data
+ * than Fashion-MNIST that names no preset starts from it, not from Fashion-MNIST's small-image settings.
+ */
+export const NO_PRESET = 'none';
+
+/** Every name --preset takes. */
+export const PRESET_NAMES: readonly string[] = [...ALL.map((p) => p.name), NO_PRESET];
+
 /** The weights each preset's recipe starts from (dml train warns when it runs without model.pretrained). */
 export const PRESET_WEIGHTS: Readonly<Record<string, string>> = Object.fromEntries(
   ALL.flatMap((p) => (p.weights ? [[p.name, p.weights]] : [])),

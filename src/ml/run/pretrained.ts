@@ -5,7 +5,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Embedder } from '../models/factory.js';
 import { familyOf } from '../models/families.js';
+import { dispose } from '../../engine/index.js';
 import { loadModelWeights } from './checkpoint.js';
+import { archMismatch, assertWeightsFile, channelMismatch } from './pretrained-check.js';
 
 /**
  * torch.hub's convention, which torchvision's release files follow (resnet50-0676ba61.pth): the
@@ -34,7 +36,9 @@ function sha256File(file: string): string {
  * and only the source's own classifier may be left over): a file whose keys do not match would
  * otherwise leave the model as initialised, in silence. Returns the line to log.
  */
-export function loadPretrainedBackbone(model: Embedder, file: string, arch: string): string {
+export function loadPretrainedBackbone(model: Embedder, file: string, arch: string, patchSize = 0): string {
+  // What the file is, before any parser's error about what it is not.
+  assertWeightsFile(file);
   const prefix = hashPrefixOf(file);
   let checked = '';
   if (prefix !== null) {
@@ -47,5 +51,12 @@ export function loadPretrainedBackbone(model: Embedder, file: string, arch: stri
     }
     checked = `, SHA-256 ${prefix}… checked`;
   }
-  return familyOf(model).loadPretrained(model, loadModelWeights(file), { file, arch, checked });
+  const weights = loadModelWeights(file);
+  // Shapes that do not fit, in the model's terms rather than as one tensor's size mismatch.
+  const why = archMismatch(weights, arch, patchSize) ?? channelMismatch(weights, model.options.inChannels);
+  if (why) {
+    dispose(weights);
+    throw new Error(`model.pretrained ${file} ${why}`);
+  }
+  return familyOf(model).loadPretrained(model, weights, { file, arch, checked });
 }

@@ -24,7 +24,7 @@ export function createModel(
     imageSize: inputSideOf(cfg, train),
     patchSize: m.patchSize,
   });
-  if (m.pretrained && o.pretrained) o.log(loadPretrainedBackbone(model, m.pretrained, m.arch));
+  if (m.pretrained && o.pretrained) o.log(loadPretrainedBackbone(model, m.pretrained, m.arch, m.patchSize));
   return model;
 }
 

@@ -13,6 +13,7 @@ import { STREAM, mixSeed } from '../random.js';
 import type { TrainConfig } from '../run/config/keys.js';
 import type { Batch, EvalData, TrainSource } from '../run/datasets/source.js';
 import { embedTestSet, recallKsWarning } from '../run/evaluate.js';
+import { writeRunConfig } from '../run/run-config.js';
 import { Progress, formatSeconds } from '../run/progress.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import { DataParallel } from './data-parallel.js';
@@ -21,6 +22,7 @@ import { MetricsLog } from './metrics-log.js';
 import { createModel, inputSideOf, prepareModel } from './model.js';
 import { createOptimizer, createSchedule, paramGroups } from './optimizer.js';
 import { PceProbe } from './pce-probe.js';
+import { sharedClassesWarning, stepWarnings } from './run-checks.js';
 import { trainStep } from './step.js';
 import { TrainState } from './train-state.js';
 import { NonFiniteLossError, type EvalMetrics, type TrainLoss, type TrainResult, type TrainerDeps } from './types.js';
@@ -37,6 +39,8 @@ export class Trainer {
   readonly isMain: boolean;
   readonly state: TrainState;
   readonly metrics: MetricsLog;
+  /** What the run's shape says before it starts (short epochs, dropped images, seen test classes). */
+  readonly warnings: string[];
   readonly #dp: DataParallel | null = null;
   readonly #log: (line: string) => void;
 
@@ -60,7 +64,11 @@ export class Trainer {
     // The order of what draws from the seeded generator (initialisation, loss tables, ranks' streams) is the run's.
     manualSeed(cfg.seed);
     this.runDir = cfg.out;
-    if (this.isMain) mkdirSync(this.runDir, { recursive: true });
+    if (this.isMain) {
+      mkdirSync(this.runDir, { recursive: true });
+      // What the run was asked, readable without loading a checkpoint (and replayable with --config).
+      writeRunConfig(this.runDir, cfg);
+    }
     // Other ranks receive rank 0's weights by the broadcast below (only rank 0 needs the file).
     this.model = createModel(cfg, train, { pretrained: this.isMain, log: this.#log });
     this.loss = deps.makeLoss(cfg, train.numClasses, this.model.options.numFeatures, this.group);
@@ -75,6 +83,15 @@ export class Trainer {
     this.sampler = this.loss.pairwise
       ? new ClassBalancedSampler(train.labels, cfg.batchSize, cfg.loss.samplesPerClass, cfg.seed)
       : new RandomBatchSampler(train.labels.length, cfg.batchSize, cfg.seed);
+    const shared = deps.classNames ? sharedClassesWarning(deps.classNames) : null;
+    this.warnings = [
+      ...stepWarnings({
+        images: train.labels.length,
+        batchSize: cfg.batchSize,
+        batchesPerEpoch: this.sampler.batchesPerEpoch,
+      }),
+      ...(shared ? [shared] : []),
+    ];
     prepareModel(this.model, cfg, inputSideOf(cfg, train));
     const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])].filter(
       (p) => p.requiresGrad,

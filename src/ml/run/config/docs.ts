@@ -1,17 +1,23 @@
 // The key table in words: `dml train --help` and the README's key table (checked against the README
 // by a test; `node scripts/update-readme-keys.mjs` rewrites it).
-import { CONFIG_KEY_LIST, type ConfigKey } from './keys.js';
+import { CONFIG_KEY_LIST, getKey, type ConfigKey, type TrainConfig } from './keys.js';
 import { acceptedText } from './key-types.js';
 
 const shown = (k: ConfigKey): string =>
   k.defaultText ??
   (Array.isArray(k.default) ? k.default.join(',') : typeof k.default === 'object' ? '{}' : JSON.stringify(k.default));
 
-/** The key list of `dml train --help`. */
-export function configKeysHelp(width = 100): string {
+/** A resolved value as the key list shows it (lists comma-separated, as overrides write them). */
+const valueText = (v: unknown): string => (Array.isArray(v) ? v.join(',') : JSON.stringify(v));
+
+/**
+ * The key list of `dml train --help`: each key with the value of `values` (the configuration the
+ * command resolves to: its preset's values, not only the table's defaults), else its default.
+ */
+export function configKeysHelp(width = 100, values?: TrainConfig): string {
   const lines: string[] = [];
   for (const k of CONFIG_KEY_LIST) {
-    lines.push(`  ${k.key} = ${shown(k)}   (${acceptedText(k)})`);
+    lines.push(`  ${k.key} = ${values ? valueText(getKey(values, k.key)) : shown(k)}   (${acceptedText(k)})`);
     const words = k.doc.split(' ');
     let line = '     ';
     for (const w of words) {

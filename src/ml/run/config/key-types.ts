@@ -3,6 +3,7 @@
 // ConfigProblem naming the key; resolveConfig adds where the value came from.
 import { homedir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { editDistance } from '../../did-you-mean.js';
 import { BIG, type ConfigKey, type ConfigKeyType, type ConfigValue } from './keys.js';
 
 /** A value that does not fit its key; resolveConfig turns it into a ConfigError with the value's origin. */
@@ -72,12 +73,18 @@ function text(accepted: string, finish?: (v: string) => string): KeyType {
     fromText: (_k, raw) => raw,
     check: (k, v) => {
       if (typeof v !== 'string') return outOfRange(k, v);
-      if (k.choices && !k.choices.includes(v)) return outOfRange(k, v);
+      if (k.choices && !k.choices.includes(v)) return outOfRange(k, v) + nearestChoice(k.choices, v);
       if (k.pattern && !k.pattern.test(v)) return outOfRange(k, v);
       return null;
     },
     ...(finish ? { finish: (v) => finish(v as string) } : {}),
   };
+}
+
+/** " (did you mean triplet?)" for a value a letter or two from one of the choices. */
+function nearestChoice(choices: readonly string[], v: string): string {
+  const near = choices.filter((c) => editDistance(c.toLowerCase(), v.toLowerCase()) <= 2);
+  return near.length > 0 && near.length <= 3 ? ` (did you mean ${near.join(' or ')}?)` : '';
 }
 
 /** `~` and `~/...` are the home folder, as in a shell (which leaves `key=~/x` alone: not an assignment). */

@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { MAX_THREADS } from '../../../engine/threads.js';
 import { MAX_IMAGE_SIDE } from '../../data/limits.js';
+import { LOSS_NAMES } from '../../losses/registry.js';
 import { ARCH_NAMES } from '../../models/arch-names.js';
 import { DATASET_KINDS } from '../datasets/index.js';
 
@@ -40,7 +41,9 @@ export const CONFIG_KEYS = [
     key: 'preset',
     type: 'string',
     default: 'fashion-mnist',
-    doc: 'the preset the other keys start from (--preset, or this key in a config file)',
+    doc:
+      'the preset the other keys start from (--preset, or this key in a config file); none: the defaults of this ' +
+      'table. Unnamed: fashion-mnist for Fashion-MNIST, none for any other data.kind',
   },
   {
     key: 'data.kind',
@@ -257,7 +260,8 @@ export const CONFIG_KEYS = [
     key: 'loss.name',
     type: 'string',
     default: 'smooth-ce',
-    doc: 'a loss (see the list below); checked when the run starts',
+    choices: LOSS_NAMES,
+    doc: "the loss: the paper's smooth-ce, other classifier losses, or pairwise ones (README's list of losses)",
   },
   {
     key: 'loss.labelSmoothing',
@@ -312,7 +316,9 @@ export const CONFIG_KEYS = [
     type: 'string',
     default: 'warmcos',
     choices: SCHEDULES,
-    doc: 'per-iteration lr factor; warmcos = min((i+1)/100, (1+cos(π i/total))/2)',
+    doc:
+      'per-iteration lr factor; warmcos = min((i+1)/W, (1+cos(π i/total))/2), warmstep = min((i+1)/W, step); W = ' +
+      "the paper's 100 steps of warm-up, capped at a quarter of the total steps",
   },
   {
     key: 'optim.lrStep',
@@ -418,7 +424,15 @@ export const CONFIG_KEYS = [
     max: BIG,
     doc: 'evaluate every N epochs (0: only after the last)',
   },
-  { key: 'out', type: 'path', default: 'runs/latest', doc: 'run folder: checkpoints, metrics.jsonl' },
+  {
+    key: 'out',
+    type: 'path',
+    default: 'runs/latest',
+    defaultText: 'runs/<preset>',
+    doc:
+      "run folder: checkpoints, metrics.jsonl, config.yaml. Default: the preset's, runs/<preset>; with preset " +
+      "none, runs/<the data's folder name> (data.root's, or the folder holding data.train and data.test)",
+  },
   {
     key: 'logEvery',
     type: 'int',

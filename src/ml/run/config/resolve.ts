@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { editDistance } from '../../did-you-mean.js';
-import { PRESETS } from '../presets.js';
+import { NO_PRESET, PRESETS, PRESET_NAMES } from '../presets.js';
+import { ownDataRunFolder } from '../run-name.js';
 import {
   CONFIG_KEY_LIST,
   configDefaults,
@@ -45,6 +46,11 @@ class Builder {
     return this.#origins.get(key) ?? { kind: 'preset', preset: this.preset };
   }
 
+  /** Whether a source (the preset, a file, an override) set the key, rather than the table's default. */
+  isSet(key: string): boolean {
+    return this.#origins.has(key);
+  }
+
   /** One key's value, through its type's parser. */
   set(k: ConfigKey, origin: ConfigOrigin, parse: () => ConfigValue): void {
     let v: ConfigValue;
@@ -60,16 +66,19 @@ class Builder {
     this.#origins.set(k.key, origin);
   }
 
-  /** A nested object (preset, config file) into the configuration, refusing unknown keys by name. */
-  merge(src: Record<string, unknown>, origin: ConfigOrigin, path = ''): void {
+  /**
+   * A nested object (preset, config file) into the configuration, refusing unknown keys by name;
+   * `lenient` skips them instead (a run's stored configuration may hold keys of an older version).
+   */
+  merge(src: Record<string, unknown>, origin: ConfigOrigin, path = '', lenient = false): void {
     for (const [name, v] of Object.entries(src)) {
       const dotted = path ? `${path}.${name}` : name;
       const k = configKey(dotted);
       if (k) this.set(k, origin, () => KEY_TYPES[k.type].fromValue(k, v));
       else if (isSection(dotted)) {
         if (!isObject(v)) throw new ConfigError(dotted, origin, `'${dotted}' must be an object`);
-        this.merge(v, origin, dotted);
-      } else throw new ConfigError(dotted, origin, `unknown config key '${dotted}'${didYouMean(dotted)}`);
+        this.merge(v, origin, dotted, lenient);
+      } else if (!lenient) throw new ConfigError(dotted, origin, `unknown config key '${dotted}'${didYouMean(dotted)}`);
     }
   }
 
@@ -141,26 +150,70 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   return v;
 }
 
-/** preset (default fashion-mnist) ← config file ← key=value overrides. */
-export function resolveConfig(o: { preset?: string; file?: string; overrides?: readonly string[] } = {}): TrainConfig {
+export interface ResolveOptions {
+  /** A preset's name (PRESET_NAMES); without one, the config file's `preset`, else the data decides (presetFor). */
+  preset?: string;
+  /** A JSON or YAML config file. */
+  file?: string;
+  /** key=value overrides, applied last. */
+  overrides?: readonly string[];
+  /**
+   * A run's stored configuration (--resume), the base in place of a preset; `source` names it in
+   * errors. Keys this version no longer has are skipped.
+   */
+  stored?: { config: Record<string, unknown>; source: string };
+}
+
+/** The data.kind the overrides (the last one) or the config file ask for, if any. */
+function requestedKind(fileCfg: Record<string, unknown>, overrides: readonly string[]): string | undefined {
+  const fromArgs = overrides.filter((a) => a.startsWith('data.kind=')).pop();
+  if (fromArgs !== undefined) return fromArgs.slice('data.kind='.length);
+  const data = fileCfg.data;
+  return isObject(data) && typeof data.kind === 'string' ? data.kind : undefined;
+}
+
+/**
+ * The preset a configuration starts from when none is named: fashion-mnist for Fashion-MNIST (the
+ * default run), none (the key table's defaults) for any other data, whose images are not 28-px greys.
+ */
+export function presetFor(kind: string | undefined): string {
+  return kind === undefined || kind === 'fashion-mnist' ? 'fashion-mnist' : NO_PRESET;
+}
+
+function unknownPreset(name: string, origin: ConfigOrigin): ConfigError {
+  const near = PRESET_NAMES.filter((p) => editDistance(p, name) <= 2 || (name.length >= 3 && p.startsWith(name)));
+  const hint = near.length > 0 && near.length <= 3 ? ` (did you mean ${near.join(' or ')}?)` : '';
+  return new ConfigError('preset', origin, `unknown preset '${name}'${hint} (available: ${PRESET_NAMES.join(', ')})`);
+}
+
+/**
+ * preset ← config file ← key=value overrides (or, resuming, the run's stored configuration ← file ←
+ * overrides). A run on other data than Fashion-MNIST that names no preset starts from the key table's
+ * defaults (preset none) and, without `out`, gets the run folder runs/<name of its data>.
+ */
+export function resolveConfig(o: ResolveOptions = {}): TrainConfig {
   const fileCfg = o.file ? loadConfigFile(o.file) : {};
-  const presetName = o.preset ?? (typeof fileCfg.preset === 'string' ? fileCfg.preset : 'fashion-mnist');
-  const preset = PRESETS[presetName];
-  if (!preset) {
+  const overrides = o.overrides ?? [];
+  const storedPreset = o.stored && typeof o.stored.config.preset === 'string' ? o.stored.config.preset : undefined;
+  const presetName =
+    o.preset ??
+    storedPreset ??
+    (typeof fileCfg.preset === 'string' ? fileCfg.preset : presetFor(requestedKind(fileCfg, overrides)));
+  const preset = presetName === NO_PRESET ? {} : PRESETS[presetName];
+  if (!preset && !o.stored) {
     const origin: ConfigOrigin =
       o.preset === undefined && o.file ? { kind: 'file', file: o.file } : { kind: 'argument' };
-    throw new ConfigError(
-      'preset',
-      origin,
-      `unknown preset '${presetName}' (available: ${Object.keys(PRESETS).join(', ')})`,
-    );
+    throw unknownPreset(presetName, origin);
   }
   const b = new Builder(presetName);
-  b.merge(preset as Record<string, unknown>, { kind: 'preset', preset: presetName });
+  if (o.stored) b.merge(o.stored.config, { kind: 'file', file: o.stored.source }, '', true);
+  else b.merge(preset as Record<string, unknown>, { kind: 'preset', preset: presetName });
   b.cfg.preset = presetName;
   if (o.file) b.merge(fileCfg, { kind: 'file', file: o.file });
-  for (const arg of o.overrides ?? []) b.override(arg);
-  return b.finish();
+  for (const arg of overrides) b.override(arg);
+  const cfg = b.finish();
+  if (cfg.preset === NO_PRESET && !b.isSet('out')) cfg.out = ownDataRunFolder(cfg);
+  return cfg;
 }
 
 /** A config subtree as key=value overrides, so a checkpoint's settings can be replayed. */

@@ -33,6 +33,7 @@ export const fashionMnist: DatasetSpec<'fashion-mnist'> = {
   open,
   // 28×28 grey images: any other image is brought to that.
   transforms: { nativeSide: 28 },
+  channels: 1,
   presets: {
     // Runs in a few minutes on 2 CPU cores: ResNet-18 with its standard stem (28 px → 7 px after the
     // stem keeps it cheap), BN feature norm, 3 epochs. See fashion-mnist-parity for the baseline's model.

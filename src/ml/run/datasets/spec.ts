@@ -46,6 +46,11 @@ export interface DatasetSpec<K extends string = string> {
   /** The training source and the evaluation sets of a configuration. */
   open(cfg: TrainConfig): Promise<OpenedDatasets>;
   readonly transforms: DatasetTransforms;
+  /**
+   * Channels of the images the model sees (default 3), known before the data opens: model.pretrained
+   * is checked against it.
+   */
+  readonly channels?: 1 | 3;
   /** `dml prepare <kind>`: the original downloads into the list files `open` reads. */
   readonly prepare?: {
     readonly run: (root: string, o: PrepareOptions) => Prepared;
