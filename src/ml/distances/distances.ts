@@ -6,7 +6,7 @@
 // both Euclidean distance and cosine similarity.
 import { type Tensor, type TensorOrScalar, cdist, normalize as l2normalize, tidy } from '../../engine/index.js';
 
-export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot';
+export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot' | 'snr';
 
 /** A plain-object description of a distance (used in configs and fixtures). */
 export interface DistanceSpec {
@@ -107,6 +107,30 @@ export class DotProductSimilarity extends BaseDistance {
 }
 
 /**
+ * Signal-to-noise ratio (Yuan et al., CVPR 2019): var(a - b) / var(a), the variance of the
+ * difference (noise) over the anchor's (signal), each over the embedding's dimensions. Not
+ * symmetric: rows are anchors. Normalised embeddings by default, as pytorch-metric-learning's
+ * SNRDistance. The difference is formed explicitly ([n, m, d]) rather than through the
+ * ||a||² + ||b||² - 2ab expansion, which cancels badly for the near pairs that matter most.
+ */
+export class SNRDistance extends BaseDistance {
+  readonly name = 'snr' as const;
+  readonly isSimilarity = false;
+  constructor(o: { normalize?: boolean } = {}) {
+    super(o.normalize ?? true);
+  }
+  protected compute(q: Tensor, r: Tensor): Tensor {
+    // var over a row is ||row - its mean||² / (d - 1); the (d - 1)s cancel in the ratio.
+    const qc = q.sub(q.mean(1, true));
+    const rc = r.sub(r.mean(1, true));
+    const noise = qc.unsqueeze(1).sub(rc.unsqueeze(0)).square().sum(2);
+    return noise.div(qc.square().sum(1, true));
+  }
+}
+
+const NAMES = 'euclidean | squared-euclidean | cosine | dot | snr';
+
+/**
  * A Distance from an instance, a spec or a bare name (what a config's `loss.options.distance=cosine`
  * gives); `fallback` when undefined.
  */
@@ -116,9 +140,7 @@ export function makeDistance(
 ): Distance {
   if (typeof d === 'string') return makeDistance({ name: d }, fallback);
   if (d !== undefined && (typeof d !== 'object' || d === null))
-    throw new TypeError(
-      `distance must be a name (euclidean | squared-euclidean | cosine | dot) or a spec, got ${JSON.stringify(d)}`,
-    );
+    throw new TypeError(`distance must be a name (${NAMES}) or a spec, got ${JSON.stringify(d)}`);
   if (d !== undefined && 'matrix' in d) return d;
   const s = d ?? fallback;
   switch (s.name) {
@@ -132,9 +154,9 @@ export function makeDistance(
       return new CosineSimilarity();
     case 'dot':
       return new DotProductSimilarity({ normalize: s.normalize ?? false });
+    case 'snr':
+      return new SNRDistance({ normalize: s.normalize ?? true });
     default:
-      throw new RangeError(
-        `unknown distance '${String((s as { name: unknown }).name)}' (euclidean | squared-euclidean | cosine | dot)`,
-      );
+      throw new RangeError(`unknown distance '${String((s as { name: unknown }).name)}' (${NAMES})`);
   }
 }

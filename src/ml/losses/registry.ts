@@ -23,6 +23,26 @@ import { nPairsSpec } from './n-pairs.js';
 import { ntXentSpec } from './nt-xent.js';
 import { marginSpec } from './margin.js';
 import { pceSpec } from './pce.js';
+import { angularSpec } from './angular.js';
+import { circleSpec } from './circle.js';
+import { dynamicSoftMarginSpec } from './dynamic-soft-margin.js';
+import { fastAPSpec } from './fast-ap.js';
+import { histogramSpec } from './histogram.js';
+import { instanceSpec } from './instance.js';
+import { intraPairVarianceSpec } from './intra-pair-variance.js';
+import { largeMarginSoftmaxSpec } from './large-margin-softmax.js';
+import { manifoldSpec } from './manifold.js';
+import { ncaSpec } from './nca.js';
+import { p2sGradSpec } from './p2s-grad.js';
+import { pnpSpec } from './pnp.js';
+import { rankedListSpec } from './ranked-list.js';
+import { snrContrastiveSpec } from './snr-contrastive.js';
+import { softTripleSpec } from './soft-triple.js';
+import { sphereFaceSpec } from './sphereface.js';
+import { subCenterArcFaceSpec } from './subcenter-arcface.js';
+import { supConSpec } from './supcon.js';
+import { thresholdConsistentMarginSpec } from './tcm.js';
+import { tupletMarginSpec } from './tuplet-margin.js';
 import type { LossAlias, LossSpec } from './shared/spec.js';
 
 /** Every loss, in the order LOSS_NAMES lists them (an alias follows its loss). */
@@ -43,6 +63,26 @@ export const LOSS_SPECS = [
   ntXentSpec,
   marginSpec,
   pceSpec,
+  angularSpec,
+  circleSpec,
+  dynamicSoftMarginSpec,
+  fastAPSpec,
+  histogramSpec,
+  instanceSpec,
+  intraPairVarianceSpec,
+  largeMarginSoftmaxSpec,
+  manifoldSpec,
+  ncaSpec,
+  p2sGradSpec,
+  pnpSpec,
+  rankedListSpec,
+  snrContrastiveSpec,
+  softTripleSpec,
+  sphereFaceSpec,
+  subCenterArcFaceSpec,
+  supConSpec,
+  thresholdConsistentMarginSpec,
+  tupletMarginSpec,
 ] as const;
 
 type Spec = (typeof LOSS_SPECS)[number];
