@@ -89,3 +89,7 @@ export {
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';
 export { DistributedLossWrapper, gatherEmbeddings } from './distributed.js';
+export { MultipleLosses, type MultipleLossesOptions } from './multiple-losses.js';
+export { SelfSupervisedLoss, type SelfSupervisedOptions } from './self-supervised.js';
+export { CrossBatchMemory, type CrossBatchMemoryOptions } from './cross-batch-memory.js';
+export { VICRegLoss, type VICRegOptions } from './vicreg.js';
