@@ -282,6 +282,16 @@ export const CONFIG_KEYS = [
     doc: "the loss's own options (loss.options.margin=0.1, ...); unknown ones are refused by the loss",
   },
   {
+    key: 'loss.memory.size',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: BIG,
+    doc:
+      'cross-batch memory (XBM): this many past embeddings, with their labels, are kept and every batch is ' +
+      'compared with them (pair losses that take a reference set; at least batchSize; 0: off)',
+  },
+  {
     key: 'optim.name',
     type: 'string',
     default: 'sgd',

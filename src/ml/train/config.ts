@@ -79,6 +79,8 @@ export interface TrainConfig {
     samplesPerClass: number;
     /** The loss's own options (margin, scale, temperature, ...), passed through to createLoss. */
     options: Record<string, number | string | boolean>;
+    /** Cross-batch memory (CrossBatchMemory around the loss): rows kept, 0 for none. */
+    memory: { size: number };
   };
   optim: {
     /** sgd (the paper's) or adamw (the ViT recipes'). */
