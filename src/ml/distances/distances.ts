@@ -56,6 +56,16 @@ abstract class BaseDistance implements Distance {
 }
 
 /**
+ * torch.cdist, in float32 for half-precision inputs: libtorch has no CPU cdist for float16 or
+ * bfloat16, and autocast runs it in float32 anyway (it is on its float32 list); the result is cast
+ * back to the inputs' dtype, so a loss stays in one dtype.
+ */
+function euclidean(q: Tensor, r: Tensor): Tensor {
+  if (q.dtype !== 'float16' && q.dtype !== 'bfloat16') return cdist(q, r);
+  return tidy(() => cdist(q.float(), r.float()).to(q.dtype));
+}
+
+/**
  * ||a - b||₂ via torch.cdist. Its gradient at zero distance is 0 (the subgradient libtorch picks),
  * so equal embeddings give a defined gradient.
  */
@@ -66,7 +76,7 @@ export class EuclideanDistance extends BaseDistance {
     super(o.normalize ?? false);
   }
   protected compute(q: Tensor, r: Tensor): Tensor {
-    return cdist(q, r);
+    return euclidean(q, r);
   }
 }
 
@@ -78,7 +88,7 @@ export class SquaredEuclideanDistance extends BaseDistance {
     super(o.normalize ?? false);
   }
   protected compute(q: Tensor, r: Tensor): Tensor {
-    return cdist(q, r).square();
+    return euclidean(q, r).square();
   }
 }
 
