@@ -61,6 +61,11 @@ export { SupConLoss, type SupConOptions } from './supcon.js';
 export { ThresholdConsistentMarginLoss, type ThresholdConsistentMarginOptions } from './tcm.js';
 export { TupletMarginLoss, type TupletMarginOptions } from './tuplet-margin.js';
 export {
+  GeneralizedLiftedStructureLoss,
+  type GeneralizedLiftedStructureOptions,
+} from './generalized-lifted-structure.js';
+export { SmoothAPLoss, type SmoothAPOptions } from './smooth-ap.js';
+export {
   PairwiseCrossEntropyLoss,
   pairwiseCrossEntropy,
   pceLambda,

@@ -43,6 +43,8 @@ import { subCenterArcFaceSpec } from './subcenter-arcface.js';
 import { supConSpec } from './supcon.js';
 import { thresholdConsistentMarginSpec } from './tcm.js';
 import { tupletMarginSpec } from './tuplet-margin.js';
+import { generalizedLiftedStructureSpec } from './generalized-lifted-structure.js';
+import { smoothAPSpec } from './smooth-ap.js';
 import type { LossAlias, LossSpec } from './shared/spec.js';
 
 /** Every loss, in the order LOSS_NAMES lists them (an alias follows its loss). */
@@ -83,6 +85,8 @@ export const LOSS_SPECS = [
   supConSpec,
   thresholdConsistentMarginSpec,
   tupletMarginSpec,
+  generalizedLiftedStructureSpec,
+  smoothAPSpec,
 ] as const;
 
 type Spec = (typeof LOSS_SPECS)[number];

@@ -258,6 +258,8 @@ test('the registry knows every loss, and kinds are declared for the trainer', ()
     'supcon',
     'tcm',
     'tuplet-margin',
+    'generalized-lifted-structure',
+    'smooth-ap',
   ]);
   assert.equal(createLoss('smooth-ce').input, 'logits');
   assert.equal(createLoss('smooth-ce').epsilon, 0.1, "the paper's ε");

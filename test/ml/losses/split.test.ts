@@ -33,6 +33,8 @@ const NO_SPLIT: readonly LossName[] = [
   'p2s-grad',
   'pnp',
   'tuplet-margin',
+  'generalized-lifted-structure',
+  'smooth-ap',
 ];
 
 test('for every splittable loss, tightness + contrastive (+ other) is the loss', () => {
