@@ -15,9 +15,15 @@ export interface CrossBatchMemoryOptions {
   memorySize?: number;
   /**
    * Selects the tuples between the batch and the memory (it must implement mineAgainst); default:
-   * the wrapped loss's own miner, else every pair.
+   * the wrapped loss's own miner (as it is at each call), else every pair.
    */
   miner?: Miner;
+  /**
+   * Calls (training steps) that use the wrapped loss on the batch alone, storing nothing, before
+   * the memory starts (default 0). The XBM paper starts the memory once the embeddings drift
+   * slowly, after a warm-up; pytorch-metric-learning has no such option (0 is its behaviour).
+   */
+  startAfter?: number;
 }
 
 /**
@@ -33,15 +39,15 @@ export interface CrossBatchMemoryOptions {
  * global batch first, so every rank writes the same rows and the memory stays identical across
  * ranks — the same memory, values and gradients as one process on the global batch.
  * Buffers `embedding_memory` [memorySize, embeddingSize], `label_memory` [memorySize] and
- * `queue` [2] (next row, whether it has wrapped around) are saved with the loss, so a resumed run
- * keeps its memory.
+ * `queue` [3] (next row, whether it has wrapped around, calls so far) are saved with the loss, so a
+ * resumed run keeps its memory.
  */
 export class CrossBatchMemory extends MetricLoss {
   readonly name = 'CrossBatchMemory';
   readonly pairwise: boolean;
   readonly embeddingSize: number;
   readonly memorySize: number;
-  readonly memoryMiner: Miner | undefined;
+  readonly startAfter: number;
   constructor(
     readonly loss: MetricLoss,
     o: CrossBatchMemoryOptions,
@@ -53,14 +59,16 @@ export class CrossBatchMemory extends MetricLoss {
     positiveInteger(this.name, 'memorySize', this.memorySize);
     if (!loss.supportsRef)
       throw new RangeError(`${this.name}: ${loss.name} does not compare a batch with a reference set`);
-    this.memoryMiner = o.miner ?? loss.miner;
-    if (this.memoryMiner && !this.memoryMiner.mineAgainst)
-      throw new RangeError(`${this.name}: ${this.memoryMiner.name} cannot mine against a memory (no mineAgainst)`);
+    this.miner = o.miner;
+    this.startAfter = o.startAfter ?? 0;
+    if (!Number.isInteger(this.startAfter) || this.startAfter < 0)
+      throw new RangeError(`${this.name}: startAfter must be a non-negative integer, got ${this.startAfter}`);
+    this.checkMiner(this.memoryMiner);
     this.pairwise = loss.pairwise;
     this.registerModule('loss', loss as never);
     this.registerBuffer('embedding_memory', zeros([this.memorySize, this.embeddingSize]));
     this.registerBuffer('label_memory', zeros([this.memorySize], { dtype: 'int64' }));
-    this.registerBuffer('queue', zeros([2], { dtype: 'int64' }));
+    this.registerBuffer('queue', zeros([3], { dtype: 'int64' }));
   }
   get embeddingMemory(): Tensor {
     return this.buffer('embedding_memory')!;
@@ -68,10 +76,18 @@ export class CrossBatchMemory extends MetricLoss {
   get labelMemory(): Tensor {
     return this.buffer('label_memory')!;
   }
-  /** The next row to write and whether the memory has been filled once. */
-  get queueState(): { next: number; filled: boolean } {
-    const [next, filled] = this.buffer('queue')!.dataNumbers() as [number, number];
-    return { next, filled: filled !== 0 };
+  /** The miner used against the memory: this wrapper's, else the wrapped loss's. */
+  get memoryMiner(): Miner | undefined {
+    return this.miner ?? this.loss.miner;
+  }
+  private checkMiner(m: Miner | undefined): void {
+    if (m && !m.mineAgainst)
+      throw new RangeError(`${this.name}: ${m.name} cannot mine against a memory (no mineAgainst)`);
+  }
+  /** The next row to write, whether the memory has been filled once, and the calls so far. */
+  get queueState(): { next: number; filled: boolean; calls: number } {
+    const [next, filled, calls] = this.buffer('queue')!.dataNumbers() as [number, number, number];
+    return { next, filled: filled !== 0, calls };
   }
   /** Rows in use: all of them once filled. */
   get size(): number {
@@ -123,6 +139,11 @@ export class CrossBatchMemory extends MetricLoss {
         `has ${enq.length} rows to store but the memory holds ${this.memorySize}`,
       );
     const anchors = mask ? rows(false) : enq;
+    const miner = this.memoryMiner;
+    this.checkMiner(miner);
+    const { calls } = this.queueState;
+    this.setQueue(2, calls + 1);
+    if (calls < this.startAfter) return this.loss.forward(x, labels);
     return tidy(() => {
       const slots = this.enqueue(x, y, enq);
       if (anchors.length === 0) return zeroLoss(x);
@@ -133,9 +154,7 @@ export class CrossBatchMemory extends MetricLoss {
       const q = mask ? x.indexSelect(0, tensor(Int32Array.from(anchors), { dtype: 'int64', device: x.device })) : x;
       const qy = anchors.map((i) => y[i]!);
       const qyT = tensor(Int32Array.from(qy), { dtype: 'int64', device: x.device });
-      let tuples: MinedTuples = this.memoryMiner
-        ? this.memoryMiner.mineAgainst!(q, qyT, memX, memY)
-        : allPairs(qy, memLabels);
+      let tuples: MinedTuples = miner ? miner.mineAgainst!(q, qyT, memX, memY) : allPairs(qy, memLabels);
       // A row and its own stored copy are not a positive pair (PML's remove_self_comparisons).
       if (!mask) tuples = dropSelf(tuples, slots);
       return this.loss.forward(q, qyT, tuples, { embeddings: memX, labels: memY });
@@ -163,11 +182,14 @@ export class CrossBatchMemory extends MetricLoss {
         this.embeddingMemory.narrow(0, 0, rest).copy_(src.narrow(0, first, rest));
         this.labelMemory.narrow(0, 0, rest).copy_(lab.narrow(0, first, rest));
       }
-      const after = (next + which.length) % m;
-      const wrapped = filled || next + which.length >= m;
-      this.buffer('queue')!.copy_(tensor([after, wrapped ? 1 : 0], { dtype: 'int64' }));
+      this.setQueue(0, (next + which.length) % m);
+      this.setQueue(1, filled || next + which.length >= m ? 1 : 0);
     });
     return slots;
+  }
+
+  private setQueue(entry: number, value: number): void {
+    noGrad(() => this.buffer('queue')!.narrow(0, entry, 1).fill_(value));
   }
 
   protected compute(_b: Batch): Tensor {

@@ -292,6 +292,16 @@ export const CONFIG_KEYS = [
       'compared with them (pair losses that take a reference set; at least batchSize; 0: off)',
   },
   {
+    key: 'loss.memory.start',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: BIG,
+    doc:
+      'training steps with the batch alone before the memory is filled and used (the XBM paper waits for the ' +
+      'embeddings to drift slowly)',
+  },
+  {
     key: 'optim.name',
     type: 'string',
     default: 'sgd',

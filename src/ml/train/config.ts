@@ -79,8 +79,8 @@ export interface TrainConfig {
     samplesPerClass: number;
     /** The loss's own options (margin, scale, temperature, ...), passed through to createLoss. */
     options: Record<string, number | string | boolean>;
-    /** Cross-batch memory (CrossBatchMemory around the loss): rows kept, 0 for none. */
-    memory: { size: number };
+    /** Cross-batch memory (CrossBatchMemory around the loss): rows kept (0: none), steps before it starts. */
+    memory: { size: number; start: number };
   };
   optim: {
     /** sgd (the paper's) or adamw (the ViT recipes'). */

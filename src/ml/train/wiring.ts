@@ -41,7 +41,12 @@ export function makeLoss(
     loss.dispose();
     throw new Error(`config: 'loss.memory.size' (${memory}) must hold at least one batch (batchSize ${cfg.batchSize})`);
   }
-  return asTrainLoss(new CrossBatchMemory(loss, { embeddingSize: featureDim, memorySize: memory }), group);
+  const xbm = new CrossBatchMemory(loss, {
+    embeddingSize: featureDim,
+    memorySize: memory,
+    startAfter: cfg.loss.memory.start,
+  });
+  return asTrainLoss(xbm, group);
 }
 
 export const trainerDeps: TrainerDeps = {

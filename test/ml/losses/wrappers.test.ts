@@ -136,7 +136,7 @@ test('CrossBatchMemory keeps the newest rows in FIFO order, wraps around, and su
     xbm.forward(x, labelsOf([step, step + 10])).dispose();
   }
   // 8 rows through 5 slots: slot k holds row 5 + k for k < 3, row k for k = 3, 4.
-  assert.deepEqual(xbm.queueState, { next: 3, filled: true });
+  assert.deepEqual(xbm.queueState, { next: 3, filled: true, calls: 4 });
   const expectRows = [5, 6, 7, 3, 4].map((i) => rows[i]!);
   assertClose(xbm.embeddingMemory.dataNumbers(), expectRows.flat(), 'memory rows');
   assert.deepEqual(
@@ -152,6 +152,26 @@ test('CrossBatchMemory keeps the newest rows in FIFO order, wraps around, and su
   assert.deepEqual([...xbm.stateDict().keys()], ['embedding_memory', 'label_memory', 'queue']);
   xbm.resetQueue();
   assert.equal(xbm.size, 0);
+});
+
+test('CrossBatchMemory with startAfter: the wrapped loss on the batch alone, nothing stored, until then', () => {
+  const g = new Generator(9);
+  const xbm = new CrossBatchMemory(new ContrastiveLoss(), { embeddingSize: 3, memorySize: 8, startAfter: 2 });
+  const plain = new ContrastiveLoss();
+  const y = labelsOf([0, 0, 1, 1]);
+  for (let step = 0; step < 3; step++) {
+    const x = randn([4, 3], { generator: g });
+    const v = xbm.forward(x, y).item();
+    if (step < 2) {
+      assert.equal(v, plain.forward(x, y).item(), `step ${step}: the batch alone`);
+      assert.equal(xbm.size, 0, `step ${step}: nothing stored`);
+    } else assert.equal(xbm.size, 4, 'the memory starts at the third call');
+  }
+  assert.equal(xbm.queueState.calls, 3);
+  assert.throws(
+    () => new CrossBatchMemory(new ContrastiveLoss(), { embeddingSize: 3, startAfter: -1 }),
+    /startAfter must be a non-negative integer/,
+  );
 });
 
 test('CrossBatchMemory leaves out the pair of a row with its own stored copy', () => {

@@ -16,17 +16,20 @@ import { writeSyntheticIdx } from './helpers.js';
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
 
 test('loss.memory.size wraps a pair loss in CrossBatchMemory, and refuses other losses and too small a memory', () => {
-  const cfg = resolveConfig({ overrides: ['loss.name=contrastive', 'loss.memory.size=64', 'batchSize=16'] });
+  const cfg = resolveConfig({
+    overrides: ['loss.name=contrastive', 'loss.memory.size=64', 'loss.memory.start=5', 'batchSize=16'],
+  });
   const l = makeLoss(cfg, 10, 8);
   assert.ok(l.module instanceof CrossBatchMemory);
   const xbm = l.module;
   assert.ok(xbm.loss instanceof ContrastiveLoss);
   assert.equal(xbm.memorySize, 64);
+  assert.equal(xbm.startAfter, 5);
   assert.equal(l.pairwise, true, 'class-balanced batches, as for the wrapped loss');
   const y = tensor([0, 0, 1, 1], { dtype: 'int64' });
   const v = l.compute({ features: randn([4, 8]), logits: randn([4, 10]) }, y);
   assert.ok(Number.isFinite(v.item()));
-  assert.equal(xbm.size, 4, 'the batch went into the memory');
+  assert.equal(xbm.size, 0, 'nothing stored before loss.memory.start steps');
   assert.throws(
     () => makeLoss(resolveConfig({ overrides: ['loss.memory.size=64', 'batchSize=16'] }), 10, 8),
     /'loss.memory.size' needs a loss that compares each batch with the memory .* 'smooth-ce' does not/,
@@ -55,6 +58,7 @@ function train(data: string, out: string, epochs: number, resume = false): void 
       'batchSize=16',
       'loss.name=contrastive',
       'loss.memory.size=40',
+      'loss.memory.start=3',
       'optim.schedule=none',
       'model.smallInput=true',
       'model.numFeatures=16',
