@@ -6,7 +6,8 @@
 // names), then add fooSpec to LOSS_SPECS below. Names, option types, createLoss, the trainer's
 // wiring, the fixture test's list and the README's list (node scripts/update-readme-keys.mjs)
 // all follow. Export the class from index.ts if users should import it by name, and give it a
-// fixture (scripts/fixtures/make_loss_fixtures.py): the fixture test expects one per loss.
+// fixture (scripts/fixtures/make_loss_fixtures.py for independent loops, make_pml_fixtures.py for
+// a loss ported from pytorch-metric-learning): the fixture test expects one per loss.
 import { crossEntropySpec } from './cross-entropy.js';
 import { smoothCrossEntropySpec } from './smooth-cross-entropy.js';
 import { normSoftmaxSpec } from './norm-softmax.js';
