@@ -110,7 +110,11 @@ export class CrossBatchMemory extends MetricLoss {
     return this.step(embeddings, labels, null);
   }
 
-  /** Writes the rows where enqueueMask is true; the others are the anchors compared with the memory. */
+  /**
+   * Writes the rows where enqueueMask is true; the others are the anchors compared with the memory.
+   * A mask with no row to write leaves the memory as it is (pytorch-metric-learning then takes its
+   * unwritten zero rows for stored ones).
+   */
   forwardMasked(embeddings: Tensor, labels: Tensor, enqueueMask: readonly boolean[]): Tensor {
     if (enqueueMask.length !== embeddings.shape[0])
       throw new LossInputError(
