@@ -10,8 +10,8 @@ import {
 } from '../losses/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
-import type { TrainConfig } from './config.js';
-import type { TrainLoss, TrainerDeps } from './trainer.js';
+import type { TrainConfig } from '../run/config/resolve.js';
+import type { TrainLoss, TrainerDeps } from './types.js';
 
 export function makeLoss(
   cfg: TrainConfig,
@@ -36,11 +36,8 @@ export function makeLoss(
         `contrastive, triplet, multi-similarity, nt-xent, supcon, circle); '${name}' does not`,
     );
   }
-  // The memory takes the global batch: multi-process runs gather it before the loss (asTrainLoss).
-  if (memory < cfg.batchSize) {
-    loss.dispose();
-    throw new Error(`config: 'loss.memory.size' (${memory}) must hold at least one batch (batchSize ${cfg.batchSize})`);
-  }
+  // The memory takes the global batch: multi-process runs gather it before the loss (asTrainLoss);
+  // resolveConfig has checked that it holds one batch at least.
   const xbm = new CrossBatchMemory(loss, {
     embeddingSize: featureDim,
     memorySize: memory,

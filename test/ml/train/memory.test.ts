@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTensors, randn, toRaw, tensor } from '../../../src/engine/index.js';
-import { resolveConfig } from '../../../src/ml/train/config.js';
+import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
+import { ConfigError } from '../../../src/ml/run/config/errors.js';
 import { makeLoss } from '../../../src/ml/train/wiring.js';
 import { CrossBatchMemory, ContrastiveLoss } from '../../../src/ml/losses/index.js';
-import { writeSyntheticIdx } from './helpers.js';
+import { writeSyntheticIdx } from '../data/synthetic-idx.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
 
@@ -39,9 +40,15 @@ test('loss.memory.size wraps a pair loss in CrossBatchMemory, and refuses other 
       makeLoss(resolveConfig({ overrides: ['loss.name=proxy-anchor', 'loss.memory.size=64', 'batchSize=16'] }), 10, 8),
     /'proxy-anchor' does not/,
   );
+  // A rule between two keys: resolveConfig refuses it, naming the key and the override that set it.
   assert.throws(
-    () => makeLoss(resolveConfig({ overrides: ['loss.name=triplet', 'loss.memory.size=8', 'batchSize=16'] }), 10, 8),
-    /'loss.memory.size' \(8\) must hold at least one batch \(batchSize 16\)/,
+    () => resolveConfig({ overrides: ['loss.name=triplet', 'loss.memory.size=8', 'batchSize=16'] }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.key === 'loss.memory.size' &&
+      e.origin.kind === 'override' &&
+      e.origin.arg === 'loss.memory.size=8' &&
+      /'loss.memory.size' \(8\) must hold at least one batch \(batchSize 16\)/.test(e.message),
   );
 });
 
