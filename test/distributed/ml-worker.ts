@@ -10,10 +10,18 @@ import {
   randn,
   randint,
   distributed,
+  noGrad,
   type Tensor,
 } from '../../src/engine/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../../src/ml/eval/index.js';
-import { asTrainLoss, createLoss, type LossName } from '../../src/ml/losses/index.js';
+import {
+  asTrainLoss,
+  createLoss,
+  CrossBatchMemory,
+  type LossName,
+  type MetricLoss,
+} from '../../src/ml/losses/index.js';
+import { MultiSimilarityMiner } from '../../src/ml/miners/index.js';
 import { report } from './helpers.js';
 
 type Group = distributed.ProcessGroup;
@@ -99,7 +107,72 @@ function lossGradients(g: Group, name: LossName, options: Record<string, unknown
   };
 }
 
+/**
+ * A cross-batch memory over several SGD steps: one process on the global batch against this rank
+ * on its slice, gathered (asTrainLoss wraps it in DistributedLossWrapper) and DDP-averaged. Per step:
+ * the loss value, the model's gradients, and the memory's rows and labels.
+ */
+function memorySteps(
+  g: Group,
+  name: LossName,
+  options: Record<string, unknown>,
+  mined: boolean,
+): Record<string, unknown> {
+  manualSeed(13);
+  const n = 12,
+    din = 6,
+    dout = 4,
+    steps = 5,
+    memorySize = 30;
+  const batches = Array.from({ length: steps }, () => ({
+    x: randn([n, din], { dtype: 'float64' }),
+    y: randint(0, 4, [n]),
+  }));
+  const build = (): CrossBatchMemory => {
+    const inner = createLoss(name, { ...options } as never) as MetricLoss;
+    const xbm = new CrossBatchMemory(inner, {
+      embeddingSize: dout,
+      memorySize,
+      miner: mined ? new MultiSimilarityMiner({ epsilon: 0.2 }) : undefined,
+    });
+    return xbm.to('float64');
+  };
+  const refModel = new nn.Linear(din, dout).to('float64');
+  const model = new nn.Linear(din, dout).to('float64');
+  model.loadStateDict(refModel.stateDict());
+  const refXbm = build(),
+    xbm = build();
+  const loss = asTrainLoss(xbm, g);
+  const { start, end } = shardRange(n, g.rank, g.worldSize);
+  const out: Record<string, number>[] = [];
+  for (const { x, y } of batches) {
+    const refValue = refXbm.forward(refModel.forward(x), y);
+    const refGrads = grad(refValue, refModel.parameters());
+    const own = model.forward(x.narrow(0, start, end - start));
+    const l = loss.compute({ features: own, logits: own }, y.narrow(0, start, end - start));
+    const params = model.parameters();
+    for (const p of params) p.grad = null;
+    l.backward();
+    g.reduceGradients(params);
+    out.push({
+      value: l.item() / g.worldSize,
+      refValue: refValue.item(),
+      grad: Math.max(...params.map((p, i) => maxDiff(p.grad!, refGrads[i]!))),
+      gradScale: Math.max(...refGrads.map((t) => tidy(() => t!.abs().max().item()))),
+      memory: maxDiff(xbm.embeddingMemory, refXbm.embeddingMemory),
+      labels: maxDiff(xbm.labelMemory, refXbm.labelMemory),
+    });
+    noGrad(() => {
+      params.forEach((p) => p.sub_(p.grad!.mul(0.5)));
+      refModel.parameters().forEach((p, i) => p.sub_(refGrads[i]!.mul(0.5)));
+    });
+  }
+  return { gathered: loss.gathered, steps: out, filled: xbm.queueState.filled };
+}
+
 const scenarios: Record<string, (g: Group) => Record<string, unknown>> = {
+  'xbm-contrastive': (g) => memorySteps(g, 'contrastive', {}, false),
+  'xbm-multi-similarity-mined': (g) => memorySteps(g, 'multi-similarity', {}, true),
   'retrieval-random'(g) {
     manualSeed(2);
     const f = randn([203, 16]);

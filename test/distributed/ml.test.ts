@@ -49,3 +49,22 @@ for (const loss of ['triplet', 'multi-similarity', 'proxy-anchor']) {
     },
   );
 }
+
+for (const scenario of ['xbm-contrastive', 'xbm-multi-similarity-mined']) {
+  test(`cross-batch memory across 2 ranks equals 1 process on the global batch (${scenario}, float64)`, async () => {
+    for (const r of await results(scenario, 2)) {
+      assert.equal(r.gathered, true);
+      assert.equal(r.filled, true, 'the memory wrapped around during the run');
+      const steps = r.steps as Record<string, number>[];
+      assert.equal(steps.length, 5);
+      steps.forEach((s, k) => {
+        assert.ok(Math.abs(s.value! - s.refValue!) < 1e-5, `step ${k}: ${s.value} vs ${s.refValue}`);
+        assert.ok(s.grad! < 1e-5, `step ${k}: gradient off by ${s.grad} (scale ${s.gradScale})`);
+        assert.ok(s.gradScale! > 1e-6, `step ${k}: the loss has gradients to compare`);
+        // The models drift apart by rounding (DDP's average of two half-batch gradients), not more.
+        assert.ok(s.memory! < 1e-12, `step ${k}: memory rows off by ${s.memory}`);
+        assert.equal(s.labels, 0, `step ${k}: memory labels`);
+      });
+    }
+  });
+}

@@ -6,7 +6,7 @@
 // both Euclidean distance and cosine similarity.
 import { type Tensor, type TensorOrScalar, cdist, normalize as l2normalize, tidy } from '../../engine/index.js';
 
-export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot';
+export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot' | 'snr';
 
 /** A plain-object description of a distance (used in configs and fixtures). */
 export interface DistanceSpec {
@@ -56,6 +56,16 @@ abstract class BaseDistance implements Distance {
 }
 
 /**
+ * torch.cdist, in float32 for half-precision inputs: libtorch has no CPU cdist for float16 or
+ * bfloat16, and autocast runs it in float32 anyway (it is on its float32 list); the result is cast
+ * back to the inputs' dtype, so a loss stays in one dtype.
+ */
+function euclidean(q: Tensor, r: Tensor): Tensor {
+  if (q.dtype !== 'float16' && q.dtype !== 'bfloat16') return cdist(q, r);
+  return tidy(() => cdist(q.float(), r.float()).to(q.dtype));
+}
+
+/**
  * ||a - b||₂ via torch.cdist. Its gradient at zero distance is 0 (the subgradient libtorch picks),
  * so equal embeddings give a defined gradient.
  */
@@ -66,7 +76,7 @@ export class EuclideanDistance extends BaseDistance {
     super(o.normalize ?? false);
   }
   protected compute(q: Tensor, r: Tensor): Tensor {
-    return cdist(q, r);
+    return euclidean(q, r);
   }
 }
 
@@ -78,7 +88,7 @@ export class SquaredEuclideanDistance extends BaseDistance {
     super(o.normalize ?? false);
   }
   protected compute(q: Tensor, r: Tensor): Tensor {
-    return cdist(q, r).square();
+    return euclidean(q, r).square();
   }
 }
 
@@ -107,6 +117,30 @@ export class DotProductSimilarity extends BaseDistance {
 }
 
 /**
+ * Signal-to-noise ratio (Yuan et al., CVPR 2019): var(a - b) / var(a), the variance of the
+ * difference (noise) over the anchor's (signal), each over the embedding's dimensions. Not
+ * symmetric: rows are anchors. Normalised embeddings by default, as pytorch-metric-learning's
+ * SNRDistance. The difference is formed explicitly ([n, m, d]) rather than through the
+ * ||a||² + ||b||² - 2ab expansion, which cancels badly for the near pairs that matter most.
+ */
+export class SNRDistance extends BaseDistance {
+  readonly name = 'snr' as const;
+  readonly isSimilarity = false;
+  constructor(o: { normalize?: boolean } = {}) {
+    super(o.normalize ?? true);
+  }
+  protected compute(q: Tensor, r: Tensor): Tensor {
+    // var over a row is ||row - its mean||² / (d - 1); the (d - 1)s cancel in the ratio.
+    const qc = q.sub(q.mean(1, true));
+    const rc = r.sub(r.mean(1, true));
+    const noise = qc.unsqueeze(1).sub(rc.unsqueeze(0)).square().sum(2);
+    return noise.div(qc.square().sum(1, true));
+  }
+}
+
+const NAMES = 'euclidean | squared-euclidean | cosine | dot | snr';
+
+/**
  * A Distance from an instance, a spec or a bare name (what a config's `loss.options.distance=cosine`
  * gives); `fallback` when undefined.
  */
@@ -116,9 +150,7 @@ export function makeDistance(
 ): Distance {
   if (typeof d === 'string') return makeDistance({ name: d }, fallback);
   if (d !== undefined && (typeof d !== 'object' || d === null))
-    throw new TypeError(
-      `distance must be a name (euclidean | squared-euclidean | cosine | dot) or a spec, got ${JSON.stringify(d)}`,
-    );
+    throw new TypeError(`distance must be a name (${NAMES}) or a spec, got ${JSON.stringify(d)}`);
   if (d !== undefined && 'matrix' in d) return d;
   const s = d ?? fallback;
   switch (s.name) {
@@ -132,9 +164,9 @@ export function makeDistance(
       return new CosineSimilarity();
     case 'dot':
       return new DotProductSimilarity({ normalize: s.normalize ?? false });
+    case 'snr':
+      return new SNRDistance({ normalize: s.normalize ?? true });
     default:
-      throw new RangeError(
-        `unknown distance '${String((s as { name: unknown }).name)}' (euclidean | squared-euclidean | cosine | dot)`,
-      );
+      throw new RangeError(`unknown distance '${String((s as { name: unknown }).name)}' (${NAMES})`);
   }
 }

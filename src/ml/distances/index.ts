@@ -8,5 +8,6 @@ export {
   SquaredEuclideanDistance,
   CosineSimilarity,
   DotProductSimilarity,
+  SNRDistance,
   makeDistance,
 } from './distances.js';

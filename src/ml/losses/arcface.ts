@@ -44,15 +44,7 @@ export class ArcFaceLoss extends ClassTableLoss {
     this.reduction = checkClassifierReducer(this.name, o.reduction ?? 'mean');
   }
   logits(x: Tensor, labels: readonly number[]): Tensor {
-    const m = this.margin;
-    const cos = this.cosines(x);
-    const c = targetLogits(cos, labels);
-    const sin = c.square().rsub(1).clampMin(0).sqrt();
-    const shifted = c.mul(Math.cos(m)).sub(sin.mul(Math.sin(m)));
-    const fallback = c.sub(m * Math.sin(m));
-    const target = where(c.ge(-Math.cos(m)), shifted, fallback);
-    const idx = indexTensor(labels, x.device).unsqueeze(1);
-    return cos.scatter(1, idx, target.unsqueeze(1)).mul(this.scale);
+    return arcFaceLogits(this.cosines(x), labels, this.margin, this.scale);
   }
   protected compute(b: Batch): Tensor {
     return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x);
@@ -60,6 +52,21 @@ export class ArcFaceLoss extends ClassTableLoss {
   protected override computeSplit(b: Batch): LossSplit {
     return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction);
   }
+}
+
+/**
+ * ArcFace's logits from the cosines [n, C]: s · cos(θ_{i,y_i} + m) (s · (cos θ - m·sin m) beyond
+ * θ = π - m) for the true class, s · cos θ elsewhere. Shared with sub-centre ArcFace.
+ */
+export function arcFaceLogits(cos: Tensor, labels: readonly number[], margin: number, scale: number): Tensor {
+  const m = margin;
+  const c = targetLogits(cos, labels);
+  const sin = c.square().rsub(1).clampMin(0).sqrt();
+  const shifted = c.mul(Math.cos(m)).sub(sin.mul(Math.sin(m)));
+  const fallback = c.sub(m * Math.sin(m));
+  const target = where(c.ge(-Math.cos(m)), shifted, fallback);
+  const idx = indexTensor(labels, cos.device).unsqueeze(1);
+  return cos.scatter(1, idx, target.unsqueeze(1)).mul(scale);
 }
 
 export const arcFaceSpec = defineLoss({

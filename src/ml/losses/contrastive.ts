@@ -31,27 +31,29 @@ export interface ContrastiveOptions {
  * tightness term of Boudiaf et al., the negative part the contrastive term; split() returns both.
  */
 export class ContrastiveLoss extends MetricLoss {
-  readonly name = 'ContrastiveLoss';
+  readonly name: string = 'ContrastiveLoss';
   readonly pairwise = true;
+  override readonly supportsRef = true;
   readonly posMargin: number;
   readonly negMargin: number;
   readonly squared: boolean;
   readonly distance: Distance;
   readonly reducer: ReducerName;
-  constructor(o: ContrastiveOptions = {}) {
+  /** fixedDistance: a subclass's own distance, in place of the `distance` option (which is then not read). */
+  constructor(o: ContrastiveOptions = {}, fixedDistance?: Distance) {
     super();
     this.posMargin = o.posMargin ?? 0;
     this.negMargin = o.negMargin ?? 1;
     finiteNumber(this.name, 'posMargin', this.posMargin);
     finiteNumber(this.name, 'negMargin', this.negMargin);
     this.squared = o.squared ?? false;
-    this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
+    this.distance = fixedDistance ?? makeDistance(o.distance, { name: 'euclidean', normalize: true });
     this.reducer = checkReducer(this.name, o.reducer ?? 'avgNonZero');
     this.miner = o.miner;
   }
   private terms(b: Batch): { pos: Tensor; neg: Tensor } {
-    const t = toPairs(b.tuples, b.labels);
-    const mat = this.distance.matrix(b.x);
+    const t = toPairs(b.tuples, b.labels, b.refLabels);
+    const mat = this.distance.matrix(b.x, b.refX);
     const dPos = mat.index([indexTensor(t.a1, b.device), indexTensor(t.p, b.device)]);
     const dNeg = mat.index([indexTensor(t.a2, b.device), indexTensor(t.n, b.device)]);
     let pos = this.distance.margin(dPos, this.posMargin).relu();

@@ -8,6 +8,7 @@ export {
   type LossSplit,
   type Batch,
   type EmbeddingLossInput,
+  type Reference,
 } from './shared/base.js';
 // Distances were importable from here before they had a folder of their own; they still are.
 export * from '../distances/index.js';
@@ -39,6 +40,31 @@ export { LiftedStructureLoss, type LiftedStructureOptions } from './lifted-struc
 export { NPairsLoss, type NPairsOptions } from './n-pairs.js';
 export { NTXentLoss, InfoNCELoss, type NTXentOptions } from './nt-xent.js';
 export { MarginLoss, type MarginLossOptions } from './margin.js';
+export { AngularLoss, type AngularOptions } from './angular.js';
+export { CircleLoss, type CircleOptions } from './circle.js';
+export { DynamicSoftMarginLoss, type DynamicSoftMarginOptions } from './dynamic-soft-margin.js';
+export { FastAPLoss, type FastAPOptions } from './fast-ap.js';
+export { HistogramLoss, type HistogramOptions } from './histogram.js';
+export { InstanceLoss, type InstanceOptions } from './instance.js';
+export { IntraPairVarianceLoss, type IntraPairVarianceOptions } from './intra-pair-variance.js';
+export { LargeMarginSoftmaxLoss, type LargeMarginSoftmaxOptions } from './large-margin-softmax.js';
+export { ManifoldLoss, type ManifoldOptions } from './manifold.js';
+export { NCALoss, type NCAOptions } from './nca.js';
+export { P2SGradLoss, type P2SGradOptions } from './p2s-grad.js';
+export { PNPLoss, PNP_VARIANTS, type PNPOptions, type PnpVariant } from './pnp.js';
+export { RankedListLoss, type RankedListOptions } from './ranked-list.js';
+export { SignalToNoiseRatioContrastiveLoss, type SignalToNoiseRatioContrastiveOptions } from './snr-contrastive.js';
+export { SoftTripleLoss, type SoftTripleOptions } from './soft-triple.js';
+export { SphereFaceLoss } from './sphereface.js';
+export { SubCenterArcFaceLoss, type SubCenterArcFaceOptions } from './subcenter-arcface.js';
+export { SupConLoss, type SupConOptions } from './supcon.js';
+export { ThresholdConsistentMarginLoss, type ThresholdConsistentMarginOptions } from './tcm.js';
+export { TupletMarginLoss, type TupletMarginOptions } from './tuplet-margin.js';
+export {
+  GeneralizedLiftedStructureLoss,
+  type GeneralizedLiftedStructureOptions,
+} from './generalized-lifted-structure.js';
+export { SmoothAPLoss, type SmoothAPOptions } from './smooth-ap.js';
 export {
   PairwiseCrossEntropyLoss,
   pairwiseCrossEntropy,
@@ -68,3 +94,7 @@ export {
 export { tightnessContrastiveSplit, type SplitValues, type SplitArgs } from './split.js';
 export { asTrainLoss, type TrainableLoss, type ModelOutput } from './train-adapter.js';
 export { DistributedLossWrapper, gatherEmbeddings } from './distributed.js';
+export { MultipleLosses, type MultipleLossesOptions } from './multiple-losses.js';
+export { SelfSupervisedLoss, type SelfSupervisedOptions } from './self-supervised.js';
+export { CrossBatchMemory, type CrossBatchMemoryOptions } from './cross-batch-memory.js';
+export { VICRegLoss, type VICRegOptions } from './vicreg.js';

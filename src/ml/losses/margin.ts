@@ -35,6 +35,7 @@ export interface MarginLossOptions {
 export class MarginLoss extends MetricLoss {
   readonly name = 'MarginLoss';
   readonly pairwise = true;
+  override readonly supportsRef = true;
   readonly margin: number;
   readonly nu: number;
   readonly numClasses: number | undefined;
@@ -64,8 +65,8 @@ export class MarginLoss extends MetricLoss {
     if (this.numClasses !== undefined) checkClassRange(this.name, labels, this.numClasses);
   }
   private parts(b: Batch): LossSplit {
-    const t = toPairs(b.tuples, b.labels);
-    const mat = this.distance.matrix(b.x);
+    const t = toPairs(b.tuples, b.labels, b.refLabels);
+    const mat = this.distance.matrix(b.x, b.refX);
     const betaOf = (anchors: readonly number[]): Tensor =>
       this.numClasses === undefined
         ? this.beta.expand([anchors.length])

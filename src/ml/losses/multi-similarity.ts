@@ -33,6 +33,7 @@ export interface MultiSimilarityOptions {
 export class MultiSimilarityLoss extends MetricLoss {
   readonly name = 'MultiSimilarityLoss';
   readonly pairwise = true;
+  override readonly supportsRef = true;
   readonly alpha: number;
   readonly beta: number;
   readonly base: number;
@@ -51,11 +52,12 @@ export class MultiSimilarityLoss extends MetricLoss {
     this.miner = o.miner;
   }
   private terms(b: Batch): { pos: Tensor; neg: Tensor } {
-    const n = b.labels.length;
-    const t = toPairs(b.tuples, b.labels);
-    const mat = this.distance.matrix(b.x);
-    const posMask = maskFrom(t.a1, t.p, n, n, b.device);
-    const negMask = maskFrom(t.a2, t.n, n, n, b.device);
+    const n = b.labels.length,
+      m = b.refLabels?.length ?? n;
+    const t = toPairs(b.tuples, b.labels, b.refLabels);
+    const mat = this.distance.matrix(b.x, b.refX);
+    const posMask = maskFrom(t.a1, t.p, n, m, b.device);
+    const negMask = maskFrom(t.a2, t.n, n, m, b.device);
     const pos = maskedLogSumExp(this.distance.margin(mat, this.base).mul(this.alpha), posMask, true).div(this.alpha);
     const neg = maskedLogSumExp(this.distance.margin(this.base, mat).mul(this.beta), negMask, true).div(this.beta);
     return { pos, neg };

@@ -29,6 +29,7 @@ export interface NTXentOptions {
 export class NTXentLoss extends MetricLoss {
   readonly name: string = 'NTXentLoss';
   readonly pairwise = true;
+  override readonly supportsRef = true;
   readonly temperature: number;
   readonly distance: Distance;
   readonly reducer: ReducerName;
@@ -42,11 +43,11 @@ export class NTXentLoss extends MetricLoss {
   }
   private parts(b: Batch): { tight: Tensor; contr: Tensor } | null {
     const n = b.labels.length;
-    const t = toPairs(b.tuples, b.labels);
+    const t = toPairs(b.tuples, b.labels, b.refLabels);
     if (t.a1.length === 0 || t.a2.length === 0) return null;
-    const m = this.distance.matrix(b.x).div(this.temperature);
+    const m = this.distance.matrix(b.x, b.refX).div(this.temperature);
     const s = this.distance.isSimilarity ? m : m.neg();
-    const negMask = maskFrom(t.a2, t.n, n, n, b.device);
+    const negMask = maskFrom(t.a2, t.n, n, b.refLabels?.length ?? n, b.device);
     const negLse = maskedLogSumExp(s, negMask, false);
     const rowAny = negMask.any(1);
     const a1 = indexTensor(t.a1, b.device);

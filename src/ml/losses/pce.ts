@@ -142,7 +142,7 @@ export function pairwiseCrossEntropy(
 export class PairwiseCrossEntropyLoss extends MetricLoss {
   readonly name = 'PairwiseCrossEntropyLoss';
   readonly pairwise = true;
-  protected override readonly usesTuples: boolean = false;
+  override readonly usesTuples: boolean = false;
   readonly lambda: PceLambda;
   readonly numClasses: number | undefined;
   readonly softMean: PceSoftMean;

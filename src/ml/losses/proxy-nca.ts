@@ -1,6 +1,7 @@
 // ProxyNCA (Movshovitz-Attias et al., ICCV 2017), in the softmax form of pytorch-metric-learning
 // and ProxyNCA++ (the positive proxy is in the denominator).
-import { type Tensor, cdist, normalize } from '../../engine/index.js';
+import { type Tensor } from '../../engine/index.js';
+import { SquaredEuclideanDistance } from '../distances/index.js';
 import type { Batch, LossSplit } from './shared/base.js';
 import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
 import { reduce } from '../reducers/index.js';
@@ -25,6 +26,8 @@ export class ProxyNCALoss extends ClassTableLoss {
   readonly name = 'ProxyNCALoss';
   readonly scale: number;
   readonly reduction: ClassifierReducer;
+  /** ‖x̂ - p̂‖² (the shared distance, so half precision works as for the other losses). */
+  readonly distance = new SquaredEuclideanDistance({ normalize: true });
   constructor(o: ProxyNCAOptions) {
     super('ProxyNCALoss', 'proxies', o);
     this.scale = o.scale ?? 1;
@@ -32,7 +35,7 @@ export class ProxyNCALoss extends ClassTableLoss {
     this.reduction = checkClassifierReducer(this.name, o.reduction ?? 'mean');
   }
   logits(x: Tensor): Tensor {
-    return cdist(normalize(x), normalize(this.table)).square().mul(-this.scale);
+    return this.distance.matrix(x, this.table).mul(-this.scale);
   }
   protected compute(b: Batch): Tensor {
     return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x);

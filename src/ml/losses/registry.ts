@@ -6,7 +6,8 @@
 // names), then add fooSpec to LOSS_SPECS below. Names, option types, createLoss, the trainer's
 // wiring, the fixture test's list and the README's list (node scripts/update-readme-keys.mjs)
 // all follow. Export the class from index.ts if users should import it by name, and give it a
-// fixture (scripts/fixtures/make_loss_fixtures.py): the fixture test expects one per loss.
+// fixture (scripts/fixtures/make_loss_fixtures.py for independent loops, make_pml_fixtures.py for
+// a loss ported from pytorch-metric-learning): the fixture test expects one per loss.
 import { crossEntropySpec } from './cross-entropy.js';
 import { smoothCrossEntropySpec } from './smooth-cross-entropy.js';
 import { normSoftmaxSpec } from './norm-softmax.js';
@@ -23,6 +24,28 @@ import { nPairsSpec } from './n-pairs.js';
 import { ntXentSpec } from './nt-xent.js';
 import { marginSpec } from './margin.js';
 import { pceSpec } from './pce.js';
+import { angularSpec } from './angular.js';
+import { circleSpec } from './circle.js';
+import { dynamicSoftMarginSpec } from './dynamic-soft-margin.js';
+import { fastAPSpec } from './fast-ap.js';
+import { histogramSpec } from './histogram.js';
+import { instanceSpec } from './instance.js';
+import { intraPairVarianceSpec } from './intra-pair-variance.js';
+import { largeMarginSoftmaxSpec } from './large-margin-softmax.js';
+import { manifoldSpec } from './manifold.js';
+import { ncaSpec } from './nca.js';
+import { p2sGradSpec } from './p2s-grad.js';
+import { pnpSpec } from './pnp.js';
+import { rankedListSpec } from './ranked-list.js';
+import { snrContrastiveSpec } from './snr-contrastive.js';
+import { softTripleSpec } from './soft-triple.js';
+import { sphereFaceSpec } from './sphereface.js';
+import { subCenterArcFaceSpec } from './subcenter-arcface.js';
+import { supConSpec } from './supcon.js';
+import { thresholdConsistentMarginSpec } from './tcm.js';
+import { tupletMarginSpec } from './tuplet-margin.js';
+import { generalizedLiftedStructureSpec } from './generalized-lifted-structure.js';
+import { smoothAPSpec } from './smooth-ap.js';
 import type { LossAlias, LossSpec } from './shared/spec.js';
 
 /** Every loss, in the order LOSS_NAMES lists them (an alias follows its loss). */
@@ -43,6 +66,28 @@ export const LOSS_SPECS = [
   ntXentSpec,
   marginSpec,
   pceSpec,
+  angularSpec,
+  circleSpec,
+  dynamicSoftMarginSpec,
+  fastAPSpec,
+  histogramSpec,
+  instanceSpec,
+  intraPairVarianceSpec,
+  largeMarginSoftmaxSpec,
+  manifoldSpec,
+  ncaSpec,
+  p2sGradSpec,
+  pnpSpec,
+  rankedListSpec,
+  snrContrastiveSpec,
+  softTripleSpec,
+  sphereFaceSpec,
+  subCenterArcFaceSpec,
+  supConSpec,
+  thresholdConsistentMarginSpec,
+  tupletMarginSpec,
+  generalizedLiftedStructureSpec,
+  smoothAPSpec,
 ] as const;
 
 type Spec = (typeof LOSS_SPECS)[number];

@@ -49,6 +49,7 @@ export interface TripletMarginOptions {
 export class TripletMarginLoss extends MetricLoss {
   readonly name = 'TripletMarginLoss';
   readonly pairwise = true;
+  override readonly supportsRef = true;
   readonly margin: number;
   readonly distance: Distance;
   readonly reducer: ReducerName;
@@ -75,9 +76,9 @@ export class TripletMarginLoss extends MetricLoss {
           : undefined);
   }
   private violations(b: Batch): { ap: Tensor; viol: Tensor } | null {
-    const t = toTriplets(b.tuples, b.labels);
+    const t = toTriplets(b.tuples, b.labels, b.refLabels);
     if (t.a.length === 0) return null;
-    const mat = this.distance.matrix(b.x);
+    const mat = this.distance.matrix(b.x, b.refX);
     const a = indexTensor(t.a, b.device);
     const ap = mat.index([a, indexTensor(t.p, b.device)]);
     const an = mat.index([a, indexTensor(t.n, b.device)]);

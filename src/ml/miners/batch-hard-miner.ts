@@ -3,7 +3,7 @@ import type { Tensor } from '../../engine/index.js';
 import type { Miner } from './base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import type { TripletTuples } from '../utils/tuples.js';
-import { minerInput } from './common.js';
+import { minerInput, type MinerInput } from './common.js';
 
 export interface BatchHardMinerOptions {
   /** Default: Euclidean distance on L2-normalised embeddings. */
@@ -22,7 +22,15 @@ export class BatchHardMiner implements Miner {
     this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
   }
   mine(embeddings: Tensor, labels: Tensor): TripletTuples {
-    const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
+    return this.select(minerInput(this.name, this.distance, embeddings, labels));
+  }
+  /** The same selection with positives and negatives taken from a reference set (e.g. a cross-batch memory). */
+  mineAgainst(embeddings: Tensor, labels: Tensor, refEmbeddings: Tensor, refLabels: Tensor): TripletTuples {
+    return this.select(
+      minerInput(this.name, this.distance, embeddings, labels, { embeddings: refEmbeddings, labels: refLabels }),
+    );
+  }
+  private select({ labels: y, refLabels: r, mat, n, m, self }: MinerInput): TripletTuples {
     // Work in "distance" orientation: flip a similarity's sign.
     const s = this.distance.isSimilarity ? -1 : 1;
     const a: number[] = [],
@@ -33,10 +41,10 @@ export class BatchHardMiner implements Miner {
         bestPd = -Infinity,
         bestN = -1,
         bestNd = Infinity;
-      for (let j = 0; j < n; j++) {
-        if (j === i) continue;
-        const d = s * mat[i * n + j]!;
-        if (y[j] === y[i]) {
+      for (let j = 0; j < m; j++) {
+        if (self && j === i) continue;
+        const d = s * mat[i * m + j]!;
+        if (r[j] === y[i]) {
           if (d > bestPd) {
             bestPd = d;
             bestP = j;

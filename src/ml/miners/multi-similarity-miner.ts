@@ -4,7 +4,7 @@ import type { Miner } from './base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import type { PairTuples } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
-import { minerInput } from './common.js';
+import { minerInput, type MinerInput } from './common.js';
 
 export interface MultiSimilarityMinerOptions {
   /** ε (default 0.1). */
@@ -30,7 +30,15 @@ export class MultiSimilarityMiner implements Miner {
     this.distance = makeDistance(o.distance, { name: 'cosine' });
   }
   mine(embeddings: Tensor, labels: Tensor): PairTuples {
-    const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
+    return this.select(minerInput(this.name, this.distance, embeddings, labels));
+  }
+  /** The same selection with positives and negatives taken from a reference set (e.g. a cross-batch memory). */
+  mineAgainst(embeddings: Tensor, labels: Tensor, refEmbeddings: Tensor, refLabels: Tensor): PairTuples {
+    return this.select(
+      minerInput(this.name, this.distance, embeddings, labels, { embeddings: refEmbeddings, labels: refLabels }),
+    );
+  }
+  private select({ labels: y, refLabels: r, mat, n, m, self }: MinerInput): PairTuples {
     // Orientation: work with "closeness" c = S (similarity) or -D (distance).
     const s = this.distance.isSimilarity ? 1 : -1,
       eps = this.epsilon;
@@ -41,16 +49,16 @@ export class MultiSimilarityMiner implements Miner {
     for (let i = 0; i < n; i++) {
       let hardestNeg = -Infinity,
         hardestPos = Infinity;
-      for (let j = 0; j < n; j++) {
-        if (j === i) continue;
-        const c = s * mat[i * n + j]!;
-        if (y[j] === y[i]) hardestPos = Math.min(hardestPos, c);
+      for (let j = 0; j < m; j++) {
+        if (self && j === i) continue;
+        const c = s * mat[i * m + j]!;
+        if (r[j] === y[i]) hardestPos = Math.min(hardestPos, c);
         else hardestNeg = Math.max(hardestNeg, c);
       }
-      for (let j = 0; j < n; j++) {
-        if (j === i) continue;
-        const c = s * mat[i * n + j]!;
-        if (y[j] === y[i]) {
+      for (let j = 0; j < m; j++) {
+        if (self && j === i) continue;
+        const c = s * mat[i * m + j]!;
+        if (r[j] === y[i]) {
           if (c - eps < hardestNeg) {
             a1.push(i);
             p.push(j);

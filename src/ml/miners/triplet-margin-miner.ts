@@ -5,7 +5,7 @@ import type { Miner } from './base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import type { TripletTuples } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
-import { minerInput } from './common.js';
+import { minerInput, type MinerInput } from './common.js';
 
 export type TripletMiningType = 'all' | 'hard' | 'semihard' | 'easy';
 
@@ -41,7 +41,15 @@ export class TripletMarginMiner implements Miner {
     this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
   }
   mine(embeddings: Tensor, labels: Tensor): TripletTuples {
-    const { labels: y, mat, n } = minerInput(this.name, this.distance, embeddings, labels);
+    return this.select(minerInput(this.name, this.distance, embeddings, labels));
+  }
+  /** The same selection with positives and negatives taken from a reference set (e.g. a cross-batch memory). */
+  mineAgainst(embeddings: Tensor, labels: Tensor, refEmbeddings: Tensor, refLabels: Tensor): TripletTuples {
+    return this.select(
+      minerInput(this.name, this.distance, embeddings, labels, { embeddings: refEmbeddings, labels: refLabels }),
+    );
+  }
+  private select({ labels: y, refLabels: r, mat, n, m: cols, self }: MinerInput): TripletTuples {
     const sim = this.distance.isSimilarity,
       m = this.margin,
       type = this.type;
@@ -49,12 +57,12 @@ export class TripletMarginMiner implements Miner {
       p: number[] = [],
       ng: number[] = [];
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        if (j === i || y[j] !== y[i]) continue;
-        const ap = mat[i * n + j]!;
-        for (let k = 0; k < n; k++) {
-          if (y[k] === y[i]) continue;
-          const an = mat[i * n + k]!;
+      for (let j = 0; j < cols; j++) {
+        if ((self && j === i) || r[j] !== y[i]) continue;
+        const ap = mat[i * cols + j]!;
+        for (let k = 0; k < cols; k++) {
+          if (r[k] === y[i]) continue;
+          const an = mat[i * cols + k]!;
           const t = sim ? ap - an : an - ap;
           const keep =
             type === 'easy' ? t > m : t <= m && (type === 'hard' ? t <= 0 : type === 'semihard' ? t > 0 : true);

@@ -22,17 +22,23 @@ export interface TripletTuples {
 }
 export type MinedTuples = PairTuples | TripletTuples;
 
-/** Every ordered positive pair (i ≠ j, same label) and negative pair (different labels), row-major. */
-export function allPairs(labels: readonly number[]): PairTuples {
+/**
+ * Every ordered positive pair (same label) and negative pair (different labels), row-major. The
+ * second index points into `ref` when one is given (a reference set such as a cross-batch memory,
+ * where row i of the batch and row i of ref are different samples); without one it points into
+ * the batch itself, and i ≠ j.
+ */
+export function allPairs(labels: readonly number[], ref?: readonly number[]): PairTuples {
   const a1: number[] = [],
     p: number[] = [],
     a2: number[] = [],
     n: number[] = [];
   const len = labels.length;
+  const other = ref ?? labels;
   for (let i = 0; i < len; i++) {
-    for (let j = 0; j < len; j++) {
-      if (i === j) continue;
-      if (labels[i] === labels[j]) {
+    for (let j = 0; j < other.length; j++) {
+      if (ref === undefined && i === j) continue;
+      if (labels[i] === other[j]) {
         a1.push(i);
         p.push(j);
       } else {
@@ -44,17 +50,18 @@ export function allPairs(labels: readonly number[]): PairTuples {
   return { kind: 'pairs', a1, p, a2, n };
 }
 
-/** Every valid triplet, ordered by anchor, then positive, then negative. */
-export function allTriplets(labels: readonly number[]): TripletTuples {
+/** Every valid triplet, ordered by anchor, then positive, then negative (p and n in `ref` when given). */
+export function allTriplets(labels: readonly number[], ref?: readonly number[]): TripletTuples {
   const a: number[] = [],
     p: number[] = [],
     n: number[] = [];
   const len = labels.length;
+  const other = ref ?? labels;
   for (let i = 0; i < len; i++) {
-    for (let j = 0; j < len; j++) {
-      if (j === i || labels[j] !== labels[i]) continue;
-      for (let k = 0; k < len; k++) {
-        if (labels[k] === labels[i]) continue;
+    for (let j = 0; j < other.length; j++) {
+      if ((ref === undefined && j === i) || other[j] !== labels[i]) continue;
+      for (let k = 0; k < other.length; k++) {
+        if (other[k] === labels[i]) continue;
         a.push(i);
         p.push(j);
         n.push(k);
@@ -65,8 +72,8 @@ export function allTriplets(labels: readonly number[]): TripletTuples {
 }
 
 /** Pairs from any tuples: triplets give their (a, p) and (a, n) pairs; none gives all pairs. */
-export function toPairs(t: MinedTuples | undefined, labels: readonly number[]): PairTuples {
-  if (t === undefined) return allPairs(labels);
+export function toPairs(t: MinedTuples | undefined, labels: readonly number[], ref?: readonly number[]): PairTuples {
+  if (t === undefined) return allPairs(labels, ref);
   if (t.kind === 'pairs') return t;
   return { kind: 'pairs', a1: t.a, p: t.p, a2: t.a, n: t.n };
 }
@@ -75,8 +82,12 @@ export function toPairs(t: MinedTuples | undefined, labels: readonly number[]): 
  * Triplets from any tuples: pairs are joined on their anchor (every mined positive of an anchor
  * with every mined negative of the same anchor); none gives all triplets.
  */
-export function toTriplets(t: MinedTuples | undefined, labels: readonly number[]): TripletTuples {
-  if (t === undefined) return allTriplets(labels);
+export function toTriplets(
+  t: MinedTuples | undefined,
+  labels: readonly number[],
+  ref?: readonly number[],
+): TripletTuples {
+  if (t === undefined) return allTriplets(labels, ref);
   if (t.kind === 'triplets') return t;
   const negOf = new Map<number, number[]>();
   t.a2.forEach((a, k) => {
@@ -97,14 +108,25 @@ export function toTriplets(t: MinedTuples | undefined, labels: readonly number[]
   return { kind: 'triplets', a, p, n };
 }
 
-/** Checks tuples against the batch: indices in range and positives/negatives consistent with labels. */
-export function checkTuples(where: string, t: MinedTuples, labels: readonly number[], argument = 'indices'): void {
-  const len = labels.length;
-  const check = (name: string, arr: readonly number[]): void => {
+/**
+ * Checks tuples against the batch: indices in range and positives/negatives consistent with labels.
+ * With `ref`, anchors are rows of the batch and positives/negatives rows of ref.
+ */
+export function checkTuples(
+  where: string,
+  t: MinedTuples,
+  labels: readonly number[],
+  argument = 'indices',
+  ref?: readonly number[],
+): void {
+  const other = ref ?? labels;
+  const check = (name: string, arr: readonly number[], of: readonly number[] = labels): void => {
+    const len = of.length;
+    const what = of === labels ? 'the batch' : 'the reference set';
     for (let k = 0; k < arr.length; k++) {
       const v = arr[k]!;
       if (!Number.isInteger(v) || v < 0 || v >= len)
-        throw new LossInputError(where, argument, `.${name}[${k}] = ${v} is not a row of the batch (0..${len - 1})`);
+        throw new LossInputError(where, argument, `.${name}[${k}] = ${v} is not a row of ${what} (0..${len - 1})`);
     }
   };
   const same = (name: string, a: readonly number[], b: readonly number[]): void => {
@@ -117,7 +139,7 @@ export function checkTuples(where: string, t: MinedTuples, labels: readonly numb
   };
   const pos = (a: readonly number[], p: readonly number[]): void => {
     for (let k = 0; k < a.length; k++) {
-      if (a[k] === p[k] || labels[a[k]!] !== labels[p[k]!])
+      if ((ref === undefined && a[k] === p[k]) || labels[a[k]!] !== other[p[k]!])
         throw new LossInputError(
           where,
           argument,
@@ -127,7 +149,7 @@ export function checkTuples(where: string, t: MinedTuples, labels: readonly numb
   };
   const neg = (a: readonly number[], n: readonly number[]): void => {
     for (let k = 0; k < a.length; k++) {
-      if (labels[a[k]!] === labels[n[k]!])
+      if (labels[a[k]!] === other[n[k]!])
         throw new LossInputError(where, argument, `: (${a[k]}, ${n[k]}) is not a negative pair (different labels)`);
     }
   };
@@ -135,17 +157,17 @@ export function checkTuples(where: string, t: MinedTuples, labels: readonly numb
     same('a1/p', t.a1, t.p);
     same('a2/n', t.a2, t.n);
     check('a1', t.a1);
-    check('p', t.p);
+    check('p', t.p, other);
     check('a2', t.a2);
-    check('n', t.n);
+    check('n', t.n, other);
     pos(t.a1, t.p);
     neg(t.a2, t.n);
   } else if (t.kind === 'triplets') {
     same('a/p', t.a, t.p);
     same('a/n', t.a, t.n);
     check('a', t.a);
-    check('p', t.p);
-    check('n', t.n);
+    check('p', t.p, other);
+    check('n', t.n, other);
     pos(t.a, t.p);
     neg(t.a, t.n);
   } else {

@@ -47,7 +47,7 @@ test('a distance given by name (as a config file gives it) is built like its spe
   assert.deepEqual([euclid.distance.name, euclid.distance.spec().normalize, euclid.smooth], ['euclidean', false, true]);
   assert.throws(
     () => createLoss('triplet', { distance: 3 } as never),
-    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot\) or a spec, got 3/,
+    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot \| snr\) or a spec, got 3/,
   );
   assert.throws(() => createLoss('triplet', { distance: 'manhattan' } as never), /unknown distance 'manhattan'/);
   assert.throws(() => createLoss('triplet', { smooth: 'yes' } as never), /smooth must be true or false/);

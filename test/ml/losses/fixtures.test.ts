@@ -1,6 +1,7 @@
-// Every loss against the independent PyTorch loops of scripts/fixtures/make_loss_fixtures.py:
-// value, gradient w.r.t. the input and the learnable tables, and the tightness/contrastive split,
-// in float64, to 1e-5.
+// Every loss against its fixture, in float64, to 1e-5: value, gradient w.r.t. the input, the
+// reference set and the learnable tables, and the tightness/contrastive split. The paper's losses
+// come from the independent PyTorch loops of scripts/fixtures/make_loss_fixtures.py, the ones
+// ported from pytorch-metric-learning from that library itself (scripts/fixtures/make_pml_fixtures.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -38,20 +39,24 @@ for (const name of names) {
     test(`${name} / ${c.name}: value and gradients match the PyTorch loops`, () => {
       const l = build(name, c);
       tidy(() => {
+        for (const h of c.history ?? []) (l as MetricLoss).forward(f64(h.input), labelsOf(h.labels));
         const x = f64(c.input, true);
         const y = labelsOf(c.labels);
         const params = Object.keys(c.params).map((k) => l.param(k)!);
+        const ref = c.ref && { embeddings: f64(c.ref.input, true), labels: labelsOf(c.ref.labels) };
         // Miner cases: the loss mines for itself (the stored tuples are what the Python miner chose).
         const indices = c.miner ? undefined : c.indices;
-        const value = l instanceof LogitLoss ? l.forward(x, y) : l.forward(x, y, indices);
+        const value = l instanceof LogitLoss ? l.forward(x, y) : l.forward(x, y, indices, ref);
         assert.deepEqual(value.shape, [], 'a scalar loss');
         assertClose(value.item(), c.expected.loss, 'loss');
-        const grads = grad(value, [x, ...params], { allowUnused: true });
+        const inputs = ref ? [x, ref.embeddings] : [x];
+        const grads = grad(value, [...inputs, ...params], { allowUnused: true });
         const got = (g: Tensor | null, like: Tensor): number[] =>
           g ? g.dataNumbers() : new Array<number>(like.numel()).fill(0);
         assertClose(got(grads[0]!, x), flat(c.expected.grad.input!), 'd loss / d input');
+        if (ref) assertClose(got(grads[1]!, ref.embeddings), flat(c.expected.grad.ref!), 'd loss / d ref');
         Object.keys(c.params).forEach((k, i) =>
-          assertClose(got(grads[i + 1]!, params[i]!), flat(c.expected.grad[k]!), `d loss / d ${k}`),
+          assertClose(got(grads[i + inputs.length]!, params[i]!), flat(c.expected.grad[k]!), `d loss / d ${k}`),
         );
         if (c.expected.split) {
           const s = l instanceof LogitLoss ? l.split(x, y) : l.split(x, y, indices);

@@ -15,6 +15,10 @@ export interface FixtureCase {
   input: number[][];
   params: Record<string, number[] | number[][]>;
   indices?: MinedTuples;
+  /** A reference set the batch is compared with (its gradient is expected.grad.ref). */
+  ref?: { input: number[][]; labels: number[] };
+  /** Batches the loss sees first (losses with state, e.g. a running histogram). */
+  history?: { input: number[][]; labels: number[] }[];
   mined?: MinedTuples;
   miner?: { epsilon: number };
   expected: {

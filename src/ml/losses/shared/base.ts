@@ -18,6 +18,16 @@ export interface LossSplit {
   other?: Tensor;
 }
 
+/**
+ * A reference set the batch is compared with instead of itself (pytorch-metric-learning's ref_emb,
+ * ref_labels): e.g. a cross-batch memory, or a second view. Tuples then pair a row of the batch
+ * (the anchor) with a row of the reference set; the reference rows usually carry no gradient.
+ */
+export interface Reference {
+  readonly embeddings: Tensor;
+  readonly labels: Tensor;
+}
+
 /** Anything that turns a batch of embeddings and labels (and optionally mined tuples) into a loss. */
 export interface EmbeddingLoss {
   readonly name: string;
@@ -36,9 +46,16 @@ export interface Batch {
   /** Tuples passed to forward() or returned by the loss's miner; undefined = all valid ones. */
   readonly tuples: MinedTuples | undefined;
   readonly device: string;
+  /**
+   * The reference set's embeddings and labels when forward() got one (tuples' second index then
+   * points into it, and row i of the batch is not row i of ref); undefined: the batch itself.
+   * Distances are `distance.matrix(x, refX)` either way.
+   */
+  readonly refX: Tensor | undefined;
+  readonly refLabels: readonly number[] | undefined;
 }
 
-export type EmbeddingLossInput = [embeddings: Tensor, labels: Tensor, indices?: MinedTuples];
+export type EmbeddingLossInput = [embeddings: Tensor, labels: Tensor, indices?: MinedTuples, ref?: Reference];
 
 /** Base of the losses that take embeddings [n, d] and integer labels [n]. */
 export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> implements EmbeddingLoss {
@@ -48,34 +65,60 @@ export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> i
   abstract readonly pairwise: boolean;
   readonly input = 'embeddings' as const;
   /** Whether forward() accepts mined tuples (proxy and classifier losses do not). */
-  protected readonly usesTuples: boolean = true;
+  readonly usesTuples: boolean = true;
+  /** Why forward() refuses tuples, when usesTuples is false. */
+  protected readonly noTuplesReason: string = 'it compares samples with class weights or proxies, not with each other';
+  /** Whether forward() accepts a reference set (losses over pairs of the batch that index them by tuple). */
+  readonly supportsRef: boolean = false;
   /** Mines tuples when forward() gets none. */
   miner: Miner | undefined;
 
-  forward(embeddings: Tensor, labels: Tensor, indices?: MinedTuples): Tensor {
-    const b = this.prepare(embeddings, labels, indices);
+  forward(embeddings: Tensor, labels: Tensor, indices?: MinedTuples, ref?: Reference): Tensor {
+    const b = this.prepare(embeddings, labels, indices, ref);
     return tidy(() => this.compute(b));
   }
 
   /** The tightness / contrastive parts of forward()'s value on this batch (tensors, differentiable). */
-  split(embeddings: Tensor, labels: Tensor, indices?: MinedTuples): LossSplit {
-    const b = this.prepare(embeddings, labels, indices);
+  split(embeddings: Tensor, labels: Tensor, indices?: MinedTuples, ref?: Reference): LossSplit {
+    const b = this.prepare(embeddings, labels, indices, ref);
     return tidy(() => this.computeSplit(b));
   }
 
-  protected prepare(embeddings: Tensor, labels: Tensor, indices: MinedTuples | undefined): Batch {
+  protected prepare(embeddings: Tensor, labels: Tensor, indices: MinedTuples | undefined, ref?: Reference): Batch {
     checkMatrix(this.name, embeddings, 'embeddings');
     const y = checkLabels(this.name, labels, embeddings.shape[0]!);
     this.checkParameters(embeddings, y);
     if (indices !== undefined && !this.usesTuples)
+      throw new LossInputError(this.name, 'indices', `are not used by this loss (${this.noTuplesReason})`);
+    const r = ref === undefined ? undefined : this.checkRef(embeddings, ref);
+    let tuples = indices;
+    if (tuples === undefined && this.usesTuples && this.miner) {
+      if (r === undefined) tuples = this.miner.mine(embeddings, labels);
+      else if (this.miner.mineAgainst)
+        tuples = this.miner.mineAgainst(embeddings, labels, ref!.embeddings, ref!.labels);
+      else
+        throw new LossInputError(this.name, 'ref', `cannot be mined by ${this.miner.name} (it mines within a batch)`);
+    }
+    if (tuples !== undefined) checkTuples(this.name, tuples, y, 'indices', r?.labels);
+    return { x: embeddings, labels: y, tuples, device: embeddings.device, refX: r?.x, refLabels: r?.labels };
+  }
+
+  private checkRef(embeddings: Tensor, ref: Reference): { x: Tensor; labels: number[] } {
+    if (!this.supportsRef)
       throw new LossInputError(
         this.name,
-        'indices',
-        'are not used by this loss (it compares samples with class weights or proxies, not with each other)',
+        'ref',
+        'is not supported by this loss (it compares the batch with itself only)',
       );
-    const tuples = indices ?? (this.usesTuples ? this.miner?.mine(embeddings, labels) : undefined);
-    if (tuples !== undefined) checkTuples(this.name, tuples, y);
-    return { x: embeddings, labels: y, tuples, device: embeddings.device };
+    checkMatrix(this.name, ref.embeddings, 'ref.embeddings');
+    if (ref.embeddings.shape[1] !== embeddings.shape[1] || ref.embeddings.dtype !== embeddings.dtype)
+      throw new LossInputError(
+        this.name,
+        'ref.embeddings',
+        `are [${ref.embeddings.shape.join(', ')}] ${ref.embeddings.dtype}, the batch ` +
+          `[${embeddings.shape.join(', ')}] ${embeddings.dtype}: the dimension and dtype must match`,
+      );
+    return { x: ref.embeddings, labels: checkLabels(this.name, ref.labels, ref.embeddings.shape[0]!, 'ref.labels') };
   }
 
   /** Hook for losses with learnable tables: check dtypes, label range. */

@@ -15,26 +15,31 @@ export interface ClassTableOptions {
 
 export abstract class ClassTableLoss extends MetricLoss {
   readonly pairwise = false;
-  protected override readonly usesTuples: boolean = false;
+  override readonly usesTuples: boolean = false;
   readonly numClasses: number;
   readonly embeddingSize: number;
 
+  /**
+   * rowsPerClass > 1 gives a [numClasses · rowsPerClass, embeddingSize] table, class k's rows
+   * being k · rowsPerClass ... (k + 1) · rowsPerClass - 1 (SoftTriple's centres, sub-centre ArcFace).
+   */
   constructor(
     where: string,
     readonly tableName: string,
     o: ClassTableOptions,
+    rowsPerClass = 1,
   ) {
     super();
     positiveInteger(where, 'numClasses', o.numClasses);
     positiveInteger(where, 'embeddingSize', o.embeddingSize);
     this.numClasses = o.numClasses;
     this.embeddingSize = o.embeddingSize;
-    const t = empty([o.numClasses, o.embeddingSize]);
+    const t = empty([o.numClasses * rowsPerClass, o.embeddingSize]);
     nn.init.normal_(t, 0, 1, o.seed === undefined ? undefined : new Generator(o.seed));
     this.registerParameter(tableName, t);
   }
 
-  /** The learnable [numClasses, embeddingSize] table. */
+  /** The learnable [numClasses (· rowsPerClass), embeddingSize] table. */
   get table(): Tensor {
     return this.param(this.tableName)!;
   }

@@ -1,5 +1,5 @@
 // Small numerical building blocks composed from engine ops.
-import { type Tensor, cat, where, zeros } from '../../../engine/index.js';
+import { type DType, type Tensor, cat, where, zeros } from '../../../engine/index.js';
 
 /**
  * log Σ_{j: mask} exp(x_j) along dim 1 of a [rows, cols] matrix, or log(1 + Σ ...) with addOne
@@ -19,4 +19,18 @@ export function maskedLogSumExp(x: Tensor, mask: Tensor, addOne: boolean): Tenso
 /** Sum of the entries of x where mask is true, along dim 1 (masked entries contribute nothing). */
 export function maskedSum(x: Tensor, mask: Tensor, dim: number): Tensor {
   return where(mask, x, 0).sum(dim);
+}
+
+/** The gap between 1 and the next representable number: the smallest clamp that keeps √(1 - c²) off 0. */
+export function machineEpsilon(dtype: DType): number {
+  switch (dtype) {
+    case 'float64':
+      return 2 ** -52;
+    case 'float16':
+      return 2 ** -10;
+    case 'bfloat16':
+      return 2 ** -7;
+    default:
+      return 2 ** -23;
+  }
 }

@@ -288,6 +288,26 @@ export const CONFIG_KEYS = [
     doc: "the loss's own options (loss.options.margin=0.1, ...); unknown ones are refused by the loss",
   },
   {
+    key: 'loss.memory.size',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: BIG,
+    doc:
+      'cross-batch memory (XBM): this many past embeddings, with their labels, are kept and every batch is ' +
+      'compared with them (pair losses that take a reference set; at least batchSize; 0: off)',
+  },
+  {
+    key: 'loss.memory.start',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: BIG,
+    doc:
+      'training steps with the batch alone before the memory is filled and used (the XBM paper waits for the ' +
+      'embeddings to drift slowly)',
+  },
+  {
     key: 'optim.name',
     type: 'string',
     default: 'sgd',
@@ -458,20 +478,23 @@ type ValueOf<E> = E extends { readonly type: 'int' | 'number' }
           ? C
           : string;
 
-type TopOf<K> = K extends `${infer S}.${string}` ? S : K;
-type Section<S extends string> = {
-  [E in Entry as E['key'] extends `${S}.${infer L}` ? L : never]: ValueOf<E>;
+type Head<K> = K extends `${infer S}.${string}` ? S : K;
+/** The next part of each key under a section (the top-level names under ''): `loss` → name, options, memory. */
+type ChildOf<K, P extends string> = P extends '' ? Head<K> : K extends `${P}.${infer R}` ? Head<R> : never;
+type Join<P extends string, C extends string> = P extends '' ? C : `${P}.${C}`;
+/** A section of the table as an object: its keys' values, and its sub-sections (`loss.memory`) as objects. */
+type Section<P extends string> = {
+  [C in ChildOf<Entry['key'], P>]: [Extract<Entry, { key: Join<P, C> }>] extends [never]
+    ? Section<Join<P, C>>
+    : ValueOf<Extract<Entry, { key: Join<P, C> }>>;
 };
 
 /**
  * The resolved configuration, derived from the table (as LossOptionsByName is from the loss specs):
- * `optim.lr` is `cfg.optim.lr: number`, a key with choices is the union of them.
+ * `optim.lr` is `cfg.optim.lr: number`, a key with choices is the union of them, `loss.memory.size` is
+ * `cfg.loss.memory.size`.
  */
-export type TrainConfig = {
-  [T in TopOf<Entry['key']>]: [Extract<Entry, { key: T }>] extends [never]
-    ? Section<T>
-    : ValueOf<Extract<Entry, { key: T }>>;
-};
+export type TrainConfig = Section<''>;
 
 /** Every key's dotted name, as a type. */
 export type ConfigKeyName = Entry['key'];

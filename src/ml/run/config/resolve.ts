@@ -128,6 +128,12 @@ class Builder {
         `'loss.labelSmoothing' is PyTorch's label_smoothing and only loss.name=cross-entropy takes it; ${hint}`,
       );
     }
+    // The memory takes the global batch (multi-process runs gather it before the loss), so it holds one at least.
+    if (c.loss.memory.size > 0 && c.loss.memory.size < c.batchSize)
+      this.#refuse(
+        'loss.memory.size',
+        `'loss.memory.size' (${c.loss.memory.size}) must hold at least one batch (batchSize ${c.batchSize})`,
+      );
     return c;
   }
 
