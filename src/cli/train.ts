@@ -135,6 +135,12 @@ export const command = {
           );
           return 2;
         }
+        if (r.rescheduled.length > 0 && main0 && !values['print-config'])
+          console.warn(
+            `dml train: ${describeChanges(r.rescheduled, 'in the run', 'asked here')}: the lr schedule is ` +
+              'recomputed for the new length, so the epochs still to come do not follow the schedule the run ' +
+              'started with, nor that of a run trained this long from the start',
+          );
         if (r.moved.length > 0 && main0 && !values['print-config'])
           console.warn(`dml train: the run's data moved: ${describeChanges(r.moved, 'before', 'now')}`);
         cfg = r.cfg;

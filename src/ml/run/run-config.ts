@@ -135,6 +135,13 @@ export function describeChanges(changes: readonly ConfigChange[], there = 'there
   return changes.map((c) => `${c.key} ${c.was} ${there}, ${c.now} ${here}`).join('; ');
 }
 
+/**
+ * Keys a resumed run may change although they shape its schedule: more (or fewer) epochs is how a
+ * run is extended. The warm-cosine schedule is then recomputed for the new length, so the caller
+ * says so before any data loads.
+ */
+export const RESUME_RESCHEDULE_KEYS = new Set(['epochs']);
+
 export interface ResumedConfig {
   /** The run's configuration with the command's free keys applied. */
   cfg: TrainConfig;
@@ -142,6 +149,8 @@ export interface ResumedConfig {
   source: string | null;
   /** Keys the command changes that a resumed run cannot take (schedule, batches, model, loss). */
   refused: ConfigChange[];
+  /** Keys it may take at the price of a recomputed lr schedule (epochs). */
+  rescheduled: ConfigChange[];
   /** Data paths the command moves (the same data, somewhere else). */
   moved: ConfigChange[];
 }
@@ -153,7 +162,7 @@ export interface ResumedConfig {
  */
 export function resumeConfig(o: ResolveOptions, asked: TrainConfig): ResumedConfig {
   const stored = readStoredConfig(asked.out);
-  if (!stored) return { cfg: asked, source: null, refused: [], moved: [] };
+  if (!stored) return { cfg: asked, source: null, refused: [], rescheduled: [], moved: [] };
   // The stored configuration names its preset; the command's --preset only said where the run folder is.
   const cfg = resolveConfig({
     file: o.file,
@@ -166,7 +175,8 @@ export function resumeConfig(o: ResolveOptions, asked: TrainConfig): ResumedConf
   return {
     cfg,
     source: stored.source,
-    refused: changes.filter((c) => !RESUME_FREE_KEYS.has(c.key)),
+    refused: changes.filter((c) => !RESUME_FREE_KEYS.has(c.key) && !RESUME_RESCHEDULE_KEYS.has(c.key)),
+    rescheduled: changes.filter((c) => RESUME_RESCHEDULE_KEYS.has(c.key)),
     moved: changes.filter((c) => DATA_SOURCE_KEYS.includes(c.key)),
   };
 }

@@ -128,17 +128,16 @@ test('a run folder: its checkpoint names its data; --resume continues its config
     [r.cfg.data.train, r.cfg.epochs, r.cfg.threads, r.refused, r.moved],
     ['/srv/photos/train', 4, 1, [], []],
   );
-  // Schedule keys cannot change; moved data can, and is said.
-  // Threads are this machine's: its cores unless the command says.
+  // Schedule keys cannot change, but for epochs (a run is extended: its schedule is recomputed, and
+  // said); moved data can, and is said. Threads are this machine's: its cores unless the command says.
   assert.equal(resume(`out=${dir}`).cfg.threads, bare.threads);
   const changed = resume(`out=${dir}`, 'epochs=8', 'optim.lr=0.1');
   assert.deepEqual(
-    changed.refused.map((c) => [c.key, c.was, c.now]),
-    [
-      ['optim.lr', '0.02', '0.1'],
-      ['epochs', '4', '8'],
-    ],
+    [changed.refused, changed.rescheduled].map((l) => l.map((c) => [c.key, c.was, c.now])),
+    [[['optim.lr', '0.02', '0.1']], [['epochs', '4', '8']]],
   );
+  const extended = resume(`out=${dir}`, 'epochs=8');
+  assert.deepEqual([extended.refused, extended.cfg.epochs], [[], 8]);
   const moved = resume(`out=${dir}`, 'data.train=/mnt/photos/train');
   assert.deepEqual([moved.refused, moved.moved.map((c) => c.key)], [[], ['data.train']]);
   // A folder without a run: a fresh start on what was asked.
