@@ -72,7 +72,7 @@ async function embed(
   group: ReturnType<typeof joinJob>,
 ): Promise<number> {
   const batch = values.batch;
-  const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
+  const { samples, classNames } = values.list ? readList(values.list, '--list') : readImageFolder(values.dir!);
   const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
   const checkpointFile = run.file;
   const loader = new ImageLoader(samples, {

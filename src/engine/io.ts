@@ -1,9 +1,9 @@
 // Tensors ↔ files: safetensors (read/write) and PyTorch torch.save state dicts (read).
-import { readFileSync } from 'node:fs';
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 import { dtypeCode, type DType } from './dtype.js';
 import type { RawTensor } from './serialize/raw.js';
+import { readInputFileSync, type InputSource } from './serialize/input-gate.js';
 import { readSafetensors, saveSafetensorsFileSync } from './serialize/safetensors.js';
 import { loadTorchStateDict } from './serialize/torch-zip.js';
 
@@ -23,10 +23,15 @@ export function saveTensors(path: string, tensors: Map<string, Tensor>, metadata
 
 /**
  * Reads a .safetensors file or a torch.save zip (state dict, or a checkpoint dict whose tensors come
- * back with dotted prefixes), recognised by content, not by name.
+ * back with dotted prefixes), recognised by content, not by name. The file passes the input gate
+ * first (`src` says what it is read as and where its path came from; default: weights).
  */
-export function loadTensors(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  return tensorsFromBuffer(new Uint8Array(readFileSync(path)), path);
+export function loadTensors(
+  path: string,
+  src: InputSource = { format: 'weights' },
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const b = readInputFileSync(path, src);
+  return tensorsFromBuffer(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), path);
 }
 
 /** loadTensors of bytes already in memory; `path` names the source in errors. */

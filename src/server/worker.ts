@@ -329,7 +329,7 @@ async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; trans
     case 'load-cache': {
       const r = lock.run(() =>
         tidy(() => {
-          const { tensors, metadata } = loadTensors(req.file);
+          const { tensors, metadata } = loadTensors(req.file, { format: 'embeddings' });
           const e = tensors.get('embeddings');
           if (!e) throw new Failure({ kind: 'bad', message: `${req.file} has no 'embeddings' tensor` });
           if (e.dtype !== 'float32')

@@ -1,4 +1,4 @@
-// Whole-file reads that work past fs.readFile's 2 GiB cap, and atomic writes
+// Whole-file reads that work past fs.readFile's 2 GiB cap (through the input gate), and atomic writes
 // (temp file in the same directory + fsync + rename) so a crash mid-save never
 // leaves a truncated checkpoint under the final name.
 
@@ -6,53 +6,25 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readInputFile, readInputFileSync, type InputSource } from './input-gate.js';
 
 // Below the 2^31-1 byte limit of a single read(2) call through Node.
 const READ_CHUNK = 1 << 30;
 
-function allocate(size: number, path: string): Uint8Array {
-  try {
-    const b = Buffer.allocUnsafeSlow(size);
-    // A plain Uint8Array view keeps results structurally comparable with
-    // Uint8Arrays built elsewhere (Buffer has a different prototype).
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (err) {
-    throw new Error(`${path}: cannot allocate ${size} bytes: ${(err as Error).message}`, { cause: err });
-  }
+/**
+ * A whole file, through the input gate (a regular file within its format's size, never a FIFO or
+ * a device); `src` says what it is read as and where its path came from, for errors.
+ */
+export function readWholeFileSync(path: string, src: InputSource = { format: 'weights' }): Uint8Array {
+  const b = readInputFileSync(path, src);
+  // A plain Uint8Array view keeps results structurally comparable with Uint8Arrays built
+  // elsewhere (Buffer has a different prototype).
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export function readWholeFileSync(path: string): Uint8Array {
-  const fd = fs.openSync(path, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const out = allocate(size, path);
-    let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, out, off, Math.min(READ_CHUNK, size - off), off);
-      if (n === 0) throw new Error(`${path}: file shrank while reading (${off} of ${size} bytes)`);
-      off += n;
-    }
-    return out;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export async function readWholeFile(path: string): Promise<Uint8Array> {
-  const fh = await fsp.open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const out = allocate(size, path);
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(out, off, Math.min(READ_CHUNK, size - off), off);
-      if (bytesRead === 0) throw new Error(`${path}: file shrank while reading (${off} of ${size} bytes)`);
-      off += bytesRead;
-    }
-    return out;
-  } finally {
-    await fh.close();
-  }
+export async function readWholeFile(path: string, src: InputSource = { format: 'weights' }): Promise<Uint8Array> {
+  const b = await readInputFile(path, src);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function tempPathFor(path: string): string {

@@ -13,3 +13,17 @@ export {
   type TensorCollection,
 } from './safetensors.js';
 export { loadTorchFile, loadTorchFileSync, loadTorchStateDict } from './torch-zip.js';
+export {
+  INPUT_LIMITS,
+  InputFileError,
+  checkInputFile,
+  formatBytes,
+  inputLimit,
+  limitVariable,
+  openInputFileSync,
+  readInputFile,
+  readInputFileSync,
+  readInputTextSync,
+  type InputFormat,
+  type InputSource,
+} from './input-gate.js';

@@ -6,6 +6,7 @@
 // Validation mirrors the reference Rust implementation.
 
 import { readWholeFile, readWholeFileSync, writeFileAtomic, writeFileAtomicSync } from './file-io.js';
+import type { InputSource } from './input-gate.js';
 import { assertRawTensor, rawByteLength, type DTypeName, type RawTensor } from './raw.js';
 import { isJsonObject, parseStrictJson, type JsonObject, type JsonValue } from './strict-json.js';
 
@@ -255,12 +256,12 @@ export function writeSafetensors(tensors: TensorCollection, metadata?: Readonly<
   return out;
 }
 
-export async function loadSafetensorsFile(path: string): Promise<SafetensorsContents> {
-  return readSafetensors(await readWholeFile(path), path);
+export async function loadSafetensorsFile(path: string, src?: InputSource): Promise<SafetensorsContents> {
+  return readSafetensors(await readWholeFile(path, src), path);
 }
 
-export function loadSafetensorsFileSync(path: string): SafetensorsContents {
-  return readSafetensors(readWholeFileSync(path), path);
+export function loadSafetensorsFileSync(path: string, src?: InputSource): SafetensorsContents {
+  return readSafetensors(readWholeFileSync(path, src), path);
 }
 
 /** Writes atomically: temp file in the same directory, fsync, rename. */

@@ -1,5 +1,6 @@
 // IDX files (MNIST / Fashion-MNIST), gzipped or not, validated against their own headers.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputFileSync } from '../../engine/serialize/input-gate.js';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -94,12 +95,7 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
 }
 
 function readMaybeGzipped(file: string): Buffer {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read IDX file: ${(e as Error).message}`, { cause: e });
-  }
+  let raw = readInputFileSync(file, { format: 'idx' });
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) raw = gunzipBounded(file, raw);
   return raw;
 }

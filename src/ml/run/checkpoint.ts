@@ -3,6 +3,7 @@
 // never leaves a half-written checkpoint in place of a good one.
 import { existsSync } from 'node:fs';
 import { type Tensor, saveTensors, loadTensors, tensorsFromBuffer, dispose } from '../../engine/index.js';
+import type { InputSource } from '../../engine/serialize/input-gate.js';
 
 export interface CheckpointState {
   /** Epochs completed. */
@@ -32,9 +33,9 @@ export interface LoadedCheckpoint {
 }
 
 /** Splits tensors by their first dotted component (model., optim., rng.). */
-export function loadCheckpoint(path: string): LoadedCheckpoint {
+export function loadCheckpoint(path: string, src: InputSource = { format: 'checkpoint' }): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist`);
-  return splitCheckpoint(loadTensors(path), path);
+  return splitCheckpoint(loadTensors(path, src), path);
 }
 
 /** loadCheckpoint of a file's bytes (read by another process of the job); `source` names it in errors. */
@@ -65,8 +66,8 @@ function splitCheckpoint(
 }
 
 /** Model weights of a checkpoint, or of a plain weights file (safetensors / torch.save state dict). */
-export function loadModelWeights(path: string): Map<string, Tensor> {
-  const { parts, state } = loadCheckpoint(path);
+export function loadModelWeights(path: string, src: InputSource = { format: 'weights' }): Map<string, Tensor> {
+  const { parts, state } = loadCheckpoint(path, src);
   if (state && parts.model) {
     for (const [k, m] of Object.entries(parts)) if (k !== 'model') dispose(m);
     return parts.model;

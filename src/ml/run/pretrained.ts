@@ -1,11 +1,14 @@
 // model.pretrained: ImageNet backbone weights into a fresh embedder, all or nothing; the file's
 // integrity is checked here, its key names are the model family's business.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Embedder } from '../models/factory.js';
 import { familyOf } from '../models/families.js';
 import { loadModelWeights } from './checkpoint.js';
+import { openInputFileSync, type InputSource } from '../../engine/serialize/input-gate.js';
+
+const PRETRAINED: InputSource = { format: 'weights', from: 'model.pretrained' };
 
 /**
  * torch.hub's convention, which torchvision's release files follow (resnet50-0676ba61.pth): the
@@ -19,9 +22,11 @@ export function hashPrefixOf(file: string): string | null {
 function sha256File(file: string): string {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 22);
-  const fd = openSync(file, 'r');
+  // Only the bytes the file had when the gate admitted it: a file that grows is not read without end.
+  const { fd, size } = openInputFileSync(file, PRETRAINED);
   try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+    for (let off = 0, n; off < size && (n = readSync(fd, buf, 0, Math.min(buf.length, size - off), off)) > 0; off += n)
+      h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -47,5 +52,5 @@ export function loadPretrainedBackbone(model: Embedder, file: string, arch: stri
     }
     checked = `, SHA-256 ${prefix}… checked`;
   }
-  return familyOf(model).loadPretrained(model, loadModelWeights(file), { file, arch, checked });
+  return familyOf(model).loadPretrained(model, loadModelWeights(file, PRETRAINED), { file, arch, checked });
 }

@@ -1,6 +1,7 @@
 // metrics.jsonl: one JSON object per line (train steps, evaluations, bounds, epochs), written by
 // rank 0 alone, kept as one uninterrupted run across a --resume.
-import { appendFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, renameSync } from 'node:fs';
+import { readInputTextSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 
@@ -29,7 +30,7 @@ export class MetricsLog {
    */
   dropAfter(epoch: number, step: number): void {
     if (!this.writes || !existsSync(this.file)) return;
-    const kept = readFileSync(this.file, 'utf8')
+    const kept = readInputTextSync(this.file, { format: 'metrics' })
       .split('\n')
       .filter((line) => {
         try {
