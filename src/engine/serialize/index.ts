@@ -13,6 +13,7 @@ export {
   type TensorCollection,
 } from './safetensors.js';
 export { loadTorchFile, loadTorchFileSync, loadTorchStateDict } from './torch-zip.js';
+export { CHECKSUM_KEY, tensorChecksums, verifyChecksums, type Integrity } from './integrity.js';
 export {
   INPUT_LIMITS,
   InputFileError,

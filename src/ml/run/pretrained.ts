@@ -7,6 +7,7 @@ import type { Embedder } from '../models/factory.js';
 import { familyOf } from '../models/families.js';
 import { loadModelWeights } from './checkpoint.js';
 import { openInputFileSync, type InputSource } from '../../engine/serialize/input-gate.js';
+import type { Integrity } from '../../engine/serialize/integrity.js';
 
 const PRETRAINED: InputSource = { format: 'weights', from: 'model.pretrained' };
 
@@ -52,5 +53,10 @@ export function loadPretrainedBackbone(model: Embedder, file: string, arch: stri
     }
     checked = `, SHA-256 ${prefix}… checked`;
   }
-  return familyOf(model).loadPretrained(model, loadModelWeights(file, PRETRAINED), { file, arch, checked });
+  let integrity = 'absent' as Integrity;
+  const weights = loadModelWeights(file, PRETRAINED, (i) => (integrity = i));
+  // Foreign weights carry no tensor checksums of ours; the torch.hub name's SHA-256 stands in when present.
+  if (integrity === 'verified') checked += ', tensor checksums verified';
+  else if (prefix === null) checked += ', no tensor checksums';
+  return familyOf(model).loadPretrained(model, weights, { file, arch, checked });
 }
