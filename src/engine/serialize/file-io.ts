@@ -65,9 +65,36 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+const WRITE_REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device (ENOSPC)',
+  EDQUOT: 'disk quota exceeded (EDQUOT)',
+  EFBIG: 'the file is too large for the file system (EFBIG)',
+  EROFS: 'the file system is read-only (EROFS)',
+  EACCES: 'permission denied (EACCES)',
+  EIO: 'an I/O error (EIO)',
+};
+
+/**
+ * A failed write names the file it was writing: Node's own message for a full disk is "ENOSPC: no
+ * space left on device, write", which does not say which of a run's outputs could not be saved.
+ */
+export function writeError(path: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code !== 'string' || !e.syscall) return err as Error;
+  const why = WRITE_REASONS[e.code] ?? e.message;
+  const out = new Error(`${path}: cannot write: ${why}`, { cause: err });
+  (out as NodeJS.ErrnoException).code = e.code;
+  return out;
+}
+
 export function writeFileAtomicSync(path: string, chunks: readonly Uint8Array[]): void {
   const tmp = tempPathFor(path);
-  const fd = fs.openSync(tmp, 'wx', 0o666);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'wx', 0o666);
+  } catch (err) {
+    throw writeError(path, err);
+  }
   try {
     try {
       for (const chunk of chunks) writeAllSync(fd, chunk);
@@ -78,14 +105,19 @@ export function writeFileAtomicSync(path: string, chunks: readonly Uint8Array[])
     fs.renameSync(tmp, path);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw writeError(path, err);
   }
   syncDirSync(dirname(path));
 }
 
 export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
   const tmp = tempPathFor(path);
-  const fh = await fsp.open(tmp, 'wx', 0o666);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(tmp, 'wx', 0o666);
+  } catch (err) {
+    throw writeError(path, err);
+  }
   try {
     try {
       for (const chunk of chunks) {
@@ -102,7 +134,7 @@ export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[
     await fsp.rename(tmp, path);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw err;
+    throw writeError(path, err);
   }
   await syncDir(dirname(path));
 }

@@ -11,6 +11,7 @@ import {
   dispose,
 } from '../../engine/index.js';
 import type { Integrity } from '../../engine/serialize/integrity.js';
+import { checkTrainerState } from './checkpoint-state.js';
 import type { InputSource } from '../../engine/serialize/input-gate.js';
 
 export interface CheckpointState {
@@ -67,9 +68,10 @@ function splitCheckpoint({ tensors, metadata, integrity }: LoadedTensors, path: 
   let state: CheckpointState | null = null;
   if (metadata[META_KEY]) {
     try {
-      state = JSON.parse(metadata[META_KEY]) as CheckpointState;
+      state = checkTrainerState(JSON.parse(metadata[META_KEY]), path);
     } catch (e) {
       dispose(parts);
+      if (!(e instanceof SyntaxError)) throw e;
       throw new Error(`checkpoint ${path}: corrupt trainer state: ${(e as Error).message}`, { cause: e });
     }
   }

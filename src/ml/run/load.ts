@@ -5,6 +5,7 @@ import type { Embedder } from '../models/factory.js';
 import { MODEL_FAMILIES, familyOfArch } from '../models/families.js';
 import { buildEmbedder, resolveMemoryFormat } from './model-spec.js';
 import { loadCheckpoint } from './checkpoint.js';
+import { MAX_MODEL_INPUT_SIDE } from '../data/limits.js';
 import type { Integrity } from '../../engine/serialize/integrity.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
@@ -57,6 +58,12 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
         );
     }
     const imageSize = shape.imageSize ?? config.data.imageSize;
+    if (imageSize > MAX_MODEL_INPUT_SIDE)
+      throw new Error(
+        `${checkpoint}: its model input is ${imageSize}×${imageSize} ` +
+          `(${shape.imageSize ? 'by its weights' : 'data.imageSize'}), ` +
+          `more than the ${MAX_MODEL_INPUT_SIDE} pixels a side a trained model is run at`,
+      );
     const model = buildEmbedder(m, {
       numClasses: cls.shape[0]!,
       numFeatures: cls.shape[1]!,

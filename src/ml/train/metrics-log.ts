@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, renameSync } from 'node:fs';
 import { readInputTextSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
-import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
+import { writeError, writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 
 export class MetricsLog {
   readonly file: string;
@@ -16,7 +16,12 @@ export class MetricsLog {
   }
 
   record(entry: Record<string, unknown>): void {
-    if (this.writes) appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
+    if (!this.writes) return;
+    try {
+      appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
+    } catch (e) {
+      throw writeError(this.file, e);
+    }
   }
 
   /** A fresh start keeps an earlier run's log aside instead of appending to it. */

@@ -2,6 +2,7 @@
 // reference's `path,label` list files.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { checkInputFile, readInputTextSync } from '../../../engine/serialize/input-gate.js';
+import { writeError } from '../../../engine/serialize/file-io.js';
 import path from 'node:path';
 
 export interface PrepareOptions {
@@ -82,7 +83,11 @@ export function writeList(outDir: string, name: string, entries: readonly ListEn
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, name);
   const lines = entries.map((e) => `${path.relative(outDir, e.file).split(path.sep).join('/')},${e.label}`);
-  writeFileSync(file, lines.length ? lines.join('\n') + '\n' : '');
+  try {
+    writeFileSync(file, lines.length ? lines.join('\n') + '\n' : '');
+  } catch (e) {
+    throw writeError(file, e);
+  }
   return { file, count: entries.length, classes: new Set(entries.map((e) => e.label)).size };
 }
 
