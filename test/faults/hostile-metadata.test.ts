@@ -179,3 +179,46 @@ test(
     assert.deepEqual(readdirSync(dir).sort(), ['e.safetensors', 'm.onnx']);
   },
 );
+
+test(
+  'dml report --out naming a FIFO replaces it instead of blocking until a reader comes',
+  { timeout: 300_000 },
+  () => {
+    const run = path.join(root, 'report-run');
+    mkdirSync(run);
+    writeFileSync(path.join(run, 'best.safetensors'), readFileSync(good));
+    writeFileSync(
+      path.join(run, 'metrics.jsonl'),
+      '{"type":"train","epoch":1,"step":1,"loss":1,"lr":0.1}\n{"type":"epoch","epoch":1,"step":1}\n',
+    );
+    const fifo = path.join(root, 'report.fifo');
+    spawnSync('mkfifo', [fifo]);
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'report',
+        run,
+        '--out',
+        fifo,
+        '--no-mi',
+        '--max-points',
+        '4',
+        '--examples',
+        '1',
+        '--misses',
+        '0',
+        '--iterations',
+        '10',
+        '-q',
+        `data.train=${gallery}`,
+        `data.test=${gallery}`,
+      ],
+      { encoding: 'utf8', timeout: 200_000 },
+    );
+    assert.equal(r.signal, null, 'blocked on the FIFO');
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(fs.statSync(fifo).isFile());
+    assert.match(readFileSync(fifo, 'utf8'), /^<!doctype html>/i);
+  },
+);
