@@ -75,6 +75,14 @@ test('trainer metadata of the wrong types is refused naming the file and the fie
       /field 'config\.model\.numFeatures' is -4/,
     ],
     [(s) => void (s.extra = 'x'), /field 'extra' is "x" \(a string\), expected an object/],
+    // Nested 100,000 deep: describing it (JSON.stringify) or walking it (toOverrides) overflowed the stack.
+    [
+      (s) =>
+        void ((s.config as { data: Record<string, unknown> }).data.other = JSON.parse(
+          `${'['.repeat(1e5)}${']'.repeat(1e5)}`,
+        )),
+      /field 'config\.data\.other' is … \(an array\), expected a value, a list of values or an object of values/,
+    ],
   ];
   for (const [edit, why] of cases) {
     const s = structuredClone(state);

@@ -7,9 +7,17 @@ import type { CheckpointState } from './checkpoint.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A scalar, or arrays/objects nested at most `depth` levels (checked without recursion past it). */
+function isShallow(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth === 0) return false;
+  return Object.values(v).every((x) => isShallow(x, depth - 1));
+}
+
 function describe(v: unknown): string {
   const kind = v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
-  const text = JSON.stringify(v) ?? String(v);
+  // Only values of depth ≤ 2 are shown whole: JSON.stringify of a value nested 100,000 deep overflows the stack.
+  const text = isShallow(v, 2) ? (JSON.stringify(v) ?? String(v)) : '…';
   return `${text.length > 40 ? `${text.slice(0, 40)}…` : text} (${kind})`;
 }
 
@@ -65,8 +73,14 @@ export function checkTrainerState(raw: unknown, file: string): CheckpointState {
     fail('optimizerGroups', raw.optimizerGroups, 'an array');
   const config = raw.config;
   if (!isObject(config)) return fail('config', config, 'an object');
-  for (const section of ['model', 'data'])
-    if (!isObject(config[section])) fail(`config.${section}`, config[section], 'an object');
+  for (const section of ['model', 'data']) {
+    const s = config[section];
+    if (!isObject(s)) return fail(`config.${section}`, s, 'an object');
+    // Every value of a section is a scalar, a list or an object of scalars (the 'options' keys), also
+    // under keys this version does not know: the section is later walked recursively (toOverrides).
+    for (const [k, v] of Object.entries(s))
+      if (!isShallow(v, 1)) fail(`config.${section}.${k}`, v, 'a value, a list of values or an object of values');
+  }
   for (const k of CONFIG_KEYS as readonly ConfigKey[]) {
     const v = at(config, k.key);
     if (v === undefined) continue;

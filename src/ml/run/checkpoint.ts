@@ -71,7 +71,8 @@ function splitCheckpoint({ tensors, metadata, integrity }: LoadedTensors, path: 
       state = checkTrainerState(JSON.parse(metadata[META_KEY]), path);
     } catch (e) {
       dispose(parts);
-      if (!(e instanceof SyntaxError)) throw e;
+      // checkTrainerState's errors name the file and the field already.
+      if (e instanceof Error && e.message.startsWith(`checkpoint ${path}: trainer metadata`)) throw e;
       throw new Error(`checkpoint ${path}: corrupt trainer state: ${(e as Error).message}`, { cause: e });
     }
   }
