@@ -15,6 +15,7 @@ function isShallow(v: unknown, depth: number): boolean {
 }
 
 function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
   const kind = v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
   // Only values of depth ≤ 2 are shown whole: JSON.stringify of a value nested 100,000 deep overflows the stack.
   const text = isShallow(v, 2) ? (JSON.stringify(v) ?? String(v)) : '…';
