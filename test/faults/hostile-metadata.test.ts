@@ -19,7 +19,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, writeSafetensors } from '../../src/engine/serialize/safetensors.js';
+import { MAX_SAFETENSORS_TENSORS, readSafetensors, writeSafetensors } from '../../src/engine/serialize/safetensors.js';
 import { writeFileAtomicSync } from '../../src/engine/serialize/file-io.js';
 import { checkTrainerState } from '../../src/ml/run/checkpoint-state.js';
 import { MetricsLog } from '../../src/ml/train/metrics-log.js';
@@ -230,3 +230,16 @@ test(
     assert.match(readFileSync(fifo, 'utf8'), /^<!doctype html>/i);
   },
 );
+
+test('a header listing more tensors than any checkpoint has is refused before they are built', () => {
+  const many = new Map(
+    Array.from({ length: MAX_SAFETENSORS_TENSORS + 1 }, (_, i) => [
+      `t${i}`,
+      { dtype: 'float32' as const, shape: [0], data: new Uint8Array(0) },
+    ]),
+  );
+  const bytes = writeSafetensors(many);
+  assert.throws(() => readSafetensors(bytes, 'many.safetensors'), /many\.safetensors.*more than 65536 tensors/);
+  many.delete('t0');
+  assert.equal(readSafetensors(writeSafetensors(many), 'ok').tensors.size, MAX_SAFETENSORS_TENSORS);
+});

@@ -3,6 +3,7 @@
 export * from './raw.js';
 export {
   MAX_SAFETENSORS_HEADER_BYTES,
+  MAX_SAFETENSORS_TENSORS,
   loadSafetensorsFile,
   loadSafetensorsFileSync,
   readSafetensors,
