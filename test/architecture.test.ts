@@ -291,10 +291,46 @@ test('test/ mirrors src/ but for the cross-cutting suites, and every multi-proce
   ]);
 });
 
+/** The one module of src/ that reads files a user named: it refuses FIFOs, devices and oversized files first. */
+const INPUT_GATE = 'src/engine/serialize/input-gate.ts';
+/** Other modules that open files themselves, with why none of those is a user's file read unchecked. */
+const OPENS_FILES: ReadonlyMap<string, string> = new Map([
+  ['src/engine/serialize/file-io.ts', 'opens its own temp files for writing, and folders to fsync them'],
+  ['src/cli/main.ts', "reads the toolkit's own package.json for --version"],
+  ['src/server/index-cache.ts', 'streams a checkpoint that checkInputFile admitted, up to its admitted size'],
+]);
+/** What opening or reading a file by path looks like (node:fs, node:fs/promises, sharp on a path). */
+const OPENS_FILE = /\b(?:readFileSync|readFile|openSync|createReadStream|fsp\.open|fs\.open)\s*\(/;
+
+/** Files outside the gate and the list that open or read a file by path, with the line. */
+function inputViolations(sources: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const [file, text] of sources) {
+    if (file === INPUT_GATE || OPENS_FILES.has(file)) continue;
+    text.split('\n').forEach((line, i) => {
+      if (OPENS_FILE.test(line) && !/^\s*(?:\/\/|\*)/.test(line))
+        out.push(`${file}:${i + 1}: opens a file itself (read user files through ${INPUT_GATE})`);
+    });
+  }
+  return out;
+}
+
+test('every file read by path goes through the input gate', () => {
+  const all = sources();
+  assert.ok(all.has(INPUT_GATE), `${INPUT_GATE} is gone: update this test`);
+  assert.deepEqual(inputViolations(all), []);
+  assert.deepEqual(
+    inputViolations(
+      new Map([['src/ml/data/x.ts', "// readFileSync(f) in a comment\nconst t = readFileSync(f, 'utf8');"]]),
+    ),
+    [`src/ml/data/x.ts:2: opens a file itself (read user files through ${INPUT_GATE})`],
+  );
+});
+
 test('ARCHITECTURE.md lists exactly the rules checked here', () => {
   const doc = readFileSync(path.join(root, 'ARCHITECTURE.md'), 'utf8');
   const section = /## Rules that are checked\n([\s\S]*?)\n## /.exec(doc)?.[1];
   assert.ok(section, "ARCHITECTURE.md has a '## Rules that are checked' section");
   const listed = [...section.matchAll(/^- \*\*([^*]+)\*\*/gm)].map((m) => m[1]);
-  assert.deepEqual(listed, ['Floors', 'The addon', 'Model classes', 'Tests mirror src'], section);
+  assert.deepEqual(listed, ['Floors', 'The addon', 'Model classes', 'Input files', 'Tests mirror src'], section);
 });

@@ -1,6 +1,7 @@
 // dml embed: images (a path,label list or a folder tree) → an embeddings file.
 import { parseArgs } from 'node:util';
 import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.js';
+import { removeStaleTempFiles } from '../engine/serialize/file-io.js';
 import { ImageLoader } from '../ml/data/loader.js';
 import { UNLABELLED, readFolderImages, readListImages } from '../ml/data/image-files.js';
 import { openRun } from '../ml/run/open-run.js';
@@ -79,6 +80,10 @@ async function embed(
   group: ReturnType<typeof joinJob>,
 ): Promise<number> {
   const batch = values.batch;
+  // A write of the same --out that was killed half-way left its temp file: removed before this one.
+  if (isMainProcess(group))
+    for (const stale of removeStaleTempFiles(values.out))
+      console.error(`note: removed ${stale}, left by an earlier write of ${values.out} that was interrupted`);
   const { samples, classNames, labelled } = values.list ? readListImages(values.list) : readFolderImages(values.dir!);
   const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
   const checkpointFile = run.file;

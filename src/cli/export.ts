@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { openRun } from '../ml/run/open-run.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
 import { nativeSideOf } from '../ml/run/pipelines.js';
+import { MAX_MODEL_INPUT_SIDE } from '../ml/data/limits.js';
+import { removeStaleTempFiles } from '../engine/serialize/file-io.js';
 
 const HELP =
   `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset ` +
@@ -39,11 +41,15 @@ export const command = {
       console.error('dml export: --checkpoint is required\n' + HELP);
       return 2;
     }
+    // A write of the same --out that was killed half-way left its temp file: removed before this one.
+    for (const stale of removeStaleTempFiles(values.out))
+      console.error(`note: removed ${stale}, left by an earlier write of ${values.out} that was interrupted`);
     const run = openRun(values.checkpoint);
     const { model, config } = run;
     try {
       const size = values.size ? Number(values.size) : (nativeSideOf(config) ?? config.data.imageSize);
-      if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
+      if (!Number.isInteger(size) || size < 8 || size > MAX_MODEL_INPUT_SIDE)
+        throw new Error(`--size must be an integer in 8..${MAX_MODEL_INPUT_SIDE}, got ${values.size}`);
       const bytes = exportOnnx(model, {
         inputShape: [model.options.inChannels, size, size],
         output: values.logits ? 'both' : 'features',

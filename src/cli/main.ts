@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   prepare: async () => (await import('./prepare.js')).command,
   report: async () => (await import('./report.js')).command,
   serve: async () => (await import('./serve.js')).command,
+  verify: async () => (await import('./verify.js')).command,
 };
 
 /** Commands that run models in this process (serve sizes its workers itself). */

@@ -1,6 +1,7 @@
 // dml serve: a retrieval server over a gallery, with a JSON API and a web page.
 import { parseArgs } from 'node:util';
 import type { ServeOptions, RunningServer } from '../server/index.js';
+import { MAX_IMAGE_SIDE, MAX_MODEL_INPUT_SIDE } from '../ml/data/limits.js';
 
 const HELP = `usage: dml serve --checkpoint FILE --gallery LIST|DIR [options]
 
@@ -48,11 +49,13 @@ options:
 
 class UsageError extends Error {}
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
+function int(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(
+      `--${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got '${v}'`,
+    );
   return n;
 }
 
@@ -120,8 +123,8 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
     threads: int('threads', v.threads, 1),
     maxPixels: int('max-pixels', v['max-pixels'], 1),
     jobTimeoutMs: int('timeout-ms', v['timeout-ms'], 1),
-    imageSize: int('image-size', v['image-size'], 1),
-    resize: int('resize', v.resize, 1),
+    imageSize: int('image-size', v['image-size'], 1, MAX_MODEL_INPUT_SIDE),
+    resize: int('resize', v.resize, 1, MAX_IMAGE_SIDE),
     embedBatch: int('batch-size', v['batch-size'], 1),
     maxBatch: int('max-batch', v['max-batch'], 1),
     batchWindowMs: int('batch-window-ms', v['batch-window-ms'], 0),

@@ -1,6 +1,7 @@
 // dml report: one self-contained HTML page about a training run — curves from metrics.jsonl, the
 // checkpoint re-evaluated on the test set, mutual information, a t-SNE map and retrieval examples.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { writeFileAtomicSync } from '../engine/serialize/file-io.js';
 import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
 import { labelArray } from '../ml/eval/index.js';
@@ -286,7 +287,9 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
       warnings,
     });
     mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-    writeFileSync(out, html);
+    // Atomic (temp file, rename): a killed report leaves no half page, and an --out that names a
+    // FIFO is replaced rather than blocking the write until some reader opens it.
+    writeFileAtomicSync(out, [Buffer.from(html)]);
     lap('html');
     return { out, bytes: Buffer.byteLength(html), timings, warnings: [...metrics.warnings, ...warnings] };
   } finally {

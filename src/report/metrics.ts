@@ -2,7 +2,7 @@
 // series. Errors name the file and the 1-based line number. Later lines win over earlier ones for
 // the same step (train) or epoch (eval, epoch): a resumed run re-logs the steps after its last
 // checkpoint.
-import { readFileSync } from 'node:fs';
+import { InputFileError, readInputTextSync } from '../engine/serialize/input-gate.js';
 
 export interface TrainPoint {
   epoch: number;
@@ -75,13 +75,17 @@ export class MetricsError extends Error {
 export function readMetrics(file: string): RunMetrics {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputTextSync(file, { format: 'metrics' });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
     throw new MetricsError(
       file,
       null,
-      code === 'ENOENT' ? 'not found (no metrics.jsonl in the run directory)' : `cannot read: ${(e as Error).message}`,
+      code === 'ENOENT'
+        ? 'not found (no metrics.jsonl in the run directory)'
+        : e instanceof InputFileError
+          ? `cannot read metrics log: ${e.reason}`
+          : `cannot read: ${(e as Error).message}`,
     );
   }
   return parseMetrics(text, file);

@@ -4,6 +4,7 @@
 // request, so a list's `..` entries are reachable only as the items the operator listed.
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { checkInputFile } from '../engine/serialize/input-gate.js';
 import path from 'node:path';
 import { readImageFolder, readList, type LabeledSamples } from '../ml/data/list.js';
 
@@ -35,6 +36,8 @@ export function loadGallery(source: string): Gallery {
   const st = statSync(source, { throwIfNoEntry: false });
   if (!st) throw new Error(`gallery ${source} does not exist`);
   const kind = st.isDirectory() ? 'folder' : 'list';
+  // A FIFO or a device named as the gallery is refused here, by what it is, before anything opens it.
+  if (kind === 'list') checkInputFile(source, { format: 'list', from: '--gallery' });
   const read: LabeledSamples = kind === 'folder' ? readImageFolder(source) : readList(source);
   const base = kind === 'folder' ? path.resolve(source) : path.dirname(path.resolve(source));
   const items = read.samples.map((s, id): GalleryItem => ({

@@ -4,6 +4,7 @@
 // (saveTensors / loadTensors) runs in a worker; this module only builds and checks the metadata.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { checkInputFile } from '../engine/serialize/input-gate.js';
 import type { Gallery } from './gallery.js';
 
 export const CACHE_META_KEY = 'dml.gallery-index';
@@ -32,10 +33,11 @@ export function embeddingsSha256(data: Float32Array): string {
     .digest('hex');
 }
 
-/** sha256 of a file, streamed (checkpoints can be hundreds of MB). */
+/** sha256 of a file, streamed (checkpoints can be hundreds of MB): the bytes it had when the input gate admitted it. */
 export async function fileSha256(file: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  const size = checkInputFile(file, { format: 'checkpoint' });
+  if (size > 0) for await (const chunk of createReadStream(file, { end: size - 1 })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 

@@ -3,7 +3,8 @@
 // and searches run in LanceDB's own Rust threads. Loaded with a dynamic import so the server runs
 // without the package when --index lancedb is not asked for. Exhaustive (exact) search by default;
 // from `annThreshold` rows an IVF-PQ index is built for cosine search (approximate).
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readInputTextSync } from '../engine/serialize/input-gate.js';
 import path from 'node:path';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { Metric } from './exact-index.js';
@@ -59,7 +60,7 @@ export class LanceIndex {
     if (!existsSync(metaFile)) return null;
     let meta: unknown;
     try {
-      meta = JSON.parse(readFileSync(metaFile, 'utf8'));
+      meta = JSON.parse(readInputTextSync(metaFile, { format: 'json' }));
     } catch (e) {
       onStale(`unreadable ${metaFile}: ${(e as Error).message}`);
       return null;

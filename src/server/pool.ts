@@ -71,7 +71,7 @@ export class InferencePool {
     // workers.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { ...this.#init, lock: this.#lock } satisfies WorkerInit,
+      workerData: { ...this.#init, lock: this.#lock, notes: index === 0 } satisfies WorkerInit,
       execArgv,
     });
     let readyResolve!: (i: ModelInfo) => void, readyReject!: (e: Error) => void;

@@ -5,6 +5,8 @@ import type { Metric } from './exact-index.js';
 
 export interface WorkerInit {
   checkpoint: string;
+  /** Whether this worker prints the checkpoint's one-line notes (one worker does, not every one). */
+  notes?: boolean;
   /** EngineLock's SharedArrayBuffer, the same for every worker. */
   lock: SharedArrayBuffer;
   overrides: PreprocessOverrides;

@@ -53,7 +53,7 @@ const rng = new Rng(0); // test-time transforms draw nothing; Pipeline wants one
 try {
   lock.run(() => {
     if (init.threads > 0) setNumThreads(init.threads);
-    loaded = openRun(init.checkpoint);
+    loaded = openRun(init.checkpoint, init.notes === false ? { note: () => undefined } : {});
   });
   const o = loaded!.model.options;
   // A ViT takes one image size only: its own, whatever the overrides say.
@@ -329,7 +329,7 @@ async function handle(req: WorkerRequest): Promise<{ result: WorkerResult; trans
     case 'load-cache': {
       const r = lock.run(() =>
         tidy(() => {
-          const { tensors, metadata } = loadTensors(req.file);
+          const { tensors, metadata } = loadTensors(req.file, { format: 'embeddings' });
           const e = tensors.get('embeddings');
           if (!e) throw new Failure({ kind: 'bad', message: `${req.file} has no 'embeddings' tensor` });
           if (e.dtype !== 'float32')

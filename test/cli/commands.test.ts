@@ -249,7 +249,11 @@ test(
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(
       ok.stdout,
-      /loaded .*tv\.safetensors: \d+ tensors; not in file: \d+ \(the head\); ignored: fc\.weight/,
+      // saveTensors recorded tensor checksums, which the load verified (issue 26).
+      new RegExp(
+        /loaded .*tv\.safetensors, tensor checksums verified: \d+ tensors; /.source +
+          /not in file: \d+ \(the head\); ignored: fc\.weight/.source,
+      ),
     );
     const r = dml(
       'train',

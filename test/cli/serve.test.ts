@@ -171,7 +171,8 @@ test('an absurd --image-size stops dml serve with a message, not an abort', asyn
   );
   assert.notEqual(r.status, null, `killed by ${r.signal}: ${r.stderr}`);
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /size\S* 70000 is over the 8192-pixel limit/);
+  // Refused with the command line now (issue 26: --image-size is bounded like a checkpoint's input).
+  assert.match(r.stderr, /--image-size must be an integer >= 1 and <= 2048, got '70000'/);
   assert.doesNotMatch(r.stderr, /terminate called|Aborted|FATAL ERROR/);
   removeFixture(fx);
 });

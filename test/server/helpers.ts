@@ -39,6 +39,7 @@ export async function makeCheckpoint(file: string, o: Partial<Omit<CheckpointSpe
   const code = [
     '../../test/server/make-checkpoint.js',
     '../../src/ml/run/checkpoint.js',
+    '../../src/engine/io.js',
     '../../src/ml/models/resnet.js',
     '../../src/ml/run/config/resolve.js',
   ].map((rel) => readFileSync(fileURLToPath(new URL(rel, import.meta.url))));

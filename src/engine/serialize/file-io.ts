@@ -1,4 +1,4 @@
-// Whole-file reads that work past fs.readFile's 2 GiB cap, and atomic writes
+// Whole-file reads that work past fs.readFile's 2 GiB cap (through the input gate), and atomic writes
 // (temp file in the same directory + fsync + rename) so a crash mid-save never
 // leaves a truncated checkpoint under the final name.
 
@@ -6,53 +6,25 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readInputFile, readInputFileSync, type InputSource } from './input-gate.js';
 
 // Below the 2^31-1 byte limit of a single read(2) call through Node.
 const READ_CHUNK = 1 << 30;
 
-function allocate(size: number, path: string): Uint8Array {
-  try {
-    const b = Buffer.allocUnsafeSlow(size);
-    // A plain Uint8Array view keeps results structurally comparable with
-    // Uint8Arrays built elsewhere (Buffer has a different prototype).
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (err) {
-    throw new Error(`${path}: cannot allocate ${size} bytes: ${(err as Error).message}`, { cause: err });
-  }
+/**
+ * A whole file, through the input gate (a regular file within its format's size, never a FIFO or
+ * a device); `src` says what it is read as and where its path came from, for errors.
+ */
+export function readWholeFileSync(path: string, src: InputSource = { format: 'weights' }): Uint8Array {
+  const b = readInputFileSync(path, src);
+  // A plain Uint8Array view keeps results structurally comparable with Uint8Arrays built
+  // elsewhere (Buffer has a different prototype).
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export function readWholeFileSync(path: string): Uint8Array {
-  const fd = fs.openSync(path, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    const out = allocate(size, path);
-    let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, out, off, Math.min(READ_CHUNK, size - off), off);
-      if (n === 0) throw new Error(`${path}: file shrank while reading (${off} of ${size} bytes)`);
-      off += n;
-    }
-    return out;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export async function readWholeFile(path: string): Promise<Uint8Array> {
-  const fh = await fsp.open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const out = allocate(size, path);
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(out, off, Math.min(READ_CHUNK, size - off), off);
-      if (bytesRead === 0) throw new Error(`${path}: file shrank while reading (${off} of ${size} bytes)`);
-      off += bytesRead;
-    }
-    return out;
-  } finally {
-    await fh.close();
-  }
+export async function readWholeFile(path: string, src: InputSource = { format: 'weights' }): Promise<Uint8Array> {
+  const b = await readInputFile(path, src);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function tempPathFor(path: string): string {
@@ -93,9 +65,36 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+const WRITE_REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device (ENOSPC)',
+  EDQUOT: 'disk quota exceeded (EDQUOT)',
+  EFBIG: 'the file is too large for the file system (EFBIG)',
+  EROFS: 'the file system is read-only (EROFS)',
+  EACCES: 'permission denied (EACCES)',
+  EIO: 'an I/O error (EIO)',
+};
+
+/**
+ * A failed write names the file it was writing: Node's own message for a full disk is "ENOSPC: no
+ * space left on device, write", which does not say which of a run's outputs could not be saved.
+ */
+export function writeError(path: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code !== 'string' || !e.syscall) return err as Error;
+  const why = WRITE_REASONS[e.code] ?? e.message;
+  const out = new Error(`${path}: cannot write: ${why}`, { cause: err });
+  (out as NodeJS.ErrnoException).code = e.code;
+  return out;
+}
+
 export function writeFileAtomicSync(path: string, chunks: readonly Uint8Array[]): void {
   const tmp = tempPathFor(path);
-  const fd = fs.openSync(tmp, 'wx', 0o666);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'wx', 0o666);
+  } catch (err) {
+    throw writeError(path, err);
+  }
   try {
     try {
       for (const chunk of chunks) writeAllSync(fd, chunk);
@@ -106,14 +105,19 @@ export function writeFileAtomicSync(path: string, chunks: readonly Uint8Array[])
     fs.renameSync(tmp, path);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw writeError(path, err);
   }
   syncDirSync(dirname(path));
 }
 
 export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
   const tmp = tempPathFor(path);
-  const fh = await fsp.open(tmp, 'wx', 0o666);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(tmp, 'wx', 0o666);
+  } catch (err) {
+    throw writeError(path, err);
+  }
   try {
     try {
       for (const chunk of chunks) {
@@ -130,7 +134,7 @@ export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[
     await fsp.rename(tmp, path);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw err;
+    throw writeError(path, err);
   }
   await syncDir(dirname(path));
 }

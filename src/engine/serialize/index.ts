@@ -3,6 +3,7 @@
 export * from './raw.js';
 export {
   MAX_SAFETENSORS_HEADER_BYTES,
+  MAX_SAFETENSORS_TENSORS,
   loadSafetensorsFile,
   loadSafetensorsFileSync,
   readSafetensors,
@@ -13,3 +14,18 @@ export {
   type TensorCollection,
 } from './safetensors.js';
 export { loadTorchFile, loadTorchFileSync, loadTorchStateDict } from './torch-zip.js';
+export { CHECKSUM_KEY, tensorChecksums, verifyChecksums, type Integrity } from './integrity.js';
+export {
+  INPUT_LIMITS,
+  InputFileError,
+  checkInputFile,
+  formatBytes,
+  inputLimit,
+  limitVariable,
+  openInputFileSync,
+  readInputFile,
+  readInputFileSync,
+  readInputTextSync,
+  type InputFormat,
+  type InputSource,
+} from './input-gate.js';

@@ -6,11 +6,19 @@
 // Validation mirrors the reference Rust implementation.
 
 import { readWholeFile, readWholeFileSync, writeFileAtomic, writeFileAtomicSync } from './file-io.js';
+import type { InputSource } from './input-gate.js';
 import { assertRawTensor, rawByteLength, type DTypeName, type RawTensor } from './raw.js';
 import { isJsonObject, parseStrictJson, type JsonObject, type JsonValue } from './strict-json.js';
 
 /** Same cap as the reference implementation: a header this big is an attack, not a model. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+
+/**
+ * Most tensors a file may list. A checkpoint of the largest model here with its optimizer state has
+ * a few thousand; a 100 MB header of empty tensors lists 1.5 million, and building each as an engine
+ * tensor cost ~2 KB of memory apiece (1.1 GB for a 32 MB file) before anything could refuse it.
+ */
+export const MAX_SAFETENSORS_TENSORS = 65_536;
 
 const METADATA_KEY = '__metadata__';
 
@@ -177,7 +185,8 @@ export function readSafetensors(buf: Uint8Array, source = '<buffer>'): Safetenso
   const entries: Entry[] = [];
   for (const [key, value] of header as JsonObject) {
     if (key === METADATA_KEY) metadata = readMetadata(value, f);
-    else entries.push(readEntry(key, value, dataLength, f));
+    else if (entries.push(readEntry(key, value, dataLength, f)) > MAX_SAFETENSORS_TENSORS)
+      throw f.error(`the header lists more than ${MAX_SAFETENSORS_TENSORS} tensors`);
   }
   checkCoverage(entries, dataLength, f);
 
@@ -255,12 +264,12 @@ export function writeSafetensors(tensors: TensorCollection, metadata?: Readonly<
   return out;
 }
 
-export async function loadSafetensorsFile(path: string): Promise<SafetensorsContents> {
-  return readSafetensors(await readWholeFile(path), path);
+export async function loadSafetensorsFile(path: string, src?: InputSource): Promise<SafetensorsContents> {
+  return readSafetensors(await readWholeFile(path, src), path);
 }
 
-export function loadSafetensorsFileSync(path: string): SafetensorsContents {
-  return readSafetensors(readWholeFileSync(path), path);
+export function loadSafetensorsFileSync(path: string, src?: InputSource): SafetensorsContents {
+  return readSafetensors(readWholeFileSync(path, src), path);
 }
 
 /** Writes atomically: temp file in the same directory, fsync, rename. */

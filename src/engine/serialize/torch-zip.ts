@@ -8,6 +8,7 @@
 // the tensor/parameter rebuild functions and the storage classes.
 
 import { readWholeFile, readWholeFileSync } from './file-io.js';
+import type { InputSource } from './input-gate.js';
 import {
   PyDict,
   PyGlobal,
@@ -439,10 +440,10 @@ export function loadTorchStateDict(buf: Uint8Array, source = '<buffer>'): Map<st
   return flatten(root, fail, buf.byteLength, pickle.byteLength);
 }
 
-export async function loadTorchFile(path: string): Promise<Map<string, RawTensor>> {
-  return loadTorchStateDict(await readWholeFile(path), path);
+export async function loadTorchFile(path: string, src?: InputSource): Promise<Map<string, RawTensor>> {
+  return loadTorchStateDict(await readWholeFile(path, src), path);
 }
 
-export function loadTorchFileSync(path: string): Map<string, RawTensor> {
-  return loadTorchStateDict(readWholeFileSync(path), path);
+export function loadTorchFileSync(path: string, src?: InputSource): Map<string, RawTensor> {
+  return loadTorchStateDict(readWholeFileSync(path, src), path);
 }

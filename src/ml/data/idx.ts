@@ -1,5 +1,6 @@
 // IDX files (MNIST / Fashion-MNIST), gzipped or not, validated against their own headers.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputFileSync } from '../../engine/serialize/input-gate.js';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -93,20 +94,15 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
   }
 }
 
-function readMaybeGzipped(file: string): Buffer {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read IDX file: ${(e as Error).message}`, { cause: e });
-  }
+function readMaybeGzipped(file: string, from?: string): Buffer {
+  let raw = readInputFileSync(file, { format: 'idx', from });
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) raw = gunzipBounded(file, raw);
   return raw;
 }
 
 /** Reads an IDX file of any element type; multi-byte elements are big-endian on disk. */
-export function readIdxTyped(file: string): IdxTypedArray {
-  const raw = readMaybeGzipped(file);
+export function readIdxTyped(file: string, from?: string): IdxTypedArray {
+  const raw = readMaybeGzipped(file, from);
   if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0)
     throw new Error(`${file}: not an IDX file (bad magic, expected 00 00 at offset 0)`);
   const type = DTYPES[raw[2]!];
@@ -152,8 +148,8 @@ export function readIdxTyped(file: string): IdxTypedArray {
 }
 
 /** Reads an unsigned-byte IDX file (type 0x08), the type MNIST-style datasets use. */
-export function readIdx(file: string): IdxArray {
-  const a = readIdxTyped(file);
+export function readIdx(file: string, from?: string): IdxArray {
+  const a = readIdxTyped(file, from);
   if (a.dtype !== 'uint8')
     throw new Error(`${file}: IDX element type ${a.dtype} is not supported here (only unsigned bytes, 0x08)`);
   return { dims: a.dims, data: a.data as Uint8Array };
@@ -234,16 +230,24 @@ export interface IdxSplit {
   count: number;
 }
 
-/** The images of classes lo..hi (inclusive) of a split ('train' or 't10k'), labels shifted to start at 0. */
-export function loadIdxSplit(dir: string, split: 'train' | 't10k', classRange: [number, number]): IdxSplit {
+/**
+ * The images of classes lo..hi (inclusive) of a split ('train' or 't10k'), labels shifted to start at 0.
+ * `from` (e.g. 'data.root') names where `dir` came from in the input gate's refusals.
+ */
+export function loadIdxSplit(
+  dir: string,
+  split: 'train' | 't10k',
+  classRange: [number, number],
+  from?: string,
+): IdxSplit {
   const [lo, hi] = classRange;
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi < lo || hi > 255) {
     throw new RangeError(`loadIdxSplit: classRange must be integers 0 <= lo <= hi <= 255, got [${lo}, ${hi}]`);
   }
   const imgFile = findSplitFile(dir, `${split}-images-idx3-ubyte`);
   const lblFile = findSplitFile(dir, `${split}-labels-idx1-ubyte`);
-  const img = readIdx(imgFile);
-  const lbl = readIdx(lblFile);
+  const img = readIdx(imgFile, from);
+  const lbl = readIdx(lblFile, from);
   if (img.dims.length !== 3) throw new Error(`${imgFile}: expected 3 dims (N, H, W), got ${img.dims.length}`);
   if (lbl.dims.length !== 1) throw new Error(`${lblFile}: expected 1 dim (N), got ${lbl.dims.length}`);
   if (lbl.dims[0] !== img.dims[0])

@@ -1,7 +1,8 @@
 // The images to embed: a tree of class subfolders (ImageFolder's layout, labelled by folder) or a
 // flat folder of images without classes; a list of 'path,label' lines or of bare paths. A user
 // embedding a photo collection has unlabelled images far more often than a labelled tree.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { readInputTextSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
 import { IMAGE_EXTENSIONS, readImageFolder, readList, type LabeledSamples } from './list.js';
 
@@ -54,13 +55,7 @@ const dataLines = (text: string): [number, string][] =>
  * image path per line without classes (relative paths from the list's folder).
  */
 export function readListImages(file: string): FolderImages {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read list file: ${(e as Error).message}`, { cause: e });
-  }
-  const lines = dataLines(text);
+  const lines = dataLines(readInputTextSync(file, { format: 'list', from: '--list' }));
   if (lines.length === 0 || lines.some(([, l]) => /,\s*-?\d+$/.test(l))) return { ...readList(file), labelled: true };
   // No line has a label: a list of bare paths, each plainly an image's.
   const exts = new Set(IMAGE_EXTENSIONS.map((e) => e.toLowerCase()));

@@ -1,10 +1,11 @@
 // Image decoding with sharp (libvips) to raw pixels, and the two in-memory layouts the transforms
 // use: RawImage (HWC uint8, what a decoder gives and what PIL holds) and FloatImage (CHW float32
 // in [0, 1], what ToTensor gives).
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
 import sharp from 'sharp';
 import { bytesToFloat, decodeJpeg } from '../../engine/image.js';
+import { INPUT_LIMITS, readInputFile, readInputFileSync, type InputSource } from '../../engine/serialize/input-gate.js';
+
+const IMAGE: InputSource = { format: 'image' };
 
 export interface RawImage {
   /** height × width × channels bytes, row-major. */
@@ -41,100 +42,26 @@ export type SharpOp =
   | { op: 'extract'; left: number; top: number; width: number; height: number };
 
 /**
- * Largest image file read (512 MiB): far above any photo, and a bound on what a list entry naming
- * /dev/zero or a huge file can make the process allocate.
+ * Largest image file read (512 MiB, the input gate's limit for images): far above any photo, and a
+ * bound on what a list entry naming a huge file can make the process allocate.
  */
-export const MAX_IMAGE_FILE_BYTES = 512 * 2 ** 20;
+export const MAX_IMAGE_FILE_BYTES = INPUT_LIMITS.image.bytes;
 
-function readError(file: string, e: unknown): Error {
-  const err = e as NodeJS.ErrnoException;
-  const why =
-    err.code === 'ENOENT'
-      ? 'no such file'
-      : err.code === 'ELOOP'
-        ? 'too many levels of symbolic links'
-        : err.code === 'EISDIR'
-          ? 'is a directory'
-          : err.message;
-  return new Error(`${file}: cannot read image: ${why}`);
-}
-
-// O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below then refuses it.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
-
-/** Only regular files of a bounded size are read (not FIFOs, devices, sockets or directories). */
-function checkRegular(file: string, st: Stats): number {
-  if (!st.isFile()) {
-    const kind = st.isDirectory()
-      ? 'a directory'
-      : st.isFIFO()
-        ? 'a FIFO'
-        : st.isCharacterDevice()
-          ? 'a character device'
-          : st.isBlockDevice()
-            ? 'a block device'
-            : st.isSocket()
-              ? 'a socket'
-              : 'not a regular file';
-    throw new Error(`${file}: cannot read image: it is ${kind}, not a regular file`);
-  }
-  if (st.size > MAX_IMAGE_FILE_BYTES)
-    throw new Error(`${file}: cannot read image: ${st.size} bytes, over the ${MAX_IMAGE_FILE_BYTES >> 20} MiB limit`);
-  return st.size;
-}
-
-/** Reads an image file's bytes (a regular file, at most MAX_IMAGE_FILE_BYTES); the error names the file. */
-export async function readImageBytes(file: string): Promise<Buffer> {
-  let h;
-  try {
-    h = await open(file, OPEN_FLAGS);
-  } catch (e) {
-    throw readError(file, e);
-  }
-  try {
-    const size = checkRegular(file, await h.stat());
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await h.read(buf, got, size - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === size ? buf : buf.subarray(0, got);
-  } catch (e) {
-    throw e instanceof Error && e.message.startsWith(`${file}: `) ? e : readError(file, e);
-  } finally {
-    await h.close();
-  }
+/**
+ * Reads an image file's bytes through the input gate (a regular file, at most
+ * MAX_IMAGE_FILE_BYTES: not a FIFO, a device, a socket or a directory); the error names the file.
+ */
+export function readImageBytes(file: string): Promise<Buffer> {
+  return readInputFile(file, IMAGE);
 }
 
 /**
  * readImageBytes, blocking: for loader workers, which have nothing else to do meanwhile. An async
- * read of a small file takes four thread-pool round trips (open, stat, read, close): ~0.35 ms of
- * CPU for a 64 KB JPEG here against ~0.06 ms blocking, a tenth of what decoding it costs.
+ * read of a small file takes several thread-pool round trips (stat, open, fstat, read, close):
+ * ~0.35 ms of CPU for a 64 KB JPEG here against ~0.06 ms blocking, a tenth of what decoding it costs.
  */
 export function readImageBytesSync(file: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(file, OPEN_FLAGS);
-  } catch (e) {
-    throw readError(file, e);
-  }
-  try {
-    const size = checkRegular(file, fstatSync(fd));
-    const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === size ? buf : buf.subarray(0, got);
-  } catch (e) {
-    throw e instanceof Error && e.message.startsWith(`${file}: `) ? e : readError(file, e);
-  } finally {
-    closeSync(fd);
-  }
+  return readInputFileSync(file, IMAGE);
 }
 
 /**

@@ -1,7 +1,8 @@
 // Dataset lists: `path,label` list files (the reference's train.txt / test.txt format) and
 // image-folder trees (one subfolder per class). Labels come out contiguous, 0..C-1, with the map
 // back to the original labels / folder names.
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { readInputTextSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
 
 export interface Sample {
@@ -30,13 +31,8 @@ const MAX_LINE = 8192;
 /** A line quoted in an error, cut so that a hostile list cannot make the message megabytes long. */
 const quoteLine = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}… (${s.length} characters)` : s);
 
-function parseListFile(file: string): RawEntry[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read list file: ${(e as Error).message}`, { cause: e });
-  }
+function parseListFile(file: string, from?: string): RawEntry[] {
+  const text = readInputTextSync(file, { format: 'list', from });
   const dir = path.dirname(path.resolve(file));
   const out: RawEntry[] = [];
   let sawData = false;
@@ -81,10 +77,11 @@ function remap(entries: RawEntry[][]): { lists: Sample[][]; classNames: string[]
 /**
  * Reads a list file of `path,label` lines: blank lines and `#` comments are skipped, a first
  * non-integer-label line is taken as a header, relative paths are resolved against the list
- * file's folder. Errors name `file:line`.
+ * file's folder. Errors name `file:line`, and `from` (the argument or key that named the file),
+ * when given, in the input gate's refusals.
  */
-export function readList(file: string): LabeledSamples {
-  const entries = parseListFile(file);
+export function readList(file: string, from?: string): LabeledSamples {
+  const entries = parseListFile(file, from);
   if (entries.length === 0) throw new Error(`${file}: the list has no samples`);
   const r = remap([entries]);
   return { samples: r.lists[0]!, classNames: r.classNames };

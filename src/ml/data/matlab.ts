@@ -3,7 +3,7 @@
 // numeric, logical, char, cell, struct and object arrays, sparse matrices, zlib-compressed
 // variables (miCOMPRESSED), the small data element format, and both byte orders.
 // v7.3 files are HDF5 and are rejected with a message saying so.
-import { readFileSync } from 'node:fs';
+import { readInputFileSync } from '../../engine/serialize/input-gate.js';
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
 
 /**
@@ -450,13 +450,7 @@ export function parseMat(bytes: Uint8Array, where = '<buffer>'): Map<string, Mat
 
 /** Reads a MAT v5 file; errors name the file and byte offset. */
 export function readMat(file: string): Map<string, MatValue> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read MAT-file: ${(e as Error).message}`, { cause: e });
-  }
-  return parseMat(bytes, file);
+  return parseMat(readInputFileSync(file, { format: 'mat' }), file);
 }
 
 /** The rows of a char matrix (MATLAB stores them column-major), right-padding kept. */

@@ -2,7 +2,17 @@
 // trainer's JSON state in its metadata, written atomically (temp file, fsync, rename) so a crash
 // never leaves a half-written checkpoint in place of a good one.
 import { existsSync } from 'node:fs';
-import { type Tensor, saveTensors, loadTensors, tensorsFromBuffer, dispose } from '../../engine/index.js';
+import {
+  type LoadedTensors,
+  type Tensor,
+  saveTensors,
+  loadTensors,
+  tensorsFromBuffer,
+  dispose,
+} from '../../engine/index.js';
+import type { Integrity } from '../../engine/serialize/integrity.js';
+import { checkTrainerState } from './checkpoint-state.js';
+import type { InputSource } from '../../engine/serialize/input-gate.js';
 
 export interface CheckpointState {
   /** Epochs completed. */
@@ -29,12 +39,18 @@ export function saveCheckpoint(path: string, parts: Record<string, Map<string, T
 export interface LoadedCheckpoint {
   parts: Record<string, Map<string, Tensor>>;
   state: CheckpointState | null;
+  /** 'verified': every tensor matched its checksum; 'absent': the file has none (older, or foreign). */
+  integrity: Integrity;
 }
 
+/** The one-line note for a file whose tensors could not be verified. */
+export const uncheckedNote = (file: string): string =>
+  `note: ${file} has no tensor checksums (written by an older dml-ts or another tool): its bytes are not verified`;
+
 /** Splits tensors by their first dotted component (model., optim., rng.). */
-export function loadCheckpoint(path: string): LoadedCheckpoint {
+export function loadCheckpoint(path: string, src: InputSource = { format: 'checkpoint' }): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist`);
-  return splitCheckpoint(loadTensors(path), path);
+  return splitCheckpoint(loadTensors(path, src), path);
 }
 
 /** loadCheckpoint of a file's bytes (read by another process of the job); `source` names it in errors. */
@@ -42,10 +58,7 @@ export function loadCheckpointBytes(bytes: Uint8Array, source: string): LoadedCh
   return splitCheckpoint(tensorsFromBuffer(bytes, source), source);
 }
 
-function splitCheckpoint(
-  { tensors, metadata }: { tensors: Map<string, Tensor>; metadata: Record<string, string> },
-  path: string,
-): LoadedCheckpoint {
+function splitCheckpoint({ tensors, metadata, integrity }: LoadedTensors, path: string): LoadedCheckpoint {
   const parts: Record<string, Map<string, Tensor>> = {};
   for (const [k, t] of tensors) {
     const dot = k.indexOf('.');
@@ -55,18 +68,25 @@ function splitCheckpoint(
   let state: CheckpointState | null = null;
   if (metadata[META_KEY]) {
     try {
-      state = JSON.parse(metadata[META_KEY]) as CheckpointState;
+      state = checkTrainerState(JSON.parse(metadata[META_KEY]), path);
     } catch (e) {
       dispose(parts);
+      // checkTrainerState's errors name the file and the field already.
+      if (e instanceof Error && e.message.startsWith(`checkpoint ${path}: trainer metadata`)) throw e;
       throw new Error(`checkpoint ${path}: corrupt trainer state: ${(e as Error).message}`, { cause: e });
     }
   }
-  return { parts, state };
+  return { parts, state, integrity };
 }
 
 /** Model weights of a checkpoint, or of a plain weights file (safetensors / torch.save state dict). */
-export function loadModelWeights(path: string): Map<string, Tensor> {
-  const { parts, state } = loadCheckpoint(path);
+export function loadModelWeights(
+  path: string,
+  src: InputSource = { format: 'weights' },
+  onIntegrity: (i: Integrity) => void = () => undefined,
+): Map<string, Tensor> {
+  const { parts, state, integrity } = loadCheckpoint(path, src);
+  onIntegrity(integrity);
   if (state && parts.model) {
     for (const [k, m] of Object.entries(parts)) if (k !== 'model') dispose(m);
     return parts.model;

@@ -1,7 +1,8 @@
 // What a file is, by its first bytes (and a zip's directory), not by its name: a weights file named
 // .pth can be a web page saved by a failed download, an image, an ONNX export or a zip of something
 // else. Errors can then say what the file is instead of how it failed to parse.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openInputFileSync, type InputSource } from '../../engine/serialize/input-gate.js';
 
 export type FileKind =
   | 'safetensors'
@@ -77,11 +78,10 @@ function isOnnx(head: Buffer): boolean {
   );
 }
 
-/** The kind of a file, by content. */
-export function sniffFile(file: string): FileKind {
-  const fd = openSync(file, 'r');
+/** The kind of a file, by content (opened through the input gate, as `src` says where it came from). */
+export function sniffFile(file: string, src: InputSource = { format: 'weights' }): FileKind {
+  const { fd, size } = openInputFileSync(file, src);
   try {
-    const size = fstatSync(fd).size;
     if (size === 0) return 'empty';
     const head = read(fd, size, 0, HEAD);
     if (isSafetensors(head, size)) return 'safetensors';

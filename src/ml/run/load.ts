@@ -5,6 +5,8 @@ import type { Embedder } from '../models/factory.js';
 import { MODEL_FAMILIES, familyOfArch } from '../models/families.js';
 import { buildEmbedder, resolveMemoryFormat } from './model-spec.js';
 import { loadCheckpoint } from './checkpoint.js';
+import { MAX_MODEL_INPUT_SIDE } from '../data/limits.js';
+import type { Integrity } from '../../engine/serialize/integrity.js';
 import { resolveCheckpoint } from './checkpoint-path.js';
 
 export { resolveCheckpoint } from './checkpoint-path.js';
@@ -19,6 +21,8 @@ export interface LoadedEmbedder {
   file: string;
   /** The classes' names of the training run, when its checkpoint records them. */
   classNames?: { train: string[]; test: string[] };
+  /** 'verified': the checkpoint's tensor checksums matched; 'absent': it has none. */
+  integrity: Integrity;
 }
 
 function classNamesOf(extra: Record<string, unknown>): { train: string[]; test: string[] } | undefined {
@@ -29,7 +33,7 @@ function classNamesOf(extra: Record<string, unknown>): { train: string[]; test: 
 
 export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
   const checkpoint = resolveCheckpoint(checkpointOrRun);
-  const { parts, state } = loadCheckpoint(checkpoint);
+  const { parts, state, integrity } = loadCheckpoint(checkpoint);
   try {
     const weights = parts.model;
     if (!state || !weights)
@@ -54,6 +58,12 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
         );
     }
     const imageSize = shape.imageSize ?? config.data.imageSize;
+    if (imageSize > MAX_MODEL_INPUT_SIDE)
+      throw new Error(
+        `${checkpoint}: its model input is ${imageSize}×${imageSize} ` +
+          `(${shape.imageSize ? 'by its weights' : 'data.imageSize'}), ` +
+          `more than the ${MAX_MODEL_INPUT_SIDE} pixels a side a trained model is run at`,
+      );
     const model = buildEmbedder(m, {
       numClasses: cls.shape[0]!,
       numFeatures: cls.shape[1]!,
@@ -65,7 +75,7 @@ export function loadEmbedder(checkpointOrRun: string): LoadedEmbedder {
     if (resolveMemoryFormat(m, imageSize) === 'channelsLast') model.toMemoryFormat('channelsLast');
     model.eval();
     const classNames = classNamesOf(state.extra ?? {});
-    return { model, config, epoch: state.epoch, file: checkpoint, ...(classNames ? { classNames } : {}) };
+    return { model, config, epoch: state.epoch, file: checkpoint, integrity, ...(classNames ? { classNames } : {}) };
   } finally {
     dispose(parts);
   }

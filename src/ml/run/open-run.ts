@@ -21,6 +21,7 @@ import {
   type TestEmbeddings,
 } from './evaluate.js';
 import { loadEmbedder } from './load.js';
+import { uncheckedNote } from './checkpoint.js';
 import { testPipelineFor } from './pipelines.js';
 
 export interface RunOptions {
@@ -33,6 +34,8 @@ export interface RunOptions {
   group?: distributed.ProcessGroup | null;
   /** Progress of embedding on stderr: true, or with a prefix ('report: '). Default: none. */
   progress?: boolean | { prefix: string };
+  /** Where a one-line note goes (a checkpoint without tensor checksums). Default: stderr. */
+  note?: (line: string) => void;
 }
 
 export interface Neighbours {
@@ -78,6 +81,7 @@ export interface Run {
 export function openRun(checkpoint: string, o: RunOptions = {}): Run {
   const loaded = loadEmbedder(checkpoint);
   const { model, epoch, file, classNames } = loaded;
+  if (loaded.integrity === 'absent') (o.note ?? ((l: string) => process.stderr.write(`${l}\n`)))(uncheckedNote(file));
   let config: TrainConfig;
   try {
     // The data keys and recallKs replayed through resolveConfig, so overrides are checked as dml train checks them.

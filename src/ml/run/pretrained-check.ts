@@ -13,7 +13,7 @@ type Shapes = ReadonlyMap<string, { readonly shape: readonly number[] }>;
 /** Throws unless the file is one this toolkit reads weights from (safetensors, torch.save), saying what it is. */
 export function assertWeightsFile(file: string): void {
   if (!existsSync(file)) throw new Error(`model.pretrained ${file} does not exist`);
-  const kind = sniffFile(file);
+  const kind = sniffFile(file, { format: 'weights', from: 'model.pretrained' });
   if (kind === 'safetensors' || kind === 'torch-zip') return;
   const advice =
     kind === 'torch-legacy'

@@ -1,13 +1,17 @@
 // model.pretrained: ImageNet backbone weights into a fresh embedder, all or nothing; the file's
 // integrity is checked here, its key names are the model family's business.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Embedder } from '../models/factory.js';
 import { familyOf } from '../models/families.js';
 import { dispose } from '../../engine/index.js';
 import { loadModelWeights } from './checkpoint.js';
 import { archMismatch, assertWeightsFile, channelMismatch } from './pretrained-check.js';
+import { openInputFileSync, type InputSource } from '../../engine/serialize/input-gate.js';
+import type { Integrity } from '../../engine/serialize/integrity.js';
+
+const PRETRAINED: InputSource = { format: 'weights', from: 'model.pretrained' };
 
 /**
  * torch.hub's convention, which torchvision's release files follow (resnet50-0676ba61.pth): the
@@ -21,9 +25,11 @@ export function hashPrefixOf(file: string): string | null {
 function sha256File(file: string): string {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 22);
-  const fd = openSync(file, 'r');
+  // Only the bytes the file had when the gate admitted it: a file that grows is not read without end.
+  const { fd, size } = openInputFileSync(file, PRETRAINED);
   try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+    for (let off = 0, n; off < size && (n = readSync(fd, buf, 0, Math.min(buf.length, size - off), off)) > 0; off += n)
+      h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -51,12 +57,16 @@ export function loadPretrainedBackbone(model: Embedder, file: string, arch: stri
     }
     checked = `, SHA-256 ${prefix}… checked`;
   }
-  const weights = loadModelWeights(file);
+  let integrity = 'absent' as Integrity;
+  const weights = loadModelWeights(file, PRETRAINED, (i) => (integrity = i));
   // Shapes that do not fit, in the model's terms rather than as one tensor's size mismatch.
   const why = archMismatch(weights, arch, patchSize) ?? channelMismatch(weights, model.options.inChannels);
   if (why) {
     dispose(weights);
     throw new Error(`model.pretrained ${file} ${why}`);
   }
+  // Foreign weights carry no tensor checksums of ours; the torch.hub name's SHA-256 stands in when present.
+  if (integrity === 'verified') checked += ', tensor checksums verified';
+  else if (prefix === null) checked += ', no tensor checksums';
   return familyOf(model).loadPretrained(model, weights, { file, arch, checked });
 }

@@ -1,7 +1,8 @@
 // A run folder's configuration: written as config.yaml when a run starts (to read, diff, or replay
 // with --config), and read back before anything loads: from the checkpoints' trainer state (what
 // --resume continues) or config.yaml. Only the checkpoint's JSON header is read, never its tensors.
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { openInputFileSync, readInputTextSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { CONFIG_KEY_LIST, getKey, type TrainConfig } from './config/keys.js';
@@ -30,7 +31,13 @@ const MAX_HEADER = 100 * 2 ** 20;
 
 /** The trainer state's configuration in a checkpoint's safetensors header, or null when it has none. */
 function checkpointConfig(file: string): Record<string, unknown> | null {
-  const fd = openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = openInputFileSync(file, { format: 'checkpoint', from: '--resume' }).fd;
+  } catch {
+    // Not a readable regular file (a FIFO, a directory...): the checkpoint's reader says so when it loads it.
+    return null;
+  }
   try {
     const size = Buffer.alloc(8);
     if (readSync(fd, size, 0, 8, 0) !== 8) return null;
@@ -64,7 +71,7 @@ export function readStoredConfig(dir: string): { config: Record<string, unknown>
   const file = path.join(dir, CONFIG_FILE);
   if (!existsSync(file)) return null;
   try {
-    const config: unknown = parseYaml(readFileSync(file, 'utf8'));
+    const config: unknown = parseYaml(readInputTextSync(file, { format: 'config', from: '--resume' }));
     return typeof config === 'object' && config !== null
       ? { config: config as Record<string, unknown>, source: file }
       : null;

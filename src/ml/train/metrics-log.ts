@@ -1,8 +1,9 @@
 // metrics.jsonl: one JSON object per line (train steps, evaluations, bounds, epochs), written by
 // rank 0 alone, kept as one uninterrupted run across a --resume.
-import { appendFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, renameSync } from 'node:fs';
+import { readInputTextSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
-import { writeFileAtomicSync } from '../../engine/serialize/file-io.js';
+import { writeError, writeFileAtomicSync } from '../../engine/serialize/file-io.js';
 
 export class MetricsLog {
   readonly file: string;
@@ -15,7 +16,12 @@ export class MetricsLog {
   }
 
   record(entry: Record<string, unknown>): void {
-    if (this.writes) appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
+    if (!this.writes) return;
+    try {
+      appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
+    } catch (e) {
+      throw writeError(this.file, e);
+    }
   }
 
   /** A fresh start keeps an earlier run's log aside instead of appending to it. */
@@ -29,7 +35,7 @@ export class MetricsLog {
    */
   dropAfter(epoch: number, step: number): void {
     if (!this.writes || !existsSync(this.file)) return;
-    const kept = readFileSync(this.file, 'utf8')
+    const kept = readInputTextSync(this.file, { format: 'metrics' })
       .split('\n')
       .filter((line) => {
         try {

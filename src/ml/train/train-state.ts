@@ -2,7 +2,8 @@
 // --resume needs: model, loss tables, optimizer, schedule, every rank's random stream) after each
 // epoch, best.safetensors (model and schedule) when cosine R@1 improves, and resuming from them.
 // Rank 0 writes; in a job, rank 0 reads the checkpoint and the others load its bytes.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputFileSync } from '../../engine/serialize/input-gate.js';
 import path from 'node:path';
 import {
   type Tensor,
@@ -194,7 +195,7 @@ export class TrainState {
         continue;
       }
       try {
-        const bytes = new Uint8Array(readFileSync(file));
+        const bytes = new Uint8Array(readInputFileSync(file, { format: 'checkpoint' }));
         const ckpt = loadCheckpointBytes(bytes, file);
         if (!ckpt.state) {
           dispose(ckpt.parts);

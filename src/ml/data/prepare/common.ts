@@ -1,6 +1,8 @@
 // Shared by the dataset preparers: reading the original annotation files and writing the
 // reference's `path,label` list files.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { checkInputFile, readInputTextSync } from '../../../engine/serialize/input-gate.js';
+import { writeError } from '../../../engine/serialize/file-io.js';
 import path from 'node:path';
 
 export interface PrepareOptions {
@@ -35,13 +37,7 @@ export interface Prepared {
 
 /** The non-empty lines of an annotation file, each with its 1-based line number. */
 export function readLines(file: string): Array<{ text: string; line: number }> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read annotation file: ${(e as Error).message}`, { cause: e });
-  }
-  return text
+  return readInputTextSync(file, { format: 'annotations' })
     .split(/\r?\n/)
     .map((t, i) => ({ text: t.trim(), line: i + 1 }))
     .filter((l) => l.text !== '');
@@ -64,12 +60,22 @@ export function parseIntField(s: string | undefined, where: string, what: string
 
 export function verifyImages(entries: readonly ListEntry[]): void {
   const missing = entries.filter((e) => !existsSync(e.file));
-  if (missing.length === 0) return;
-  const shown = missing
-    .slice(0, 5)
-    .map((e) => `${e.file} (${e.where})`)
-    .join('; ');
-  throw new Error(`${missing.length} of ${entries.length} listed images are missing, e.g. ${shown}`);
+  if (missing.length > 0) {
+    const shown = missing
+      .slice(0, 5)
+      .map((e) => `${e.file} (${e.where})`)
+      .join('; ');
+    throw new Error(`${missing.length} of ${entries.length} listed images are missing, e.g. ${shown}`);
+  }
+  // An entry that names a FIFO or a device (a path like ../../../dev/zero) would hang or flood the
+  // training that reads it; the list is refused here, where the annotation line is known.
+  for (const e of entries) {
+    try {
+      checkInputFile(e.file, { format: 'image' });
+    } catch (err) {
+      throw new Error(`${e.where}: ${(err as Error).message}`, { cause: err });
+    }
+  }
 }
 
 /** Writes `relative/path,label` lines; paths are relative to the list file's folder, '/'-separated. */
@@ -77,7 +83,11 @@ export function writeList(outDir: string, name: string, entries: readonly ListEn
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, name);
   const lines = entries.map((e) => `${path.relative(outDir, e.file).split(path.sep).join('/')},${e.label}`);
-  writeFileSync(file, lines.length ? lines.join('\n') + '\n' : '');
+  try {
+    writeFileSync(file, lines.length ? lines.join('\n') + '\n' : '');
+  } catch (e) {
+    throw writeError(file, e);
+  }
   return { file, count: entries.length, classes: new Set(entries.map((e) => e.label)).size };
 }
 

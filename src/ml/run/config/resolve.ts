@@ -1,7 +1,7 @@
 // Training configuration: a preset, a config file (JSON or YAML) and key=value overrides, merged in
 // that order through the key table's parsers. Every error is a ConfigError naming the key and where
 // its value came from: the last override of it, the file, or the preset.
-import { readFileSync } from 'node:fs';
+import { readInputTextSync } from '../../../engine/serialize/input-gate.js';
 import { parse as parseYaml } from 'yaml';
 import { editDistance } from '../../did-you-mean.js';
 import { NO_PRESET, PRESETS, PRESET_NAMES } from '../presets.js';
@@ -144,7 +144,7 @@ class Builder {
 
 /** A config file's top-level object; a file that does not parse is a ConfigError naming it. */
 export function loadConfigFile(path: string): Record<string, unknown> {
-  const text = readFileSync(path, 'utf8');
+  const text = readInputTextSync(path, { format: 'config', from: '--config' });
   let v: unknown;
   try {
     v = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);

@@ -14,8 +14,9 @@ function limit(d: IdxArrays, n: number): IdxArrays {
 async function open(cfg: TrainConfig): Promise<OpenedDatasets> {
   const d = cfg.data;
   const dir = d.root || findFashionMnist();
-  const train = limit(loadIdxSplit(dir, 'train', [0, 4]), d.limitTrain);
-  const test = limit(loadIdxSplit(dir, 't10k', [5, 9]), d.limitTest);
+  const from = d.root ? 'data.root' : undefined;
+  const train = limit(loadIdxSplit(dir, 'train', [0, 4], from), d.limitTrain);
+  const test = limit(loadIdxSplit(dir, 't10k', [5, 9], from), d.limitTest);
   return {
     train: new IdxTrainSource(train, cfg.seed),
     trainEval: new IdxEvalSource(train),

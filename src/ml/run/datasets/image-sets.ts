@@ -32,7 +32,7 @@ export function openLists(
     if (!f) throw new Error(o.missing(key));
     return f;
   };
-  const tr = readList(file('train.txt', 'data.train', d.train));
+  const tr = readList(file('train.txt', 'data.train', d.train), d.train ? 'data.train' : 'data.root');
   if (o.queryGallery) {
     const qg = readLists([file('query.txt', 'data.query', d.query), file('gallery.txt', 'data.gallery', d.gallery)]);
     const [query, gallery] = [qg.lists[0]!, qg.lists[1]!];
@@ -43,7 +43,7 @@ export function openLists(
       classNames: { train: tr.classNames, test: qg.classNames },
     });
   }
-  const te = readList(file('test.txt', 'data.test', d.test));
+  const te = readList(file('test.txt', 'data.test', d.test), d.test ? 'data.test' : 'data.root');
   return openImageSets(cfg, spec, {
     train: tr.samples,
     query: te.samples,
