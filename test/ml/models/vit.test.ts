@@ -112,7 +112,7 @@ test(
     model.to('float64');
     try {
       const line = loadPretrainedBackbone(model, file, 'vit');
-      assert.match(line, /\(timm names\): \d+ tensors; ignored: none$/);
+      assert.match(line, /\(timm names\), tensor checksums verified: \d+ tensors; ignored: none$/);
       const want = ref.model.stateDict();
       for (const [k, t] of model.stateDict()) {
         if (!/^(encoder|conv_proj|class_token)/.test(k)) continue;

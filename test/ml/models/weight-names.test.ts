@@ -61,7 +61,10 @@ test(
     const dst = new ResNetEmbedder({ arch: 'resnet18', numClasses: 3 });
     try {
       const line = loadPretrainedBackbone(dst, hfFile, 'resnet18');
-      assert.match(line, /\(Hugging Face names\): 120 tensors; not in file: \d+ \(the head\); ignored: none/);
+      assert.match(
+        line,
+        /\(Hugging Face names\), tensor checksums verified: 120 tensors; not in file: \d+ \(the head\); ignored: none/,
+      );
       const got = dst.stateDict();
       for (const k of toHf.keys())
         if (!k.startsWith('fc.'))
