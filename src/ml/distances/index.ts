@@ -8,5 +8,7 @@ export {
   SquaredEuclideanDistance,
   CosineSimilarity,
   DotProductSimilarity,
+  SNRDistance,
+  BaseDistance,
   makeDistance,
 } from './distances.js';

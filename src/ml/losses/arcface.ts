@@ -55,7 +55,7 @@ export class ArcFaceLoss extends ClassTableLoss {
     return cos.scatter(1, idx, target.unsqueeze(1)).mul(this.scale);
   }
   protected compute(b: Batch): Tensor {
-    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x);
+    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x, { labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
     return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction);

@@ -44,7 +44,7 @@ export class CosFaceLoss extends ClassTableLoss {
     return cos.sub(oneHotFloat(labels, this.numClasses, cos).mul(this.margin)).mul(this.scale);
   }
   protected compute(b: Batch): Tensor {
-    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x);
+    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x, { labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
     return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction);

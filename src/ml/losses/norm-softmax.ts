@@ -33,7 +33,7 @@ export class NormSoftmaxLoss extends ClassTableLoss {
     return this.cosines(x).div(this.temperature);
   }
   protected compute(b: Batch): Tensor {
-    return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x);
+    return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x, { labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
     return ceSplit(this.logits(b.x), b.labels, this.reduction);

@@ -35,7 +35,7 @@ export class ProxyNCALoss extends ClassTableLoss {
     return cdist(normalize(x), normalize(this.table)).square().mul(-this.scale);
   }
   protected compute(b: Batch): Tensor {
-    return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x);
+    return reduce(perSampleCrossEntropy(this.logits(b.x), b.labels), this.reduction, b.x, { labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
     return ceSplit(this.logits(b.x), b.labels, this.reduction);

@@ -3,14 +3,26 @@
 // (PyTorch key `weight`, `proxies` or `centers`), so it is trained by the optimiser alongside the
 // model and saved in the loss module's stateDict.
 import { type Tensor, Generator, empty, nn, normalize } from '../../../engine/index.js';
-import { MetricLoss } from './base.js';
-import { checkClassRange, checkFinite, checkSameDtype, LossInputError, positiveInteger } from '../../utils/validate.js';
+import { type Batch, type EmbeddingRegularizerOptions, MetricLoss } from './base.js';
+import {
+  checkClassRange,
+  checkFinite,
+  checkSameDtype,
+  finiteNumber,
+  LossInputError,
+  positiveInteger,
+} from '../../utils/validate.js';
+import { makeRegularizer, type Regularizer, type RegularizerName } from '../../regularizers/index.js';
 
-export interface ClassTableOptions {
+export interface ClassTableOptions extends EmbeddingRegularizerOptions {
   numClasses: number;
   embeddingSize: number;
   /** Seed of the table's N(0, 1) initialisation (default: the global generator). */
   seed?: number;
+  /** Adds weightRegWeight · R(table) to the loss, rows = classes (PML's weight_regularizer). */
+  weightRegularizer?: Regularizer | RegularizerName;
+  /** Default 1. */
+  weightRegWeight?: number;
 }
 
 export abstract class ClassTableLoss extends MetricLoss {
@@ -18,13 +30,18 @@ export abstract class ClassTableLoss extends MetricLoss {
   protected override readonly usesTuples: boolean = false;
   readonly numClasses: number;
   readonly embeddingSize: number;
+  readonly weightRegularizer: Regularizer | undefined;
+  readonly weightRegWeight: number;
 
   constructor(
     where: string,
     readonly tableName: string,
     o: ClassTableOptions,
   ) {
-    super();
+    super(o);
+    this.weightRegularizer = o.weightRegularizer === undefined ? undefined : makeRegularizer(where, o.weightRegularizer);
+    this.weightRegWeight = o.weightRegWeight ?? 1;
+    finiteNumber(where, 'weightRegWeight', this.weightRegWeight);
     positiveInteger(where, 'numClasses', o.numClasses);
     positiveInteger(where, 'embeddingSize', o.embeddingSize);
     this.numClasses = o.numClasses;
@@ -50,6 +67,13 @@ export abstract class ClassTableLoss extends MetricLoss {
     checkSameDtype(this.name, x, this.table, this.tableName);
     checkClassRange(this.name, labels, this.numClasses);
     checkFinite(this.name, this.table, this.tableName); // a diverged table, named, not a NaN loss
+  }
+
+  protected override regularization(b: Batch): Tensor | null {
+    const e = super.regularization(b);
+    if (!this.weightRegularizer) return e;
+    const w = this.weightRegularizer.forward(this.table).mul(this.weightRegWeight);
+    return e === null ? w : e.add(w);
   }
 
   /** cos(x_i, w_k) for all samples and classes: [n, C]. */
