@@ -80,6 +80,11 @@ export interface TrainConfig {
     /** The loss's own options (margin, scale, temperature, ...), passed through to createLoss. */
     options: Record<string, number | string | boolean>;
   };
+  /** A miner for the losses on mined tuples, built by createMiner; name '' leaves the loss's own. */
+  miner: {
+    name: string;
+    options: Record<string, number | string | boolean>;
+  };
   optim: {
     /** sgd (the paper's) or adamw (the ViT recipes'). */
     name: 'sgd' | 'adamw';
@@ -121,7 +126,7 @@ export interface TrainConfig {
   logEvery: number;
 }
 
-/** Every leaf of TrainConfig as a dotted name ('loss.options' is one leaf). */
+/** Every leaf of TrainConfig as a dotted name ('loss.options' and 'miner.options' are leaves). */
 type Paths<T> = {
   [K in keyof T & string]: K extends 'options'
     ? K
@@ -294,6 +299,9 @@ export const PRESET_WEIGHTS: Record<string, string> = {
   'inshop-vit': "DINO's ViT-S/16, dino_deitsmall16_pretrain.pth (facebookresearch/dino)",
 };
 
+/** The free-form option maps (their entries are whatever the loss or miner reads). */
+const OPTION_KEYS = new Set(CONFIG_KEY_LIST.filter((k) => k.type === 'options').map((k) => k.key));
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -317,9 +325,9 @@ function merge(dst: Record<string, unknown>, src: Record<string, unknown>, where
     // Own keys only: '__proto__' or 'constructor' must be unknown keys, not a way into Object.prototype.
     if (!Object.hasOwn(dst, k)) throw new Error(`${where}: unknown config key '${key}'${didYouMean(key)}`);
     const cur = dst[k];
-    if (key === 'loss.options') {
+    if (OPTION_KEYS.has(key)) {
       if (!isObject(v) || Object.values(v).some((x) => !['number', 'string', 'boolean'].includes(typeof x))) {
-        throw new Error(`${where}: 'loss.options' must map names to numbers, strings or booleans`);
+        throw new Error(`${where}: '${key}' must map names to numbers, strings or booleans`);
       }
       dst[k] = { ...(cur as object), ...v };
     } else if (isObject(cur)) {
@@ -343,8 +351,8 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
   if (eq <= 0) throw new Error(`override '${arg}': expected key=value`);
   const path = arg.slice(0, eq).split('.');
   const raw = arg.slice(eq + 1);
-  if (path.length === 3 && path[0] === 'loss' && path[1] === 'options') {
-    // Free-form loss options: numbers and booleans by their look, anything else a string.
+  if (path.length === 3 && OPTION_KEYS.has(`${path[0]}.${path[1]}`)) {
+    // Free-form options: numbers and booleans by their look, anything else a string.
     const value =
       raw === 'true'
         ? true
@@ -353,7 +361,7 @@ export function parseOverride(arg: string, current: TrainConfig): Record<string,
           : raw.trim() !== '' && Number.isFinite(Number(raw))
             ? Number(raw)
             : raw;
-    return { loss: { options: { [path[2]!]: value } } };
+    return { [path[0]!]: { options: { [path[2]!]: value } } };
   }
   let cur: unknown = current;
   for (const p of path) {
@@ -472,6 +480,8 @@ function validate(c: TrainConfig): void {
       `config: 'optim.lrStep' must be > 0 (epochs between steps) with optim.schedule=${c.optim.schedule}`,
     );
   }
+  if (c.miner.name === '' && Object.keys(c.miner.options).length > 0)
+    throw new Error("config: 'miner.options' is set but 'miner.name' is empty (which miner should take them?)");
   if (c.loss.labelSmoothing > 0 && c.loss.name !== 'cross-entropy') {
     // One name, one formula: this key is PyTorch's label_smoothing; the paper's ε has its own name.
     const hint =

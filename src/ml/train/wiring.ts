@@ -1,5 +1,6 @@
 // Connects the trainer to the library's losses and evaluation.
-import { createLoss, asTrainLoss, LOSS_NAMES, needsClassTable, type LossName } from '../losses/index.js';
+import { createLoss, asTrainLoss, LOSS_NAMES, MetricLoss, needsClassTable, type LossName } from '../losses/index.js';
+import { createMiner, MINER_NAMES, minerIsRandom, type MinerName } from '../miners/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
 import type { TrainConfig } from './config.js';
@@ -19,7 +20,30 @@ export function makeLoss(
   if (needsClassTable(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
   // Option names and types are checked by each loss's constructor, which names the bad one.
   const loss = createLoss(name as LossName, options as never);
+  try {
+    attachMiner(cfg, loss);
+  } catch (e) {
+    loss.dispose();
+    throw e;
+  }
   return asTrainLoss(loss, group);
+}
+
+/** miner.name / miner.options: any miner for any loss that reads mined tuples, replacing its own. */
+function attachMiner(cfg: TrainConfig, loss: ReturnType<typeof createLoss>): void {
+  const name = cfg.miner.name;
+  if (name === '') return;
+  if (!(MINER_NAMES as readonly string[]).includes(name))
+    throw new Error(`unknown miner '${name}' (available: ${MINER_NAMES.join(', ')})`);
+  if (!(loss instanceof MetricLoss) || !loss.takesTuples)
+    throw new Error(
+      `miner.name=${name}: loss '${cfg.loss.name}' does not use mined pairs or triplets (it compares samples with ` +
+        'class weights, proxies or logits)',
+    );
+  const options: Record<string, unknown> = { ...cfg.miner.options };
+  // A random miner draws from its own generator: seeded from the run, so a rerun mines the same.
+  if (minerIsRandom(name)) options.seed ??= cfg.seed;
+  loss.miner = createMiner(name as MinerName, options);
 }
 
 export const trainerDeps: TrainerDeps = {

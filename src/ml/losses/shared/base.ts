@@ -59,6 +59,10 @@ export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> i
   readonly input = 'embeddings' as const;
   /** Whether forward() accepts mined tuples (proxy and classifier losses do not). */
   protected readonly usesTuples: boolean = true;
+  /** Whether the loss reads mined tuples, so that a miner can be given to it. */
+  get takesTuples(): boolean {
+    return this.usesTuples;
+  }
   /** Mines tuples when forward() gets none. */
   miner: Miner | undefined;
   readonly embeddingRegularizer: Regularizer | undefined;
