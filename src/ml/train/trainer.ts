@@ -28,6 +28,7 @@ import { embedderSpec, resolveMemoryFormat } from './model-spec.js';
 import { ViTEmbedder } from '../models/vit.js';
 import { STREAM, mixSeed } from '../random.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
+import { gatherShards, replicated, sliceShards, type LossShard } from './shards.js';
 import type { TrainConfig } from './config.js';
 import type { Batch, EvalData, TrainSource } from './source.js';
 import { loadPretrainedBackbone } from './pretrained.js';
@@ -47,6 +48,8 @@ export interface TrainLoss {
   readonly gathered?: boolean;
   /** A classifier loss on the logits: each logged step also measures the head's CE against PCE. */
   readonly usesLogits?: boolean;
+  /** Multi-process: parameters of `module` split across the ranks (a PartialFC class table). */
+  readonly shards?: readonly LossShard[];
   compute(out: EmbedderOutput, labels: Tensor): Tensor;
 }
 
@@ -178,7 +181,8 @@ export class Trainer {
     if (g) {
       if (cfg.distributed.syncBn) distributed.convertSyncBatchNorm(this.model, g);
       distributed.broadcastModule(this.model, g);
-      if (this.loss.module) distributed.broadcastModule(this.loss.module, g);
+      // A sharded table is each rank's own: only the replicated rest of the loss starts equal.
+      if (this.loss.module) g.broadcast(replicated(this.loss.module, this.loss.shards ?? []));
       // Rank 0 keeps the single-process dropout stream, the others get their own.
       if (g.rank > 0) manualSeed(mixSeed(cfg.seed, STREAM.rank, g.rank));
     }
@@ -202,8 +206,12 @@ export class Trainer {
     );
     const groups = paramGroups(this.model, this.loss.module ?? null, cfg);
     const o = cfg.optim;
+    const own = new Set((this.loss.shards ?? []).map((s) => s.param));
     if (g)
-      this.#reducer = new distributed.GradientReducer(g, params, {
+      this.#reducer = new distributed.GradientReducer(
+        g,
+        params.filter((p) => !own.has(p)),
+        {
         bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20),
         overlap: cfg.distributed.overlap,
       });
@@ -339,6 +347,8 @@ export class Trainer {
         );
       }
       this.model.loadStateDict(parts.model ?? new Map());
+      // Checkpoints hold sharded tables whole: this rank takes its rows.
+      sliceShards(this.loss.shards ?? [], this.optimizer, parts.loss, parts.optim);
       if (this.loss.module) this.loss.module.loadStateDict(parts.loss ?? new Map());
       // best.safetensors keeps the model and the schedule, not the optimizer's state.
       if (!fromBest)
@@ -373,6 +383,7 @@ export class Trainer {
         else t.dispose();
       });
     }
+    const whole = this.group && this.loss.shards?.length ? gatherShards(this.group, this.loss.shards, this.optimizer) : null;
     if (!this.isMain) {
       dispose(rngs);
       return;
@@ -380,6 +391,14 @@ export class Trainer {
     const opt = this.optimizer.stateDict();
     const parts: Record<string, Map<string, Tensor>> = { model: this.model.stateDict(), optim: opt.state, rng: rngs };
     if (this.loss.module) parts.loss = this.loss.module.stateDict();
+    for (const [part, m] of [
+      ['loss', whole?.loss],
+      ['optim', whole?.optim],
+    ] as const)
+      for (const [k, t] of m ?? []) {
+        parts[part]!.get(k)?.dispose();
+        parts[part]!.set(k, t);
+      }
     const state: CheckpointState = {
       epoch: this.#epoch,
       step: this.#step,

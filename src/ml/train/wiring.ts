@@ -3,6 +3,7 @@ import { createLoss, asTrainLoss, LOSS_NAMES, MetricLoss, needsClassTable, type 
 import { createMiner, MINER_NAMES, minerIsRandom, type MinerName } from '../miners/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
+import { mixSeed, STREAM } from '../random.js';
 import type { TrainConfig } from './config.js';
 import type { TrainLoss, TrainerDeps } from './trainer.js';
 
@@ -18,6 +19,9 @@ export function makeLoss(
   const options: Record<string, unknown> = { ...cfg.loss.options };
   if (name === 'cross-entropy' && cfg.loss.labelSmoothing > 0) options.labelSmoothing ??= cfg.loss.labelSmoothing;
   if (needsClassTable(name)) Object.assign(options, { numClasses, embeddingSize: featureDim, seed: cfg.seed });
+  // loss.options.shard=true: a PartialFC head split over this run's processes (one process: whole).
+  if (options.shard === true && group && group.worldSize > 1) options.shard = group;
+  else if (typeof options.shard === 'boolean') options.shard = undefined;
   // Option names and types are checked by each loss's constructor, which names the bad one.
   const loss = createLoss(name as LossName, options as never);
   try {
@@ -42,7 +46,7 @@ function attachMiner(cfg: TrainConfig, loss: ReturnType<typeof createLoss>): voi
     );
   const options: Record<string, unknown> = { ...cfg.miner.options };
   // A random miner draws from its own generator: seeded from the run, so a rerun mines the same.
-  if (minerIsRandom(name)) options.seed ??= cfg.seed;
+  if (minerIsRandom(name)) options.seed ??= mixSeed(cfg.seed, STREAM.miners);
   loss.miner = createMiner(name as MinerName, options);
 }
 

@@ -81,6 +81,12 @@ const cases: { name: string; args: string[]; nproc: number }[] = [
     args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=proxy-anchor'],
     nproc: 2,
   },
+  // PartialFC: each rank holds its slice of the 5 classes' table (3 + 2 rows); sample rate 1.
+  {
+    name: 'a softmax head sharded over the ranks (norm-softmax, loss.options.shard)',
+    args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=norm-softmax', 'loss.options.shard=true'],
+    nproc: 2,
+  },
 ];
 
 for (const c of cases) {
@@ -90,6 +96,17 @@ for (const c of cases) {
     const many = train(`${slug}-n`, c.args, ['--nproc-per-node', String(c.nproc)]);
     const d = paramDiff(path.join(one, 'last.safetensors'), path.join(many, 'last.safetensors'));
     assert.ok(d < 1e-5, `parameters differ by ${d}`);
+    const lossParams = (f: string) =>
+      [...loadTensors(path.join(f, 'last.safetensors')).tensors].filter(([k]) => k.startsWith('loss.'));
+    const la = lossParams(one),
+      lb = new Map(lossParams(many));
+    // A sharded table is saved whole: the same keys and shapes as one process's.
+    for (const [k, t] of la) {
+      const u = lb.get(k);
+      assert.ok(u && u.shape.join() === t.shape.join(), `${k}: [${t.shape.join()}] vs [${u?.shape.join() ?? ''}]`);
+      const diff = tidy(() => t.sub(u).abs().max().item());
+      assert.ok(diff < 1e-5, `${k} differs by ${diff}`);
+    }
     const a = metrics(one).filter((e) => e.type === 'train'),
       b = metrics(many).filter((e) => e.type === 'train');
     assert.equal(b.length, 4);
@@ -159,6 +176,33 @@ test('resume in a multi-process run is bit-identical to an uninterrupted one', {
   const w = loadTensors(path.join(whole, 'last.safetensors')).tensors;
   // Every rank's dropout stream is kept.
   assert.ok(w.has('rng.global') && w.has('rng.rank1'));
+});
+
+test('resume with a sharded, sampled PartialFC head is bit-identical to an uninterrupted run', { timeout: 180_000 }, () => {
+  const args = [
+    'model.setBnEval=true',
+    'model.normLayer=none',
+    'loss.name=cosface',
+    'loss.options.shard=true',
+    'loss.options.sampleRate=0.5',
+    'loss.options.scale=8',
+    'optim.name=adamw',
+  ];
+  const launcher = ['--nproc-per-node', '2'];
+  const whole = train('pfc-whole', [...args, 'epochs=2'], launcher);
+  const part = train('pfc-part', args, launcher);
+  const r = dml('train', ...launcher, ...common, ...args, 'epochs=2', `out=${part}`, '--resume');
+  assert.equal(r.status, 0, r.stderr);
+  const w = loadTensors(path.join(whole, 'last.safetensors')).tensors,
+    p = loadTensors(path.join(part, 'last.safetensors')).tensors;
+  // Model, the whole table, AdamW's moments of every shard, and the count of class draws.
+  for (const [k, t] of w) {
+    if (!k.startsWith('model.') && !k.startsWith('loss.') && !k.startsWith('optim.')) continue;
+    const u = p.get(k);
+    assert.ok(u, `the resumed run lacks ${k}`);
+    assert.equal(tidy(() => t.to('float64').sub(u.to('float64')).abs().max().item()), 0, k);
+  }
+  assert.equal(w.get('loss.sample_step')?.item(), 8);
 });
 
 test('dml eval with 2 processes reports the figures of one process', { timeout: 180_000 }, () => {

@@ -40,6 +40,16 @@ export function checkSplitReduction(reducer: ReducerLike): void {
     throw new RangeError(`split() needs reduction 'mean', 'sum' or 'none', not a ${reducer.name} reducer object`);
 }
 
+/** A [n, C] float matrix with 1 at (i, targets[i]) (no 1 in a row whose target is -1). */
+export function targetMask(targets: readonly number[], like: Tensor): Tensor {
+  const c = like.shape[1]!;
+  const m = new Float64Array(targets.length * c);
+  targets.forEach((t, i) => {
+    if (t >= 0) m[i * c + t] = 1;
+  });
+  return tensor(m, { shape: [targets.length, c], dtype: like.dtype, device: like.device });
+}
+
 /** A one-hot [n, C] float matrix of the labels. */
 export function oneHotFloat(labels: readonly number[], numClasses: number, like: Tensor): Tensor {
   const m = new Float64Array(labels.length * numClasses);
