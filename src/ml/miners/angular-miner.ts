@@ -9,7 +9,11 @@ import { widen } from './common.js';
 export interface AngularMinerOptions {
   /** Threshold angle in degrees (default 20). */
   angle?: number;
-  /** L2-normalise the embeddings first (default true, PML's only allowed distance). */
+  /**
+   * L2-normalise the embeddings first (default true: the paper's and PML's AngularLoss's setting).
+   * PML's AngularMiner asserts a normalising distance but measures the raw embeddings; false
+   * reproduces it.
+   */
   normalize?: boolean;
 }
 
