@@ -126,7 +126,12 @@ function partialFc(g: Group, name: LossName, options: Record<string, unknown>, r
   const labels = Array.from({ length: n }, (_, i) => (rate === 1 ? (i * 7) % classes : [0, 3, 7][i % 3]!));
   const y = tensor(labels, { dtype: 'int64' });
   const model = new nn.Linear(din, d).to('float64');
-  const full = createLoss(name, { ...options, numClasses: classes, embeddingSize: d, seed: 5 } as never) as SoftmaxTableLoss;
+  const full = createLoss(name, {
+    ...options,
+    numClasses: classes,
+    embeddingSize: d,
+    seed: 5,
+  } as never) as SoftmaxTableLoss;
   full.to('float64');
   const table = full.table.detach();
   // The classes the sharded run draws: every rank's draw is reproducible from the seed and step.

@@ -57,7 +57,7 @@ for (const [scenario, world] of [
   ['partial-fc-proxy-nca', 3],
   ['partial-fc-arcface-sampled', 2],
 ] as const) {
-  test(`${scenario}: the head sharded over ${world} ranks equals one process's head on the drawn classes (float64)`, async () => {
+  test(`${scenario}: sharded over ${world} ranks = one process's head on the drawn classes (float64)`, async () => {
     for (const r of await results(scenario, world)) {
       assert.ok(
         Math.abs((r.value as number) - (r.refValue as number)) < 1e-12,

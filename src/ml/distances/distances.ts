@@ -142,14 +142,13 @@ export function makeDistance(
 ): Distance {
   if (typeof d === 'string') return makeDistance({ name: d }, fallback);
   if (d !== undefined && (typeof d !== 'object' || d === null))
-    throw new TypeError(
-      `distance must be a name (${NAMES}), a spec or a Distance object, got ${JSON.stringify(d)}`,
-    );
+    throw new TypeError(`distance must be a name (${NAMES}), a spec or a Distance object, got ${JSON.stringify(d)}`);
   if (d !== undefined && 'matrix' in d) {
     const missing = (['matrix', 'margin'] as const).filter((k) => typeof d[k] !== 'function');
     if (missing.length > 0 || typeof d.isSimilarity !== 'boolean')
       throw new TypeError(
-        `a Distance object needs matrix(), margin() and isSimilarity (extend BaseDistance); ${d.name ?? 'this one'} lacks ` +
+        'a Distance object needs matrix(), margin() and isSimilarity (extend BaseDistance); ' +
+          `${d.name ?? 'this one'} lacks ` +
           [...missing, ...(typeof d.isSimilarity !== 'boolean' ? ['isSimilarity'] : [])].join(', '),
       );
     return d;

@@ -48,7 +48,7 @@ export type RetrievalReport = {
   mapAtR: number | null;
   rPrecision: number | null;
   precisionAt1: number | null;
-  /** Mean reciprocal rank (PML) and OML's precision@K (keyed by K), by the same metric; null/empty without positives. */
+  /** Mean reciprocal rank (PML) and OML's precision@K (keyed by K), by the same metric; null/{} without positives. */
   mrr: number | null;
   precisionAtK: Record<string, number>;
   /** Clustering NMI and AMI in the same unit as the other metrics, when computed (see EvaluateOptions.nmi). */
@@ -108,7 +108,12 @@ export function evaluateRetrieval(
     }
   }
   if (o.fnmrAtFmr) {
-    const { pos, neg } = pairDistances(query.features, query.labels, gallery?.features ?? null, gallery?.labels ?? null);
+    const { pos, neg } = pairDistances(
+      query.features,
+      query.labels,
+      gallery?.features ?? null,
+      gallery?.labels ?? null,
+    );
     const v = fnmrAtFmr(pos, neg, o.fnmrAtFmr);
     report.fnmrAtFmr = Object.fromEntries(o.fnmrAtFmr.map((f, i) => [String(f), v[i]! * scale]));
   }

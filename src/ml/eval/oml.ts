@@ -23,8 +23,7 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
  */
 export function fnmrAtFmr(pos: ArrayLike<number>, neg: ArrayLike<number>, fmrs: readonly number[]): number[] {
   if (fmrs.length === 0) throw new RangeError('fnmrAtFmr: give at least one FMR');
-  for (const f of fmrs)
-    if (!(f >= 0 && f <= 1)) throw new RangeError(`fnmrAtFmr: an FMR must be in [0, 1], got ${f}`);
+  for (const f of fmrs) if (!(f >= 0 && f <= 1)) throw new RangeError(`fnmrAtFmr: an FMR must be in [0, 1], got ${f}`);
   if (pos.length === 0) throw new RangeError('fnmrAtFmr: no relevant pairs');
   const sorted = Float64Array.from(neg).sort();
   return fmrs.map((f) => {
@@ -101,7 +100,8 @@ export function principalComponentsFraction(x: Tensor, variances: readonly numbe
   const { n, d } = checkEmbeddings(x);
   if (variances.length === 0) throw new RangeError('principalComponentsFraction: give at least one variance');
   for (const r of variances)
-    if (!(r >= 0 && r <= 1)) throw new RangeError(`principalComponentsFraction: a variance must be in [0, 1], got ${r}`);
+    if (!(r >= 0 && r <= 1))
+      throw new RangeError(`principalComponentsFraction: a variance must be in [0, 1], got ${r}`);
   if (n < 2) throw new RangeError('principalComponentsFraction: needs at least two embeddings');
   const s = noGrad(() =>
     tidy(() => {

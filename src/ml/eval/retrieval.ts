@@ -124,7 +124,11 @@ export function retrievalFromNeighbors(
   if (mrrDepth !== undefined && !(mrrDepth >= 1))
     throw new RangeError(`retrievalMetrics: mrrDepth must be at least 1, got ${mrrDepth}`);
   const candidates = Math.max(1, gl.length - (loo ? 1 : 0));
-  const needed = Math.max(...ks, doMap ? maxR : 1, doMap && mrrDepth !== undefined ? Math.min(mrrDepth, candidates) : 1);
+  const needed = Math.max(
+    ...ks,
+    doMap ? maxR : 1,
+    doMap && mrrDepth !== undefined ? Math.min(mrrDepth, candidates) : 1,
+  );
   const depth = mrrDepth ?? needed;
   const rankBy: Metric[] = doMap && !metrics.includes(mapMetric) ? [...metrics, mapMetric] : metrics;
 

@@ -69,8 +69,18 @@ export class ContrastiveLoss extends MetricLoss {
   private reduced(b: Batch): { pos: Tensor; neg: Tensor } {
     const { pos, neg, t } = this.terms(b);
     return {
-      pos: reduce(pos, this.reducer, b.x, { kind: 'posPair', indices: [t.a1, t.p], labels: b.labels, part: 'pos_loss' }),
-      neg: reduce(neg, this.reducer, b.x, { kind: 'negPair', indices: [t.a2, t.n], labels: b.labels, part: 'neg_loss' }),
+      pos: reduce(pos, this.reducer, b.x, {
+        kind: 'posPair',
+        indices: [t.a1, t.p],
+        labels: b.labels,
+        part: 'pos_loss',
+      }),
+      neg: reduce(neg, this.reducer, b.x, {
+        kind: 'negPair',
+        indices: [t.a2, t.n],
+        labels: b.labels,
+        part: 'neg_loss',
+      }),
     };
   }
   protected compute(b: Batch): Tensor {

@@ -124,14 +124,26 @@ export class BatchEasyHardMiner implements Miner {
     for (let i = 0; i < n; i++) {
       const both = pos !== null && neg !== null;
       if (both && (pos![i] === null || neg![i] === null)) continue;
-      if (pos !== null && pos[i] !== null) (a1.push(i), p.push(pos[i]!));
-      if (neg !== null && neg[i] !== null) (a2.push(i), ng.push(neg[i]!));
+      if (pos !== null && pos[i] !== null) {
+        a1.push(i);
+        p.push(pos[i]!);
+      }
+      if (neg !== null && neg[i] !== null) {
+        a2.push(i);
+        ng.push(neg[i]!);
+      }
     }
     for (let i = 0; i < n; i++)
       for (let j = 0; j < n; j++) {
         if (j === i) continue;
-        if (pos === null && y[j] === y[i]) (a1.push(i), p.push(j));
-        if (neg === null && y[j] !== y[i]) (a2.push(i), ng.push(j));
+        if (pos === null && y[j] === y[i]) {
+          a1.push(i);
+          p.push(j);
+        }
+        if (neg === null && y[j] !== y[i]) {
+          a2.push(i);
+          ng.push(j);
+        }
       }
     return { kind: 'pairs', a1, p, a2, n: ng };
   }

@@ -44,8 +44,14 @@ export class PairMarginMiner implements Miner {
         if (j === i) continue;
         const v = mat[i * n + j]!;
         if (y[j] === y[i]) {
-          if (sim ? v < this.posMargin : v > this.posMargin) (a1.push(i), p.push(j));
-        } else if (sim ? v > this.negMargin : v < this.negMargin) (a2.push(i), ng.push(j));
+          if (sim ? v < this.posMargin : v > this.posMargin) {
+            a1.push(i);
+            p.push(j);
+          }
+        } else if (sim ? v > this.negMargin : v < this.negMargin) {
+          a2.push(i);
+          ng.push(j);
+        }
       }
     return { kind: 'pairs', a1, p, a2, n: ng };
   }

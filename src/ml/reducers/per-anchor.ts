@@ -9,8 +9,7 @@ import { makeReducer } from './reducers.js';
 /** From each anchor's sum of terms and count of terms, its value (default: sum / count, 0 without terms). */
 export type AnchorAggregation = (sums: Tensor, counts: Tensor) => Tensor;
 
-export const meanPerAnchor: AnchorAggregation = (sums, counts) =>
-  where(counts.gt(0), sums.div(counts.clampMin(1)), 0);
+export const meanPerAnchor: AnchorAggregation = (sums, counts) => where(counts.gt(0), sums.div(counts.clampMin(1)), 0);
 
 export interface PerAnchorReducerOptions {
   /** What reduces the per-anchor values (default 'mean'). */

@@ -35,7 +35,11 @@ export class SparseCentersRegularizer extends BaseRegularizer {
       j: number[] = [];
     const k = o.centersPerClass;
     for (let c = 0; c < o.numClasses; c++)
-      for (let a = 0; a < k; a++) for (let b = a + 1; b < k; b++) (i.push(c * k + a), j.push(c * k + b));
+      for (let a = 0; a < k; a++)
+        for (let b = a + 1; b < k; b++) {
+          i.push(c * k + a);
+          j.push(c * k + b);
+        }
     this.#pairs = { i, j };
   }
   protected terms(w: Tensor): { losses: Tensor; divisor: number } {

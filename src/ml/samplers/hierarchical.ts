@@ -42,7 +42,7 @@ export function safeRandomChoice(rng: Rng, pool: readonly number[], size: number
 }
 
 /**
- * An epoch: for every combination of superClassesPerBatch super-labels (ascending), 
+ * An epoch: for every combination of superClassesPerBatch super-labels (ascending),
  * batchesPerSuperTuple batches; each batch gives every super-label of the combination
  * batchSize / superClassesPerBatch rows, filled by its classes in random order, m samples each,
  * skipping a class that would overflow the share. Rows are shuffled within each batch and the
@@ -73,7 +73,8 @@ export class HierarchicalSampler implements BatchSampler {
       positiveInteger(where, 'samplesPerClass', this.#m);
       if (this.#subBatch % this.#m !== 0)
         throw new RangeError(
-          `${where}: each super-label's share of the batch (${this.#subBatch}) is not a multiple of samplesPerClass ${this.#m}`,
+          `${where}: each super-label's share of the batch (${this.#subBatch}) is not a multiple of ` +
+            `samplesPerClass ${this.#m}`,
         );
     }
     if (o.labels.length !== o.superLabels.length)

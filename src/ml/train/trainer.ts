@@ -212,9 +212,10 @@ export class Trainer {
         g,
         params.filter((p) => !own.has(p)),
         {
-        bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20),
-        overlap: cfg.distributed.overlap,
-      });
+          bucketBytes: Math.round(cfg.distributed.bucketMB * 2 ** 20),
+          overlap: cfg.distributed.overlap,
+        },
+      );
     this.optimizer =
       o.name === 'adamw'
         ? new optim.AdamW(groups, { lr: o.lr, weightDecay: o.weightDecay })
@@ -383,7 +384,8 @@ export class Trainer {
         else t.dispose();
       });
     }
-    const whole = this.group && this.loss.shards?.length ? gatherShards(this.group, this.loss.shards, this.optimizer) : null;
+    const whole =
+      this.group && this.loss.shards?.length ? gatherShards(this.group, this.loss.shards, this.optimizer) : null;
     if (!this.isMain) {
       dispose(rngs);
       return;

@@ -72,13 +72,17 @@ test('a user-supplied distance works in losses and miners', () => {
     [2, 2],
   ];
   const labels = [0, 0, 1, 1, 0];
-  const d = (i: number, j: number): number => Math.abs(rows[i]![0]! - rows[j]![0]!) + Math.abs(rows[i]![1]! - rows[j]![1]!);
+  const d = (i: number, j: number): number =>
+    Math.abs(rows[i]![0]! - rows[j]![0]!) + Math.abs(rows[i]![1]! - rows[j]![1]!);
   // Contrastive with avgNonZero, written out: relu(d - 0.5) over positives, relu(2 - d) over negatives.
   const pos: number[] = [],
     neg: number[] = [];
   for (let i = 0; i < 5; i++)
     for (let j = 0; j < 5; j++)
-      if (i !== j) (labels[i] === labels[j] ? pos : neg).push(labels[i] === labels[j] ? Math.max(d(i, j) - 0.5, 0) : Math.max(2 - d(i, j), 0));
+      if (i !== j)
+        (labels[i] === labels[j] ? pos : neg).push(
+          labels[i] === labels[j] ? Math.max(d(i, j) - 0.5, 0) : Math.max(2 - d(i, j), 0),
+        );
   const avg = (v: number[]): number => {
     const nz = v.filter((x) => x > 0);
     return nz.length ? nz.reduce((a, b) => a + b, 0) / nz.length : 0;

@@ -35,7 +35,15 @@ test('AMI equals scikit-learn adjusted_mutual_info_score, limit cases included',
   for (const c of fx.ami) assertClose(adjustedMutualInfo(c.a, c.b), c.ami, `${c.a.length} samples`, 1e-10);
   // Identical labelings score 1; the clustering score reports AMI beside NMI.
   assertClose(adjustedMutualInfo([0, 1, 1, 2, 2, 2], [5, 3, 3, 4, 4, 4]), 1, 'relabelled', 1e-12);
-  const x = tensor([[0, 0], [0.1, 0], [5, 5], [5.1, 5]], { dtype: 'float64' });
+  const x = tensor(
+    [
+      [0, 0],
+      [0.1, 0],
+      [5, 5],
+      [5.1, 5],
+    ],
+    { dtype: 'float64' },
+  );
   const c = clusteringNmi(x, [0, 0, 1, 1], { normalize: false, seed: 1 });
   assertClose(c.ami, 1, 'clusteringNmi: AMI of a perfect clustering', 1e-12);
   x.dispose();
@@ -61,7 +69,8 @@ test("mean reciprocal rank equals PML's (k = None: the whole gallery ranked), le
 });
 
 /** Unit vectors at the given angles (degrees). */
-const at = (deg: number[]): number[][] => deg.map((a) => [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)]);
+const at = (deg: number[]): number[][] =>
+  deg.map((a) => [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)]);
 
 test("OML's precision@K divides by min(K, R); MRR of a designed ranking", () => {
   // Query 0 (A at 0°) ranks the gallery A B A B A (R = 3); query 1 (B at 90°) ranks A B A B A (R = 2).

@@ -316,7 +316,10 @@ test('reducer none returns the per-element losses', () => {
 test('createLoss names options the loss does not take, instead of ignoring them', () => {
   assert.throws(
     () => createLoss('triplet', { margn: 0.2 } as never),
-    /loss 'triplet': unknown option 'margn' \(it takes: distance, embeddingRegWeight, embeddingRegularizer, margin, miner, mining, reducer, smooth\)/,
+    new RegExp(
+      "loss 'triplet': unknown option 'margn' \\(it takes: distance, embeddingRegWeight, embeddingRegularizer, " +
+        'margin, miner, mining, reducer, smooth\\)',
+    ),
   );
   assert.throws(
     () => createLoss('pce', { lambda: 1, softmean: 'uniform', x: 1 } as never),
@@ -338,7 +341,7 @@ test('a distance given by name (as a config file gives it) is built like its spe
   assert.deepEqual([euclid.distance.name, euclid.distance.normalize, euclid.smooth], ['euclidean', false, true]);
   assert.throws(
     () => createLoss('triplet', { distance: 3 } as never),
-    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot \| snr\), a spec or a Distance object, got 3/,
+    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot \| snr\), a spec or a Distance object/,
   );
   assert.throws(() => createLoss('triplet', { distance: 'manhattan' } as never), /unknown distance 'manhattan'/);
   assert.throws(() => createLoss('triplet', { smooth: 'yes' } as never), /smooth must be true or false/);

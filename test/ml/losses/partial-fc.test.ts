@@ -33,7 +33,9 @@ for (const [name, o] of HEADS) {
     for (const y of y0) assert.ok(classes.includes(y), `class ${y} of the batch is drawn`);
     const ref = head(name, o, { numClasses: classes.length });
     tidy(() => {
-      ref.loadStateDict(new Map([[ref.tableName, sampled.table.detach().index([tensor(classes, { dtype: 'int64' })])]]));
+      ref.loadStateDict(
+        new Map([[ref.tableName, sampled.table.detach().index([tensor(classes, { dtype: 'int64' })])]]),
+      );
       const x = f64(x0, true),
         xr = f64(x0, true);
       const v = sampled.forward(x, labelsOf(y0));
@@ -94,7 +96,8 @@ test('class draws: the batch classes plus a uniform share of the others, at leas
   assert.equal(counts[2], 3000);
   assert.equal(counts[7], 3000);
   // Each of the 38 others: 8 of 38 per draw → expected 631.6, sd ≈ 22.
-  for (let c = 0; c < 40; c++) if (c !== 2 && c !== 7) assert.ok(Math.abs(counts[c]! - (3000 * 8) / 38) < 100, `class ${c}`);
+  for (let c = 0; c < 40; c++)
+    if (c !== 2 && c !== 7) assert.ok(Math.abs(counts[c]! - (3000 * 8) / 38) < 100, `class ${c}`);
   assert.deepEqual(sampleClasses([], 10, 12, 0.01, new Rng(1)).length, 1);
   assert.deepEqual(sampleClasses([1, 2, 3, 4], 0, 10, 0.2, new Rng(1)), [1, 2, 3, 4]);
 });
@@ -102,8 +105,7 @@ test('class draws: the batch classes plus a uniform share of the others, at leas
 test('each step draws anew, and the step count travels in the state dict', () => {
   const a = head('cosface', { scale: 5 }, { sampleRate: 0.6 });
   const seen: number[] = [];
-  const step = (l: SoftmaxTableLoss): number =>
-    tidy(() => l.forward(f64(x0), labelsOf(y0)).item());
+  const step = (l: SoftmaxTableLoss): number => tidy(() => l.forward(f64(x0), labelsOf(y0)).item());
   seen.push(step(a), step(a));
   assert.notEqual(seen[0], seen[1], 'another draw, another value');
   const sd = a.stateDict();

@@ -69,7 +69,7 @@ test('every deterministic miner selects the tuples PML selects', () => {
   for (const n of MINER_NAMES) if (n !== 'triplet-margin' && n !== 'multi-similarity') assert.ok(covered.has(n), n);
 });
 
-test("the distance-weighted miner's weights are PML's, and its negatives are drawn only where they are non-zero", () => {
+test("the distance-weighted miner's weights are PML's; its negatives are drawn only where they are non-zero", () => {
   for (const c of fx.distanceWeighted) {
     const m = new DistanceWeightedMiner({ ...c.options, seed: 3 });
     const x = f64(c.input),
@@ -123,7 +123,7 @@ test('distance-weighted negatives follow the weights (2000 draws on one anchor r
   assert.ok(chi2 < 33, `χ² = ${chi2.toFixed(1)} with ${dof} degrees of freedom`);
 });
 
-test("the uniform-histogram miner bins as PML does and draws perBin pairs from every non-empty bin", () => {
+test('the uniform-histogram miner bins as PML does and draws perBin pairs from every non-empty bin', () => {
   for (const c of fx.uniformHistogram) {
     const m = new UniformHistogramMiner({ ...c.options, seed: 1 });
     const x = f64(c.input),

@@ -130,7 +130,18 @@ test('reducers say what they lack', () => {
   assert.throws(() => createLoss('triplet', { reducer: 'median' } as never), /reducer must be one of/);
   // A split needs parts that add up: a reducer object is refused there.
   const l = createLoss('triplet', { reducer: new MeanReducer() });
-  assert.throws(() => l.split(f64([[1, 0], [0, 1], [1, 1]]), labelsOf([0, 0, 1])), /named reducer/);
+  assert.throws(
+    () =>
+      l.split(
+        f64([
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ]),
+        labelsOf([0, 0, 1]),
+      ),
+    /named reducer/,
+  );
   t.dispose();
   anchor.dispose();
 });

@@ -3,7 +3,12 @@
 // (test/fixtures/pml/samplers.json).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FixedSetOfTriplets, HierarchicalSampler, TuplesToWeightsSampler, tupleWeights } from '../../../src/ml/samplers/index.js';
+import {
+  FixedSetOfTriplets,
+  HierarchicalSampler,
+  TuplesToWeightsSampler,
+  tupleWeights,
+} from '../../../src/ml/samplers/index.js';
 import { PackagedTripletsMiner } from '../../../src/ml/miners/index.js';
 import { createLoss, type MinedTuples } from '../../../src/ml/losses/index.js';
 import { tidy } from '../../../src/engine/index.js';
@@ -15,13 +20,24 @@ function hierarchy(): { labels: number[]; superLabels: number[] } {
   const labels: number[] = [],
     superLabels: number[] = [];
   for (let s = 0; s < 4; s++)
-    for (let c = 0; c < 6; c++) for (let k = 0; k < 3 + ((s + c) % 3); k++) (labels.push(s * 6 + c), superLabels.push(s));
+    for (let c = 0; c < 6; c++)
+      for (let k = 0; k < 3 + ((s + c) % 3); k++) {
+        labels.push(s * 6 + c);
+        superLabels.push(s);
+      }
   return { labels, superLabels };
 }
 
-test('hierarchical batches: two super-labels each, whole classes of m, every pair of super-labels equally often', () => {
+test('hierarchical batches: two super-labels each, whole classes of m, each pair of super-labels equally often', () => {
   const { labels, superLabels } = hierarchy();
-  const s = new HierarchicalSampler({ labels, superLabels, batchSize: 16, samplesPerClass: 4, batchesPerSuperTuple: 3, seed: 7 });
+  const s = new HierarchicalSampler({
+    labels,
+    superLabels,
+    batchSize: 16,
+    samplesPerClass: 4,
+    batchesPerSuperTuple: 3,
+    seed: 7,
+  });
   assert.equal(s.batchesPerEpoch, 6 * 3);
   const batches = s.epoch(0);
   assert.equal(batches.length, 18);
@@ -47,10 +63,13 @@ test('hierarchical batches: two super-labels each, whole classes of m, every pai
     for (const [c, k] of perClass) assert.equal(k, labels.filter((l) => l === c).length);
     assert.ok(b.length <= 24 && new Set(b).size === b.length);
   }
-  assert.throws(() => new HierarchicalSampler({ labels, superLabels, batchSize: 18, samplesPerClass: 4 }), /multiple of samplesPerClass/);
+  assert.throws(
+    () => new HierarchicalSampler({ labels, superLabels, batchSize: 18, samplesPerClass: 4 }),
+    /multiple of samplesPerClass/,
+  );
 });
 
-test('a fixed set of triplets: valid, the same every epoch, packaged whole into batches for PackagedTripletsMiner', () => {
+test('a fixed set of triplets: valid, the same each epoch, packaged whole into batches (PackagedTripletsMiner)', () => {
   const labels = [0, 0, 0, 1, 1, 2, 3, 3, 3, 3];
   const s = new FixedSetOfTriplets({ labels, numTriplets: 20, batchSize: 12, seed: 5 });
   assert.equal(s.triplets.length, 20);
@@ -77,7 +96,8 @@ test('a fixed set of triplets: valid, the same every epoch, packaged whole into 
       return Math.hypot(...u.map((x, k) => x / nu - v[k]! / nv));
     };
     let sum = 0;
-    for (let t = 0; t < 4; t++) sum += Math.max(d(emb[3 * t]!, emb[3 * t + 1]!) - d(emb[3 * t]!, emb[3 * t + 2]!) + 0.3, 0);
+    for (let t = 0; t < 4; t++)
+      sum += Math.max(d(emb[3 * t]!, emb[3 * t + 1]!) - d(emb[3 * t]!, emb[3 * t + 2]!) + 0.3, 0);
     assertClose(loss.forward(f64(emb), y).item(), sum / 4, 'mean over the packaged triplets', 1e-12);
   });
 });

@@ -178,32 +178,40 @@ test('resume in a multi-process run is bit-identical to an uninterrupted one', {
   assert.ok(w.has('rng.global') && w.has('rng.rank1'));
 });
 
-test('resume with a sharded, sampled PartialFC head is bit-identical to an uninterrupted run', { timeout: 180_000 }, () => {
-  const args = [
-    'model.setBnEval=true',
-    'model.normLayer=none',
-    'loss.name=cosface',
-    'loss.options.shard=true',
-    'loss.options.sampleRate=0.5',
-    'loss.options.scale=8',
-    'optim.name=adamw',
-  ];
-  const launcher = ['--nproc-per-node', '2'];
-  const whole = train('pfc-whole', [...args, 'epochs=2'], launcher);
-  const part = train('pfc-part', args, launcher);
-  const r = dml('train', ...launcher, ...common, ...args, 'epochs=2', `out=${part}`, '--resume');
-  assert.equal(r.status, 0, r.stderr);
-  const w = loadTensors(path.join(whole, 'last.safetensors')).tensors,
-    p = loadTensors(path.join(part, 'last.safetensors')).tensors;
-  // Model, the whole table, AdamW's moments of every shard, and the count of class draws.
-  for (const [k, t] of w) {
-    if (!k.startsWith('model.') && !k.startsWith('loss.') && !k.startsWith('optim.')) continue;
-    const u = p.get(k);
-    assert.ok(u, `the resumed run lacks ${k}`);
-    assert.equal(tidy(() => t.to('float64').sub(u.to('float64')).abs().max().item()), 0, k);
-  }
-  assert.equal(w.get('loss.sample_step')?.item(), 8);
-});
+test(
+  'resume with a sharded, sampled PartialFC head is bit-identical to an uninterrupted run',
+  { timeout: 180_000 },
+  () => {
+    const args = [
+      'model.setBnEval=true',
+      'model.normLayer=none',
+      'loss.name=cosface',
+      'loss.options.shard=true',
+      'loss.options.sampleRate=0.5',
+      'loss.options.scale=8',
+      'optim.name=adamw',
+    ];
+    const launcher = ['--nproc-per-node', '2'];
+    const whole = train('pfc-whole', [...args, 'epochs=2'], launcher);
+    const part = train('pfc-part', args, launcher);
+    const r = dml('train', ...launcher, ...common, ...args, 'epochs=2', `out=${part}`, '--resume');
+    assert.equal(r.status, 0, r.stderr);
+    const w = loadTensors(path.join(whole, 'last.safetensors')).tensors,
+      p = loadTensors(path.join(part, 'last.safetensors')).tensors;
+    // Model, the whole table, AdamW's moments of every shard, and the count of class draws.
+    for (const [k, t] of w) {
+      if (!k.startsWith('model.') && !k.startsWith('loss.') && !k.startsWith('optim.')) continue;
+      const u = p.get(k);
+      assert.ok(u, `the resumed run lacks ${k}`);
+      assert.equal(
+        tidy(() => t.to('float64').sub(u.to('float64')).abs().max().item()),
+        0,
+        k,
+      );
+    }
+    assert.equal(w.get('loss.sample_step')?.item(), 8);
+  },
+);
 
 test('dml eval with 2 processes reports the figures of one process', { timeout: 180_000 }, () => {
   const run = train('eval', ['model.setBnEval=true', 'model.normLayer=none']);

@@ -24,19 +24,38 @@ function value(l: TrainLoss): number {
 
 test('miner.name and miner.options attach the miner to the loss, options as typed on the command line', () => {
   const cfg = resolveConfig({
-    overrides: ['loss.name=contrastive', 'miner.name=pair-margin', 'miner.options.posMargin=0.3', 'miner.options.distance=cosine'],
+    overrides: [
+      'loss.name=contrastive',
+      'miner.name=pair-margin',
+      'miner.options.posMargin=0.3',
+      'miner.options.distance=cosine',
+    ],
   });
   assert.deepEqual(cfg.miner, { name: 'pair-margin', options: { posMargin: 0.3, distance: 'cosine' } });
-  const expected = createLoss('contrastive', { miner: new PairMarginMiner({ posMargin: 0.3, distance: { name: 'cosine' } }) });
+  const expected = createLoss('contrastive', {
+    miner: new PairMarginMiner({ posMargin: 0.3, distance: { name: 'cosine' } }),
+  });
   const plain = createLoss('contrastive');
   const got = value(makeLoss(cfg, 4, 3));
-  assert.equal(got, tidy(() => expected.forward(f64(x), labelsOf(y)).item()));
-  assert.notEqual(got, tidy(() => plain.forward(f64(x), labelsOf(y)).item()), 'the miner changes the loss');
+  assert.equal(
+    got,
+    tidy(() => expected.forward(f64(x), labelsOf(y)).item()),
+  );
+  assert.notEqual(
+    got,
+    tidy(() => plain.forward(f64(x), labelsOf(y)).item()),
+    'the miner changes the loss',
+  );
   // Replaces a loss's own mining (triplet mining=hard → the configured miner).
-  const hard = resolveConfig({ overrides: ['loss.name=triplet', 'loss.options.mining=hard', 'miner.name=batch-easy-hard'] });
+  const hard = resolveConfig({
+    overrides: ['loss.name=triplet', 'loss.options.mining=hard', 'miner.name=batch-easy-hard'],
+  });
   const viaConfig = value(makeLoss(hard, 4, 3));
   const byHand = createLoss('triplet', { mining: 'hard', miner: new BatchEasyHardMiner() });
-  assert.equal(viaConfig, tidy(() => byHand.forward(f64(x), labelsOf(y)).item()));
+  assert.equal(
+    viaConfig,
+    tidy(() => byHand.forward(f64(x), labelsOf(y)).item()),
+  );
 });
 
 test('a random miner is seeded from the run seed; the same run mines the same', () => {
@@ -45,14 +64,24 @@ test('a random miner is seeded from the run seed; the same run mines the same', 
     b = value(makeLoss(cfg, 4, 3));
   assert.equal(a, b);
   const byHand = createLoss('triplet', { miner: new DistanceWeightedMiner({ seed: mixSeed(5, STREAM.miners) }) });
-  assert.equal(a, tidy(() => byHand.forward(f64(x), labelsOf(y)).item()));
+  assert.equal(
+    a,
+    tidy(() => byHand.forward(f64(x), labelsOf(y)).item()),
+  );
 });
 
 test('miner settings are checked: the name, its options, and whether the loss reads tuples', () => {
-  assert.throws(() => resolveConfig({ overrides: ['miner.options.epsilon=0.2'] }), /'miner.options' is set but 'miner.name' is empty/);
-  assert.throws(() => makeLoss(resolveConfig({ overrides: ['loss.name=triplet', 'miner.name=hardest'] }), 4, 3), /unknown miner 'hardest'/);
   assert.throws(
-    () => makeLoss(resolveConfig({ overrides: ['loss.name=triplet', 'miner.name=hdc', 'miner.options.filter=0.2'] }), 4, 3),
+    () => resolveConfig({ overrides: ['miner.options.epsilon=0.2'] }),
+    /'miner.options' is set but 'miner.name' is empty/,
+  );
+  assert.throws(
+    () => makeLoss(resolveConfig({ overrides: ['loss.name=triplet', 'miner.name=hardest'] }), 4, 3),
+    /unknown miner 'hardest'/,
+  );
+  assert.throws(
+    () =>
+      makeLoss(resolveConfig({ overrides: ['loss.name=triplet', 'miner.name=hdc', 'miner.options.filter=0.2'] }), 4, 3),
     /miner 'hdc': unknown option 'filter'/,
   );
   assert.throws(
@@ -62,7 +91,9 @@ test('miner settings are checked: the name, its options, and whether the loss re
 });
 
 test('loss.options.sampleRate and loss.options.shard reach the softmax heads (one process: an unsharded head)', () => {
-  const cfg = resolveConfig({ overrides: ['loss.name=arcface', 'loss.options.sampleRate=0.5', 'loss.options.shard=true'] });
+  const cfg = resolveConfig({
+    overrides: ['loss.name=arcface', 'loss.options.sampleRate=0.5', 'loss.options.shard=true'],
+  });
   const l = makeLoss(cfg, 10, 3);
   assert.equal(l.shards, undefined);
   assert.ok(l.module && l.module.stateDict().has('sample_step'));

@@ -84,7 +84,9 @@ export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> i
       const reg = this.regularization(b);
       if (reg === null) return value;
       if (value.ndim !== 0)
-        throw new RangeError(`${this.name}: a regularizer is added to the reduced loss, and this reducer does not reduce`);
+        throw new RangeError(
+          `${this.name}: a regularizer is added to the reduced loss, and this reducer does not reduce`,
+        );
       return value.add(reg);
     });
   }

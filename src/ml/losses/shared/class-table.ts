@@ -79,7 +79,8 @@ export abstract class ClassTableLoss extends MetricLoss {
     rows?: { start: number; end: number },
   ) {
     super(o);
-    this.weightRegularizer = o.weightRegularizer === undefined ? undefined : makeRegularizer(where, o.weightRegularizer);
+    this.weightRegularizer =
+      o.weightRegularizer === undefined ? undefined : makeRegularizer(where, o.weightRegularizer);
     this.weightRegWeight = o.weightRegWeight ?? 1;
     finiteNumber(where, 'weightRegWeight', this.weightRegWeight);
     positiveInteger(where, 'numClasses', o.numClasses);

@@ -13,13 +13,7 @@ import { indexTensor } from '../../utils/tuples.js';
  * (none when the batch's classes are already as many). Ascending class ids. rate 1 gives every
  * class.
  */
-export function sampleClasses(
-  labels: readonly number[],
-  start: number,
-  end: number,
-  rate: number,
-  rng: Rng,
-): number[] {
+export function sampleClasses(labels: readonly number[], start: number, end: number, rate: number, rng: Rng): number[] {
   const present = new Set<number>();
   for (const y of labels) if (y >= start && y < end) present.add(y);
   const out = [...present];

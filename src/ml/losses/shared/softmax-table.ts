@@ -71,7 +71,8 @@ export abstract class SoftmaxTableLoss extends ClassTableLoss {
   /** This step's logits, targets and labels (over the gathered batch when sharded). */
   private step(b: Batch): { logits: Tensor; targets: readonly number[]; labels: readonly number[]; x: Tensor } {
     const sampled = this.sampleRate < 1;
-    if (!sampled && !this.shard) return { logits: this.logits(b.x, b.labels), targets: b.labels, labels: b.labels, x: b.x };
+    if (!sampled && !this.shard)
+      return { logits: this.logits(b.x, b.labels), targets: b.labels, labels: b.labels, x: b.x };
     const g = this.shard;
     const x = g ? gatherRowsWithGradient(g, b.x) : b.x;
     const labels = g ? cat(g.allGatherVariable(indexTensor(b.labels, b.device))).dataNumbers() : b.labels;
@@ -84,17 +85,20 @@ export abstract class SoftmaxTableLoss extends ClassTableLoss {
     const rows =
       classes.length === end - start
         ? this.table
-        : this.table.index([indexTensor(
-            classes.map((c) => c - start),
-            b.device,
-          )]);
+        : this.table.index([
+            indexTensor(
+              classes.map((c) => c - start),
+              b.device,
+            ),
+          ]);
     const targets = targetColumns(labels, classes);
     return { logits: this.headLogits(normalize(x).matmul(normalize(rows).t()), targets), targets, labels, x };
   }
 
   protected compute(b: Batch): Tensor {
     const s = this.step(b);
-    if (!this.shard) return reduce(perSampleCrossEntropy(s.logits, s.targets), this.reduction, b.x, { labels: s.labels });
+    if (!this.shard)
+      return reduce(perSampleCrossEntropy(s.logits, s.targets), this.reduction, b.x, { labels: s.labels });
     const ce = shardedCrossEntropy(this.shard, s.logits, s.targets);
     return reduce(ce, this.reduction, s.x, { labels: s.labels }).mul(this.shard.worldSize);
   }
