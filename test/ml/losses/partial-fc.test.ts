@@ -84,6 +84,9 @@ test('the margin heads leave a row alone when its target is not among the drawn 
       const none = l.headLogits(cos, [-1, -1]).dataNumbers();
       assert.deepEqual(withTarget.slice(3), none.slice(3), `${name}: row without a target`);
       if (name === 'arcface' || name === 'cosface') assert.ok(withTarget[2]! < none[2]!, `${name}: margin applied`);
+      // logits() without labels: the plain logits a prediction uses, no margin on any class.
+      const x = f64(x0.slice(0, 2));
+      assert.deepEqual(l.logits(x).dataNumbers(), l.logits(x, [-1, -1]).dataNumbers(), `${name}: logits(x)`);
       l.dispose();
     }
   });

@@ -57,10 +57,13 @@ export abstract class SoftmaxTableLoss extends ClassTableLoss {
   /** Logits from cosines [n, S] and each row's target column among the S classes (-1: not there). */
   abstract headLogits(cos: Tensor, targets: readonly number[]): Tensor;
 
-  /** The full head's logits [n, numClasses] (one process, every class). */
-  logits(x: Tensor, labels: readonly number[]): Tensor {
+  /**
+   * The full head's logits [n, numClasses] (one process, every class): with labels, the training
+   * logits (margins on the true classes); without, the plain ones a prediction uses.
+   */
+  logits(x: Tensor, labels?: readonly number[]): Tensor {
     if (this.shard) throw new Error(`${this.name}: a sharded head has no full logits`);
-    return this.headLogits(this.cosines(x), labels);
+    return this.headLogits(this.cosines(x), labels ?? new Array<number>(x.shape[0]!).fill(-1));
   }
 
   /** How many steps have drawn a class sample (the sample of step t is fixed by the seed and t). */
