@@ -1,7 +1,7 @@
 // The softmax heads over a class table (NormSoftmax, CosFace, ArcFace, ProxyNCA): each turns the
 // cosines between embeddings and class vectors into logits, given each row's target column, and
 // the cross-entropy, the PartialFC class sampling and the sharding across processes are here, once.
-import { type Tensor, cat, normalize, tensor, type distributed } from '../../../engine/index.js';
+import { type Tensor, cat, tensor, type distributed } from '../../../engine/index.js';
 import type { Batch, LossSplit } from './base.js';
 import { ClassTableLoss, type ClassTableOptions } from './class-table.js';
 import { reduce } from '../../reducers/index.js';
@@ -45,6 +45,9 @@ export abstract class SoftmaxTableLoss extends ClassTableLoss {
     super(where, tableName, o, shard ? range : undefined);
     this.classRange = range;
     this.shard = shard;
+    // A regularizer would see only this rank's rows of the batch and of the table.
+    if (shard && (this.embeddingRegularizer || this.weightRegularizer))
+      throw new RangeError(`${where}: regularizers are not supported on a sharded head`);
     this.reduction = checkClassifierReducer(where, o.reduction ?? 'mean');
     this.sampleRate = o.sampleRate ?? 1;
     finiteNumber(where, 'sampleRate', this.sampleRate, { min: 0, max: 1, open: true });
@@ -95,7 +98,7 @@ export abstract class SoftmaxTableLoss extends ClassTableLoss {
             ),
           ]);
     const targets = targetColumns(labels, classes);
-    return { logits: this.headLogits(normalize(x).matmul(normalize(rows).t()), targets), targets, labels, x };
+    return { logits: this.headLogits(this.cosines(x, rows), targets), targets, labels, x };
   }
 
   protected compute(b: Batch): Tensor {
