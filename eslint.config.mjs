@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'runs/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'runs/', '.cache/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -1,12 +1,13 @@
 // bench/data: images/s of the image loader with the reference's CUB transforms on generated JPEGs
 // (500×375, like CUB's; one row with Cars-196's train transform), against torchvision + PIL +
-// torch DataLoader measured in the same run (bench/data_torchvision.py with Debian's python3;
+// torch DataLoader measured in the same run (bench/data_torchvision.py with current PyTorch;
 // skipped if torchvision is missing). The cached rows keep decoded, resized images in memory
 // (cache: 'decoded'), which torchvision's loader has no counterpart for: they show what a second
 // epoch costs when the data fits.
 // The two sides take turns for --rounds rounds and each row keeps its best round, so a busy
 // spell on a shared machine does not land on one side only.
-//   node dist/bench/data.js [--images 500] [--workers N] [--batch 32] [--rounds 2] [--python /usr/bin/python3]
+//   node dist/bench/data.js [--images 500] [--workers N] [--batch 32] [--rounds 2]
+//        [--python PATH (default: the venv of scripts/python-bench-env.sh)]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import type { Sample } from '../src/ml/data/list.js';
 import type { Pipeline } from '../src/ml/data/pipeline.js';
 import { referencePipelines } from '../src/ml/data/presets.js';
 import { Rng } from '../src/ml/random.js';
+import { benchPython } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -28,7 +30,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: String(defaultWorkerCount()) },
     batch: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string' },
   },
 });
 const nImages = Number(values.images),
@@ -165,7 +167,7 @@ try {
   });
   const measureTheirs = (): Record<string, Rate> | string => {
     const py = spawnSync(
-      values.python!,
+      benchPython(values.python),
       [path.join(repo, 'bench/data_torchvision.py'), dir, '--workers', String(workers), '--batch', String(batch)],
       { encoding: 'utf8', maxBuffer: 1 << 24 },
     );

@@ -1,6 +1,6 @@
 """bench/data_torchvision: the reference's CUB train / test transforms with torchvision + PIL and a
 torch DataLoader, on the JPEGs bench/data.ts generated. Prints one JSON line.
-  /usr/bin/python3 bench/data_torchvision.py DIR --workers N --batch B
+  .cache/python-bench/bin/python bench/data_torchvision.py DIR --workers N --batch B
 """
 import argparse
 import json

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { benchPython } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -24,7 +25,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string' },
     'allreduce-worker': { type: 'boolean', default: false },
   },
 });
@@ -123,7 +124,7 @@ async function runNodes(label: string): Promise<Row> {
 
 function runTorch(nproc: number, threads: number, overlap = true): { images_per_s: number; allreduce_ms: number } {
   const r = spawnSync(
-    values.python!,
+    benchPython(values.python),
     [
       path.join(repo, 'bench/distributed_torch.py'),
       '--nproc',

@@ -1,5 +1,6 @@
 // bench/engine: the engine against PyTorch on the same libtorch, same thread count, in one run.
-//   node dist/bench/engine.js [--threads 2] [--scale 1] [--python /usr/bin/python3]
+//   node dist/bench/engine.js [--threads 2] [--scale 1] [--rounds 1]
+//        [--python PATH (default: the venv of scripts/python-bench-env.sh)]
 // Measures per-op dispatch overhead (1-element add), training steps of a small CNN, of ResNet-18
 // (3x3 stem, no max-pool) on 28x28x1 at batch 128, of ResNet-50 and ViT-S/16 at 224 px batch 16, and the
 // resident memory after 100 and 1,000 small-CNN steps (the goal: flat within 5%). The PyTorch side is
@@ -24,7 +25,7 @@ import {
   type nn,
 } from '../src/engine/index.js';
 import { ResNet, VitSmall, makeStep, smallCnn } from './models.js';
-import { runPythonJson } from './python.js';
+import { benchPython, runPythonJson } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -32,7 +33,7 @@ const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
     scale: { type: 'string', default: '1' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string' },
     rounds: { type: 'string', default: '1' },
   },
 });
@@ -178,7 +179,7 @@ function runTs(): Results & { liveAfter: number; liveBefore: number } {
 
 function runTorch(): Results & { threads: number; torch: string } {
   return runPythonJson<Results & { threads: number; torch: string }>(
-    values.python!,
+    benchPython(values.python),
     path.join(repo, 'bench/engine_torch.py'),
     [String(threads), String(scale)],
   );

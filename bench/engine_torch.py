@@ -1,9 +1,9 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The PyTorch side of bench/engine.ts: the same measurements, written as one would in PyTorch.
 
-Run by `node dist/bench/engine.js` with Debian's interpreter (it has torch and torchvision):
+Run by `node dist/bench/engine.js` with the venv of scripts/python-bench-env.sh (PyTorch 2.14.1, torchvision):
 
-    /usr/bin/python3 bench/engine_torch.py THREADS SCALE
+    .cache/python-bench/bin/python bench/engine_torch.py THREADS SCALE
 
 THREADS is the intra-op thread count (torch.set_num_threads), SCALE multiplies every iteration
 count (1 for the real run, smaller for a smoke test). Prints one JSON line:

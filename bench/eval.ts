@@ -3,16 +3,16 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/eval.js [--n 60502] [--d 2048] [--classes 11316]
 //        [--ks 1,10,100,1000] [--threads <cores>] [--budget-mb 256] [--metric cosine|l2] [--repeat 1] [--no-torch]
+//        [--python PATH (default: the venv of scripts/python-bench-env.sh)]
 //
 // The parent writes the embeddings (raw float32) and labels (raw int64) to a temporary directory;
-// a node child (this file with --worker) and a Python child (bench/eval_torch.py, Debian's
-// /usr/bin/python3) each load them and time only the evaluation. Each child reports its own peak
+// a node child (this file with --worker) and a Python child (bench/eval_torch.py, current PyTorch)
+// each load them and time only the evaluation. Each child reports its own peak
 // RSS, so both figures include the 0.5 GB of embeddings and nothing of the other side. Both use
-// the same queries per chunk (from the memory budget) and the same thread count (torch/ATen and
-// OpenBLAS). Recall values must agree (random data has no ties). With --repeat R the two sides
-// alternate R times and the best time of each is compared (the least disturbed by other load).
-// CPU seconds are reported too: on a shared machine they vary less with the other load than wall
-// time does (spinning thread pools inflate both sides alike).
+// the same queries per chunk (from the memory budget) and the same thread count (ATen, MKL). Recall values must
+// agree (random data has no ties). With --repeat R the two sides alternate R times and the best time of each is
+// compared (the least disturbed by other load). CPU seconds are reported too: on a shared machine they vary less
+// with the other load than wall time does (spinning thread pools inflate both sides alike).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync, readSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Generator, randn, tensor, empty, tidy, setNumThreads, getNumThreads, buildInfo } from '../src/engine/index.js';
 import { recallAtK, chunkRowsForBudget, type RetrievalMetric } from '../src/ml/eval/index.js';
+import { benchPython } from './python.js';
 
 interface SideResult {
   seconds: number;
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     d: { type: 'string', default: '2048' },
     classes: { type: 'string', default: '11316' },
     ks: { type: 'string', default: '1,10,100,1000' },
+    python: { type: 'string' },
     threads: { type: 'string', default: String(availableParallelism()) },
     'budget-mb': { type: 'string', default: '256' },
     metric: { type: 'string', default: 'cosine' },
@@ -168,7 +170,7 @@ function main(): void {
           `MiB   recall ${fmt(o.recall)}`,
       );
       if (flags['no-torch']) continue;
-      const t = runChild('/usr/bin/python3', torchArgs);
+      const t = runChild(benchPython(flags.python), torchArgs);
       torchRuns.push(t);
       console.log(
         `PyTorch ${t.seconds.toFixed(2)} s (CPU ${(t.cpuSeconds ?? NaN).toFixed(1)} s)   peak RSS ` +

@@ -1,9 +1,9 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The PyTorch side of bench/eval.ts: leave-one-out Recall@K by chunked matmul + topk.
 
-Run by `node dist/bench/eval.js` with Debian's interpreter (it has torch):
+Run by `node dist/bench/eval.js` with the venv of scripts/python-bench-env.sh (PyTorch 2.14.1):
 
-    /usr/bin/python3 bench/eval_torch.py X.f32 Y.i64 N D KS THREADS ROWS METRIC
+    .cache/python-bench/bin/python bench/eval_torch.py X.f32 Y.i64 N D KS THREADS ROWS METRIC
 
 X.f32 is N x D raw float32 (row-major), Y.i64 N raw int64 labels, KS a comma list, ROWS the
 queries per chunk (the same as the TypeScript side uses), METRIC cosine or l2. Prints one JSON

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { benchPython } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -17,7 +18,7 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     'bench-steps': { type: 'string', default: '0' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string' },
   },
 });
 const baseline = path.resolve(repo, '../shared/baselines/torch_reference.py');
@@ -33,7 +34,7 @@ function lastJson(out: string): Record<string, unknown> {
 
 const benchSteps = Number(values['bench-steps']);
 const py = spawnSync(
-  values.python!,
+  benchPython(values.python),
   [
     baseline,
     '--epochs',

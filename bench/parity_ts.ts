@@ -1,7 +1,7 @@
 // The TypeScript side of bench/parity (a child process so both sides start from a cold process).
 //   node dist/bench/parity_ts.js EPOCHS THREADS BENCH_STEPS OUT_DIR
-import { resolveConfig } from '../src/ml/train/config.js';
-import { openDatasets } from '../src/ml/train/datasets.js';
+import { resolveConfig } from '../src/ml/run/config/resolve.js';
+import { openDatasets } from '../src/ml/run/datasets/index.js';
 import { Trainer } from '../src/ml/train/trainer.js';
 import { trainerDeps } from '../src/ml/train/wiring.js';
 import { tensor, tidy } from '../src/engine/index.js';

@@ -1,5 +1,5 @@
 // bench/profile: one training step of the engine and of PyTorch under libtorch's own profiler, op by op.
-//   node dist/bench/profile.js [--threads 2] [--python /usr/bin/python3]
+//   node dist/bench/profile.js [--threads 2] [--python PATH (default: the venv of scripts/python-bench-env.sh)]
 // For the small CNN (batch 32) and ResNet-18 at 28x28x1 (batch 128) of bench/models.ts, two warm-up
 // steps and then three profiled steps (forward, cross-entropy, zero grads, backward, SGD step,
 // loss.item(), as bench/models.ts's makeStep and bench/engine_torch.py's make_step do) on each side,
@@ -27,14 +27,14 @@ import {
 } from '../src/engine/index.js';
 // The same models and step as bench/engine.
 import { ResNet, smallCnn, makeStep } from './models.js';
-import { runPythonJson } from './python.js';
+import { benchPython, runPythonJson } from './python.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string' },
   },
 });
 const threads = Number(values.threads);
@@ -111,7 +111,7 @@ function runTs(): Models<StepProfiles> {
 
 function runTorch(): { threads: number; torch: string; models: Models<StepProfiles> } {
   return runPythonJson<{ threads: number; torch: string; models: Models<StepProfiles> }>(
-    values.python!,
+    benchPython(values.python),
     path.join(repo, 'bench/profile_torch.py'),
     [String(threads), String(WARMUP), String(STEPS)],
   );

@@ -1,9 +1,9 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The PyTorch side of bench/profile.ts: one training step per model under libtorch's profiler.
 
-Run by `node dist/bench/profile.js` with Debian's interpreter:
+Run by `node dist/bench/profile.js` with the venv of scripts/python-bench-env.sh:
 
-    /usr/bin/python3 bench/profile_torch.py THREADS WARMUP STEPS
+    .cache/python-bench/bin/python bench/profile_torch.py THREADS WARMUP STEPS
 
 For the small CNN (batch 32) and ResNet-18 at 28x28x1 (batch 128) of bench/engine_torch.py, runs
 WARMUP training steps (forward, cross-entropy, zero_grad(set_to_none=True), backward, SGD step,

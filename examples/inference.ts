@@ -13,5 +13,5 @@ try {
     z.dispose();
   }
 } finally {
-  run.close();
+  await run.close();
 }

@@ -68,7 +68,9 @@ function installedPyTorch() {
 }
 
 function cached() {
-  return looksLikeLibtorch(cacheDir) ? { root: cacheDir, version: versionOf(cacheDir), source: 'the project cache' } : null;
+  return looksLikeLibtorch(cacheDir)
+    ? { root: cacheDir, version: versionOf(cacheDir), source: 'the project cache' }
+    : null;
 }
 
 /** Downloads PyTorch's CPU wheel with pip and unpacks the libtorch part of it (headers, libraries) atomically. */
@@ -84,7 +86,8 @@ function fetchWheel() {
   const wheel = fs.readdirSync(wheels).find((f) => f.startsWith(`torch-${WHEEL_VERSION}-`) && f.endsWith('.whl'));
   if (r.status !== 0 || !wheel) {
     fail(
-      `pip could not fetch torch==${WHEEL_VERSION} (${py} -m pip download exited ${r.status}). Install a PyTorch ≥ 2 ` +
+      `pip could not fetch torch==${WHEEL_VERSION} (${py} -m pip download exited ${r.status}). PyTorch's own index ` +
+        'has it (PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu npm run setup); or install a PyTorch ≥ 2 ' +
         `for ${py}, or set LIBTORCH=/path/to/libtorch (a libtorch zip from pytorch.org, or a wheel's torch/ folder).`,
     );
   }
@@ -114,7 +117,8 @@ function choose(fetch) {
   const env = process.env.LIBTORCH;
   if (env) {
     const root = path.resolve(env.replace(/^~(?=\/|$)/, os.homedir()));
-    if (!looksLikeLibtorch(root)) fail(`LIBTORCH=${env} does not look like a libtorch folder (expected include/torch and lib/)`);
+    if (!looksLikeLibtorch(root))
+      fail(`LIBTORCH=${env} does not look like a libtorch folder (expected include/torch and lib/)`);
     return { root, version: versionOf(root), source: 'LIBTORCH' };
   }
   const notes = [];
@@ -150,14 +154,23 @@ function settings(t) {
   if (cudaLib) {
     // CUDA kernels register themselves from static initialisers, so the linker must keep the library.
     ldflags.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
-    const cuda = process.env.CUDA_HOME || '/usr/local/cuda';
-    const inc = [include[0], path.join(cuda, 'include'), '/usr/include'];
-    const nccl = inc.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
+    // The CUDA and NCCL headers: CUDA_HOME's, the system's, or those of the NVIDIA wheels installed beside a
+    // PyTorch wheel's torch/ folder (site-packages/nvidia/...: cu13 puts the CUDA runtime in nvidia/cu13).
+    const wheels = path.join(t.root, '..', 'nvidia');
+    // CUDA_HOME when set; else the wheels' (the CUDA the libtorch was built with), then the system's.
+    const cudaIncs = [
+      ...(process.env.CUDA_HOME ? [path.join(process.env.CUDA_HOME, 'include')] : []),
+      ...['cu13', 'cuda_runtime'].map((d) => path.join(wheels, d, 'include')),
+      '/usr/local/cuda/include',
+    ];
+    const cudaInc = cudaIncs.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
+    const ncclInc = [include[0], cudaInc, '/usr/include', path.join(wheels, 'nccl', 'include')]
+      .filter(Boolean)
+      .find((d) => fs.existsSync(path.join(d, 'nccl.h')));
     const ncclWanted = process.env.DML_NCCL !== '0' && fs.existsSync(path.join(c10d, 'ProcessGroupNCCL.hpp'));
-    if (ncclWanted && nccl && fs.existsSync(path.join(cuda, 'include/cuda_runtime_api.h'))) {
+    if (ncclWanted && ncclInc && cudaInc) {
       defines.push('USE_C10D_NCCL', 'USE_CUDA');
-      include.push(path.join(cuda, 'include'));
-      if (nccl !== include[0]) include.push(nccl);
+      include.push(cudaInc, ncclInc);
     }
   }
   return {

@@ -26,5 +26,8 @@ pip=("$venv/bin/python" -m pip install -q --no-input --retries 0)
   nvidia-cudnn-cu13==9.24.0.43 nvidia-cusparselt-cu13==0.8.1 nvidia-nccl-cu13==2.30.7 nvidia-nvshmem-cu13==3.4.5 \
   filelock 'typing-extensions>=4.10.0' 'setuptools>=77.0.3' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5' \
   numpy pillow scikit-learn tqdm
+# The CUDA headers that the cuda-toolkit extras above leave out (crt/, cccl) and that libtorch's CUDA headers
+# include: scripts/check-cuda-build.sh compiles the addon against this venv's torch.
+"${pip[@]}" nvidia-cuda-crt==13.0.88 nvidia-cuda-cccl==13.0.85
 "$venv/bin/python" -c 'import torch, torchvision; print("python-bench-env: torch", torch.__version__, "torchvision", torchvision.__version__, "CPU capability", torch.backends.cpu.get_cpu_capability())'
 echo "$venv/bin/python"

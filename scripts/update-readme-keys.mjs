@@ -1,8 +1,8 @@
 // Rewrites the README's generated sections after `npm run build`: the configuration-key table from
-// src/ml/train/config-keys.ts and the list of losses from src/ml/losses/registry.ts.
+// src/ml/run/config/keys.ts (docs.ts) and the list of losses from src/ml/losses/registry.ts.
 //   node scripts/update-readme-keys.mjs
 import { readFileSync, writeFileSync } from 'node:fs';
-import { configKeysMarkdown } from '../dist/src/ml/train/config-keys.js';
+import { configKeysMarkdown } from '../dist/src/ml/run/config/docs.js';
 import { lossListMarkdown } from '../dist/src/ml/losses/registry.js';
 
 const file = new URL('../README.md', import.meta.url);

@@ -1,5 +1,6 @@
-// The floors of ARCHITECTURE.md, checked on the import graph of src/: a lower floor never imports a
-// higher one, report and server stay independent, and the floors form no cycle.
+// The rules of ARCHITECTURE.md, each checked here: the floors on the import graph of src/ (a lower
+// floor never imports a higher one, report and server stay independent, no cycle), only the engine
+// loads the addon, no model class is tested for outside src/ml/models, and test/ mirrors src/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ interface Edge {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const src = path.join(root, 'src');
+const rel = (file: string): string => path.relative(root, file).split(path.sep).join('/');
 
 function floorOf(absolute: string): Floor | null {
   const rel = path.relative(src, absolute);
@@ -153,4 +155,143 @@ test('the checker names a forbidden import and a cycle', () => {
     v.join('\n'),
   );
   assert.equal(v.length, 4, v.join('\n'));
+});
+
+/** The one module that loads the addon, and the modules above the engine allowed to use it directly, with why. */
+const ADDON_LOADER = 'src/engine/native.ts';
+const NATIVE_USERS: ReadonlyMap<string, string> = new Map([
+  ['src/server/worker.ts', "guards the addon's dispose with its engine lock"],
+]);
+/** What loading a native addon looks like in TypeScript. */
+const LOADS_ADDON = /\bprocess\.dlopen\b|\bcreateRequire\b|\.node['"`]/;
+
+/** Files that load a native addon other than the loader, and imports of the loader from above the engine. */
+function addonViolations(sources: ReadonlyMap<string, string>, edges: readonly Edge[]): string[] {
+  const out: string[] = [];
+  for (const [file, text] of sources)
+    if (file !== ADDON_LOADER && LOADS_ADDON.test(text))
+      out.push(`${file}: loads a native addon (only ${ADDON_LOADER} does)`);
+  for (const e of edges) {
+    const target = rel(path.resolve(root, path.dirname(e.file), e.specifier)).replace(/\.js$/, '.ts');
+    if (target === ADDON_LOADER && e.from !== 'engine' && !NATIVE_USERS.has(e.file))
+      out.push(`${e.file}: import '${e.specifier}' reaches the addon directly; use the engine's typed API`);
+  }
+  return out;
+}
+
+/** The classes src/ml/models exports: what code elsewhere must not test for with instanceof. */
+function modelClasses(sources: ReadonlyMap<string, string>): Set<string> {
+  const names = new Set<string>();
+  for (const [file, text] of sources) {
+    if (!file.startsWith('src/ml/models/')) continue;
+    const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest);
+    for (const st of sf.statements)
+      if (ts.isClassDeclaration(st) && st.name && st.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))
+        names.add(st.name.text);
+  }
+  return names;
+}
+
+/** `x instanceof ModelClass` outside src/ml/models: the model's family answers instead (familyOf). */
+function instanceofViolations(sources: ReadonlyMap<string, string>, classes: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [file, text] of sources) {
+    if (file.startsWith('src/ml/models/')) continue;
+    const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+    const visit = (n: ts.Node): void => {
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.InstanceOfKeyword) {
+        const right = ts.isPropertyAccessExpression(n.right) ? n.right.name : n.right;
+        if (ts.isIdentifier(right) && classes.has(right.text)) {
+          const line = sf.getLineAndCharacterOfPosition(n.getStart()).line + 1;
+          out.push(`${file}:${line}: instanceof ${right.text} (ask the model's family: familyOf)`);
+        }
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  return out;
+}
+
+/** Test folders that test across src/ rather than one part of it. */
+const CROSS_CUTTING = new Set(['test/distributed', 'test/faults', 'test/fixtures']);
+
+/** Folders of test/ without a src/ folder of the same path. */
+function mirrorViolations(testDirs: readonly string[], srcDirs: ReadonlySet<string>): string[] {
+  const suites = [...CROSS_CUTTING].join(', ');
+  return testDirs
+    .filter((d) => ![...CROSS_CUTTING].some((c) => d === c || d.startsWith(`${c}/`)))
+    .filter((d) => !srcDirs.has(`src/${d.slice('test/'.length)}`))
+    .map((d) => `${d}: no src/${d.slice('test/'.length)} to mirror (a cross-cutting suite goes in ${suites})`);
+}
+
+/** What starting several ranks looks like in a test: the helper that spawns them, or a launch. */
+const STARTS_RANKS = /\brunRanks\(|--nproc-per-node|\bWORLD_SIZE\b/;
+
+/** Tests outside test/distributed that run several processes. */
+function multiProcessViolations(tests: ReadonlyMap<string, string>): string[] {
+  return [...tests]
+    .filter(([file, text]) => !file.startsWith('test/distributed/') && STARTS_RANKS.test(text))
+    .map(([file]) => `${file}: starts several processes (multi-process tests go in test/distributed)`);
+}
+
+function dirs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => [rel(path.join(dir, d.name)), ...dirs(path.join(dir, d.name))]);
+}
+
+const sources = (): Map<string, string> => new Map(tsFiles(src).map((f) => [rel(f), readFileSync(f, 'utf8')]));
+
+test('only the engine loads the addon; above it only the listed modules use native.ts', () => {
+  const all = sources();
+  assert.ok(
+    LOADS_ADDON.test(all.get(ADDON_LOADER) ?? ''),
+    `${ADDON_LOADER} no longer loads the addon: update this test`,
+  );
+  assert.deepEqual(addonViolations(all, importEdges()), []);
+  const bad = addonViolations(
+    new Map([['src/ml/x.ts', "const b = createRequire(import.meta.url)('../build/x.node');"]]),
+    [{ file: 'src/cli/y.ts', specifier: '../engine/native.js', from: 'cli', to: 'engine' }],
+  );
+  assert.deepEqual(bad, [
+    'src/ml/x.ts: loads a native addon (only src/engine/native.ts does)',
+    "src/cli/y.ts: import '../engine/native.js' reaches the addon directly; use the engine's typed API",
+  ]);
+});
+
+test('no instanceof of a model class outside src/ml/models', () => {
+  const all = sources();
+  const classes = modelClasses(all);
+  for (const c of ['ResNetEmbedder', 'ViTEmbedder', 'BasicBlock', 'Bottleneck']) assert.ok(classes.has(c), c);
+  assert.deepEqual(instanceofViolations(all, classes), []);
+  assert.deepEqual(
+    instanceofViolations(new Map([['src/ml/export/x.ts', 'const v = m instanceof models.ViTEmbedder;']]), classes),
+    ["src/ml/export/x.ts:1: instanceof ViTEmbedder (ask the model's family: familyOf)"],
+  );
+});
+
+test('test/ mirrors src/ but for the cross-cutting suites, and every multi-process test is in test/distributed', () => {
+  const srcDirs = new Set(dirs(src));
+  const testDirs = dirs(path.join(root, 'test'));
+  assert.ok(testDirs.includes('test/ml/miners') && srcDirs.has('src/ml/miners'), 'folders were not read');
+  assert.deepEqual(mirrorViolations(testDirs, srcDirs), []);
+  assert.deepEqual(mirrorViolations(['test/ml/train/x', 'test/faults/deep'], srcDirs), [
+    'test/ml/train/x: no src/ml/train/x to mirror (a cross-cutting suite goes in test/distributed, test/faults, ' +
+      'test/fixtures)',
+  ]);
+  const tests = new Map(tsFiles(path.join(root, 'test')).map((f) => [rel(f), readFileSync(f, 'utf8')]));
+  assert.ok([...tests.keys()].some((f) => f.startsWith('test/distributed/') && STARTS_RANKS.test(tests.get(f)!)));
+  assert.deepEqual(multiProcessViolations(tests), []);
+  assert.deepEqual(multiProcessViolations(new Map([['test/ml/eval/x.test.ts', 'await runRanks(W, s, 2);']])), [
+    'test/ml/eval/x.test.ts: starts several processes (multi-process tests go in test/distributed)',
+  ]);
+});
+
+test('ARCHITECTURE.md lists exactly the rules checked here', () => {
+  const doc = readFileSync(path.join(root, 'ARCHITECTURE.md'), 'utf8');
+  const section = /## Rules that are checked\n([\s\S]*?)\n## /.exec(doc)?.[1];
+  assert.ok(section, "ARCHITECTURE.md has a '## Rules that are checked' section");
+  const listed = [...section.matchAll(/^- \*\*([^*]+)\*\*/gm)].map((m) => m[1]);
+  assert.deepEqual(listed, ['Floors', 'The addon', 'Model classes', 'Tests mirror src'], section);
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { train, openRun } from '../src/index.js';
-import { writeSyntheticIdx } from './ml/train/helpers.js';
+import { writeSyntheticIdx } from './ml/data/synthetic-idx.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
@@ -73,7 +73,7 @@ test('train() then openRun(): the inference example evaluates and searches a run
     assert.deepEqual([...indices], [0, 1, 2], 'each image is its own nearest');
     z.dispose();
   } finally {
-    run.close();
+    await run.close();
   }
   const ex = spawnSync(process.execPath, [path.join(repo, 'dist/examples/inference.js'), out, ...images], {
     encoding: 'utf8',

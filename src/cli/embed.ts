@@ -3,11 +3,7 @@ import { parseArgs } from 'node:util';
 import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.js';
 import { ImageLoader } from '../ml/data/loader.js';
 import { readImageFolder, readList } from '../ml/data/list.js';
-import { loadEmbedder } from '../ml/train/load.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { embedSource } from '../ml/train/embed.js';
-import { testPipelineFor } from '../ml/train/pipelines.js';
-import { fixedInputSize } from '../ml/models/factory.js';
+import { openRun } from '../ml/run/open-run.js';
 import { shardRange } from '../ml/eval/index.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
@@ -77,21 +73,17 @@ async function embed(
 ): Promise<number> {
   const batch = values.batch;
   const { samples, classNames } = values.list ? readList(values.list) : readImageFolder(values.dir!);
-  const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
+  const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
+  const checkpointFile = run.file;
   const loader = new ImageLoader(samples, {
-    pipeline: testPipelineFor(config, model.options.inChannels, fixedInputSize(model)),
+    pipeline: run.testPipeline(),
     skipBad: values['skip-bad'],
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
   });
   try {
+    // run.embedSet embeds this rank's shard of a job; the rows are gathered below.
     const range = group ? shardRange(samples.length, group.rank, group.worldSize) : { start: 0, end: samples.length };
-    const e = await embedSource(
-      model,
-      loader,
-      batch,
-      group ? range : undefined,
-      embedProgress('embedding', values.quiet || !isMainProcess(group)),
-    );
+    const e = await run.embedSet(loader, 'embedding', { batchSize: batch });
     const toFree: Tensor[] = [];
     try {
       if (loader.skipped > 0)
@@ -145,6 +137,6 @@ async function embed(
     return 0;
   } finally {
     await loader.close();
-    model.dispose();
+    await run.close();
   }
 }

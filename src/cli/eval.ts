@@ -1,14 +1,8 @@
 // dml eval: Recall@K (cosine and Euclidean), MAP@R, R-Precision, P@1 and NMI of a checkpoint.
 import { parseArgs } from 'node:util';
-import { dispose } from '../engine/index.js';
-import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../ml/eval/index.js';
-import { loadEmbedder } from '../ml/train/load.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { resolveConfig, toOverrides } from '../ml/train/config.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { embedSource } from '../ml/train/embed.js';
 import { formatRecallTable } from '../ml/eval/format.js';
-import { recallKsWarning } from '../ml/train/trainer.js';
+import { openRun } from '../ml/run/open-run.js';
+import { recallKsWarning } from '../ml/run/evaluate.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
@@ -72,61 +66,29 @@ async function evaluate(
   say: (line: string) => void,
   quiet: boolean,
 ): Promise<number> {
-  const { model, config, epoch, file, classNames } = loadEmbedder(checkpoint);
+  const run = openRun(checkpoint, { overrides: positionals, group, progress: !quiet });
   try {
-    const cfg = resolveConfig({
-      preset: config.preset,
-      overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...positionals],
-    });
-    const ds = await openDatasets(cfg);
-    const { test, description } = ds;
-    let q = null,
-      g = null;
-    try {
-      // Each rank of a job embeds its shard; the search runs over the shards (evaluateRetrievalSharded).
-      const shard = (n: number): { start: number; end: number } | undefined =>
-        group ? shardRange(n, group.rank, group.worldSize) : undefined;
-      q = await embedSource(
-        model,
-        test.query,
-        256,
-        shard(test.query.labels.length),
-        embedProgress(test.gallery ? 'embedding the queries' : 'embedding the test set', quiet),
-      );
-      g = test.gallery
-        ? await embedSource(
-            model,
-            test.gallery,
-            256,
-            shard(test.gallery.labels.length),
-            embedProgress('embedding the gallery', quiet),
-          )
-        : null;
-      const report = group
-        ? evaluateRetrievalSharded(group, q, g, { ks: cfg.recallKs })
-        : evaluateRetrieval(q, g, { ks: cfg.recallKs });
-      const warning = recallKsWarning(cfg.recallKs, report);
-      if (warning && (group?.rank ?? 0) === 0) console.error(`dml eval: ${warning}`);
-      if (json) say(JSON.stringify(report));
-      else {
-        say(`${file} (epoch ${epoch}) on ${description}`);
-        if (classNames) {
-          const more = classNames.test.length > 12 ? `, ... (${classNames.test.length})` : '';
-          say(`test classes: ${classNames.test.slice(0, 12).join(', ')}${more}`);
-        }
-        say(formatRecallTable(report));
-        const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
-        say(
-          `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  MRR ` +
-            `${f(report.mrr)}  NMI ${f(report.nmi)}  AMI ${f(report.ami)}`,
-        );
+    // Each rank of a job embeds its shard; the search runs over the shards.
+    const report = await run.evaluate();
+    const warning = recallKsWarning(run.config.recallKs, report);
+    if (warning && isMainProcess(group)) console.error(`dml eval: ${warning}`);
+    if (json) say(JSON.stringify(report));
+    else {
+      say(`${run.file} (epoch ${run.epoch}) on ${(await run.datasets()).description}`);
+      const names = run.classNames?.test;
+      if (names) {
+        const more = names.length > 12 ? `, ... (${names.length})` : '';
+        say(`test classes: ${names.slice(0, 12).join(', ')}${more}`);
       }
-    } finally {
-      dispose([q, g]);
-      await ds.close();
+      say(formatRecallTable(report));
+      const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
+      say(
+        `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  MRR ` +
+          `${f(report.mrr)}  NMI ${f(report.nmi)}  AMI ${f(report.ami)}`,
+      );
     }
     return 0;
   } finally {
-    model.dispose();
+    await run.close();
   }
 }

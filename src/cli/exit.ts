@@ -3,6 +3,14 @@
 // a wait) — a loud internal error rather than a silent exit 0.
 export function runToExit(name: string, command: Promise<number>): void {
   let settled = false;
+  // Output piped into a reader that stopped (`dml eval ... | head -1`): end as a Unix tool does on SIGPIPE,
+  // without a stack trace for what is no error of the command's.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(128 + 13);
+    });
+  }
   process.once('beforeExit', () => {
     if (settled) return;
     console.error(

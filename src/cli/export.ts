@@ -1,7 +1,8 @@
 // dml export --onnx: the embedding model (BatchNorm folded) as ONNX, for onnxruntime-node/-web.
 import { parseArgs } from 'node:util';
-import { loadEmbedder } from '../ml/train/load.js';
+import { openRun } from '../ml/run/open-run.js';
 import { exportOnnx, saveOnnx } from '../ml/export/index.js';
+import { nativeSideOf } from '../ml/run/pipelines.js';
 
 const HELP =
   `usage: dml export [--onnx] --checkpoint FILE|RUN_DIR [--out model.onnx] [--size H] [--logits] [--opset ` +
@@ -38,13 +39,10 @@ export const command = {
       console.error('dml export: --checkpoint is required\n' + HELP);
       return 2;
     }
-    const { model, config } = loadEmbedder(values.checkpoint);
+    const run = openRun(values.checkpoint);
+    const { model, config } = run;
     try {
-      const size = values.size
-        ? Number(values.size)
-        : config.data.kind === 'fashion-mnist'
-          ? 28
-          : config.data.imageSize;
+      const size = values.size ? Number(values.size) : (nativeSideOf(config) ?? config.data.imageSize);
       if (!Number.isInteger(size) || size < 8) throw new Error(`--size must be an integer ≥ 8, got ${values.size}`);
       const bytes = exportOnnx(model, {
         inputShape: [model.options.inChannels, size, size],
@@ -59,7 +57,7 @@ export const command = {
         );
       return 0;
     } finally {
-      model.dispose();
+      await run.close();
     }
   },
 };

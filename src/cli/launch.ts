@@ -9,6 +9,9 @@ import { availableParallelism, constants } from 'node:os';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
+/** Seconds the other ranks get to report a lost rank 0 (the store's host) before they are stopped. */
+const STORE_GONE_GRACE_S = 3;
+
 export interface LaunchOptions {
   nprocPerNode: number;
   nnodes: number;
@@ -139,12 +142,17 @@ export async function launch(
       if (failed && !firstFailure) {
         const sig = signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0;
         firstFailure = { rank, code: signal ? 128 + sig : (code ?? 1) };
+        // Rank 0 hosts the store: without it the others can neither meet nor go on (a rank still waiting to
+        // meet would retry until the timeout), so they get a moment to say what they saw and are stopped.
+        const storeGone = rank === 0;
         log(
-          `dml: rank ${rank} (pid ${child.pid}) ${describeExit(code, signal)}; the other ranks stop within the ` +
-            `${x.timeoutS} s collective timeout`,
+          `dml: rank ${rank} (pid ${child.pid}) ${describeExit(code, signal)}; ` +
+            (storeGone
+              ? `it hosted the store: the other ranks are stopped in ${STORE_GONE_GRACE_S} s`
+              : `the other ranks stop within the ${x.timeoutS} s collective timeout`),
         );
         // Survivors name the lost rank and exit on their own; any still running past the timeout is stopped.
-        killTimer = setTimeout(terminateRest, (x.timeoutS + 15) * 1000);
+        killTimer = setTimeout(terminateRest, (storeGone ? STORE_GONE_GRACE_S : x.timeoutS + 15) * 1000);
         killTimer.unref();
       }
       if (children.every((c) => c.done)) settle();

@@ -47,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {
     console.log(`dml ${version()}`);
+    const { describeBuild } = await import('../engine/index.js');
+    console.log(describeBuild());
     return 0;
   }
   if (!name || name === '--help' || name === '-h') {

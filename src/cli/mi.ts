@@ -2,11 +2,7 @@
 import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
-import { loadEmbedder } from '../ml/train/load.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { resolveConfig, toOverrides } from '../ml/train/config.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { embedWithLogits } from '../ml/train/embed.js';
+import { openRun } from '../ml/run/open-run.js';
 import { measurePceBoundBatched, type PceBoundSummary } from '../ml/losses/index.js';
 import { readMetrics, type BoundPoint } from '../report/metrics.js';
 import { existsSync } from 'node:fs';
@@ -108,61 +104,49 @@ export const command = {
       console.error(`dml mi: --k must be a positive integer, got ${values.k}`);
       return 2;
     }
-    const { model, config, file: checkpointFile } = loadEmbedder(values.checkpoint);
+    const run = openRun(values.checkpoint, { overrides: positionals, progress: !values.quiet });
+    let e = null;
     try {
-      const cfg = resolveConfig({
-        preset: config.preset,
-        overrides: [...toOverrides({ data: config.data }), ...positionals],
+      const ds = await run.datasets();
+      const split = values.split;
+      e = await run.embedSet(split === 'train' ? ds.trainEval : ds.test.query, `embedding the ${split} split`, {
+        logits: true,
       });
-      const ds = await openDatasets(cfg);
-      const source = values.split === 'train' ? ds.trainEval : ds.test.query;
-      let e = null;
-      try {
-        e = await embedWithLogits(
-          model,
-          source,
-          256,
-          undefined,
-          embedProgress(`embedding the ${values.split} split`, values.quiet),
+      const { features, labels, logits } = e;
+      const r = mutualInformation(features, labels, {
+        logits: split === 'train' ? logits : undefined,
+        generative: { k },
+      });
+      // The bound over batches of the run's own size and seed.
+      const { batchSize, seed } = run.config;
+      const bound =
+        split === 'train' && logits
+          ? measurePceBoundBatched(features, logits, labels.dataNumbers(), { batchSize, seed })
+          : null;
+      const epochs = runBounds(run.file);
+      if (values.json) {
+        console.log(
+          JSON.stringify({
+            ...r,
+            ...(bound ? { pceBound: { ...bound, batchSize } } : {}),
+            ...(epochs.length ? { pceBoundByEpoch: epochs } : {}),
+          }),
         );
-        const r = mutualInformation(e.features, e.labels, {
-          logits: values.split === 'train' ? e.logits : undefined,
-          generative: { k },
-        });
-        const bound =
-          values.split === 'train'
-            ? measurePceBoundBatched(e.features, e.logits, e.labels.dataNumbers(), {
-                batchSize: config.batchSize,
-                seed: config.seed,
-              })
-            : null;
-        const epochs = runBounds(checkpointFile);
-        if (values.json) {
-          console.log(
-            JSON.stringify({
-              ...r,
-              ...(bound ? { pceBound: { ...bound, batchSize: config.batchSize } } : {}),
-              ...(epochs.length ? { pceBoundByEpoch: epochs } : {}),
-            }),
+      } else {
+        const out = [`MI report of ${run.file} on the ${split} split`, formatMi(r)];
+        if (bound) out.push(formatBound(bound, batchSize));
+        if (epochs.length)
+          out.push(
+            `CE and PCE per epoch of the run (training batches, ` +
+              `${path.join(path.dirname(run.file), 'metrics.jsonl')}):`,
+            formatBoundTable(epochs),
           );
-        } else {
-          const out = [`MI report of ${checkpointFile} on the ${values.split} split`, formatMi(r)];
-          if (bound) out.push(formatBound(bound, config.batchSize));
-          if (epochs.length)
-            out.push(
-              `CE and PCE per epoch of the run (training batches, ` +
-                `${path.join(path.dirname(checkpointFile), 'metrics.jsonl')}):`,
-              formatBoundTable(epochs),
-            );
-          console.log(out.join('\n'));
-        }
-      } finally {
-        dispose(e);
-        await ds.close();
+        console.log(out.join('\n'));
       }
       return 0;
     } finally {
-      model.dispose();
+      dispose(e);
+      await run.close();
     }
   },
 };

@@ -1,34 +1,21 @@
 // dml prepare: turns downloaded originals into the reference's train/test(/query/gallery) lists.
 import { parseArgs } from 'node:util';
-import {
-  prepareCars,
-  prepareCub,
-  prepareInShop,
-  prepareSop,
-  type Prepared,
-  type PrepareOptions,
-} from '../ml/data/prepare/index.js';
+import { DATASET_SPECS } from '../ml/run/datasets/index.js';
 
-const PREPARERS: Record<string, (root: string, o: PrepareOptions) => Prepared> = {
-  cub: prepareCub,
-  cars: prepareCars,
-  sop: prepareSop,
-  inshop: prepareInShop,
-};
+/** The datasets whose files declare a preparer, by kind. */
+const PREPARABLE = DATASET_SPECS.flatMap((s) => (s.prepare ? [{ kind: s.kind, ...s.prepare }] : []));
+const NAMES = PREPARABLE.map((p) => p.kind);
 
-const HELP = `usage: dml prepare cub|cars|sop|inshop --root DIR [--out DIR] [--no-verify]
+const HELP = `usage: dml prepare ${NAMES.join('|')} --root DIR [--out DIR] [--no-verify]
 
-  cub     CUB_200_2011/images.txt + image_class_labels.txt: classes 1-100 train, 101-200 test
-  cars    cars_annos.mat (MATLAB v5): classes 1-98 train, 99-196 test
-  sop     Stanford_Online_Products/Ebay_train.txt, Ebay_test.txt
-  inshop  Eval/list_eval_partition.txt: train, query and gallery with one shared class map
+${PREPARABLE.map((p) => `  ${p.kind.padEnd(6)}  ${p.help}`).join('\n')}
 
 Writes path,label list files (train.txt, test.txt or query.txt + gallery.txt) into --out (default:
 the dataset folder), then train with: dml train --preset NAME data.root=DIR
 `;
 
 export const command = {
-  summary: 'write the train/test lists of CUB, Cars-196, SOP or In-Shop',
+  summary: `write the train/test lists of ${NAMES.join(', ')} from their downloads`,
   help: HELP,
   async run(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
@@ -47,9 +34,9 @@ export const command = {
       return 0;
     }
     const name = positionals[0];
-    const prepare = name ? PREPARERS[name] : undefined;
+    const prepare = PREPARABLE.find((p) => p.kind === name)?.run;
     if (!prepare) {
-      console.error(`dml prepare: name a dataset (cub, cars, sop, inshop)${name ? `, not '${name}'` : ''}\n${HELP}`);
+      console.error(`dml prepare: name a dataset (${NAMES.join(', ')})${name ? `, not '${name}'` : ''}\n${HELP}`);
       return 2;
     }
     if (!values.root) {

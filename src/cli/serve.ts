@@ -17,10 +17,13 @@ options:
   --port N               TCP port (default 8080; 0 = any free port)
   --host ADDR            address to listen on (default 127.0.0.1, loopback only)
   --token TOKEN          require it on every request: Authorization: Bearer TOKEN, or open
-                         /?token=TOKEN in a browser (default: $DML_SERVE_TOKEN; recommended
-                         with a non-loopback --host)
-  --allowed-host NAME    a host name the server answers to (repeatable; default: the loopback
-                         names on a loopback address, any name otherwise)
+                         /?token=TOKEN in a browser (default: $DML_SERVE_TOKEN; needed with a
+                         non-loopback --host)
+  --insecure             listen on a non-loopback --host without a token (anyone who reaches
+                         the port can query the gallery and read its images)
+  --allowed-host NAME    a host name the server also answers to (repeatable; the Host check is on
+                         for every address: by default the loopback names, and for a non-loopback
+                         --host this machine's name and addresses; '*' answers to any name)
   --index exact|lancedb  exact: in-memory cosine/L2 search with the engine (default);
                          lancedb: vectors in a LanceDB table on disk, for galleries beyond memory
   --index-cache PATH     exact: .safetensors file of the gallery embeddings; lancedb: database
@@ -67,6 +70,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
         port: { type: 'string' },
         host: { type: 'string' },
         token: { type: 'string' },
+        insecure: { type: 'boolean' },
         'allowed-host': { type: 'string', multiple: true },
         index: { type: 'string' },
         'index-cache': { type: 'string' },
@@ -129,7 +133,10 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
       throw new UsageError('--token must be at least 8 printable ASCII characters, without spaces');
     o.token = token;
   }
-  if (v['allowed-host']) o.allowedHosts = v['allowed-host'].map((h) => h.toLowerCase());
+  if (v.insecure) o.insecure = true;
+  const extra = (v['allowed-host'] ?? []).map((h) => h.toLowerCase());
+  if (extra.includes('*')) o.allowedHosts = null;
+  else if (extra.length) o.extraAllowedHosts = extra;
   if (!v.quiet) o.log = (line: string) => console.error(`dml serve: ${line}`);
   return o;
 }

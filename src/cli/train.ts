@@ -2,10 +2,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig, loadConfigFile, PRESETS, PRESET_WEIGHTS } from '../ml/train/config.js';
-import { configKeysHelp } from '../ml/train/config-keys.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { Trainer, NonFiniteLossError, checkDevice } from '../ml/train/trainer.js';
+import { resolveConfig, loadConfigFile } from '../ml/run/config/resolve.js';
+import { ConfigError } from '../ml/run/config/errors.js';
+import { configKeysHelp } from '../ml/run/config/docs.js';
+import { PRESETS, PRESET_WEIGHTS } from '../ml/run/presets.js';
+import { openDatasets } from '../ml/run/datasets/index.js';
+import { Trainer } from '../ml/train/trainer.js';
+import { NonFiniteLossError } from '../ml/train/types.js';
+import { checkDevice } from '../ml/train/device.js';
 import { formatRecallTable } from '../ml/eval/format.js';
 import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
@@ -67,8 +71,8 @@ export const command = {
       cfg = resolveConfig({ preset: values.preset, file: values.config, overrides });
     } catch (e) {
       // A bad key=value on the command line is a usage error; a bad config file is not.
-      if (!(e as Error).message.startsWith("override '")) throw e;
-      console.error(`dml train: ${(e as Error).message}`);
+      if (!(e instanceof ConfigError) || e.origin.kind !== 'override') throw e;
+      console.error(`dml train: ${e.message}`);
       return 2;
     }
     checkDevice(cfg.device);

@@ -16,6 +16,10 @@ export const liveTensors = (): number => native.liveTensors();
 
 export interface BuildInfo {
   torchVersion: string;
+  /** The CPU kernels libtorch dispatches to on this machine: DEFAULT, AVX2, AVX512 (PyTorch's names). */
+  cpuCapability: string;
+  /** The libtorch was built with CUDA (whether or not a GPU is visible). */
+  cudaBuilt: boolean;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   blas: string;
@@ -28,3 +32,10 @@ export function buildInfo(): BuildInfo {
   return { ...b, blas };
 }
 export const cudaAvailable = (): boolean => native.buildInfo().cudaAvailable;
+
+/** One line for `dml --version`: the libtorch, the CPU kernels it uses here, and CUDA. */
+export function describeBuild(b: BuildInfo = buildInfo()): string {
+  const gpus = `${b.cudaDeviceCount} GPU${b.cudaDeviceCount === 1 ? '' : 's'} visible`;
+  const cuda = !b.cudaBuilt ? 'CPU-only build' : `CUDA build, ${b.cudaAvailable ? gpus : 'no GPU visible'}`;
+  return `libtorch ${b.torchVersion} (CPU capability ${b.cpuCapability}, ${cuda}, BLAS ${b.blas})`;
+}

@@ -47,6 +47,8 @@ export interface NativeBinding {
   getNumThreads(): number;
   buildInfo(): {
     torchVersion: string;
+    cpuCapability: string;
+    cudaBuilt: boolean;
     cudaAvailable: boolean;
     cudaDeviceCount: number;
     config: string;
@@ -210,6 +212,7 @@ export interface NativeBinding {
   // nn.cc
   conv2d(x: H, weight: H, bias: Opt<H>, stride: Ints, padding: Ints, dilation: Ints, groups?: number): H;
   linear(x: H, weight: H, bias?: Opt<H>): H;
+  scaledDotProductAttention(q: H, k: H, v: H, mask?: Opt<H>, scale?: number): H;
   /** Running statistics, when given and training, are updated in place. */
   batchNorm(
     x: H,
@@ -550,6 +553,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeBinding]: string } = {
   unique: 'shape.cc',
   conv2d: 'nn.cc',
   linear: 'nn.cc',
+  scaledDotProductAttention: 'nn.cc',
   batchNorm: 'nn.cc',
   layerNorm: 'nn.cc',
   dropout: 'nn.cc',

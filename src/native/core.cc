@@ -181,6 +181,9 @@ DML_FN(getNumThreads) { return Napi::Number::New(a.env(), at::get_num_threads())
 DML_FN(buildInfo) {
   auto o = Napi::Object::New(a.env());
   o.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH));
+  o.Set("cpuCapability", at::get_cpu_capability());
+  // Built with CUDA (libtorch_cuda's hooks registered) is not the same as a GPU being visible now.
+  o.Set("cudaBuilt", at::detail::getCUDAHooks().isBuilt());
   o.Set("cudaAvailable", at::hasCUDA());
   o.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
   o.Set("config", at::show_config());

@@ -20,6 +20,9 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -386,6 +389,38 @@ void StopAllHeartbeats() {
   }
 }
 
+// The store has no authentication: on a loopback MASTER_ADDR, rank 0 listens on that address only (c10d's own
+// server listens on every interface). The socket is bound here and handed over (TCPStoreOptions::masterListenFd).
+// Returns -1 when the host is not loopback, so that c10d binds as it always does.
+int LoopbackListenFd(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) return -1;
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> keep(res, freeaddrinfo);
+  bool loopback = false;
+  if (res->ai_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(res->ai_addr);
+    loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+  } else if (res->ai_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(res->ai_addr);
+    loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+  }
+  if (!loopback) return -1;
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 2048) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw std::system_error(err, std::generic_category(), "cannot listen on " + host + ":" + std::to_string(port));
+  }
+  return fd;
+}
+
 std::string Str(const Napi::Object& o, const char* k, const std::string& dflt = "") {
   Napi::Value v = o.Get(k);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : dflt;
@@ -448,7 +483,14 @@ DML_FN(distInit) {
       so.numWorkers = spec.agentHosted ? c10::nullopt : c10::optional<std::size_t>(g->size);
       so.waitWorkers = !spec.agentHosted;
       so.timeout = g->timeout;
-      base = c10::make_intrusive<c10d::TCPStore>(spec.host, so);
+      int fd = so.isServer ? LoopbackListenFd(spec.host, spec.port) : -1;
+      if (fd >= 0) so.masterListenFd = fd;
+      try {
+        base = c10::make_intrusive<c10d::TCPStore>(spec.host, so);
+      } catch (...) {
+        if (fd >= 0) ::close(fd);
+        throw;
+      }
     } else {
       if (spec.path.empty()) throw std::invalid_argument("a file store needs a path");
       base = c10::make_intrusive<c10d::FileStore>(spec.path, g->size);

@@ -7,6 +7,13 @@ namespace dml {
 DML_FN(conv2d) {
   return Wrap(a.env(), at::conv2d(a.t(0), a.t(1), a.optT(2), a.ints(3), a.ints(4), a.ints(5), a.i64(6, 1)));
 }
+// scaledDotProductAttention(q, k, v, mask?, scale?): libtorch's fused attention (flash / memory-efficient
+// kernels on CPU where the shapes allow, the composed math otherwise), no dropout, not causal.
+DML_FN(scaledDotProductAttention) {
+  std::optional<double> scale;
+  if (a.has(4)) scale = a.f64(4);
+  return Wrap(a.env(), at::scaled_dot_product_attention(a.t(0), a.t(1), a.t(2), a.optT(3), 0.0, false, scale));
+}
 DML_FN(linear) { return Wrap(a.env(), at::linear(a.t(0), a.t(1), a.optT(2))); }
 // batchNorm(x, weight?, bias?, runningMean?, runningVar?, training, momentum, eps): running stats update in place.
 DML_FN(batchNorm) {
@@ -99,7 +106,7 @@ DML_FN(sgdStep) {
 
 void RegisterNN(Napi::Env env, Napi::Object e) {
   (void)env;
-  DML_EXPORT(e, conv2d); DML_EXPORT(e, linear); DML_EXPORT(e, batchNorm); DML_EXPORT(e, layerNorm); DML_EXPORT(e, dropout);
+  DML_EXPORT(e, conv2d); DML_EXPORT(e, linear); DML_EXPORT(e, scaledDotProductAttention); DML_EXPORT(e, batchNorm); DML_EXPORT(e, layerNorm); DML_EXPORT(e, dropout);
   DML_EXPORT(e, maxPool2d); DML_EXPORT(e, avgPool2d); DML_EXPORT(e, adaptiveAvgPool2d); DML_EXPORT(e, adaptiveMaxPool2d);
   DML_EXPORT(e, upsampleBilinear2d); DML_EXPORT(e, upsampleBicubic2d); DML_EXPORT(e, crossEntropy); DML_EXPORT(e, nllLoss); DML_EXPORT(e, klDiv);
   DML_EXPORT(e, mseLoss); DML_EXPORT(e, bceWithLogits);

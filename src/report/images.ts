@@ -1,7 +1,7 @@
 // Thumbnails for the retrieval examples: the raw pixels of a few evaluation images, encoded as PNG
 // data URIs (sharp) so that the report needs no image files.
 import sharp from 'sharp';
-import type { EvalSource } from '../ml/train/source.js';
+import type { EvalSource } from '../ml/run/datasets/source.js';
 
 export interface RawImage {
   /** Interleaved 8-bit pixels, height x width x channels. */

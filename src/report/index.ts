@@ -3,13 +3,12 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Tensor, dispose, tensor, tidy } from '../engine/index.js';
-import { evaluateRetrieval, labelArray } from '../ml/eval/index.js';
-import { loadEmbedder, resolveCheckpoint } from '../ml/train/load.js';
-import { FASHION_MNIST_CLASSES } from '../ml/data/idx.js';
-import { embedProgress } from '../ml/train/progress.js';
-import { resolveConfig, toOverrides, type TrainConfig } from '../ml/train/config.js';
-import { openDatasets } from '../ml/train/datasets.js';
-import { embedSource } from '../ml/train/embed.js';
+import { labelArray } from '../ml/eval/index.js';
+import { resolveCheckpoint } from '../ml/run/checkpoint-path.js';
+import type { TrainConfig } from '../ml/run/config/keys.js';
+import { datasetSpec } from '../ml/run/datasets/index.js';
+import type { TestEmbeddings } from '../ml/run/evaluate.js';
+import { openRun } from '../ml/run/open-run.js';
 import {
   buildReportHtml,
   type MiSection,
@@ -68,20 +67,16 @@ export interface ReportResult {
 }
 
 /**
- * The test classes' names: those the checkpoint recorded (folder names, list labels), else
- * Fashion-MNIST's for a run on it (checkpoints written before the names were recorded).
+ * The test classes' names: those the checkpoint recorded (folder names, list labels), else the
+ * dataset's own (Fashion-MNIST's) for checkpoints written before the names were recorded.
  */
 export function classNamesFor(cfg: TrainConfig, classes: number, recorded?: readonly string[]): string[] | undefined {
   if (recorded && recorded.length >= classes) return [...recorded];
-  if (cfg.data.kind === 'fashion-mnist') {
-    if (classes === 5) return FASHION_MNIST_CLASSES.slice(5);
-    if (classes === 10) return FASHION_MNIST_CLASSES.slice();
-  }
-  return undefined;
+  return datasetSpec(cfg.data.kind).testClassNames?.(classes);
 }
 
-/** Checks the run directory and reads its metrics (the errors name the file). */
-export function openRun(
+/** Checks the run directory, reads its metrics and finds the checkpoint (the errors name the file). */
+export function locateRun(
   runDir: string,
   checkpoint: 'best' | 'last' | (string & {}) = 'best',
 ): { metrics: RunMetrics; checkpointFile: string } {
@@ -160,61 +155,42 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   };
 
   const kind = o.checkpoint ?? 'best';
-  const { metrics, checkpointFile } = openRun(o.runDir, kind);
+  const { metrics, checkpointFile } = locateRun(o.runDir, kind);
   log(
     `${metrics.file}: ${metrics.train.length} train, ${metrics.eval.length} eval, ${metrics.epochs.length} epoch ` +
       `records`,
   );
-  let loaded;
+  let run;
   try {
-    loaded = loadEmbedder(checkpointFile);
+    // Progress bars when the caller logs (dml report without --quiet).
+    run = openRun(checkpointFile, {
+      overrides: o.overrides ?? [],
+      ...(o.log ? { progress: { prefix: 'report: ' } } : {}),
+    });
   } catch (e) {
     const msg = (e as Error).message;
     throw new Error(msg.includes(checkpointFile) ? msg : `${checkpointFile}: ${msg}`, { cause: e });
   }
-  const { model, config, epoch } = loaded;
-  const tensors: Array<Tensor | null> = [];
+  const { config, epoch } = run;
+  let embedded: TestEmbeddings | null = null;
   try {
-    const cfg =
-      o.overrides && o.overrides.length
-        ? resolveConfig({
-            preset: config.preset,
-            overrides: [...toOverrides({ data: config.data, recallKs: config.recallKs }), ...o.overrides],
-          })
-        : config;
-    const { test, description } = await openDatasets(cfg);
+    const { test, description } = await run.datasets();
     lap('load');
     log(`embedding ${description} with ${checkpointFile} (epoch ${epoch})`);
-    const q = await embedSource(
-      model,
-      test.query,
-      256,
-      undefined,
-      embedProgress('report: embedding the test set', o.log === undefined),
-    );
-    tensors.push(q.features, q.labels);
-    const g = test.gallery
-      ? await embedSource(
-          model,
-          test.gallery,
-          256,
-          undefined,
-          embedProgress('report: embedding the gallery', o.log === undefined),
-        )
-      : null;
-    if (g) tensors.push(g.features, g.labels);
+    embedded = await run.embedTest();
+    const { query: q, gallery: g } = embedded;
     const qLabels = labelArray(q.labels),
       gLabels = g ? labelArray(g.labels) : null;
     lap('embed');
 
-    const evaluation = evaluateRetrieval(q, g, { ks: cfg.recallKs });
+    const evaluation = await run.evaluate(embedded);
     lap('evaluate');
     log(
       `evaluated: R@1 cosine ${evaluation.recall.cosine['1']?.toFixed(2) ?? 'n/a'} (${timings.evaluate!.toFixed(1)} s)`,
     );
 
     const classes = new Set([...qLabels, ...(gLabels ?? [])]).size;
-    const classNames = classNamesFor(cfg, classes, loaded.classNames?.test);
+    const classNames = classNamesFor(config, classes, run.classNames?.test);
 
     let mi: MiSection;
     if (o.mi === false) mi = { status: 'unavailable', reason: 'skipped (--no-mi).' };
@@ -314,7 +290,8 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     lap('html');
     return { out, bytes: Buffer.byteLength(html), timings, warnings: [...metrics.warnings, ...warnings] };
   } finally {
-    dispose(tensors);
-    model.dispose();
+    dispose(embedded);
+    // Stops the datasets' loader threads too.
+    await run.close();
   }
 }

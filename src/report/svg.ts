@@ -150,8 +150,8 @@ export function lineChart(o: LineChartOptions): string {
       `" y="${f(m.t + ph / 2)}" text-anchor="middle" class="na">no data</text></svg>`;
     return (head + body).replace(/HEIGHT/g, String(H));
   }
-  let xMin = Math.min(...xs),
-    xMax = Math.max(...xs);
+  // A loop, not Math.min(...xs): a run's metrics can hold more points than the call stack takes arguments.
+  let [xMin, xMax] = extent(xs);
   if (xMin === xMax) {
     xMin -= 1;
     xMax += 1;
@@ -162,8 +162,7 @@ export function lineChart(o: LineChartOptions): string {
   }
   const xLo = o.integerX ? xMin - 0.25 : xMin,
     xHi = o.integerX ? xMax + 0.25 : xMax;
-  let yMin = Math.min(...ys),
-    yMax = Math.max(...ys);
+  let [yMin, yMax] = extent(ys);
   const padY = (yMax - yMin) * 0.06 || Math.abs(yMax) * 0.05 || 1;
   yMin -= (o.yInclude ?? []).includes(yMin) ? 0 : padY;
   yMax += padY;
@@ -339,4 +338,15 @@ export function scatterPlot(o: ScatterOptions): string {
     parts.push(`<text x="${S + 12}" y="${ly}" class="lg muted">… ${classes.length - shown.length} more classes</text>`);
   parts.push('</svg>');
   return parts.join('');
+}
+
+/** Smallest and largest of the values, for any number of them. */
+export function extent(values: readonly number[]): [number, number] {
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }

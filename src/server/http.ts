@@ -53,6 +53,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+/** The page's token cookie, or null when absent or not valid percent-encoding (a client's error, not ours). */
+function cookieToken(header: string | undefined): string | null {
+  const raw = /(?:^|;\s*)dml_token=([^;]*)/.exec(header ?? '')?.[1];
+  if (raw === undefined) return null;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
 function sendError(res: ServerResponse, e: ApiError): void {
   sendJson(res, e.status, e.toJSON(), e.headers);
 }
@@ -243,10 +254,10 @@ export class ApiServer {
         b = Buffer.from(token);
       return a.length === b.length && timingSafeEqual(a, b);
     };
-    const auth = req.headers.authorization ?? '';
-    if (auth.startsWith('Bearer ') && same(auth.slice(7).trim())) return true;
-    const cookie = /(?:^|;\s*)dml_token=([^;]*)/.exec(req.headers.cookie ?? '')?.[1];
-    if (same(cookie ? decodeURIComponent(cookie) : null)) return true;
+    // RFC 7235: the scheme name is case-insensitive.
+    const bearer = /^bearer +(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (same(bearer?.trim())) return true;
+    if (same(cookieToken(req.headers.cookie))) return true;
     // Opening the page with ?token= hands the browser a cookie for everything the page loads.
     if ((url.pathname === '/' || url.pathname === '/index.html') && same(url.searchParams.get('token'))) {
       res.setHeader('set-cookie', `dml_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
@@ -362,13 +373,14 @@ export class ApiServer {
       if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
         throw new ApiError(400, 'bad_vector', '"vector" must be a non-empty array of finite numbers');
       }
+      // The search runs in float32: a value beyond its range (3.4e38) would become infinite there.
+      const f32 = Float32Array.from(v as number[]);
+      const over = f32.findIndex((x) => !Number.isFinite(x));
+      if (over >= 0)
+        throw new ApiError(400, 'bad_vector', `"vector"[${over}] = ${String(v[over])} is beyond float32's range`);
       const fields = new Map<string, string>();
       for (const key of ['k', 'metric', 'label']) if (j[key] !== undefined) fields.set(key, String(j[key]));
-      sendJson(
-        res,
-        200,
-        await this.#svc.queryVector(Float32Array.from(v as number[]), this.#queryOptions(url, fields, signal)),
-      );
+      sendJson(res, 200, await this.#svc.queryVector(f32, this.#queryOptions(url, fields, signal)));
       return;
     }
     const img = /^\/api\/image\/([^/]*)$/.exec(p);

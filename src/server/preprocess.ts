@@ -3,22 +3,20 @@
 // of the checkpoint's first conv. Pure data: the spec travels to worker threads as JSON.
 import { CenterCrop, Resize, ToTensor } from '../ml/data/transforms.js';
 import { Pipeline, type PipelineSpec } from '../ml/data/pipeline.js';
-import type { TrainConfig } from '../ml/train/config.js';
-
-/** Fashion-MNIST checkpoints were trained on its native 28×28 IDX images, whatever data.imageSize says. */
-export const FASHION_MNIST_SIZE = 28;
+import type { TrainConfig } from '../ml/run/config/keys.js';
+import { nativeSideOf } from '../ml/run/pipelines.js';
 
 export interface PreprocessOverrides {
-  /** Final square input size (default: config.data.imageSize, or 28 for Fashion-MNIST). */
+  /** Final square input size (default: config.data.imageSize, or the dataset's native side: 28 for Fashion-MNIST). */
   imageSize?: number;
   /** Shorter side before the centre crop (default: config.data.resize). */
   resize?: number;
 }
 
 /**
- * The reference's test transform for the checkpoint's data set. Fashion-MNIST models saw 28×28
- * grey images with no resize or crop, so any upload is squashed to 28×28 there; image data sets
- * use Resize(resize) + CenterCrop(imageSize), as evaluation does.
+ * The reference's test transform for the checkpoint's data set. Models of in-memory data of one side
+ * (Fashion-MNIST: 28×28 grey, whatever data.imageSize says) saw no resize or crop, so any upload is
+ * squashed to that side there; image data sets use Resize(resize) + CenterCrop(imageSize).
  */
 export function preprocessSpec(
   config: Pick<TrainConfig, 'data'>,
@@ -30,8 +28,9 @@ export function preprocessSpec(
     throw new Error(`the model takes ${inChannels}-channel images; only 1 (grey) or 3 (RGB) can be served`);
   const channels = inChannels as 1 | 3;
   const options = { channels, maxPixels, failOn: 'error' as const };
-  if (config.data.kind === 'fashion-mnist' && o.resize === undefined) {
-    const s = o.imageSize ?? FASHION_MNIST_SIZE;
+  const native = nativeSideOf(config);
+  if (native !== undefined && o.resize === undefined) {
+    const s = o.imageSize ?? native;
     return new Pipeline([new Resize([s, s]), new ToTensor()], options).toSpec();
   }
   const size = o.imageSize ?? config.data.imageSize;

@@ -2,7 +2,7 @@
 // in the workers, or LanceDB here) and the admission limiter. Transport-agnostic: http.ts maps
 // its results and ApiErrors to responses.
 import { availableThreads } from '../engine/threads.js';
-import { resolveCheckpoint } from '../ml/train/checkpoint-path.js';
+import { resolveCheckpoint } from '../ml/run/checkpoint-path.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { native } from '../engine/native.js';
 import { tensor, tidy, noGrad, saveTensors, loadTensors, setNumThreads } from '../engine/index.js';
-import { loadEmbedder, type LoadedEmbedder } from '../ml/train/load.js';
+import { openRun, type Run } from '../ml/run/open-run.js';
 import { fixedInputSize } from '../ml/models/factory.js';
 import { Pipeline } from '../ml/data/pipeline.js';
 import { readImageBytes } from '../ml/data/image.js';
@@ -44,7 +44,7 @@ class Failure extends Error {
 const imageFailure = (code: 'image_too_large' | 'undecodable_image', message: string): Failure =>
   new Failure({ kind: 'image', code, message });
 
-let loaded: LoadedEmbedder;
+let loaded: Run;
 let pipeline: Pipeline;
 let info: ModelInfo;
 let index: ExactIndex | null = null;
@@ -53,7 +53,7 @@ const rng = new Rng(0); // test-time transforms draw nothing; Pipeline wants one
 try {
   lock.run(() => {
     if (init.threads > 0) setNumThreads(init.threads);
-    loaded = loadEmbedder(init.checkpoint);
+    loaded = openRun(init.checkpoint);
   });
   const o = loaded!.model.options;
   // A ViT takes one image size only: its own, whatever the overrides say.

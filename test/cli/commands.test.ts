@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSyntheticIdx } from '../ml/train/helpers.js';
+import { writeSyntheticIdx } from '../ml/data/synthetic-idx.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const root = mkdtempSync(path.join(tmpdir(), 'dml-cli-'));
@@ -209,7 +209,14 @@ test('bad arguments are named', () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^ {2}train {4}train a model/m);
   assert.match(help.stdout, /^ {2}serve {4}serve nearest-neighbour search/m);
-  assert.match(dml('--version').stdout, /^dml \d+\.\d+\.\d+\n$/);
+  // The version, then the libtorch the addon runs on: its version (2.x), CPU kernels and CUDA.
+  assert.match(
+    dml('--version').stdout,
+    new RegExp(
+      String.raw`^dml \d+\.\d+\.\d+\nlibtorch 2\.\d+\.\d+ \(CPU capability (DEFAULT|AVX2|AVX512), ` +
+        String.raw`(CPU-only build|CUDA build, [^)]+), BLAS \w+\)\n$`,
+    ),
+  );
   const m = dml('train', `data.root=${path.join(root, 'missing')}`, `out=${path.join(root, 'missing-run')}`);
   assert.equal(m.status, 1);
   assert.match(m.stderr, /missing train-images-idx3-ubyte/);

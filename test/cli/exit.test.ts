@@ -29,3 +29,21 @@ test('runToExit: exit code, error line, and a pending command reported instead o
   // A command still working when the loop would otherwise drain is not affected.
   assert.equal(run('new Promise((r) => setTimeout(() => r(0), 50))').status, 0);
 });
+
+test('output into a closed pipe ends the process quietly, as SIGPIPE would (141), without a stack', () => {
+  // The reader side ends after one line (as `| head -1` does), the command keeps printing.
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `"${process.execPath}" --input-type=module -e "const { runToExit } = await import(${JSON.stringify(
+        JSON.stringify(exitModule),
+      ).slice(1, -1)}); runToExit('demo', (async () => { for (let i = 0; i < 1e5; i++) console.log('line ' + i); ` +
+        `return 0; })());" | head -1; echo "status \${PIPESTATUS[0]}" >&2`,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.stdout, 'line 0\n');
+  assert.match(r.stderr, /status 141/);
+  assert.doesNotMatch(r.stderr, /EPIPE|Error|at /);
+});

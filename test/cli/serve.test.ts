@@ -51,6 +51,14 @@ test('parseServeArgs maps flags to server options', () => {
   const d = parseServeArgs(['--checkpoint', 'c', '--gallery', 'g']);
   assert.ok(d !== 'help' && d.port === 8080 && d.index === 'exact' && typeof d.log === 'function');
   assert.equal(parseServeArgs(['--help']), 'help');
+  // --allowed-host adds to the default names ('*': any name); --insecure is passed on.
+  const h = parseServeArgs(['--checkpoint', 'c', '--gallery', 'g', '--allowed-host', 'Search.Example', '--insecure']);
+  assert.ok(h !== 'help');
+  assert.deepEqual(h.extraAllowedHosts, ['search.example']);
+  assert.equal(h.allowedHosts, undefined);
+  assert.equal(h.insecure, true);
+  const any = parseServeArgs(['--checkpoint', 'c', '--gallery', 'g', '--allowed-host', '*']);
+  assert.ok(any !== 'help' && any.allowedHosts === null);
   for (const bad of [
     [],
     ['--checkpoint', 'c'],

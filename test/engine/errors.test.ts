@@ -72,10 +72,7 @@ test('wrong dtypes throw (float indices, mixed-dtype matmul, bool arithmetic, in
       () => zeros([3]).indexSelect(0, tensor([0.0, 1.5])),
       /index_select\(\): Expected dtype int32 or int64 for index/,
     );
-    assertThrowsMsg(
-      () => zeros([3]).gather(0, tensor([0.5])),
-      /gather\(\): Expected dtype int32\/int64 for index/,
-    );
+    assertThrowsMsg(() => zeros([3]).gather(0, tensor([0.5])), /gather\(\): Expected dtype int32\/int64 for index/);
     assertThrowsMsg(
       () => zeros([2, 2]).mm(zeros([2, 2], { dtype: 'int64' })),
       /expected m1 and m2 to have the same dtype, but got: float != long/,

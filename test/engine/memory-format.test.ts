@@ -60,7 +60,7 @@ test(
     const { tmpdir } = await import('node:os');
     const path = (await import('node:path')).default;
     const { fileURLToPath } = await import('node:url');
-    const { writeSyntheticIdx } = await import('../ml/train/helpers.js');
+    const { writeSyntheticIdx } = await import('../ml/data/synthetic-idx.js');
     const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
     const root = mkdtempSync(path.join(tmpdir(), 'dml-cl-'));
     writeSyntheticIdx(path.join(root, 'data'), 16, 6, 12);
@@ -98,7 +98,8 @@ test(
 );
 
 test('model.memoryFormat=auto: channels-last for bottleneck ResNets at 128 px and up, NCHW otherwise', async () => {
-  const { resolveMemoryFormat, AUTO_CHANNELS_LAST_MIN_SIDE } = await import('../../src/ml/train/model-spec.js');
+  const { resolveMemoryFormat } = await import('../../src/ml/run/model-spec.js');
+  const { AUTO_CHANNELS_LAST_MIN_SIDE } = await import('../../src/ml/models/resnet-family.js');
   const auto = 'auto' as const;
   assert.equal(resolveMemoryFormat({ arch: 'resnet50', memoryFormat: auto }, 224), 'channelsLast');
   assert.equal(resolveMemoryFormat({ arch: 'resnext50_32x4d', memoryFormat: auto }, 128), 'channelsLast');

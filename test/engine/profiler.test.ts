@@ -38,8 +38,8 @@ test('profile counts the ops of a forward and backward pass as PyTorch does', ()
   // Expected counts from running the same computation once under PyTorch 2.13's
   // torch.autograd.profiler_legacy.profile() (and torch.autograd.profiler.profile(), which agrees):
   // aten::add 5 (3 forward, 2 where backward sums two gradients into a new tensor) and aten::add_ 2
-  // (gradients summed in place; the leaves' first .grad is a detached copy, not an add), aten::mm 6 (2 forward, 2 per MmBackward0), the rest of the autograd graph
-  // as listed.
+  // (gradients summed in place; the leaves' first .grad is a detached copy, not an add), aten::mm 6
+  // (2 forward, 2 per MmBackward0), the rest of the autograd graph as listed.
   const expected: [string, number][] = [
     ['aten::add', 5],
     ['aten::add_', 2],

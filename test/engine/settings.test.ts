@@ -87,6 +87,8 @@ test('buildInfo describes the libtorch the addon was built against', () => {
   assert.match(b.torchVersion, /^\d+\.\d+\.\d+$/);
   assert.equal(b.torchVersion.split('.').slice(0, 2).join('.'), torch.split('.').slice(0, 2).join('.'));
   assert.equal(typeof b.cudaAvailable, 'boolean');
+  assert.match(b.cpuCapability, /^(DEFAULT|AVX2|AVX512|ZVECTOR|VSX|SVE\d*)$/);
+  assert.ok(!b.cudaAvailable || b.cudaBuilt, 'a visible GPU needs a CUDA build');
   assert.equal(cudaAvailable(), b.cudaAvailable);
   assert.equal(b.cudaDeviceCount > 0, b.cudaAvailable);
   assert.match(b.config, /PyTorch built with/);

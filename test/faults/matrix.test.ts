@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { createGzip, gzipSync } from 'node:zlib';
 import { makeCheckpoint } from '../server/helpers.js';
 import { writeImage } from '../ml/data/helpers.js';
-import { writeSyntheticIdx } from '../ml/train/helpers.js';
+import { writeSyntheticIdx } from '../ml/data/synthetic-idx.js';
 
 const child = fileURLToPath(new URL('./rss-child.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'dml-matrix-'));

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSyntheticIdx } from '../ml/train/helpers.js';
+import { writeSyntheticIdx } from '../ml/data/synthetic-idx.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'dml-resume-faults-'));

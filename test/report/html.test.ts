@@ -11,7 +11,7 @@ import {
   tsne,
   retrievalExamples,
   thumbnailDataUri,
-  openRun,
+  locateRun,
   lineChart,
   niceTicks,
   formatTick,
@@ -332,6 +332,12 @@ test('line charts: broken series, single points, ticks', () => {
   assert.equal((ds[0]!.match(/M/g) ?? []).length, 2, 'the NaN point starts a new sub-path');
   for (const d of ds) assert.match(d, PATH_RE);
   assert.match(lineChart({ title: 'e', xLabel: 'x', yLabel: 'y', series: [] }), /no data/);
+  // More points than a call's arguments may be (Math.min(...xs) overflowed the stack at ~130,000).
+  const many = Array.from({ length: 300_000 }, (_, i): [number, number] => [i, Math.sin(i)]);
+  assert.match(
+    lineChart({ title: 'n', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', color: '#000', points: many }] }),
+    /<path/,
+  );
   assert.deepEqual(
     niceTicks(0, 0.05, 5).ticks.map((v) => formatTick(v, 0.01)),
     ['0', '0.01', '0.02', '0.03', '0.04', '0.05'],
@@ -345,28 +351,28 @@ test('run-directory errors name the file: missing directory, metrics, checkpoint
   const root = mkdtempSync(path.join(tmpdir(), 'dml-report-run-'));
   const missing = path.join(root, 'nope');
   assert.throws(
-    () => openRun(missing),
+    () => locateRun(missing),
     (e: unknown) => (e as Error).message === `${missing}: run directory not found`,
   );
   const run = path.join(root, 'run');
   mkdirSync(run);
   assert.throws(
-    () => openRun(run),
+    () => locateRun(run),
     (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}: not found`),
   );
   writeFileSync(path.join(run, 'metrics.jsonl'), `${syntheticMetrics(1, 5)}{oops}\n`);
   assert.throws(
-    () => openRun(run),
+    () => locateRun(run),
     (e: unknown) => (e as Error).message.startsWith(`${path.join(run, 'metrics.jsonl')}:5: malformed JSON`),
   );
   writeFileSync(path.join(run, 'metrics.jsonl'), syntheticMetrics(1, 5));
   assert.throws(
-    () => openRun(run),
+    () => locateRun(run),
     (e: unknown) => (e as Error).message === `${path.join(run, 'best.safetensors')}: checkpoint not found`,
   );
   writeFileSync(path.join(run, 'last.safetensors'), '');
   assert.throws(
-    () => openRun(run, 'best'),
+    () => locateRun(run, 'best'),
     /best\.safetensors: checkpoint not found \(the run has last\.safetensors: try --checkpoint last\)/,
   );
   // The command: usage errors exit 2, run errors propagate with the file's name (dml main prints them).

@@ -176,3 +176,85 @@ test(
     }
   },
 );
+
+test('a non-loopback address needs a token or --insecure, and keeps the Host check', async () => {
+  // The wildcard address: reachable from other machines.
+  await assert.rejects(
+    serve({ checkpoint: fx.checkpoint, gallery: fx.folder, host: '0.0.0.0' }),
+    /refusing to listen on 0\.0\.0\.0 \(0\.0\.0\.0\) without a token: .*--token TOKEN .*--insecure/,
+  );
+  const logs: string[] = [];
+  const open = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.folder,
+    host: '0.0.0.0',
+    insecure: true,
+    log: (m) => logs.push(m),
+  });
+  try {
+    assert.ok(
+      logs.some((m) => /--insecure: listening on 0\.0\.0\.0 without a token/.test(m)),
+      logs.join('\n'),
+    );
+    assert.equal((await raw(open, '/api/health', { host: `127.0.0.1:${open.port}` })).status, 200);
+    // DNS rebinding: a name the attacker controls is refused however the server was bound.
+    assert.equal((await raw(open, '/api/health', { host: `evil.example:${open.port}` })).status, 403);
+    assert.equal((await raw(open, '/api/image/0', { host: 'evil.example' })).status, 403);
+  } finally {
+    await open.close();
+  }
+  const named = await serve({
+    checkpoint: fx.checkpoint,
+    gallery: fx.folder,
+    host: '0.0.0.0',
+    token: 's3cret-token-42',
+    extraAllowedHosts: ['search.example'],
+  });
+  try {
+    const auth = { authorization: 'Bearer s3cret-token-42' };
+    assert.equal((await raw(named, '/api/health', { ...auth, host: 'search.example' })).status, 200);
+    assert.equal((await raw(named, '/api/health', { ...auth, host: 'evil.example' })).status, 403);
+  } finally {
+    await named.close();
+  }
+});
+
+test('loopback in any spelling is loopback: the Host check and no token needed', async () => {
+  for (const host of ['::ffff:127.0.0.1', '127.1', 'localhost']) {
+    const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, host });
+    try {
+      assert.equal((await raw(srv, '/api/health', { host: `evil.example:${srv.port}` })).status, 403, host);
+    } finally {
+      await srv.close();
+    }
+  }
+});
+
+test('client mistakes get 4xx without a logged stack: bad cookie, lowercase scheme, float32 overflow', async () => {
+  const token = 's3cret-token-42';
+  const logs: string[] = [];
+  const srv = await serve({ checkpoint: fx.checkpoint, gallery: fx.folder, token, log: (m) => logs.push(m) });
+  try {
+    const startup = logs.length;
+    // Not valid percent-encoding: no token, so 401, not 500.
+    assert.equal((await raw(srv, '/api/health', { cookie: 'dml_token=%E0%A4%A' })).status, 401);
+    // RFC 7235: the scheme is case-insensitive.
+    assert.equal((await raw(srv, '/api/health', { authorization: `bearer ${token}` })).status, 200);
+    assert.equal((await raw(srv, '/api/health', { authorization: `BEARER ${token}` })).status, 200);
+    const vector = (v: unknown[]) =>
+      raw(
+        srv,
+        '/api/query/vector',
+        { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        'POST',
+        Buffer.from(JSON.stringify({ vector: v })),
+      );
+    const r = await vector([1e39, ...Array<number>(15).fill(0)]);
+    assert.equal(r.status, 400);
+    const e = (JSON.parse(r.body) as { error: { message: string } }).error;
+    assert.match(e.message, /"vector"\[0\] = 1e\+39 is beyond float32's range/);
+    assert.deepEqual(logs.slice(startup), [], 'nothing logged for client errors');
+  } finally {
+    await srv.close();
+  }
+});

@@ -38,9 +38,9 @@ export async function makeCheckpoint(file: string, o: Partial<Omit<CheckpointSpe
   };
   const code = [
     '../../test/server/make-checkpoint.js',
-    '../../src/ml/train/checkpoint.js',
+    '../../src/ml/run/checkpoint.js',
     '../../src/ml/models/resnet.js',
-    '../../src/ml/train/config.js',
+    '../../src/ml/run/config/resolve.js',
   ].map((rel) => readFileSync(fileURLToPath(new URL(rel, import.meta.url))));
   const key = createHash('sha256')
     .update(JSON.stringify({ ...spec, file: '' }))

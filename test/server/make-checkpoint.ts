@@ -30,8 +30,8 @@ if (!isMainThread && workerData && (workerData as { kind?: string }).kind === 'm
   const spec = (workerData as { spec: CheckpointSpec }).spec;
   const { manualSeed, dispose } = await import('../../src/engine/index.js');
   const { ResNetEmbedder } = await import('../../src/ml/models/resnet.js');
-  const { resolveConfig } = await import('../../src/ml/train/config.js');
-  const { saveCheckpoint } = await import('../../src/ml/train/checkpoint.js');
+  const { resolveConfig } = await import('../../src/ml/run/config/resolve.js');
+  const { saveCheckpoint } = await import('../../src/ml/run/checkpoint.js');
   manualSeed(spec.seed);
   const config = resolveConfig({
     overrides: [

@@ -13,7 +13,7 @@ import { Limiter } from '../../src/server/limiter.js';
 import { ApiError, QueueFullError } from '../../src/server/errors.js';
 import { sniffImageType, preprocessSpec, inputSizeOf } from '../../src/server/preprocess.js';
 import { staleReason, makeCacheMeta } from '../../src/server/index-cache.js';
-import { resolveConfig } from '../../src/ml/train/config.js';
+import { resolveConfig } from '../../src/ml/run/config/resolve.js';
 
 const dirs: string[] = [];
 after(() => {

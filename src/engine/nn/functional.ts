@@ -136,21 +136,16 @@ export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor =
 
 /**
  * softmax(q kᵀ / √d + mask) v over the last two dimensions ([..., L, d] queries, [..., S, d] keys and
- * values), as F.scaled_dot_product_attention without dropout. libtorch 1.13 has no public fused
- * kernel, so this is the composed form (the one torch falls back to).
+ * values), as F.scaled_dot_product_attention without dropout: libtorch's fused kernels (flash attention on
+ * CPU for these shapes), which never materialise the L × S scores for backward. `mask` is added to the
+ * scores (a float mask) or keeps the positions where it is true (a bool mask).
  */
-export function scaledDotProductAttention(
+export const scaledDotProductAttention = (
   q: Tensor,
   k: Tensor,
   v: Tensor,
   o: { mask?: Tensor; scale?: number } = {},
-): Tensor {
-  const d = q.shape[q.shape.length - 1]!;
-  return tidy(() => {
-    const scores = q.mul(o.scale ?? 1 / Math.sqrt(d)).matmul(k.transpose(-2, -1));
-    return (o.mask ? scores.add(o.mask) : scores).softmax(-1).matmul(v);
-  });
-}
+): Tensor => wrap(native.scaledDotProductAttention(q.handle, k.handle, v.handle, o.mask?.handle, o.scale));
 
 /**
  * Stochastic depth (timm's drop_path): in training, each sample's residual branch is dropped with

@@ -336,7 +336,19 @@ function readByteOrder(zip: ZipArchive, prefix: string, fail: (m: string) => Err
  */
 const MAX_TENSOR_BYTES_PER_FILE_BYTE = 2;
 
-function flatten(root: PyValue, fail: (m: string) => Error, fileBytes: number): Map<string, RawTensor> {
+/**
+ * Containers and values the walk may visit per byte of pickle. A tree visits each value once, and every value
+ * costs the pickle at least one opcode byte; only containers reached again through the memo (aliases) are
+ * visited more often, which a hostile file can nest into exponentially many visits from a few hundred bytes.
+ */
+const MAX_VISITS_PER_PICKLE_BYTE = 4;
+
+function flatten(
+  root: PyValue,
+  fail: (m: string) => Error,
+  fileBytes: number,
+  pickleBytes: number,
+): Map<string, RawTensor> {
   if (!(root instanceof PyDict)) {
     throw fail(`the saved object is ${describePyValue(root)}, expected a dict such as a state_dict`);
   }
@@ -344,7 +356,15 @@ function flatten(root: PyValue, fail: (m: string) => Error, fileBytes: number): 
   const active = new Set<PyValue>();
   const budget = MAX_TENSOR_BYTES_PER_FILE_BYTE * fileBytes + (1 << 20);
   let total = 0;
+  const maxVisits = MAX_VISITS_PER_PICKLE_BYTE * pickleBytes + 1024;
+  let visits = 0;
   const walk = (value: PyValue, name: string, depth: number): void => {
+    if (++visits > maxVisits) {
+      throw fail(
+        `its object graph visits more than ${maxVisits} values from a ${pickleBytes}-byte pickle: containers shared ` +
+          `into exponentially many paths (at '${name}')`,
+      );
+    }
     if (value instanceof TensorValue) {
       if (out.has(name)) throw fail(`two tensors flatten to the same key '${name}'`);
       total += shapeNumel(value.size, 'tensor') * bytesPerElement(value.storage.dtype);
@@ -414,8 +434,9 @@ export function loadTorchStateDict(buf: Uint8Array, source = '<buffer>'): Map<st
   const zip = new ZipArchive(buf, source);
   const prefix = findArchivePrefix(zip, fail);
   const hooks = new TorchHooks(zip, prefix, readByteOrder(zip, prefix, fail));
-  const root = unpickle(zip.read(`${prefix}data.pkl`), hooks, `${source}:${prefix}data.pkl`);
-  return flatten(root, fail, buf.byteLength);
+  const pickle = zip.read(`${prefix}data.pkl`);
+  const root = unpickle(pickle, hooks, `${source}:${prefix}data.pkl`);
+  return flatten(root, fail, buf.byteLength, pickle.byteLength);
 }
 
 export async function loadTorchFile(path: string): Promise<Map<string, RawTensor>> {

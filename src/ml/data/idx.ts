@@ -29,6 +29,12 @@ const DTYPES: Record<number, { dtype: IdxDtype; size: number }> = {
 
 /** Most bytes an IDX file may hold once decompressed (a hostile header cannot ask for more). */
 export const MAX_IDX_BYTES = 2 * 2 ** 30;
+/**
+ * Most a gzip IDX file may inflate per compressed byte. Images and labels compress a few times at most
+ * (Fashion-MNIST's images: 1.8×); deflate can reach ~1032× only on runs of one byte, which is what a
+ * decompression bomb is made of. Checked against the header before anything is inflated.
+ */
+export const MAX_IDX_GZIP_RATIO = 64;
 
 /** The size an IDX header announces (header + data), or null when these bytes are not a whole header. */
 function announcedSize(head: Uint8Array): number | null {
@@ -64,15 +70,22 @@ function gunzipBounded(file: string, raw: Buffer): Buffer {
     announced = announcedSize(head);
     if (announced !== null || n >= raw.length) break;
   }
-  const limit = announced === null ? MAX_IDX_BYTES : Math.min(announced, MAX_IDX_BYTES);
+  const byRatio = MAX_IDX_GZIP_RATIO * raw.length + (1 << 20);
+  if (announced !== null && announced > byRatio) {
+    throw new Error(
+      `${file}: its IDX header announces ${announced} bytes from ${raw.length} compressed bytes, more than ` +
+        `${MAX_IDX_GZIP_RATIO}× (image data compresses far less: a corrupt header or a decompression bomb)`,
+    );
+  }
+  const limit = Math.min(announced ?? MAX_IDX_BYTES, MAX_IDX_BYTES, byRatio);
   try {
     return gunzipSync(raw, { maxOutputLength: limit + 1 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new Error(
-        announced !== null && announced <= MAX_IDX_BYTES
+        announced !== null && announced <= limit
           ? `${file}: decompresses to more than the ${announced} bytes its IDX header announces`
-          : `${file}: decompresses to more than ${MAX_IDX_BYTES} bytes`,
+          : `${file}: decompresses to more than ${limit} bytes`,
         { cause: e },
       );
     }

@@ -4,7 +4,49 @@
 // variables (miCOMPRESSED), the small data element format, and both byte orders.
 // v7.3 files are HDF5 and are rejected with a message saying so.
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
+
+/**
+ * Most a compressed variable may inflate per compressed byte. Annotation data (numbers, strings) compress
+ * a few times, at most tens of times for repetitive text; deflate reaches ~1032× only on runs of one byte,
+ * what a decompression bomb is made of.
+ */
+export const MAX_MAT_INFLATE_RATIO = 100;
+
+/**
+ * Inflates a miCOMPRESSED element, never past what the tag inside it announces: a sync flush of the first
+ * bytes reads that tag (type, byte count), then the whole stream is inflated with that cap.
+ */
+function inflateBounded(compressed: Uint8Array, le: boolean, where: string): Buffer {
+  // A dynamic Huffman block's tables come before its first output byte: widen the prefix until the tag is out.
+  let prefix = Buffer.alloc(0);
+  for (const n of [256, 4096, 65536]) {
+    prefix = inflateSync(compressed.subarray(0, Math.min(compressed.length, n)), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      maxOutputLength: n * 1100,
+    });
+    if (prefix.length >= 8 || n >= compressed.length) break;
+  }
+  if (prefix.length < 8) throw new Error(`${where}: the compressed element is too short for a tag`);
+  const u32 = (o: number): number => (le ? prefix.readUInt32LE(o) : prefix.readUInt32BE(o));
+  // A small data element packs its byte count (at most 4) into the tag's first word.
+  const announced = u32(0) >>> 16 !== 0 ? 8 : 8 + u32(4);
+  const cap = MAX_MAT_INFLATE_RATIO * compressed.length + 4096;
+  if (announced > cap) {
+    throw new Error(
+      `${where}: its tag announces ${announced} bytes from ${compressed.length} compressed bytes, more than ` +
+        `${MAX_MAT_INFLATE_RATIO}× (a corrupt file or a decompression bomb)`,
+    );
+  }
+  try {
+    // Padding to 8 bytes may follow the announced data.
+    return inflateSync(compressed, { maxOutputLength: announced + 8 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new Error(`${where}: decompresses to more than the ${announced} bytes its tag announces`, { cause: e });
+    throw e;
+  }
+}
 
 export type MatNumericClass =
   'double' | 'single' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
@@ -386,8 +428,9 @@ export function parseMat(bytes: Uint8Array, where = '<buffer>'): Map<string, Mat
     if (t.type === MI.COMPRESSED) {
       let inflated: Buffer;
       try {
-        inflated = inflateSync(bytes.subarray(t.data, t.data + t.nbytes));
+        inflated = inflateBounded(bytes.subarray(t.data, t.data + t.nbytes), le, `${where}: offset ${off}`);
       } catch (e) {
+        if ((e as Error).message.startsWith(`${where}: offset ${off}: `)) throw e;
         throw new Error(`${where}: offset ${off}: corrupt compressed variable: ${(e as Error).message}`, { cause: e });
       }
       const inner = new Block(inflated, le, `${where} (variable compressed at offset ${off})`);

@@ -11,7 +11,7 @@ export interface ModelOutput {
   features: Tensor;
 }
 
-/** Structurally the trainer's TrainLoss (src/ml/train/trainer.ts). */
+/** Structurally the trainer's TrainLoss (src/ml/train/types.ts). */
 export interface TrainableLoss {
   readonly name: string;
   /** Pairwise losses want class-balanced batches. */

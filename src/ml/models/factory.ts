@@ -1,7 +1,8 @@
 // One constructor for every backbone: the trainer, checkpoints and the library build models by arch name.
-import { isVitArch, type Arch } from './arch-names.js';
-import { ResNetEmbedder, type HeadOptions } from './resnet.js';
-import { ViTEmbedder } from './vit.js';
+import type { Arch } from './arch-names.js';
+import { familyOf, familyOfArch } from './families.js';
+import type { ResNetEmbedder, HeadOptions } from './resnet.js';
+import type { ViTEmbedder } from './vit.js';
 
 export type Embedder = ResNetEmbedder | ViTEmbedder;
 
@@ -22,38 +23,10 @@ export interface EmbedderSpec extends HeadOptions {
 
 /** The image side a model requires (a ViT's), or undefined when any size works (ResNets). */
 export function fixedInputSize(model: Embedder): number | undefined {
-  return model instanceof ViTEmbedder ? model.inputSize : undefined;
+  return familyOf(model).fixedInputSize(model);
 }
 
+/** The model of a spec, built by its arch's family. */
 export function createEmbedder(s: EmbedderSpec): Embedder {
-  const head = {
-    numClasses: s.numClasses,
-    numFeatures: s.numFeatures,
-    normLayer: s.normLayer,
-    remap: s.remap,
-    dropout: s.dropout,
-    detach: s.detach,
-    normalize: s.normalize,
-    normalizeWeight: s.normalizeWeight,
-    inChannels: s.inChannels,
-    mean: s.mean,
-    std: s.std,
-  };
-  if (isVitArch(s.arch)) {
-    return new ViTEmbedder({
-      ...head,
-      arch: s.arch,
-      imageSize: s.imageSize,
-      patchSize: s.patchSize || undefined,
-      pool: s.pool,
-      dropPathRate: s.dropPathRate,
-    });
-  }
-  return new ResNetEmbedder({
-    ...head,
-    arch: s.arch,
-    setBnEval: s.setBnEval,
-    zeroInitResidual: s.zeroInitResidual,
-    smallInput: s.smallInput,
-  });
+  return familyOfArch(s.arch).create(s);
 }

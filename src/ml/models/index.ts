@@ -5,3 +5,5 @@ export * from './factory.js';
 export * from './arch-names.js';
 export { detectVitNaming, toTorchvisionVit, type VitNaming } from './vit-weight-names.js';
 export { registerHead, applyHead, type EmbeddingHead } from './head.js';
+export { MODEL_FAMILIES, familyOf, familyOfArch } from './families.js';
+export type { ModelFamily, WeightsShape } from './family.js';

@@ -4,8 +4,8 @@ import { createMiner, MINER_NAMES, minerIsRandom, type MinerName } from '../mine
 import { evaluateRetrieval, evaluateRetrievalSharded } from '../eval/index.js';
 import type { distributed } from '../../engine/index.js';
 import { mixSeed, STREAM } from '../random.js';
-import type { TrainConfig } from './config.js';
-import type { TrainLoss, TrainerDeps } from './trainer.js';
+import type { TrainConfig } from '../run/config/resolve.js';
+import type { TrainLoss, TrainerDeps } from './types.js';
 
 export function makeLoss(
   cfg: TrainConfig,

@@ -6,6 +6,24 @@ import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
+/** A folder of class folders (`classes`), each with `perClass` distinct side×side PNGs. */
+export async function writeClassFolders(
+  root: string,
+  classes: string[],
+  perClass: number,
+  side: number,
+): Promise<void> {
+  for (const [c, name] of classes.entries()) {
+    mkdirSync(path.join(root, name), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const px = Buffer.from(Array.from({ length: side * side * 3 }, (_, j) => (j * (c + 2) + i * 31) & 255));
+      await sharp(px, { raw: { width: side, height: side, channels: 3 } })
+        .png()
+        .toFile(path.join(root, name, `${i}.png`));
+    }
+  }
+}
+
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), `dml-data-${prefix}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import path from 'node:path';
 import { charRows, matNumber, matString, parseMat, readMat, type MatValue } from '../../../src/ml/data/matlab.js';
 import { MATLAB_FILES } from './matlab-fixtures.js';
@@ -164,4 +165,33 @@ test('damaged and unsupported files fail with the file name and offset', () => {
       matString({ kind: 'numeric', class: 'double', dims: [1, 1], real: Float64Array.of(1), logical: false }, 'x.path'),
     /x\.path: expected a char array, got numeric/,
   );
+});
+
+test('a compressed variable is inflated no further than its tag announces, within a ratio of its size', () => {
+  // A MAT header, then a miCOMPRESSED element around the given inner bytes.
+  const file = (inner: Buffer): Buffer => {
+    const head = Buffer.alloc(128, 0x20);
+    head.writeUInt16LE(0x0100, 124);
+    head.write('IM', 126, 'latin1');
+    const z = deflateSync(inner, { level: 9 });
+    const tag = Buffer.alloc(8);
+    tag.writeUInt32LE(15, 0); // miCOMPRESSED
+    tag.writeUInt32LE(z.length, 4);
+    return Buffer.concat([head, tag, z]);
+  };
+  const matrixTag = (nbytes: number): Buffer => {
+    const t = Buffer.alloc(8);
+    t.writeUInt32LE(14, 0); // miMATRIX
+    t.writeUInt32LE(nbytes, 4);
+    return t;
+  };
+  // 64 MiB of zeros that the tag honestly announces: ~1000× its compressed size.
+  const honest = file(Buffer.concat([matrixTag(64 << 20), Buffer.alloc(64 << 20)]));
+  assert.throws(
+    () => parseMat(honest, 'bomb.mat'),
+    /bomb\.mat: offset 128: its tag announces 67108872 bytes from \d+ compressed bytes, more than 100×/,
+  );
+  // A tag that announces 64 bytes, followed by 1 MiB more in the stream: refused at the announced size.
+  const lying = file(Buffer.concat([matrixTag(64), Buffer.alloc(1 << 20, 7)]));
+  assert.throws(() => parseMat(lying, 'lie.mat'), /lie\.mat: offset 128: decompresses to more than the 72 bytes/);
 });

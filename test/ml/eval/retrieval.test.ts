@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { tensor, liveTensors, type Tensor } from '../../../src/engine/index.js';
 import { retrievalMetrics, recallAtK, evaluateRetrieval, type RetrievalMetrics } from '../../../src/ml/eval/index.js';
-import type { EvaluateFn } from '../../../src/ml/train/trainer.js';
+import type { EvaluateFn } from '../../../src/ml/train/types.js';
 import {
   bruteMetrics,
   bruteRanking,

@@ -14,7 +14,6 @@ import {
   SmoothCrossEntropyLoss,
   CrossEntropyLoss,
   ProxyNCALoss,
-  NPairsLoss,
   needsClassTable,
   type LossName,
 } from '../../../src/ml/losses/index.js';
@@ -300,19 +299,6 @@ test('option validation', () => {
   assert.throws(() => (createLoss as (n: string) => unknown)('hinge'), /unknown loss 'hinge'/);
 });
 
-test('reducer none returns the per-element losses', () => {
-  const x = batch(6, 11),
-    y = labelsOf([0, 0, 1, 1, 2, 2]);
-  const t = new TripletMarginLoss({ reducer: 'none', margin: 0.5 }).forward(x, y);
-  assert.deepEqual(t.shape, [6 * 1 * 4]);
-  const none = new TripletMarginLoss({ reducer: 'none' }).forward(x, labelsOf([0, 1, 2, 3, 4, 5]));
-  assert.deepEqual(none.shape, [0]);
-  const c = new ContrastiveLoss({ reducer: 'none' }).forward(x, y);
-  assert.deepEqual(c.shape, [6 + 24]);
-  const n = new NPairsLoss({ reducer: 'none' }).forward(x, y);
-  assert.deepEqual(n.shape, [3]);
-});
-
 test('createLoss names options the loss does not take, instead of ignoring them', () => {
   assert.throws(
     () => createLoss('triplet', { margn: 0.2 } as never),
@@ -332,17 +318,4 @@ test('createLoss names options the loss does not take, instead of ignoring them'
   assert.throws(() => createLoss('smooth-ce', [0.1] as never), /options must be an object/);
   // Every option a loss documents is read, so valid configs pass.
   assert.equal(createLoss('triplet', { margin: 0.3, mining: 'semihard' } as never).margin, 0.3);
-});
-
-test('a distance given by name (as a config file gives it) is built like its spec; other values are refused', () => {
-  const byName = createLoss('triplet', { distance: 'cosine' } as never) as TripletMarginLoss;
-  assert.equal(byName.distance.name, 'cosine');
-  const euclid = createLoss('triplet', { distance: 'euclidean', smooth: true } as never) as TripletMarginLoss;
-  assert.deepEqual([euclid.distance.name, euclid.distance.normalize, euclid.smooth], ['euclidean', false, true]);
-  assert.throws(
-    () => createLoss('triplet', { distance: 3 } as never),
-    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot \| snr\), a spec or a Distance object/,
-  );
-  assert.throws(() => createLoss('triplet', { distance: 'manhattan' } as never), /unknown distance 'manhattan'/);
-  assert.throws(() => createLoss('triplet', { smooth: 'yes' } as never), /smooth must be true or false/);
 });

@@ -100,7 +100,7 @@ test(
   "a DINO release's layout (timm's names, no classifier head) loads through model.pretrained with nothing " + 'ignored',
   async () => {
     const { saveTensors } = await import('../../../src/engine/index.js');
-    const { loadPretrainedBackbone } = await import('../../../src/ml/train/pretrained.js');
+    const { loadPretrainedBackbone } = await import('../../../src/ml/run/pretrained.js');
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { weights, extra } = load('vit_timm.pt');
@@ -134,7 +134,7 @@ test(
   'model.pretrained into a ViT of another image size: position embeddings resized as timm does ' + '(bicubic)',
   async () => {
     const { saveTensors } = await import('../../../src/engine/index.js');
-    const { loadPretrainedBackbone } = await import('../../../src/ml/train/pretrained.js');
+    const { loadPretrainedBackbone } = await import('../../../src/ml/run/pretrained.js');
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { weights, extra } = load('vit_torchvision.pt');

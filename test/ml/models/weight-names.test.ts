@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { saveTensors, tidy } from '../../../src/engine/index.js';
 import { ResNetEmbedder } from '../../../src/ml/models/resnet.js';
 import { detectNaming, torchvisionName } from '../../../src/ml/models/weight-names.js';
-import { hashPrefixOf, loadPretrainedBackbone } from '../../../src/ml/train/pretrained.js';
+import { hashPrefixOf, loadPretrainedBackbone } from '../../../src/ml/run/pretrained.js';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../test/fixtures/models');
 const pairs = JSON.parse(readFileSync(path.join(fixtures, 'weight_names.json'), 'utf8')) as Record<

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tidy } from '../../../src/engine/index.js';
-import { resolveConfig } from '../../../src/ml/train/config.js';
+import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
 import { makeLoss } from '../../../src/ml/train/wiring.js';
-import type { TrainLoss } from '../../../src/ml/train/trainer.js';
+import type { TrainLoss } from '../../../src/ml/train/types.js';
 import { createLoss } from '../../../src/ml/losses/index.js';
 import { BatchEasyHardMiner, DistanceWeightedMiner, PairMarginMiner } from '../../../src/ml/miners/index.js';
 import { mixSeed, STREAM } from '../../../src/ml/random.js';

@@ -8,8 +8,8 @@ import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSyntheticIdx } from './helpers.js';
-import { loadEmbedder } from '../../../src/ml/train/load.js';
+import { writeSyntheticIdx } from '../data/synthetic-idx.js';
+import { loadEmbedder } from '../../../src/ml/run/load.js';
 import { ViTEmbedder } from '../../../src/ml/models/vit.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.js');
@@ -80,8 +80,8 @@ test(
 );
 
 test('layer-wise lr decay and a frozen patch embedding: the parameter groups of a ViT', async () => {
-  const { paramGroups } = await import('../../../src/ml/train/trainer.js');
-  const { resolveConfig } = await import('../../../src/ml/train/config.js');
+  const { paramGroups } = await import('../../../src/ml/train/optimizer.js');
+  const { resolveConfig } = await import('../../../src/ml/run/config/resolve.js');
   const model = new ViTEmbedder({
     arch: { hiddenDim: 8, numLayers: 2, numHeads: 2, mlpDim: 8, patchSize: 4 },
     numClasses: 3,

@@ -1,0 +1,65 @@
+// What the trainer is given and gives back: the loss it trains, how it evaluates, its result.
+import type { Tensor, distributed, nn } from '../../engine/index.js';
+import type { EmbedderOutput } from '../models/head.js';
+import type { TrainConfig } from '../run/config/keys.js';
+import type { LossShard } from './shards.js';
+
+export interface TrainLoss {
+  readonly name: string;
+  /** Needs class-balanced batches (pairwise losses). */
+  readonly pairwise: boolean;
+  /** Learnable loss parameters (proxies, margins), trained and checkpointed with the model. */
+  readonly module?: nn.Module<never[], unknown>;
+  /** Multi-process: compute() sees the gathered global batch and returns world size × its loss. */
+  readonly gathered?: boolean;
+  /** A classifier loss on the logits: each logged step also measures the head's CE against PCE. */
+  readonly usesLogits?: boolean;
+  /** Multi-process: parameters of `module` split across the ranks (a PartialFC class table). */
+  readonly shards?: readonly LossShard[];
+  compute(out: EmbedderOutput, labels: Tensor): Tensor;
+}
+
+export interface EvalMetrics {
+  recall: { cosine: Record<string, number>; l2: Record<string, number> };
+  [extra: string]: unknown;
+}
+export type EvaluateFn = (
+  query: { features: Tensor; labels: Tensor },
+  gallery: { features: Tensor; labels: Tensor } | null,
+  ks: number[],
+) => EvalMetrics;
+/** EvaluateFn over shards: each rank passes its contiguous shard; every rank gets the whole set's metrics. */
+export type ShardedEvaluateFn = (
+  group: distributed.ProcessGroup,
+  query: { features: Tensor; labels: Tensor },
+  gallery: { features: Tensor; labels: Tensor } | null,
+  ks: number[],
+) => EvalMetrics;
+
+export interface TrainerDeps {
+  makeLoss(
+    cfg: TrainConfig,
+    numClasses: number,
+    featureDim: number,
+    group?: distributed.ProcessGroup | null,
+  ): TrainLoss;
+  evaluate: EvaluateFn;
+  evaluateSharded?: ShardedEvaluateFn;
+  log?: (line: string) => void;
+  /** Data-parallel training over this group's ranks (null or absent: one process). */
+  group?: distributed.ProcessGroup | null;
+  /** Draw the per-epoch progress bar / lines (default true; dml train --quiet turns it off). */
+  progress?: boolean;
+  /** The classes' names, kept in the checkpoints for eval, reports and the search page. */
+  classNames?: { train: readonly string[]; test: readonly string[] };
+}
+
+export interface TrainResult {
+  epochs: number;
+  best: { epoch: number; metrics: EvalMetrics | null };
+  last: EvalMetrics | null;
+  trainImagesPerSecond: number;
+  runDir: string;
+}
+
+export class NonFiniteLossError extends Error {}
