@@ -83,8 +83,8 @@ async function evaluate(
       say(formatRecallTable(report));
       const f = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(2));
       say(
-        `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  NMI ` +
-          `${f(report.nmi)}`,
+        `MAP@R ${f(report.mapAtR)}  R-Precision ${f(report.rPrecision)}  P@1 ${f(report.precisionAt1)}  MRR ` +
+          `${f(report.mrr)}  NMI ${f(report.nmi)}  AMI ${f(report.ami)}`,
       );
     }
     return 0;

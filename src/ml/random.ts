@@ -198,6 +198,10 @@ export const STREAM = {
   folds: 4 * TWO_POW_32,
   /** The report's subsamples, t-SNE initialisation, PCA test directions and example queries. */
   report: 5 * TWO_POW_32,
+  /** PartialFC's class samples (one sub-stream per step, then per shard). */
+  classSample: 6 * TWO_POW_32,
+  /** The random miners' generators (distance-weighted, uniform histogram). */
+  miners: 7 * TWO_POW_32,
 } as const;
 
 /** The per-sample augmentation stream the loaders use: one per (seed, epoch, batch, position). */

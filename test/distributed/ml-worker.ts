@@ -11,6 +11,8 @@ import {
   randint,
   distributed,
   noGrad,
+  cat,
+  zeros,
   type Tensor,
 } from '../../src/engine/index.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, shardRange } from '../../src/ml/eval/index.js';
@@ -18,10 +20,13 @@ import {
   asTrainLoss,
   createLoss,
   CrossBatchMemory,
+  sampleClasses,
   type LossName,
   type MetricLoss,
+  type SoftmaxTableLoss,
 } from '../../src/ml/losses/index.js';
 import { MultiSimilarityMiner } from '../../src/ml/miners/index.js';
+import { rngFor, STREAM } from '../../src/ml/random.js';
 import { report } from './helpers.js';
 
 type Group = distributed.ProcessGroup;
@@ -170,9 +175,100 @@ function memorySteps(
   return { gathered: loss.gathered, steps: out, filled: xbm.queueState.filled };
 }
 
+/**
+ * PartialFC sharded over the ranks (each holds its slice of the classes) against one process's head
+ * over the same global batch: rate 1 against the full head, rate 0.5 against the full head
+ * restricted to the classes the ranks drew. Model gradients averaged over ranks (DDP), each shard's
+ * own divided by the world size and not reduced (what the trainer does).
+ */
+function partialFc(g: Group, name: LossName, options: Record<string, unknown>, rate: number): Record<string, unknown> {
+  manualSeed(13);
+  const n = 25,
+    din = 6,
+    d = 4,
+    classes = 11;
+  const x = randn([n, din], { dtype: 'float64' });
+  // Rate 1: most classes present. Sampled: three classes, so each shard draws others at random
+  // (and with three ranks, the last holds no class of the batch).
+  const labels = Array.from({ length: n }, (_, i) => (rate === 1 ? (i * 7) % classes : [0, 3, 7][i % 3]!));
+  const y = tensor(labels, { dtype: 'int64' });
+  const model = new nn.Linear(din, d).to('float64');
+  const full = createLoss(name, {
+    ...options,
+    numClasses: classes,
+    embeddingSize: d,
+    seed: 5,
+  } as never) as SoftmaxTableLoss;
+  full.to('float64');
+  const table = full.table.detach();
+  // The classes the sharded run draws: every rank's draw is reproducible from the seed and step.
+  const drawn: number[] = [];
+  for (let r = 0; r < g.worldSize; r++) {
+    const { start, end } = shardRange(classes, r, g.worldSize);
+    drawn.push(...sampleClasses(labels, start, end, rate, rngFor(5, STREAM.classSample, 0, start)));
+  }
+  const remap = new Map(drawn.map((c, i) => [c, i]));
+  const ref = createLoss(name, { ...options, numClasses: drawn.length, embeddingSize: d } as never) as SoftmaxTableLoss;
+  ref.to('float64');
+  ref.loadStateDict(new Map([[ref.tableName, table.index([tensor(drawn, { dtype: 'int64' })])]]));
+  const refLoss = ref.forward(
+    model.forward(x),
+    tensor(
+      labels.map((c) => remap.get(c)!),
+      { dtype: 'int64' },
+    ),
+  );
+  const refGrads = grad(refLoss, [...model.parameters(), ref.table]);
+  // This rank: its slice of the batch and of the classes.
+  const shard = createLoss(name, {
+    ...options,
+    numClasses: classes,
+    embeddingSize: d,
+    seed: 5,
+    sampleRate: rate,
+    shard: g,
+  } as never) as SoftmaxTableLoss;
+  shard.to('float64');
+  const { start: c0, end: c1 } = shard.classRange;
+  shard.loadStateDict(
+    new Map<string, Tensor>([
+      [shard.tableName, table.narrow(0, c0, c1 - c0)],
+      ...(rate < 1 ? [['sample_step', tensor([0], { dtype: 'int64' })] as [string, Tensor]] : []),
+    ]),
+  );
+  const { start, end } = shardRange(n, g.rank, g.worldSize);
+  const l = shard.forward(model.forward(x.narrow(0, start, end - start)), y.narrow(0, start, end - start));
+  const params = [...model.parameters()];
+  for (const p of [...params, shard.table]) p.grad = null;
+  l.backward();
+  g.reduceGradients(params);
+  shard.table.grad!.div_(g.worldSize);
+  // The reference's table gradient, at this rank's classes (zero where a class was not drawn).
+  const mine = Array.from({ length: c1 - c0 }, (_, i) => remap.get(c0 + i));
+  const refTable = tidy(() =>
+    cat(
+      mine.map((k) =>
+        k === undefined ? zeros([1, d], { dtype: 'float64' }) : refGrads[params.length]!.narrow(0, k, 1),
+      ),
+    ),
+  );
+  return {
+    value: l.item() / g.worldSize,
+    refValue: refLoss.item(),
+    drawn: drawn.length,
+    diffs: [...params.map((p, i) => maxDiff(p.grad!, refGrads[i]!)), maxDiff(shard.table.grad!, refTable)],
+    norms: refGrads.map((t) => tidy(() => t!.abs().max().item())),
+  };
+}
+
 const scenarios: Record<string, (g: Group) => Record<string, unknown>> = {
   'xbm-contrastive': (g) => memorySteps(g, 'contrastive', {}, false),
   'xbm-multi-similarity-mined': (g) => memorySteps(g, 'multi-similarity', {}, true),
+  'partial-fc-arcface': (g) => partialFc(g, 'arcface', { margin: 0.3, scale: 8 }, 1),
+  'partial-fc-cosface': (g) => partialFc(g, 'cosface', { margin: 0.2, scale: 8 }, 0.5),
+  'partial-fc-norm-softmax': (g) => partialFc(g, 'norm-softmax', { temperature: 0.2 }, 1),
+  'partial-fc-proxy-nca': (g) => partialFc(g, 'proxy-nca', { scale: 3 }, 0.5),
+  'partial-fc-arcface-sampled': (g) => partialFc(g, 'arcface', { margin: 0.3, scale: 8 }, 0.3),
   'retrieval-random'(g) {
     manualSeed(2);
     const f = randn([203, 16]);

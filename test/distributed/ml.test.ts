@@ -68,3 +68,28 @@ for (const scenario of ['xbm-contrastive', 'xbm-multi-similarity-mined']) {
     }
   });
 }
+
+for (const [scenario, world] of [
+  ['partial-fc-arcface', 2],
+  ['partial-fc-cosface', 2],
+  ['partial-fc-norm-softmax', 3],
+  ['partial-fc-proxy-nca', 3],
+  ['partial-fc-arcface-sampled', 2],
+] as const) {
+  test(`${scenario}: sharded over ${world} ranks = one process's head on the drawn classes (float64)`, async () => {
+    for (const r of await results(scenario, world)) {
+      assert.ok(
+        Math.abs((r.value as number) - (r.refValue as number)) < 1e-12,
+        `${String(r.value)} vs ${String(r.refValue)}`,
+      );
+      const diffs = r.diffs as number[];
+      assert.equal(diffs.length, 3, 'model weight, bias and the table shard');
+      diffs.forEach((d, i) => assert.ok(d < 1e-12, `gradient ${i}: ${d} (scale ${(r.norms as number[])[i]})`));
+      assert.ok(
+        (r.norms as number[]).every((v) => v > 1e-6),
+        'the loss has gradients to compare',
+      );
+      if (scenario.endsWith('sampled')) assert.ok((r.drawn as number) < 11, 'the ranks drew a subset of the classes');
+    }
+  });
+}

@@ -137,6 +137,12 @@ const cases: { name: string; args: string[]; nproc: number }[] = [
     args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=proxy-anchor'],
     nproc: 2,
   },
+  // PartialFC: each rank holds its slice of the 5 classes' table (3 + 2 rows); sample rate 1.
+  {
+    name: 'a softmax head sharded over the ranks (norm-softmax, loss.options.shard)',
+    args: ['model.setBnEval=true', 'model.normLayer=none', 'loss.name=norm-softmax', 'loss.options.shard=true'],
+    nproc: 2,
+  },
 ];
 
 for (const c of cases) {
@@ -144,6 +150,12 @@ for (const c of cases) {
     const slug = c.name.replace(/\W+/g, '-');
     const one = train(`${slug}-1`, c.args);
     const many = train(`${slug}-n`, c.args, ['--nproc-per-node', String(c.nproc)]);
+    // A sharded table is saved whole: the same loss keys and shapes as one process's.
+    const lossShapes = (run: string): string[] =>
+      [...loadTensors(path.join(run, 'last.safetensors')).tensors]
+        .filter(([k]) => k.startsWith('loss.'))
+        .map(([k, t]) => `${k} [${t.shape.join()}]`);
+    assert.deepEqual(lossShapes(many), lossShapes(one));
     assertSameTraining(one, many, initial(slug, c.args));
     const a = metrics(one).filter((e) => e.type === 'train'),
       b = metrics(many).filter((e) => e.type === 'train');
@@ -214,6 +226,41 @@ test('resume in a multi-process run is bit-identical to an uninterrupted one', {
   // Every rank's dropout stream is kept.
   assert.ok(w.has('rng.global') && w.has('rng.rank1'));
 });
+
+test(
+  'resume with a sharded, sampled PartialFC head is bit-identical to an uninterrupted run',
+  { timeout: 180_000 },
+  () => {
+    const args = [
+      'model.setBnEval=true',
+      'model.normLayer=none',
+      'loss.name=cosface',
+      'loss.options.shard=true',
+      'loss.options.sampleRate=0.5',
+      'loss.options.scale=8',
+      'optim.name=adamw',
+    ];
+    const launcher = ['--nproc-per-node', '2'];
+    const whole = train('pfc-whole', [...args, 'epochs=2'], launcher);
+    const part = train('pfc-part', args, launcher);
+    const r = dml('train', ...launcher, ...common, ...args, 'epochs=2', `out=${part}`, '--resume');
+    assert.equal(r.status, 0, r.stderr);
+    const w = loadTensors(path.join(whole, 'last.safetensors')).tensors,
+      p = loadTensors(path.join(part, 'last.safetensors')).tensors;
+    // Model, the whole table, AdamW's moments of every shard, and the count of class draws.
+    for (const [k, t] of w) {
+      if (!k.startsWith('model.') && !k.startsWith('loss.') && !k.startsWith('optim.')) continue;
+      const u = p.get(k);
+      assert.ok(u, `the resumed run lacks ${k}`);
+      assert.equal(
+        tidy(() => t.to('float64').sub(u.to('float64')).abs().max().item()),
+        0,
+        k,
+      );
+    }
+    assert.equal(w.get('loss.sample_step')?.item(), 8);
+  },
+);
 
 test('dml eval with 2 processes reports the figures of one process', { timeout: 180_000 }, () => {
   const run = train('eval', ['model.setBnEval=true', 'model.normLayer=none']);

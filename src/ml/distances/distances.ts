@@ -4,19 +4,24 @@
 // `margin(x, y)` turns that into the right sign for either kind: for a distance, x - y; for a
 // similarity (larger = closer), y - x. So relu(margin(d_ap, d_an) + m) is the triplet hinge for
 // both Euclidean distance and cosine similarity.
+//
+// The set is open: any object with this interface (e.g. a subclass of BaseDistance) can be passed
+// wherever a loss, miner or regularizer takes a distance.
 import { type Tensor, type TensorOrScalar, cdist, normalize as l2normalize, tidy } from '../../engine/index.js';
 
 export type DistanceName = 'euclidean' | 'squared-euclidean' | 'cosine' | 'dot' | 'snr';
+const NAMES = 'euclidean | squared-euclidean | cosine | dot | snr';
 
 /** A plain-object description of a distance (used in configs and fixtures). */
 export interface DistanceSpec {
   name: DistanceName;
-  /** L2-normalise rows first (cosine always does). */
+  /** L2-normalise rows first (cosine always does; default false, except snr: true, as PML's SNRDistance). */
   normalize?: boolean;
 }
 
 export interface Distance {
-  readonly name: DistanceName;
+  /** A built-in's DistanceName, or whatever a user-supplied distance calls itself. */
+  readonly name: string;
   /** True when larger values mean closer (cosine, dot product). */
   readonly isSimilarity: boolean;
   readonly normalize: boolean;
@@ -24,8 +29,8 @@ export interface Distance {
   matrix(query: Tensor, ref?: Tensor): Tensor;
   /** How much x exceeds y in the "farther" direction: x - y for a distance, y - x for a similarity. */
   margin(x: TensorOrScalar, y: TensorOrScalar): Tensor;
-  /** A plain description that recreates this distance. */
-  spec(): DistanceSpec;
+  /** A plain description that recreates this distance (the built-ins have one). */
+  spec?(): DistanceSpec;
 }
 
 function diff(x: TensorOrScalar, y: TensorOrScalar): Tensor {
@@ -35,8 +40,9 @@ function diff(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   return y.rsub(x);
 }
 
-abstract class BaseDistance implements Distance {
-  abstract readonly name: DistanceName;
+/** The built-ins' base, also for user distances: subclasses give compute(q, r) on (normalised) rows. */
+export abstract class BaseDistance implements Distance {
+  abstract readonly name: string;
   abstract readonly isSimilarity: boolean;
   constructor(readonly normalize: boolean) {}
   protected abstract compute(q: Tensor, r: Tensor): Tensor;
@@ -51,7 +57,7 @@ abstract class BaseDistance implements Distance {
     return this.isSimilarity ? diff(y, x) : diff(x, y);
   }
   spec(): DistanceSpec {
-    return { name: this.name, normalize: this.normalize };
+    return { name: this.name as DistanceName, normalize: this.normalize };
   }
 }
 
@@ -117,11 +123,11 @@ export class DotProductSimilarity extends BaseDistance {
 }
 
 /**
- * Signal-to-noise ratio (Yuan et al., CVPR 2019): var(a - b) / var(a), the variance of the
- * difference (noise) over the anchor's (signal), each over the embedding's dimensions. Not
- * symmetric: rows are anchors. Normalised embeddings by default, as pytorch-metric-learning's
- * SNRDistance. The difference is formed explicitly ([n, m, d]) rather than through the
- * ||a||² + ||b||² - 2ab expansion, which cancels badly for the near pairs that matter most.
+ * Signal-to-noise ratio (Yuan et al., "Signal-to-noise ratio: a robust distance metric for deep
+ * metric learning", CVPR 2019): var(r_j - q_i) / var(q_i), the noise a reference adds to the query
+ * over the query's own signal. Not symmetric. With centred rows q̃, r̃ this is ‖q̃_i - r̃_j‖² / ‖q̃_i‖²
+ * (the variances' 1/(d-1) cancels), computed that way from one cdist. Normalises by default, as
+ * PML's SNRDistance.
  */
 export class SNRDistance extends BaseDistance {
   readonly name = 'snr' as const;
@@ -130,15 +136,11 @@ export class SNRDistance extends BaseDistance {
     super(o.normalize ?? true);
   }
   protected compute(q: Tensor, r: Tensor): Tensor {
-    // var over a row is ||row - its mean||² / (d - 1); the (d - 1)s cancel in the ratio.
     const qc = q.sub(q.mean(1, true));
     const rc = r.sub(r.mean(1, true));
-    const noise = qc.unsqueeze(1).sub(rc.unsqueeze(0)).square().sum(2);
-    return noise.div(qc.square().sum(1, true));
+    return cdist(qc, rc).square().div(qc.square().sum(1, true));
   }
 }
-
-const NAMES = 'euclidean | squared-euclidean | cosine | dot | snr';
 
 /**
  * A Distance from an instance, a spec or a bare name (what a config's `loss.options.distance=cosine`
@@ -150,8 +152,17 @@ export function makeDistance(
 ): Distance {
   if (typeof d === 'string') return makeDistance({ name: d }, fallback);
   if (d !== undefined && (typeof d !== 'object' || d === null))
-    throw new TypeError(`distance must be a name (${NAMES}) or a spec, got ${JSON.stringify(d)}`);
-  if (d !== undefined && 'matrix' in d) return d;
+    throw new TypeError(`distance must be a name (${NAMES}), a spec or a Distance object, got ${JSON.stringify(d)}`);
+  if (d !== undefined && 'matrix' in d) {
+    const missing = (['matrix', 'margin'] as const).filter((k) => typeof d[k] !== 'function');
+    if (missing.length > 0 || typeof d.isSimilarity !== 'boolean')
+      throw new TypeError(
+        'a Distance object needs matrix(), margin() and isSimilarity (extend BaseDistance); ' +
+          `${d.name ?? 'this one'} lacks ` +
+          [...missing, ...(typeof d.isSimilarity !== 'boolean' ? ['isSimilarity'] : [])].join(', '),
+      );
+    return d;
+  }
   const s = d ?? fallback;
   switch (s.name) {
     case 'euclidean':

@@ -9,5 +9,6 @@ export {
   CosineSimilarity,
   DotProductSimilarity,
   SNRDistance,
+  BaseDistance,
   makeDistance,
 } from './distances.js';

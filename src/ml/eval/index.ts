@@ -2,13 +2,17 @@
 import { type Tensor, cat } from '../../engine/index.js';
 import { labelArray, labelCounts, type Labels } from './common.js';
 import { retrievalMetrics, type RetrievalMetrics, type RetrievalOptions } from './retrieval.js';
-import { clusteringNmi, type ClusteringNmiOptions } from './nmi.js';
+import { clusteringNmi, type ClusteringNmiOptions } from './clustering.js';
+import { fnmrAtFmr, pairDistances, principalComponentsFraction } from './oml.js';
 
 export * from './common.js';
 export * from './knn.js';
 export * from './retrieval.js';
 export * from './kmeans.js';
 export * from './nmi.js';
+export * from './ami.js';
+export * from './clustering.js';
+export * from './oml.js';
 export * from './sharded.js';
 
 /** Embeddings [N, D] (float32/float64) with their class labels. */
@@ -27,6 +31,13 @@ export interface EvaluateOptions extends Omit<RetrievalOptions, 'metrics'> {
   nmi?: boolean | 'auto' | ClusteringNmiOptions;
   /** Report metrics as percentages (default true, as the papers' tables and the CLI print them). */
   percent?: boolean;
+  /**
+   * OML's FNMR@FMR at these false match rates (fractions), from the Euclidean distances of all
+   * query-gallery pairs: O(N²) pairs, so opt-in (see pairDistances' maxPairs).
+   */
+  fnmrAtFmr?: readonly number[];
+  /** OML's principal-components fraction at these explained-variance shares, of the query embeddings. */
+  pcf?: readonly number[];
 }
 
 /** JSON-able evaluation result (a type alias so it fits index-signature types like the trainer's). */
@@ -37,8 +48,15 @@ export type RetrievalReport = {
   mapAtR: number | null;
   rPrecision: number | null;
   precisionAt1: number | null;
-  /** Clustering NMI in the same unit as the other metrics, when computed (see EvaluateOptions.nmi). */
+  /** Mean reciprocal rank (PML) and OML's precision@K (keyed by K), by the same metric; null/{} without positives. */
+  mrr: number | null;
+  precisionAtK: Record<string, number>;
+  /** Clustering NMI and AMI in the same unit as the other metrics, when computed (see EvaluateOptions.nmi). */
   nmi?: number;
+  ami?: number;
+  /** OML's FNMR@FMR keyed by FMR, and PCF keyed by explained variance, when asked for. */
+  fnmrAtFmr?: Record<string, number>;
+  pcf?: Record<string, number>;
   protocol: 'leave-one-out' | 'query-gallery';
   unit: 'percent' | 'fraction';
   queries: number;
@@ -81,11 +99,27 @@ export function evaluateRetrieval(
     if (nmiOpt !== 'auto' || n * k * d <= 1e10) {
       const x = gallery ? cat([query.features, gallery.features]) : query.features;
       try {
-        report.nmi = clusteringNmi(x, labels, typeof nmiOpt === 'object' ? nmiOpt : {}).nmi * scale;
+        const c = clusteringNmi(x, labels, typeof nmiOpt === 'object' ? nmiOpt : {});
+        report.nmi = c.nmi * scale;
+        report.ami = c.ami * scale;
       } finally {
         if (x !== query.features) x.dispose();
       }
     }
+  }
+  if (o.fnmrAtFmr) {
+    const { pos, neg } = pairDistances(
+      query.features,
+      query.labels,
+      gallery?.features ?? null,
+      gallery?.labels ?? null,
+    );
+    const v = fnmrAtFmr(pos, neg, o.fnmrAtFmr);
+    report.fnmrAtFmr = Object.fromEntries(o.fnmrAtFmr.map((f, i) => [String(f), v[i]! * scale]));
+  }
+  if (o.pcf) {
+    const v = principalComponentsFraction(query.features, o.pcf);
+    report.pcf = Object.fromEntries(o.pcf.map((r, i) => [String(r), v[i]! * scale]));
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;
@@ -106,6 +140,8 @@ export function reportOf(
     mapAtR: s(r.mapAtR),
     rPrecision: s(r.rPrecision),
     precisionAt1: s(r.precisionAt1),
+    mrr: s(r.mrr),
+    precisionAtK: scaled(r.precisionAtK),
     protocol: queryGallery ? 'query-gallery' : 'leave-one-out',
     unit: scale === 1 ? 'fraction' : 'percent',
     queries: r.queries,

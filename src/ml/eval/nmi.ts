@@ -1,8 +1,5 @@
-// Normalized mutual information between two labelings, and the clustering NMI of embeddings
-// (k-means with k = number of classes, scored against the classes).
-import { type Tensor, tidy, normalize as l2normalize } from '../../engine/index.js';
+// Normalized mutual information between two labelings (entropy and mutual information in nats).
 import { labelArray, labelCounts, type Labels } from './common.js';
-import { kmeans, type KMeansOptions } from './kmeans.js';
 
 /** Plug-in Shannon entropy of a labeling, in nats. */
 export function labelEntropy(labels: Labels): number {
@@ -51,37 +48,4 @@ export function normalizedMutualInfo(a: Labels, b: Labels): number {
   if (mi === 0) return 0;
   const norm = Math.max((labelEntropy(x) + labelEntropy(y)) / 2, Number.EPSILON);
   return Math.min(mi / norm, 1);
-}
-
-export interface ClusteringNmiOptions extends KMeansOptions {
-  /**
-   * Cluster L2-normalised embeddings (default true): the clustering then sees the geometry that
-   * cosine retrieval ranks by, as the DML papers' NMI does for normalised embeddings.
-   */
-  normalize?: boolean;
-}
-
-/** k-means of the embeddings with k = number of distinct labels, then NMI against the labels. */
-export function clusteringNmi(
-  embeddings: Tensor,
-  labels: Labels,
-  o: ClusteringNmiOptions = {},
-): { nmi: number; k: number; inertia: number; iterations: number; converged: boolean } {
-  const l = labelArray(labels, embeddings.shape[0], 'labels');
-  const k = labelCounts(l).size;
-  if (k === 0) throw new RangeError('clusteringNmi: no points');
-  const x = o.normalize === false ? embeddings : tidy(() => l2normalize(embeddings, 2, 1));
-  try {
-    const r = kmeans(x, k, o);
-    r.centroids.dispose();
-    return {
-      nmi: normalizedMutualInfo(l, r.assignments),
-      k,
-      inertia: r.inertia,
-      iterations: r.iterations,
-      converged: r.converged,
-    };
-  } finally {
-    if (x !== embeddings) x.dispose();
-  }
 }

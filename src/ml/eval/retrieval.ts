@@ -1,6 +1,7 @@
 // Retrieval metrics from the exact kNN stream: Recall@K (Oh Song et al.; the metric of the
-// CUB/Cars/SOP/In-Shop tables) and MAP@R, R-Precision, Precision@1 (Musgrave, Belongie, Lim,
-// "A metric learning reality check", ECCV 2020).
+// CUB/Cars/SOP/In-Shop tables), MAP@R, R-Precision, Precision@1 (Musgrave, Belongie, Lim,
+// "A metric learning reality check", ECCV 2020), mean reciprocal rank (PML's AccuracyCalculator)
+// and Open Metric Learning's precision@K.
 import type { Tensor } from '../../engine/index.js';
 import { forEachNeighborChunk, type Metric, type NeighborChunk } from './knn.js';
 import { labelArray, labelCounts, type Labels } from './common.js';
@@ -14,8 +15,14 @@ export interface RetrievalOptions {
   metrics?: readonly RetrievalMetric[];
   /** Compute MAP@R, R-Precision and Precision@1 (default true); needs the top-R neighbours. */
   mapAtR?: boolean;
-  /** Metric those three are ranked by (default 'cosine'). */
+  /** Metric those three (and MRR, precision@K) are ranked by (default 'cosine'). */
   mapMetric?: RetrievalMetric;
+  /**
+   * How deep MRR looks for a query's first positive (default: the neighbours retrieved anyway,
+   * max(K, R_max)); a query whose first positive ranks deeper adds 0. Infinity ranks the whole
+   * gallery, as PML's AccuracyCalculator does with its default k = None.
+   */
+  mrrDepth?: number;
   /** Bytes for the per-chunk score blocks (default 256 MiB). */
   memoryBudgetBytes?: number;
   /** Fixed queries per chunk (overrides the budget; for tests). */
@@ -38,6 +45,17 @@ export interface RetrievalMetrics {
    * Mean over queries with R >= 1 of [nearest neighbour relevant] (equals Recall@1 when every query has a positive).
    */
   precisionAt1: number | null;
+  /**
+   * Mean reciprocal rank: mean over queries with R >= 1 of 1 / (rank of the first relevant
+   * neighbour), 0 when it is not within mrrDepth (PML's mean_reciprocal_rank).
+   */
+  mrr: number | null;
+  /**
+   * Open Metric Learning's precision@K, keyed by K: mean over queries with R >= 1 of
+   * (#relevant in the top K) / min(K, R), K capped at the candidates (OML's calc_precision, which
+   * does not penalise K > R). Empty when MAP@R is not computed.
+   */
+  precisionAtK: Record<string, number>;
   /** Queries evaluated. */
   queries: number;
   /** Queries with at least one same-class gallery item (the denominator of the three above). */
@@ -102,14 +120,25 @@ export function retrievalFromNeighbors(
     positives[i] = (counts.get(ql[i]!) ?? 0) - (loo ? 1 : 0);
     if (positives[i]! > maxR) maxR = positives[i]!;
   }
-  const needed = Math.max(...ks, doMap ? maxR : 1);
+  const mrrDepth = options.mrrDepth;
+  if (mrrDepth !== undefined && !(mrrDepth >= 1))
+    throw new RangeError(`retrievalMetrics: mrrDepth must be at least 1, got ${mrrDepth}`);
+  const candidates = Math.max(1, gl.length - (loo ? 1 : 0));
+  const needed = Math.max(
+    ...ks,
+    doMap ? maxR : 1,
+    doMap && mrrDepth !== undefined ? Math.min(mrrDepth, candidates) : 1,
+  );
+  const depth = mrrDepth ?? needed;
   const rankBy: Metric[] = doMap && !metrics.includes(mapMetric) ? [...metrics, mapMetric] : metrics;
 
   const firstHit = new Map<Metric, Int32Array>(rankBy.map((m) => [m, new Int32Array(nq).fill(-1)]));
   let apSum = 0,
     rpSum = 0,
     p1Sum = 0,
+    rrSum = 0,
     withPos = 0;
+  const pkSums = new Float64Array(ks.length);
   const { k, chunkRows } = stream(
     {
       k: needed,
@@ -142,6 +171,14 @@ export function retrievalFromNeighbors(
           apSum += ap / R;
           rpSum += hits / R;
           p1Sum += gl[c.indices[base]!] === label ? 1 : 0;
+          const first = fh[qi]!;
+          if (first >= 0 && first < depth) rrSum += 1 / (first + 1);
+          ks.forEach((K, q) => {
+            const top = Math.min(K, c.k);
+            let h = 0;
+            for (let j = 0; j < top; j++) if (gl[c.indices[base + j]!] === label) h++;
+            pkSums[q]! += h / Math.min(top, R);
+          });
           withPos++;
         }
       }
@@ -166,6 +203,8 @@ export function retrievalFromNeighbors(
     mapAtR: mean(apSum),
     rPrecision: mean(rpSum),
     precisionAt1: mean(p1Sum),
+    mrr: mean(rrSum),
+    precisionAtK: doMap && withPos > 0 ? Object.fromEntries(ks.map((K, q) => [String(K), pkSums[q]! / withPos])) : {},
     queries: nq,
     queriesWithPositives: withPos,
     k,

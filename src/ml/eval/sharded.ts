@@ -13,7 +13,7 @@ import {
   type NeighborChunk,
 } from './knn.js';
 import { retrievalFromNeighbors, type NeighborStream } from './retrieval.js';
-import { clusteringNmi } from './nmi.js';
+import { clusteringNmi } from './clustering.js';
 import { shardRange } from '../data/range.js';
 
 export { shardRange };
@@ -160,6 +160,8 @@ export function evaluateRetrievalSharded(
   if (group.worldSize === 1) return evaluateRetrieval(query, gallery, options);
   const t0 = performance.now();
   const o: EvaluateOptions = isKs(options) ? { ks: options } : options;
+  if (o.fnmrAtFmr || o.pcf)
+    throw new RangeError('evaluateRetrievalSharded: FNMR@FMR and PCF are computed in one process (evaluateRetrieval)');
   const scale = o.percent === false ? 1 : 100;
   const ql = labelArray(query.labels, query.features.shape[0], 'query labels');
   const gShard = gallery ?? query;
@@ -196,23 +198,21 @@ export function evaluateRetrievalSharded(
     if (nmiOpt !== false && (nmiOpt !== 'auto' || labels.length * nk * d <= 1e10)) {
       const allGallery = gallery ? gatherRows(group, gallery.features) : null;
       try {
-        const value = tidy(() => {
-          const v = tensor(
-            [
-              group.rank === 0
-                ? clusteringNmi(
-                    allGallery ? cat([allQuery, allGallery]) : allQuery,
-                    labels,
-                    typeof nmiOpt === 'object' ? nmiOpt : {},
-                  ).nmi * scale
-                : 0,
-            ],
-            { dtype: 'float64' },
-          );
+        const [nmi, ami] = tidy(() => {
+          const c =
+            group.rank === 0
+              ? clusteringNmi(
+                  allGallery ? cat([allQuery, allGallery]) : allQuery,
+                  labels,
+                  typeof nmiOpt === 'object' ? nmiOpt : {},
+                )
+              : { nmi: 0, ami: 0 };
+          const v = tensor([c.nmi * scale, c.ami * scale], { dtype: 'float64' });
           group.broadcast(v, 0);
-          return v.item();
+          return v.dataNumbers();
         });
-        report.nmi = value;
+        report.nmi = nmi!;
+        report.ami = ami!;
       } finally {
         allGallery?.dispose();
       }

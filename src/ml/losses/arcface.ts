@@ -1,25 +1,15 @@
 // ArcFace / additive angular margin (Deng et al., CVPR 2019).
 import { type Tensor, where } from '../../engine/index.js';
-import type { Batch, LossSplit } from './shared/base.js';
-import { ClassTableLoss, type ClassTableOptions } from './shared/class-table.js';
-import { reduce } from '../reducers/index.js';
-import {
-  ceSplit,
-  checkClassifierReducer,
-  perSampleCrossEntropy,
-  targetLogits,
-  type ClassifierReducer,
-} from './shared/softmax.js';
+import { SoftmaxTableLoss, type SoftmaxTableOptions } from './shared/softmax-table.js';
 import { indexTensor } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface ArcFaceOptions extends ClassTableOptions {
+export interface ArcFaceOptions extends SoftmaxTableOptions {
   /** m in radians, added to the true-class angle (default 0.5 ≈ 28.6°). */
   margin?: number;
   /** s, the logit scale (default 64). */
   scale?: number;
-  reduction?: ClassifierReducer;
 }
 
 /**
@@ -28,45 +18,55 @@ export interface ArcFaceOptions extends ClassTableOptions {
  * decreasing in θ, as in insightface and pytorch-metric-learning); other logits are s · cos θ_ik.
  * ℓ_i = CE, mean. cos(θ + m) is computed as cos θ·cos m - sin θ·sin m with sin θ = √(1 - cos²θ),
  * so, like the acos form, its gradient is unbounded where cos θ = ±1 exactly.
- * Parameter: `weight` [numClasses, embeddingSize].
+ * Parameter: `weight` [numClasses, embeddingSize]. sampleRate / shard: PartialFC.
  */
-export class ArcFaceLoss extends ClassTableLoss {
+export class ArcFaceLoss extends SoftmaxTableLoss {
   readonly name = 'ArcFaceLoss';
   readonly margin: number;
   readonly scale: number;
-  readonly reduction: ClassifierReducer;
   constructor(o: ArcFaceOptions) {
     super('ArcFaceLoss', 'weight', o);
     this.margin = o.margin ?? 0.5;
     this.scale = o.scale ?? 64;
     finiteNumber(this.name, 'margin', this.margin, { min: 0, max: Math.PI });
     finiteNumber(this.name, 'scale', this.scale, { min: 0, open: true });
-    this.reduction = checkClassifierReducer(this.name, o.reduction ?? 'mean');
   }
-  logits(x: Tensor, labels: readonly number[]): Tensor {
-    return arcFaceLogits(this.cosines(x), labels, this.margin, this.scale);
-  }
-  protected compute(b: Batch): Tensor {
-    return reduce(perSampleCrossEntropy(this.logits(b.x, b.labels), b.labels), this.reduction, b.x);
-  }
-  protected override computeSplit(b: Batch): LossSplit {
-    return ceSplit(this.logits(b.x, b.labels), b.labels, this.reduction);
+  headLogits(cos: Tensor, targets: readonly number[]): Tensor {
+    return arcFaceTargetLogits(cos, targets, this.margin, this.scale);
   }
 }
 
 /**
- * ArcFace's logits from the cosines [n, C]: s · cos(θ_{i,y_i} + m) (s · (cos θ - m·sin m) beyond
- * θ = π - m) for the true class, s · cos θ elsewhere. Shared with sub-centre ArcFace.
+ * ArcFace's logits from the cosines [n, C] and each row's target column: s · cos(θ_{i,t_i} + m)
+ * (s · (cos θ - m·sin m) beyond θ = π - m) for the target, s · cos θ elsewhere. A target of -1
+ * (the true class is not among the columns: PartialFC, or a prediction) leaves the row's logits
+ * plain.
  */
-export function arcFaceLogits(cos: Tensor, labels: readonly number[], margin: number, scale: number): Tensor {
+export function arcFaceTargetLogits(cos: Tensor, targets: readonly number[], margin: number, scale: number): Tensor {
   const m = margin;
-  const c = targetLogits(cos, labels);
+  const has = indexTensor(
+    targets.map((t) => (t >= 0 ? 1 : 0)),
+    cos.device,
+  ).bool();
+  const idx = indexTensor(
+    targets.map((t) => Math.max(t, 0)),
+    cos.device,
+  ).unsqueeze(1);
+  const c = cos.gather(1, idx).squeeze(1);
   const sin = c.square().rsub(1).clampMin(0).sqrt();
   const shifted = c.mul(Math.cos(m)).sub(sin.mul(Math.sin(m)));
   const fallback = c.sub(m * Math.sin(m));
-  const target = where(c.ge(-Math.cos(m)), shifted, fallback);
-  const idx = indexTensor(labels, cos.device).unsqueeze(1);
+  // Rows whose target is not among the columns write their own cosine back: no change.
+  const target = where(has, where(c.ge(-Math.cos(m)), shifted, fallback), c);
   return cos.scatter(1, idx, target.unsqueeze(1)).mul(scale);
+}
+
+/**
+ * ArcFace's training logits from the cosines [n, C] and the labels (each ≥ 0, the true class's
+ * column). Shared with sub-centre ArcFace; the same as arcFaceTargetLogits, which also takes -1.
+ */
+export function arcFaceLogits(cos: Tensor, labels: readonly number[], margin: number, scale: number): Tensor {
+  return arcFaceTargetLogits(cos, labels, margin, scale);
 }
 
 export const arcFaceSpec = defineLoss({

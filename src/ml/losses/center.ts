@@ -30,7 +30,7 @@ export class CenterLoss extends ClassTableLoss {
     return b.x.sub(c).square().sum(1).mul(0.5);
   }
   protected compute(b: Batch): Tensor {
-    return reduce(this.perSample(b), this.reduction, b.x);
+    return reduce(this.perSample(b), this.reduction, b.x, { labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
     if (this.reduction === 'none') throw new Error(`${this.name}: split() needs a reducing reduction`);

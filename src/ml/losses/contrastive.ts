@@ -1,14 +1,14 @@
 // Contrastive loss (Hadsell, Chopra & LeCun, CVPR 2006), in the margin form of
 // pytorch-metric-learning.
 import { type Tensor, cat } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
-import { checkReducer, reduce, type ReducerName } from '../reducers/index.js';
-import { indexTensor, toPairs } from '../utils/tuples.js';
+import { checkReducer, isNoReduction, reduce, type ReducerLike } from '../reducers/index.js';
+import { indexTensor, toPairs, type PairTuples } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface ContrastiveOptions {
+export interface ContrastiveOptions extends EmbeddingRegularizerOptions {
   /** m⁺: positive pairs are penalised beyond this distance (default 0). */
   posMargin?: number;
   /** m⁻: negative pairs are penalised inside this distance (default 1). */
@@ -17,8 +17,11 @@ export interface ContrastiveOptions {
   distance?: Distance | DistanceSpec;
   /** Square each per-pair term (Hadsell et al.'s quadratic form, without its ½). Default false. */
   squared?: boolean;
-  /** Applied to the positive and the negative terms separately (default 'avgNonZero'). */
-  reducer?: ReducerName;
+  /**
+   * Applied to the positive and the negative terms separately (default 'avgNonZero'); a Reducer
+   * object sees them as PML's parts 'pos_loss' and 'neg_loss'.
+   */
+  reducer?: ReducerLike;
   miner?: Miner;
 }
 
@@ -38,10 +41,10 @@ export class ContrastiveLoss extends MetricLoss {
   readonly negMargin: number;
   readonly squared: boolean;
   readonly distance: Distance;
-  readonly reducer: ReducerName;
+  readonly reducer: ReducerLike;
   /** fixedDistance: a subclass's own distance, in place of the `distance` option (which is then not read). */
   constructor(o: ContrastiveOptions = {}, fixedDistance?: Distance) {
-    super();
+    super(o);
     this.posMargin = o.posMargin ?? 0;
     this.negMargin = o.negMargin ?? 1;
     finiteNumber(this.name, 'posMargin', this.posMargin);
@@ -51,7 +54,7 @@ export class ContrastiveLoss extends MetricLoss {
     this.reducer = checkReducer(this.name, o.reducer ?? 'avgNonZero');
     this.miner = o.miner;
   }
-  private terms(b: Batch): { pos: Tensor; neg: Tensor } {
+  private terms(b: Batch): { pos: Tensor; neg: Tensor; t: PairTuples } {
     const t = toPairs(b.tuples, b.labels, b.refLabels);
     const mat = this.distance.matrix(b.x, b.refX);
     const dPos = mat.index([indexTensor(t.a1, b.device), indexTensor(t.p, b.device)]);
@@ -62,17 +65,38 @@ export class ContrastiveLoss extends MetricLoss {
       pos = pos.square();
       neg = neg.square();
     }
-    return { pos, neg };
+    return { pos, neg, t };
+  }
+  /** Each part through the reducer, under PML's names for them. */
+  private reduced(b: Batch): { pos: Tensor; neg: Tensor } {
+    const { pos, neg, t } = this.terms(b);
+    return {
+      pos: reduce(pos, this.reducer, b.x, {
+        kind: 'posPair',
+        indices: [t.a1, t.p],
+        labels: b.labels,
+        part: 'pos_loss',
+      }),
+      neg: reduce(neg, this.reducer, b.x, {
+        kind: 'negPair',
+        indices: [t.a2, t.n],
+        labels: b.labels,
+        part: 'neg_loss',
+      }),
+    };
   }
   protected compute(b: Batch): Tensor {
-    const { pos, neg } = this.terms(b);
-    if (this.reducer === 'none') return cat([pos, neg]);
-    return reduce(pos, this.reducer, b.x).add(reduce(neg, this.reducer, b.x));
+    if (isNoReduction(this.reducer)) {
+      const { pos, neg } = this.terms(b);
+      return cat([pos, neg]);
+    }
+    const { pos, neg } = this.reduced(b);
+    return pos.add(neg);
   }
   protected override computeSplit(b: Batch): LossSplit {
-    if (this.reducer === 'none') throw new RangeError(`${this.name}: split() needs a reducing reducer`);
-    const { pos, neg } = this.terms(b);
-    return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };
+    if (isNoReduction(this.reducer)) throw new RangeError(`${this.name}: split() needs a reducing reducer`);
+    const { pos, neg } = this.reduced(b);
+    return { tightness: pos, contrastive: neg };
   }
 }
 

@@ -2,7 +2,7 @@
 import type { Tensor } from '../../engine/index.js';
 import { LogitLoss, type LossSplit } from './shared/base.js';
 import { reduce } from '../reducers/index.js';
-import { ceParts, checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
+import { ceParts, checkClassifierReducer, checkSplitReduction, type ClassifierReducer } from './shared/softmax.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
@@ -37,13 +37,14 @@ export class CrossEntropyLoss extends LogitLoss {
   }
   protected compute(logits: Tensor, labels: readonly number[]): Tensor {
     const { tightness, contrastive } = this.parts(logits, labels);
-    return reduce(contrastive.add(tightness), this.reduction, logits);
+    return reduce(contrastive.add(tightness), this.reduction, logits, { labels });
   }
   protected computeSplit(logits: Tensor, labels: readonly number[]): LossSplit {
+    checkSplitReduction(this.reduction);
     const { tightness, contrastive } = this.parts(logits, labels);
     return {
-      tightness: reduce(tightness, this.reduction, logits),
-      contrastive: reduce(contrastive, this.reduction, logits),
+      tightness: reduce(tightness, this.reduction, logits, { labels }),
+      contrastive: reduce(contrastive, this.reduction, logits, { labels }),
     };
   }
   /** Per-sample parts; smoothing moves part of the pull from the true logit to the mean logit. */

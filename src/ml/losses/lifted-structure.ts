@@ -1,14 +1,14 @@
 // Lifted structured loss (Oh Song et al., CVPR 2016).
 import { type Tensor, stack } from '../../engine/index.js';
-import { MetricLoss, type Batch, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { checkReducer, reduce, zeroLoss, type ReducerLike } from '../reducers/index.js';
 import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface LiftedStructureOptions {
+export interface LiftedStructureOptions extends EmbeddingRegularizerOptions {
   /** α, the negative margin (default 1). */
   negMargin?: number;
   /** Subtracted from positive distances (default 0). */
@@ -16,7 +16,7 @@ export interface LiftedStructureOptions {
   /** Default: Euclidean distance on L2-normalised embeddings. */
   distance?: Distance | DistanceSpec;
   /** Over ordered positive pairs (default 'mean'). */
-  reducer?: ReducerName;
+  reducer?: ReducerLike;
   miner?: Miner;
 }
 
@@ -35,9 +35,9 @@ export class LiftedStructureLoss extends MetricLoss {
   readonly negMargin: number;
   readonly posMargin: number;
   readonly distance: Distance;
-  readonly reducer: ReducerName;
+  readonly reducer: ReducerLike;
   constructor(o: LiftedStructureOptions = {}) {
-    super();
+    super(o);
     this.negMargin = o.negMargin ?? 1;
     this.posMargin = o.posMargin ?? 0;
     finiteNumber(this.name, 'negMargin', this.negMargin);
@@ -62,7 +62,11 @@ export class LiftedStructureLoss extends MetricLoss {
       false,
     );
     const j = pairLse.add(this.distance.margin(mat.index([a1, p]), this.posMargin));
-    return reduce(j.relu().square().div(2), this.reducer, b.x);
+    return reduce(j.relu().square().div(2), this.reducer, b.x, {
+      kind: 'posPair',
+      indices: [t.a1, t.p],
+      labels: b.labels,
+    });
   }
 }
 

@@ -1,13 +1,13 @@
 // Margin loss (Wu, Manmatha, Smola & Krähenbühl, "Sampling matters in deep embedding learning", ICCV 2017).
 import { type Tensor, full } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { splitReduce } from '../reducers/index.js';
 import { indexTensor, toPairs } from '../utils/tuples.js';
 import { checkClassRange, checkFinite, checkSameDtype, finiteNumber, positiveInteger } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface MarginLossOptions {
+export interface MarginLossOptions extends EmbeddingRegularizerOptions {
   /** α, the half-width of the band around β (default 0.2). */
   margin?: number;
   /** Initial β, the distance boundary between positives and negatives (default 1.2). */
@@ -41,7 +41,7 @@ export class MarginLoss extends MetricLoss {
   readonly numClasses: number | undefined;
   readonly distance: Distance;
   constructor(o: MarginLossOptions = {}) {
-    super();
+    super(o);
     this.margin = o.margin ?? 0.2;
     this.nu = o.nu ?? 0;
     const beta = o.beta ?? 1.2;

@@ -1,14 +1,14 @@
 // Multi-similarity loss (Wang et al., CVPR 2019).
 import { type Tensor } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, type ReducerName } from '../reducers/index.js';
+import { checkReducer, reduce, type ReducerLike } from '../reducers/index.js';
 import { maskFrom, toPairs } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface MultiSimilarityOptions {
+export interface MultiSimilarityOptions extends EmbeddingRegularizerOptions {
   /** α, the positive-pair temperature (default 2). */
   alpha?: number;
   /** β, the negative-pair temperature (default 50). */
@@ -18,7 +18,7 @@ export interface MultiSimilarityOptions {
   /** Default: cosine similarity. */
   distance?: Distance | DistanceSpec;
   /** Over anchors (default 'mean'). */
-  reducer?: ReducerName;
+  reducer?: ReducerLike;
   /** E.g. a MultiSimilarityMiner (the paper's pair mining); default none: all pairs. */
   miner?: Miner;
 }
@@ -38,9 +38,9 @@ export class MultiSimilarityLoss extends MetricLoss {
   readonly beta: number;
   readonly base: number;
   readonly distance: Distance;
-  readonly reducer: ReducerName;
+  readonly reducer: ReducerLike;
   constructor(o: MultiSimilarityOptions = {}) {
-    super();
+    super(o);
     this.alpha = o.alpha ?? 2;
     this.beta = o.beta ?? 50;
     this.base = o.base ?? 0.5;
@@ -64,10 +64,10 @@ export class MultiSimilarityLoss extends MetricLoss {
   }
   protected compute(b: Batch): Tensor {
     const { pos, neg } = this.terms(b);
-    return reduce(pos.add(neg), this.reducer, b.x);
+    return reduce(pos.add(neg), this.reducer, b.x, { labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
-    if (this.reducer === 'none' || this.reducer === 'avgNonZero')
+    if (this.reducer !== 'mean' && this.reducer !== 'sum')
       throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
     const { pos, neg } = this.terms(b);
     return { tightness: reduce(pos, this.reducer, b.x), contrastive: reduce(neg, this.reducer, b.x) };

@@ -1,17 +1,17 @@
 // Multi-class N-pair loss (Sohn, NeurIPS 2016).
 import type { Tensor } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { checkReducer, reduce, zeroLoss, type ReducerLike } from '../reducers/index.js';
 import { ceSplit, perSampleCrossEntropy } from './shared/softmax.js';
 import { indexTensor, toPairs } from '../utils/tuples.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface NPairsOptions {
+export interface NPairsOptions extends EmbeddingRegularizerOptions {
   /** Default: dot product of the raw embeddings (Sohn's fᵀf⁺). */
   distance?: Distance | DistanceSpec;
   /** Over the N pairs (default 'mean'). */
-  reducer?: ReducerName;
+  reducer?: ReducerLike;
   miner?: Miner;
 }
 
@@ -28,9 +28,9 @@ export class NPairsLoss extends MetricLoss {
   readonly name = 'NPairsLoss';
   readonly pairwise = true;
   readonly distance: Distance;
-  readonly reducer: ReducerName;
+  readonly reducer: ReducerLike;
   constructor(o: NPairsOptions = {}) {
-    super();
+    super(o);
     this.distance = makeDistance(o.distance, { name: 'dot' });
     this.reducer = checkReducer(this.name, o.reducer ?? 'mean');
     this.miner = o.miner;
@@ -48,19 +48,19 @@ export class NPairsLoss extends MetricLoss {
     const ks = [...first.entries()].sort((x, y) => x[0] - y[0]).map(([, k]) => k);
     return { a: ks.map((k) => a1[k]!), p: ks.map((k) => p[k]!) };
   }
-  private logits(b: Batch): { s: Tensor; targets: number[] } | null {
+  private logits(b: Batch): { s: Tensor; targets: number[]; anchors: number[] } | null {
     const t = toPairs(b.tuples, b.labels);
     const c = NPairsLoss.choosePairs(b.labels, t.a1, t.p);
     if (c.a.length === 0) return null;
     const anchors = b.x.indexSelect(0, indexTensor(c.a, b.device));
     const positives = b.x.indexSelect(0, indexTensor(c.p, b.device));
     const m = this.distance.matrix(anchors, positives);
-    return { s: this.distance.isSimilarity ? m : m.neg(), targets: c.a.map((_, i) => i) };
+    return { s: this.distance.isSimilarity ? m : m.neg(), targets: c.a.map((_, i) => i), anchors: c.a };
   }
   protected compute(b: Batch): Tensor {
     const l = this.logits(b);
     if (l === null) return zeroLoss(b.x);
-    return reduce(perSampleCrossEntropy(l.s, l.targets), this.reducer, b.x);
+    return reduce(perSampleCrossEntropy(l.s, l.targets), this.reducer, b.x, { indices: [l.anchors], labels: b.labels });
   }
   protected override computeSplit(b: Batch): LossSplit {
     const l = this.logits(b);

@@ -1,21 +1,21 @@
 // NT-Xent / InfoNCE (Chen et al., SimCLR 2020; van den Oord et al. 2018) with labels: every
 // same-label pair is a positive, every different-label sample a negative (pytorch-metric-learning's NTXentLoss).
 import { type Tensor, stack, onesLike } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
 import { maskedLogSumExp } from './shared/math.js';
-import { checkReducer, reduce, zeroLoss, type ReducerName } from '../reducers/index.js';
+import { checkReducer, reduce, zeroLoss, type ReducerLike, type ReductionInfo } from '../reducers/index.js';
 import { indexTensor, maskFrom, toPairs } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
 
-export interface NTXentOptions {
+export interface NTXentOptions extends EmbeddingRegularizerOptions {
   /** τ (default 0.07). */
   temperature?: number;
   /** Default: cosine similarity. */
   distance?: Distance | DistanceSpec;
   /** Over ordered positive pairs (default 'mean'). */
-  reducer?: ReducerName;
+  reducer?: ReducerLike;
   miner?: Miner;
 }
 
@@ -32,16 +32,16 @@ export class NTXentLoss extends MetricLoss {
   override readonly supportsRef = true;
   readonly temperature: number;
   readonly distance: Distance;
-  readonly reducer: ReducerName;
+  readonly reducer: ReducerLike;
   constructor(o: NTXentOptions = {}) {
-    super();
+    super(o);
     this.temperature = o.temperature ?? 0.07;
     finiteNumber('NTXentLoss', 'temperature', this.temperature, { min: 0, open: true });
     this.distance = makeDistance(o.distance, { name: 'cosine' });
     this.reducer = checkReducer('NTXentLoss', o.reducer ?? 'mean');
     this.miner = o.miner;
   }
-  private parts(b: Batch): { tight: Tensor; contr: Tensor } | null {
+  private parts(b: Batch): { tight: Tensor; contr: Tensor; info: ReductionInfo } | null {
     const n = b.labels.length;
     const t = toPairs(b.tuples, b.labels, b.refLabels);
     if (t.a1.length === 0 || t.a2.length === 0) return null;
@@ -57,15 +57,15 @@ export class NTXentLoss extends MetricLoss {
       stack([onesLike(sap).bool(), rowAny.indexSelect(0, a1)], 1),
       false,
     );
-    return { tight: sap.neg(), contr: all };
+    return { tight: sap.neg(), contr: all, info: { kind: 'posPair', indices: [t.a1, t.p], labels: b.labels } };
   }
   protected compute(b: Batch): Tensor {
     const p = this.parts(b);
     if (p === null) return zeroLoss(b.x);
-    return reduce(p.contr.add(p.tight), this.reducer, b.x);
+    return reduce(p.contr.add(p.tight), this.reducer, b.x, p.info);
   }
   protected override computeSplit(b: Batch): LossSplit {
-    if (this.reducer === 'none' || this.reducer === 'avgNonZero')
+    if (this.reducer !== 'mean' && this.reducer !== 'sum')
       throw new RangeError(`${this.name}: split() needs reducer 'mean' or 'sum'`);
     const p = this.parts(b);
     if (p === null) return { tightness: zeroLoss(b.x), contrastive: zeroLoss(b.x) };

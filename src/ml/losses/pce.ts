@@ -6,7 +6,7 @@
 // every p (checked in float64 by test/ml/losses/pce-bound.test.ts), i.e. one majorise-minimise step
 // of CE in the classifier weights; the authors did not release a PCE implementation.
 import { type Tensor, full, linalg, nn, noGrad, tidy } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit } from './shared/base.js';
 import { oneHotFloat } from './shared/softmax.js';
 import { distinct } from '../utils/tuples.js';
 import { checkClassRange, finiteNumber, positiveInteger } from '../utils/validate.js';
@@ -22,7 +22,7 @@ export interface PceHead {
   readonly bias?: Tensor | null;
 }
 
-export interface PairwiseCrossEntropyOptions {
+export interface PairwiseCrossEntropyOptions extends EmbeddingRegularizerOptions {
   /**
    * λ > 0, or a per-batch bound that makes the log-sum-exp of the CE λ-smooth in the classifier
    * weights (so CE ≥ PCE at the self-consistent p, see the class comment):
@@ -148,7 +148,7 @@ export class PairwiseCrossEntropyLoss extends MetricLoss {
   readonly softMean: PceSoftMean;
   readonly head: PceHead | undefined;
   constructor(o: PairwiseCrossEntropyOptions = {}) {
-    super();
+    super(o);
     const lambda = o.lambda ?? 'eigen';
     if ((lambda as unknown) === 'bound')
       throw new RangeError(`${this.name}: lambda 'bound' is now called 'trace' (or use the tighter default 'eigen')`);

@@ -47,6 +47,7 @@ import { tupletMarginSpec } from './tuplet-margin.js';
 import { generalizedLiftedStructureSpec } from './generalized-lifted-structure.js';
 import { smoothAPSpec } from './smooth-ap.js';
 import type { LossAlias, LossSpec } from './shared/spec.js';
+import { createChecked } from '../utils/options.js';
 
 /** Every loss, in the order LOSS_NAMES lists them (an alias follows its loss). */
 export const LOSS_SPECS = [
@@ -139,31 +140,10 @@ export type LossOptionsArg<N extends LossName> =
 export function createLoss<N extends LossName>(name: N, ...options: LossOptionsArg<N>): LossByName[N] {
   const f = REGISTERED.get(name)?.create as ((o: LossOptionsByName[N]) => LossByName[N]) | undefined;
   if (!f) throw new RangeError(`unknown loss '${String(name)}' (${LOSS_NAMES.join(', ')})`);
-  const given: unknown = options[0] ?? {};
-  if (typeof given !== 'object' || given === null || Array.isArray(given))
-    throw new TypeError(`loss '${name}': options must be an object, got ${JSON.stringify(given)}`);
-  // Options come from configs and the command line, where a misspelt key would otherwise be
-  // ignored in silence: whatever the constructor never looked at is unknown to it.
-  const read = new Set<string>();
-  const watched = new Proxy(given as Record<string, unknown>, {
-    get(t, k, r) {
-      if (typeof k === 'string') read.add(k);
-      return Reflect.get(t, k, r) as unknown;
-    },
-    has(t, k) {
-      if (typeof k === 'string') read.add(k);
-      return Reflect.has(t, k);
-    },
-  });
-  const loss = f(watched as unknown as LossOptionsByName[N]);
-  const unknown = Object.keys(given).filter((k) => !read.has(k));
-  if (unknown.length) {
-    loss.dispose();
-    const known = [...read].sort();
-    throw new RangeError(
-      `loss '${name}': unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (it ` +
-        `takes: ${known.join(', ') || 'none'})`,
-    );
-  }
-  return loss;
+  return createChecked(
+    `loss '${name}'`,
+    options[0] ?? {},
+    (o) => f(o as unknown as LossOptionsByName[N]),
+    (loss) => loss.dispose(),
+  );
 }

@@ -3,7 +3,7 @@
 import { type Tensor, full, where } from '../../engine/index.js';
 import { LogitLoss, type LossSplit } from './shared/base.js';
 import { reduce } from '../reducers/index.js';
-import { checkClassifierReducer, type ClassifierReducer } from './shared/softmax.js';
+import { checkClassifierReducer, checkSplitReduction, type ClassifierReducer } from './shared/softmax.js';
 import { indexTensor } from '../utils/tuples.js';
 import { finiteNumber, LossInputError } from '../utils/validate.js';
 import { defineLoss } from './shared/spec.js';
@@ -59,15 +59,16 @@ export class SmoothCrossEntropyLoss extends LogitLoss {
   protected compute(logits: Tensor, labels: readonly number[]): Tensor {
     const t = this.target(logits, labels);
     const perSample = this.negEntropy(t).sub(t.mul(logits.logSoftmax(1)).sum(1));
-    return reduce(perSample, this.reduction, logits);
+    return reduce(perSample, this.reduction, logits, { labels });
   }
 
   protected computeSplit(logits: Tensor, labels: readonly number[]): LossSplit {
+    checkSplitReduction(this.reduction);
     const t = this.target(logits, labels);
     const tightness = this.negEntropy(t).sub(t.mul(logits).sum(1));
     return {
-      tightness: reduce(tightness, this.reduction, logits),
-      contrastive: reduce(logits.logsumexp(1), this.reduction, logits),
+      tightness: reduce(tightness, this.reduction, logits, { labels }),
+      contrastive: reduce(logits.logsumexp(1), this.reduction, logits, { labels }),
     };
   }
 }

@@ -4,6 +4,7 @@
 import type { Tensor, nn, distributed } from '../../engine/index.js';
 import { LogitLoss, type MetricLoss } from './shared/base.js';
 import { DistributedLossWrapper } from './distributed.js';
+import { SoftmaxTableLoss } from './shared/softmax-table.js';
 
 export interface ModelOutput {
   logits: Tensor;
@@ -25,6 +26,8 @@ export interface TrainableLoss {
   readonly gathered: boolean;
   /** A classifier loss on the logits (CE and its variants): the trainer then measures CE against PCE. */
   readonly usesLogits: boolean;
+  /** A PartialFC table sharded over the ranks: rows [start, end) of total, under `key` in the loss's state dict. */
+  readonly shards?: readonly { key: string; param: Tensor; start: number; end: number; total: number }[];
   compute(out: ModelOutput, labels: Tensor): Tensor;
 }
 
@@ -36,9 +39,10 @@ export function asTrainLoss(loss: MetricLoss | LogitLoss, group?: distributed.Pr
   const stateful = loss.numParameters() > 0 || loss.buffers().length > 0;
   const multi = group !== undefined && group !== null && group.worldSize > 1;
   let compute: (out: ModelOutput, labels: Tensor) => Tensor;
+  const sharded = loss instanceof SoftmaxTableLoss && loss.shard !== null ? loss : null;
   if (loss instanceof LogitLoss) {
     compute = (out, labels) => loss.forward(out.logits, labels);
-  } else if (multi) {
+  } else if (multi && !sharded) {
     const wrapped = new DistributedLossWrapper(loss, group);
     compute = (out, labels) => wrapped.forward(out.features, labels);
   } else {
@@ -50,6 +54,19 @@ export function asTrainLoss(loss: MetricLoss | LogitLoss, group?: distributed.Pr
     gathered: multi && !(loss instanceof LogitLoss),
     usesLogits: loss instanceof LogitLoss,
     ...(stateful ? { module: loss as unknown as nn.Module<never[], unknown> } : {}),
+    // A sharded head gathers the batch itself (and returns world size × the loss, as the wrapper).
+    ...(sharded
+      ? {
+          shards: [
+            {
+              key: sharded.tableName,
+              param: sharded.table,
+              ...sharded.classRange,
+              total: sharded.numClasses,
+            },
+          ],
+        }
+      : {}),
     compute,
   };
 }

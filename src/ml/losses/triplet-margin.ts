@@ -1,10 +1,10 @@
 // Triplet margin loss (Weinberger & Saul 2009; Schroff et al., FaceNet 2015), with batch-all,
 // semi-hard or batch-hard triplets.
 import type { Tensor } from '../../engine/index.js';
-import { MetricLoss, type Batch, type LossSplit, type Miner } from './shared/base.js';
+import { MetricLoss, type EmbeddingRegularizerOptions, type Batch, type LossSplit, type Miner } from './shared/base.js';
 import { type Distance, type DistanceSpec, makeDistance } from '../distances/index.js';
-import { checkReducer, reduce, splitReduce, zeroLoss, type ReducerName } from '../reducers/index.js';
-import { indexTensor, toTriplets } from '../utils/tuples.js';
+import { checkReducer, isNoReduction, reduce, splitReduce, zeroLoss, type ReducerLike } from '../reducers/index.js';
+import { indexTensor, toTriplets, type TripletTuples } from '../utils/tuples.js';
 import { finiteNumber } from '../utils/validate.js';
 import { BatchHardMiner } from '../miners/batch-hard-miner.js';
 import { TripletMarginMiner } from '../miners/triplet-margin-miner.js';
@@ -12,7 +12,7 @@ import { defineLoss } from './shared/spec.js';
 
 export type TripletMining = 'all' | 'semihard' | 'hard';
 
-export interface TripletMarginOptions {
+export interface TripletMarginOptions extends EmbeddingRegularizerOptions {
   /** m (default 0.05). */
   margin?: number;
   /** Default: Euclidean distance on L2-normalised embeddings. */
@@ -25,8 +25,8 @@ export interface TripletMarginOptions {
    * Default 'all'.
    */
   mining?: TripletMining;
-  /** Default 'avgNonZero'. */
-  reducer?: ReducerName;
+  /** Default 'avgNonZero'; a Reducer object gets the triplets as PML's 'triplet' terms. */
+  reducer?: ReducerLike;
   /** Overrides `mining`. */
   miner?: Miner;
   /**
@@ -52,11 +52,11 @@ export class TripletMarginLoss extends MetricLoss {
   override readonly supportsRef = true;
   readonly margin: number;
   readonly distance: Distance;
-  readonly reducer: ReducerName;
+  readonly reducer: ReducerLike;
   readonly mining: TripletMining;
   readonly smooth: boolean;
   constructor(o: TripletMarginOptions = {}) {
-    super();
+    super(o);
     this.margin = o.margin ?? 0.05;
     finiteNumber(this.name, 'margin', this.margin);
     this.distance = makeDistance(o.distance, { name: 'euclidean', normalize: true });
@@ -75,19 +75,23 @@ export class TripletMarginLoss extends MetricLoss {
           ? new BatchHardMiner({ distance: this.distance })
           : undefined);
   }
-  private violations(b: Batch): { ap: Tensor; viol: Tensor } | null {
+  private violations(b: Batch): { ap: Tensor; viol: Tensor; t: TripletTuples } | null {
     const t = toTriplets(b.tuples, b.labels, b.refLabels);
     if (t.a.length === 0) return null;
     const mat = this.distance.matrix(b.x, b.refX);
     const a = indexTensor(t.a, b.device);
     const ap = mat.index([a, indexTensor(t.p, b.device)]);
     const an = mat.index([a, indexTensor(t.n, b.device)]);
-    return { ap, viol: this.distance.margin(ap, an).add(this.margin) };
+    return { ap, viol: this.distance.margin(ap, an).add(this.margin), t };
   }
   protected compute(b: Batch): Tensor {
     const v = this.violations(b);
-    if (v === null) return this.reducer === 'none' ? b.x.sum(1).mul(0).narrow(0, 0, 0) : zeroLoss(b.x);
-    return reduce(this.smooth ? v.viol.softplus() : v.viol.relu(), this.reducer, b.x);
+    if (v === null) return isNoReduction(this.reducer) ? b.x.sum(1).mul(0).narrow(0, 0, 0) : zeroLoss(b.x);
+    return reduce(this.smooth ? v.viol.softplus() : v.viol.relu(), this.reducer, b.x, {
+      kind: 'triplet',
+      indices: [v.t.a, v.t.p, v.t.n],
+      labels: b.labels,
+    });
   }
   protected override computeSplit(b: Batch): LossSplit {
     const v = this.violations(b);

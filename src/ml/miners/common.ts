@@ -16,6 +16,15 @@ export interface MinerInput {
   self: boolean;
 }
 
+/**
+ * Half-precision embeddings are widened to float32 before the distance: selecting tuples needs
+ * order, not speed, and in float16 a squared norm overflows past 255 (PML's multi-similarity miner
+ * lost its pairs that way under autocast). Every comparison then runs in float64 in JS.
+ */
+export function widen(x: Tensor): Tensor {
+  return x.dtype === 'float16' || x.dtype === 'bfloat16' ? x.to('float32') : x;
+}
+
 export function minerInput(
   where: string,
   distance: Distance,
@@ -31,10 +40,19 @@ export function minerInput(
     refLabels = checkLabels(where, ref.labels, ref.embeddings.shape[0]!, 'ref.labels');
   }
   const mat = noGrad(() => {
-    const m = distance.matrix(embeddings.detach(), ref?.embeddings.detach());
+    const x = widen(embeddings.detach());
+    const r = ref ? widen(ref.embeddings.detach()) : undefined;
+    const m = distance.matrix(x, r);
     const d = Float64Array.from(m.dataNumbers());
     m.dispose();
+    if (x !== embeddings) x.dispose();
+    r?.dispose();
     return d;
   });
   return { labels: y, refLabels, mat, n: y.length, m: refLabels.length, self: ref === undefined };
+}
+
+/** Sign that turns the matrix into "farther is larger": 1 for a distance, -1 for a similarity. */
+export function farSign(distance: Distance): 1 | -1 {
+  return distance.isSimilarity ? -1 : 1;
 }

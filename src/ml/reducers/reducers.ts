@@ -3,25 +3,42 @@
 // divides by the number of terms that still violate their margin, so the loss does not fade as
 // most triplets become easy (the batch-all triplet recipe of Hermans et al. 2017).
 import { type Tensor, where } from '../../engine/index.js';
+import { type Reducer, type ReducerLike, type ReducerName, type ReductionInfo, zeroLoss } from './base.js';
+import { AvgNonZeroReducer, DoNothingReducer, MeanReducer, SumReducer } from './basic.js';
 
-export type ReducerName = 'mean' | 'sum' | 'avgNonZero' | 'none';
 export const REDUCERS: readonly ReducerName[] = ['mean', 'sum', 'avgNonZero', 'none'];
 
-export function checkReducer(where: string, r: string): ReducerName {
-  if (!(REDUCERS as readonly string[]).includes(r))
-    throw new RangeError(`${where}: reducer must be one of ${REDUCERS.join(' | ')}, got '${r}'`);
-  return r as ReducerName;
+const BY_NAME: Record<ReducerName, () => Reducer> = {
+  mean: () => new MeanReducer(),
+  sum: () => new SumReducer(),
+  avgNonZero: () => new AvgNonZeroReducer(),
+  none: () => new DoNothingReducer(),
+};
+
+function isReducer(r: unknown): r is Reducer {
+  return typeof r === 'object' && r !== null && typeof (r as Reducer).reduce === 'function';
 }
 
-/**
- * A zero that is still connected to `anchor`'s graph, so backward() gives a defined (all-zero)
- * gradient rather than none: what a loss returns when its batch holds no valid pair or triplet.
- */
-export function zeroLoss(anchor: Tensor): Tensor {
-  const m = anchor.mul(0);
-  const s = m.sum();
-  m.dispose();
-  return s;
+/** A reducer's name or object, checked: names must be known, objects must have reduce(). */
+export function checkReducer<R extends ReducerLike>(where: string, r: R): R {
+  if (isReducer(r)) return r;
+  if (typeof r !== 'string' || !(REDUCERS as readonly string[]).includes(r))
+    throw new RangeError(
+      `${where}: reducer must be one of ${REDUCERS.join(' | ')} or an object with reduce(), got ` +
+        `${typeof r === 'string' ? `'${r}'` : JSON.stringify(r)}`,
+    );
+  return r;
+}
+
+/** The Reducer object of a name (or the object itself). */
+export function makeReducer(where: string, r: ReducerLike): Reducer {
+  const c = checkReducer(where, r);
+  return typeof c === 'string' ? BY_NAME[c]() : c;
+}
+
+/** Whether the reducer leaves the terms unreduced ('none' or a DoNothingReducer). */
+export function isNoReduction(r: ReducerLike): boolean {
+  return r === 'none' || r instanceof DoNothingReducer;
 }
 
 /**
@@ -30,30 +47,23 @@ export function zeroLoss(anchor: Tensor): Tensor {
  * - sum: Σℓ
  * - avgNonZero: Σ_{ℓ>0} ℓ / #{ℓ > 0} (0 when no term is positive); the count is a constant
  * - none: the vector itself
- * `anchor` supplies the connected zero for an empty vector.
+ * - a Reducer object: whatever it computes from the terms and `info` (which terms are which pairs,
+ *   the labels, the part of the loss, a divisor).
+ * `anchor` (the batch's embeddings) supplies the connected zero for an empty vector.
  */
-export function reduce(losses: Tensor, reducer: ReducerName, anchor: Tensor): Tensor {
-  const n = losses.numel();
-  if (reducer === 'none') return losses;
-  if (n === 0) return zeroLoss(anchor);
-  switch (reducer) {
-    case 'sum':
-      return losses.sum();
-    case 'mean':
-      return losses.mean();
-    case 'avgNonZero': {
-      const pos = losses.gt(0);
-      const kept = where(pos, losses, 0);
-      const count = pos.sum(undefined, false, losses.dtype).clampMin(1);
-      const out = kept.sum().div(count);
-      pos.dispose();
-      kept.dispose();
-      count.dispose();
-      return out;
-    }
-    default:
-      throw new RangeError(`unknown reducer '${String(reducer)}'`);
-  }
+export function reduce(losses: Tensor, reducer: ReducerLike, anchor: Tensor, info: ReductionInfo = {}): Tensor {
+  const r = makeReducer('reduce', reducer);
+  const kind = info.kind ?? 'element';
+  const indices = info.indices ?? [Array.from({ length: losses.numel() }, (_, i) => i)];
+  return r.reduce({
+    losses,
+    kind,
+    indices,
+    labels: info.labels,
+    part: info.part ?? 'loss',
+    divisor: info.divisor,
+    embeddings: anchor,
+  });
 }
 
 /**
@@ -67,9 +77,11 @@ export function splitReduce(
   active: readonly Tensor[],
   countMasks: readonly Tensor[],
   numel: number,
-  reducer: ReducerName,
+  reducer: ReducerLike,
   anchor: Tensor,
 ): Tensor[] {
+  if (typeof reducer !== 'string')
+    throw new RangeError(`split() needs a named reducer (mean | sum | avgNonZero), not a ${reducer.name} object`);
   if (reducer === 'none') throw new RangeError("split() needs a reducing reducer, not 'none'");
   if (numel === 0) return pieces.map(() => zeroLoss(anchor));
   let denom: Tensor | number;

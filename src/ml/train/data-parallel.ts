@@ -15,7 +15,10 @@ export class DataParallel {
     params: Tensor[],
     cfg: TrainConfig['distributed'],
   ) {
-    this.#reducer = new distributed.GradientReducer(group, params, {
+    // A sharded loss table's rows are this rank's own: its gradient is not averaged over ranks.
+    const own = new Set((loss.shards ?? []).map((s) => s.param));
+    const replicated = params.filter((p) => !own.has(p));
+    this.#reducer = new distributed.GradientReducer(group, replicated, {
       bucketBytes: Math.round(cfg.bucketMB * 2 ** 20),
       overlap: cfg.overlap,
     });

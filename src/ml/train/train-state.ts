@@ -20,6 +20,7 @@ import { removeStaleTempFiles } from '../../engine/serialize/file-io.js';
 import type { Embedder } from '../models/factory.js';
 import { loadCheckpointBytes, saveCheckpoint, type CheckpointState, type LoadedCheckpoint } from '../run/checkpoint.js';
 import type { TrainConfig } from '../run/config/keys.js';
+import { gatherShards, sliceShards, type LossShard } from './shards.js';
 import type { EvalMetrics } from './types.js';
 
 /** What the checkpoints hold of a training run. */
@@ -27,6 +28,8 @@ export interface TrainParts {
   model: Embedder;
   /** The loss's learnable tables, if any. */
   loss?: nn.Module<never[], unknown>;
+  /** Multi-process: the loss's parameters split across the ranks, saved whole and sliced on resume. */
+  shards?: readonly LossShard[];
   optimizer: optim.SGD | optim.AdamW;
   scheduler: optim.LambdaLR;
 }
@@ -97,7 +100,7 @@ export class TrainState {
 
   /** last.safetensors, at the end of an epoch. Every rank calls it: each sends rank 0 its random stream. */
   saveLast(): void {
-    const { model, loss, optimizer, scheduler } = this.parts;
+    const { model, loss, shards, optimizer, scheduler } = this.parts;
     const group = this.o.group;
     const rng = getRngState();
     // Every rank's dropout stream goes into rank 0's checkpoint, so a resumed run continues each.
@@ -108,6 +111,8 @@ export class TrainState {
         else t.dispose();
       });
     }
+    // Sharded tables are gathered whole, with their optimizer state (every rank takes part).
+    const whole = group && shards?.length ? gatherShards(group, shards, optimizer) : null;
     if (!this.o.isMain) {
       dispose(rngs);
       return;
@@ -115,6 +120,14 @@ export class TrainState {
     const opt = optimizer.stateDict();
     const parts: Record<string, Map<string, Tensor>> = { model: model.stateDict(), optim: opt.state, rng: rngs };
     if (loss) parts.loss = loss.stateDict();
+    for (const [part, m] of [
+      ['loss', whole?.loss],
+      ['optim', whole?.optim],
+    ] as const)
+      for (const [k, t] of m ?? []) {
+        parts[part]!.get(k)?.dispose();
+        parts[part]!.set(k, t);
+      }
     const state: CheckpointState = {
       epoch: this.epoch,
       step: this.step,
@@ -145,7 +158,7 @@ export class TrainState {
     if (!loaded) return null;
     const { parts, state } = loaded.ckpt;
     const fromBest = loaded.file === this.bestPath;
-    const { model, loss, optimizer, scheduler } = this.parts;
+    const { model, loss, shards, optimizer, scheduler } = this.parts;
     try {
       if (!state) throw new Error(`${loaded.file} has no trainer state`);
       const savedWorld = typeof state.extra.worldSize === 'number' ? state.extra.worldSize : 1;
@@ -157,6 +170,8 @@ export class TrainState {
         );
       }
       model.loadStateDict(parts.model ?? new Map());
+      // Checkpoints hold sharded tables whole: this rank takes its rows.
+      sliceShards(shards ?? [], optimizer, parts.loss, parts.optim);
       if (loss) loss.loadStateDict(parts.loss ?? new Map());
       // best.safetensors keeps the model and the schedule, not the optimizer's state.
       if (!fromBest)

@@ -23,6 +23,7 @@ import { createModel, inputSideOf, prepareModel } from './model.js';
 import { createOptimizer, createSchedule, paramGroups } from './optimizer.js';
 import { PceProbe } from './pce-probe.js';
 import { sharedClassesWarning, stepWarnings } from './run-checks.js';
+import { replicated } from './shards.js';
 import { trainStep } from './step.js';
 import { TrainState } from './train-state.js';
 import { NonFiniteLossError, type EvalMetrics, type TrainLoss, type TrainResult, type TrainerDeps } from './types.js';
@@ -76,7 +77,8 @@ export class Trainer {
     if (g) {
       if (cfg.distributed.syncBn) distributed.convertSyncBatchNorm(this.model, g);
       distributed.broadcastModule(this.model, g);
-      if (this.loss.module) distributed.broadcastModule(this.loss.module, g);
+      // A sharded table is each rank's own: only the replicated rest of the loss starts equal.
+      if (this.loss.module) g.broadcast(replicated(this.loss.module, this.loss.shards ?? []));
       // Rank 0 keeps the single-process dropout stream, the others get their own.
       if (g.rank > 0) manualSeed(mixSeed(cfg.seed, STREAM.rank, g.rank));
     }
@@ -101,7 +103,13 @@ export class Trainer {
     this.scheduler = createSchedule(this.optimizer, cfg, this.sampler.batchesPerEpoch);
     this.state = new TrainState(
       cfg,
-      { model: this.model, loss: this.loss.module, optimizer: this.optimizer, scheduler: this.scheduler },
+      {
+        model: this.model,
+        loss: this.loss.module,
+        shards: this.loss.shards,
+        optimizer: this.optimizer,
+        scheduler: this.scheduler,
+      },
       { group: this.group, isMain: this.isMain, log: this.#log, classNames: deps.classNames },
     );
     this.metrics = new MetricsLog(this.runDir, this.isMain);

@@ -2,6 +2,7 @@
 import type { Tensor, distributed, nn } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/head.js';
 import type { TrainConfig } from '../run/config/keys.js';
+import type { LossShard } from './shards.js';
 
 export interface TrainLoss {
   readonly name: string;
@@ -13,6 +14,8 @@ export interface TrainLoss {
   readonly gathered?: boolean;
   /** A classifier loss on the logits: each logged step also measures the head's CE against PCE. */
   readonly usesLogits?: boolean;
+  /** Multi-process: parameters of `module` split across the ranks (a PartialFC class table). */
+  readonly shards?: readonly LossShard[];
   compute(out: EmbedderOutput, labels: Tensor): Tensor;
 }
 

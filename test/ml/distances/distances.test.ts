@@ -44,10 +44,10 @@ test('a distance given by name (as a config file gives it) is built like its spe
   const byName = createLoss('triplet', { distance: 'cosine' } as never) as TripletMarginLoss;
   assert.equal(byName.distance.name, 'cosine');
   const euclid = createLoss('triplet', { distance: 'euclidean', smooth: true } as never) as TripletMarginLoss;
-  assert.deepEqual([euclid.distance.name, euclid.distance.spec().normalize, euclid.smooth], ['euclidean', false, true]);
+  assert.deepEqual([euclid.distance.name, euclid.distance.normalize, euclid.smooth], ['euclidean', false, true]);
   assert.throws(
     () => createLoss('triplet', { distance: 3 } as never),
-    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot \| snr\) or a spec, got 3/,
+    /distance must be a name \(euclidean \| squared-euclidean \| cosine \| dot \| snr\), a spec or a Distance object/,
   );
   assert.throws(() => createLoss('triplet', { distance: 'manhattan' } as never), /unknown distance 'manhattan'/);
   assert.throws(() => createLoss('triplet', { smooth: 'yes' } as never), /smooth must be true or false/);

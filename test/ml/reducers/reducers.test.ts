@@ -20,7 +20,10 @@ test('mean, sum and avgNonZero of a vector; an empty vector gives a zero connect
   assert.equal(empty.item(), 0);
   empty.backward();
   assert.deepEqual(anchor.grad?.tolist(), [0, 0]);
-  assert.throws(() => checkReducer('TripletMarginLoss', 'max'), /reducer must be one of mean \| sum \| avgNonZero/);
+  assert.throws(
+    () => checkReducer('TripletMarginLoss', 'max' as never),
+    /reducer must be one of mean \| sum \| avgNonZero/,
+  );
 });
 
 test('a split divides every part by the whole loss denominator, so the parts add up to it', () => {

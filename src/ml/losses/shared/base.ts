@@ -5,6 +5,8 @@ import { type Tensor, nn, tidy } from '../../../engine/index.js';
 import { checkLabels, checkMatrix, LossInputError } from '../../utils/validate.js';
 import { checkTuples, type MinedTuples } from '../../utils/tuples.js';
 import type { Miner } from '../../miners/base.js';
+import { makeRegularizer, type Regularizer, type RegularizerName } from '../../regularizers/index.js';
+import { finiteNumber } from '../../utils/validate.js';
 
 /**
  * A loss's value split into the two parts of Boudiaf et al. (ECCV 2020): the tightness part
@@ -55,6 +57,14 @@ export interface Batch {
   readonly refLabels: readonly number[] | undefined;
 }
 
+/** PML's embedding_regularizer / embedding_reg_weight, for every loss on embeddings. */
+export interface EmbeddingRegularizerOptions {
+  /** Adds embeddingRegWeight · R(embeddings) to the loss (an object, or a name: lp | zero-mean | ...). */
+  embeddingRegularizer?: Regularizer | RegularizerName;
+  /** Default 1. */
+  embeddingRegWeight?: number;
+}
+
 export type EmbeddingLossInput = [embeddings: Tensor, labels: Tensor, indices?: MinedTuples, ref?: Reference];
 
 /** Base of the losses that take embeddings [n, d] and integer labels [n]. */
@@ -70,18 +80,53 @@ export abstract class MetricLoss extends nn.Module<EmbeddingLossInput, Tensor> i
   protected readonly noTuplesReason: string = 'it compares samples with class weights or proxies, not with each other';
   /** Whether forward() accepts a reference set (losses over pairs of the batch that index them by tuple). */
   readonly supportsRef: boolean = false;
+  /** Whether the loss reads mined tuples, so that a miner can be given to it. */
+  get takesTuples(): boolean {
+    return this.usesTuples;
+  }
   /** Mines tuples when forward() gets none. */
   miner: Miner | undefined;
+  readonly embeddingRegularizer: Regularizer | undefined;
+  readonly embeddingRegWeight: number;
+
+  constructor(o: EmbeddingRegularizerOptions = {}) {
+    super();
+    const where = new.target.name;
+    this.embeddingRegularizer =
+      o.embeddingRegularizer === undefined ? undefined : makeRegularizer(where, o.embeddingRegularizer);
+    this.embeddingRegWeight = o.embeddingRegWeight ?? 1;
+    finiteNumber(where, 'embeddingRegWeight', this.embeddingRegWeight);
+  }
 
   forward(embeddings: Tensor, labels: Tensor, indices?: MinedTuples, ref?: Reference): Tensor {
     const b = this.prepare(embeddings, labels, indices, ref);
-    return tidy(() => this.compute(b));
+    return tidy(() => {
+      const value = this.compute(b);
+      const reg = this.regularization(b);
+      if (reg === null) return value;
+      if (value.ndim !== 0)
+        throw new RangeError(
+          `${this.name}: a regularizer is added to the reduced loss, and this reducer does not reduce`,
+        );
+      return value.add(reg);
+    });
   }
 
   /** The tightness / contrastive parts of forward()'s value on this batch (tensors, differentiable). */
   split(embeddings: Tensor, labels: Tensor, indices?: MinedTuples, ref?: Reference): LossSplit {
     const b = this.prepare(embeddings, labels, indices, ref);
-    return tidy(() => this.computeSplit(b));
+    return tidy(() => {
+      const s = this.computeSplit(b);
+      // A regularizer pulls and pushes nothing: it is neither part.
+      const reg = this.regularization(b);
+      if (reg === null) return s;
+      return { ...s, other: s.other === undefined ? reg : s.other.add(reg) };
+    });
+  }
+
+  /** The weighted regularizer terms added to compute()'s value, or null without any. */
+  protected regularization(b: Batch): Tensor | null {
+    return this.embeddingRegularizer ? this.embeddingRegularizer.forward(b.x).mul(this.embeddingRegWeight) : null;
   }
 
   protected prepare(embeddings: Tensor, labels: Tensor, indices: MinedTuples | undefined, ref?: Reference): Batch {

@@ -7,7 +7,7 @@
 // the first pulls the feature toward its class weight, the second pushes it from all of them.
 import { type Tensor, tensor } from '../../../engine/index.js';
 import { indexTensor } from '../../utils/tuples.js';
-import { reduce, type ReducerName } from '../../reducers/index.js';
+import { reduce, type Reducer, type ReducerLike } from '../../reducers/index.js';
 import type { LossSplit } from './base.js';
 
 /** The true-class logit s_{i,y_i} of each row: [n]. */
@@ -28,9 +28,26 @@ export function perSampleCrossEntropy(logits: Tensor, labels: readonly number[])
 }
 
 /** Reduced CE split: both parts go through the same (linear) reducer, so they add up to the loss. */
-export function ceSplit(logits: Tensor, labels: readonly number[], reducer: ReducerName): LossSplit {
+export function ceSplit(logits: Tensor, labels: readonly number[], reducer: ReducerLike): LossSplit {
+  checkSplitReduction(reducer);
   const { tightness, contrastive } = ceParts(logits, labels);
   return { tightness: reduce(tightness, reducer, logits), contrastive: reduce(contrastive, reducer, logits) };
+}
+
+/** split()'s parts must add up to the loss, so it takes the named reductions, which are linear in the terms. */
+export function checkSplitReduction(reducer: ReducerLike): void {
+  if (typeof reducer !== 'string')
+    throw new RangeError(`split() needs reduction 'mean', 'sum' or 'none', not a ${reducer.name} reducer object`);
+}
+
+/** A [n, C] float matrix with 1 at (i, targets[i]) (no 1 in a row whose target is -1). */
+export function targetMask(targets: readonly number[], like: Tensor): Tensor {
+  const c = like.shape[1]!;
+  const m = new Float64Array(targets.length * c);
+  targets.forEach((t, i) => {
+    if (t >= 0) m[i * c + t] = 1;
+  });
+  return tensor(m, { shape: [targets.length, c], dtype: like.dtype, device: like.device });
 }
 
 /** A one-hot [n, C] float matrix of the labels. */
@@ -42,9 +59,11 @@ export function oneHotFloat(labels: readonly number[], numClasses: number, like:
   return tensor(m, { shape: [labels.length, numClasses], dtype: like.dtype, device: like.device });
 }
 
-export type ClassifierReducer = Exclude<ReducerName, 'avgNonZero'>;
-export function checkClassifierReducer(where: string, r: string): ClassifierReducer {
+/** Per-sample losses: reduced by name, or by a Reducer object (e.g. a ClassWeightedReducer). */
+export type ClassifierReducer = 'mean' | 'sum' | 'none' | Reducer;
+export function checkClassifierReducer(where: string, r: ClassifierReducer): ClassifierReducer {
+  if (typeof r === 'object' && r !== null && typeof r.reduce === 'function') return r;
   if (r !== 'mean' && r !== 'sum' && r !== 'none')
-    throw new RangeError(`${where}: reduction must be 'mean' | 'sum' | 'none', got '${r}'`);
+    throw new RangeError(`${where}: reduction must be 'mean' | 'sum' | 'none' or a Reducer object, got '${String(r)}'`);
   return r;
 }

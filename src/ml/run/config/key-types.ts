@@ -134,7 +134,7 @@ export const KEY_TYPES: Readonly<Record<ConfigKeyType, KeyType>> = {
         ? null
         : outOfRange(k, v),
   },
-  // A loss's own options: free-form here, checked by the loss that receives them.
+  // A loss's or a miner's own options: free-form here, checked by the loss or miner that receives them.
   options: {
     accepted: () => 'name=value pairs',
     fromValue: (k, v) => {

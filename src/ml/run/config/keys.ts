@@ -308,6 +308,21 @@ export const CONFIG_KEYS = [
       'embeddings to drift slowly)',
   },
   {
+    key: 'miner.name',
+    type: 'string',
+    default: '',
+    doc:
+      'a miner for a loss on mined pairs or triplets (triplet-margin, batch-hard, multi-similarity, angular, ' +
+      'batch-easy-hard, distance-weighted, hdc, pair-margin, uniform-histogram, packaged-triplets); empty: the ' +
+      "loss's own choice; checked when the run starts",
+  },
+  {
+    key: 'miner.options',
+    type: 'options',
+    default: {},
+    doc: "the miner's options (miner.options.epsilon=0.1, ...); random miners are seeded from seed",
+  },
+  {
     key: 'optim.name',
     type: 'string',
     default: 'sgd',

@@ -116,6 +116,8 @@ class Builder {
         'optim.lrStep',
         `'optim.lrStep' must be > 0 (epochs between steps) with optim.schedule=${c.optim.schedule}`,
       );
+    if (c.miner.name === '' && Object.keys(c.miner.options).length > 0)
+      this.#refuse('miner.options', "'miner.options' is set but 'miner.name' is empty (which miner should take them?)");
     if (c.loss.labelSmoothing > 0 && c.loss.name !== 'cross-entropy') {
       // One name, one formula: this key is PyTorch's label_smoothing; the paper's ε has its own name.
       const hint =
