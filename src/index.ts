@@ -16,7 +16,17 @@ export { resolveConfig, type TrainConfig } from './ml/run/config/resolve.js';
 export { ConfigError, type ConfigOrigin } from './ml/run/config/errors.js';
 export { PRESETS } from './ml/run/presets.js';
 export { loadEmbedder, resolveCheckpoint } from './ml/run/load.js';
-export { train, openRun, type Run, type RunOptions, type ConfigInput, type Neighbours } from './ml/api.js';
+export {
+  train,
+  openRun,
+  type Run,
+  type RunInput,
+  type RunOptions,
+  type ConfigInput,
+  type Neighbours,
+  type TrainOptions,
+  type TrainProgress,
+} from './ml/api.js';
 export { openDatasets, type OpenedDatasets } from './ml/run/datasets/index.js';
 export { trainerDeps } from './ml/train/wiring.js';
 export { exportOnnx, saveOnnx } from './ml/export/index.js';

@@ -7,7 +7,7 @@ const HELP = `usage: dml report RUN_DIR [options] [key=value ...]
 Writes one self-contained HTML file (inline SVG charts and thumbnails, no external resources)
 about a training run: loss and learning-rate curves and Recall@K per epoch from
 RUN_DIR/metrics.jsonl, the checkpoint re-evaluated on the test set (Recall@K, MAP@R,
-R-Precision, P@1, NMI), mutual information I(Z;Y) when src/ml/mi provides it, a t-SNE map of
+R-Precision, P@1, NMI), mutual information I(Z;Y) (as dml mi computes it), a t-SNE map of
 the test embeddings coloured by class, and retrieval examples (top-k neighbours, wrong-class
 neighbours marked with a red border and ✗).
 

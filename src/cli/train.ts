@@ -1,19 +1,11 @@
 // dml train: the paper's recipe on a preset / config file / key=value overrides.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig, loadConfigFile, type ResolveOptions, type TrainConfig } from '../ml/run/config/resolve.js';
 import { ConfigError } from '../ml/run/config/errors.js';
 import { configKeysHelp } from '../ml/run/config/docs.js';
 import { NO_PRESET, PRESET_NAMES, PRESET_WEIGHTS } from '../ml/run/presets.js';
-import {
-  DATA_SOURCE_KEYS,
-  configChanges,
-  configYaml,
-  describeChanges,
-  readStoredConfig,
-  resumeConfig,
-} from '../ml/run/run-config.js';
+import { configYaml, describeChanges, resumeConfig } from '../ml/run/run-config.js';
+import { existingRunProblem } from '../ml/run/overwrite-guard.js';
 import { datasetSpec, openDatasets } from '../ml/run/datasets/index.js';
 import { Trainer } from '../ml/train/trainer.js';
 import { NonFiniteLossError } from '../ml/train/types.js';
@@ -158,18 +150,9 @@ export const command = {
     checkDevice(cfg.device);
     // A finished or interrupted run is not overwritten by accident (rank 0, or the launcher, checks).
     if (!values.resume && !values.force && main0) {
-      const held = ['last.safetensors', 'best.safetensors'].filter((f) => existsSync(path.join(cfg.out, f)));
-      if (held.length > 0) {
-        const stored = readStoredConfig(cfg.out);
-        const other = stored ? configChanges(stored.config, cfg, DATA_SOURCE_KEYS) : [];
-        // A run on other data is not this run to continue nor, by a reflex --force, to replace.
-        console.error(
-          other.length > 0
-            ? `dml train: ${cfg.out} holds a run on other data (${describeChanges(other)}): give this run ` +
-                'its own folder with out=DIR'
-            : `dml train: ${cfg.out} already holds a run (${held.join(', ')}): continue it with --resume, or ` +
-                'start over with --force',
-        );
+      const problem = existingRunProblem(cfg, { resume: '--resume', force: '--force' });
+      if (problem) {
+        console.error(`dml train: ${problem}`);
         return 2;
       }
     }

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+import { applyOmpWaitDefault } from './omp-env.js';
 import type { NativeBinding } from './native-ops.generated.js';
 
 /** Opaque reference to a native tensor; only the engine looks inside. */
@@ -43,6 +45,8 @@ function addonPath(): string {
 }
 
 const require = createRequire(import.meta.url);
+// Before the addon (and libtorch's libgomp with it) loads: libgomp reads its environment only then.
+if (isMainThread) applyOmpWaitDefault();
 export const native = require(addonPath()) as NativeBinding;
 /** One op's function, looked up once (hot paths call it without a property lookup per call). */
 export function op<K extends NativeFnName>(name: K): NativeBinding[K] {

@@ -69,6 +69,8 @@ export interface ReportInput {
   retrieval?: RetrievalSection | null;
   /** Display names by class label. */
   classNames?: readonly string[];
+  /** The run's logEvery (steps between training-loss records), when its configuration is known. */
+  logEvery?: number;
   /** Seconds per stage of the report's making. */
   timings?: Record<string, number>;
   warnings?: readonly string[];
@@ -146,7 +148,7 @@ const num = (v: number | null | undefined, digits = 2): string =>
 export function buildReportHtml(r: ReportInput): string {
   const className = (c: number): string => r.classNames?.[c] ?? `class ${c}`;
   const sections: Array<{ id: string; title: string; html: string }> = [];
-  sections.push({ id: 'training', title: 'Training curves', html: trainingSection(r.metrics) });
+  sections.push({ id: 'training', title: 'Training curves', html: trainingSection(r.metrics, r.logEvery) });
   sections.push({ id: 'recall', title: 'Recall@K per epoch', html: recallSection(r.metrics.eval) });
   sections.push({ id: 'metrics', title: 'Final retrieval metrics', html: metricsSection(r) });
   sections.push({
@@ -220,11 +222,11 @@ function duration(s: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-function trainingSection(m: RunMetrics): string {
+function trainingSection(m: RunMetrics, logEvery?: number): string {
   const guides = m.epochs.length > 1 ? m.epochs.slice(0, -1).map((e) => ({ x: e.step, label: `ep ${e.epoch}` })) : [];
   const lossSeries: Series[] = [
     {
-      name: `training loss (every ${logEvery(m)} steps)`,
+      name: `training loss (${lossCadence(m, logEvery)})`,
       color: '#4e79a7',
       points: m.train.map((t) => [t.step, t.loss] as const),
       width: 1.4,
@@ -297,7 +299,8 @@ function boundSection(m: RunMetrics): string {
   return (
     `<h3>CE and PCE</h3><p class="note">Means over the logged training batches of each epoch: the plain ` +
     `cross-entropy of the classifier, and the PCE ` +
-    "whose soft means use that classifier's softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (src/ml/losses/pce.ts). The " +
+    "whose soft means use that classifier's softmax, with λ = λ<sub>max</sub>(ZᵀZ)/(2n) (the <code>pce</code> " +
+    'loss; README, “CE and PCE”). The ' +
     'last column is the share of batches with CE ≥ PCE.</p>' +
     `<div class="row">${chart}` +
     `</div><table><tr><th>epoch</th><th>CE</th><th>PCE</th><th>tightness</th><th>contrastive</th><th>λ</th><th>CE ≥ ` +
@@ -305,10 +308,25 @@ function boundSection(m: RunMetrics): string {
   );
 }
 
-function logEvery(m: RunMetrics): number | string {
-  if (m.train.length < 2) return '?';
-  const d = m.train[1]!.step - m.train[0]!.step;
-  return d > 0 ? d : '?';
+/**
+ * How often the loss was recorded: the run's logEvery when known, else the most common gap between
+ * the records' steps (a resumed run may repeat or skip a step); a single record has no gap to show.
+ */
+export function lossCadence(m: RunMetrics, logEvery?: number): string {
+  const n = m.train.length;
+  const every = (k: number): string => (k === 1 ? 'every step' : `every ${k} steps`);
+  if (logEvery !== undefined) return n === 1 ? `${every(logEvery)}; one record, step ${m.train[0]!.step}` : every(logEvery);
+  if (n === 0) return 'no records';
+  if (n === 1) return `one record, step ${m.train[0]!.step}`;
+  const counts = new Map<number, number>();
+  for (let i = 1; i < n; i++) {
+    const d = m.train[i]!.step - m.train[i - 1]!.step;
+    if (d > 0) counts.set(d, (counts.get(d) ?? 0) + 1);
+  }
+  let best = 0;
+  let bestCount = 0;
+  for (const [d, c] of counts) if (c > bestCount || (c === bestCount && d < best)) [best, bestCount] = [d, c];
+  return best > 0 ? every(best) : `${n} records`;
 }
 
 function recallSection(evals: readonly EvalPoint[]): string {
@@ -466,7 +484,7 @@ function miSection(mi: MiSection): string {
   return (
     `<table><tr><th class="l">quantity</th><th>nats</th><th>bits</th><th class="l">details</th></tr>${rows.join('')}` +
     `</table>` +
-    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (src/ml/mi, Boudiaf et al. ` +
+    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (as <code>dml mi</code>; Boudiaf et al. ` +
     `2020: the discriminative view is a lower bound; the generative view estimates both entropies with kNN ` +
     `distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>` +
     (warnings.length ? `<p class="note">Estimator warnings: ${warnings.map(esc).join('; ')}.</p>` : '')

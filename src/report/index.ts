@@ -117,10 +117,10 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
     const spec = '../ml/mi/index.js';
     mod = (await import(spec)) as MiModule;
   } catch (e) {
-    return { status: 'unavailable', reason: `the MI module (src/ml/mi) could not be loaded: ${(e as Error).message}` };
+    return { status: 'unavailable', reason: `the mutual-information estimator could not be loaded: ${(e as Error).message}` };
   }
   if (typeof mod.mutualInformation !== 'function')
-    return { status: 'unavailable', reason: 'src/ml/mi exports no mutualInformation() report function.' };
+    return { status: 'unavailable', reason: 'this build of the toolkit has no mutual-information estimator.' };
   const n = labels.length;
   const idx = sampleIndices(n, maxPoints, seed, REPORT_STREAM.miSubsample);
   const t0 = performance.now();
@@ -283,6 +283,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
       tsne: tsneSec,
       retrieval,
       classNames,
+      logEvery: config.logEvery,
       timings: { ...timings },
       warnings,
     });

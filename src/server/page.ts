@@ -5,6 +5,34 @@ export const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; connect-src " +
   "'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/** The page's current query. An upload's class is what the user said of that upload, never a past one's. */
+export type PageQuery =
+  | { kind: 'id'; id: number; item: { label: string } }
+  | { kind: 'file'; file: unknown; label: string };
+/** What changes the query: an upload, a gallery pick, or the "its class" choice. */
+export type PageEvent =
+  | { type: 'upload'; file: unknown }
+  | { type: 'pick'; id: number; item: { label: string } }
+  | { type: 'label'; label: string };
+
+/**
+ * The query after an event. A new upload starts with no class (so neighbours get no ✓/✗ until the user
+ * names its class); a gallery image's class is its own; the class choice applies to the upload only.
+ * Runs in the browser too (PAGE_JS embeds its source), so it uses nothing from outside.
+ */
+export function nextQuery(prev: PageQuery | null, e: PageEvent): PageQuery | null {
+  if (e.type === 'upload') return { kind: 'file', file: e.file, label: '' };
+  if (e.type === 'pick') return { kind: 'id', id: e.id, item: e.item };
+  if (prev && prev.kind === 'file') return { kind: 'file', file: prev.file, label: e.label };
+  return prev;
+}
+
+/** The query's parameters besides k and metric: a gallery id, or an upload's class when the user named one. */
+export function queryParams(q: PageQuery): Record<string, string> {
+  if (q.kind === 'id') return { id: String(q.id) };
+  return q.label ? { label: q.label } : {};
+}
+
 export const PAGE_HTML =
   `<!doctype html>
 <html lang="en">
@@ -66,7 +94,8 @@ export const PAGE_HTML =
     <div class="controls">
       <label id="drop">Upload an image (JPEG, PNG, WebP): <input type="file" id="file" ` +
   `accept="image/jpeg,image/png,image/webp"></label>
-      <label>its class <select id="label"><option value="">unknown</option></select></label>
+      <label title="the uploaded image's class, if you know it: neighbours of that class get ✓, others ✗">its ` +
+  `class <select id="label" disabled><option value="">unknown</option></select></label>
       <label>k <select id="k"><option>5</option><option ` +
   `selected>10</option><option>20</option><option>50</option></select></label>
       <label>metric <select id="metric"><option value="cosine" selected>cosine</option><option ` +
@@ -90,8 +119,18 @@ export const PAGE_HTML =
 export const PAGE_JS =
   `'use strict';
 const $ = (id) => document.getElementById(id);
-let lastQuery = null; // { kind: 'file', file } | { kind: 'id', id }
+let lastQuery = null; // see nextQuery
 let queryUrl = null;
+${nextQuery.toString()}
+${queryParams.toString()}
+// The class choice shows the current query's: an upload's (empty until the user names it), or a
+// gallery image's own (fixed, so the control is disabled).
+function setQuery(e) {
+  lastQuery = nextQuery(lastQuery, e);
+  const sel = $('label');
+  sel.value = lastQuery && lastQuery.kind === 'file' ? lastQuery.label : '';
+  sel.disabled = !lastQuery || lastQuery.kind !== 'file';
+}
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -144,7 +183,7 @@ async function loadSamples() {
       const b = el('button', { type: 'button', 'data-id': String(it.id), title: it.path + ' (' + it.label + ')' });
       b.appendChild(el('img', { class: 'thumb', src: it.imageUrl, alt: it.label }));
       b.appendChild(el('span', {}, it.label));
-      b.addEventListener('click', () => { lastQuery = { kind: 'id', id: it.id, item: it }; run(); });
+      b.addEventListener('click', () => { setQuery({ type: 'pick', id: it.id, item: it }); run(); });
       box.appendChild(b);
     }
   } catch (e) { showError(e.message); }
@@ -159,17 +198,16 @@ async function run() {
   if (!lastQuery) return;
   showError('');
   const p = params();
+  for (const [key, v] of Object.entries(queryParams(lastQuery))) p.set(key, v);
   let res;
   try {
     if (lastQuery.kind === 'id') {
-      p.set('id', String(lastQuery.id));
       res = await api('/api/query?' + p);
       $('query-img').src = lastQuery.item.imageUrl;
       $('query-desc').textContent = 'gallery #' + lastQuery.id + ' · ' + lastQuery.item.path + ' · class ' + ` +
   `lastQuery.item.label;
     } else {
-      const label = $('label').value;
-      if (label) p.set('label', label);
+      const label = lastQuery.label;
       const f = lastQuery.file;
       res = await api('/api/query?' + p, { method: 'POST', headers: { 'content-type': f.type || ` +
   `'application/octet-stream' }, body: f });
@@ -210,7 +248,7 @@ function render(res) {
 
 $('file').addEventListener('change', () => {
   const f = $('file').files[0];
-  if (f) { lastQuery = { kind: 'file', file: f }; run(); }
+  if (f) { setQuery({ type: 'upload', file: f }); run(); }
 });
 const drop = $('drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
@@ -218,9 +256,10 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault(); drop.classList.remove('over');
   const f = e.dataTransfer.files[0];
-  if (f) { lastQuery = { kind: 'file', file: f }; run(); }
+  if (f) { setQuery({ type: 'upload', file: f }); run(); }
 });
-for (const id of ['k', 'metric', 'label']) $(id).addEventListener('change', run);
+for (const id of ['k', 'metric']) $(id).addEventListener('change', run);
+$('label').addEventListener('change', () => { setQuery({ type: 'label', label: $('label').value }); run(); });
 $('shuffle').addEventListener('click', loadSamples);
 
 loadStats();

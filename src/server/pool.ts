@@ -2,6 +2,7 @@
 // model, send each request to the least busy one, and replace a worker that dies (its in-flight
 // requests fail with a 500; the replacement gets the index again before it takes work).
 import { Worker } from 'node:worker_threads';
+import { applyOmpWaitDefault } from '../engine/omp-env.js';
 import { ApiError, imageError } from './errors.js';
 import { EngineLock } from './engine-lock.js';
 import type { ModelInfo, WorkerFailure, WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './protocol.js';
@@ -67,6 +68,8 @@ export class InferencePool {
   }
 
   #spawn(index: number): Slot {
+    // The workers load libtorch; this thread, which does not, sets the OpenMP wait policy they get.
+    applyOmpWaitDefault();
     // Workers inherit the process's Node flags; --input-type (from `node --input-type=module -e`) is refused in
     // workers.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));

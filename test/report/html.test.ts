@@ -20,6 +20,8 @@ import {
   type ReportInput,
 } from '../../src/report/index.js';
 import { command } from '../../src/cli/report.js';
+import { lossCadence } from '../../src/report/html.js';
+import type { RunMetrics } from '../../src/report/metrics.js';
 
 function syntheticMetrics(epochs: number, stepsPerEpoch: number): string {
   const lines: string[] = [];
@@ -444,4 +446,30 @@ test('retrieval examples: leave-one-out never returns the query; query-gallery r
     q.dispose();
     g.dispose();
   }
+});
+
+test('the loss chart says how often the loss was recorded, also for a short run', () => {
+  const m = (steps: number[]): RunMetrics => ({
+    file: 'metrics.jsonl',
+    train: steps.map((step) => ({ epoch: 1, step, loss: 1, lr: null })),
+    eval: [],
+    epochs: [],
+    bounds: [],
+    otherTypes: {},
+    warnings: [],
+    lines: steps.length,
+  });
+  assert.equal(lossCadence(m([10, 20, 30])), 'every 10 steps');
+  // A resumed run repeats a step: the most common gap wins.
+  assert.equal(lossCadence(m([5, 10, 15, 15, 20, 25])), 'every 5 steps');
+  assert.equal(lossCadence(m([1, 2, 3])), 'every step');
+  assert.equal(lossCadence(m([7])), 'one record, step 7');
+  assert.equal(lossCadence(m([])), 'no records');
+  // The run's own logEvery, when the report knows it, is what it says.
+  assert.equal(lossCadence(m([50])), 'one record, step 50');
+  assert.equal(lossCadence(m([50]), 50), 'every 50 steps; one record, step 50');
+  assert.equal(lossCadence(m([50, 100]), 50), 'every 50 steps');
+  const html = buildReportHtml({ title: 't', runDir: 'r', generatedAt: 'now', metrics: m([3]), logEvery: 3 });
+  assert.ok(html.includes('training loss (every 3 steps; one record, step 3)'));
+  assert.ok(!html.includes('every ?'));
 });

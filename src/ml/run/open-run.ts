@@ -10,7 +10,7 @@ import { evaluateRetrieval, evaluateRetrievalSharded, knn, type Metric, type Ret
 import { fixedInputSize, type Embedder } from '../models/factory.js';
 import type { TrainConfig } from './config/keys.js';
 import { resolveConfig, toOverrides } from './config/resolve.js';
-import { openDatasets, type OpenedDatasets } from './datasets/index.js';
+import { openDatasets, type ClassNames, type OpenedDatasets } from './datasets/index.js';
 import type { EvalSource } from './datasets/source.js';
 import {
   embedSet,
@@ -22,7 +22,7 @@ import {
 } from './evaluate.js';
 import { loadEmbedder } from './load.js';
 import { uncheckedNote } from './checkpoint.js';
-import { testPipelineFor } from './pipelines.js';
+import { nativeSideOf, testPipelineFor } from './pipelines.js';
 
 export interface RunOptions {
   /**
@@ -36,6 +36,12 @@ export interface RunOptions {
   progress?: boolean | { prefix: string };
   /** Where a one-line note goes (a checkpoint without tensor checksums). Default: stderr. */
   note?: (line: string) => void;
+}
+
+/** A model's input: [channels, size, size] images. */
+export interface RunInput {
+  readonly channels: 1 | 3;
+  readonly size: number;
 }
 
 export interface Neighbours {
@@ -54,8 +60,19 @@ export interface Run {
   /** Epoch the weights come from, and the checkpoint file read. */
   readonly epoch: number;
   readonly file: string;
-  /** The classes' names of the training run, when its checkpoint records them. */
+  /** The classes' names of the training run, when its checkpoint records them (see classes()). */
   readonly classNames?: { train: string[]; test: string[] };
+  /**
+   * What the model takes: channels and the side in pixels of the square images it was trained on
+   * (data.imageSize, an IDX dataset's native side, or the side a ViT requires), as embed() and
+   * testPipeline() produce them.
+   */
+  readonly input: RunInput;
+  /**
+   * Class k's name of the training and of the test classes: the checkpoint's record, else the run's
+   * datasets' (which opens them, as datasets() does).
+   */
+  classes(): Promise<ClassNames>;
   /** The run's datasets, opened on first use. */
   datasets(): Promise<OpenedDatasets>;
   /** What an image file goes through before the model: the dataset's test transform at the model's input size. */
@@ -108,12 +125,22 @@ export function openRun(checkpoint: string, o: RunOptions = {}): Run {
     if (closed) throw new Error(`run ${file} is closed`);
   };
   const testPipeline = (): Pipeline => testPipelineFor(config, model.options.inChannels, fixedInputSize(model));
+  // The same rule as the test pipeline: the side a model requires, else the data's native or crop side.
+  const input: RunInput = {
+    channels: model.options.inChannels === 1 ? 1 : 3,
+    size: fixedInputSize(model) ?? nativeSideOf(config) ?? config.data.imageSize,
+  };
   const run: Run = {
     model,
     config,
     epoch,
     file,
     ...(classNames ? { classNames } : {}),
+    input,
+    async classes() {
+      live();
+      return classNames ?? (await run.datasets()).classNames;
+    },
     datasets() {
       live();
       opened ??= openDatasets(config);

@@ -199,6 +199,16 @@ export class Trainer {
       lossSum += loss;
       const ips = images / ((performance.now() - t0) / 1000);
       bar?.update(i + 1, { loss, imagesPerSecond: ips * (grp?.worldSize ?? 1) });
+      if (this.isMain)
+        this.deps.onProgress?.({
+          epoch: epoch + 1,
+          epochs: this.cfg.epochs,
+          batch: i + 1,
+          batches: batches.length,
+          step,
+          loss,
+          imagesPerSecond: ips * (grp?.worldSize ?? 1),
+        });
       if (step % this.cfg.logEvery === 0) {
         const elapsed = (performance.now() - t0) / 1000;
         this.metrics.record({ type: 'train', epoch: epoch + 1, step, loss, lr, elapsed });

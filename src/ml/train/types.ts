@@ -52,6 +52,23 @@ export interface TrainerDeps {
   progress?: boolean;
   /** The classes' names, kept in the checkpoints for eval, reports and the search page. */
   classNames?: { train: readonly string[]; test: readonly string[] };
+  /** Called after each training batch (the main process only), whether or not the bar is drawn. */
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/** Where training stands after a batch. */
+export interface TrainProgress {
+  /** 1-based epoch, and its last. */
+  epoch: number;
+  epochs: number;
+  /** 1-based batch of this epoch, and the epoch's count. */
+  batch: number;
+  batches: number;
+  /** Optimizer steps so far, over all epochs. */
+  step: number;
+  loss: number;
+  /** This epoch's images per second so far (all processes of a job). */
+  imagesPerSecond: number;
 }
 
 export interface TrainResult {
