@@ -3,6 +3,8 @@
 // of the checkpoint's first conv. Pure data: the spec travels to worker threads as JSON.
 import { CenterCrop, Resize, ToTensor } from '../ml/data/transforms.js';
 import { Pipeline, type PipelineSpec } from '../ml/data/pipeline.js';
+// The rule lives beside Pipeline (Run.input uses it too); the server's callers import it from here.
+export { inputSizeOf } from '../ml/data/pipeline.js';
 import type { TrainConfig } from '../ml/run/config/keys.js';
 import { nativeSideOf } from '../ml/run/pipelines.js';
 
@@ -89,12 +91,3 @@ export function browserImageMime(b: Uint8Array): string | null {
   return null;
 }
 
-/** The [height, width] a pipeline spec produces (its last fixed-size step). */
-export function inputSizeOf(spec: PipelineSpec): [number, number] {
-  for (let i = spec.transforms.length - 1; i >= 0; i--) {
-    const t = spec.transforms[i]!;
-    if (t.type === 'CenterCrop' || t.type === 'RandomResizedCrop') return [t.size[0], t.size[1]];
-    if (t.type === 'Resize' && Array.isArray(t.size)) return [t.size[0], t.size[1]];
-  }
-  throw new Error('preprocessing does not end in a fixed size (no CenterCrop or two-sided Resize)');
-}

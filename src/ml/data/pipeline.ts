@@ -49,6 +49,16 @@ export interface PipelineSpec {
   options: PipelineOptions;
 }
 
+/** The [height, width] a pipeline spec produces (its last fixed-size step). */
+export function inputSizeOf(spec: PipelineSpec): [number, number] {
+  for (let i = spec.transforms.length - 1; i >= 0; i--) {
+    const t = spec.transforms[i]!;
+    if (t.type === 'CenterCrop' || t.type === 'RandomResizedCrop') return [t.size[0], t.size[1]];
+    if (t.type === 'Resize' && Array.isArray(t.size)) return [t.size[0], t.size[1]];
+  }
+  throw new Error('preprocessing does not end in a fixed size (no CenterCrop or two-sided Resize)');
+}
+
 /** Decoded pixels plus how many of the pipeline's transforms libvips already applied. */
 export interface DecodedImage extends RawImage {
   applied: number;

@@ -4,7 +4,7 @@
 // openRun() come through here, so they agree on what a checkpoint's configuration and data are.
 import { type Tensor, type distributed, dispose, noGrad, tidy } from '../../engine/index.js';
 import { ImageLoader } from '../data/loader.js';
-import type { Pipeline } from '../data/pipeline.js';
+import { inputSizeOf, type Pipeline } from '../data/pipeline.js';
 import type { Sample } from '../data/list.js';
 import { evaluateRetrieval, evaluateRetrievalSharded, knn, type Metric, type RetrievalReport } from '../eval/index.js';
 import { fixedInputSize, type Embedder } from '../models/factory.js';
@@ -22,7 +22,7 @@ import {
 } from './evaluate.js';
 import { loadEmbedder } from './load.js';
 import { uncheckedNote } from './checkpoint.js';
-import { nativeSideOf, testPipelineFor } from './pipelines.js';
+import { testPipelineFor } from './pipelines.js';
 
 export interface RunOptions {
   /**
@@ -38,10 +38,11 @@ export interface RunOptions {
   note?: (line: string) => void;
 }
 
-/** A model's input: [channels, size, size] images. */
+/** A model's input: [channels, height, width] images. */
 export interface RunInput {
   readonly channels: 1 | 3;
-  readonly size: number;
+  readonly height: number;
+  readonly width: number;
 }
 
 export interface Neighbours {
@@ -63,9 +64,8 @@ export interface Run {
   /** The classes' names of the training run, when its checkpoint records them (see classes()). */
   readonly classNames?: { train: string[]; test: string[] };
   /**
-   * What the model takes: channels and the side in pixels of the square images it was trained on
-   * (data.imageSize, an IDX dataset's native side, or the side a ViT requires), as embed() and
-   * testPipeline() produce them.
+   * What the model takes, as embed() and testPipeline() make it of an image: channels, height and
+   * width (data.imageSize, an IDX dataset's native side, or the side a ViT requires).
    */
   readonly input: RunInput;
   /**
@@ -125,11 +125,15 @@ export function openRun(checkpoint: string, o: RunOptions = {}): Run {
     if (closed) throw new Error(`run ${file} is closed`);
   };
   const testPipeline = (): Pipeline => testPipelineFor(config, model.options.inChannels, fixedInputSize(model));
-  // The same rule as the test pipeline: the side a model requires, else the data's native or crop side.
-  const input: RunInput = {
-    channels: model.options.inChannels === 1 ? 1 : 3,
-    size: fixedInputSize(model) ?? nativeSideOf(config) ?? config.data.imageSize,
-  };
+  let input: RunInput;
+  try {
+    const pipeline = testPipeline();
+    const [height, width] = inputSizeOf(pipeline.toSpec());
+    input = { channels: pipeline.channels, height, width };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const run: Run = {
     model,
     config,

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dispose } from '../../../src/engine/index.js';
+import { dispose, randn } from '../../../src/engine/index.js';
 import { openRun } from '../../../src/ml/run/open-run.js';
 import { writeSyntheticIdx } from '../data/synthetic-idx.js';
 
@@ -45,6 +45,16 @@ test(
 
     const run = openRun(out);
     try {
+      // What embed() gives the model: grey IDX data brought to the Fashion-MNIST kind's native side, as any image is.
+      assert.deepEqual(run.input, { channels: 1, height: 28, width: 28 });
+      const x = await run.embed(randn([2, run.input.channels, run.input.height, run.input.width]));
+      assert.deepEqual(x.shape, [2, 16]);
+      x.dispose();
+      // The class names: the checkpoint's record, the same as the datasets'.
+      const names = await run.classes();
+      assert.deepEqual(names, run.classNames);
+      assert.deepEqual(names, (await run.datasets()).classNames);
+      assert.equal(names.train.length, 5);
       assert.deepEqual(run.config.recallKs, [1, 3]);
       assert.deepEqual([run.config.data.root, run.config.data.limitTest, run.config.seed], [data, 40, 7]);
       const report = await run.evaluate();
