@@ -6,8 +6,8 @@
 // the median of --rounds children. "busy" starts --burners shell loops (`while :; do :; done`) at the
 // bench's own priority for the duration of each child, as other jobs on a shared machine would be.
 // Variants: libgomp's own default (GOMP_SPINCOUNT=300000, what libgomp uses when neither variable is
-// set), OMP_WAIT_POLICY=PASSIVE (the toolkit's default since), a short spin (GOMP_SPINCOUNT=10000),
-// and one thread.
+// set), neither variable (the engine then sets OMP_WAIT_POLICY=PASSIVE), OMP_WAIT_POLICY=PASSIVE
+// itself, a short spin (GOMP_SPINCOUNT=10000), and one thread with libgomp's default.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,8 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   const variants: Variant[] = [
     { name: `libgomp default, ${cores} threads`, env: { GOMP_SPINCOUNT: '300000' }, threads: cores },
+    // Neither variable: what the engine sets when it loads the addon (src/engine/omp-env.ts).
+    { name: `dml default (no variable), ${cores} threads`, env: {}, threads: cores },
     { name: `OMP_WAIT_POLICY=PASSIVE, ${cores} threads`, env: { OMP_WAIT_POLICY: 'PASSIVE' }, threads: cores },
     { name: `GOMP_SPINCOUNT=10000, ${cores} threads`, env: { GOMP_SPINCOUNT: '10000' }, threads: cores },
     { name: 'libgomp default, 1 thread', env: { GOMP_SPINCOUNT: '300000' }, threads: 1 },
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
       for (const [i, v] of variants.entries()) {
         const xs = got[i]!;
         console.log(
-          `${model}\t${busy ? 'busy ' : 'quiet'}\t${v.name.padEnd(36)}\t${median(xs).toFixed(0)} img/s` +
+          `${model}\t${busy ? 'busy ' : 'quiet'}\t${v.name.padEnd(40)}\t${median(xs).toFixed(0)} img/s` +
             `\t(${xs.map((x) => x.toFixed(0)).join(', ')})`,
         );
       }

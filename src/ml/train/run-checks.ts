@@ -45,3 +45,18 @@ export function sharedClassesWarning(names: ClassNames): string | null {
     'protocol give data.test classes that data.train lacks'
   );
 }
+
+/**
+ * The warning for a machine other jobs keep busy: its 1-minute load average at least its cores,
+ * while one process trains on several threads. Each step then waits for the thread whose core
+ * another job holds; bench/threads measured one thread training 1.6× faster than two there (small
+ * CNN, 2 cores, 2 busy loops), with OpenMP threads already passive. Not said for a multi-process job,
+ * whose own ranks make the load.
+ */
+export function busyMachineWarning(o: { threads: number; load: number; cores: number; processes: number }): string | null {
+  if (o.threads <= 1 || o.processes > 1 || !(o.load >= o.cores)) return null;
+  return (
+    `the machine is busy (load average ${o.load.toFixed(1)} on ${o.cores} cores): ${o.threads} threads wait for ` +
+    `each other's cores while other jobs hold them; threads=1 may train faster (README: "Threads on a busy machine")`
+  );
+}

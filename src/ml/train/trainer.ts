@@ -6,6 +6,7 @@
 // (data-parallel.ts), embedding losses see the gathered global batch, evaluation is sharded, and
 // rank 0 alone writes.
 import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { type optim, distributed, dispose, manualSeed, setNumThreads } from '../../engine/index.js';
 import { shardRange } from '../data/range.js';
 import type { Embedder } from '../models/factory.js';
@@ -22,7 +23,7 @@ import { MetricsLog } from './metrics-log.js';
 import { createModel, inputSideOf, prepareModel } from './model.js';
 import { createOptimizer, createSchedule, paramGroups } from './optimizer.js';
 import { PceProbe } from './pce-probe.js';
-import { sharedClassesWarning, stepWarnings } from './run-checks.js';
+import { busyMachineWarning, sharedClassesWarning, stepWarnings } from './run-checks.js';
 import { replicated } from './shards.js';
 import { trainStep } from './step.js';
 import { TrainState } from './train-state.js';
@@ -94,6 +95,13 @@ export class Trainer {
       }),
       ...(shared ? [shared] : []),
     ];
+    const busy = busyMachineWarning({
+      threads: cfg.threads,
+      load: loadavg()[0] ?? 0,
+      cores: availableParallelism(),
+      processes: this.group?.worldSize ?? 1,
+    });
+    if (busy) this.warnings.push(busy);
     prepareModel(this.model, cfg, inputSideOf(cfg, train));
     const params = [...this.model.parameters(), ...(this.loss.module?.parameters() ?? [])].filter(
       (p) => p.requiresGrad,

@@ -3,7 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WARMUP_STEPS, warmupSteps } from '../../../src/ml/train/optimizer.js';
-import { sharedClasses, sharedClassesWarning, stepWarnings } from '../../../src/ml/train/run-checks.js';
+import {
+  busyMachineWarning,
+  sharedClasses,
+  sharedClassesWarning,
+  stepWarnings,
+} from '../../../src/ml/train/run-checks.js';
 
 test("the warm-up is the paper's 100 steps, capped at a quarter of the run; the default run keeps 100", () => {
   // Fashion-MNIST's default preset: 30000 training images of classes 0-4, batch 128 (drop-last), 2 epochs.
@@ -31,4 +36,18 @@ test('test classes that are training classes are named; unseen ones are not', ()
     sharedClassesWarning({ train: ['cat', 'dog'], test: ['dog', 'bee'] })!,
     /^1 of the 2 test classes are also training classes \(dog\): Recall@K then measures retrieval of classes the/,
   );
+});
+
+test('a busy machine (load ≥ cores) gets a warning naming threads=1, unless it is one thread or a job', () => {
+  const w = busyMachineWarning({ threads: 2, load: 3.5, cores: 2, processes: 1 });
+  assert.ok(w, 'warned');
+  assert.match(w, /load average 3\.5 on 2 cores/);
+  assert.match(w, /threads=1/);
+  assert.equal(busyMachineWarning({ threads: 2, load: 2, cores: 2, processes: 1 }) !== null, true);
+  assert.equal(busyMachineWarning({ threads: 2, load: 1.9, cores: 2, processes: 1 }), null);
+  assert.equal(busyMachineWarning({ threads: 1, load: 8, cores: 2, processes: 1 }), null);
+  assert.equal(busyMachineWarning({ threads: 2, load: 8, cores: 4, processes: 2 }), null);
+  // A platform without load averages (os.loadavg() is [0, 0, 0] on Windows) and a bad reading say nothing.
+  assert.equal(busyMachineWarning({ threads: 4, load: 0, cores: 4, processes: 1 }), null);
+  assert.equal(busyMachineWarning({ threads: 4, load: NaN, cores: 4, processes: 1 }), null);
 });
