@@ -315,7 +315,8 @@ function boundSection(m: RunMetrics): string {
 export function lossCadence(m: RunMetrics, logEvery?: number): string {
   const n = m.train.length;
   const every = (k: number): string => (k === 1 ? 'every step' : `every ${k} steps`);
-  if (logEvery !== undefined) return n === 1 ? `${every(logEvery)}; one record, step ${m.train[0]!.step}` : every(logEvery);
+  if (logEvery !== undefined)
+    return n === 1 ? `${every(logEvery)}; one record, step ${m.train[0]!.step}` : every(logEvery);
   if (n === 0) return 'no records';
   if (n === 1) return `one record, step ${m.train[0]!.step}`;
   const counts = new Map<number, number>();
@@ -484,9 +485,9 @@ function miSection(mi: MiSection): string {
   return (
     `<table><tr><th class="l">quantity</th><th>nats</th><th>bits</th><th class="l">details</th></tr>${rows.join('')}` +
     `</table>` +
-    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (as <code>dml mi</code>; Boudiaf et al. ` +
-    `2020: the discriminative view is a lower bound; the generative view estimates both entropies with kNN ` +
-    `distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>` +
+    `<p class="note">Estimated on ${mi.n} test embeddings in ${mi.seconds.toFixed(1)} s (as <code>dml mi</code>; ` +
+    `Boudiaf et al. 2020: the discriminative view is a lower bound; the generative view estimates both ` +
+    `entropies with kNN distances).${mi.note ? ` ${esc(mi.note)}` : ''}</p>` +
     (warnings.length ? `<p class="note">Estimator warnings: ${warnings.map(esc).join('; ')}.</p>` : '')
   );
 }

@@ -117,7 +117,10 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
     const spec = '../ml/mi/index.js';
     mod = (await import(spec)) as MiModule;
   } catch (e) {
-    return { status: 'unavailable', reason: `the mutual-information estimator could not be loaded: ${(e as Error).message}` };
+    return {
+      status: 'unavailable',
+      reason: `the mutual-information estimator could not be loaded: ${(e as Error).message}`,
+    };
   }
   if (typeof mod.mutualInformation !== 'function')
     return { status: 'unavailable', reason: 'this build of the toolkit has no mutual-information estimator.' };

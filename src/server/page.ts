@@ -7,8 +7,7 @@ export const PAGE_CSP =
 
 /** The page's current query. An upload's class is what the user said of that upload, never a past one's. */
 export type PageQuery =
-  | { kind: 'id'; id: number; item: { label: string } }
-  | { kind: 'file'; file: unknown; label: string };
+  { kind: 'id'; id: number; item: { label: string } } | { kind: 'file'; file: unknown; label: string };
 /** What changes the query: an upload, a gallery pick, or the "its class" choice. */
 export type PageEvent =
   | { type: 'upload'; file: unknown }

@@ -90,4 +90,3 @@ export function browserImageMime(b: Uint8Array): string | null {
   if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return 'image/gif';
   return null;
 }
-

@@ -29,53 +29,57 @@ async function captured<T>(fn: () => Promise<T>): Promise<{ value: T; printed: s
   }
 }
 
-test('train(): quiet with a progress callback; refuses an existing run unless force or resume', { timeout: 120_000 }, async () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'dml-api-train-'));
-  try {
-    const data = path.join(root, 'data');
-    writeSyntheticIdx(data, 8, 4, 12);
-    const out = path.join(root, 'run');
-    const overrides = [
-      `data.root=${data}`,
-      'batchSize=8',
-      'model.smallInput=true',
-      'model.numFeatures=8',
-      'threads=1',
-      'epochs=1',
-      'data.workers=0',
-      `out=${out}`,
-    ];
-    const seen: TrainProgress[] = [];
-    const first = await captured(() => train({ overrides }, { quiet: true, onProgress: (p) => seen.push(p) }));
-    assert.equal(first.printed, '');
-    assert.equal(first.value.epochs, 1);
-    assert.ok(existsSync(path.join(out, 'last.safetensors')));
-    // 40 training images, batch 8: one call per batch, in order, each with a finite loss.
-    assert.deepEqual(
-      seen.map((p) => [p.epoch, p.epochs, p.batch, p.batches, p.step]),
-      [1, 2, 3, 4, 5].map((b) => [1, 1, b, 5, b]),
-    );
-    assert.ok(seen.every((p) => Number.isFinite(p.loss) && p.imagesPerSecond > 0));
+test(
+  'train(): quiet with a progress callback; refuses an existing run unless force or resume',
+  { timeout: 120_000 },
+  async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'dml-api-train-'));
+    try {
+      const data = path.join(root, 'data');
+      writeSyntheticIdx(data, 8, 4, 12);
+      const out = path.join(root, 'run');
+      const overrides = [
+        `data.root=${data}`,
+        'batchSize=8',
+        'model.smallInput=true',
+        'model.numFeatures=8',
+        'threads=1',
+        'epochs=1',
+        'data.workers=0',
+        `out=${out}`,
+      ];
+      const seen: TrainProgress[] = [];
+      const first = await captured(() => train({ overrides }, { quiet: true, onProgress: (p) => seen.push(p) }));
+      assert.equal(first.printed, '');
+      assert.equal(first.value.epochs, 1);
+      assert.ok(existsSync(path.join(out, 'last.safetensors')));
+      // 40 training images, batch 8: one call per batch, in order, each with a finite loss.
+      assert.deepEqual(
+        seen.map((p) => [p.epoch, p.epochs, p.batch, p.batches, p.step]),
+        [1, 2, 3, 4, 5].map((b) => [1, 1, b, 5, b]),
+      );
+      assert.ok(seen.every((p) => Number.isFinite(p.loss) && p.imagesPerSecond > 0));
 
-    await assert.rejects(
-      train({ overrides }, { quiet: true }),
-      (e: Error) =>
-        e.message.startsWith(`train(): ${out} already holds a run (last.safetensors, best.safetensors)`) &&
-        e.message.includes('`resume: true`') &&
-        e.message.includes('`force: true`') &&
-        !e.message.includes('--'),
-    );
-    // A run on other data: the message offers no force (not a run to replace by reflex) but another folder.
-    const other = path.join(root, 'other');
-    writeSyntheticIdx(other, 8, 4, 12, 2);
-    await assert.rejects(
-      train({ overrides: [...overrides, `data.root=${other}`] }, { quiet: true }),
-      /holds a run on other data \(data\.root .*\): give this run its own folder with out=DIR/,
-    );
-    const again = await captured(() => train({ overrides }, { quiet: true, force: true }));
-    assert.equal(again.printed, '');
-    assert.equal(again.value.epochs, 1);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+      await assert.rejects(
+        train({ overrides }, { quiet: true }),
+        (e: Error) =>
+          e.message.startsWith(`train(): ${out} already holds a run (last.safetensors, best.safetensors)`) &&
+          e.message.includes('`resume: true`') &&
+          e.message.includes('`force: true`') &&
+          !e.message.includes('--'),
+      );
+      // A run on other data: the message offers no force (not a run to replace by reflex) but another folder.
+      const other = path.join(root, 'other');
+      writeSyntheticIdx(other, 8, 4, 12, 2);
+      await assert.rejects(
+        train({ overrides: [...overrides, `data.root=${other}`] }, { quiet: true }),
+        /holds a run on other data \(data\.root .*\): give this run its own folder with out=DIR/,
+      );
+      const again = await captured(() => train({ overrides }, { quiet: true, force: true }));
+      assert.equal(again.printed, '');
+      assert.equal(again.value.epochs, 1);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

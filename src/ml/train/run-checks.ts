@@ -53,7 +53,12 @@ export function sharedClassesWarning(names: ClassNames): string | null {
  * CNN, 2 cores, 2 busy loops), with OpenMP threads already passive. Not said for a multi-process job,
  * whose own ranks make the load.
  */
-export function busyMachineWarning(o: { threads: number; load: number; cores: number; processes: number }): string | null {
+export function busyMachineWarning(o: {
+  threads: number;
+  load: number;
+  cores: number;
+  processes: number;
+}): string | null {
   if (o.threads <= 1 || o.processes > 1 || !(o.load >= o.cores)) return null;
   return (
     `the machine is busy (load average ${o.load.toFixed(1)} on ${o.cores} cores): ${o.threads} threads wait for ` +
