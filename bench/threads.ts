@@ -8,7 +8,7 @@
 // Variants: libgomp's own default (GOMP_SPINCOUNT=300000, what libgomp uses when neither variable is
 // set), neither variable (the engine then sets OMP_WAIT_POLICY=PASSIVE), OMP_WAIT_POLICY=PASSIVE
 // itself, a short spin (GOMP_SPINCOUNT=10000), and one thread with libgomp's default.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,21 +54,38 @@ interface Variant {
   threads: number;
 }
 
-function runChild(v: Variant, model: Model, seconds: number, burners: number): number {
+/** Processes to stop if the bench itself is stopped (Ctrl-C): burners would otherwise spin on. */
+const live = new Set<ChildProcess>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    for (const p of live) p.kill('SIGKILL');
+    process.exit(130);
+  });
+
+function start(cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+  live.add(p);
+  p.once('exit', () => live.delete(p));
+  return p;
+}
+
+async function runChild(v: Variant, model: Model, seconds: number, burners: number): Promise<number> {
   const procs: ChildProcess[] = [];
-  for (let i = 0; i < burners; i++) procs.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  for (let i = 0; i < burners; i++) procs.push(start('sh', ['-c', 'while :; do :; done']));
   try {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.OMP_WAIT_POLICY;
     delete env.GOMP_SPINCOUNT;
     delete env.OMP_NUM_THREADS;
-    const r = spawnSync(
-      process.execPath,
-      [fileURLToPath(import.meta.url), '--child', model, '--threads', String(v.threads), '--seconds', String(seconds)],
-      { env: { ...env, ...v.env }, encoding: 'utf8' },
-    );
-    if (r.status !== 0) throw new Error(`child ${v.name} ${model} failed: ${r.stderr}`);
-    return (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { imgPerS: number }).imgPerS;
+    const args = ['--child', model, '--threads', String(v.threads), '--seconds', String(seconds)];
+    const c = start(process.execPath, [fileURLToPath(import.meta.url), ...args], { ...env, ...v.env });
+    let out = '';
+    let err = '';
+    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => c.once('close', resolve));
+    if (code !== 0) throw new Error(`child ${v.name} ${model} failed: ${err}`);
+    return (JSON.parse(out.trim().split('\n').at(-1)!) as { imgPerS: number }).imgPerS;
   } finally {
     for (const p of procs) p.kill('SIGKILL');
   }
@@ -101,7 +118,7 @@ async function main(): Promise<void> {
       // Rounds outermost, so that a slow spell of the machine spreads over every variant.
       const got = variants.map(() => [] as number[]);
       for (let r = 0; r < rounds; r++)
-        variants.forEach((v, i) => got[i]!.push(runChild(v, model, seconds, busy ? burners : 0)));
+        for (const [i, v] of variants.entries()) got[i]!.push(await runChild(v, model, seconds, busy ? burners : 0));
       for (const [i, v] of variants.entries()) {
         const xs = got[i]!;
         console.log(
