@@ -1,13 +1,14 @@
 // bench/threads: training throughput on a quiet and on a busy machine, per OpenMP wait policy and
 // thread count, to choose the toolkit's default (README, "Threads on a busy machine").
 //   node dist/bench/threads.js [--rounds 3] [--seconds 3] [--burners 2] [--models cnn,resnet18]
+//        [--variants 0,1,4 (their order below)] [--conditions quiet,busy]
 // Each variant runs in a child process (libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when
 // the addon loads), trains for --seconds after two warm-up steps and reports images/s; the figure is
 // the median of --rounds children. "busy" starts --burners shell loops (`while :; do :; done`) at the
 // bench's own priority for the duration of each child, as other jobs on a shared machine would be.
 // Variants: libgomp's own default (GOMP_SPINCOUNT=300000, what libgomp uses when neither variable is
-// set), neither variable (the engine then sets OMP_WAIT_POLICY=PASSIVE), OMP_WAIT_POLICY=PASSIVE
-// itself, a short spin (GOMP_SPINCOUNT=10000), and one thread with libgomp's default.
+// set), neither variable (the engine then chooses: PASSIVE when the load average reaches the cores),
+// OMP_WAIT_POLICY=PASSIVE itself, a short spin (GOMP_SPINCOUNT=10000), and one thread.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     burners: { type: 'string', default: '2' },
     models: { type: 'string', default: 'cnn,resnet18' },
+    // Which variants, by their number in the list below (default: all), and which conditions.
+    variants: { type: 'string' },
+    conditions: { type: 'string', default: 'quiet,busy' },
     child: { type: 'string' },
     threads: { type: 'string' },
   },
@@ -105,16 +109,19 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   const variants: Variant[] = [
     { name: `libgomp default, ${cores} threads`, env: { GOMP_SPINCOUNT: '300000' }, threads: cores },
-    // Neither variable: what the engine sets when it loads the addon (src/engine/omp-env.ts).
-    { name: `dml default (no variable), ${cores} threads`, env: {}, threads: cores },
+    // Neither variable: the engine chooses by the load average when it loads the addon (passive when busy).
+    { name: `dml default (by load), ${cores} threads`, env: {}, threads: cores },
     { name: `OMP_WAIT_POLICY=PASSIVE, ${cores} threads`, env: { OMP_WAIT_POLICY: 'PASSIVE' }, threads: cores },
     { name: `GOMP_SPINCOUNT=10000, ${cores} threads`, env: { GOMP_SPINCOUNT: '10000' }, threads: cores },
     { name: 'libgomp default, 1 thread', env: { GOMP_SPINCOUNT: '300000' }, threads: 1 },
   ];
+  const chosen = values.variants ? values.variants.split(',').map(Number) : variants.map((_, i) => i);
+  variants.splice(0, variants.length, ...variants.filter((_, i) => chosen.includes(i)));
   const models = values.models.split(',') as Model[];
+  const conditions = values.conditions.split(',').map((c) => c === 'busy');
   console.log(`cores ${cores}, ${rounds} rounds of ${seconds} s, busy = ${burners} burners; load ${loadavg()[0]}`);
   for (const model of models) {
-    for (const busy of [false, true]) {
+    for (const busy of conditions) {
       // Rounds outermost, so that a slow spell of the machine spreads over every variant.
       const got = variants.map(() => [] as number[]);
       for (let r = 0; r < rounds; r++)

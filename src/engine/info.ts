@@ -4,6 +4,7 @@ import { native } from './native.js';
 import { MAX_THREADS } from './threads.js';
 
 export { MAX_THREADS, availableThreads } from './threads.js';
+export { ompWaitChoice, type OmpWaitChoice } from './omp-env.js';
 export const setNumThreads = (n: number): void => {
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)
     throw new RangeError(`setNumThreads(n): n must be an integer in [1, ${MAX_THREADS}], got ${n}`);

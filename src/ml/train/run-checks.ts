@@ -47,11 +47,12 @@ export function sharedClassesWarning(names: ClassNames): string | null {
 }
 
 /**
- * The warning for a machine other jobs keep busy: its 1-minute load average at least its cores,
- * while one process trains on several threads. Each step then waits for the thread whose core
- * another job holds; bench/threads measured one thread training 1.6× faster than two there (small
- * CNN, 2 cores, 2 busy loops), with OpenMP threads already passive. Not said for a multi-process job,
- * whose own ranks make the load.
+ * The warning for a machine other jobs keep busy: its 1-minute load average at least its cores, while
+ * one process trains on several threads. Each step then waits for a thread whose core another job
+ * holds. The engine made OpenMP's threads passive for this when it loaded (unless the user set
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT); one thread can still be faster for a small model (bench/threads:
+ * small CNN 1,219 img/s on 1 thread, 1,085 on 2 passive ones; ResNet-18 25 against 34). Not said for a
+ * multi-process job, whose own ranks make the load.
  */
 export function busyMachineWarning(o: {
   threads: number;
@@ -62,6 +63,7 @@ export function busyMachineWarning(o: {
   if (o.threads <= 1 || o.processes > 1 || !(o.load >= o.cores)) return null;
   return (
     `the machine is busy (load average ${o.load.toFixed(1)} on ${o.cores} cores): ${o.threads} threads wait for ` +
-    `each other's cores while other jobs hold them; threads=1 may train faster (README: "Threads on a busy machine")`
+    `each other's cores while other jobs hold them; for a small model threads=1 can be faster ` +
+    `(README: "Threads on a busy machine")`
   );
 }
