@@ -21,7 +21,8 @@ const home = mkdtempSync(path.join(tmpdir(), 'dml-walk-'));
 after(() => rmSync(home, { recursive: true, force: true }));
 // One thread: on a machine shared with other jobs, libtorch's threads wait on each other in the MI
 // probe's thousands of tiny steps (minutes instead of seconds); the README's lines honour it.
-const env = { ...process.env, HOME: home, OMP_NUM_THREADS: '1', DML_PROGRESS_SECONDS: '0' };
+// Progress lines every 0.1 s instead of 10 s, so that the long steps' lines show in seconds-long runs.
+const env = { ...process.env, HOME: home, OMP_NUM_THREADS: '1', DML_PROGRESS_SECONDS: '0.1' };
 
 /** The README's walk: its shell lines, continuations joined, comments dropped, split into words. */
 function readmeWalk(): string[][] {
@@ -149,7 +150,7 @@ async function serveAndQuery(args: string[], curl: string[], query: string, expe
 test(
   "the README's own-data walk: train, eval, embed, serve, report, export, onnxruntime",
   { timeout: 180_000 },
-  async () => {
+  async (t) => {
     const photos = path.join(home, 'photos');
     const colours: [string, [number, number, number]][] = [
       ['red', [200, 40, 40]],
@@ -177,10 +178,10 @@ test(
 
     // train: the README's keys, the small model instead of model.pretrained.
     const train = step('train').filter((w) => !w.startsWith('model.pretrained='));
-    const t = ok(dml([...train, ...SMALL]), 'dml train');
-    assert.match(t, /dml train: your data \(data\.kind=folder, no preset/);
-    assert.match(t, /run folder runs\/photos/);
-    assert.match(t, /Recall@K \(%\) on unseen classes after 1 epochs/);
+    const trained = ok(dml([...train, ...SMALL]), 'dml train');
+    assert.match(trained, /dml train: your data \(data\.kind=folder, no preset/);
+    assert.match(trained, /run folder runs\/photos/);
+    assert.match(trained, /Recall@K \(%\) on unseen classes after 1 epochs/);
     assert.ok(existsSync(path.join(home, 'runs', 'photos', 'config.yaml')));
 
     const e = ok(dml(step('eval')), 'dml eval');
@@ -194,7 +195,17 @@ test(
     const curl = lines.find((l) => l[0] === 'curl')!;
     await serveAndQuery(serve, curl, path.join(home, 'query.jpg'), { label: 'magenta', path: 'magenta/3.jpg' });
 
-    ok(dml(step('report')), 'dml report');
+    const report = dml(step('report'));
+    ok(report, 'dml report');
+    // Each long stage: its header first, then its progress lines (on stderr).
+    const said = report.stderr.split('\n');
+    const at = (re: RegExp): number => said.findIndex((l) => re.test(l));
+    const miHeader = at(/^report: mutual information: I\(Z;Y\) of 32 embeddings \(8 dims\): a linear probe /);
+    const miBeat = at(/^report: mutual information: linear probe \d+\/9000, /);
+    assert.ok(miHeader >= 0 && miBeat > miHeader, report.stderr);
+    assert.ok(at(/^report: embedding the test set: 32 images$/) >= 0, report.stderr);
+    const tsneHeader = at(/^report: t-SNE: 32 of 32 embeddings \(8 dims\), PCA to start, then 500 iterations$/);
+    assert.ok(tsneHeader > miBeat && at(/^report: t-SNE: [\d.]+ s, KL /) > tsneHeader, report.stderr);
     const html = readFileSync(path.join(home, 'runs', 'photos', 'report.html'), 'utf8');
     for (const name of testColours.map(([n]) => n)) assert.ok(html.includes(name), `the report names class ${name}`);
 
@@ -220,6 +231,7 @@ test(
     let worst = 0;
     for (let i = 0; i < onnx.length; i++) worst = Math.max(worst, Math.abs(onnx[i]! - embedded.features[i]!));
     assert.ok(worst <= 1e-4, `onnxruntime on the stated preprocessing vs dml embed: max abs ${worst}`);
+    t.diagnostic(`onnxruntime on the stated preprocessing vs dml embed: max abs ${worst.toExponential(2)}`);
     assert.ok(readdirSync(path.join(home, 'runs', 'photos')).includes('report.html'));
   },
 );
