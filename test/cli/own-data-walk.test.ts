@@ -215,7 +215,7 @@ test(
     const crop = Number(/^ {2}crop: the centre (\d+)×\1 /m.exec(x)?.[1]);
     assert.deepEqual([resize, crop], [20, 16], x);
     assert.match(x, /Pillow's Image\.resize\(BILINEAR\)/);
-    assert.match(x, /layout: NCHW float32 \[N, 3, H, W\]/);
+    assert.match(x, /layout: NCHW float32 \[N, 3, 16, 16\]/);
     assert.match(x, /normalisation: inside the graph/);
 
     const session = await ort.InferenceSession.create(path.join(home, 'photos.onnx'));

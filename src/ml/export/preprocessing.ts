@@ -65,6 +65,7 @@ export function describePreprocessing(pipeline: Pipeline, norm: InputNormalizati
   const specs = pipeline.toSpec().transforms;
   const channels = pipeline.channels;
   const crop = specs.find((t): t is Extract<TransformSpec, { type: 'CenterCrop' }> => t.type === 'CenterCrop');
+  const [height, width] = side !== undefined ? [side, side] : (crop?.size ?? ['H', 'W']);
   const lines = [
     'decode: JPEG with libjpeg(-turbo) at its defaults (ISLOW DCT, fancy upsampling), as Pillow does; other ' +
       'formats with libvips (sharp); an alpha channel is dropped, not composited',
@@ -72,7 +73,7 @@ export function describePreprocessing(pipeline: Pipeline, norm: InputNormalizati
       ? 'colour: RGB (grey images repeated to 3 channels), channel order R, G, B'
       : "colour: grey, L = (19595 R + 38470 G + 7471 B + 2^15) >> 16 (Pillow's convert('L'))",
     ...specs.map(describeStep),
-    `layout: NCHW float32 [N, ${channels}, H, W], input "images"`,
+    `layout: NCHW float32 [N, ${channels}, ${height}, ${width}], input "images"`,
     `normalisation: inside the graph, (x − mean) / std with mean ${list(norm.mean)}, std ${list(norm.std)}; ` +
       'do not apply it yourself',
     'the same as torchvision.transforms.Compose([' +

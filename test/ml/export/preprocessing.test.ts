@@ -25,7 +25,7 @@ test('describePreprocessing states the resize rule, filter, crop, layout and nor
   assert.match(text, /^crop: the centre 224×224 .*round\(\(W − 224\) \/ 2\)/m);
   assert.match(text, /^colour: RGB .*R, G, B$/m);
   assert.match(text, /^tensor: float32 = byte \/ 255/m);
-  assert.match(text, /^layout: NCHW float32 \[N, 3, H, W\]/m);
+  assert.match(text, /^layout: NCHW float32 \[N, 3, 224, 224\]/m);
   assert.match(text, /mean \[0\.485, 0\.456, 0\.406\], std \[0\.229, 0\.224, 0\.225\]; do not apply it yourself/);
   assert.match(text, /Compose\(\[Resize\(256\), CenterCrop\(\(224, 224\)\), ToTensor\(\)\]\)/);
   assert.doesNotMatch(text, /note: exported/);
