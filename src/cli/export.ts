@@ -1,7 +1,7 @@
 // dml export --onnx: the embedding model (BatchNorm folded) as ONNX, for onnxruntime-node/-web.
 import { parseArgs } from 'node:util';
 import { openRun } from '../ml/run/open-run.js';
-import { exportOnnx, saveOnnx } from '../ml/export/index.js';
+import { describePreprocessing, exportOnnx, saveOnnx } from '../ml/export/index.js';
 import { nativeSideOf } from '../ml/run/pipelines.js';
 import { MAX_MODEL_INPUT_SIDE } from '../ml/data/limits.js';
 import { removeStaleTempFiles } from '../engine/serialize/file-io.js';
@@ -14,6 +14,9 @@ Writes (ONNX, the only format and the default) the embedding model in eval mode 
   `"images" float32
 [N, C, H, W] in [0, 1] (mean/std normalisation inside the graph), output "features" (and "logits"
 with --logits). Run it in browsers with onnxruntime-web or in Node with onnxruntime-node.
+After writing it prints the preprocessing dml embed and dml serve apply to an image before the
+model (decoding, resize rule and filter, crop, channels, layout, normalisation): give the ONNX
+model images prepared the same way to get the same embeddings.
 `;
 
 export const command = {
@@ -61,6 +64,12 @@ export const command = {
           `wrote ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB): input images [N,${model.options.inChannels},` +
             `${size},${size}], output ${values.logits ? 'features, logits' : 'features'}`,
         );
+      if (!values.quiet) {
+        const { mean, std } = model.options;
+        const lines = describePreprocessing(run.testPipeline(), { mean, std }, size);
+        console.log(`preprocessing (what dml embed and dml serve do to an image before the model):`);
+        for (const l of lines) console.log(`  ${l}`);
+      }
       return 0;
     } finally {
       await run.close();

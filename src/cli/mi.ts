@@ -1,7 +1,8 @@
 // dml mi: the mutual-information report of a checkpoint's embeddings (both views of I(Z;Y)).
 import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
-import { mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
+import { describeMiWork, mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
+import { Heartbeat } from '../ml/run/progress.js';
 import { openRun } from '../ml/run/open-run.js';
 import { measurePceBoundBatched, type PceBoundSummary } from '../ml/losses/index.js';
 import { readMetrics, type BoundPoint } from '../report/metrics.js';
@@ -113,9 +114,13 @@ export const command = {
         logits: true,
       });
       const { features, labels, logits } = e;
+      const miOptions = { logits: split === 'train' ? logits : undefined, generative: { k } };
+      // The probe's thousands of small steps take minutes on large sets: said first, then every ~10 s.
+      const beat = values.quiet ? null : new Heartbeat('dml mi');
+      beat?.start(describeMiWork(features.shape[0]!, features.shape[1]!, miOptions));
       const r = mutualInformation(features, labels, {
-        logits: split === 'train' ? logits : undefined,
-        generative: { k },
+        ...miOptions,
+        ...(beat ? { onProgress: (stage, done, total) => beat.beat(() => `${stage} ${done}/${total}`) } : {}),
       });
       // The bound over batches of the run's own size and seed.
       const { batchSize, seed } = run.config;

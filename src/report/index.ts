@@ -10,6 +10,7 @@ import type { TrainConfig } from '../ml/run/config/keys.js';
 import { datasetSpec } from '../ml/run/datasets/index.js';
 import type { TestEmbeddings } from '../ml/run/evaluate.js';
 import { openRun } from '../ml/run/open-run.js';
+import { Heartbeat } from '../ml/run/progress.js';
 import {
   buildReportHtml,
   type MiSection,
@@ -21,7 +22,7 @@ import { gatherImages, thumbnailDataUri, type RawImage } from './images.js';
 import { readMetrics, type RunMetrics } from './metrics.js';
 import { REPORT_STREAM, sampleIndices } from './random.js';
 import { retrievalExamples } from './retrieval.js';
-import { tsne } from './tsne.js';
+import { TSNE_DEFAULT_ITERATIONS, tsne } from './tsne.js';
 
 export * from './metrics.js';
 export * from './svg.js';
@@ -57,6 +58,8 @@ export interface ReportOptions {
   overrides?: readonly string[];
   /** Progress lines (default: none). */
   log?: (message: string) => void;
+  /** Seconds between the progress lines of a long stage (default: DML_PROGRESS_SECONDS, else 10). */
+  progressSeconds?: number;
 }
 
 export interface ReportResult {
@@ -108,10 +111,19 @@ function rowsOf(x: Tensor): Float32Array {
   });
 }
 
-type MiModule = { mutualInformation?: (x: Tensor, labels: Int32Array, o?: Record<string, unknown>) => unknown };
+type MiModule = {
+  mutualInformation?: (x: Tensor, labels: Int32Array, o?: Record<string, unknown>) => unknown;
+  describeMiWork?: (n: number, dims: number, o?: Record<string, unknown>) => string;
+};
 
 /** Runs src/ml/mi's mutualInformation when that module exists and works; otherwise says why not. */
-async function miSection(features: Tensor, labels: Int32Array, maxPoints: number, seed: number): Promise<MiSection> {
+async function miSection(
+  features: Tensor,
+  labels: Int32Array,
+  maxPoints: number,
+  seed: number,
+  beat: Heartbeat | null,
+): Promise<MiSection> {
   let mod: MiModule;
   try {
     const spec = '../ml/mi/index.js';
@@ -130,7 +142,14 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
   const sub = idx.length < n ? tidy(() => features.indexSelect(0, tensor(idx, { dtype: 'int64' }))) : features;
   try {
     const y = idx.length < n ? Int32Array.from(idx, (i) => labels[i]!) : labels;
-    const report = mod.mutualInformation(sub, y, { probe: { seed }, generative: { seed } });
+    const options = { probe: { seed }, generative: { seed } };
+    beat?.start(mod.describeMiWork?.(idx.length, features.shape[1]!, options) ?? `I(Z;Y) of ${idx.length} embeddings`);
+    const report = mod.mutualInformation(sub, y, {
+      ...options,
+      ...(beat
+        ? { onProgress: (stage: string, done: number, total: number) => beat.beat(() => `${stage} ${done}/${total}`) }
+        : {}),
+    });
     return {
       status: 'ok',
       report,
@@ -148,6 +167,14 @@ async function miSection(features: Tensor, labels: Int32Array, maxPoints: number
 /** Builds the report of a run directory and writes it. */
 export async function generateReport(o: ReportOptions): Promise<ReportResult> {
   const log = o.log ?? ((): void => {});
+  // Long stages (MI, t-SNE) say what they start on, then how far they got every ~10 s.
+  const beat = (stage: string): Heartbeat | null =>
+    o.log
+      ? new Heartbeat(stage, {
+          write: o.log,
+          ...(o.progressSeconds !== undefined ? { intervalS: o.progressSeconds } : {}),
+        })
+      : null;
   const seed = o.seed ?? 0;
   const timings: Record<string, number> = {};
   const warnings: string[] = [];
@@ -187,6 +214,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
       gLabels = g ? labelArray(g.labels) : null;
     lap('embed');
 
+    log(`evaluating ${qLabels.length} embeddings: Recall@K, MAP@R, R-Precision, P@1, NMI`);
     const evaluation = await run.evaluate(embedded);
     lap('evaluate');
     log(
@@ -199,7 +227,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     let mi: MiSection;
     if (o.mi === false) mi = { status: 'unavailable', reason: 'skipped (--no-mi).' };
     else {
-      mi = await miSection(q.features, qLabels, o.miMaxPoints ?? 2000, seed);
+      mi = await miSection(q.features, qLabels, o.miMaxPoints ?? 2000, seed, beat('mutual information'));
       lap('mi');
       log(mi.status === 'ok' ? `mutual information: ${timings.mi!.toFixed(1)} s` : `MI unavailable: ${mi.reason}`);
     }
@@ -211,8 +239,20 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     const d = q.features.shape[1]!;
     const x = new Float32Array(idx.length * d);
     idx.forEach((i, r) => x.set(all.subarray(i * d, (i + 1) * d), r * d));
-    log(`t-SNE of ${idx.length} of ${n} embeddings (${d} dims)...`);
-    const ts = tsne(x, idx.length, d, { seed, normalize: true, iterations: o.tsneIterations });
+    const tsneBeat = beat('t-SNE');
+    const iterations = o.tsneIterations ?? TSNE_DEFAULT_ITERATIONS;
+    tsneBeat?.start(`${idx.length} of ${n} embeddings (${d} dims), PCA to start, then ${iterations} iterations`);
+    const ts = tsne(x, idx.length, d, {
+      seed,
+      normalize: true,
+      iterations,
+      ...(tsneBeat
+        ? {
+            onProgress: (it: number, kl: number) =>
+              tsneBeat.beat(() => `iteration ${it}/${iterations}, KL ${kl.toFixed(3)}`),
+          }
+        : {}),
+    });
     const tsneSec: TsneSection = {
       points: ts.embedding,
       labels: Int32Array.from(idx, (i) => qLabels[i]!),
@@ -228,6 +268,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     lap('tsne');
     log(`t-SNE: ${ts.seconds.toFixed(1)} s, KL ${ts.kl.toFixed(3)}`);
 
+    log(`retrieval examples: ${o.examples ?? 8} queries, their ${o.topK ?? 8} nearest neighbours and thumbnails`);
     const ex = retrievalExamples(q.features, qLabels, g ? g.features : null, gLabels, {
       count: o.examples ?? 8,
       misses: o.misses ?? 2,

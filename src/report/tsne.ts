@@ -7,6 +7,9 @@
 import { pca, type Matrix } from './pca.js';
 import { REPORT_STREAM, reportRng } from './random.js';
 
+/** Gradient-descent iterations when the caller names none. */
+export const TSNE_DEFAULT_ITERATIONS = 500;
+
 export interface TsneOptions {
   /** Effective number of neighbours (default 30; capped at (N - 1) / 3 for small N). */
   perplexity?: number;
@@ -218,7 +221,7 @@ export function tsne(x: Matrix, n: number, d: number, o: TsneOptions = {}): Tsne
     if (!Number.isFinite(x[i]!)) throw new RangeError(`tsne: non-finite input at row ${Math.floor(i / d)}`);
   const seed = o.seed ?? 0;
   const perplexity = Math.max(1, Math.min(o.perplexity ?? 30, (n - 1) / 3));
-  const iterations = o.iterations ?? 500;
+  const iterations = o.iterations ?? TSNE_DEFAULT_ITERATIONS;
   const exaggeration = o.earlyExaggeration ?? 12;
   const exIters = Math.min(iterations, o.exaggerationIterations ?? Math.round(iterations / 4));
   const lr =

@@ -40,6 +40,28 @@ export interface MutualInformationOptions {
   probe?: LinearProbeOptions | false;
   /** Generative-view settings, or false to skip it. */
   generative?: GenerativeOptions | false;
+  /**
+   * Progress of the slow parts: the probe's optimiser steps (all fits together), then the kNN
+   * entropies (the whole set, then one per class).
+   */
+  onProgress?: (stage: MiStage, done: number, total: number) => void;
+}
+
+export type MiStage = 'linear probe' | 'kNN entropies';
+
+/** What mutualInformation(x [n, dims], labels, o) will compute, for a log's header line. */
+export function describeMiWork(n: number, dims: number, o: MutualInformationOptions = {}): string {
+  const parts: string[] = [];
+  if (o.logits) parts.push("the classifier's cross-entropy");
+  else if (o.probe !== false) {
+    const p = o.probe ?? {};
+    const folds = Math.min(p.folds ?? 5, n);
+    const grid = typeof p.weightDecay === 'number' ? 1 : (p.weightDecay?.length ?? 5);
+    const fits = grid > 1 ? grid + 1 : 1;
+    parts.push(`a linear probe (${folds} folds × ${fits} fits × ${p.steps ?? 300} steps)`);
+  }
+  if (o.generative !== false) parts.push(`kNN entropies (k=${(o.generative ?? {}).k ?? 3})`);
+  return `I(Z;Y) of ${n} embeddings (${dims} dims): ${parts.join(', ') || 'H(Y) only'}`;
 }
 
 export type MutualInformationReport = {
@@ -109,7 +131,11 @@ export function mutualInformation(
       folds: null,
     };
   } else if (o.probe !== false) {
-    const r = crossFittedProbe(embeddings, y, o.probe ?? {});
+    const p = o.onProgress;
+    const r = crossFittedProbe(embeddings, y, {
+      ...(o.probe ?? {}),
+      ...(p ? { onProgress: (done: number, total: number) => p('linear probe', done, total) } : {}),
+    });
     report.discriminative = {
       source: 'linear-probe',
       crossEntropy: quantity(r.crossEntropy),
@@ -141,7 +167,10 @@ export function mutualInformation(
       if (wh && wh.intrinsicDim !== null && wh.intrinsicDim > (g.maxDims ?? 64) + 0.5) {
         warnings.push(`intrinsic dimension ${wh.intrinsicDim.toFixed(1)} capped at maxDims=${g.maxDims ?? 64}`);
       }
+      o.onProgress?.('kNN entropies', 0, counts.size + 1);
       const all = klEntropyEstimate(z, { k: Math.min(k, n - 1), memoryBudgetBytes: g.memoryBudgetBytes });
+      let entropies = 1;
+      o.onProgress?.('kNN entropies', entropies, counts.size + 1);
       let zeros = all.zeroDistances;
       // H(Z|Y): classes with n_y <= k use k_y = n_y - 1; singletons cannot be estimated and are
       // dropped, the remaining p(y) renormalised.
@@ -156,7 +185,10 @@ export function mutualInformation(
         usedPoints = 0,
         smallK = 0;
       for (const idx of byClass.values()) {
-        if (idx.length < 2) continue;
+        if (idx.length < 2) {
+          o.onProgress?.('kNN entropies', ++entropies, counts.size + 1);
+          continue;
+        }
         const ky = Math.min(k, idx.length - 1);
         if (ky < k) smallK++;
         const sub = tidy(() => z.indexSelect(0, tensor(idx, { dtype: 'int64' })));
@@ -169,6 +201,7 @@ export function mutualInformation(
         }
         used++;
         usedPoints += idx.length;
+        o.onProgress?.('kNN entropies', ++entropies, counts.size + 1);
       }
       if (used === 0)
         throw new RangeError('mutualInformation: no class has 2 or more points; H(Z|Y) cannot be estimated');

@@ -30,6 +30,8 @@ export interface LinearProbeOptions {
   batchSize?: number;
   /** Seed of the fold split and minibatch draws (default 0). */
   seed?: number;
+  /** Called after each optimiser step of each fit with the steps done and the total of all fits. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ProbeResult {
@@ -88,6 +90,7 @@ function fitProbe(
   lr: number,
   batch: number,
   gen: Generator,
+  onStep?: () => void,
 ): ProbeFit {
   const n = x.shape[0]!,
     d = x.shape[1]!;
@@ -115,6 +118,7 @@ function fitProbe(
         loss.backward();
         opt.step();
       });
+      onStep?.();
     }
   } finally {
     opt.dispose();
@@ -154,6 +158,10 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
     throw new RangeError('crossFittedProbe: weightDecay must be >= 0');
   const fold = stratifiedFolds(y, folds, seed);
   const gen = new Generator(seed);
+  // Every fold fits each candidate weight decay on its inner split, then refits the chosen one.
+  const totalSteps = folds * (grid.length > 1 ? grid.length + 1 : 1) * steps;
+  let stepsDone = 0;
+  const onStep = o.onProgress ? (): void => o.onProgress!(++stepsDone, totalSteps) : undefined;
   const yAll = tensor(y, { dtype: 'int64' });
   const x32 = x.dtype === 'float32' ? x : x.to('float32');
   let ceSum = 0,
@@ -185,7 +193,7 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
           inner.forEach((v, j) => (v === 0 ? val : fit).push(j));
           let best = Infinity;
           for (const cand of grid) {
-            const m = fitProbe(take(xtr, fit), take(ytr, fit), classes, cand, steps, lr, batch, gen);
+            const m = fitProbe(take(xtr, fit), take(ytr, fit), classes, cand, steps, lr, batch, gen, onStep);
             const ce = scoreProbe(m, take(xtr, val), take(ytr, val)).ce;
             m.w.dispose();
             m.b.dispose();
@@ -195,7 +203,7 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
             }
           }
         }
-        const m = fitProbe(xtr, ytr, classes, wd, steps, lr, batch, gen);
+        const m = fitProbe(xtr, ytr, classes, wd, steps, lr, batch, gen, onStep);
         try {
           return { ...scoreProbe(m, take(x32, testIdx).sub(mu).div(sd), take(yAll, testIdx)), wd };
         } finally {

@@ -3,7 +3,7 @@ import { type Tensor, tensor, tidy, noGrad, cat, dispose, zeros } from '../../en
 import type { Embedder } from '../models/factory.js';
 import type { EvalSource } from './datasets/source.js';
 
-/** Called after each batch with the samples embedded so far and the total. */
+/** Called once with 0 before the first batch, then after each batch with the samples embedded so far and the total. */
 export type EmbedProgress = (done: number, total: number) => void;
 
 /** Features and classifier logits of every sample. */
@@ -22,6 +22,8 @@ export async function embedWithLogits(
   const logits: Tensor[] = [];
   // Labels come from the batches, not source.labels: a loader skipping bad images drops them.
   const labels: number[] = [];
+  // Called once before any batch loads: a progress display says what it embeds before the work starts.
+  onProgress?.(0, total);
   try {
     for await (const b of source.batches(batchSize, range)) {
       for (const l of b.labels) labels.push(l);

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, liveTensors } from '../../../src/engine/index.js';
-import { mutualInformation, crossFittedProbe, stratifiedFolds, denseLabels } from '../../../src/ml/mi/index.js';
+import {
+  mutualInformation,
+  crossFittedProbe,
+  stratifiedFolds,
+  denseLabels,
+  describeMiWork,
+} from '../../../src/ml/mi/index.js';
 import { prng, gauss } from '../eval/reference.js';
 
 // Y uniform over K = 4 classes, Z | Y=y ~ N(sep e_y, I_4). Then log p(y|z) = -|z - mu_y|^2/2 - LSE,
@@ -143,4 +149,33 @@ test('small classes: k shrinks per class, singletons are left out, with warnings
   assert.ok(rep.warnings.some((w) => /singleton/.test(w)));
   assert.ok(rep.warnings.some((w) => /k = n_y - 1/.test(w)));
   z.dispose();
+});
+
+test('onProgress: every probe step of every fit, then each kNN entropy, in that order; describeMiWork says so', () => {
+  const { x, y } = sample(40, 7);
+  const z = tensor(x, { shape: [40, D] });
+  const events: [string, number, number][] = [];
+  const o = { probe: { folds: 2, steps: 4, weightDecay: [1e-3, 1e-1] } };
+  const r = mutualInformation(z, y, { ...o, onProgress: (s, done, total) => events.push([s, done, total]) });
+  z.dispose();
+  assert.ok(r.discriminative && r.generative);
+  const probe = events.filter(([s]) => s === 'linear probe');
+  // 2 folds × (2 candidate weight decays + the refit) × 4 steps, counted one by one.
+  assert.deepEqual(
+    probe.map(([, d, t]) => [d, t]),
+    Array.from({ length: 24 }, (_, i) => [i + 1, 24]),
+  );
+  const knn = events.filter(([s]) => s === 'kNN entropies');
+  // The whole set, then each of the 4 classes: 0 announced first, the last equal to the total.
+  assert.deepEqual(
+    knn.map(([, d]) => d),
+    [0, 1, 2, 3, 4, 5],
+  );
+  assert.ok(knn.every(([, , t]) => t === 5));
+  const stages = events.map(([s]) => s);
+  assert.ok(stages.indexOf('kNN entropies') > stages.lastIndexOf('linear probe'), 'the probe, then the entropies');
+  assert.equal(
+    describeMiWork(40, D, o),
+    'I(Z;Y) of 40 embeddings (4 dims): a linear probe (2 folds × 3 fits × 4 steps), kNN entropies (k=3)',
+  );
 });
