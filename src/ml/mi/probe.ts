@@ -7,7 +7,20 @@
 // H(Y) whatever the embedding. Every point is instead scored by a probe that never saw it: the
 // points are split into F stratified folds, F probes are each trained on F-1 folds and score the
 // remaining one, and the out-of-fold cross-entropies are averaged over all N points.
-import { type Tensor, tensor, tidy, noGrad, keep, zeros, randint, Generator, nn, optim } from '../../engine/index.js';
+import {
+  type Tensor,
+  tensor,
+  tidy,
+  noGrad,
+  keep,
+  zeros,
+  randint,
+  Generator,
+  nn,
+  optim,
+  getNumThreads,
+  setNumThreads,
+} from '../../engine/index.js';
 import { checkEmbeddings, labelArray, type Labels } from '../eval/common.js';
 import { STREAM, rngFor } from '../random.js';
 
@@ -139,6 +152,9 @@ function scoreProbe(fit: ProbeFit, x: Tensor, y: Tensor): { ce: number; correct:
   );
 }
 
+/** Multiply-adds of one probe step below which the probe runs on one thread. */
+export const SERIAL_PROBE_MACS = 1 << 22;
+
 const take = (t: Tensor, idx: number[]): Tensor => t.indexSelect(0, tensor(idx, { dtype: 'int64' }));
 
 /** Out-of-fold cross-entropy and accuracy of a softmax-regression probe on x [N, D]. */
@@ -164,6 +180,12 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
   const onStep = o.onProgress ? (): void => o.onProgress!(++stepsDone, totalSteps) : undefined;
   const yAll = tensor(y, { dtype: 'int64' });
   const x32 = x.dtype === 'float32' ? x : x.to('float32');
+  // Thousands of tiny steps: below ~4M multiply-adds a step, OpenMP's hand-offs cost more than the
+  // second core gives (32 points x 8 dims: 1.28 s on 2 threads vs 0.40 s on 1; 2000 x 128 x 50
+  // classes: 5.3 vs 2.8 s, a loaded 2-core machine). Restored whatever happens.
+  const threads = getNumThreads();
+  const serial = threads > 1 && Math.min(n, batch) * x.shape[1]! * classes < SERIAL_PROBE_MACS;
+  if (serial) setNumThreads(1);
   let ceSum = 0,
     correct = 0;
   const chosen: number[] = [];
@@ -216,6 +238,7 @@ export function crossFittedProbe(x: Tensor, labels: Labels, o: LinearProbeOption
       chosen.push(r.wd);
     }
   } finally {
+    if (serial) setNumThreads(threads);
     if (x32 !== x) x32.dispose();
     yAll.dispose();
   }
