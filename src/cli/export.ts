@@ -14,6 +14,8 @@ Writes (ONNX, the only format and the default) the embedding model in eval mode 
   `"images" float32
 [N, C, H, W] in [0, 1] (mean/std normalisation inside the graph), output "features" (and "logits"
 with --logits). Run it in browsers with onnxruntime-web or in Node with onnxruntime-node.
+The export always runs on the CPU (there is no --device): the graph is built from the checkpoint's
+CPU tensors, and the ONNX file runs wherever onnxruntime runs it.
 `;
 
 export const command = {

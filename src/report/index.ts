@@ -57,6 +57,8 @@ export interface ReportOptions {
   overrides?: readonly string[];
   /** Progress lines (default: none). */
   log?: (message: string) => void;
+  /** Where the model embeds the test set (resolveDevice's answer; default the CPU). */
+  device?: 'cpu' | `cuda:${number}`;
 }
 
 export interface ReportResult {
@@ -166,6 +168,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     // Progress bars when the caller logs (dml report without --quiet).
     run = openRun(checkpointFile, {
       overrides: o.overrides ?? [],
+      ...(o.device ? { device: o.device } : {}),
       ...(o.log ? { progress: { prefix: 'report: ' } } : {}),
     });
   } catch (e) {
