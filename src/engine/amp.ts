@@ -69,3 +69,9 @@ export class GradScaler {
     return finite;
   }
 }
+
+/**
+ * Allows TF32 (10-bit mantissa) in GPU convolutions and matmuls, as torch.backends.cudnn.allow_tf32 and
+ * torch.backends.cuda.matmul.allow_tf32 do; returns the previous convolution setting. No effect on the CPU.
+ */
+export const setAllowTf32 = (enabled: boolean): boolean => native.setAllowTf32(enabled);

@@ -43,6 +43,8 @@ export interface NativeBinding {
   /** Turns CUDA autocast on with this dtype; returns the previous state (-1: off, else its dtype code) for autocastExit. */
   autocastEnter(dtype: number): number;
   autocastExit(prev: number): void;
+  /** TF32 on GPUs for cuDNN convolutions and cuBLAS matmuls; returns the previous cuDNN flag. */
+  setAllowTf32(enabled: boolean): boolean;
   newGenerator(seed: number): GeneratorHandle;
   getRngState(gen?: Opt<GeneratorHandle>): H;
   setRngState(state: H, gen?: Opt<GeneratorHandle>): void;
@@ -413,6 +415,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeBinding]: string } = {
   pinMemory: 'core.cc',
   autocastEnter: 'core.cc',
   autocastExit: 'core.cc',
+  setAllowTf32: 'core.cc',
   newGenerator: 'core.cc',
   getRngState: 'core.cc',
   setRngState: 'core.cc',

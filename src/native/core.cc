@@ -159,6 +159,14 @@ DML_FN(autocastEnter) {
   at::autocast::increment_nesting();
   return Napi::Number::New(a.env(), prev);
 }
+// TF32 for cuDNN convolutions and cuBLAS matmuls (libtorch's defaults: cuDNN on, cuBLAS off);
+// returns the previous cuDNN flag. Off, a GPU float32 result matches the CPU's to float32 rounding.
+DML_FN(setAllowTf32) {
+  const bool was = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(a.b(0));
+  at::globalContext().setAllowTF32CuBLAS(a.b(0));
+  return Napi::Boolean::New(a.env(), was);
+}
 DML_FN(autocastExit) {
   const int64_t prev = a.i64(0);
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
@@ -238,7 +246,7 @@ void RegisterCore(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, randperm); DML_EXPORT(e, uniform_); DML_EXPORT(e, normal_); DML_EXPORT(e, bernoulli); DML_EXPORT(e, multinomial);
   DML_EXPORT(e, shape); DML_EXPORT(e, strides); DML_EXPORT(e, dtype); DML_EXPORT(e, device); DML_EXPORT(e, numel);
   DML_EXPORT(e, isContiguous); DML_EXPORT(e, isContiguousFormat); DML_EXPORT(e, item); DML_EXPORT(e, toBuffer); DML_EXPORT(e, to); DML_EXPORT(e, pinMemory);
-  DML_EXPORT(e, autocastEnter); DML_EXPORT(e, autocastExit);
+  DML_EXPORT(e, autocastEnter); DML_EXPORT(e, autocastExit); DML_EXPORT(e, setAllowTf32);
   DML_EXPORT(e, newGenerator); DML_EXPORT(e, getRngState); DML_EXPORT(e, setRngState); DML_EXPORT(e, fromBuffer); DML_EXPORT(e, manualSeed); DML_EXPORT(e, setNumThreads); DML_EXPORT(e, getNumThreads);
   DML_EXPORT(e, buildInfo);
 }
