@@ -169,8 +169,8 @@ export const command = {
     const { startServer } = await import('../server/index.js');
     const server: RunningServer = await startServer(o);
     console.log(
-      `dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, index ${o.index}, ` +
-        `on ${o.device ?? 'cpu'})`,
+      `dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, ` +
+        `index ${o.index}, on ${o.device ?? 'cpu'})`,
     );
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

@@ -56,7 +56,11 @@ export class GradScaler {
         if (grads.length === 0) return true;
         for (const g of grads) g.mul_(1 / this.scale);
         // One device-to-host sync for all gradients.
-        return Boolean(stack(grads.map((g) => g.isfinite().all())).all().item());
+        return Boolean(
+          stack(grads.map((g) => g.isfinite().all()))
+            .all()
+            .item(),
+        );
       }),
     );
     if (!finite) {

@@ -38,9 +38,9 @@ export interface NativeBinding {
   item(h: H): number | boolean;
   toBuffer(h: H): ArrayBuffer;
   to(h: H, dtype?: Opt<number>, device?: Opt<string>, copy?: boolean, nonBlocking?: boolean): H;
-  /** A page-locked copy of a CPU tensor (the tensor itself when no GPU is visible), for asynchronous copies to a GPU. */
+  /** A page-locked copy of a CPU tensor (itself where no GPU is visible), for asynchronous copies to a GPU. */
   pinMemory(h: H): H;
-  /** Turns CUDA autocast on with this dtype; returns the previous state (-1: off, else its dtype code) for autocastExit. */
+  /** CUDA autocast on in this dtype; returns the previous state (-1: off, else its dtype code) for autocastExit. */
   autocastEnter(dtype: number): number;
   autocastExit(prev: number): void;
   /** TF32 on GPUs for cuDNN convolutions and cuBLAS matmuls; returns the previous cuDNN flag. */

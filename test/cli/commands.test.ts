@@ -200,7 +200,10 @@ test('bad arguments are named', async () => {
     assert.equal(cuda.status, 2);
     assert.match(
       cuda.stderr,
-      /^dml train: device=cuda: this libtorch (has no CUDA; build the addon against a CUDA libtorch \(LIBTORCH=|has CUDA but no GPU)/,
+      new RegExp(
+        String.raw`^dml train: device=cuda: this libtorch (has no CUDA; build the addon against a CUDA ` +
+          String.raw`libtorch \(LIBTORCH=|has CUDA but no GPU)`,
+      ),
     );
   }
   const typo = dml('trian');

@@ -78,7 +78,10 @@ test('device, amp and the backend are checked before the data opens: refusals ex
   }
   const n = dml('train', ...gone, 'device=cpu', 'distributed.backend=nccl');
   assert.equal(n.status, 2, n.stderr);
-  assert.match(n.stderr, /^dml train: distributed\.backend=nccl: NCCL reduces CUDA tensors only and this run is on the CPU/);
+  assert.match(
+    n.stderr,
+    /^dml train: distributed\.backend=nccl: NCCL reduces CUDA tensors only and this run is on the CPU/,
+  );
   if (!gpu) {
     const c = dml('train', ...gone, 'device=cuda:0');
     assert.equal(c.status, 2, c.stderr);

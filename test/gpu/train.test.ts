@@ -90,26 +90,30 @@ function batches(): Batch[] {
 const paramsOf = (p: StepParts): number[] =>
   tidy(() => p.model.parameters().flatMap((t) => Array.from(t.to('cpu').data() as Float32Array)));
 
-test('one training step on the GPU: the loss, the weights and the proxies on the device, as on the CPU', { skip: SKIP }, () => {
-  const bs = batches();
-  const cpu = parts('cpu');
-  const dev = parts(DEVICE!);
-  try {
-    assert.equal(dev.model.parameters()[0]!.device, DEVICE);
-    for (const p of dev.loss.module?.parameters() ?? []) assert.equal(p.device, DEVICE, 'proxies moved');
-    const a = trainStep(cpu, bs[0]!, 1, new PceProbe(cpu.loss, 1000));
-    const b = trainStep(dev, bs[0]!, 1, new PceProbe(dev.loss, 1000));
-    assert.ok(Math.abs(a.loss - b.loss) <= 1e-4 * Math.max(1, Math.abs(a.loss)), `loss ${a.loss} vs ${b.loss}`);
-    assert.equal(a.lr, b.lr);
-    const d = maxAbsDiff(paramsOf(cpu), paramsOf(dev));
-    assert.ok(d <= 1e-4, `weights after one step differ by ${d}`);
-    // The optimiser's state lives with its parameters.
-    for (const p of dev.model.parameters()) assert.equal(p.device, DEVICE);
-  } finally {
-    cpu.dispose();
-    dev.dispose();
-  }
-});
+test(
+  'one training step on the GPU: the loss, the weights and the proxies on the device, as on the CPU',
+  { skip: SKIP },
+  () => {
+    const bs = batches();
+    const cpu = parts('cpu');
+    const dev = parts(DEVICE!);
+    try {
+      assert.equal(dev.model.parameters()[0]!.device, DEVICE);
+      for (const p of dev.loss.module?.parameters() ?? []) assert.equal(p.device, DEVICE, 'proxies moved');
+      const a = trainStep(cpu, bs[0]!, 1, new PceProbe(cpu.loss, 1000));
+      const b = trainStep(dev, bs[0]!, 1, new PceProbe(dev.loss, 1000));
+      assert.ok(Math.abs(a.loss - b.loss) <= 1e-4 * Math.max(1, Math.abs(a.loss)), `loss ${a.loss} vs ${b.loss}`);
+      assert.equal(a.lr, b.lr);
+      const d = maxAbsDiff(paramsOf(cpu), paramsOf(dev));
+      assert.ok(d <= 1e-4, `weights after one step differ by ${d}`);
+      // The optimiser's state lives with its parameters.
+      for (const p of dev.model.parameters()) assert.equal(p.device, DEVICE);
+    } finally {
+      cpu.dispose();
+      dev.dispose();
+    }
+  },
+);
 
 test('20 steps on the GPU follow the CPU run', { skip: SKIP }, () => {
   const bs = batches();
@@ -135,29 +139,33 @@ test('20 steps on the GPU follow the CPU run', { skip: SKIP }, () => {
   assert.ok(cpu[cpu.length - 1]! < cpu[0]!, 'the run learns (the comparison is not of two constant losses)');
 });
 
-test('a checkpoint written from the GPU loads on the CPU (and back on the GPU) with the same values', { skip: SKIP }, () => {
-  const dev = parts(DEVICE!);
-  const file = path.join(dir, 'gpu.safetensors');
-  try {
-    const sd = dev.model.stateDict();
-    saveTensors(file, sd);
-    for (const target of ['cpu', DEVICE!]) {
-      const { tensors } = loadTensors(file, { format: 'weights' }, { device: target });
-      for (const [k, t] of sd) {
-        const back = tensors.get(k)!;
-        assert.equal(back.device, target, k);
-        assert.deepEqual(
-          tidy(() => back.to('cpu').tolist()),
-          tidy(() => t.to('cpu').tolist()),
-          k,
-        );
-        back.dispose();
+test(
+  'a checkpoint written from the GPU loads on the CPU (and back on the GPU) with the same values',
+  { skip: SKIP },
+  () => {
+    const dev = parts(DEVICE!);
+    const file = path.join(dir, 'gpu.safetensors');
+    try {
+      const sd = dev.model.stateDict();
+      saveTensors(file, sd);
+      for (const target of ['cpu', DEVICE!]) {
+        const { tensors } = loadTensors(file, { format: 'weights' }, { device: target });
+        for (const [k, t] of sd) {
+          const back = tensors.get(k)!;
+          assert.equal(back.device, target, k);
+          assert.deepEqual(
+            tidy(() => back.to('cpu').tolist()),
+            tidy(() => t.to('cpu').tolist()),
+            k,
+          );
+          back.dispose();
+        }
       }
+    } finally {
+      dev.dispose();
     }
-  } finally {
-    dev.dispose();
-  }
-});
+  },
+);
 
 test('a one-rank NCCL group all-reduces tensors on its GPU', { skip: SKIP }, () => {
   const nccl = DEVICE!.startsWith('cuda');

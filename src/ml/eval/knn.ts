@@ -118,7 +118,9 @@ export function forEachNeighborChunk(
     const pre = tidy(() => {
       const gt = g.t();
       const gNorm = metrics.includes('cosine') ? g.norm(2, 1).clampMin(NORM_EPS).unsqueeze(0) : null;
-      const gSq = metrics.includes('l2') ? tensor(squaredNorms(g, budget), { dtype: g.dtype, device: g.device }).unsqueeze(0) : null;
+      const gSq = metrics.includes('l2')
+        ? tensor(squaredNorms(g, budget), { dtype: g.dtype, device: g.device }).unsqueeze(0)
+        : null;
       return { gt, gNorm, gSq };
     });
     try {

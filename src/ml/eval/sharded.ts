@@ -83,7 +83,9 @@ export function shardedNeighborStream(
         }
       }
       const lists = tidy(() =>
-        group.allGather(tensor(packed, { shape: [rows, width, 2], device: group.device })).map((t) => t.data() as Float64Array),
+        group
+          .allGather(tensor(packed, { shape: [rows, width, 2], device: group.device }))
+          .map((t) => t.data() as Float64Array),
       );
       const indices = new Int32Array(rows * k);
       const heads = new Int32Array(lists.length);

@@ -75,8 +75,7 @@ export function resolveDevice(
     return { device: `cuda:${n}`, reason: `${key}=${request}` };
   }
   const n = job ? job.localRank : 0;
-  if (n >= gpus)
-    throw new DeviceError(`${key}=${request}: local rank ${n} needs cuda:${n}, but only ${visible}`);
+  if (n >= gpus) throw new DeviceError(`${key}=${request}: local rank ${n} needs cuda:${n}, but only ${visible}`);
   const how = job ? `cuda:LOCAL_RANK of ${gpus} GPUs` : `${gpus} GPU${gpus === 1 ? '' : 's'} visible`;
   return { device: `cuda:${n}`, reason: `${key}=${request}: ${how}` };
 }

@@ -53,7 +53,10 @@ test('the loader takes cpu, cuda and cuda:N, and refuses a device this build can
   one.dispose();
   const bytes = new Uint8Array(readFileSync(file));
   for (const bad of ['gpu', 'cuda:', 'cuda:x', 'cpu:0', 'CUDA'])
-    assert.throws(() => checkLoadDevice(bad, 'load'), new RegExp(`load: device must be cpu, cuda or cuda:N, got '${bad}'`));
+    assert.throws(
+      () => checkLoadDevice(bad, 'load'),
+      new RegExp(`load: device must be cpu, cuda or cuda:N, got '${bad}'`),
+    );
   assert.throws(() => loadTensors(file, { format: 'weights' }, { device: 'gpu' }), /one\.safetensors\): device must/);
   const b = buildInfo();
   const gpus = b.cudaAvailable ? b.cudaDeviceCount : 0;

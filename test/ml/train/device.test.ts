@@ -24,7 +24,10 @@ test('cpu is the CPU on any build; auto is CUDA only with a GPU visible', () => 
     device: 'cpu',
     reason: 'device=auto: CUDA build, no GPU visible',
   });
-  assert.deepEqual(resolveDevice('auto', { facts: twoGpus }), { device: 'cuda:0', reason: 'device=auto: 2 GPUs visible' });
+  assert.deepEqual(resolveDevice('auto', { facts: twoGpus }), {
+    device: 'cuda:0',
+    reason: 'device=auto: 2 GPUs visible',
+  });
   assert.equal(resolveDevice('cuda', { facts: twoGpus }).device, 'cuda:0');
   assert.equal(resolveDevice('cuda:1', { facts: twoGpus }).device, 'cuda:1');
 });
@@ -33,7 +36,8 @@ test('a CUDA request this build or machine cannot honour is refused, saying why'
   assert.throws(
     () => resolveDevice('cuda', { facts: cpuOnly }),
     (e: unknown) =>
-      e instanceof DeviceError && /^device=cuda: this libtorch has no CUDA; build the addon .*LIBTORCH=/.test(e.message),
+      e instanceof DeviceError &&
+      /^device=cuda: this libtorch has no CUDA; build the addon .*LIBTORCH=/.test(e.message),
   );
   assert.throws(() => resolveDevice('cuda:0', { facts: noGpu }), /device=cuda:0: this libtorch has CUDA but no GPU/);
   assert.throws(
@@ -77,7 +81,8 @@ test('amp is refused on the CPU with the measured reason, accepted on CUDA', () 
   for (const amp of ['bf16', 'fp16']) {
     assert.throws(
       () => checkAmp(amp, 'cpu'),
-      (e: unknown) => e instanceof DeviceError && e.message.includes(CPU_AMP_REASON) && e.message.startsWith(`amp=${amp}`),
+      (e: unknown) =>
+        e instanceof DeviceError && e.message.includes(CPU_AMP_REASON) && e.message.startsWith(`amp=${amp}`),
     );
     assert.equal(checkAmp(amp, 'cuda:0'), amp);
   }
