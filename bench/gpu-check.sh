@@ -52,7 +52,8 @@ say "defines: $defines"
 if [ "$dry" = 1 ]; then objdir=.cache/gpu-check-build; else objdir=build/Release/obj.gpu-check; fi
 rm -rf "$objdir"
 mkdir -p "$objdir"
-cxxflags=(-std=c++20 -fPIC -O2 -fexceptions -frtti -Wno-unused-parameter -Wno-deprecated-declarations
+cxxflags=(-std=c++20 -fPIC -O2 -fexceptions -frtti
+  -Wno-unused-parameter -Wno-deprecated-declarations -Wno-interference-size
   -DNAPI_CPP_EXCEPTIONS -DNAPI_VERSION=8 -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
   -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL -I"$nodedir/include/node" -I"$carry/include")
 for d in $defines; do cxxflags+=("-D$d"); done

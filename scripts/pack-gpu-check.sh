@@ -40,7 +40,8 @@ soname=$(objdump -p "$jpeg" | awk '/SONAME/ {print $2}')
 cp "$jpeg" "$out/lib/$soname"
 cp "$jpeg" "$out/lib/libjpeg.so"
 bytes=$(du -sb "$out" | cut -f1)
-echo "pack-gpu-check: $out is $(awk "BEGIN {printf \"%.1f\", $bytes / 1048576}") MiB ($bytes bytes; the device tool carries at most 64 MiB)"
+mib=$(awk "BEGIN {printf \"%.1f\", $bytes / 1048576}")
+echo "pack-gpu-check: $out is $mib MiB ($bytes bytes; the device tool carries at most 64 MiB)"
 [ "$bytes" -le $((64 * 1048576)) ] || {
   echo "pack-gpu-check: too large to carry" >&2
   exit 1
