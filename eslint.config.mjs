@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'runs/', '.cache/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'runs/', '.cache/', '.gpu-carry/', 'gpu-check/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

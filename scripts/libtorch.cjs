@@ -145,7 +145,10 @@ function settings(t) {
   const ldflags = [`-L${lib}`, `-Wl,-rpath,${lib}`];
   const defines = [];
   const c10d = path.join(include[0], 'torch/csrc/distributed/c10d');
-  const glooHeaders = [include[0], '/usr/include'].find((d) => fs.existsSync(path.join(d, 'gloo/algorithm.h')));
+  // DML_GLOO_INCLUDE: gloo headers carried to a machine without libgloo-dev (bench/gpu-check.sh).
+  const glooHeaders = [include[0], process.env.DML_GLOO_INCLUDE, '/usr/include']
+    .filter(Boolean)
+    .find((d) => fs.existsSync(path.join(d, 'gloo/algorithm.h')));
   if (fs.existsSync(path.join(c10d, 'ProcessGroupGloo.hpp')) && glooHeaders) {
     defines.push('USE_C10D_GLOO');
     if (glooHeaders !== include[0]) include.push(glooHeaders);

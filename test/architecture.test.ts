@@ -214,7 +214,7 @@ function instanceofViolations(sources: ReadonlyMap<string, string>, classes: Rea
 }
 
 /** Test folders that test across src/ rather than one part of it. */
-const CROSS_CUTTING = new Set(['test/distributed', 'test/faults', 'test/fixtures']);
+const CROSS_CUTTING = new Set(['test/distributed', 'test/faults', 'test/fixtures', 'test/gpu']);
 
 /** Folders of test/ without a src/ folder of the same path. */
 function mirrorViolations(testDirs: readonly string[], srcDirs: ReadonlySet<string>): string[] {
@@ -281,7 +281,7 @@ test('test/ mirrors src/ but for the cross-cutting suites, and every multi-proce
   assert.deepEqual(mirrorViolations(testDirs, srcDirs), []);
   assert.deepEqual(mirrorViolations(['test/ml/train/x', 'test/faults/deep'], srcDirs), [
     'test/ml/train/x: no src/ml/train/x to mirror (a cross-cutting suite goes in test/distributed, test/faults, ' +
-      'test/fixtures)',
+      'test/fixtures, test/gpu)',
   ]);
   const tests = new Map(tsFiles(path.join(root, 'test')).map((f) => [rel(f), readFileSync(f, 'utf8')]));
   assert.ok([...tests.keys()].some((f) => f.startsWith('test/distributed/') && STARTS_RANKS.test(tests.get(f)!)));

@@ -6,6 +6,8 @@ import { ImageLoader } from '../ml/data/loader.js';
 import { UNLABELLED, readFolderImages, readListImages } from '../ml/data/image-files.js';
 import { openRun } from '../ml/run/open-run.js';
 import { shardRange } from '../ml/eval/index.js';
+import type { DeviceChoice } from '../ml/train/device.js';
+import { DEVICE_FLAG, DEVICE_HELP, deviceOption, jobBackend } from './device-option.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
@@ -18,6 +20,8 @@ Writes --out (required), a safetensors file with "features" [N, D] (float32) and
 the same order. --dir takes a folder of class subfolders, or a flat folder of images without
 classes; --list a file of 'path,label' lines, or of bare paths without classes. Images without
 classes get the label -1, and "labelled" is "false".
+
+${DEVICE_HELP}
 
 ${LAUNCH_HELP}
   Each rank embeds a contiguous shard of the images; rank 0 writes the file.
@@ -38,6 +42,7 @@ export const command = {
         batch: { type: 'string', default: '64' },
         workers: { type: 'string' },
         'skip-bad': { type: 'boolean', default: false },
+        ...DEVICE_FLAG,
         help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
@@ -61,8 +66,12 @@ export const command = {
     }
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'embed', stripLaunchFlags(argv), { timeoutS: 60 });
-    const group = joinJob({ timeoutS: 60 });
-    return runInJob(group, () => embed({ ...values, checkpoint: values.checkpoint!, out: values.out!, batch }, group));
+    const device = deviceOption('embed', values.device, values.quiet);
+    if (device === 2) return 2;
+    const group = joinJob({ timeoutS: 60, backend: jobBackend(device) });
+    return runInJob(group, () =>
+      embed({ ...values, checkpoint: values.checkpoint!, out: values.out!, batch, device: device.device }, group),
+    );
   },
 };
 
@@ -76,6 +85,7 @@ async function embed(
     workers?: string;
     'skip-bad': boolean;
     quiet: boolean;
+    device: DeviceChoice['device'];
   },
   group: ReturnType<typeof joinJob>,
 ): Promise<number> {
@@ -85,7 +95,11 @@ async function embed(
     for (const stale of removeStaleTempFiles(values.out))
       console.error(`note: removed ${stale}, left by an earlier write of ${values.out} that was interrupted`);
   const { samples, classNames, labelled } = values.list ? readListImages(values.list) : readFolderImages(values.dir!);
-  const run = openRun(values.checkpoint, { group, progress: !values.quiet && isMainProcess(group) });
+  const run = openRun(values.checkpoint, {
+    group,
+    progress: !values.quiet && isMainProcess(group),
+    device: values.device,
+  });
   const checkpointFile = run.file;
   const loader = new ImageLoader(samples, {
     pipeline: run.testPipeline(),

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { formatRecallTable } from '../ml/eval/format.js';
 import { openRun } from '../ml/run/open-run.js';
 import { recallKsWarning } from '../ml/run/evaluate.js';
+import type { DeviceChoice } from '../ml/train/device.js';
+import { DEVICE_FLAG, DEVICE_HELP, deviceOption, jobBackend } from './device-option.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
 
@@ -10,6 +12,8 @@ const HELP = `usage: dml eval --checkpoint FILE|RUN_DIR [--json] [--quiet] [key=
 
 Evaluates a checkpoint on the test split of the dataset it was trained on (key=value overrides
 change the data settings, e.g. data.root=DIR recallKs=1,10,100).
+
+${DEVICE_HELP}
 
 ${LAUNCH_HELP}
   Each rank embeds a shard of the test set and searches its shard of the gallery; the figures are
@@ -27,6 +31,7 @@ export const command = {
         checkpoint: { type: 'string' },
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
+        ...DEVICE_FLAG,
         help: { type: 'boolean', short: 'h' },
         ...LAUNCH_FLAGS,
       },
@@ -41,7 +46,9 @@ export const command = {
     }
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'eval', stripLaunchFlags(argv), { timeoutS: 60 });
-    const group = joinJob({ timeoutS: 60 });
+    const device = deviceOption('eval', values.device, values.quiet);
+    if (device === 2) return 2;
+    const group = joinJob({ timeoutS: 60, backend: jobBackend(device) });
     const say = (line: string): void => {
       if (isMainProcess(group)) console.log(line);
     };
@@ -53,6 +60,7 @@ export const command = {
         group,
         say,
         values.quiet || !isMainProcess(group),
+        device.device,
       ),
     );
   },
@@ -65,8 +73,9 @@ async function evaluate(
   group: ReturnType<typeof joinJob>,
   say: (line: string) => void,
   quiet: boolean,
+  device: DeviceChoice['device'],
 ): Promise<number> {
-  const run = openRun(checkpoint, { overrides: positionals, group, progress: !quiet });
+  const run = openRun(checkpoint, { overrides: positionals, group, progress: !quiet, device });
   try {
     // Each rank of a job embeds its shard; the search runs over the shards.
     const report = await run.evaluate();

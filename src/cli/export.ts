@@ -17,6 +17,8 @@ with --logits). Run it in browsers with onnxruntime-web or in Node with onnxrunt
 After writing it prints the preprocessing dml embed and dml serve apply to an image before the
 model (decoding, resize rule and filter, crop, channels, layout, normalisation): give the ONNX
 model images prepared the same way to get the same embeddings.
+The export always runs on the CPU (there is no --device): the graph is built from the checkpoint's
+CPU tensors, and the ONNX file runs wherever onnxruntime runs it.
 `;
 
 export const command = {

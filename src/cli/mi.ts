@@ -1,4 +1,5 @@
 // dml mi: the mutual-information report of a checkpoint's embeddings (both views of I(Z;Y)).
+import { DEVICE_FLAG, DEVICE_HELP, deviceOption } from './device-option.js';
 import { parseArgs } from 'node:util';
 import { dispose } from '../engine/index.js';
 import { describeMiWork, mutualInformation, type MutualInformationReport } from '../ml/mi/index.js';
@@ -18,6 +19,8 @@ Estimates I(Z;Y) between the embeddings Z and the labels Y in the paper's two vi
 With --split train it also measures the paper's bound: the classifier's cross-entropy against the
 pairwise cross-entropy (PCE) over random batches of the run's batchSize; a checkpoint inside a run folder also
 gets the run's per-epoch CE / PCE table (the 'bound' records of its metrics.jsonl).
+
+${DEVICE_HELP}
 `;
 
 export function formatBound(b: PceBoundSummary, batchSize: number): string {
@@ -85,6 +88,7 @@ export const command = {
         k: { type: 'string', default: '3' },
         json: { type: 'boolean', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
+        ...DEVICE_FLAG,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -105,7 +109,13 @@ export const command = {
       console.error(`dml mi: --k must be a positive integer, got ${values.k}`);
       return 2;
     }
-    const run = openRun(values.checkpoint, { overrides: positionals, progress: !values.quiet });
+    const device = deviceOption('mi', values.device, values.quiet);
+    if (device === 2) return 2;
+    const run = openRun(values.checkpoint, {
+      overrides: positionals,
+      progress: !values.quiet,
+      device: device.device,
+    });
     let e = null;
     try {
       const ds = await run.datasets();

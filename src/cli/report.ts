@@ -1,4 +1,5 @@
 // dml report: a self-contained HTML report of a training run (curves, metrics, MI, t-SNE, retrieval examples).
+import { DEVICE_FLAG, DEVICE_HELP, deviceOption } from './device-option.js';
 import { parseArgs } from 'node:util';
 import { generateReport } from '../report/index.js';
 
@@ -22,6 +23,7 @@ options:
   --mi-points N          embeddings the MI estimators see (default 2000; the linear probe dominates the time)
   --no-mi                skip mutual information
   --seed S               seed of the subsamples, t-SNE and example picks (default 0)
+${DEVICE_HELP}
   -q, --quiet            no progress lines
   -h, --help             this help
 
@@ -58,6 +60,7 @@ export const command = {
           'no-mi': { type: 'boolean', default: false },
           seed: { type: 'string' },
           quiet: { type: 'boolean', short: 'q', default: false },
+          ...DEVICE_FLAG,
           help: { type: 'boolean', short: 'h', default: false },
         },
       });
@@ -99,8 +102,11 @@ export const command = {
       }
       throw e;
     }
+    const device = deviceOption('report', values.device, values.quiet);
+    if (device === 2) return 2;
     const t0 = performance.now();
     const r = await generateReport({
+      device: device.device,
       runDir,
       out: values.out,
       checkpoint: values.checkpoint,

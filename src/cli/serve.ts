@@ -1,4 +1,6 @@
 // dml serve: a retrieval server over a gallery, with a JSON API and a web page.
+import { DEVICE_FLAG, DEVICE_HELP } from './device-option.js';
+import { DeviceError, resolveDevice, type DeviceChoice } from '../ml/train/device.js';
 import { parseArgs } from 'node:util';
 import type { ServeOptions, RunningServer } from '../server/index.js';
 import { MAX_IMAGE_SIDE, MAX_MODEL_INPUT_SIDE } from '../ml/data/limits.js';
@@ -33,6 +35,7 @@ options:
   --max-concurrent N     inferences running at once (default 8 per worker)
   --queue N              requests that may wait for an inference slot; more get 503 (default 32)
   --threads N            libtorch intra-op threads (default: every core, or OMP_NUM_THREADS)
+${DEVICE_HELP}
   --max-upload-mb N      largest upload in MB (default 10; larger gets 413)
   --max-pixels N         largest image in pixels; larger gets 422 (default: 40000000 for gallery images,
                          and for uploads 256 × the model's input pixels, between 4 and 40 million)
@@ -81,6 +84,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
         'max-concurrent': { type: 'string' },
         queue: { type: 'string' },
         threads: { type: 'string' },
+        ...DEVICE_FLAG,
         'max-upload-mb': { type: 'string' },
         'max-pixels': { type: 'string' },
         'timeout-ms': { type: 'string' },
@@ -121,6 +125,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
     maxConcurrent: int('max-concurrent', v['max-concurrent'], 1),
     maxQueue: int('queue', v.queue, 0),
     threads: int('threads', v.threads, 1),
+    device: serveDevice(v.device),
     maxPixels: int('max-pixels', v['max-pixels'], 1),
     jobTimeoutMs: int('timeout-ms', v['timeout-ms'], 1),
     imageSize: int('image-size', v['image-size'], 1, MAX_MODEL_INPUT_SIDE),
@@ -164,7 +169,8 @@ export const command = {
     const { startServer } = await import('../server/index.js');
     const server: RunningServer = await startServer(o);
     console.log(
-      `dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, index ${o.index})`,
+      `dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, ` +
+        `index ${o.index}, on ${o.device ?? 'cpu'})`,
     );
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {
@@ -181,3 +187,13 @@ export const command = {
     return 0;
   },
 };
+
+/** --device, refused as a usage error naming the option. */
+function serveDevice(value: string | undefined): DeviceChoice['device'] {
+  try {
+    return resolveDevice(value ?? 'cpu', { key: '--device' }).device;
+  } catch (e) {
+    if (e instanceof DeviceError) throw new UsageError(e.message);
+    throw e;
+  }
+}

@@ -9,7 +9,8 @@ import { existingRunProblem } from '../ml/run/overwrite-guard.js';
 import { datasetSpec, openDatasets } from '../ml/run/datasets/index.js';
 import { Trainer } from '../ml/train/trainer.js';
 import { NonFiniteLossError } from '../ml/train/types.js';
-import { checkDevice } from '../ml/train/device.js';
+import { DeviceError, checkAmp, resolveBackend, resolveDevice, type DeviceChoice } from '../ml/train/device.js';
+import { distributed } from '../engine/index.js';
 import { checkPretrained } from '../ml/run/pretrained-check.js';
 import { sharedClasses } from '../ml/train/run-checks.js';
 import { formatRecallTable } from '../ml/eval/format.js';
@@ -147,7 +148,24 @@ export const command = {
       process.stdout.write(configYaml(cfg));
       return 0;
     }
-    checkDevice(cfg.device);
+    // The device, the backend and amp are checked before anything is read or launched: a request this
+    // build or machine cannot honour is a usage error (2). In a job each rank takes cuda:LOCAL_RANK;
+    // the launcher checks for its last local rank, so that a job needing more GPUs than are visible stops here.
+    let device: DeviceChoice;
+    let backend: 'gloo' | 'nccl';
+    try {
+      const env = launchOpts ? null : distributed.launchEnvFrom();
+      const job = launchOpts
+        ? { localRank: launchOpts.nprocPerNode - 1, localWorldSize: launchOpts.nprocPerNode }
+        : env && { localRank: env.localRank, localWorldSize: env.localWorldSize };
+      device = resolveDevice(cfg.device, { job });
+      checkAmp(cfg.amp, device.device);
+      backend = resolveBackend(cfg.distributed.backend, device.device);
+    } catch (e) {
+      if (!(e instanceof DeviceError)) throw e;
+      console.error(`dml train: ${e.message}`);
+      return 2;
+    }
     // A finished or interrupted run is not overwritten by accident (rank 0, or the launcher, checks).
     if (!values.resume && !values.force && main0) {
       const problem = existingRunProblem(cfg, { resume: '--resume', force: '--force' });
@@ -156,15 +174,8 @@ export const command = {
         return 2;
       }
     }
-    if (cfg.distributed.backend === 'nccl') {
-      // NCCL reduces CUDA tensors; the trainer keeps everything on the CPU until device= is honoured.
-      throw new Error(
-        'distributed.backend=nccl: dml train trains on the CPU only for now, and NCCL needs CUDA tensors; use ' +
-          'distributed.backend=gloo',
-      );
-    }
     if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });
-    const group = joinJob({ timeoutS: cfg.distributed.timeout, backend: cfg.distributed.backend });
+    const group = joinJob({ timeoutS: cfg.distributed.timeout, backend });
     const main = isMainProcess(group);
     const say = (line: string): void => {
       if (main) console.log(line);
@@ -188,7 +199,8 @@ export const command = {
       if (!values.quiet)
         say(
           `dml train: ${start}, ${cfg.model.arch}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, lr ` +
-            `${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}; run folder ${cfg.out}`,
+            `${cfg.optim.lr}, loss ${cfg.loss.name}, ${cfg.threads} threads${world}; on ${device.device} ` +
+            `(${device.reason}${cfg.amp === 'off' ? '' : `, amp ${cfg.amp}`}); run folder ${cfg.out}`,
         );
       if (!values.quiet) say(description);
       const weights = PRESET_WEIGHTS[cfg.preset];
@@ -199,6 +211,7 @@ export const command = {
         );
       const trainer = new Trainer(cfg, train, test, {
         ...trainerDeps,
+        device,
         group,
         classNames: ds.classNames,
         ...(values.quiet ? { progress: false, log: () => {} } : {}),

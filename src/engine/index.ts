@@ -6,6 +6,7 @@ export * from './random.js';
 export * from './autograd.js';
 export * from './scope.js';
 export * from './info.js';
+export * from './amp.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as distributed from './distributed/index.js';

@@ -37,7 +37,14 @@ export interface NativeBinding {
   isContiguousFormat(h: H, memoryFormat: number): boolean;
   item(h: H): number | boolean;
   toBuffer(h: H): ArrayBuffer;
-  to(h: H, dtype?: Opt<number>, device?: Opt<string>, copy?: boolean): H;
+  to(h: H, dtype?: Opt<number>, device?: Opt<string>, copy?: boolean, nonBlocking?: boolean): H;
+  /** A page-locked copy of a CPU tensor (itself where no GPU is visible), for asynchronous copies to a GPU. */
+  pinMemory(h: H): H;
+  /** CUDA autocast on in this dtype; returns the previous state (-1: off, else its dtype code) for autocastExit. */
+  autocastEnter(dtype: number): number;
+  autocastExit(prev: number): void;
+  /** TF32 on GPUs for cuDNN convolutions and cuBLAS matmuls; returns the previous cuDNN flag. */
+  setAllowTf32(enabled: boolean): boolean;
   newGenerator(seed: number): GeneratorHandle;
   getRngState(gen?: Opt<GeneratorHandle>): H;
   setRngState(state: H, gen?: Opt<GeneratorHandle>): void;
@@ -405,6 +412,10 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeBinding]: string } = {
   item: 'core.cc',
   toBuffer: 'core.cc',
   to: 'core.cc',
+  pinMemory: 'core.cc',
+  autocastEnter: 'core.cc',
+  autocastExit: 'core.cc',
+  setAllowTf32: 'core.cc',
   newGenerator: 'core.cc',
   getRngState: 'core.cc',
   setRngState: 'core.cc',

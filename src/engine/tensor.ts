@@ -227,12 +227,21 @@ export class Tensor {
   }
 
   // ---- conversion ----
-  to(dtypeOrDevice: DType | Device | string, device?: Device | string): Tensor {
+  /**
+   * A copy cast to a dtype and/or moved to a device. `nonBlocking` lets a copy from pinned host
+   * memory to a GPU (or back) run asynchronously, as PyTorch's non_blocking=True; elsewhere it is
+   * the plain copy.
+   */
+  to(dtypeOrDevice: DType | Device | string, device?: Device | string, o: { nonBlocking?: boolean } = {}): Tensor {
     let dt: number | undefined;
     let dev: string | undefined = device;
     if (dtypeOrDevice === 'cpu' || dtypeOrDevice.startsWith('cuda')) dev = dtypeOrDevice;
     else dt = dtypeCode(dtypeOrDevice as DType);
-    return new Tensor(native.to(this.handle, dt, dev));
+    return new Tensor(native.to(this.handle, dt, dev, false, o.nonBlocking === true));
+  }
+  /** A page-locked copy for asynchronous copies to a GPU; where no GPU is visible, a new handle on the same data. */
+  pinMemory(): Tensor {
+    return new Tensor(native.pinMemory(this.handle));
   }
   float(): Tensor {
     return this.to('float32');

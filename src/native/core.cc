@@ -8,6 +8,18 @@
 #include <cstring>
 #include "common.h"
 
+// ATen/autocast_mode.h pulls in NativeFunctions.h, Operators.h and torch/library.h (minutes of
+// compile); the four functions used here are declared as that header declares them.
+namespace at::autocast {
+TORCH_API bool is_autocast_enabled(at::DeviceType device_type);
+TORCH_API void set_autocast_enabled(at::DeviceType device_type, bool enabled);
+TORCH_API at::ScalarType get_autocast_dtype(at::DeviceType device_type);
+TORCH_API void set_autocast_dtype(at::DeviceType device_type, at::ScalarType dtype);
+TORCH_API void clear_cache();
+TORCH_API int increment_nesting();
+TORCH_API int decrement_nesting();
+}  // namespace at::autocast
+
 namespace dml {
 
 static at::TensorOptions Opts(const Args& a, size_t dtypeAt, size_t deviceAt) {
@@ -125,7 +137,42 @@ DML_FN(to) {
   at::TensorOptions o = t.options();
   if (a.has(1)) o = o.dtype(a.dtype(1));
   if (a.has(2)) o = o.device(a.device(2));
-  return Wrap(a.env(), t.to(o, /*non_blocking=*/false, /*copy=*/a.b(3, false)));
+  // non_blocking matters for a host→GPU copy from pinned memory (and GPU→host); elsewhere it is a plain copy.
+  return Wrap(a.env(), t.to(o, /*non_blocking=*/a.b(4, false), /*copy=*/a.b(3, false)));
+}
+
+// A page-locked copy of a CPU tensor, so that its copy to a GPU can run asynchronously. Without a
+// visible GPU there is nothing to pin for (and pinning would throw): the tensor itself comes back.
+DML_FN(pinMemory) {
+  const at::Tensor& t = a.t(0);
+  if (!t.is_cpu() || !at::hasCUDA() || t.is_pinned()) return Wrap(a.env(), t);
+  return Wrap(a.env(), t.pin_memory());
+}
+
+// CUDA autocast, as torch.autocast('cuda', dtype) does it: enter returns the previous state (-1 off,
+// else its dtype code) for exit to restore; the cast cache is cleared when the outermost region ends.
+DML_FN(autocastEnter) {
+  const bool was = at::autocast::is_autocast_enabled(at::kCUDA);
+  const int prev = was ? static_cast<int>(at::autocast::get_autocast_dtype(at::kCUDA)) : -1;
+  at::autocast::set_autocast_dtype(at::kCUDA, a.dtype(0));
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::autocast::increment_nesting();
+  return Napi::Number::New(a.env(), prev);
+}
+// TF32 for cuDNN convolutions and cuBLAS matmuls (libtorch's defaults: cuDNN on, cuBLAS off);
+// returns the previous cuDNN flag. Off, a GPU float32 result matches the CPU's to float32 rounding.
+DML_FN(setAllowTf32) {
+  const bool was = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(a.b(0));
+  at::globalContext().setAllowTF32CuBLAS(a.b(0));
+  return Napi::Boolean::New(a.env(), was);
+}
+DML_FN(autocastExit) {
+  const int64_t prev = a.i64(0);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(at::kCUDA, prev >= 0);
+  if (prev >= 0) at::autocast::set_autocast_dtype(at::kCUDA, static_cast<at::ScalarType>(prev));
+  return a.env().Undefined();
 }
 
 DML_FN(newGenerator) {
@@ -198,7 +245,8 @@ void RegisterCore(Napi::Env env, Napi::Object e) {
   DML_EXPORT(e, arange); DML_EXPORT(e, linspace); DML_EXPORT(e, rand); DML_EXPORT(e, randn); DML_EXPORT(e, randint);
   DML_EXPORT(e, randperm); DML_EXPORT(e, uniform_); DML_EXPORT(e, normal_); DML_EXPORT(e, bernoulli); DML_EXPORT(e, multinomial);
   DML_EXPORT(e, shape); DML_EXPORT(e, strides); DML_EXPORT(e, dtype); DML_EXPORT(e, device); DML_EXPORT(e, numel);
-  DML_EXPORT(e, isContiguous); DML_EXPORT(e, isContiguousFormat); DML_EXPORT(e, item); DML_EXPORT(e, toBuffer); DML_EXPORT(e, to);
+  DML_EXPORT(e, isContiguous); DML_EXPORT(e, isContiguousFormat); DML_EXPORT(e, item); DML_EXPORT(e, toBuffer); DML_EXPORT(e, to); DML_EXPORT(e, pinMemory);
+  DML_EXPORT(e, autocastEnter); DML_EXPORT(e, autocastExit); DML_EXPORT(e, setAllowTf32);
   DML_EXPORT(e, newGenerator); DML_EXPORT(e, getRngState); DML_EXPORT(e, setRngState); DML_EXPORT(e, fromBuffer); DML_EXPORT(e, manualSeed); DML_EXPORT(e, setNumThreads); DML_EXPORT(e, getNumThreads);
   DML_EXPORT(e, buildInfo);
 }

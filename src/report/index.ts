@@ -60,6 +60,8 @@ export interface ReportOptions {
   log?: (message: string) => void;
   /** Seconds between the progress lines of a long stage (default: DML_PROGRESS_SECONDS, else 10). */
   progressSeconds?: number;
+  /** Where the model embeds the test set (resolveDevice's answer; default the CPU). */
+  device?: 'cpu' | `cuda:${number}`;
 }
 
 export interface ReportResult {
@@ -196,6 +198,7 @@ export async function generateReport(o: ReportOptions): Promise<ReportResult> {
     // Progress bars when the caller logs (dml report without --quiet).
     run = openRun(checkpointFile, {
       overrides: o.overrides ?? [],
+      ...(o.device ? { device: o.device } : {}),
       ...(o.log ? { progress: { prefix: 'report: ' } } : {}),
     });
   } catch (e) {

@@ -16,6 +16,8 @@ export interface WorkerInit {
   maxQueryPixels: number | null;
   /** libtorch intra-op threads (0: leave libtorch's default). */
   threads: number;
+  /** Where each worker's model runs (default the CPU). */
+  device?: 'cpu' | `cuda:${number}`;
   /** Most decoded queries run through the model in one forward. */
   maxBatch: number;
   /** Longest a decoded query waits for others still being decoded to share its forward (0: never). */

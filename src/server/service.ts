@@ -39,6 +39,8 @@ export interface RetrievalOptions {
   maxQueue?: number;
   /** libtorch intra-op threads (default: availableThreads(), every core; 0: libtorch's own default). */
   threads?: number;
+  /** Where the workers' model runs (resolveDevice's answer; default the CPU). */
+  device?: 'cpu' | `cuda:${number}`;
   /**
    * Largest image accepted, in pixels; larger ones get 422. Default: 40 million for gallery images,
    * and for uploads 256 × the model's input pixels within [4, 40] million (defaultQueryPixels).
@@ -196,6 +198,7 @@ export class RetrievalService {
       maxPixels: o.maxPixels,
       maxQueryPixels: options.maxPixels ?? null,
       threads: o.threads,
+      ...(o.device ? { device: o.device } : {}),
       maxBatch: o.maxBatch,
       batchWindowMs: o.batchWindowMs,
       debugDelayMs: o.debugDelayMs,

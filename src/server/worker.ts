@@ -53,7 +53,10 @@ const rng = new Rng(0); // test-time transforms draw nothing; Pipeline wants one
 try {
   lock.run(() => {
     if (init.threads > 0) setNumThreads(init.threads);
-    loaded = openRun(init.checkpoint, init.notes === false ? { note: () => undefined } : {});
+    loaded = openRun(init.checkpoint, {
+      ...(init.notes === false ? { note: () => undefined } : {}),
+      ...(init.device ? { device: init.device } : {}),
+    });
   });
   const o = loaded!.model.options;
   // A ViT takes one image size only: its own, whatever the overrides say.

@@ -62,6 +62,42 @@ test('unknown presets and losses exit 2 with the nearest name; embed wants --out
   assert.ok(!existsSync(path.join(root, 'embeddings.safetensors')));
 });
 
+test('device, amp and the backend are checked before the data opens: refusals exit 2 saying why', async () => {
+  const { buildInfo } = await import('../../src/engine/index.js');
+  const gpu = buildInfo().cudaAvailable;
+  // The data folder does not exist: a refusal that came after the data opened would name it instead.
+  const gone = ['data.kind=folder', `data.train=${root}/none/train`, `data.test=${root}/none/test`, `out=${root}/r`];
+  for (const amp of ['bf16', 'fp16']) {
+    const r = dml('train', ...gone, 'device=cpu', `amp=${amp}`);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `dml train: amp=${amp}: mixed precision runs on CUDA only; bf16 autocast was slower than fp32 on this CPU ` +
+        'in PyTorch 2.14 (no AMX). Use amp=off\n',
+    );
+  }
+  const n = dml('train', ...gone, 'device=cpu', 'distributed.backend=nccl');
+  assert.equal(n.status, 2, n.stderr);
+  assert.match(
+    n.stderr,
+    /^dml train: distributed\.backend=nccl: NCCL reduces CUDA tensors only and this run is on the CPU/,
+  );
+  if (!gpu) {
+    const c = dml('train', ...gone, 'device=cuda:0');
+    assert.equal(c.status, 2, c.stderr);
+    assert.match(c.stderr, /^dml train: device=cuda:0: this libtorch (has no CUDA|has CUDA but no GPU is visible)/);
+    for (const cmd of ['eval', 'mi']) {
+      const e = dml(cmd, '--checkpoint', `${root}/none`, '--device', 'cuda');
+      assert.equal(e.status, 2, e.stderr);
+      assert.match(e.stderr, new RegExp(`^dml ${cmd}: --device=cuda: this libtorch`));
+    }
+  }
+  const bad = dml('eval', '--checkpoint', `${root}/none`, '--device', 'tpu');
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /^dml eval: --device=tpu: expected cpu, auto, cuda or cuda:N/);
+  assert.ok(!existsSync(path.join(root, 'r')), 'nothing written');
+});
+
 test('model.pretrained is checked before the data opens: what the file is, which arch it holds', async () => {
   const { saveTensors } = await import('../../src/engine/index.js');
   const { ResNetEmbedder } = await import('../../src/ml/models/resnet.js');

@@ -61,6 +61,11 @@ export class ProcessGroup {
   readonly localRank: number;
   readonly localWorldSize: number;
   readonly backend: Backend;
+  /**
+   * Where this rank's collectives run: NCCL reduces CUDA tensors only, each rank on its own GPU
+   * (cuda:LOCAL_RANK); Gloo on the CPU. Tensors the group makes itself (allReduceNumbers) live here.
+   */
+  readonly device: 'cpu' | `cuda:${number}`;
   readonly timeoutMs: number;
   #g: GroupHandle | null;
 
@@ -93,6 +98,7 @@ export class ProcessGroup {
     this.localRank = o.localRank ?? o.rank;
     this.localWorldSize = o.localWorldSize ?? o.worldSize;
     this.backend = backend;
+    this.device = backend === 'nccl' ? `cuda:${this.localRank}` : 'cpu';
     this.timeoutMs = timeoutMs;
     const ifname = o.ifname ?? process.env.GLOO_SOCKET_IFNAME;
     const s = o.store;
@@ -193,7 +199,7 @@ export class ProcessGroup {
   /** Sum of plain numbers over ranks, in float64. */
   allReduceNumbers(values: readonly number[], op: Exclude<ReduceOp, 'avg'> = 'sum'): number[] {
     return tidy(() => {
-      const t = tensor(Float64Array.from(values));
+      const t = tensor(Float64Array.from(values), { device: this.device });
       this.allReduce(t, op);
       return Array.from(t.data() as Float64Array);
     });

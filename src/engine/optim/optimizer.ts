@@ -79,7 +79,8 @@ export abstract class Optimizer<O extends { lr: number }> {
       const idx = Number(key.slice(0, dot));
       const p = flat[idx];
       if (!p || !Number.isInteger(idx)) throw new Error(`loadStateDict: state key '${key}' names no parameter`);
-      this.setState(p, key.slice(dot + 1), t.clone());
+      // State read from a checkpoint is on the CPU; it joins its parameter wherever that lives.
+      this.setState(p, key.slice(dot + 1), t.device === p.device ? t.clone() : t.to(p.device));
     }
   }
   /** Frees all state tensors. */

@@ -23,7 +23,12 @@ export function clusteringNmi(
   const l = labelArray(labels, embeddings.shape[0], 'labels');
   const k = labelCounts(l).size;
   if (k === 0) throw new RangeError('clusteringNmi: no points');
-  const x = o.normalize === false ? embeddings : tidy(() => l2normalize(embeddings, 2, 1));
+  // k-means++ draws from a seeded CPU generator: GPU embeddings are clustered from a CPU copy, so that
+  // a run's NMI is the same on any device.
+  const x = tidy(() => {
+    const onCpu = embeddings.device === 'cpu' ? embeddings : embeddings.to('cpu');
+    return o.normalize === false ? onCpu : l2normalize(onCpu, 2, 1);
+  });
   try {
     const r = kmeans(x, k, o);
     r.centroids.dispose();

@@ -118,7 +118,9 @@ export function forEachNeighborChunk(
     const pre = tidy(() => {
       const gt = g.t();
       const gNorm = metrics.includes('cosine') ? g.norm(2, 1).clampMin(NORM_EPS).unsqueeze(0) : null;
-      const gSq = metrics.includes('l2') ? tensor(squaredNorms(g, budget), { dtype: g.dtype }).unsqueeze(0) : null;
+      const gSq = metrics.includes('l2')
+        ? tensor(squaredNorms(g, budget), { dtype: g.dtype, device: g.device }).unsqueeze(0)
+        : null;
       return { gt, gNorm, gSq };
     });
     try {
@@ -276,11 +278,11 @@ function selectTopK(
     for (let a = 0; a < ambiguous.length; a += fixRows) {
       const group = ambiguous.slice(a, a + fixRows);
       tidy(() => {
-        const ri = tensor(group, { dtype: 'int64' });
+        const ri = tensor(group, { dtype: 'int64', device: s.device });
         const sub = s.indexSelect(0, ri);
         const t = tensor(
           Float64Array.from(group, (r) => rowVals.get(r)![k - 1]!),
-          { dtype: s.dtype },
+          { dtype: s.dtype, device: s.device },
         ).unsqueeze(1);
         const eq = sub.eq(t);
         // Keep the first (k - #strictly better) tied items in index order; hide the others.

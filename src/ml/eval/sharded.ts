@@ -83,7 +83,9 @@ export function shardedNeighborStream(
         }
       }
       const lists = tidy(() =>
-        group.allGather(tensor(packed, { shape: [rows, width, 2] })).map((t) => t.data() as Float64Array),
+        group
+          .allGather(tensor(packed, { shape: [rows, width, 2], device: group.device }))
+          .map((t) => t.data() as Float64Array),
       );
       const indices = new Int32Array(rows * k);
       const heads = new Int32Array(lists.length);
@@ -171,14 +173,17 @@ export function evaluateRetrievalSharded(
   const offset = sizes.slice(0, group.rank).reduce((a, b) => a + b, 0);
   const galleryTotal = sizes.reduce((a, b) => a + b, 0);
   const allQuery = gatherRows(group, query.features);
-  const allQl = tidy(() => labelArray(gatherRows(group, tensor(ql, { dtype: 'int64' }))));
+  const allQl = tidy(() => labelArray(gatherRows(group, tensor(ql, { dtype: 'int64', device: group.device }))));
   try {
     const allGl = gallery
       ? tidy(() =>
           labelArray(
             gatherRows(
               group,
-              tensor(labelArray(gallery.labels, gallery.features.shape[0], 'gallery labels'), { dtype: 'int64' }),
+              tensor(labelArray(gallery.labels, gallery.features.shape[0], 'gallery labels'), {
+                dtype: 'int64',
+                device: group.device,
+              }),
             ),
           ),
         )
@@ -207,7 +212,7 @@ export function evaluateRetrievalSharded(
                   typeof nmiOpt === 'object' ? nmiOpt : {},
                 )
               : { nmi: 0, ami: 0 };
-          const v = tensor([c.nmi * scale, c.ami * scale], { dtype: 'float64' });
+          const v = tensor([c.nmi * scale, c.ami * scale], { dtype: 'float64', device: group.device });
           group.broadcast(v, 0);
           return v.dataNumbers();
         });

@@ -48,14 +48,18 @@ export const uncheckedNote = (file: string): string =>
   `note: ${file} has no tensor checksums (written by an older dml-ts or another tool): its bytes are not verified`;
 
 /** Splits tensors by their first dotted component (model., optim., rng.). */
-export function loadCheckpoint(path: string, src: InputSource = { format: 'checkpoint' }): LoadedCheckpoint {
+export function loadCheckpoint(
+  path: string,
+  src: InputSource = { format: 'checkpoint' },
+  o: { device?: string } = {},
+): LoadedCheckpoint {
   if (!existsSync(path)) throw new Error(`checkpoint ${path} does not exist`);
-  return splitCheckpoint(loadTensors(path, src), path);
+  return splitCheckpoint(loadTensors(path, src, o), path);
 }
 
 /** loadCheckpoint of a file's bytes (read by another process of the job); `source` names it in errors. */
-export function loadCheckpointBytes(bytes: Uint8Array, source: string): LoadedCheckpoint {
-  return splitCheckpoint(tensorsFromBuffer(bytes, source), source);
+export function loadCheckpointBytes(bytes: Uint8Array, source: string, o: { device?: string } = {}): LoadedCheckpoint {
+  return splitCheckpoint(tensorsFromBuffer(bytes, source, o), source);
 }
 
 function splitCheckpoint({ tensors, metadata, integrity }: LoadedTensors, path: string): LoadedCheckpoint {

@@ -24,14 +24,16 @@ export async function embedWithLogits(
   const labels: number[] = [];
   // Called once before any batch loads: a progress display says what it embeds before the work starts.
   onProgress?.(0, total);
+  // The model's device: a GPU model embeds there, and the features stay there for the kNN search.
+  const device = model.classifier.weight.device;
   try {
     for await (const b of source.batches(batchSize, range)) {
       for (const l of b.labels) labels.push(l);
       const out = noGrad(() =>
         tidy(() => {
-          const x = tensor(b.images, { shape: b.shape });
+          const host = tensor(b.images, { shape: b.shape });
           b.release?.();
-          return model.forward(x);
+          return model.forward(device === 'cpu' ? host : host.to(device));
         }),
       );
       feats.push(out.features);
@@ -44,8 +46,8 @@ export async function embedWithLogits(
       if (!range || range.end > range.start) throw new Error('embedSource: the evaluation set is empty');
       const dtype = model.classifier.weight.dtype;
       return {
-        features: zeros([0, model.options.numFeatures], { dtype }),
-        logits: zeros([0, model.options.numClasses], { dtype }),
+        features: zeros([0, model.options.numFeatures], { dtype, device }),
+        logits: zeros([0, model.options.numClasses], { dtype, device }),
         labels: tensor(new Int32Array(0), { dtype: 'int64' }),
       };
     }

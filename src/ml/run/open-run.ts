@@ -36,6 +36,8 @@ export interface RunOptions {
   progress?: boolean | { prefix: string };
   /** Where a one-line note goes (a checkpoint without tensor checksums). Default: stderr. */
   note?: (line: string) => void;
+  /** Where the model runs (resolveDevice's answer; default the CPU): embeddings and searches stay there. */
+  device?: 'cpu' | `cuda:${number}`;
 }
 
 /** A model's input: [channels, height, width] images. */
@@ -114,6 +116,8 @@ export function openRun(checkpoint: string, o: RunOptions = {}): Run {
     model.dispose();
     throw e;
   }
+  // Checkpoints hold CPU tensors (whatever device wrote them); the model moves to the one asked.
+  if (o.device && o.device !== 'cpu') model.to(o.device);
   const group = o.group ?? null;
   const embedding: EmbedOptions = {
     group,
@@ -155,7 +159,8 @@ export function openRun(checkpoint: string, o: RunOptions = {}): Run {
       live();
       if (!Array.isArray(images)) {
         const x = images as Tensor;
-        return noGrad(() => tidy(() => model.forward(x).features));
+        const dev = model.classifier.weight.device;
+        return noGrad(() => tidy(() => model.forward(x.device === dev ? x : x.to(dev)).features));
       }
       const samples: Sample[] = (images as readonly string[]).map((p) => ({ path: p, label: 0 }));
       const loader = new ImageLoader(samples, { pipeline: testPipeline() });

@@ -90,6 +90,7 @@ export const DATA_SOURCE_KEYS = ['data.kind', 'data.root', 'data.train', 'data.t
 export const RESUME_FREE_KEYS = new Set([
   'threads',
   'device',
+  'amp',
   'out',
   'preset',
   'data.root',

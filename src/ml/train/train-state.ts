@@ -106,10 +106,13 @@ export class TrainState {
     // Every rank's dropout stream goes into rank 0's checkpoint, so a resumed run continues each.
     const rngs = new Map<string, Tensor>([['global', rng]]);
     if (group) {
-      group.allGather(rng).forEach((t, r) => {
+      // The CPU generator's state, gathered on the group's device (NCCL gathers GPU tensors only).
+      const sent = group.device === 'cpu' ? rng : rng.to(group.device);
+      group.allGather(sent).forEach((t, r) => {
         if (r > 0) rngs.set(`rank${r}`, t);
         else t.dispose();
       });
+      if (sent !== rng) sent.dispose();
     }
     // Sharded tables are gathered whole, with their optimizer state (every rank takes part).
     const whole = group && shards?.length ? gatherShards(group, shards, optimizer) : null;
@@ -247,7 +250,8 @@ export class TrainState {
     ];
     if (n === 0) return null;
     const buf = tidy(() => {
-      const t = found ? tensor(found.bytes) : tensor(new Uint8Array(n));
+      // On the group's device: NCCL broadcasts GPU tensors only.
+      const t = tensor(found ? found.bytes : new Uint8Array(n), { device: g.device });
       g.broadcast(t, 0);
       return found ? null : new Uint8Array(t.data().buffer);
     });

@@ -7,7 +7,7 @@
 // rank 0 alone writes.
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { type optim, distributed, dispose, manualSeed, setNumThreads } from '../../engine/index.js';
+import { type optim, GradScaler, distributed, dispose, manualSeed, setNumThreads } from '../../engine/index.js';
 import { shardRange } from '../data/range.js';
 import type { Embedder } from '../models/factory.js';
 import { STREAM, mixSeed } from '../random.js';
@@ -18,7 +18,7 @@ import { writeRunConfig } from '../run/run-config.js';
 import { Progress, formatSeconds } from '../run/progress.js';
 import { ClassBalancedSampler, RandomBatchSampler, type BatchSampler } from '../samplers/index.js';
 import { DataParallel } from './data-parallel.js';
-import { checkDevice } from './device.js';
+import { checkAmp, resolveDevice, type Amp, type DeviceChoice } from './device.js';
 import { MetricsLog } from './metrics-log.js';
 import { createModel, inputSideOf, prepareModel } from './model.js';
 import { createOptimizer, createSchedule, paramGroups } from './optimizer.js';
@@ -43,6 +43,10 @@ export class Trainer {
   readonly metrics: MetricsLog;
   /** What the run's shape says before it starts (short epochs, dropped images, seen test classes). */
   readonly warnings: string[];
+  /** Where the model, the loss's parameters, the optimiser's state and the batches live. */
+  readonly device: DeviceChoice;
+  readonly amp: Amp;
+  readonly #scaler: GradScaler | null;
   readonly #dp: DataParallel | null = null;
   readonly #log: (line: string) => void;
 
@@ -52,8 +56,14 @@ export class Trainer {
     readonly test: EvalData,
     readonly deps: TrainerDeps,
   ) {
-    checkDevice(cfg.device);
     this.group = deps.group && deps.group.worldSize > 1 ? deps.group : null;
+    const grp0 = this.group;
+    this.device =
+      deps.device ??
+      resolveDevice(cfg.device, { job: grp0 && { localRank: grp0.localRank, localWorldSize: grp0.localWorldSize } });
+    const dev = this.device.device;
+    this.amp = checkAmp(cfg.amp, dev);
+    this.#scaler = this.amp === 'fp16' ? new GradScaler() : null;
     if (this.group && cfg.batchSize < this.group.worldSize) {
       throw new RangeError(
         `batchSize ${cfg.batchSize} is the global batch: it must be at least the number of processes (` +
@@ -72,8 +82,11 @@ export class Trainer {
       writeRunConfig(this.runDir, cfg);
     }
     // Other ranks receive rank 0's weights by the broadcast below (only rank 0 needs the file).
+    // Built (and seeded) on the CPU, then moved: a GPU run starts from the CPU run's weights and tables.
     this.model = createModel(cfg, train, { pretrained: this.isMain, log: this.#log });
+    if (dev !== 'cpu') this.model.to(dev);
     this.loss = deps.makeLoss(cfg, train.numClasses, this.model.options.numFeatures, this.group);
+    if (dev !== 'cpu') this.loss.module?.to(dev);
     const g = this.group;
     if (g) {
       if (cfg.distributed.syncBn) distributed.convertSyncBatchNorm(this.model, g);
@@ -187,6 +200,9 @@ export class Trainer {
       optimizer: this.optimizer,
       scheduler: this.scheduler,
       dp: this.#dp,
+      device: this.device.device,
+      amp: this.amp,
+      scaler: this.#scaler,
     };
     // Prefetch the next batch while the current one trains: decoding overlaps compute.
     let next = load(0);

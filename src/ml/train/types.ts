@@ -3,6 +3,7 @@ import type { Tensor, distributed, nn } from '../../engine/index.js';
 import type { EmbedderOutput } from '../models/head.js';
 import type { TrainConfig } from '../run/config/keys.js';
 import type { LossShard } from './shards.js';
+import type { DeviceChoice } from './device.js';
 
 export interface TrainLoss {
   readonly name: string;
@@ -46,6 +47,8 @@ export interface TrainerDeps {
   evaluate: EvaluateFn;
   evaluateSharded?: ShardedEvaluateFn;
   log?: (line: string) => void;
+  /** The device, resolved by the caller (dml train resolves it before the data loads); else from cfg.device. */
+  device?: DeviceChoice;
   /** Data-parallel training over this group's ranks (null or absent: one process). */
   group?: distributed.ProcessGroup | null;
   /** Draw the per-epoch progress bar / lines (default true; dml train --quiet turns it off). */

@@ -405,9 +405,9 @@ export const CONFIG_KEYS = [
   {
     key: 'distributed.backend',
     type: 'string',
-    default: 'gloo',
-    choices: ['gloo', 'nccl'],
-    doc: 'c10d backend: gloo (CPU tensors) or nccl (CUDA libtorch)',
+    default: 'auto',
+    choices: ['auto', 'gloo', 'nccl'],
+    doc: 'c10d backend: auto is nccl when the run is on CUDA (each rank on cuda:LOCAL_RANK), else gloo',
   },
   { key: 'epochs', type: 'int', default: 30, min: 1, max: BIG, doc: 'passes over the training set' },
   {
@@ -441,7 +441,16 @@ export const CONFIG_KEYS = [
     default: 'cpu',
     pattern: /^(cpu|auto|cuda(:\d+)?)$/,
     patternText: 'cpu, auto, cuda or cuda:N',
-    doc: 'where to train; cuda needs a CUDA libtorch (LIBTORCH=...) and is refused otherwise',
+    doc:
+      'where to train: auto is cuda when the libtorch has CUDA and a GPU is visible, else cpu; cuda needs a CUDA ' +
+      'libtorch (LIBTORCH=...) and is refused otherwise',
+  },
+  {
+    key: 'amp',
+    type: 'string',
+    default: 'off',
+    choices: ['off', 'bf16', 'fp16'],
+    doc: 'mixed precision on CUDA (autocast; fp16 with a gradient scaler); refused on the CPU, where it was slower',
   },
   {
     key: 'recallKs',
