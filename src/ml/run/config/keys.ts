@@ -3,7 +3,7 @@
 // key table are all derived from this list, so a key cannot exist without a documented type and range.
 import { availableParallelism } from 'node:os';
 import { MAX_THREADS } from '../../../engine/threads.js';
-import { MAX_IMAGE_SIDE } from '../../data/limits.js';
+import { MAX_IMAGE_SIDE, MAX_MODEL_INPUT_SIDE } from '../../data/limits.js';
 import { LOSS_NAMES } from '../../losses/registry.js';
 import { ARCH_NAMES } from '../../models/arch-names.js';
 import { DATASET_KINDS } from '../datasets/index.js';
@@ -86,7 +86,8 @@ export const CONFIG_KEYS = [
     type: 'int',
     default: 224,
     min: 1,
-    max: MAX_IMAGE_SIDE,
+    // The side embed, eval, serve and export accept: a model trained larger could not be run.
+    max: MAX_MODEL_INPUT_SIDE,
     doc: 'side of the square crop the model sees (28 for Fashion-MNIST presets)',
   },
   {
