@@ -103,6 +103,7 @@ export const RESUME_FREE_KEYS = new Set([
   'data.skipBad',
   'logEvery',
   'evalEvery',
+  'memoryLimitMB',
   'recallKs',
   'distributed.timeout',
   'distributed.bucketMB',

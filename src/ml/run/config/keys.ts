@@ -420,6 +420,16 @@ export const CONFIG_KEYS = [
     doc: 'the global batch (split across the ranks of a multi-process run)',
   },
   {
+    key: 'memoryLimitMB',
+    type: 'number',
+    default: 0,
+    min: 0,
+    max: BIG,
+    doc:
+      'refuse a run whose estimated working set (model, optimizer state, batchSize × data.imageSize² ' +
+      "activations) is over this many MiB, before any data loads (0: 90% of the machine's or cgroup's memory)",
+  },
+  {
     key: 'seed',
     type: 'int',
     default: 0,
