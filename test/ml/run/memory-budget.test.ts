@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeCheckpoint } from '../../server/helpers.js';
+import { writeImage } from '../data/helpers.js';
 import { familyOfArch } from '../../../src/ml/models/families.js';
 import { resolveConfig } from '../../../src/ml/run/config/resolve.js';
 import {
@@ -15,6 +17,7 @@ import {
   INFERENCE_ACTIVATION_FACTOR,
   MemoryBudgetError,
   TRAIN_ACTIVATION_FACTOR,
+  TRAIN_EXTRA_BYTES,
   checkMemoryBudget,
   estimateInferenceMemory,
   estimateTrainingMemory,
@@ -22,6 +25,7 @@ import {
 } from '../../../src/ml/run/memory-budget.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
+const rssChild = fileURLToPath(new URL('../../faults/rss-child.js', import.meta.url));
 const MiB = 2 ** 20;
 
 test('a training estimate is the base, 4 bytes per parameter per tensor kept, and batch × the saved activations', () => {
@@ -29,7 +33,7 @@ test('a training estimate is the base, 4 bytes per parameter per tensor kept, an
   const cfg = resolveConfig({ overrides: keys });
   const fp = familyOfArch('resnet18').footprint({ arch: 'resnet18', imageSize: 64, inChannels: 3, numClasses: 10 });
   const e = estimateTrainingMemory(cfg, { numClasses: 10 });
-  assert.equal(e.base, BASE_BYTES);
+  assert.equal(e.base, BASE_BYTES + TRAIN_EXTRA_BYTES);
   // SGD with momentum: weights, gradients, momentum.
   assert.equal(e.parameters, 4 * 3 * fp.parameters);
   assert.equal(e.activations, 4 * 16 * fp.savedPerImage * TRAIN_ACTIVATION_FACTOR);
@@ -47,7 +51,7 @@ test('a training estimate is the base, 4 bytes per parameter per tensor kept, an
   assert.ok(estimateTrainingMemory(cfg, { numClasses: 10_000 }).parameters > e.parameters + 4 * 3 * 512 * 9_990);
   // Two processes on this machine, each with half the batch and its own libtorch and model.
   const two = estimateTrainingMemory(cfg, { numClasses: 10, processes: { onNode: 2, world: 2 } });
-  assert.equal(two.base, 2 * BASE_BYTES);
+  assert.equal(two.base, 2 * (BASE_BYTES + TRAIN_EXTRA_BYTES));
   assert.equal(two.parameters, 2 * e.parameters);
   assert.equal(two.activations, e.activations);
 });
@@ -103,6 +107,51 @@ test('dml train refuses a run over its memory limit before reading its data, nam
     assert.notEqual(ok.status, 0);
     assert.doesNotMatch(ok.stderr, /memory/);
     assert.match(ok.stderr, /absent/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dml embed: a batch over --memory-limit is refused before images are read; the estimate is near the peak', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dml-budget-embed-'));
+  try {
+    // A ResNet-18 at 16 px (test/server/helpers.ts), four images.
+    const checkpoint = await makeCheckpoint(path.join(dir, 'm.safetensors'));
+    for (let i = 0; i < 4; i++) await writeImage(path.join(dir, 'img', `c${i % 2}`, `${i}.png`), 20, 20, { seed: i });
+    const embed = (...extra: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          rssChild,
+          'embed',
+          '--checkpoint',
+          checkpoint,
+          '--dir',
+          `${dir}/img`,
+          '--out',
+          `${dir}/e.safetensors`,
+          ...extra,
+        ],
+        { encoding: 'utf8' },
+      );
+    const refused = embed('--batch', '100000', '--memory-limit', '1000');
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^dml embed: embedding --batch 100000 images at a time with resnet18 at 16 px needs about [\d.]+ GiB .*more than the limit of 1000 MiB \(--memory-limit=1000\)\. Lower --batch/,
+    );
+    assert.ok(!existsSync(`${dir}/e.safetensors`));
+    const bad = embed('--memory-limit', 'lots');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--memory-limit must be a positive number of MiB, got 'lots'/);
+    // The estimate against the measured peak (VmHWM) of the same command: bench/memory.ts's
+    // calibration holds its settings within 0.8-1.25 of it; this small one is mostly the base.
+    const ok = embed('--batch', '4', '--workers', '1', '--quiet');
+    assert.equal(ok.status, 0, ok.stderr);
+    const peak = Number(/DML_MAX_RSS_KB (\d+)/.exec(ok.stderr)?.[1]) * 1024;
+    const est = estimateInferenceMemory({ arch: 'resnet18', imageSize: 16, inChannels: 3, batch: 4, numFeatures: 32 });
+    const ratio = est.total / peak;
+    assert.ok(ratio > 0.8 && ratio < 1.25, `estimate ${est.total} vs peak ${peak}: ${ratio.toFixed(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
