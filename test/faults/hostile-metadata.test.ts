@@ -115,7 +115,10 @@ test('dml embed refuses hostile trainer metadata and an 8192-pixel input, naming
         (s) => void ((s.config as { data: Record<string, unknown> }).data.imageSize = 8192),
       ),
       // data.imageSize's range is the 2048 a trained model is run at, so the metadata check names it.
-      /huge\.safetensors: trainer metadata field 'config\.data\.imageSize' is 8192 \(a number\), expected an integer in 1\.\.2048/,
+      new RegExp(
+        "huge\\.safetensors: trainer metadata field 'config\\.data\\.imageSize' is 8192 \\(a number\\), " +
+          'expected an integer in 1\\.\\.2048',
+      ),
     ],
   ];
   for (const [file, why] of cases) {

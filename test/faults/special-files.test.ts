@@ -110,7 +110,7 @@ test('names that are not valid UTF-8 are skipped with a warning instead of faili
   ]);
 });
 
-test('a pseudo-file that stats as 0 bytes (/proc) is read to its end within its limit, not taken as empty', async () => {
+test('a pseudo-file that stats as 0 bytes (/proc) is read to its end within its limit, not as empty', async () => {
   const status = '/proc/self/status';
   // The case this covers: stat says 0 bytes, reads say otherwise.
   assert.equal(statSync(status).size, 0);
@@ -124,8 +124,10 @@ test('a pseudo-file that stats as 0 bytes (/proc) is read to its end within its 
     /^Error: \/proc\/self\/status:1: expected 'path,label' with an integer label, got 'Name:/,
   );
   // Bounded like any file: more bytes than the format allows are refused while reading.
-  const why =
-    /--list \/proc\/self\/status: cannot read list file: it reports 0 bytes \(a pseudo-file\) but reads more than the 64 bytes/;
+  const why = new RegExp(
+    '--list /proc/self/status: cannot read list file: it reports 0 bytes \\(a pseudo-file\\) but reads more ' +
+      'than the 64 bytes a list file can be',
+  );
   assert.throws(() => readInputFileSync(status, { format: 'list', from: '--list', maxBytes: 64 }), why);
   await assert.rejects(readInputFile(status, { format: 'list', from: '--list', maxBytes: 64 }), why);
   // An empty regular file is still empty.

@@ -271,7 +271,8 @@ function checkFinite(file: string, parts: Record<string, Map<string, Tensor>>, b
       if (tidy(() => t.isfinite().all().item()) === 1) continue;
       const other = path.resolve(file) === path.resolve(bestPath) ? '' : ` (${bestPath} may be sound)`;
       throw new Error(
-        `${file}: ${part === 'optim' ? 'optimizer state' : part} tensor '${part}.${name}' holds NaN or infinite values: ` +
+        `${file}: ${part === 'optim' ? 'optimizer state' : part} tensor '${part}.${name}' holds NaN or ` +
+          'infinite values: ' +
           `the run cannot continue from it${other}; start over with --force`,
       );
     }
