@@ -28,6 +28,7 @@ import type { TrainConfig } from './config/keys.js';
 import { familyOfArch } from '../models/families.js';
 import type { FootprintSpec } from '../models/footprint.js';
 import type { Arch } from '../models/arch-names.js';
+import { nativeSideOf } from './pipelines.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -67,7 +68,9 @@ export interface MemoryEstimate {
 
 /** `settings` of `cfg` as the message names them: "batchSize 128, data.imageSize 224". */
 export function describeTraining(cfg: TrainConfig): string {
-  return `training ${cfg.model.arch} with batchSize ${cfg.batchSize} at data.imageSize ${cfg.data.imageSize}`;
+  const native = nativeSideOf(cfg);
+  const side = native === undefined ? `data.imageSize ${cfg.data.imageSize}` : `the data's native ${native} px`;
+  return `training ${cfg.model.arch} with batchSize ${cfg.batchSize} at ${side}`;
 }
 
 const estimate = (parts: Omit<MemoryEstimate, 'total'>): MemoryEstimate => ({
@@ -81,6 +84,9 @@ function tensorsPerParameter(optim: TrainConfig['optim']): number {
   return optim.momentum > 0 ? 3 : 2;
 }
 
+/** The side the model sees: in-memory data of one native side (Fashion-MNIST's 28) ignores data.imageSize. */
+const modelSide = (cfg: Pick<TrainConfig, 'data'>): number => nativeSideOf(cfg) ?? cfg.data.imageSize;
+
 export interface TrainingShape {
   /** 0: not known yet (before the data is read): the classifier is not counted. */
   numClasses?: number;
@@ -92,7 +98,7 @@ export interface TrainingShape {
 /** The working set of `dml train` with `cfg` on this machine. */
 export function estimateTrainingMemory(cfg: TrainConfig, shape: TrainingShape = {}): MemoryEstimate {
   const { numClasses = 0, inChannels = 3, processes = { onNode: 1, world: 1 } } = shape;
-  const side = cfg.data.imageSize;
+  const side = modelSide(cfg);
   const fp = familyOfArch(cfg.model.arch).footprint({
     arch: cfg.model.arch,
     imageSize: side,
@@ -195,9 +201,10 @@ export function inferenceRefusal(
   flags: { batch: string; limit: string },
 ): string | null {
   const c = run.config;
+  const side = modelSide(c);
   const e = estimateInferenceMemory({
     arch: c.model.arch,
-    imageSize: c.data.imageSize,
+    imageSize: side,
     inChannels: run.model.options.inChannels,
     batch,
     smallInput: c.model.smallInput,
@@ -209,7 +216,7 @@ export function inferenceRefusal(
     checkMemoryBudget(
       e,
       memoryLimit(limitMiB, flags.limit),
-      `embedding ${flags.batch} ${batch} images at a time with ${c.model.arch} at ${c.data.imageSize} px`,
+      `embedding ${flags.batch} ${batch} images at a time with ${c.model.arch} at ${side} px`,
       `Lower ${flags.batch}, or raise ${flags.limit} (MiB) if the estimate is wrong for this machine.`,
     );
     return null;

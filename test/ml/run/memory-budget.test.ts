@@ -29,7 +29,7 @@ const rssChild = fileURLToPath(new URL('../../faults/rss-child.js', import.meta.
 const MiB = 2 ** 20;
 
 test('a training estimate: the base, 4 bytes per parameter per tensor kept, batch × the saved activations', () => {
-  const keys = ['preset=none', 'model.arch=resnet18', 'data.imageSize=64', 'batchSize=16'];
+  const keys = ['preset=none', 'data.kind=folder', 'model.arch=resnet18', 'data.imageSize=64', 'batchSize=16'];
   const cfg = resolveConfig({ overrides: keys });
   const fp = familyOfArch('resnet18').footprint({ arch: 'resnet18', imageSize: 64, inChannels: 3, numClasses: 10 });
   const e = estimateTrainingMemory(cfg, { numClasses: 10 });
@@ -54,6 +54,14 @@ test('a training estimate: the base, 4 bytes per parameter per tensor kept, batc
   assert.equal(two.base, 2 * (BASE_BYTES + TRAIN_EXTRA_BYTES));
   assert.equal(two.parameters, 2 * e.parameters);
   assert.equal(two.activations, e.activations);
+  // In-memory data of one native side (Fashion-MNIST's 28 px) is not resized to data.imageSize.
+  const fashion = (side: number) =>
+    estimateTrainingMemory(
+      resolveConfig({ overrides: ['preset=none', 'model.arch=resnet18', `data.imageSize=${side}`, 'batchSize=16'] }),
+      { inChannels: 1 },
+    );
+  assert.equal(fashion(224).total, fashion(28).total);
+  assert.equal(fashion(224).pipeline, 4 * 5 * 16 * 28 * 28);
 });
 
 test('an inference estimate holds no gradients and only the forward it runs', () => {
@@ -63,7 +71,9 @@ test('an inference estimate holds no gradients and only the forward it runs', ()
   assert.equal(e.parameters, 4 * fp.parameters);
   assert.equal(e.activations, 4 * 8 * fp.inferencePerImage * INFERENCE_ACTIVATION_FACTOR);
   const train = estimateTrainingMemory(
-    resolveConfig({ overrides: ['preset=none', 'model.arch=resnet50', 'data.imageSize=224', 'batchSize=8'] }),
+    resolveConfig({
+      overrides: ['preset=none', 'data.kind=folder', 'model.arch=resnet50', 'data.imageSize=224', 'batchSize=8'],
+    }),
   );
   assert.ok(e.total < train.total);
 });
