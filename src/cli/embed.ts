@@ -1,5 +1,6 @@
 // dml embed: images (a path,label list or a folder tree) → an embeddings file.
 import { parseArgs } from 'node:util';
+import { inferenceRefusal, parseMemoryLimit } from '../ml/run/memory-budget.js';
 import { cat, dispose, saveTensors, tensor, type Tensor } from '../engine/index.js';
 import { removeStaleTempFiles } from '../engine/serialize/file-io.js';
 import { ImageLoader } from '../ml/data/loader.js';
@@ -13,13 +14,15 @@ import { joinJob, runInJob, isMainProcess } from './job.js';
 
 const HELP =
   `usage: dml embed --checkpoint FILE|RUN_DIR (--list LIST | --dir DIR) --out FILE.safetensors ` +
-  `[--batch 64] [--workers N] [--skip-bad] [--quiet]
+  `[--batch 64] [--memory-limit MiB] [--workers N] [--skip-bad] [--quiet]
 
 Writes --out (required), a safetensors file with "features" [N, D] (float32) and "labels" [N]
 (int64); its metadata holds the image paths ("paths", JSON) and class names ("classes", JSON) in
 the same order. --dir takes a folder of class subfolders, or a flat folder of images without
 classes; --list a file of 'path,label' lines, or of bare paths without classes. Images without
-classes get the label -1, and "labelled" is "false".
+classes get the label -1, and "labelled" is "false". A --batch whose estimated working set (the
+model's activations at its input size) is over --memory-limit (default: 90% of the machine's
+memory) is refused before any image is read.
 
 ${DEVICE_HELP}
 
@@ -40,6 +43,7 @@ export const command = {
         out: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
         batch: { type: 'string', default: '64' },
+        'memory-limit': { type: 'string' },
         workers: { type: 'string' },
         'skip-bad': { type: 'boolean', default: false },
         ...DEVICE_FLAG,
@@ -64,13 +68,23 @@ export const command = {
       console.error(`dml embed: --batch must be a positive integer, got ${values.batch}`);
       return 2;
     }
+    let memoryLimitMiB: number;
+    try {
+      memoryLimitMiB = parseMemoryLimit('--memory-limit', values['memory-limit']);
+    } catch (e) {
+      console.error(`dml embed: ${(e as Error).message}`);
+      return 2;
+    }
     const launchOpts = parseLaunch(values);
     if (launchOpts) return launch(launchOpts, 'embed', stripLaunchFlags(argv), { timeoutS: 60 });
     const device = deviceOption('embed', values.device, values.quiet);
     if (device === 2) return 2;
     const group = joinJob({ timeoutS: 60, backend: jobBackend(device) });
     return runInJob(group, () =>
-      embed({ ...values, checkpoint: values.checkpoint!, out: values.out!, batch, device: device.device }, group),
+      embed(
+        { ...values, checkpoint: values.checkpoint!, out: values.out!, batch, device: device.device, memoryLimitMiB },
+        group,
+      ),
     );
   },
 };
@@ -82,6 +96,7 @@ async function embed(
     dir?: string;
     out: string;
     batch: number;
+    memoryLimitMiB: number;
     workers?: string;
     'skip-bad': boolean;
     quiet: boolean;
@@ -101,6 +116,17 @@ async function embed(
     device: values.device,
   });
   const checkpointFile = run.file;
+  // Before any image is decoded: a batch whose activations cannot fit is refused, not OOM-killed.
+  // Host memory: a GPU holds the activations of a model on the GPU.
+  const onCpu = (values.device ?? 'cpu') === 'cpu';
+  const refused = onCpu
+    ? inferenceRefusal(run, batch, values.memoryLimitMiB, { batch: '--batch', limit: '--memory-limit' })
+    : null;
+  if (refused) {
+    await run.close();
+    console.error(`dml embed: ${refused}`);
+    return 2;
+  }
   const loader = new ImageLoader(samples, {
     pipeline: run.testPipeline(),
     skipBad: values['skip-bad'],

@@ -11,12 +11,38 @@ import { Trainer } from '../ml/train/trainer.js';
 import { NonFiniteLossError } from '../ml/train/types.js';
 import { DeviceError, checkAmp, resolveBackend, resolveDevice, type DeviceChoice } from '../ml/train/device.js';
 import { distributed } from '../engine/index.js';
+import {
+  MemoryBudgetError,
+  checkMemoryBudget,
+  describeTraining,
+  estimateTrainingMemory,
+  memoryLimit,
+  type TrainingShape,
+} from '../ml/run/memory-budget.js';
 import { checkPretrained } from '../ml/run/pretrained-check.js';
 import { sharedClasses } from '../ml/train/run-checks.js';
 import { formatRecallTable } from '../ml/eval/format.js';
 import { trainerDeps } from '../ml/train/wiring.js';
 import { LAUNCH_FLAGS, LAUNCH_HELP, launch, parseLaunch, stripLaunchFlags } from './launch.js';
 import { joinJob, runInJob, isMainProcess } from './job.js';
+
+/** Why `cfg` does not fit its memory limit, or null when it does. */
+function memoryRefusal(cfg: TrainConfig, shape: TrainingShape): string | null {
+  const n = shape.processes?.onNode ?? 1;
+  const what = `${describeTraining(cfg)}${n > 1 ? ` in ${n} processes` : ''}`;
+  try {
+    checkMemoryBudget(
+      estimateTrainingMemory(cfg, shape),
+      memoryLimit(cfg.memoryLimitMB, 'memoryLimitMB'),
+      what,
+      'Lower batchSize or data.imageSize, or raise memoryLimitMB (MiB) if the estimate is wrong for this machine.',
+    );
+    return null;
+  } catch (e) {
+    if (e instanceof MemoryBudgetError) return e.message;
+    throw e;
+  }
+}
 
 /** Lines of at most `width` characters, broken at spaces. */
 function wrap(text: string, width: number): string[] {
@@ -174,6 +200,19 @@ export const command = {
         return 2;
       }
     }
+    // Before any data loads: settings whose working set cannot fit are refused at once. A launch
+    // counts the processes it starts here; a rank of a job leaves the check to its launcher. The
+    // estimate is of host memory: on a GPU the activations live in the GPU's memory, not counted.
+    const onCpu = device.device === 'cpu';
+    const inChannels = datasetSpec(cfg.data.kind).channels ?? 3;
+    const procs = launchOpts
+      ? { onNode: launchOpts.nprocPerNode, world: launchOpts.nprocPerNode * launchOpts.nnodes }
+      : { onNode: 1, world: Number(process.env.WORLD_SIZE ?? 1) || 1 };
+    const refused = onCpu ? memoryRefusal(cfg, { inChannels, processes: procs }) : null;
+    if (refused && (launchOpts || procs.world === 1)) {
+      console.error(`dml train: ${refused}`);
+      return 2;
+    }
     if (launchOpts) return launch(launchOpts, 'train', stripLaunchFlags(argv), { timeoutS: cfg.distributed.timeout });
     const group = joinJob({ timeoutS: cfg.distributed.timeout, backend });
     const main = isMainProcess(group);
@@ -188,6 +227,13 @@ export const command = {
       }
       const ds = await openDatasets(cfg);
       const { train, test, description } = ds;
+      // The classifier's rows are known now: a table of many classes can tip the budget.
+      const withClasses = group || !onCpu ? null : memoryRefusal(cfg, { inChannels, numClasses: train.numClasses });
+      if (withClasses) {
+        await ds.close();
+        console.error(`dml train: ${withClasses} (with the classifier's ${train.numClasses} classes)`);
+        return 2;
+      }
       const world = group
         ? `, ${group.worldSize} processes (global batch ` +
           `${cfg.batchSize}${cfg.distributed.syncBn ? ', synchronised BatchNorm' : ''})`

@@ -19,7 +19,12 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_SAFETENSORS_TENSORS, readSafetensors, writeSafetensors } from '../../src/engine/serialize/safetensors.js';
+import {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  MAX_SAFETENSORS_TENSORS,
+  readSafetensors,
+  writeSafetensors,
+} from '../../src/engine/serialize/safetensors.js';
 import { writeFileAtomicSync } from '../../src/engine/serialize/file-io.js';
 import { checkTrainerState } from '../../src/ml/run/checkpoint-state.js';
 import { MetricsLog } from '../../src/ml/train/metrics-log.js';
@@ -28,6 +33,9 @@ import { makeCheckpoint } from '../server/helpers.js';
 import { writeImage } from '../ml/data/helpers.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const rssChild = fileURLToPath(new URL('./rss-child.js', import.meta.url));
+/** The fault suite's bound (test/faults/matrix.test.ts): libtorch loaded is ~220 MB. */
+const RSS_LIMIT_MB = 450;
 const root = mkdtempSync(path.join(tmpdir(), 'dml-hostile-meta-'));
 const gallery = path.join(root, 'gallery');
 let good = '';
@@ -68,7 +76,7 @@ test('trainer metadata of the wrong types is refused naming the file and the fie
     ],
     [
       (s) => void ((s.config as { data: Record<string, unknown> }).data.imageSize = 'big'),
-      /field 'config\.data\.imageSize' is "big" \(a string\), expected an integer in 1\.\.8192/,
+      /field 'config\.data\.imageSize' is "big" \(a string\), expected an integer in 1\.\.2048/,
     ],
     [
       (s) => void ((s.config as { model: Record<string, unknown> }).model.numFeatures = -4),
@@ -106,7 +114,11 @@ test('dml embed refuses hostile trainer metadata and an 8192-pixel input, naming
         'huge.safetensors',
         (s) => void ((s.config as { data: Record<string, unknown> }).data.imageSize = 8192),
       ),
-      /huge\.safetensors: its model input is 8192×8192 \(data\.imageSize\), more than the 2048 pixels a side/,
+      // data.imageSize's range is the 2048 a trained model is run at, so the metadata check names it.
+      new RegExp(
+        "huge\\.safetensors: trainer metadata field 'config\\.data\\.imageSize' is 8192 \\(a number\\), " +
+          'expected an integer in 1\\.\\.2048',
+      ),
     ],
   ];
   for (const [file, why] of cases) {
@@ -242,4 +254,47 @@ test('a header listing more tensors than any checkpoint has is refused before th
   assert.throws(() => readSafetensors(bytes, 'many.safetensors'), /many\.safetensors.*more than 65536 tensors/);
   many.delete('t0');
   assert.equal(readSafetensors(writeSafetensors(many), 'ok').tensors.size, MAX_SAFETENSORS_TENSORS);
+});
+
+test('a 100 MB header of 500k tensors is refused before it is parsed, in bounded memory', async () => {
+  // 500k entries with long names: within the 100 MB header cap, and ~640 MB of Maps once parsed.
+  const pad = 'x'.repeat(140);
+  const entries = Array.from(
+    { length: 500_000 },
+    (_, i) => `"${pad}${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`,
+  );
+  const header = Buffer.from(`{${entries.join(',')}}`);
+  entries.length = 0;
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  const file = path.join(root, 'many-big.safetensors');
+  writeFileSync(file, Buffer.concat([length, header]));
+  assert.ok(header.length > 90e6 && header.length < MAX_SAFETENSORS_HEADER_BYTES);
+  const r = spawnSync(process.execPath, [rssChild, 'eval', '--checkpoint', file], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /many-big\.safetensors: the header lists more than 65536 tensors \(refused before parsing/);
+  const rss = /DML_MAX_RSS_KB (\d+)/.exec(r.stderr);
+  assert.ok(rss, r.stderr);
+  assert.ok(Number(rss[1]) / 1024 < RSS_LIMIT_MB, `peak RSS ${Number(rss[1]) / 1024} MB`);
+  rmSync(file);
+});
+
+test('the header bound counts JSON syntax outside strings only, and bounds metadata too', () => {
+  // Names and metadata full of the characters the scan counts, inside strings, are a valid file.
+  const odd = 'w,:{["\\'.repeat(2000);
+  const t = new Map([[odd, { dtype: 'float32' as const, shape: [1], data: new Uint8Array(4) }]]);
+  const ok = readSafetensors(writeSafetensors(t, { note: ',:{['.repeat(500_000) }), 'odd');
+  assert.deepEqual([...ok.tensors.keys()], [odd]);
+  // A metadata object of 2M keys lists one member at the top, yet would build 2M strings.
+  const keys = Array.from({ length: 2_000_000 }, (_, i) => `"${i}":""`).join(',');
+  const header = Buffer.from(`{"__metadata__":{${keys}}}`);
+  const bytes = Buffer.concat([Buffer.alloc(8), header]);
+  bytes.writeBigUInt64LE(BigInt(header.length));
+  assert.throws(
+    () => readSafetensors(bytes, 'meta.safetensors'),
+    /meta\.safetensors: the header holds more than \d+ JSON values/,
+  );
 });

@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSyntheticIdx } from '../ml/data/synthetic-idx.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/serialize/safetensors.js';
+import { CHECKSUM_KEY, tensorChecksums } from '../../src/engine/serialize/integrity.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'dml-resume-faults-'));
@@ -97,3 +99,32 @@ test('--resume with no checkpoint starts afresh and keeps the old log aside', { 
   assert.deepEqual(steps(out), before, 'the new log holds this run once, not appended to the old one');
   assert.ok(readdirSync(out).some((f) => /^metrics\.jsonl\.\d+\.old$/.test(f)));
 });
+
+test(
+  '--resume refuses a last checkpoint whose optimizer state holds NaN, naming the tensor',
+  { timeout: 120_000 },
+  () => {
+    const out = path.join(root, 'nan');
+    assert.equal(dml(`out=${out}`, 'epochs=1').status, 0);
+    const last = path.join(out, 'last.safetensors');
+    const c = readSafetensors(new Uint8Array(readFileSync(last)), last);
+    const name = [...c.tensors.keys()].find((k) => k.startsWith('optim.') && k.endsWith('momentum_buffer'))!;
+    const t = c.tensors.get(name)!;
+    const values = new Float32Array(t.data.slice().buffer);
+    values[0] = Number.NaN;
+    const tensors = new Map(c.tensors).set(name, { ...t, data: new Uint8Array(values.buffer) });
+    // Checksums that match: the file is as written, and what was written is not sane.
+    writeFileSync(last, writeSafetensors(tensors, { ...c.metadata, [CHECKSUM_KEY]: tensorChecksums(tensors) }));
+    const r = dml(`out=${out}`, 'epochs=2', '--resume');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `last\\.safetensors: optimizer state tensor '${name.replace(/\./g, '\\.')}' holds NaN or infinite values: ` +
+          'the run cannot continue from it \\(.*best\\.safetensors may be sound\\)',
+      ),
+    );
+    // Before: one step, then a NaN loss blamed on the lr, calling this file the last good checkpoint.
+    assert.doesNotMatch(r.stderr, /loss became NaN/);
+  },
+);

@@ -5,14 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeImage } from '../ml/data/helpers.js';
 import { makeCheckpoint } from '../server/helpers.js';
 import { readImageBytes, readImageBytesSync } from '../../src/ml/data/image.js';
-import { readImageFolder } from '../../src/ml/data/list.js';
+import { readImageFolder, readList } from '../../src/ml/data/list.js';
+import { readInputFile, readInputFileSync, readInputTextSync } from '../../src/engine/serialize/input-gate.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'dml-faults-'));
@@ -107,4 +108,30 @@ test('names that are not valid UTF-8 are skipped with a warning instead of faili
     `skipping ${dir}/bad\\xff: its name is not valid UTF-8`,
     `skipping ${dir}/good/x\\xfe.png: its name is not valid UTF-8`,
   ]);
+});
+
+test('a pseudo-file that stats as 0 bytes (/proc) is read to its end within its limit, not as empty', async () => {
+  const status = '/proc/self/status';
+  // The case this covers: stat says 0 bytes, reads say otherwise.
+  assert.equal(statSync(status).size, 0);
+  const text = readInputTextSync(status, { format: 'list' });
+  assert.match(text, /^Name:\t/);
+  assert.match(text, /\nVmHWM:/);
+  assert.match((await readInputFile(status, { format: 'list' })).toString(), /^Name:\t/);
+  // Parsed, it fails on its first line, by name, as any other file of the wrong kind would.
+  assert.throws(
+    () => readList(status, 'data.train'),
+    /^Error: \/proc\/self\/status:1: expected 'path,label' with an integer label, got 'Name:/,
+  );
+  // Bounded like any file: more bytes than the format allows are refused while reading.
+  const why = new RegExp(
+    '--list /proc/self/status: cannot read list file: it reports 0 bytes \\(a pseudo-file\\) but reads more ' +
+      'than the 64 bytes a list file can be',
+  );
+  assert.throws(() => readInputFileSync(status, { format: 'list', from: '--list', maxBytes: 64 }), why);
+  await assert.rejects(readInputFile(status, { format: 'list', from: '--list', maxBytes: 64 }), why);
+  // An empty regular file is still empty.
+  const empty = path.join(root, 'empty.txt');
+  writeFileSync(empty, '');
+  assert.equal(readInputFileSync(empty, { format: 'list' }).length, 0);
 });

@@ -194,10 +194,57 @@ export function openInputFileSync(file: string, src: InputSource): { fd: number;
   }
 }
 
-/** Reads a checked file whole; never more than the size it was admitted with. */
+// Pseudo-files (/proc/self/status, sysfs) are regular files that stat() as 0 bytes yet read
+// non-empty; trusting the 0 made them parse as empty. Those are read to their end instead, in
+// chunks of this size, and refused once past the format's limit like any other file.
+const PSEUDO_CHUNK = 64 * KiB;
+
+function tooLong(file: string, src: InputSource, limit: number): InputFileError {
+  return new InputFileError(
+    file,
+    src,
+    `it reports 0 bytes (a pseudo-file) but reads more than the ${formatBytes(limit)} a ` +
+      `${INPUT_LIMITS[src.format].noun} can be`,
+  );
+}
+
+/** The bytes of a file that stat()ed as empty: what reads give until EOF, at most the format's limit. */
+function readPseudoSync(fd: number, file: string, src: InputSource): Buffer {
+  const limit = inputLimit(src);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(PSEUDO_CHUNK);
+    const n = fs.readSync(fd, chunk, 0, PSEUDO_CHUNK, null);
+    if (n === 0) return Buffer.concat(parts, total);
+    total += n;
+    if (total > limit) throw tooLong(file, src, limit);
+    parts.push(chunk.subarray(0, n));
+  }
+}
+
+async function readPseudo(h: fsp.FileHandle, file: string, src: InputSource): Promise<Buffer> {
+  const limit = inputLimit(src);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(PSEUDO_CHUNK);
+    const { bytesRead } = await h.read(chunk, 0, PSEUDO_CHUNK, null);
+    if (bytesRead === 0) return Buffer.concat(parts, total);
+    total += bytesRead;
+    if (total > limit) throw tooLong(file, src, limit);
+    parts.push(chunk.subarray(0, bytesRead));
+  }
+}
+
+/**
+ * Reads a checked file whole; never more than the size it was admitted with, except that a file
+ * reporting 0 bytes (a pseudo-file under /proc) is read to its end, within the format's limit.
+ */
 export function readInputFileSync(file: string, src: InputSource): Buffer {
   const { fd, size } = openInputFileSync(file, src);
   try {
+    if (size === 0) return readPseudoSync(fd, file, src);
     const buf = Buffer.allocUnsafeSlow(size);
     let got = 0;
     while (got < size) {
@@ -230,6 +277,7 @@ export async function readInputFile(file: string, src: InputSource): Promise<Buf
   }
   try {
     const size = admit(file, src, await h.stat());
+    if (size === 0) return await readPseudo(h, file, src);
     const buf = Buffer.allocUnsafeSlow(size);
     let got = 0;
     while (got < size) {

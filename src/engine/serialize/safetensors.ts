@@ -22,6 +22,56 @@ export const MAX_SAFETENSORS_TENSORS = 65_536;
 
 const METADATA_KEY = '__metadata__';
 
+/**
+ * JSON tokens (',', ':', '{', '[' outside strings) a header may hold per tensor it may list: a
+ * tensor's entry with a 4-D shape has 14 (7 ',', 4 ':', one object, two arrays); 24 leaves room
+ * for any shape.
+ */
+const TOKENS_PER_TENSOR = 24;
+
+/**
+ * Counts the header's top-level members and its structural tokens on the bytes, without decoding
+ * or building anything, and refuses a header past either bound. Parsing builds a Map per entry
+ * (~1 KB each): a 100 MB header of 500k empty tensors cost ~640 MB before the tensor count could
+ * be checked. Every JSON value but the first follows a ',', '[' or ':', so bounding the tokens
+ * bounds what the parser builds.
+ */
+function checkHeaderShape(header: Uint8Array, f: Failure): void {
+  const maxMembers = MAX_SAFETENSORS_TENSORS + 1; // the tensors and __metadata__
+  const maxTokens = maxMembers * TOKENS_PER_TENSOR;
+  let members = 0;
+  let tokens = 0;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < header.length; i++) {
+    const c = header[i]!;
+    if (inString) {
+      if (c === 0x5c)
+        i++; // an escape: the next byte is never the closing quote
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      tokens++;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c || c === 0x3a) {
+      tokens++;
+      if (c === 0x3a && depth === 1 && ++members > maxMembers)
+        throw f.error(
+          `the header lists more than ${MAX_SAFETENSORS_TENSORS} tensors (refused before parsing ` +
+            `its ${header.length} bytes)`,
+        );
+    }
+    if (tokens > maxTokens)
+      throw f.error(
+        `the header holds more than ${maxTokens} JSON values (${TOKENS_PER_TENSOR} for each of at most ` +
+          `${MAX_SAFETENSORS_TENSORS} tensors)`,
+      );
+  }
+}
+
 const DTYPE_BY_CODE: Readonly<Record<string, DTypeName>> = {
   F32: 'float32',
   F64: 'float64',
@@ -165,6 +215,7 @@ export function readSafetensors(buf: Uint8Array, source = '<buffer>'): Safetenso
     throw f.error(`truncated: header length ${headerLength} runs past the end of the ${buf.byteLength}-byte input`);
   }
   if (headerLength === 0 || buf[8] !== 0x7b) throw f.error("header does not start with '{'");
+  checkHeaderShape(buf.subarray(8, 8 + headerLength), f);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf.subarray(8, 8 + headerLength));

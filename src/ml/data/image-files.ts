@@ -55,8 +55,12 @@ const dataLines = (text: string): [number, string][] =>
  * image path per line without classes (relative paths from the list's folder).
  */
 export function readListImages(file: string): FolderImages {
-  const lines = dataLines(readInputTextSync(file, { format: 'list', from: '--list' }));
-  if (lines.length === 0 || lines.some(([, l]) => /,\s*-?\d+$/.test(l))) return { ...readList(file), labelled: true };
+  // Read once, and tested for a labelled line before it is split: a list of a million lines
+  // cost 1.1 GB when it was split into numbered lines and then read and parsed again by readList.
+  const text = readInputTextSync(file, { format: 'list', from: '--list' });
+  if (/,\s*-?\d+[ \t\r]*$/m.test(text)) return { ...readList(file, '--list', text), labelled: true };
+  const lines = dataLines(text);
+  if (lines.length === 0) return { ...readList(file, '--list', text), labelled: true };
   // No line has a label: a list of bare paths, each plainly an image's.
   const exts = new Set(IMAGE_EXTENSIONS.map((e) => e.toLowerCase()));
   const bad = lines.find(

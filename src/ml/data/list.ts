@@ -31,8 +31,8 @@ const MAX_LINE = 8192;
 /** A line quoted in an error, cut so that a hostile list cannot make the message megabytes long. */
 const quoteLine = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}… (${s.length} characters)` : s);
 
-function parseListFile(file: string, from?: string): RawEntry[] {
-  const text = readInputTextSync(file, { format: 'list', from });
+function parseListFile(file: string, from?: string, read?: string): RawEntry[] {
+  const text = read ?? readInputTextSync(file, { format: 'list', from });
   const dir = path.dirname(path.resolve(file));
   const out: RawEntry[] = [];
   let sawData = false;
@@ -78,10 +78,10 @@ function remap(entries: RawEntry[][]): { lists: Sample[][]; classNames: string[]
  * Reads a list file of `path,label` lines: blank lines and `#` comments are skipped, a first
  * non-integer-label line is taken as a header, relative paths are resolved against the list
  * file's folder. Errors name `file:line`, and `from` (the argument or key that named the file),
- * when given, in the input gate's refusals.
+ * when given, in the input gate's refusals. `text`: the file's contents, when the caller has read them.
  */
-export function readList(file: string, from?: string): LabeledSamples {
-  const entries = parseListFile(file, from);
+export function readList(file: string, from?: string, text?: string): LabeledSamples {
+  const entries = parseListFile(file, from, text);
   if (entries.length === 0) throw new Error(`${file}: the list has no samples`);
   const r = remap([entries]);
   return { samples: r.lists[0]!, classNames: r.classNames };

@@ -132,7 +132,15 @@ export class WorkerPool {
     for (const p of this.#queue.splice(0)) p.reject(new LoaderFatalError('the loader is closed'));
     for (const s of this.#slots)
       for (const p of s.inflight.values()) p.reject(new LoaderFatalError('the loader is closed'));
-    await Promise.all(this.#slots.map((s) => s.worker.terminate().catch(() => undefined)));
+    // Node does not hold the process up for a terminating worker's exit: with nothing else pending
+    // (a run failing on its first step while a batch loads) the event loop ran dry before
+    // terminate() resolved, and the command ended as an internal error instead of its own message.
+    const hold = setInterval(() => undefined, 1 << 30);
+    try {
+      await Promise.all(this.#slots.map((s) => s.worker.terminate().catch(() => undefined)));
+    } finally {
+      clearInterval(hold);
+    }
   }
 }
 

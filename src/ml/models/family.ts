@@ -6,6 +6,7 @@ import type { Tensor } from '../../engine/index.js';
 import type { GraphBuilder } from '../export/graph.js';
 import type { Arch } from './arch-names.js';
 import type { Embedder, EmbedderSpec } from './factory.js';
+import type { FootprintSpec, ModelFootprint } from './footprint.js';
 import type { HeadOptions } from './resnet.js';
 
 /** The input a checkpoint's weights imply: channels always, the side and patch when the weights fix them. */
@@ -28,6 +29,8 @@ export interface ModelFamily<M extends Embedder = Embedder> {
   fixedInputSize(model: M): number | undefined;
   /** The input a checkpoint's weights imply, or null when they lack this family's first layer. */
   weightsShape(weights: ReadonlyMap<string, Tensor>): WeightsShape | null;
+  /** Its parameters and activations, counted from the architecture without building it (memory budgets). */
+  footprint(spec: FootprintSpec): ModelFootprint;
   /** model.memoryFormat=auto: whether this arch runs channels-last at this input side. */
   autoChannelsLast(arch: Arch, imageSize: number): boolean;
   /**

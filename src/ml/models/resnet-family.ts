@@ -4,6 +4,7 @@ import { RESNET_ARCH_NAMES, type Arch } from './arch-names.js';
 import { firstKeys, headOptions, oneDimensional, type ModelFamily } from './family.js';
 import { ARCHS, ResNetEmbedder } from './resnet.js';
 import { emitResNetBackbone } from './resnet-onnx.js';
+import { resnetFootprint } from './resnet-footprint.js';
 import { detectNaming, torchvisionName } from './weight-names.js';
 
 /** Bottleneck ResNets from this input side up run channels-last under memoryFormat=auto. */
@@ -22,6 +23,7 @@ export const resnetFamily: ModelFamily<ResNetEmbedder> = {
       zeroInitResidual: s.zeroInitResidual,
       smallInput: s.smallInput,
     }),
+  footprint: resnetFootprint,
   fixedInputSize: () => undefined,
   weightsShape: (w) => {
     const conv1 = w.get('conv1.weight');

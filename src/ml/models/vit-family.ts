@@ -4,6 +4,7 @@ import { VIT_ARCH_NAMES } from './arch-names.js';
 import { firstKeys, headOptions, oneDimensional, type ModelFamily } from './family.js';
 import { ViTEmbedder, resamplePosEmbedding } from './vit.js';
 import { emitVitBackbone } from './vit-onnx.js';
+import { vitFootprint } from './vit-footprint.js';
 import { detectVitNaming, toTorchvisionVit } from './vit-weight-names.js';
 
 /** The side of the square patch grid that `tokens` position embeddings cover (one is the class token's). */
@@ -25,6 +26,7 @@ export const vitFamily: ModelFamily<ViTEmbedder> = {
       pool: s.pool,
       dropPathRate: s.dropPathRate,
     }),
+  footprint: vitFootprint,
   fixedInputSize: (model) => model.inputSize,
   weightsShape: (w) => {
     const proj = w.get('conv_proj.weight');

@@ -104,6 +104,7 @@ export const RESUME_FREE_KEYS = new Set([
   'data.skipBad',
   'logEvery',
   'evalEvery',
+  'memoryLimitMB',
   'recallKs',
   'distributed.timeout',
   'distributed.bucketMB',

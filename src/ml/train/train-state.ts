@@ -164,6 +164,7 @@ export class TrainState {
     const { model, loss, shards, optimizer, scheduler } = this.parts;
     try {
       if (!state) throw new Error(`${loaded.file} has no trainer state`);
+      checkFinite(loaded.file, parts, this.bestPath);
       const savedWorld = typeof state.extra.worldSize === 'number' ? state.extra.worldSize : 1;
       const world = this.o.group?.worldSize ?? 1;
       if (savedWorld !== world) {
@@ -257,5 +258,27 @@ export class TrainState {
     });
     const file = best === 1 ? this.bestPath : this.lastPath;
     return found ?? { ckpt: loadCheckpointBytes(buf!, file), file };
+  }
+}
+
+const FLOATS = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+
+/**
+ * Refuses a checkpoint whose weights or optimizer state hold NaN or infinities (valid checksums
+ * say the file is as written, not that what was written is sane): the run would take one step
+ * and stop on a NaN loss, blaming the lr and naming this file the last good checkpoint.
+ */
+function checkFinite(file: string, parts: Record<string, Map<string, Tensor>>, bestPath: string): void {
+  for (const part of ['model', 'loss', 'optim']) {
+    for (const [name, t] of parts[part] ?? []) {
+      if (!FLOATS.has(t.dtype) || t.numel() === 0) continue;
+      if (tidy(() => t.isfinite().all().item()) === 1) continue;
+      const other = path.resolve(file) === path.resolve(bestPath) ? '' : ` (${bestPath} may be sound)`;
+      throw new Error(
+        `${file}: ${part === 'optim' ? 'optimizer state' : part} tensor '${part}.${name}' holds NaN or ` +
+          'infinite values: ' +
+          `the run cannot continue from it${other}; start over with --force`,
+      );
+    }
   }
 }

@@ -53,6 +53,12 @@ test('a list of bare paths is read without classes; path,label lines as readList
     writeFileSync(labelled, 'a.jpg,3\nb.jpg,7\n');
     const l = readListImages(labelled);
     assert.deepEqual([l.labelled, l.classNames, l.samples.map((s) => s.label)], [true, ['3', '7'], [0, 1]]);
+    // Labelled however the lines end (CRLF, trailing blanks), and whichever line has the label.
+    writeFileSync(labelled, '# list\r\nc.jpg\r\nd.jpg , -2  \r\n');
+    assert.throws(() => readListImages(labelled), /labelled\.txt:2: expected 'path,label' with an integer label/);
+    writeFileSync(labelled, 'c.jpg,1\r\nd.jpg , -2 \t\r\n');
+    const crlf = readListImages(labelled);
+    assert.deepEqual([crlf.labelled, crlf.classNames], [true, ['-2', '1']]);
     writeFileSync(plain, '# nothing\n');
     assert.throws(() => readListImages(plain), /the list has no samples/);
     // Neither bare image paths nor 'path,label' lines: the line that is neither is named.

@@ -3,7 +3,7 @@
 // key table are all derived from this list, so a key cannot exist without a documented type and range.
 import { availableParallelism } from 'node:os';
 import { MAX_THREADS } from '../../../engine/threads.js';
-import { MAX_IMAGE_SIDE } from '../../data/limits.js';
+import { MAX_IMAGE_SIDE, MAX_MODEL_INPUT_SIDE } from '../../data/limits.js';
 import { LOSS_NAMES } from '../../losses/registry.js';
 import { ARCH_NAMES } from '../../models/arch-names.js';
 import { DATASET_KINDS } from '../datasets/index.js';
@@ -86,7 +86,8 @@ export const CONFIG_KEYS = [
     type: 'int',
     default: 224,
     min: 1,
-    max: MAX_IMAGE_SIDE,
+    // The side embed, eval, serve and export accept: a model trained larger could not be run.
+    max: MAX_MODEL_INPUT_SIDE,
     doc: 'side of the square crop the model sees (28 for Fashion-MNIST presets)',
   },
   {
@@ -417,6 +418,16 @@ export const CONFIG_KEYS = [
     min: 1,
     max: BIG,
     doc: 'the global batch (split across the ranks of a multi-process run)',
+  },
+  {
+    key: 'memoryLimitMB',
+    type: 'number',
+    default: 0,
+    min: 0,
+    max: BIG,
+    doc:
+      'refuse a run whose estimated working set (model, optimizer state, batchSize × data.imageSize² ' +
+      "activations) is over this many MiB, before any data loads (0: 90% of the machine's or cgroup's memory)",
   },
   {
     key: 'seed',

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { resolveConfig } from '../../../../src/ml/run/config/resolve.js';
 import { PRESETS } from '../../../../src/ml/run/presets.js';
 import { ConfigError } from '../../../../src/ml/run/config/errors.js';
-import { CONFIG_KEY_LIST, getKey } from '../../../../src/ml/run/config/keys.js';
+import { CONFIG_KEY_LIST, configKey, getKey } from '../../../../src/ml/run/config/keys.js';
+import { MAX_MODEL_INPUT_SIDE } from '../../../../src/ml/data/limits.js';
 
 test('default preset is fashion-mnist with the paper recipe knobs', () => {
   const c = resolveConfig();
@@ -80,7 +81,9 @@ test('config files in JSON and YAML, with errors naming the file', () => {
 test('every number has a range: negative limits, absurd sizes and thread counts are refused, naming the key', () => {
   const cases: [string, RegExp][] = [
     ['data.limitTrain=-5', /'data\.limitTrain' must be an integer in \[0, ∞\), got -5/],
-    ['data.imageSize=100000', /'data\.imageSize' must be an integer in \[1, 8192\], got 100000/],
+    ['data.imageSize=100000', /'data\.imageSize' must be an integer in \[1, 2048\], got 100000/],
+    // Capped where embed, eval and serve cap a trained model's input, so a run can always be evaluated.
+    ['data.imageSize=4096', /'data\.imageSize' must be an integer in \[1, 2048\], got 4096/],
     ['threads=5000', /'threads' must be an integer in \[1, 1024\], got 5000/],
     ['model.dropout=1', /'model\.dropout' must be a number in \[0, 1\), got 1/],
     ['optim.momentum=-0.1', /'optim\.momentum' must be a number in \[0, 1\), got -0\.1/],
@@ -89,6 +92,8 @@ test('every number has a range: negative limits, absurd sizes and thread counts 
     ['data.workers=-1', /'data\.workers' must be an integer in \[0, 256\], got -1/],
   ];
   for (const [arg, re] of cases) assert.throws(() => resolveConfig({ overrides: [arg] }), re, arg);
+  assert.equal(configKey('data.imageSize')?.max, MAX_MODEL_INPUT_SIDE);
+  assert.equal(resolveConfig({ overrides: [`data.imageSize=${MAX_MODEL_INPUT_SIDE}`] }).data.imageSize, 2048);
   for (const preset of Object.keys(PRESETS)) assert.doesNotThrow(() => resolveConfig({ preset }), preset);
 });
 
