@@ -105,7 +105,15 @@ test('model.pretrained is checked before the data opens: what the file is, which
   await writeClassFolders(path.join(root, 'img'), ['x'], 1, 4);
   const { copyFileSync } = await import('node:fs');
   copyFileSync(path.join(root, 'img', 'x', '0.png'), png);
-  const missing = ['data.kind=folder', 'data.train=/no/such/train', 'data.test=/no/such/test', 'out=runs/p'];
+  // batchSize=8: the key table's ResNet-50 at batch 128 would meet the memory budget first on a machine
+  // of less than ~16 GB.
+  const missing = [
+    'data.kind=folder',
+    'data.train=/no/such/train',
+    'data.test=/no/such/test',
+    'out=runs/p',
+    'batchSize=8',
+  ];
   const r = dml('train', ...missing, `model.pretrained=${png}`);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /model\.pretrained .*resnet50-0676ba61\.pth is a PNG image, not weights/);
