@@ -4,6 +4,7 @@ import { DeviceError, resolveDevice, type DeviceChoice } from '../ml/train/devic
 import { parseArgs } from 'node:util';
 import type { ServeOptions, RunningServer } from '../server/index.js';
 import { MAX_IMAGE_SIDE, MAX_MODEL_INPUT_SIDE } from '../ml/data/limits.js';
+import { MemoryBudgetError, parseMemoryLimit } from '../ml/run/memory-budget.js';
 
 const HELP = `usage: dml serve --checkpoint FILE --gallery LIST|DIR [options]
 
@@ -44,6 +45,8 @@ ${DEVICE_HELP}
   --resize N             shorter side before the centre crop (default: the checkpoint's data.resize)
   --batch-size N         gallery images per forward pass while indexing (default 32)
   --max-batch N          uploaded query images that may share one forward pass (default 16)
+  --memory-limit MiB     host memory the workers' forward passes may need (default 90% of the
+                         machine's); a server over it is refused before the gallery is embedded
   --batch-window-ms N    longest a decoded upload waits for the uploads still decoding beside it
                          to share its forward pass (default 10; 0: only those ready at once)
   -q, --quiet            no log lines
@@ -60,6 +63,14 @@ function int(name: string, v: string | undefined, min: number, max = Number.MAX_
       `--${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got '${v}'`,
     );
   return n;
+}
+
+function memoryLimitMiB(value: string): number {
+  try {
+    return parseMemoryLimit('--memory-limit', value);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** Parses the command line into server options; UsageError on bad input. */
@@ -92,6 +103,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
         resize: { type: 'string' },
         'batch-size': { type: 'string' },
         'max-batch': { type: 'string' },
+        'memory-limit': { type: 'string' },
         'batch-window-ms': { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -132,6 +144,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | 'help' {
     resize: int('resize', v.resize, 1, MAX_IMAGE_SIDE),
     embedBatch: int('batch-size', v['batch-size'], 1),
     maxBatch: int('max-batch', v['max-batch'], 1),
+    ...(v['memory-limit'] !== undefined ? { memoryLimitMiB: memoryLimitMiB(v['memory-limit']) } : {}),
     batchWindowMs: int('batch-window-ms', v['batch-window-ms'], 0),
     ...(uploadMb !== undefined ? { maxUploadBytes: Math.round(uploadMb * 1024 * 1024) } : {}),
   };
@@ -167,7 +180,14 @@ export const command = {
     }
     // Loaded only now so that --help and usage errors do not start anything.
     const { startServer } = await import('../server/index.js');
-    const server: RunningServer = await startServer(o);
+    let server: RunningServer;
+    try {
+      server = await startServer(o);
+    } catch (e) {
+      if (!(e instanceof MemoryBudgetError)) throw e;
+      console.error(`dml serve: ${e.message}`);
+      return 2;
+    }
     console.log(
       `dml serve: listening on ${server.url} (gallery ${server.service.gallery.items.length} images, ` +
         `index ${o.index}, on ${o.device ?? 'cpu'})`,

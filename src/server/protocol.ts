@@ -39,6 +39,8 @@ export interface ModelInfo {
   inputSize: [number, number];
   /** The upload limit in force, in pixels. */
   maxQueryPixels: number;
+  /** Estimated host memory of one worker: fixed bytes plus bytes per image of a forward pass. */
+  memory: { fixed: number; perImage: number };
 }
 
 export type GalleryInput = { file: string; where: string } | { bytes: Uint8Array };

@@ -3,6 +3,7 @@
 // its results and ApiErrors to responses.
 import { availableThreads } from '../engine/threads.js';
 import { resolveCheckpoint } from '../ml/run/checkpoint-path.js';
+import { checkMemoryBudget, memoryLimit, type MemoryEstimate } from '../ml/run/memory-budget.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,11 @@ export interface RetrievalOptions {
   chunkRows?: number;
   /** Query images that may share one forward pass (default 16). */
   maxBatch?: number;
+  /**
+   * Host memory the workers' forward passes may need, MiB (default 0: 90% of the machine's or the
+   * cgroup's memory); a CPU server over it is refused before the gallery is embedded.
+   */
+  memoryLimitMiB?: number;
   /**
    * Longest a decoded query image waits for the queries still being decoded beside it, so that they
    * share one forward pass (default 10 ms; 0: only those ready in the same turn).
@@ -206,6 +212,7 @@ export class RetrievalService {
     const svc = new RetrievalService(gallery, pool, o);
     try {
       const info = pool.info;
+      if ((o.device ?? 'cpu') === 'cpu') checkServerMemory(info, o);
       log(
         `model ${info.arch} (epoch ${info.epoch}): ${info.inChannels}×${info.inputSize.join('×')} → ${info.dim}-d, ` +
           `${o.workers} worker(s)`,
@@ -563,4 +570,28 @@ async function* providedBatches(
     const m = Math.min(rows, n - s);
     yield { ids: Array.from({ length: m }, (_, i) => s + i), vectors: e.subarray(s * dim, (s + m) * dim) };
   }
+}
+
+/**
+ * Every worker may run a forward pass of its largest batch at once (gallery batches while indexing,
+ * query batches after): refused with the options that lower it when that cannot fit.
+ */
+function checkServerMemory(info: ModelInfo, o: RetrievalOptions & typeof DEFAULTS): void {
+  const batch = Math.max(o.embedBatch, o.maxBatch);
+  const { fixed, perImage } = info.memory;
+  const perWorker = { fixed, images: perImage * batch };
+  const e: MemoryEstimate = {
+    base: o.workers * fixed,
+    parameters: 0,
+    activations: o.workers * perWorker.images,
+    pipeline: 0,
+    total: o.workers * (fixed + perWorker.images),
+  };
+  checkMemoryBudget(
+    e,
+    memoryLimit(o.memoryLimitMiB ?? 0, '--memory-limit'),
+    `serving ${info.arch} at ${info.inputSize.join('×')} px with ${o.workers} worker(s) of batches up to ${batch}`,
+    'Lower --batch-size, --max-batch, --image-size or --workers, or raise --memory-limit (MiB) if the estimate ' +
+      'is wrong for this machine.',
+  );
 }

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { native } from '../engine/native.js';
 import { tensor, tidy, noGrad, saveTensors, loadTensors, setNumThreads } from '../engine/index.js';
 import { openRun, type Run } from '../ml/run/open-run.js';
+import { inferenceCost } from '../ml/run/memory-budget.js';
 import { fixedInputSize } from '../ml/models/factory.js';
 import { Pipeline } from '../ml/data/pipeline.js';
 import { readImageBytes } from '../ml/data/image.js';
@@ -78,7 +79,9 @@ try {
     preprocess: JSON.stringify(spec),
     inputSize: inputSizeOf(spec),
     maxQueryPixels: 0,
+    memory: { fixed: 0, perImage: 0 },
   };
+  info.memory = inferenceCost(loaded!, Math.max(...info.inputSize));
   info.maxQueryPixels = Math.min(init.maxPixels, init.maxQueryPixels ?? defaultQueryPixels(...info.inputSize));
   post({ type: 'ready', info });
 } catch (e) {

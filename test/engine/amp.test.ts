@@ -48,3 +48,20 @@ test('the gradient scaler unscales finite gradients, skips and backs off on over
   assert.deepEqual(l, [2]);
   assert.throws(() => new GradScaler({ initScale: 0 }), /initScale must be positive/);
 });
+
+test('pinMemory: the same values in a tensor of its own (here, without a GPU, a new handle on the same data)', () => {
+  const a = tensor([1.5, -2, 3], { dtype: 'float32' });
+  const p = a.pinMemory();
+  try {
+    assert.notEqual(p, a);
+    assert.deepEqual(p.shape, [3]);
+    assert.equal(p.dtype, 'float32');
+    assert.equal(p.device, 'cpu');
+    assert.deepEqual(p.dataNumbers(), [1.5, -2, 3]);
+  } finally {
+    a.dispose();
+  }
+  // Its own handle: disposing the source leaves it readable.
+  assert.deepEqual(p.dataNumbers(), [1.5, -2, 3]);
+  p.dispose();
+});

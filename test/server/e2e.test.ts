@@ -64,10 +64,13 @@ test('upload a query in the page and see its neighbours with distances and class
 
   const file = path.join(fx.dir, 'query-sky.png');
   writeFileSync(file, fx.bytes.get('sky/2.png')!);
-  await page.selectOption('#label', 'sky');
   await page.selectOption('#k', '10');
   await page.setInputFiles('#file', file);
-  await page.waitForSelector('#grid .card');
+  await page.waitForFunction(() => document.querySelectorAll('#grid .card').length === 10);
+  // An upload has no class until the user names one: no ✓/✗ yet, and the class control opens.
+  assert.doesNotMatch((await page.textContent('#grid')) ?? '', /[✓✗]/);
+  await page.selectOption('#label', 'sky');
+  await page.waitForFunction(() => /✓/.test(document.querySelector('#grid')?.textContent ?? ''));
   const cards = await page.$$eval('#grid .card', (els) =>
     els.map((e) => ({
       id: e.getAttribute('data-id'),

@@ -18,6 +18,9 @@ export interface TestEmbeddings {
   gallery: Embedded | null;
 }
 
+/** Images per forward pass of an evaluation's embedding, unless memory asks for fewer. */
+export const EVAL_BATCH = 256;
+
 export interface EmbedOptions {
   /** A job: this rank embeds its contiguous shard of each set. */
   group?: distributed.ProcessGroup | null;
@@ -35,7 +38,7 @@ export async function embedSet(
 ): Promise<Embedded & { logits?: Tensor }> {
   const g = o.group;
   const range = g ? shardRange(source.labels.length, g.rank, g.worldSize) : undefined;
-  const e = await embedWithLogits(model, source, o.batchSize ?? 256, range, o.progress?.(label));
+  const e = await embedWithLogits(model, source, o.batchSize ?? EVAL_BATCH, range, o.progress?.(label));
   if (o.logits) return e;
   e.logits.dispose();
   return { features: e.features, labels: e.labels };

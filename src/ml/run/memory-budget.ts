@@ -190,19 +190,16 @@ export function checkMemoryBudget(e: MemoryEstimate, limit: MemoryLimit, what: s
   );
 }
 
-/**
- * Why embedding `batch` images at a time with a trained run's model would not fit `limitMiB` (0:
- * the default), or null; `flags` name the command's batch and limit options for the message.
- */
-export function inferenceRefusal(
-  run: { config: TrainConfig; model: { options: { inChannels: number } } },
-  batch: number,
-  limitMiB: number,
-  flags: { batch: string; limit: string },
-): string | null {
+/** What inference needs to know of a trained run: its configuration and its model's input channels. */
+export interface InferenceRun {
+  config: TrainConfig;
+  model: { options: { inChannels: number } };
+}
+
+/** The working set of embedding `batch` images at a time with a trained run's model. */
+function runInference(run: InferenceRun, batch: number, side = modelSide(run.config)): MemoryEstimate {
   const c = run.config;
-  const side = modelSide(c);
-  const e = estimateInferenceMemory({
+  return estimateInferenceMemory({
     arch: c.model.arch,
     imageSize: side,
     inChannels: run.model.options.inChannels,
@@ -212,11 +209,24 @@ export function inferenceRefusal(
     numFeatures: c.model.numFeatures,
     remap: c.model.remap,
   });
+}
+
+/**
+ * Why embedding `batch` images at a time with a trained run's model would not fit `limitMiB` (0:
+ * the default), or null; `flags` name the command's batch and limit options for the message.
+ */
+export function inferenceRefusal(
+  run: InferenceRun,
+  batch: number,
+  limitMiB: number,
+  flags: { batch: string; limit: string },
+): string | null {
+  const side = modelSide(run.config);
   try {
     checkMemoryBudget(
-      e,
+      runInference(run, batch),
       memoryLimit(limitMiB, flags.limit),
-      `embedding ${flags.batch} ${batch} images at a time with ${c.model.arch} at ${side} px`,
+      `embedding ${flags.batch} ${batch} images at a time with ${run.config.model.arch} at ${side} px`,
       `Lower ${flags.batch}, or raise ${flags.limit} (MiB) if the estimate is wrong for this machine.`,
     );
     return null;
@@ -224,6 +234,28 @@ export function inferenceRefusal(
     if (err instanceof MemoryBudgetError) return err.message;
     throw err;
   }
+}
+
+/**
+ * The largest batch, `want` halved as often as needed, whose embedding pass fits the default
+ * limit: for passes whose batch is the toolkit's choice, not the user's (evaluation, dml mi,
+ * dml report), a smaller batch gives the same embeddings with less memory. At least 1.
+ */
+export function fittingBatch(run: InferenceRun, want: number): number {
+  const limit = memoryLimit(0, 'memoryLimitMB').bytes;
+  let batch = want;
+  while (batch > 1 && runInference(run, batch).total > limit) batch = Math.ceil(batch / 2);
+  return batch;
+}
+
+/**
+ * A run's inference working set as fixed bytes (libtorch, the weights) plus bytes per image of a
+ * batch, at model input side `side`: for a server, whose batches are its options.
+ */
+export function inferenceCost(run: InferenceRun, side: number): { fixed: number; perImage: number } {
+  const one = runInference(run, 1, side).total;
+  const perImage = runInference(run, 2, side).total - one;
+  return { fixed: one - perImage, perImage };
 }
 
 /** A --memory-limit value: MiB, a positive number; undefined: 0, the default limit. */

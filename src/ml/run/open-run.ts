@@ -13,6 +13,7 @@ import { resolveConfig, toOverrides } from './config/resolve.js';
 import { openDatasets, type ClassNames, type OpenedDatasets } from './datasets/index.js';
 import type { EvalSource } from './datasets/source.js';
 import {
+  EVAL_BATCH,
   embedSet,
   embedTestSet,
   stderrProgress,
@@ -21,6 +22,7 @@ import {
   type TestEmbeddings,
 } from './evaluate.js';
 import { loadEmbedder } from './load.js';
+import { fittingBatch } from './memory-budget.js';
 import { uncheckedNote } from './checkpoint.js';
 import { testPipelineFor } from './pipelines.js';
 
@@ -119,8 +121,12 @@ export function openRun(checkpoint: string, o: RunOptions = {}): Run {
   // Checkpoints hold CPU tensors (whatever device wrote them); the model moves to the one asked.
   if (o.device && o.device !== 'cpu') model.to(o.device);
   const group = o.group ?? null;
+  // On the CPU, evaluation's batch (256) shrinks to what host memory holds: a 1024-px checkpoint
+  // would otherwise need ~80 GB of ResNet-50 activations for one batch.
+  const onCpu = (o.device ?? 'cpu') === 'cpu';
   const embedding: EmbedOptions = {
     group,
+    ...(onCpu ? { batchSize: fittingBatch({ config, model }, EVAL_BATCH) } : {}),
     ...(o.progress ? { progress: stderrProgress(o.progress === true ? '' : o.progress.prefix) } : {}),
   };
   let opened: Promise<OpenedDatasets> | null = null;
@@ -165,7 +171,8 @@ export function openRun(checkpoint: string, o: RunOptions = {}): Run {
       const samples: Sample[] = (images as readonly string[]).map((p) => ({ path: p, label: 0 }));
       const loader = new ImageLoader(samples, { pipeline: testPipeline() });
       try {
-        const { features, labels } = await embedSet(model, loader, 'embedding', { batchSize: 64 });
+        const batchSize = onCpu ? fittingBatch({ config, model }, 64) : 64;
+        const { features, labels } = await embedSet(model, loader, 'embedding', { batchSize });
         labels.dispose();
         return features;
       } finally {

@@ -21,6 +21,7 @@ import {
   checkMemoryBudget,
   estimateInferenceMemory,
   estimateTrainingMemory,
+  fittingBatch,
   memoryLimit,
 } from '../../../src/ml/run/memory-budget.js';
 
@@ -168,6 +169,55 @@ test('dml embed: a batch over --memory-limit is refused before reading images; e
     const est = estimateInferenceMemory({ arch: 'resnet18', imageSize: 16, inChannels: 3, batch: 4, numFeatures: 32 });
     const ratio = est.total / peak;
     assert.ok(ratio > 0.8 && ratio < 1.25, `estimate ${est.total} vs peak ${peak}: ${ratio.toFixed(2)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the toolkit's own batches (evaluation) halve until they fit the default limit", () => {
+  const run = (arch: 'resnet18' | 'resnet50', side: number) => ({
+    config: resolveConfig({
+      overrides: ['preset=none', 'data.kind=folder', `model.arch=${arch}`, `data.imageSize=${side}`],
+    }),
+    model: { options: { inChannels: 3 } },
+  });
+  const cost = (arch: 'resnet18' | 'resnet50', side: number, batch: number) =>
+    estimateInferenceMemory({ arch, imageSize: side, inChannels: 3, batch, numFeatures: 2048 }).total;
+  const limit = memoryLimit(0, 'memoryLimitMB').bytes;
+  // A small model keeps the full batch; ResNet-50 at 2048 px (~1 GB of activations an image) cannot
+  // take 256 on any machine of less than ~300 GB: the batch is the largest halving that fits.
+  assert.equal(fittingBatch(run('resnet18', 32), 256), 256);
+  const b = fittingBatch(run('resnet50', 2048), 256);
+  assert.ok(b < 256 && Number.isInteger(Math.log2(b)), `batch ${b}`);
+  assert.ok(b === 1 || cost('resnet50', 2048, b) <= limit, `batch ${b} fits`);
+  assert.ok(cost('resnet50', 2048, 2 * b) > limit, `batch ${2 * b} would not fit`);
+});
+
+test('dml serve: workers × their largest batch over --memory-limit is refused before embedding the gallery', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dml-budget-serve-'));
+  try {
+    const checkpoint = await makeCheckpoint(path.join(dir, 'm.safetensors'));
+    for (let i = 0; i < 4; i++) await writeImage(path.join(dir, 'img', `c${i % 2}`, `${i}.png`), 20, 20, { seed: i });
+    const serve = (...extra: string[]) =>
+      spawnSync(
+        process.execPath,
+        [cli, 'serve', '--checkpoint', checkpoint, '--gallery', `${dir}/img`, '--port', '0', ...extra],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+    const refused = serve('--max-batch', '100000', '--workers', '2', '--memory-limit', '1000');
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        '^dml serve: serving resnet18 at 16×16 px with 2 worker\\(s\\) of batches up to 100000 needs about ' +
+          '[\\d.]+ GiB .*more than the limit of 1000 MiB \\(--memory-limit=1000\\)\\. Lower --batch-size, --max-batch',
+        'm',
+      ),
+    );
+    assert.doesNotMatch(refused.stdout, /listening/);
+    const bad = serve('--memory-limit', '0');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--memory-limit must be a positive number of MiB, got '0'/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
