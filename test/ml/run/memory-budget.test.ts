@@ -193,7 +193,7 @@ test("the toolkit's own batches (evaluation) halve until they fit the default li
   assert.ok(cost('resnet50', 2048, 2 * b) > limit, `batch ${2 * b} would not fit`);
 });
 
-test('dml serve: workers × their largest batch over --memory-limit is refused before embedding the gallery', async () => {
+test('dml serve: workers × largest batch over --memory-limit is refused before embedding the gallery', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dml-budget-serve-'));
   try {
     const checkpoint = await makeCheckpoint(path.join(dir, 'm.safetensors'));
