@@ -26,7 +26,10 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Called after each training batch: epoch, batch, step, loss, images/s. */
   onProgress?: (p: TrainProgress) => void;
-  /** Where the per-epoch lines go (default: the console, or nowhere when quiet). */
+  /**
+   * Where the per-epoch lines and the run's warnings ("warning: ...") go (default: the console, or
+   * nowhere when quiet). The warnings are also in the result's `warnings`.
+   */
   log?: (line: string) => void;
 }
 
@@ -51,6 +54,9 @@ export async function train(config: TrainConfig | ConfigInput = {}, o: TrainOpti
       ...(o.log ? { log: o.log } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
+    // As dml train says them, before the first step: a short epoch or a busy machine is worth knowing early.
+    const say = o.log ?? (o.quiet ? null : (line: string) => console.warn(line));
+    for (const w of trainer.warnings) say?.(`warning: ${w}`);
     return await trainer.run({ resume: o.resume ?? false });
   } finally {
     trainer?.dispose();

@@ -83,3 +83,36 @@ test(
     }
   },
 );
+
+test("train(): the run's warnings go to log (not the console when quiet) and come back in the result", async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'dml-api-warn-'));
+  try {
+    const data = path.join(root, 'data');
+    writeSyntheticIdx(data, 8, 4, 12);
+    // 40 training images at batch 16: 2 steps an epoch, and the last 8 images dropped.
+    const overrides = [
+      `data.root=${data}`,
+      'batchSize=16',
+      'model.smallInput=true',
+      'model.numFeatures=8',
+      'threads=1',
+      'epochs=1',
+      'data.workers=0',
+      `out=${path.join(root, 'run')}`,
+    ];
+    const lines: string[] = [];
+    const r = await captured(() => train({ overrides }, { quiet: true, log: (l) => lines.push(l) }));
+    assert.equal(r.printed, '');
+    assert.ok(
+      r.value.warnings.some((w) => /2 steps/.test(w)),
+      r.value.warnings.join('\n'),
+    );
+    assert.ok(
+      r.value.warnings.some((w) => /8 of the 40 training images/.test(w)),
+      r.value.warnings.join('\n'),
+    );
+    for (const w of r.value.warnings) assert.ok(lines.includes(`warning: ${w}`), `logged: ${w}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

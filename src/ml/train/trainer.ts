@@ -310,6 +310,7 @@ export class Trainer {
       last,
       trainImagesPerSecond: trainSeconds > 0 ? trainImages / trainSeconds : 0,
       runDir: this.runDir,
+      warnings: [...this.warnings],
     };
   }
 

@@ -80,6 +80,8 @@ export interface TrainResult {
   last: EvalMetrics | null;
   trainImagesPerSecond: number;
   runDir: string;
+  /** What the run's shape said before it started (short epochs, dropped images, seen test classes, a busy machine). */
+  warnings: string[];
 }
 
 export class NonFiniteLossError extends Error {}
