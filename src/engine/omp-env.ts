@@ -3,7 +3,7 @@
 // spins ~300,000 times before a waiting thread sleeps. That spinning is what makes a quiet machine
 // fast and a busy one slow: a spinning thread holds the core its partner needs. bench/threads on 2
 // cores (README, "Threads on a busy machine"): with two busy loops beside it, ResNet-18 at 28 px trained
-// at 22 img/s spinning and 34 passive, the small CNN 697 and 1,085; alone, passive cost ResNet-18 27%
+// at 22 img/s spinning and 34 passive, the small CNN 697 and 1,015; alone, passive cost ResNet-18 27%
 // (83 against 61) and the small CNN half. So the policy follows the machine's load when the addon loads.
 import { availableParallelism, loadavg } from 'node:os';
 
